@@ -1,0 +1,113 @@
+//! `rko append`: layers on a base, written as an OCI image layout.
+
+use super::{key_values, split_pair, write_digest_file};
+use rko::base::BaseSpec;
+use rko::image::{self, AppendOptions, LayerInput};
+use rko::image_config::ConfigEdits;
+use rko::platform::Platform;
+use rko::Result;
+use std::path::PathBuf;
+
+/// Put layers on a base image and write an OCI image layout.
+///
+/// Prints the manifest digest.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// An OCI layout directory, `scratch`, or `builtin:static` (rko's
+    /// embedded minimal root: passwd, group, CA certificates, /tmp).
+    #[arg(long, value_name = "LAYOUT|scratch|builtin:static")]
+    base: String,
+    /// Recorded as the org.opencontainers.image.base.name annotation.
+    #[arg(long, value_name = "REF")]
+    base_name: Option<String>,
+    /// OS/ARCH[/VARIANT]; picks the image from a base index [default:
+    /// the base's own platform, else linux/amd64].
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<String>,
+    /// A layer to add, in order: its blob and the descriptor assemble-layer wrote.
+    #[arg(long = "layer", value_name = "BLOB=DESC.json")]
+    layers: Vec<String>,
+    /// Set an environment variable in the image config.
+    #[arg(long = "env", value_name = "K=V")]
+    env: Vec<String>,
+    /// A file of K=V lines, applied before --env.
+    #[arg(long, value_name = "FILE")]
+    env_file: Option<PathBuf>,
+    /// Set an image config label.
+    #[arg(long = "label", value_name = "K=V")]
+    labels: Vec<String>,
+    /// A file of K=V label lines, applied before --label.
+    #[arg(long, value_name = "FILE")]
+    labels_file: Option<PathBuf>,
+    /// Add a manifest annotation.
+    #[arg(long = "annotation", value_name = "K=V")]
+    annotations: Vec<String>,
+    /// The user the container runs as.
+    #[arg(long)]
+    user: Option<String>,
+    /// The container's working directory.
+    #[arg(long)]
+    workdir: Option<String>,
+    /// One element of the entrypoint; repeat for more.
+    #[arg(long = "entrypoint", value_name = "ARG", allow_hyphen_values = true)]
+    entrypoint: Vec<String>,
+    /// One element of the command; repeat for more.
+    #[arg(long = "cmd", value_name = "ARG", allow_hyphen_values = true)]
+    cmd: Vec<String>,
+    /// ko's conventions for /ko-app/NAME: entrypoint, Cmd cleared,
+    /// :/ko-app appended to PATH, KO_DATA_PATH=/var/run/ko.
+    #[arg(long, value_name = "NAME")]
+    ko_app: Option<String>,
+    /// Creation time, in seconds since the epoch.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    created: u64,
+    /// The image's name in the layout's index.json.
+    #[arg(long, default_value = "latest")]
+    tag: String,
+    /// Where to write the OCI image layout (a directory).
+    #[arg(long, value_name = "LAYOUT")]
+    out: PathBuf,
+    /// Also write the manifest digest to this file.
+    #[arg(long, value_name = "FILE")]
+    digest_file: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut layers = Vec::new();
+    for value in &args.layers {
+        let (blob, descriptor) = split_pair("--layer", value, "BLOB=DESC.json")?;
+        layers.push(LayerInput::read(blob.as_ref(), descriptor.as_ref())?);
+    }
+    let edits = ConfigEdits {
+        env: key_values("--env", &args.env, "--env-file", args.env_file.as_deref())?,
+        labels: key_values(
+            "--label",
+            &args.labels,
+            "--labels-file",
+            args.labels_file.as_deref(),
+        )?,
+        user: args.user,
+        workdir: args.workdir,
+        entrypoint: (!args.entrypoint.is_empty()).then_some(args.entrypoint),
+        cmd: (!args.cmd.is_empty()).then_some(args.cmd),
+        ko_app: args.ko_app,
+        created: args.created,
+    };
+    let options = AppendOptions {
+        base: BaseSpec::parse(&args.base)?,
+        base_name: args.base_name,
+        platform: args
+            .platform
+            .as_deref()
+            .map(str::parse::<Platform>)
+            .transpose()?,
+        layers,
+        edits,
+        annotations: key_values("--annotation", &args.annotations, "", None)?,
+        tag: args.tag,
+    };
+    let digest = image::append(&options, &args.out)?;
+    write_digest_file(args.digest_file.as_deref(), &digest.to_string())?;
+    println!("{digest}");
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! `rko assemble-layer`: files, trees, symlinks and directories into one layer blob.
+
+use super::{jobs, split_pair};
+use rko::compress::{CompressOptions, Compression};
+use rko::layer::{self, Defaults, EntrySpec, LayerOptions, Source};
+use rko::{Error, Result};
+use std::path::PathBuf;
+
+/// Build one layer blob and its descriptor (mediaType, digest, size, diffID).
+///
+/// Entries are written in sorted path order with a directory entry for every
+/// parent; the output depends only on the entries' content, never on
+/// paths, umask, filesystem order or --jobs. Prints the layer digest.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Add a regular file: SRC=DEST (DEST is a path inside the image).
+    #[arg(long = "file", value_name = "SRC=DEST")]
+    files: Vec<String>,
+    /// Add a directory tree recursively: SRC=DEST. Symlinks inside are
+    /// followed and must resolve inside --allow-root.
+    #[arg(long = "tree", value_name = "SRC=DEST")]
+    trees: Vec<String>,
+    /// Add a symbolic link: DEST=TARGET.
+    #[arg(long = "symlink", value_name = "DEST=TARGET")]
+    symlinks: Vec<String>,
+    /// Add an (empty) directory.
+    #[arg(long = "dir", value_name = "DEST")]
+    dirs: Vec<String>,
+    /// Mode of every file, in octal (ko uses 0555).
+    #[arg(long, value_name = "OCTAL", default_value = "0555")]
+    mode: String,
+    /// Mode of every directory, in octal.
+    #[arg(long, value_name = "OCTAL", default_value = "0555")]
+    dir_mode: String,
+    /// Symlinks met in a --tree must resolve inside this directory
+    /// [default: the tree itself].
+    #[arg(long, value_name = "DIR")]
+    allow_root: Option<PathBuf>,
+    /// Modification time of every entry, in seconds since the epoch.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    mtime: u64,
+    /// Owner of every entry.
+    #[arg(long, default_value_t = 0)]
+    uid: u64,
+    /// Group of every entry.
+    #[arg(long, default_value_t = 0)]
+    gid: u64,
+    /// gzip, zstd or none.
+    #[arg(long, default_value = "gzip")]
+    compression: String,
+    /// Compression level [default: 1 for gzip, 3 for zstd].
+    #[arg(long)]
+    level: Option<u32>,
+    /// Compression threads [default: all cores]. Never changes the output.
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Where to write the layer blob.
+    #[arg(long, value_name = "BLOB")]
+    out: PathBuf,
+    /// Where to write the descriptor JSON.
+    #[arg(long, value_name = "DESC.json")]
+    descriptor: PathBuf,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut specs = Vec::new();
+    for value in &args.files {
+        let (src, dest) = split_pair("--file", value, "SRC=DEST")?;
+        specs.push(EntrySpec::File {
+            source: Source::Path(src.into()),
+            dest: dest.to_string(),
+            mode: None,
+        });
+    }
+    for value in &args.trees {
+        let (src, dest) = split_pair("--tree", value, "SRC=DEST")?;
+        specs.push(EntrySpec::Tree {
+            source: src.into(),
+            dest: dest.to_string(),
+        });
+    }
+    for value in &args.symlinks {
+        let (dest, target) = split_pair("--symlink", value, "DEST=TARGET")?;
+        specs.push(EntrySpec::Symlink {
+            dest: dest.to_string(),
+            target: target.to_string(),
+        });
+    }
+    for dest in &args.dirs {
+        specs.push(EntrySpec::Dir {
+            dest: dest.clone(),
+            mode: None,
+        });
+    }
+    if specs.is_empty() {
+        return Err(Error::invalid(
+            "nothing to put in the layer: give --file, --tree, --symlink or --dir",
+        ));
+    }
+    let options = LayerOptions {
+        defaults: Defaults {
+            file_mode: octal("--mode", &args.mode)?,
+            dir_mode: octal("--dir-mode", &args.dir_mode)?,
+            uid: args.uid,
+            gid: args.gid,
+            allow_root: args.allow_root,
+        },
+        mtime: args.mtime,
+        compress: CompressOptions {
+            compression: args.compression.parse::<Compression>()?,
+            level: args.level,
+            jobs: jobs(args.jobs),
+        },
+    };
+    let descriptor = layer::assemble(&specs, &options, &args.out, &args.descriptor)?;
+    println!("{}", descriptor.digest);
+    Ok(())
+}
+
+fn octal(flag: &str, value: &str) -> Result<u32> {
+    u32::from_str_radix(value, 8)
+        .ok()
+        .filter(|&mode| mode <= 0o7777)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "{flag} {value:?} is not an octal file mode such as 0555"
+            ))
+        })
+}

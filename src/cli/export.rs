@@ -1,0 +1,41 @@
+//! `rko export`: an OCI layout as a docker-save tarball or an OCI archive.
+
+use rko::export::{self, ExportOptions, Format};
+use rko::platform::Platform;
+use rko::Result;
+use std::path::PathBuf;
+
+/// Write a layout as one tarball: `docker` for `docker load` / `podman load`
+/// (one platform), `oci` for an OCI archive (every platform).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The OCI layout to export.
+    layout: PathBuf,
+    /// docker or oci.
+    #[arg(long, default_value = "docker")]
+    format: String,
+    /// REPO:TAG the loaded image gets (docker), or the ref name (oci).
+    #[arg(long, value_name = "REPO:TAG")]
+    tag: Option<String>,
+    /// Which image of an index to export (docker format only).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<String>,
+    /// Where to write the tarball.
+    #[arg(long, value_name = "TAR")]
+    out: PathBuf,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let options = ExportOptions {
+        format: args.format.parse::<Format>()?,
+        tag: args.tag,
+        platform: args
+            .platform
+            .as_deref()
+            .map(str::parse::<Platform>)
+            .transpose()?,
+    };
+    export::export(&args.layout, &options, &args.out)?;
+    println!("{}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! The command line: one clap `Args` struct per subcommand, each with a
+//! `run` that calls one library function. Environment, clock and defaults
+//! that depend on the machine are read here and nowhere below.
+
+mod append;
+mod assemble_layer;
+mod export;
+mod index;
+pub mod params;
+
+use clap::{Parser, Subcommand};
+use rko::{Error, Result};
+use std::path::Path;
+
+/// Deterministic OCI images for Go programs, without Docker.
+///
+/// Arguments may also come from a params file: `rko append @args.txt` reads
+/// one argument per line.
+#[derive(Debug, Parser)]
+#[command(name = "rko", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    AssembleLayer(assemble_layer::Args),
+    Append(append::Args),
+    Index(index::Args),
+    Export(export::Args),
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::AssembleLayer(args) => assemble_layer::run(args),
+        Command::Append(args) => append::run(args),
+        Command::Index(args) => index::run(args),
+        Command::Export(args) => export::run(args),
+    }
+}
+
+/// Splits `LEFT=RIGHT` at the first `=`; `flag` names the option in errors.
+fn split_pair<'a>(flag: &str, value: &'a str, shape: &str) -> Result<(&'a str, &'a str)> {
+    match value.split_once('=') {
+        Some((left, right)) if !left.is_empty() => Ok((left, right)),
+        _ => Err(Error::invalid(format!(
+            "{flag} {value:?}: expected {shape}"
+        ))),
+    }
+}
+
+/// `K=V` pairs from the command line followed by those from a file of
+/// `K=V` lines (blank lines and `#` comments skipped, as in docker's --env-file).
+fn key_values(
+    flag: &str,
+    values: &[String],
+    file_flag: &str,
+    file: Option<&Path>,
+) -> Result<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (k, v) = split_pair(
+                &format!("{file_flag} {}:{}", path.display(), n + 1),
+                line,
+                "K=V",
+            )?;
+            pairs.push((k.to_string(), v.to_string()));
+        }
+    }
+    for value in values {
+        let (k, v) = split_pair(flag, value, "K=V")?;
+        pairs.push((k.to_string(), v.to_string()));
+    }
+    Ok(pairs)
+}
+
+/// Worker threads: the machine's cores unless `--jobs` says otherwise.
+fn jobs(requested: Option<usize>) -> usize {
+    requested
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Writes a digest file (no trailing newline, as `$(cat FILE)` wants).
+fn write_digest_file(path: Option<&Path>, digest: &str) -> Result<()> {
+    match path {
+        Some(path) => rko::layout::write_text_file(path, digest),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,454 @@
+//! Parallel, deterministic compression of a layer's tar stream.
+//!
+//! The uncompressed stream is cut into fixed 1 MiB chunks whatever `--jobs`
+//! says; workers compress chunks independently and a writer puts them back in
+//! order, so the output bytes never depend on the number of threads.
+//!
+//! - gzip: one gzip member (RFC 1952) whose deflate stream is the chunks'
+//!   raw deflate output, each ended by a sync flush (an empty stored block,
+//!   byte-aligned) and the last by the final block, as pigz does. Each chunk
+//!   is primed with the previous chunk's last 32 KiB as its dictionary, so
+//!   matches still reach back across chunk boundaries. Header: mtime 0, no
+//!   name, XFL 0, OS 255 ("unknown"), as Go's `compress/gzip` writes it.
+//! - zstd: one frame per chunk; a zstd stream may be a sequence of frames
+//!   (RFC 8878 section 3.1).
+//! - none: the tar stream itself.
+//!
+//! Memory stays bounded: a fixed number of chunk "tokens" circulate between
+//! the producer and the writer, so at most that many chunks are in flight.
+
+use crate::digest::HashingWriter;
+use crate::error::{Error, Result};
+use flate2::{Compress, FlushCompress, Status};
+use oci_spec::image::{Digest, MediaType};
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Write};
+use std::str::FromStr;
+use std::sync::mpsc::{channel, sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
+
+/// Size of the uncompressed chunks; part of the output format, never tuned per run.
+const CHUNK_SIZE: usize = 1 << 20;
+/// The deflate window: how much of the previous chunk primes the next.
+const DICTIONARY_SIZE: usize = 32 * 1024;
+
+/// How a layer's tar stream is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    None,
+}
+
+impl Compression {
+    /// The OCI media type of a layer compressed this way.
+    pub fn layer_media_type(self) -> MediaType {
+        match self {
+            Compression::Gzip => MediaType::ImageLayerGzip,
+            Compression::Zstd => MediaType::ImageLayerZstd,
+            Compression::None => MediaType::ImageLayer,
+        }
+    }
+
+    /// The level used when none is asked for, chosen by `scripts/bench`
+    /// (see the README): gzip level 1 of zlib-rs already gives output no
+    /// larger than `pigz -1` while running faster.
+    pub fn default_level(self) -> u32 {
+        match self {
+            Compression::Gzip => 1,
+            Compression::Zstd => 3,
+            Compression::None => 0,
+        }
+    }
+
+    fn check_level(self, level: u32) -> Result<()> {
+        let range = match self {
+            Compression::Gzip => 0..=9,
+            Compression::Zstd => 1..=22,
+            Compression::None => 0..=0,
+        };
+        if range.contains(&level) {
+            Ok(())
+        } else {
+            Err(Error::invalid(format!(
+                "--level {level} is out of range for {self} compression ({}..={})",
+                range.start(),
+                range.end()
+            )))
+        }
+    }
+}
+
+impl FromStr for Compression {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "gzip" => Ok(Compression::Gzip),
+            "zstd" => Ok(Compression::Zstd),
+            "none" => Ok(Compression::None),
+            other => Err(Error::invalid(format!(
+                "unknown compression {other:?}: expected gzip, zstd or none"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::None => "none",
+        })
+    }
+}
+
+/// How to compress: the algorithm, its level, and how many threads may work on it.
+#[derive(Debug, Clone, Copy)]
+pub struct CompressOptions {
+    pub compression: Compression,
+    pub level: Option<u32>,
+    pub jobs: usize,
+}
+
+/// What came out: the digests of the uncompressed and compressed streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compressed {
+    pub diff_id: Digest,
+    pub digest: Digest,
+    pub size: u64,
+}
+
+/// Compresses everything `produce` writes into `out`.
+pub fn compress<W, F>(out: W, options: CompressOptions, produce: F) -> Result<(W, Compressed)>
+where
+    W: Write + Send,
+    F: FnOnce(&mut dyn Write) -> Result<()>,
+{
+    let level = options
+        .level
+        .unwrap_or_else(|| options.compression.default_level());
+    options.compression.check_level(level)?;
+    match options.compression {
+        Compression::None => {
+            let mut sink = HashingWriter::new(out);
+            produce(&mut sink)?;
+            let (out, digest, size) = sink.into_parts();
+            let compressed = Compressed {
+                diff_id: digest.clone(),
+                digest,
+                size,
+            };
+            Ok((out, compressed))
+        }
+        codec => pipeline(out, codec, level, options.jobs.max(1), produce),
+    }
+}
+
+/// One chunk of uncompressed data on its way to a worker.
+struct Job {
+    seq: u64,
+    data: Vec<u8>,
+    dictionary: Vec<u8>,
+    last: bool,
+}
+
+fn pipeline<W, F>(
+    out: W,
+    codec: Compression,
+    level: u32,
+    jobs: usize,
+    produce: F,
+) -> Result<(W, Compressed)>
+where
+    W: Write + Send,
+    F: FnOnce(&mut dyn Write) -> Result<()>,
+{
+    let mut sink = HashingWriter::new(out);
+    if codec == Compression::Gzip {
+        // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255
+        sink.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255])
+            .map_err(write_error)?;
+    }
+
+    let tokens = 2 * jobs + 2;
+    let (token_tx, token_rx) = sync_channel::<()>(tokens);
+    for _ in 0..tokens {
+        token_tx
+            .send(())
+            .expect("the channel has room for every token");
+    }
+    let (job_tx, job_rx) = sync_channel::<Job>(jobs);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (result_tx, result_rx) = channel::<(u64, io::Result<Vec<u8>>)>();
+
+    let (produced, written) = std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let job_rx = Arc::clone(&job_rx);
+            let result_tx = result_tx.clone();
+            scope.spawn(move || worker(codec, level, &job_rx, &result_tx));
+        }
+        drop(result_tx);
+        let writer = scope.spawn(move || write_in_order(sink, result_rx, token_tx));
+
+        let mut chunks = ChunkWriter::new(job_tx, token_rx);
+        let produced = produce(&mut chunks).and_then(|()| chunks.finish());
+        drop(chunks);
+        let written = writer.join().expect("the writer thread does not panic");
+        (produced, written)
+    });
+    let (diff_id, crc, uncompressed_size) = produced?;
+    let mut sink = written.map_err(write_error)?;
+    if codec == Compression::Gzip {
+        // CRC32 and ISIZE (the size modulo 2^32), both little-endian.
+        sink.write_all(&crc.to_le_bytes()).map_err(write_error)?;
+        sink.write_all(&(uncompressed_size as u32).to_le_bytes())
+            .map_err(write_error)?;
+    }
+    let (out, digest, size) = sink.into_parts();
+    Ok((
+        out,
+        Compressed {
+            diff_id,
+            digest,
+            size,
+        },
+    ))
+}
+
+fn write_error(e: io::Error) -> Error {
+    Error::invalid(format!("writing the compressed layer: {e}"))
+}
+
+fn worker(
+    codec: Compression,
+    level: u32,
+    jobs: &Mutex<Receiver<Job>>,
+    results: &std::sync::mpsc::Sender<(u64, io::Result<Vec<u8>>)>,
+) {
+    let mut deflate = Compress::new(flate2::Compression::new(level), false);
+    loop {
+        let job = match jobs.lock().expect("no worker panics").recv() {
+            Ok(job) => job,
+            Err(_) => return,
+        };
+        let compressed = match codec {
+            Compression::Gzip => deflate_chunk(&mut deflate, &job),
+            Compression::Zstd => zstd::bulk::compress(&job.data, level as i32),
+            Compression::None => unreachable!("uncompressed layers skip the pipeline"),
+        };
+        if results.send((job.seq, compressed)).is_err() {
+            return;
+        }
+    }
+}
+
+fn deflate_chunk(deflate: &mut Compress, job: &Job) -> io::Result<Vec<u8>> {
+    deflate.reset();
+    if !job.dictionary.is_empty() {
+        deflate
+            .set_dictionary(&job.dictionary)
+            .map_err(io::Error::other)?;
+    }
+    let flush = if job.last {
+        FlushCompress::Finish
+    } else {
+        FlushCompress::Sync
+    };
+    let mut out = Vec::with_capacity(job.data.len() / 2 + 4096);
+    loop {
+        if out.capacity() - out.len() < 4096 {
+            out.reserve(out.capacity());
+        }
+        let consumed = deflate.total_in() as usize;
+        let status = deflate
+            .compress_vec(&job.data[consumed..], &mut out, flush)
+            .map_err(io::Error::other)?;
+        let all_in = deflate.total_in() as usize == job.data.len();
+        match status {
+            Status::StreamEnd => return Ok(out),
+            // zlib: a flush is complete when it returns with output space left.
+            Status::Ok | Status::BufError if all_in && !job.last && out.len() < out.capacity() => {
+                return Ok(out)
+            }
+            Status::Ok | Status::BufError => {}
+        }
+    }
+}
+
+fn write_in_order<W: Write>(
+    mut sink: HashingWriter<W>,
+    results: Receiver<(u64, io::Result<Vec<u8>>)>,
+    tokens: std::sync::mpsc::SyncSender<()>,
+) -> io::Result<HashingWriter<W>> {
+    let mut pending = BTreeMap::new();
+    let mut next = 0u64;
+    for (seq, compressed) in results {
+        pending.insert(seq, compressed?);
+        while let Some(bytes) = pending.remove(&next) {
+            sink.write_all(&bytes)?;
+            next += 1;
+            // The producer may have stopped; a token nobody takes is harmless.
+            let _ = tokens.try_send(());
+        }
+    }
+    Ok(sink)
+}
+
+/// The producer's end: hashes the uncompressed stream and cuts it into chunks.
+struct ChunkWriter {
+    jobs: std::sync::mpsc::SyncSender<Job>,
+    tokens: Receiver<()>,
+    buffer: Vec<u8>,
+    dictionary: Vec<u8>,
+    seq: u64,
+    diff_id: Sha256,
+    crc: crc32fast::Hasher,
+    size: u64,
+}
+
+impl ChunkWriter {
+    fn new(jobs: std::sync::mpsc::SyncSender<Job>, tokens: Receiver<()>) -> Self {
+        ChunkWriter {
+            jobs,
+            tokens,
+            buffer: Vec::with_capacity(CHUNK_SIZE),
+            dictionary: Vec::new(),
+            seq: 0,
+            diff_id: Sha256::new(),
+            crc: crc32fast::Hasher::new(),
+            size: 0,
+        }
+    }
+
+    fn send(&mut self, last: bool) -> io::Result<()> {
+        let stopped = || io::Error::other("the compression pipeline stopped");
+        self.tokens.recv().map_err(|_| stopped())?;
+        let data = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_SIZE));
+        let tail = data.len().saturating_sub(DICTIONARY_SIZE);
+        let dictionary = std::mem::replace(&mut self.dictionary, data[tail..].to_vec());
+        let job = Job {
+            seq: self.seq,
+            data,
+            dictionary,
+            last,
+        };
+        self.seq += 1;
+        self.jobs.send(job).map_err(|_| stopped())
+    }
+
+    fn finish(&mut self) -> Result<(Digest, u32, u64)> {
+        self.send(true).map_err(write_error)?;
+        let hex = hex::encode(std::mem::take(&mut self.diff_id).finalize());
+        let diff_id = crate::digest::parse(&format!("sha256:{hex}"))?;
+        let crc = std::mem::take(&mut self.crc).finalize();
+        Ok((diff_id, crc, self.size))
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = CHUNK_SIZE - self.buffer.len();
+        let n = room.min(buf.len());
+        self.buffer.extend_from_slice(&buf[..n]);
+        self.diff_id.update(&buf[..n]);
+        self.crc.update(&buf[..n]);
+        self.size += n as u64;
+        if self.buffer.len() == CHUNK_SIZE {
+            self.send(false)?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// Data that compresses somewhat, spanning several chunks.
+    fn sample(len: usize) -> Vec<u8> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        (0..len)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                if i % 3 == 0 {
+                    b'a' + (i % 26) as u8
+                } else {
+                    (state % 16) as u8
+                }
+            })
+            .collect()
+    }
+
+    fn run(compression: Compression, jobs: usize, data: &[u8]) -> (Vec<u8>, Compressed) {
+        let options = CompressOptions {
+            compression,
+            level: None,
+            jobs,
+        };
+        compress(Vec::new(), options, |w| {
+            // Odd write sizes exercise the chunk boundaries.
+            for piece in data.chunks(77_777) {
+                w.write_all(piece).unwrap();
+            }
+            Ok(())
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn output_is_identical_for_any_number_of_jobs() {
+        let data = sample(3 * CHUNK_SIZE + 12_345);
+        for compression in [Compression::Gzip, Compression::Zstd, Compression::None] {
+            let (one, d1) = run(compression, 1, &data);
+            for jobs in [2, 3, 8] {
+                let (many, dn) = run(compression, jobs, &data);
+                assert_eq!(one, many, "{compression} with {jobs} jobs");
+                assert_eq!(d1, dn);
+            }
+        }
+    }
+
+    #[test]
+    fn gzip_output_decompresses_to_the_input_with_its_diff_id() {
+        for len in [0, 1, CHUNK_SIZE, 2 * CHUNK_SIZE + 1] {
+            let data = sample(len);
+            let (bytes, out) = run(Compression::Gzip, 2, &data);
+            let mut back = Vec::new();
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, data, "length {len}");
+            assert_eq!(out.diff_id, crate::digest::sha256(&data));
+            assert_eq!(out.digest, crate::digest::sha256(&bytes));
+            assert_eq!(out.size, bytes.len() as u64);
+        }
+    }
+
+    #[test]
+    fn zstd_output_decompresses_to_the_input() {
+        let data = sample(2 * CHUNK_SIZE + 99);
+        let (bytes, _) = run(Compression::Zstd, 2, &data);
+        assert_eq!(zstd::stream::decode_all(&bytes[..]).unwrap(), data);
+    }
+
+    #[test]
+    fn levels_outside_the_codec_range_are_rejected() {
+        let options = CompressOptions {
+            compression: Compression::Gzip,
+            level: Some(12),
+            jobs: 1,
+        };
+        let err = compress(Vec::new(), options, |_| Ok(())).unwrap_err();
+        assert!(err.to_string().contains("--level 12"), "{err}");
+    }
+}

@@ -1,0 +1,216 @@
+//! `export`: an OCI layout as a single tarball, either the `docker save`
+//! format (`docker load`, `podman load`) or an OCI archive (the layout
+//! itself, tarred; keeps every platform).
+
+use crate::atomic::AtomicFile;
+use crate::error::{Error, IoContext, Result};
+use crate::json;
+use crate::layer::{self, Entry, Kind, Source};
+use crate::layout::{self, Layout};
+use crate::platform::Platform;
+use oci_spec::image::ImageIndex;
+use serde::Serialize;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The two archive formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Docker,
+    Oci,
+}
+
+impl std::str::FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "docker" => Ok(Format::Docker),
+            "oci" => Ok(Format::Oci),
+            other => Err(Error::invalid(format!(
+                "unknown --format {other:?}: expected docker or oci"
+            ))),
+        }
+    }
+}
+
+/// What to export and how.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    pub format: Format,
+    /// `REPO:TAG` for docker's `RepoTags`, or the OCI archive's ref name.
+    pub tag: Option<String>,
+    /// Which image of an index goes into a docker archive.
+    pub platform: Option<Platform>,
+}
+
+/// One entry of docker's `manifest.json`.
+#[derive(Serialize)]
+struct DockerManifest {
+    #[serde(rename = "Config")]
+    config: String,
+    #[serde(rename = "RepoTags")]
+    repo_tags: Vec<String>,
+    #[serde(rename = "Layers")]
+    layers: Vec<String>,
+}
+
+/// Writes `layout` as an archive at `out`.
+pub fn export(layout_path: &Path, options: &ExportOptions, out: &Path) -> Result<()> {
+    let layout = Layout::open(layout_path)?;
+    let tag = options.tag.as_deref().map(normalize_tag).transpose()?;
+    let entries = match options.format {
+        Format::Docker => docker_entries(&layout, options.platform.as_ref(), tag)?,
+        Format::Oci => {
+            if options.platform.is_some() {
+                return Err(Error::invalid(
+                    "--platform applies to --format docker only: an OCI archive keeps every platform",
+                ));
+            }
+            oci_entries(&layout, tag.as_deref())?
+        }
+    };
+    let mut file = AtomicFile::create(out)?;
+    let mut writer = BufWriter::with_capacity(1 << 20, file.file());
+    layer::write_tar(&entries, 0, &mut writer)?;
+    writer.flush().with_path("writing", out)?;
+    drop(writer);
+    file.commit()
+}
+
+/// `name` becomes `name:latest`; `host:5000/name` keeps its port.
+fn normalize_tag(tag: &str) -> Result<String> {
+    if tag.is_empty() || tag.contains(char::is_whitespace) || tag.contains('@') {
+        return Err(Error::invalid(format!(
+            "--tag {tag:?} is not a valid REPO:TAG"
+        )));
+    }
+    let last = tag.rsplit('/').next().unwrap_or(tag);
+    Ok(if last.contains(':') {
+        tag.to_string()
+    } else {
+        format!("{tag}:latest")
+    })
+}
+
+fn blob_name(digest: &oci_spec::image::Digest) -> String {
+    format!("blobs/{}/{}", digest.algorithm().as_ref(), digest.digest())
+}
+
+fn file(path: String, source: Source, size: u64) -> Entry {
+    Entry {
+        path,
+        kind: Kind::File { source, size },
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+    }
+}
+
+fn dir(path: &str) -> Entry {
+    Entry {
+        path: path.to_string(),
+        kind: Kind::Dir,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+    }
+}
+
+fn blob_entry(layout: &Layout, digest: &oci_spec::image::Digest) -> Result<Entry> {
+    let path = layout.blob_path(digest);
+    let size = std::fs::metadata(&path)
+        .map_err(|_| Error::layout(layout.root(), format!("is missing blob {digest}")))?
+        .len();
+    Ok(file(blob_name(digest), Source::Path(path), size))
+}
+
+fn docker_entries(
+    layout: &Layout,
+    platform: Option<&Platform>,
+    tag: Option<String>,
+) -> Result<Vec<Entry>> {
+    let image = layout.find_image(platform)?;
+    let manifest = &image.manifest;
+    let mut blobs = vec![manifest.config().digest().clone()];
+    blobs.extend(manifest.layers().iter().map(|l| l.digest().clone()));
+    let description = [DockerManifest {
+        config: blob_name(manifest.config().digest()),
+        repo_tags: tag.into_iter().collect(),
+        layers: manifest
+            .layers()
+            .iter()
+            .map(|l| blob_name(l.digest()))
+            .collect(),
+    }];
+    let manifest_json = serde_json::to_vec(&description).expect("manifest.json always serializes");
+
+    let mut entries = vec![dir("blobs"), dir("blobs/sha256")];
+    blobs.sort_by_key(|d| d.to_string());
+    blobs.dedup();
+    for digest in &blobs {
+        entries.push(blob_entry(layout, digest)?);
+    }
+    let size = manifest_json.len() as u64;
+    entries.push(file(
+        "manifest.json".into(),
+        Source::Bytes(Arc::from(manifest_json)),
+        size,
+    ));
+    Ok(entries)
+}
+
+fn oci_entries(layout: &Layout, tag: Option<&str>) -> Result<Vec<Entry>> {
+    let mut index: ImageIndex = layout.index().clone();
+    if let Some(tag) = tag {
+        let manifests = index
+            .manifests()
+            .iter()
+            .map(|d| layout::with_ref_name(d.clone(), tag))
+            .collect();
+        index.set_manifests(manifests);
+    }
+    let index_json = json::to_canonical_vec(&index);
+    let layout_file = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+    let mut entries = vec![dir("blobs"), dir("blobs/sha256")];
+    for digest in layout.blob_digests()? {
+        entries.push(blob_entry(layout, &digest)?);
+    }
+    let size = index_json.len() as u64;
+    entries.push(file(
+        "index.json".into(),
+        Source::Bytes(Arc::from(index_json)),
+        size,
+    ));
+    entries.push(file(
+        "oci-layout".into(),
+        Source::Bytes(Arc::from(&layout_file[..])),
+        layout_file.len() as u64,
+    ));
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_get_latest_when_they_have_none() {
+        let cases = [
+            ("hello", Ok("hello:latest")),
+            ("hello:v1", Ok("hello:v1")),
+            ("localhost:5000/hello", Ok("localhost:5000/hello:latest")),
+            ("localhost:5000/hello:v2", Ok("localhost:5000/hello:v2")),
+            ("a b", Err(())),
+            ("x@sha256:00", Err(())),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                normalize_tag(input).map_err(|_| ()),
+                want.map(String::from),
+                "{input}"
+            );
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! `append`: a base plus new layers and config edits, written as an OCI
+//! image layout holding one image.
+
+use crate::base::{self, Base, BaseBlobs, BaseSpec};
+use crate::descriptor::LayerDescriptor;
+use crate::error::{Error, Result};
+use crate::image_config::{self, ConfigEdits};
+use crate::json;
+use crate::layout::{self, LayoutWriter};
+use crate::media_types;
+use crate::platform::Platform;
+use oci_spec::image::{Descriptor, Digest, ImageManifestBuilder, MediaType};
+use std::path::{Path, PathBuf};
+
+pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
+pub const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
+
+/// A layer to add: its blob and the descriptor `assemble-layer` wrote for it.
+#[derive(Debug, Clone)]
+pub struct LayerInput {
+    pub blob: PathBuf,
+    pub descriptor: LayerDescriptor,
+}
+
+impl LayerInput {
+    /// Reads the descriptor file for `blob`.
+    pub fn read(blob: &Path, descriptor: &Path) -> Result<Self> {
+        Ok(LayerInput {
+            blob: blob.to_path_buf(),
+            descriptor: LayerDescriptor::read(descriptor)?,
+        })
+    }
+}
+
+/// Everything `append` needs besides the output path.
+#[derive(Debug, Clone)]
+pub struct AppendOptions {
+    pub base: BaseSpec,
+    /// Recorded as `org.opencontainers.image.base.name`.
+    pub base_name: Option<String>,
+    pub platform: Option<Platform>,
+    pub layers: Vec<LayerInput>,
+    pub edits: ConfigEdits,
+    pub annotations: Vec<(String, String)>,
+    /// The `org.opencontainers.image.ref.name` in `index.json`.
+    pub tag: String,
+}
+
+/// Builds the image and writes it as a layout at `out`; returns the manifest digest.
+pub fn append(options: &AppendOptions, out: &Path) -> Result<Digest> {
+    let base = base::resolve(&options.base, options.platform.as_ref())?;
+    if let Some(want) = &options.platform {
+        if !want.matches(&base.platform) {
+            return Err(Error::invalid(format!(
+                "the base image is for {} but --platform asks for {want}",
+                base.platform
+            )));
+        }
+    }
+    verify_layers(&options.layers)?;
+
+    let mut writer = LayoutWriter::create(out)?;
+    copy_base_blobs(&base, &mut writer)?;
+    let mut layers = base.layers.clone();
+    for layer in &options.layers {
+        writer.add_file(&layer.blob, &layer.descriptor.digest)?;
+        layers.push(manifest_layer(layer, base.docker)?);
+    }
+
+    let descriptors: Vec<_> = options
+        .layers
+        .iter()
+        .map(|l| l.descriptor.clone())
+        .collect();
+    let config = image_config::apply(base.config.clone(), &options.edits, &descriptors);
+    let config_bytes = json::to_canonical_vec(&config);
+    let (config_digest, config_size) = writer.add_bytes(&config_bytes)?;
+    let (manifest_type, config_type) = if base.docker {
+        (
+            MediaType::Other(media_types::DOCKER_MANIFEST.into()),
+            MediaType::Other(media_types::DOCKER_CONFIG.into()),
+        )
+    } else {
+        (MediaType::ImageManifest, MediaType::ImageConfig)
+    };
+
+    let mut builder = ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(manifest_type.clone())
+        .config(Descriptor::new(config_type, config_size, config_digest))
+        .layers(layers);
+    // Docker's schema 2 has no annotations; they are an OCI feature.
+    let annotations = manifest_annotations(options, &base);
+    if !base.docker {
+        if let Some(annotations) = layout::annotations(&annotations) {
+            builder = builder.annotations(annotations);
+        }
+    }
+    let manifest = builder
+        .build()
+        .expect("every required manifest field is set");
+    let manifest_bytes = json::to_canonical_vec(&manifest);
+    let (digest, size) = writer.add_bytes(&manifest_bytes)?;
+
+    let descriptor = Descriptor::new(manifest_type, size, digest.clone());
+    writer.finish(vec![layout::with_ref_name(descriptor, &options.tag)])?;
+    Ok(digest)
+}
+
+fn manifest_annotations(options: &AppendOptions, base: &Base) -> Vec<(String, String)> {
+    let mut annotations = Vec::new();
+    if let Some(digest) = &base.manifest_digest {
+        annotations.push((BASE_DIGEST.to_string(), digest.to_string()));
+    }
+    if let Some(name) = &options.base_name {
+        annotations.push((BASE_NAME.to_string(), name.clone()));
+    }
+    annotations.extend(options.annotations.iter().cloned());
+    annotations
+}
+
+/// Checks every new layer blob against its descriptor, in parallel.
+fn verify_layers(layers: &[LayerInput]) -> Result<()> {
+    std::thread::scope(|scope| {
+        let checks: Vec<_> = layers
+            .iter()
+            .map(|layer| scope.spawn(move || layer.descriptor.verify_blob(&layer.blob)))
+            .collect();
+        checks
+            .into_iter()
+            .try_for_each(|check| check.join().expect("verifying a blob does not panic"))
+    })
+}
+
+/// The layer's descriptor as the manifest lists it, in Docker's media types
+/// when the base uses them.
+fn manifest_layer(layer: &LayerInput, docker: bool) -> Result<Descriptor> {
+    let mut descriptor = layer.descriptor.oci();
+    if docker {
+        let media_type = media_types::docker_layer(&layer.descriptor.media_type).ok_or_else(|| {
+            Error::invalid(format!(
+                "layer {} is {}, which a base with Docker media types cannot hold: use gzip or none",
+                layer.blob.display(),
+                layer.descriptor.media_type
+            ))
+        })?;
+        descriptor.set_media_type(media_type);
+    }
+    Ok(descriptor)
+}
+
+fn copy_base_blobs(base: &Base, writer: &mut LayoutWriter) -> Result<()> {
+    match &base.blobs {
+        BaseBlobs::None => Ok(()),
+        BaseBlobs::Memory(blobs) => {
+            for blob in blobs {
+                writer.add_bytes(blob)?;
+            }
+            Ok(())
+        }
+        BaseBlobs::Layout(source) => {
+            for layer in &base.layers {
+                let path = source.blob_path(layer.digest());
+                let meta = std::fs::metadata(&path).map_err(|_| {
+                    Error::layout(
+                        source.root(),
+                        format!("is missing layer blob {} of the base image", layer.digest()),
+                    )
+                })?;
+                if meta.len() != layer.size() {
+                    return Err(Error::layout(
+                        &path,
+                        format!(
+                            "is {} bytes but the base manifest says {}",
+                            meta.len(),
+                            layer.size()
+                        ),
+                    ));
+                }
+                writer.add_file(&path, layer.digest())?;
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! `index`: several single-platform image layouts joined into one layout
+//! holding a multi-platform image index.
+
+use crate::error::{Error, Result};
+use crate::json;
+use crate::layout::{self, Layout, LayoutWriter};
+use crate::media_types;
+use oci_spec::image::{Descriptor, Digest, ImageIndexBuilder, MediaType};
+use std::path::{Path, PathBuf};
+
+/// What goes into the index besides the images.
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    pub images: Vec<PathBuf>,
+    pub annotations: Vec<(String, String)>,
+    pub tag: String,
+}
+
+/// Writes the index layout at `out` and returns the index digest.
+pub fn build(options: &IndexOptions, out: &Path) -> Result<Digest> {
+    if options.images.is_empty() {
+        return Err(Error::invalid("an index needs at least one --image"));
+    }
+    let mut writer = LayoutWriter::create(out)?;
+    let mut manifests = Vec::new();
+    let mut docker = true;
+    for path in &options.images {
+        let source = Layout::open(path)?;
+        let image = source
+            .find_image(None)
+            .map_err(|e| Error::invalid(format!("--image {}: {e}", path.display())))?;
+        if let Some(earlier) = manifests.iter().position(|d: &Descriptor| {
+            d.platform()
+                .as_ref()
+                .map(crate::platform::Platform::from_oci)
+                .as_ref()
+                == Some(&image.platform)
+        }) {
+            return Err(Error::invalid(format!(
+                "--image {} and --image {} are both for {}",
+                options.images[earlier].display(),
+                path.display(),
+                image.platform
+            )));
+        }
+        docker &= media_types::is_docker(image.descriptor.media_type());
+        copy_all_blobs(&source, &mut writer)?;
+        let mut descriptor = Descriptor::new(
+            image.descriptor.media_type().clone(),
+            image.descriptor.size(),
+            image.descriptor.digest().clone(),
+        );
+        descriptor.set_platform(Some(image.platform.to_oci()));
+        manifests.push(descriptor);
+    }
+
+    let media_type = if docker {
+        MediaType::Other(media_types::DOCKER_MANIFEST_LIST.into())
+    } else {
+        MediaType::ImageIndex
+    };
+    let mut builder = ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(media_type.clone())
+        .manifests(manifests);
+    if let Some(annotations) = layout::annotations(&options.annotations) {
+        builder = builder.annotations(annotations);
+    }
+    let index = builder.build().expect("every required index field is set");
+    let (digest, size) = writer.add_bytes(&json::to_canonical_vec(&index))?;
+    let descriptor = Descriptor::new(media_type, size, digest.clone());
+    writer.finish(vec![layout::with_ref_name(descriptor, &options.tag)])?;
+    Ok(digest)
+}
+
+/// Links every blob of `source` into the new layout.
+fn copy_all_blobs(source: &Layout, writer: &mut LayoutWriter) -> Result<()> {
+    for digest in source.blob_digests()? {
+        writer.add_file(&source.blob_path(&digest), &digest)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,366 @@
+//! What goes into a layer: the entries asked for, checked, completed with
+//! their parent directories, and put in the one order rko writes them in.
+
+use crate::error::{Error, IoContext, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where a file's content comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Path(PathBuf),
+    Bytes(Arc<[u8]>),
+}
+
+/// One thing asked for on the command line (or by rko itself).
+#[derive(Debug, Clone)]
+pub enum EntrySpec {
+    /// A regular file at `dest`; `mode` overrides the layer's file mode.
+    File {
+        source: Source,
+        dest: String,
+        mode: Option<u32>,
+    },
+    /// A directory tree copied recursively under `dest`.
+    Tree { source: PathBuf, dest: String },
+    /// A symbolic link at `dest` pointing at `target`.
+    Symlink { dest: String, target: String },
+    /// A directory; `mode` overrides the layer's directory mode.
+    Dir { dest: String, mode: Option<u32> },
+}
+
+/// Modes and ownership applied to entries that do not set their own.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub file_mode: u32,
+    pub dir_mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// Symlinks met inside a `Tree` must resolve inside this directory;
+    /// `None` means each tree's own root.
+    pub allow_root: Option<PathBuf>,
+}
+
+/// An entry ready to be written.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Relative, `/`-separated, no trailing slash.
+    pub path: String,
+    pub kind: Kind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum Kind {
+    File { source: Source, size: u64 },
+    Dir,
+    Symlink(String),
+}
+
+/// Checks every spec and returns the entries in write order: sorted by path
+/// component by component, so each directory comes right before its content.
+pub fn plan(specs: &[EntrySpec], defaults: &Defaults) -> Result<Vec<Entry>> {
+    let mut entries: BTreeMap<Vec<String>, Entry> = BTreeMap::new();
+    for spec in specs {
+        match spec {
+            EntrySpec::File { source, dest, mode } => {
+                let parts = dest_parts(dest, false)?;
+                let size = match source {
+                    Source::Path(path) => regular_file_size(path)?,
+                    Source::Bytes(bytes) => bytes.len() as u64,
+                };
+                let kind = Kind::File {
+                    source: source.clone(),
+                    size,
+                };
+                insert(
+                    &mut entries,
+                    parts,
+                    kind,
+                    mode.unwrap_or(defaults.file_mode),
+                    defaults,
+                )?;
+            }
+            EntrySpec::Tree { source, dest } => add_tree(&mut entries, source, dest, defaults)?,
+            EntrySpec::Symlink { dest, target } => {
+                if target.is_empty() {
+                    return Err(Error::invalid(format!(
+                        "symlink {dest:?} has an empty target"
+                    )));
+                }
+                let parts = dest_parts(dest, false)?;
+                insert(
+                    &mut entries,
+                    parts,
+                    Kind::Symlink(target.clone()),
+                    0o777,
+                    defaults,
+                )?;
+            }
+            EntrySpec::Dir { dest, mode } => {
+                let parts = dest_parts(dest, false)?;
+                insert(
+                    &mut entries,
+                    parts,
+                    Kind::Dir,
+                    mode.unwrap_or(defaults.dir_mode),
+                    defaults,
+                )?;
+            }
+        }
+    }
+    add_parents(&mut entries, defaults)?;
+    Ok(entries.into_values().collect())
+}
+
+/// Splits a destination into its components; `..`, `.`, empty names and
+/// (unless `allow_root`) the root itself are errors.
+fn dest_parts(dest: &str, allow_root: bool) -> Result<Vec<String>> {
+    let trimmed = dest.strip_prefix('/').unwrap_or(dest);
+    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+    if trimmed.is_empty() {
+        return if allow_root {
+            Ok(Vec::new())
+        } else {
+            Err(Error::invalid(format!(
+                "destination {dest:?} names no file inside the image"
+            )))
+        };
+    }
+    trimmed
+        .split('/')
+        .map(|part| match part {
+            "" => Err(Error::invalid(format!("destination {dest:?} has an empty path component"))),
+            "." | ".." => Err(Error::invalid(format!(
+                "destination {dest:?} contains {part:?}: paths inside the image must not step outside it"
+            ))),
+            _ if part.contains('\0') => Err(Error::invalid(format!("destination {dest:?} contains a NUL byte"))),
+            _ => Ok(part.to_string()),
+        })
+        .collect()
+}
+
+fn regular_file_size(path: &Path) -> Result<u64> {
+    let meta = std::fs::metadata(path).with_path("reading", path)?;
+    if !meta.is_file() {
+        return Err(Error::invalid(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    Ok(meta.len())
+}
+
+fn insert(
+    entries: &mut BTreeMap<Vec<String>, Entry>,
+    parts: Vec<String>,
+    kind: Kind,
+    mode: u32,
+    defaults: &Defaults,
+) -> Result<()> {
+    let path = parts.join("/");
+    if let Some(existing) = entries.get(&parts) {
+        // The same directory may be asked for twice; anything else is a clash.
+        if matches!((&existing.kind, &kind), (Kind::Dir, Kind::Dir)) {
+            return Ok(());
+        }
+        return Err(Error::invalid(format!(
+            "duplicate destination {path:?}: two entries write the same path in the layer"
+        )));
+    }
+    let entry = Entry {
+        path,
+        kind,
+        mode,
+        uid: defaults.uid,
+        gid: defaults.gid,
+    };
+    entries.insert(parts, entry);
+    Ok(())
+}
+
+fn add_tree(
+    entries: &mut BTreeMap<Vec<String>, Entry>,
+    source: &Path,
+    dest: &str,
+    defaults: &Defaults,
+) -> Result<()> {
+    let base = dest_parts(dest, true)?;
+    let meta = std::fs::metadata(source).with_path("reading", source)?;
+    if !meta.is_dir() {
+        return Err(Error::invalid(format!(
+            "--tree {} is not a directory",
+            source.display()
+        )));
+    }
+    let root = defaults.allow_root.as_deref().unwrap_or(source);
+    let root = root.canonicalize().with_path("resolving", root)?;
+    for item in walkdir::WalkDir::new(source)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
+        let item = item.map_err(|e| walk_error(source, e))?;
+        if item.path_is_symlink() {
+            let resolved = item
+                .path()
+                .canonicalize()
+                .with_path("resolving", item.path())?;
+            if !resolved.starts_with(&root) {
+                return Err(Error::invalid(format!(
+                    "symlink {} points to {}, outside the allowed root {}",
+                    item.path().display(),
+                    resolved.display(),
+                    root.display()
+                )));
+            }
+        }
+        let relative = item
+            .path()
+            .strip_prefix(source)
+            .expect("walkdir stays under its root");
+        let mut parts = base.clone();
+        for component in relative.components() {
+            let name = component.as_os_str().to_str().ok_or_else(|| {
+                Error::invalid(format!("{} is not a UTF-8 path", item.path().display()))
+            })?;
+            parts.push(name.to_string());
+        }
+        if parts.is_empty() {
+            continue; // the tree's root placed at the image root
+        }
+        let file_type = item.file_type();
+        let (kind, mode) = if file_type.is_dir() {
+            (Kind::Dir, defaults.dir_mode)
+        } else if file_type.is_file() {
+            let size = item.metadata().map_err(|e| walk_error(source, e))?.len();
+            let source = Source::Path(item.path().to_path_buf());
+            (Kind::File { source, size }, defaults.file_mode)
+        } else {
+            return Err(Error::invalid(format!(
+                "{} is neither a file, a directory nor a symlink",
+                item.path().display()
+            )));
+        };
+        insert(entries, parts, kind, mode, defaults)?;
+    }
+    Ok(())
+}
+
+fn walk_error(tree: &Path, e: walkdir::Error) -> Error {
+    let path = e.path().unwrap_or(tree).to_path_buf();
+    if e.loop_ancestor().is_some() {
+        return Error::invalid(format!("{}: symlink loop", path.display()));
+    }
+    match e.into_io_error() {
+        Some(io) => Error::io("reading", path, io),
+        None => Error::invalid(format!("reading {}: walk failed", path.display())),
+    }
+}
+
+/// Gives every entry a directory entry for each of its ancestors.
+fn add_parents(entries: &mut BTreeMap<Vec<String>, Entry>, defaults: &Defaults) -> Result<()> {
+    let mut missing = Vec::new();
+    for parts in entries.keys() {
+        for depth in 1..parts.len() {
+            let parent = &parts[..depth];
+            match entries.get(parent) {
+                Some(Entry {
+                    kind: Kind::Dir, ..
+                }) => {}
+                Some(_) => {
+                    return Err(Error::invalid(format!(
+                        "{:?} is needed as a directory for {:?} but is also a file or symlink",
+                        parent.join("/"),
+                        parts.join("/")
+                    )))
+                }
+                None => missing.push(parent.to_vec()),
+            }
+        }
+    }
+    for parts in missing {
+        insert(entries, parts, Kind::Dir, defaults.dir_mode, defaults)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Defaults {
+        Defaults {
+            file_mode: 0o555,
+            dir_mode: 0o555,
+            uid: 0,
+            gid: 0,
+            allow_root: None,
+        }
+    }
+
+    fn bytes(dest: &str) -> EntrySpec {
+        EntrySpec::File {
+            source: Source::Bytes(Arc::from(&b"x"[..])),
+            dest: dest.into(),
+            mode: None,
+        }
+    }
+
+    #[test]
+    fn destinations_are_checked() {
+        let cases = [
+            ("/ko-app/hello", Ok("ko-app/hello")),
+            ("ko-app/hello", Ok("ko-app/hello")),
+            ("a/../b", Err("step outside")),
+            ("./a", Err("step outside")),
+            ("a//b", Err("empty path component")),
+            ("/", Err("names no file")),
+            ("", Err("names no file")),
+        ];
+        for (dest, want) in cases {
+            let got = plan(&[bytes(dest)], &defaults()).map(|e| e.last().unwrap().path.clone());
+            match (got, want) {
+                (Ok(path), Ok(want)) => assert_eq!(path, want, "{dest}"),
+                (Err(err), Err(want)) => assert!(err.to_string().contains(want), "{dest}: {err}"),
+                (got, want) => panic!("{dest}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn parents_come_first_and_order_is_by_component() {
+        let specs = [bytes("a-b"), bytes("a/b/c"), bytes("a.txt"), bytes("/z")];
+        let paths: Vec<_> = plan(&specs, &defaults())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(paths, ["a", "a/b", "a/b/c", "a-b", "a.txt", "z"]);
+    }
+
+    #[test]
+    fn duplicates_are_rejected_but_repeated_directories_are_not() {
+        let err = plan(&[bytes("a/b"), bytes("/a/b")], &defaults()).unwrap_err();
+        assert!(
+            err.to_string().contains("duplicate destination \"a/b\""),
+            "{err}"
+        );
+        let dirs = [
+            EntrySpec::Dir {
+                dest: "a".into(),
+                mode: None,
+            },
+            bytes("a/b"),
+            EntrySpec::Dir {
+                dest: "/a/".into(),
+                mode: None,
+            },
+        ];
+        assert_eq!(plan(&dirs, &defaults()).unwrap().len(), 2);
+        let clash = [bytes("a"), bytes("a/b")];
+        assert!(plan(&clash, &defaults()).is_err());
+    }
+}

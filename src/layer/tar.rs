@@ -1,0 +1,324 @@
+//! A minimal, deterministic tar writer: USTAR headers, with PAX records only
+//! where USTAR cannot hold a value (long names and link targets, huge sizes
+//! or ids). No GNU extensions, no user or group names, no atime or ctime.
+//!
+//! Header layout: POSIX.1-1988 "ustar" (pax(1), "ustar Interchange Format").
+
+use std::io::{self, Read, Write};
+
+const BLOCK: usize = 512;
+/// The largest value an 11-digit octal field holds (size, mtime).
+const MAX_OCTAL_11: u64 = 0o777_7777_7777;
+/// The largest value a 7-digit octal field holds (uid, gid).
+const MAX_OCTAL_7: u64 = 0o777_7777;
+
+/// What kind of entry a header describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryType {
+    File,
+    Dir,
+    Symlink,
+}
+
+impl EntryType {
+    fn flag(self) -> u8 {
+        match self {
+            EntryType::File => b'0',
+            EntryType::Symlink => b'2',
+            EntryType::Dir => b'5',
+        }
+    }
+}
+
+/// Everything stored in one entry's header.
+#[derive(Debug, Clone)]
+pub struct Header<'a> {
+    /// Relative path; directories get their trailing `/` from the writer.
+    pub path: &'a str,
+    pub kind: EntryType,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: u64,
+    pub size: u64,
+    pub link: &'a str,
+}
+
+/// Writes tar entries to `W`.
+pub struct TarWriter<W> {
+    out: W,
+}
+
+impl<W: Write> TarWriter<W> {
+    pub fn new(out: W) -> Self {
+        TarWriter { out }
+    }
+
+    /// Writes a header and then exactly `header.size` bytes from `data`.
+    pub fn append(&mut self, header: &Header<'_>, data: impl Read) -> io::Result<()> {
+        let name = match header.kind {
+            EntryType::Dir => format!("{}/", header.path),
+            _ => header.path.to_string(),
+        };
+        let (name_field, prefix_field) = split_name(&name).unwrap_or(("", ""));
+        let mut records = Vec::new();
+        if name_field.is_empty() {
+            records.push(("path", name.clone()));
+        }
+        if header.link.len() > 100 {
+            records.push(("linkpath", header.link.to_string()));
+        }
+        if header.size > MAX_OCTAL_11 {
+            records.push(("size", header.size.to_string()));
+        }
+        if header.uid > MAX_OCTAL_7 {
+            records.push(("uid", header.uid.to_string()));
+        }
+        if header.gid > MAX_OCTAL_7 {
+            records.push(("gid", header.gid.to_string()));
+        }
+        if header.mtime > MAX_OCTAL_11 {
+            records.push(("mtime", header.mtime.to_string()));
+        }
+        if !records.is_empty() {
+            self.write_pax(header, &name, &records)?;
+        }
+        let short_name = if name_field.is_empty() {
+            truncate(&name, 100)
+        } else {
+            name_field
+        };
+        let block = ustar_block(
+            short_name,
+            prefix_field,
+            header.kind.flag(),
+            header.mode,
+            header.uid.min(MAX_OCTAL_7),
+            header.gid.min(MAX_OCTAL_7),
+            header.size.min(MAX_OCTAL_11),
+            header.mtime.min(MAX_OCTAL_11),
+            truncate(header.link, 100),
+        );
+        self.out.write_all(&block)?;
+        self.write_data(header.size, data)
+    }
+
+    /// A PAX extended header ('x') for the entry that follows it. Its own
+    /// name is fixed so that it never depends on a process id, as GNU tar's does.
+    fn write_pax(
+        &mut self,
+        header: &Header<'_>,
+        name: &str,
+        records: &[(&str, String)],
+    ) -> io::Result<()> {
+        let mut body = Vec::new();
+        for (key, value) in records {
+            body.extend_from_slice(&pax_record(key, value));
+        }
+        let base = name.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+        let pax_name = format!("PaxHeaders/{}", truncate(base, 80));
+        let block = ustar_block(
+            &pax_name,
+            "",
+            b'x',
+            0o644,
+            0,
+            0,
+            body.len() as u64,
+            header.mtime.min(MAX_OCTAL_11),
+            "",
+        );
+        self.out.write_all(&block)?;
+        self.write_data(body.len() as u64, &body[..])
+    }
+
+    fn write_data(&mut self, size: u64, data: impl Read) -> io::Result<()> {
+        let copied = io::copy(&mut data.take(size), &mut self.out)?;
+        if copied != size {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("expected {size} bytes but the file has only {copied}: did it change while rko read it?"),
+            ));
+        }
+        let padding = (BLOCK - (size % BLOCK as u64) as usize) % BLOCK;
+        self.out.write_all(&[0u8; BLOCK][..padding])
+    }
+
+    /// Writes the two zero blocks that end an archive and returns the writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out.write_all(&[0u8; 2 * BLOCK])?;
+        Ok(self.out)
+    }
+}
+
+/// Splits a name into USTAR's `name` (100 bytes) and `prefix` (155 bytes)
+/// fields at a `/`, or `None` when it cannot fit.
+fn split_name(name: &str) -> Option<(&str, &str)> {
+    if name.len() <= 100 {
+        return Some((name, ""));
+    }
+    // The prefix ends at a '/', which is not stored; try the longest prefix first.
+    let limit = name.len().min(156);
+    let cut = name[..limit].rfind('/')?;
+    let (prefix, rest) = (&name[..cut], &name[cut + 1..]);
+    (!rest.is_empty() && rest.len() <= 100 && prefix.len() <= 155).then_some((rest, prefix))
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// "%d %s=%s\n", where the length counts itself.
+fn pax_record(key: &str, value: &str) -> Vec<u8> {
+    let rest = key.len() + value.len() + 3; // ' ', '=', '\n'
+    let mut len = rest + 1;
+    while len != rest + len.to_string().len() {
+        len = rest + len.to_string().len();
+    }
+    format!("{len} {key}={value}\n").into_bytes()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ustar_block(
+    name: &str,
+    prefix: &str,
+    flag: u8,
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    size: u64,
+    mtime: u64,
+    link: &str,
+) -> [u8; BLOCK] {
+    let mut b = [0u8; BLOCK];
+    b[..name.len()].copy_from_slice(name.as_bytes());
+    octal(&mut b[100..108], u64::from(mode & 0o7777));
+    octal(&mut b[108..116], uid);
+    octal(&mut b[116..124], gid);
+    octal(&mut b[124..136], size);
+    octal(&mut b[136..148], mtime);
+    b[156] = flag;
+    b[157..157 + link.len()].copy_from_slice(link.as_bytes());
+    b[257..263].copy_from_slice(b"ustar\0");
+    b[263..265].copy_from_slice(b"00");
+    octal(&mut b[329..337], 0);
+    octal(&mut b[337..345], 0);
+    b[345..345 + prefix.len()].copy_from_slice(prefix.as_bytes());
+    // The checksum is computed with its own field read as eight spaces.
+    b[148..156].copy_from_slice(b"        ");
+    let sum: u32 = b.iter().map(|&x| u32::from(x)).sum();
+    octal(&mut b[148..155], u64::from(sum));
+    b[155] = b' ';
+    b
+}
+
+/// Zero-padded octal digits filling the field but its last byte, a NUL.
+fn octal(field: &mut [u8], value: u64) {
+    let digits = field.len() - 1;
+    let text = format!("{value:0digits$o}");
+    field[..digits].copy_from_slice(text.as_bytes());
+    field[digits] = 0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file<'a>(path: &'a str, size: u64) -> Header<'a> {
+        Header {
+            path,
+            kind: EntryType::File,
+            mode: 0o555,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            size,
+            link: "",
+        }
+    }
+
+    fn read_back(bytes: &[u8]) -> Vec<(String, u32, u64, Vec<u8>, Option<String>)> {
+        let mut archive = tar::Archive::new(bytes);
+        archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let path = e.path().unwrap().to_string_lossy().into_owned();
+                let link = e
+                    .link_name()
+                    .unwrap()
+                    .map(|l| l.to_string_lossy().into_owned());
+                let mode = e.header().mode().unwrap();
+                let mtime = e.header().mtime().unwrap();
+                let mut data = Vec::new();
+                e.read_to_end(&mut data).unwrap();
+                (path, mode, mtime, data, link)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn entries_read_back_with_another_tar_implementation() {
+        let long_name = format!("{}/{}", "d".repeat(120), "f".repeat(90));
+        let very_long_name = "x".repeat(300);
+        let long_link = "/t".repeat(80);
+        let mut w = TarWriter::new(Vec::new());
+        let mut dir = file("ko-app", 0);
+        dir.kind = EntryType::Dir;
+        w.append(&dir, io::empty()).unwrap();
+        w.append(&file("ko-app/hello", 5), &b"hello"[..]).unwrap();
+        w.append(&file(&long_name, 1), &b"a"[..]).unwrap();
+        w.append(&file(&very_long_name, 1), &b"b"[..]).unwrap();
+        let mut link = file("lnk", 0);
+        link.kind = EntryType::Symlink;
+        link.link = &long_link;
+        w.append(&link, io::empty()).unwrap();
+        let bytes = w.finish().unwrap();
+        let entries = read_back(&bytes);
+        let names: Vec<_> = entries.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ko-app",
+                "ko-app/hello",
+                long_name.as_str(),
+                very_long_name.as_str(),
+                "lnk"
+            ]
+        );
+        assert_eq!(entries[1].3, b"hello");
+        assert_eq!(entries[1].1, 0o555);
+        assert_eq!(entries[4].4.as_deref(), Some(long_link.as_str()));
+    }
+
+    #[test]
+    fn a_short_file_is_an_error_not_a_corrupt_archive() {
+        let mut w = TarWriter::new(Vec::new());
+        let err = w.append(&file("f", 10), &b"short"[..]).unwrap_err();
+        assert!(err.to_string().contains("did it change"), "{err}");
+    }
+
+    #[test]
+    fn pax_record_lengths_count_themselves() {
+        let cases = [
+            ("path", "a", "8 path=a\n"),
+            ("path", &"x".repeat(93)[..], ""),
+        ];
+        for (key, value, want) in cases {
+            let record = String::from_utf8(pax_record(key, value)).unwrap();
+            let (len, _) = record.split_once(' ').unwrap();
+            assert_eq!(len.parse::<usize>().unwrap(), record.len());
+            if !want.is_empty() {
+                assert_eq!(record, want);
+            }
+        }
+    }
+}

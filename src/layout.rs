@@ -1,0 +1,295 @@
+//! OCI image layouts (image-spec `image-layout.md`): reading one, finding the
+//! image for a platform in it, and writing a new one atomically.
+
+use crate::atomic::AtomicDir;
+use crate::digest;
+use crate::error::{Error, IoContext, Result};
+use crate::json;
+use crate::media_types;
+use crate::platform::Platform;
+use oci_spec::image::{
+    Descriptor, Digest, ImageIndex, ImageIndexBuilder, ImageManifest, MediaType,
+};
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// The annotation naming an image in a layout's `index.json`.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+const LAYOUT_FILE: &str = "oci-layout";
+const LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// An existing OCI image layout on disk.
+#[derive(Debug)]
+pub struct Layout {
+    root: PathBuf,
+    index: ImageIndex,
+}
+
+/// One image found in a layout: its descriptor, manifest and platform.
+#[derive(Debug, Clone)]
+pub struct FoundImage {
+    pub descriptor: Descriptor,
+    pub manifest: ImageManifest,
+    pub platform: Platform,
+}
+
+impl Layout {
+    pub fn open(root: &Path) -> Result<Self> {
+        if !root.is_dir() {
+            return Err(Error::invalid(format!(
+                "{} is not an OCI image layout: no such directory",
+                root.display()
+            )));
+        }
+        let marker = root.join(LAYOUT_FILE);
+        if !marker.is_file() {
+            return Err(Error::layout(
+                root,
+                "not an OCI image layout: it has no oci-layout file",
+            ));
+        }
+        let index = json::read_file(&root.join("index.json"), "OCI image index")?;
+        Ok(Layout {
+            root: root.to_path_buf(),
+            index,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn index(&self) -> &ImageIndex {
+        &self.index
+    }
+
+    /// `blobs/<algorithm>/<hex>`.
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        blob_path(&self.root, digest)
+    }
+
+    /// The digests of every blob stored in `blobs/sha256`, sorted.
+    pub fn blob_digests(&self) -> Result<Vec<Digest>> {
+        let dir = self.root.join("blobs").join("sha256");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .with_path("reading", &dir)?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<_>>()
+            .with_path("reading", &dir)?;
+        names.sort();
+        names
+            .iter()
+            .map(|name| {
+                digest::parse(&format!("sha256:{name}")).map_err(|_| {
+                    Error::layout(
+                        &dir,
+                        format!("holds {name:?}, which is not a sha256 blob name"),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Reads a small blob (a manifest, index or config) and checks its digest.
+    pub fn read_blob(&self, descriptor: &Descriptor) -> Result<Vec<u8>> {
+        let path = self.blob_path(descriptor.digest());
+        let bytes = std::fs::read(&path).map_err(|e| {
+            Error::layout(
+                &self.root,
+                format!("cannot read blob {}: {e}", descriptor.digest()),
+            )
+        })?;
+        let actual = digest::sha256(&bytes);
+        if &actual != descriptor.digest() || bytes.len() as u64 != descriptor.size() {
+            return Err(Error::layout(
+                &path,
+                format!(
+                    "content does not match its descriptor ({} bytes, {actual}; expected {} bytes, {})",
+                    bytes.len(),
+                    descriptor.size(),
+                    descriptor.digest()
+                ),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    pub fn read_json<T: DeserializeOwned>(
+        &self,
+        descriptor: &Descriptor,
+        what: &'static str,
+    ) -> Result<T> {
+        let bytes = self.read_blob(descriptor)?;
+        json::parse(&bytes, &self.blob_path(descriptor.digest()), what)
+    }
+
+    /// Every image in the layout, following nested indexes, in index order.
+    pub fn images(&self) -> Result<Vec<FoundImage>> {
+        let mut found = Vec::new();
+        self.collect(self.index.manifests(), &mut found, 0)?;
+        Ok(found)
+    }
+
+    fn collect(
+        &self,
+        descriptors: &[Descriptor],
+        found: &mut Vec<FoundImage>,
+        depth: usize,
+    ) -> Result<()> {
+        if depth > 4 {
+            return Err(Error::layout(&self.root, "image indexes nested too deeply"));
+        }
+        for descriptor in descriptors {
+            let media_type = descriptor.media_type();
+            if media_types::is_index(media_type) {
+                let index: ImageIndex = self.read_json(descriptor, "image index")?;
+                self.collect(index.manifests(), found, depth + 1)?;
+            } else if media_types::is_manifest(media_type) {
+                let manifest: ImageManifest = self.read_json(descriptor, "image manifest")?;
+                let platform = match descriptor.platform() {
+                    Some(p) => Platform::from_oci(p),
+                    None => self.config_platform(&manifest)?,
+                };
+                found.push(FoundImage {
+                    descriptor: descriptor.clone(),
+                    manifest,
+                    platform,
+                });
+            }
+            // Anything else (attestations, SBOM artifacts) is not an image to build on.
+        }
+        Ok(())
+    }
+
+    fn config_platform(&self, manifest: &ImageManifest) -> Result<Platform> {
+        let config: serde_json::Value = self.read_json(manifest.config(), "image config")?;
+        let field = |name: &str| config.get(name).and_then(|v| v.as_str()).unwrap_or("");
+        Ok(Platform::new(
+            field("os"),
+            field("architecture"),
+            Some(field("variant")),
+        ))
+    }
+
+    /// The one image for `platform`, or the only image when none is asked for.
+    pub fn find_image(&self, platform: Option<&Platform>) -> Result<FoundImage> {
+        let images = self.images()?;
+        let available = || {
+            images
+                .iter()
+                .map(|i| i.platform.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if images.is_empty() {
+            return Err(Error::layout(&self.root, "holds no image manifest"));
+        }
+        match platform {
+            None if images.len() == 1 => Ok(images[0].clone()),
+            None => Err(Error::layout(
+                &self.root,
+                format!(
+                    "holds {} images ({}): choose one with --platform",
+                    images.len(),
+                    available()
+                ),
+            )),
+            Some(want) => images
+                .iter()
+                .find(|i| want.matches(&i.platform))
+                .cloned()
+                .ok_or_else(|| {
+                    Error::layout(
+                        &self.root,
+                        format!("has no image for platform {want} (it has: {})", available()),
+                    )
+                }),
+        }
+    }
+}
+
+/// `<root>/blobs/<algorithm>/<hex>`.
+pub fn blob_path(root: &Path, digest: &Digest) -> PathBuf {
+    root.join("blobs")
+        .join(digest.algorithm().as_ref())
+        .join(digest.digest())
+}
+
+/// A new layout being written; it appears at its target only on [`finish`](Self::finish).
+pub struct LayoutWriter {
+    dir: AtomicDir,
+    blobs: BTreeSet<String>,
+}
+
+impl LayoutWriter {
+    pub fn create(target: &Path) -> Result<Self> {
+        let dir = AtomicDir::create(target)?;
+        let blobs = dir.path().join("blobs").join("sha256");
+        std::fs::create_dir_all(&blobs).with_path("creating", &blobs)?;
+        crate::atomic::write_plain(&dir.path().join(LAYOUT_FILE), LAYOUT_CONTENT)?;
+        Ok(LayoutWriter {
+            dir,
+            blobs: BTreeSet::new(),
+        })
+    }
+
+    fn target(&self, digest: &Digest) -> PathBuf {
+        blob_path(self.dir.path(), digest)
+    }
+
+    /// Adds a blob from memory and returns its digest and size.
+    pub fn add_bytes(&mut self, bytes: &[u8]) -> Result<(Digest, u64)> {
+        let digest = digest::sha256(bytes);
+        if self.blobs.insert(digest.to_string()) {
+            crate::atomic::write_plain(&self.target(&digest), bytes)?;
+        }
+        Ok((digest, bytes.len() as u64))
+    }
+
+    /// Adds a blob whose digest the caller has verified, hard-linking it
+    /// where the filesystem allows and copying it otherwise.
+    pub fn add_file(&mut self, source: &Path, digest: &Digest) -> Result<()> {
+        if !self.blobs.insert(digest.to_string()) {
+            return Ok(());
+        }
+        let target = self.target(digest);
+        if std::fs::hard_link(source, &target).is_err() {
+            std::fs::copy(source, &target).with_path("copying", source)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `index.json` listing `manifests` and moves the layout into place.
+    pub fn finish(self, manifests: Vec<Descriptor>) -> Result<()> {
+        let index = ImageIndexBuilder::default()
+            .schema_version(2u32)
+            .media_type(MediaType::ImageIndex)
+            .manifests(manifests)
+            .build()
+            .expect("every required index field is set");
+        crate::atomic::write_plain(
+            &self.dir.path().join("index.json"),
+            &json::to_canonical_vec(&index),
+        )?;
+        self.dir.commit()
+    }
+}
+
+/// Writes a small text output file (a digest file) atomically.
+pub fn write_text_file(path: &Path, text: &str) -> Result<()> {
+    crate::atomic::write_file(path, text.as_bytes())
+}
+
+/// A descriptor naming `tag` for `index.json`.
+pub fn with_ref_name(mut descriptor: Descriptor, tag: &str) -> Descriptor {
+    let mut annotations = descriptor.annotations().clone().unwrap_or_default();
+    annotations.insert(REF_NAME.to_string(), tag.to_string());
+    descriptor.set_annotations(Some(annotations));
+    descriptor
+}
+
+/// Annotations as oci-spec wants them; `None` when there are none.
+pub fn annotations(pairs: &[(String, String)]) -> Option<HashMap<String, String>> {
+    (!pairs.is_empty()).then(|| pairs.iter().cloned().collect())
+}

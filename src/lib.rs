@@ -1,0 +1,25 @@
+//! rko: deterministic OCI images for Go programs, without Docker.
+//!
+//! Each plumbing step (assemble a layer, append layers to a base, join
+//! images into an index, export an archive) is a function with explicit
+//! inputs and outputs; the `rko` binary is a thin command line over them.
+//! Nothing here reads the environment, the clock or the working directory:
+//! the command layer turns those into values.
+
+mod atomic;
+pub mod base;
+pub mod compress;
+pub mod descriptor;
+mod digest;
+pub mod error;
+pub mod export;
+pub mod image;
+pub mod image_config;
+pub mod index;
+mod json;
+pub mod layer;
+pub mod layout;
+mod media_types;
+pub mod platform;
+
+pub use error::{Error, Result};

@@ -1,0 +1,34 @@
+//! The `rko` binary: expand params files, parse, run one subcommand, print
+//! the error chain once.
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = match cli::params::expand(std::env::args_os()) {
+        Ok(args) => args,
+        Err(err) => return fail(&err),
+    };
+    let command = cli::Cli::parse_from(args);
+    match cli::run(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&err),
+    }
+}
+
+fn fail(err: &rko::Error) -> ExitCode {
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    eprintln!("rko: {message}");
+    ExitCode::FAILURE
+}
