@@ -309,7 +309,7 @@ mod tests {
     #[test]
     fn pax_record_lengths_count_themselves() {
         let cases = [
-            ("path", "a", "8 path=a\n"),
+            ("path", "a", "9 path=a\n"),
             ("path", &"x".repeat(93)[..], ""),
         ];
         for (key, value, want) in cases {
