@@ -287,7 +287,7 @@ mod tests {
         assert_eq!(
             names,
             [
-                "ko-app",
+                "ko-app/",
                 "ko-app/hello",
                 long_name.as_str(),
                 very_long_name.as_str(),
