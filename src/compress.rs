@@ -228,14 +228,13 @@ fn worker(
     jobs: &Mutex<Receiver<Job>>,
     results: &std::sync::mpsc::Sender<(u64, io::Result<Vec<u8>>)>,
 ) {
-    let mut deflate = Compress::new(flate2::Compression::new(level), false);
     loop {
         let job = match jobs.lock().expect("no worker panics").recv() {
             Ok(job) => job,
             Err(_) => return,
         };
         let compressed = match codec {
-            Compression::Gzip => deflate_chunk(&mut deflate, &job),
+            Compression::Gzip => deflate_chunk(level, &job),
             Compression::Zstd => zstd::bulk::compress(&job.data, level as i32),
             Compression::None => unreachable!("uncompressed layers skip the pipeline"),
         };
@@ -245,8 +244,11 @@ fn worker(
     }
 }
 
-fn deflate_chunk(deflate: &mut Compress, job: &Job) -> io::Result<Vec<u8>> {
-    deflate.reset();
+/// Compresses one chunk with a fresh deflate state: a reused, reset state
+/// was seen to give different (valid) bytes depending on its history, and
+/// the output must depend on the chunk and its dictionary alone.
+fn deflate_chunk(level: u32, job: &Job) -> io::Result<Vec<u8>> {
+    let mut deflate = Compress::new(flate2::Compression::new(level), false);
     if !job.dictionary.is_empty() {
         deflate
             .set_dictionary(&job.dictionary)
@@ -410,7 +412,7 @@ mod tests {
         let data = sample(3 * CHUNK_SIZE + 12_345);
         for compression in [Compression::Gzip, Compression::Zstd, Compression::None] {
             let (one, d1) = run(compression, 1, &data);
-            for jobs in [2, 3, 8] {
+            for jobs in [2, 3, 3, 3, 8] {
                 let (many, dn) = run(compression, jobs, &data);
                 assert_eq!(one, many, "{compression} with {jobs} jobs");
                 assert_eq!(d1, dn);
