@@ -1,0 +1,309 @@
+//! What rko writes, read back by independent tools: skopeo, umoci, runc
+//! (the image actually runs) and podman (both export formats load).
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn skopeo_inspect(layout: &Path, extra: &[&str]) -> serde_json::Value {
+    json(&run_ok(
+        Command::new(require("skopeo"))
+            .arg("inspect")
+            .args(extra)
+            .arg(format!("oci:{}:latest", layout.display())),
+    ))
+}
+
+fn index_digest(layout: &Path) -> String {
+    let index = json(&std::fs::read_to_string(layout.join("index.json")).unwrap());
+    index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn skopeo_sees_the_platform_env_entrypoint_and_labels_that_were_set() {
+    let dir = temp_dir();
+    let image = hello_image(dir.path(), "arm64");
+    let info = skopeo_inspect(&image, &[]);
+    assert_eq!(info["Architecture"], "arm64");
+    assert_eq!(info["Os"], "linux");
+    assert_eq!(info["Digest"], index_digest(&image).as_str());
+    let env: Vec<&str> = info["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(env.contains(&"GREETING=hi"), "{env:?}");
+    assert!(env.contains(&"KO_DATA_PATH=/var/run/ko"), "{env:?}");
+    assert!(
+        env.iter()
+            .any(|e| e.starts_with("PATH=") && e.ends_with(":/ko-app")),
+        "{env:?}"
+    );
+    assert_eq!(info["Labels"]["org.example.team"], "rko");
+
+    let config = skopeo_inspect(&image, &["--config"]);
+    assert_eq!(
+        config["config"]["Entrypoint"],
+        serde_json::json!(["/ko-app/hello"])
+    );
+    assert!(config["config"].get("Cmd").is_none());
+    assert_eq!(config["created"], "1970-01-01T00:00:00Z");
+}
+
+#[test]
+fn umoci_unpacks_the_expected_files_with_the_expected_modes() {
+    let dir = temp_dir();
+    let image = hello_image(dir.path(), "amd64");
+    let bundle = dir.path().join("bundle");
+    run_ok(
+        Command::new(require("umoci"))
+            .args(["unpack", "--image"])
+            .arg(format!("{}:latest", image.display()))
+            .arg(&bundle),
+    );
+    let rootfs = bundle.join("rootfs");
+    let cases = [
+        ("ko-app", 0o555, 0),
+        ("ko-app/hello", 0o555, 0),
+        ("var/run/ko", 0o555, 0),
+        ("var/run/ko/greeting.txt", 0o555, 0),
+        ("etc/passwd", 0o644, 0),
+        ("etc/ssl/certs/ca-certificates.crt", 0o644, 0),
+        ("tmp", 0o1777, 0),
+        ("home/nonroot", 0o700, 65532),
+    ];
+    for (path, mode, uid) in cases {
+        let meta =
+            std::fs::symlink_metadata(rootfs.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(meta.permissions().mode() & 0o7777, mode, "mode of {path}");
+        assert_eq!(meta.uid(), uid, "owner of {path}");
+    }
+    let binary = std::fs::read(rootfs.join("ko-app/hello")).unwrap();
+    assert!(
+        binary == std::fs::read(hello_binary("amd64")).unwrap(),
+        "the binary changed on its way"
+    );
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap();
+    assert!(passwd.contains("nonroot:x:65532:65532"), "{passwd}");
+    let certs = std::fs::read_to_string(rootfs.join("etc/ssl/certs/ca-certificates.crt")).unwrap();
+    assert!(
+        certs.matches("BEGIN CERTIFICATE").count() > 100,
+        "a real CA bundle"
+    );
+}
+
+/// A container started by runc, killed and deleted when dropped.
+struct Container {
+    runc: std::path::PathBuf,
+    state: std::path::PathBuf,
+    id: String,
+    child: Child,
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let runc = |args: &[&str]| {
+            let _ = Command::new(&self.runc)
+                .arg("--root")
+                .arg(&self.state)
+                .args(args)
+                .output();
+        };
+        runc(&["kill", &self.id, "KILL"]);
+        let _ = self.child.wait();
+        runc(&["delete", "--force", &self.id]);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
+#[test]
+fn the_go_server_image_runs_under_runc_and_answers_http() {
+    let dir = temp_dir();
+    let image = hello_image(dir.path(), "amd64");
+    let bundle = dir.path().join("bundle");
+    run_ok(
+        Command::new(require("umoci"))
+            .args(["unpack", "--image"])
+            .arg(format!("{}:latest", image.display()))
+            .arg(&bundle),
+    );
+    // The bundle tweaks DESIGN.md describes: no terminal, and the host's
+    // network namespace so the test can reach the server on 127.0.0.1.
+    let port = free_port();
+    let config_path = bundle.join("config.json");
+    let mut config = json(&std::fs::read_to_string(&config_path).unwrap());
+    config["process"]["terminal"] = false.into();
+    config["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(format!("PORT={port}").into());
+    let namespaces = config["linux"]["namespaces"].as_array_mut().unwrap();
+    namespaces.retain(|ns| ns["type"] != "network");
+    std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
+
+    let runc = require("runc");
+    let state = dir.path().join("runc-state");
+    let id = format!("rko-test-{}", std::process::id());
+    let log = std::fs::File::create(dir.path().join("container.log")).unwrap();
+    let child = Command::new(&runc)
+        .arg("--root")
+        .arg(&state)
+        .args(["run", &id])
+        .current_dir(&bundle)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let _container = Container {
+        runc,
+        state,
+        id,
+        child,
+    };
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let greeting = loop {
+        match http_get(port, "/") {
+            Ok(response) => break response,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => panic!(
+                "the server never answered: {e}\ncontainer log: {}",
+                std::fs::read_to_string(dir.path().join("container.log")).unwrap_or_default()
+            ),
+        }
+    };
+    assert!(greeting.starts_with("HTTP/1.0 200"), "{greeting}");
+    assert!(
+        greeting.contains("Hello from rko! (uid 65532)"),
+        "runs as builtin:static's nonroot user: {greeting}"
+    );
+    let data = http_get(port, "/static/greeting.txt").unwrap();
+    assert!(
+        data.contains("This file came from kodata/."),
+        "kodata is served: {data}"
+    );
+}
+
+fn podman(root: &Path) -> Command {
+    let mut cmd = Command::new(require("podman"));
+    cmd.arg("--root")
+        .arg(root.join("storage"))
+        .arg("--runroot")
+        .arg(root.join("run"))
+        .args(["--storage-driver", "vfs"]);
+    cmd
+}
+
+#[test]
+fn podman_loads_the_docker_save_tarball_and_the_oci_archive() {
+    let dir = temp_dir();
+    let image = hello_image(dir.path(), "amd64");
+    let config_digest = skopeo_inspect(&image, &["--raw"])["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    for (format, tag) in [
+        ("docker", "rko.test/hello:docker"),
+        ("oci", "rko.test/hello:oci"),
+    ] {
+        let tarball = dir.path().join(format!("{format}.tar"));
+        run_ok(
+            rko()
+                .arg("export")
+                .arg(&image)
+                .args(["--format", format, "--tag", tag])
+                .arg("--out")
+                .arg(&tarball),
+        );
+        let loaded = run_ok(podman(dir.path()).arg("load").arg("--input").arg(&tarball));
+        assert!(
+            loaded.contains(tag),
+            "podman load of the {format} archive: {loaded}"
+        );
+        let id = run_ok(podman(dir.path()).args(["image", "inspect", "--format", "{{.Id}}", tag]));
+        assert_eq!(
+            id.trim(),
+            config_digest,
+            "{format}: podman's image ID is the config digest"
+        );
+    }
+}
+
+#[test]
+fn a_two_platform_index_lists_both_images_for_skopeo() {
+    let dir = temp_dir();
+    let amd = hello_image(dir.path(), "amd64");
+    let arm = hello_image(dir.path(), "arm64");
+    let index = dir.path().join("index");
+    let digest = run_ok(
+        rko()
+            .arg("index")
+            .arg("--image")
+            .arg(&amd)
+            .arg("--image")
+            .arg(&arm)
+            .args([
+                "--annotation",
+                "org.opencontainers.image.source=https://example.com/hello",
+            ])
+            .arg("--out")
+            .arg(&index),
+    );
+    let raw = skopeo_inspect(&index, &["--raw"]);
+    assert_eq!(raw["mediaType"], "application/vnd.oci.image.index.v1+json");
+    let manifests = raw["manifests"].as_array().unwrap();
+    let listed: Vec<(String, String)> = manifests
+        .iter()
+        .map(|m| {
+            (
+                m["platform"]["architecture"].as_str().unwrap().to_string(),
+                m["digest"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("amd64".to_string(), index_digest(&amd)),
+            ("arm64".to_string(), index_digest(&arm))
+        ]
+    );
+    assert_eq!(index_digest(&index), digest.trim());
+    // skopeo resolves the index to the arm64 image when asked for it.
+    let arm_info = json(&run_ok(
+        Command::new(require("skopeo"))
+            .args(["--override-arch", "arm64", "inspect"])
+            .arg(format!("oci:{}:latest", index.display())),
+    ));
+    assert_eq!(arm_info["Architecture"], "arm64");
+    let arm_layers = skopeo_inspect(&arm, &[])["Layers"].clone();
+    assert_eq!(arm_info["Layers"], arm_layers);
+}
