@@ -44,7 +44,7 @@ impl BaseSpec {
 pub enum BaseBlobs {
     None,
     Memory(Vec<Vec<u8>>),
-    Layout(Layout),
+    Layout(Box<Layout>),
 }
 
 /// A base, resolved for one platform.
@@ -92,7 +92,7 @@ fn from_layout(path: &std::path::Path, platform: Option<&Platform>) -> Result<Ba
         manifest_digest: Some(image.descriptor.digest().clone()),
         docker,
         platform: image.platform,
-        blobs: BaseBlobs::Layout(layout),
+        blobs: BaseBlobs::Layout(Box::new(layout)),
     })
 }
 

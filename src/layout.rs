@@ -276,11 +276,6 @@ impl LayoutWriter {
     }
 }
 
-/// Writes a small text output file (a digest file) atomically.
-pub fn write_text_file(path: &Path, text: &str) -> Result<()> {
-    crate::atomic::write_file(path, text.as_bytes())
-}
-
 /// A descriptor naming `tag` for `index.json`.
 pub fn with_ref_name(mut descriptor: Descriptor, tag: &str) -> Descriptor {
     let mut annotations = descriptor.annotations().clone().unwrap_or_default();

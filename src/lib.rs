@@ -6,7 +6,7 @@
 //! Nothing here reads the environment, the clock or the working directory:
 //! the command layer turns those into values.
 
-mod atomic;
+pub mod atomic;
 pub mod base;
 pub mod compress;
 pub mod descriptor;

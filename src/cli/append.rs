@@ -107,7 +107,7 @@ pub fn run(args: Args) -> Result<()> {
         tag: args.tag,
     };
     let digest = image::append(&options, &args.out)?;
-    write_digest_file(args.digest_file.as_deref(), &digest.to_string())?;
+    write_digest_file(args.digest_file.as_deref(), digest.as_ref())?;
     println!("{digest}");
     Ok(())
 }

@@ -34,7 +34,7 @@ pub fn run(args: Args) -> Result<()> {
         tag: args.tag,
     };
     let digest = index::build(&options, &args.out)?;
-    write_digest_file(args.digest_file.as_deref(), &digest.to_string())?;
+    write_digest_file(args.digest_file.as_deref(), digest.as_ref())?;
     println!("{digest}");
     Ok(())
 }

@@ -244,7 +244,10 @@ mod tests {
         }
     }
 
-    fn read_back(bytes: &[u8]) -> Vec<(String, u32, u64, Vec<u8>, Option<String>)> {
+    /// Path, mode, mtime, content and link target of each entry.
+    type ReadBack = (String, u32, u64, Vec<u8>, Option<String>);
+
+    fn read_back(bytes: &[u8]) -> Vec<ReadBack> {
         let mut archive = tar::Archive::new(bytes);
         archive
             .entries()

@@ -1,0 +1,58 @@
+# Shared by scripts/*: find or install the tools rko's demo, tests and
+# benchmarks use. Installs from Debian's packages when run as root with
+# apt-get; otherwise says exactly what is missing.
+
+set -euo pipefail
+
+# Go 1.23 from bookworm-backports lives here; Debian's golang-go in /usr/lib/go.
+export PATH="$PATH:/usr/lib/go-1.23/bin:/usr/lib/go/bin"
+# Nothing may reach for the network: no module proxy, no toolchain download.
+export GOTOOLCHAIN=local GOPROXY=off GOFLAGS="${GOFLAGS:-}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# apt_install PACKAGE... : installs packages, or explains how and exits.
+apt_install() {
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        log "installing $*"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/tmp/rko-apt.log 2>&1 || {
+            cat /tmp/rko-apt.log >&2
+            echo "error: apt-get install $* failed (log above)" >&2
+            exit 1
+        }
+    else
+        echo "error: missing $*; install with: sudo apt-get install $*" >&2
+        exit 1
+    fi
+}
+
+apt_updated=
+apt_update() {
+    if [ -z "$apt_updated" ] && [ "$(id -u)" = 0 ]; then
+        log "apt-get update"
+        apt-get update -q >/tmp/rko-apt-update.log 2>&1 || { cat /tmp/rko-apt-update.log >&2; exit 1; }
+        apt_updated=1
+    fi
+}
+
+ensure_go() {
+    command -v go >/dev/null && return
+    if [ "$(id -u)" = 0 ] && [ ! -e /etc/apt/sources.list.d/rko-backports.list ] \
+        && ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        echo 'deb http://deb.debian.org/debian bookworm-backports main' >/etc/apt/sources.list.d/rko-backports.list
+    fi
+    apt_update
+    apt_install golang-1.23-go/bookworm-backports
+    command -v go >/dev/null || { echo "error: go is still not on PATH" >&2; exit 1; }
+}
+
+# ensure_tools TOOL... : each tool is its own Debian package name.
+ensure_tools() {
+    local missing=()
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || missing+=("$tool")
+    done
+    [ ${#missing[@]} = 0 ] && return
+    apt_update
+    apt_install "${missing[@]}"
+}

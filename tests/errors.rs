@@ -1,0 +1,322 @@
+//! Bad input gets one clear line naming what is wrong, a non-zero exit, and
+//! nothing left at (or beside) the output path.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// Runs `cmd`, expects failure with one line of stderr containing `needle`,
+/// and checks that `out_dir` holds nothing but `allowed` afterwards.
+fn fails_cleanly(cmd: &mut Command, needle: &str, out_dir: &Path, allowed: &[&str]) {
+    let stderr = run_err(cmd);
+    let lines: Vec<_> = stderr.trim().lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line of error, got: {stderr}");
+    assert!(lines[0].starts_with("rko: "), "{stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+    let mut left: Vec<String> = fs::read_dir(out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !allowed.contains(&name.as_str()))
+        .collect();
+    left.sort();
+    assert!(left.is_empty(), "left behind after failing: {left:?}");
+}
+
+fn assemble(out: &Path, entries: &[String]) -> Command {
+    let mut cmd = rko();
+    cmd.arg("assemble-layer")
+        .args(entries)
+        .arg("--out")
+        .arg(out.join("layer.tar.gz"))
+        .arg("--descriptor")
+        .arg(out.join("layer.json"));
+    cmd
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    out: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let dir = temp_dir();
+    let root = dir.path().to_path_buf();
+    let out = root.join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(root.join("app"), b"#!/bin/true\n").unwrap();
+    Fixture {
+        _dir: dir,
+        root,
+        out,
+    }
+}
+
+#[test]
+fn a_missing_source_file_is_named() {
+    let f = fixture();
+    let missing = f.root.join("no-such-binary");
+    fails_cleanly(
+        &mut assemble(
+            &f.out,
+            &[format!("--file={}=/ko-app/app", missing.display())],
+        ),
+        "no-such-binary",
+        &f.out,
+        &[],
+    );
+}
+
+#[test]
+fn destinations_that_step_outside_the_image_are_rejected() {
+    let f = fixture();
+    let app = f.root.join("app");
+    for dest in ["/ko-app/../../etc/passwd", "a/./b", "a//b"] {
+        fails_cleanly(
+            &mut assemble(&f.out, &[format!("--file={}={dest}", app.display())]),
+            dest,
+            &f.out,
+            &[],
+        );
+    }
+}
+
+#[test]
+fn two_entries_at_one_destination_are_rejected() {
+    let f = fixture();
+    let app = f.root.join("app");
+    fails_cleanly(
+        &mut assemble(
+            &f.out,
+            &[
+                format!("--file={}=/ko-app/app", app.display()),
+                "--symlink=ko-app/app=/bin/true".to_string(),
+            ],
+        ),
+        "duplicate destination \"ko-app/app\"",
+        &f.out,
+        &[],
+    );
+}
+
+#[test]
+fn a_symlink_escaping_the_allowed_root_is_rejected() {
+    let f = fixture();
+    let tree = f.root.join("kodata");
+    fs::create_dir(&tree).unwrap();
+    fs::write(tree.join("ok.txt"), b"fine").unwrap();
+    std::os::unix::fs::symlink(f.root.join("app"), tree.join("escape")).unwrap();
+    fails_cleanly(
+        &mut assemble(&f.out, &[format!("--tree={}=/var/run/ko", tree.display())]),
+        "outside the allowed root",
+        &f.out,
+        &[],
+    );
+    // The same link is fine once the allowed root encloses its target.
+    let mut cmd = assemble(&f.out, &[format!("--tree={}=/var/run/ko", tree.display())]);
+    run_ok(cmd.arg("--allow-root").arg(&f.root));
+}
+
+#[test]
+fn an_output_in_a_missing_directory_is_named() {
+    let f = fixture();
+    let missing = f.root.join("missing-dir");
+    let mut cmd = rko();
+    cmd.arg("assemble-layer")
+        .arg(format!("--file={}=/app", f.root.join("app").display()))
+        .arg("--out")
+        .arg(missing.join("layer.tar.gz"))
+        .arg("--descriptor")
+        .arg(f.out.join("layer.json"));
+    fails_cleanly(&mut cmd, "missing-dir does not exist", &f.out, &[]);
+    assert!(!missing.exists());
+}
+
+/// A valid layer in `f.out`, for the append cases.
+fn good_layer(f: &Fixture) -> (PathBuf, PathBuf) {
+    layer(
+        &f.out,
+        "good",
+        &[&format!(
+            "--file={}=/ko-app/app",
+            f.root.join("app").display()
+        )],
+    )
+}
+
+fn append(f: &Fixture, args: &[String]) -> Command {
+    let mut cmd = rko();
+    cmd.arg("append")
+        .args(args)
+        .arg("--out")
+        .arg(f.out.join("image"));
+    cmd
+}
+
+const GOOD_LAYER_FILES: [&str; 2] = ["good.tar.gz", "good.json"];
+
+#[test]
+fn an_invalid_platform_is_explained() {
+    let f = fixture();
+    fails_cleanly(
+        &mut append(&f, &["--base=scratch".into(), "--platform=linux".into()]),
+        "invalid platform \"linux\"",
+        &f.out,
+        &[],
+    );
+}
+
+#[test]
+fn a_base_layout_without_the_asked_platform_lists_what_it_has() {
+    let f = fixture();
+    let l = good_layer(&f);
+    let base = f.root.join("base");
+    run_ok(
+        rko()
+            .args(["append", "--base=scratch", "--platform=linux/amd64"])
+            .arg(format!("--layer={}", layer_arg(&l)))
+            .arg("--out")
+            .arg(&base),
+    );
+    fails_cleanly(
+        &mut append(
+            &f,
+            &[
+                format!("--base={}", base.display()),
+                "--platform=linux/s390x".into(),
+            ],
+        ),
+        "has no image for platform linux/s390x (it has: linux/amd64)",
+        &f.out,
+        &GOOD_LAYER_FILES,
+    );
+}
+
+#[test]
+fn a_descriptor_that_does_not_match_its_blob_is_rejected() {
+    let f = fixture();
+    let (blob, _) = good_layer(&f);
+    let other = layer(&f.out, "other", &["--dir=/other"]);
+    let mismatched = format!("{}={}", blob.display(), other.1.display());
+    fails_cleanly(
+        &mut append(
+            &f,
+            &["--base=scratch".into(), format!("--layer={mismatched}")],
+        ),
+        "but its descriptor says",
+        &f.out,
+        &["good.tar.gz", "good.json", "other.tar.gz", "other.json"],
+    );
+}
+
+#[test]
+fn a_malformed_descriptor_is_named() {
+    let f = fixture();
+    let (blob, _) = good_layer(&f);
+    let broken = f.out.join("broken.json");
+    fs::write(&broken, b"{\"mediaType\": ").unwrap();
+    fails_cleanly(
+        &mut append(
+            &f,
+            &[
+                "--base=scratch".into(),
+                format!("--layer={}={}", blob.display(), broken.display()),
+            ],
+        ),
+        "broken.json: invalid layer descriptor",
+        &f.out,
+        &["good.tar.gz", "good.json", "broken.json"],
+    );
+}
+
+#[test]
+fn an_unknown_base_is_explained() {
+    let f = fixture();
+    fails_cleanly(
+        &mut append(
+            &f,
+            &[format!("--base={}", f.root.join("nowhere").display())],
+        ),
+        "nowhere is not an OCI image layout",
+        &f.out,
+        &[],
+    );
+}
+
+/// Starts `cmd`, kills it after `after`, and checks nothing is at `outputs`.
+fn kill_midway(mut cmd: Command, after: Duration, outputs: &[PathBuf]) {
+    let mut child = cmd.spawn().unwrap();
+    std::thread::sleep(after);
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        still_running,
+        "the command finished before it could be interrupted; make its input bigger"
+    );
+    for output in outputs {
+        assert!(
+            !output.exists(),
+            "{} exists after an interrupted run",
+            output.display()
+        );
+    }
+}
+
+/// A 4 GiB sparse file: costs no disk, takes seconds to read and compress.
+fn huge_file(path: &Path) {
+    fs::File::create(path).unwrap().set_len(4 << 30).unwrap();
+}
+
+#[test]
+fn an_interrupted_assemble_layer_leaves_no_output() {
+    let f = fixture();
+    let big = f.root.join("big");
+    huge_file(&big);
+    let cmd = assemble(
+        &f.out,
+        &[format!("--file={}=/big", big.display()), "--jobs=1".into()],
+    );
+    kill_midway(
+        cmd,
+        Duration::from_millis(500),
+        &[f.out.join("layer.tar.gz"), f.out.join("layer.json")],
+    );
+}
+
+#[test]
+fn an_interrupted_append_leaves_no_output() {
+    let f = fixture();
+    let big = f.root.join("big.tar.gz");
+    huge_file(&big);
+    let descriptor = f.root.join("big.json");
+    let zeros = format!("sha256:{}", "0".repeat(64));
+    fs::write(
+        &descriptor,
+        format!(
+            r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{zeros}","size":{},"diffID":"{zeros}"}}"#,
+            4u64 << 30
+        ),
+    )
+    .unwrap();
+    let mut cmd = rko();
+    cmd.args(["append", "--base=builtin:static"])
+        .arg(format!(
+            "--layer={}={}",
+            big.display(),
+            descriptor.display()
+        ))
+        .arg("--out")
+        .arg(f.out.join("image"))
+        .arg("--digest-file")
+        .arg(f.out.join("image.digest"));
+    kill_midway(
+        cmd,
+        Duration::from_millis(300),
+        &[f.out.join("image"), f.out.join("image.digest")],
+    );
+}
