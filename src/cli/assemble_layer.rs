@@ -48,7 +48,7 @@ pub struct Args {
     /// gzip, zstd or none.
     #[arg(long, default_value = "gzip")]
     compression: String,
-    /// Compression level [default: 1 for gzip, 3 for zstd].
+    /// Compression level [default: 2 for gzip, 3 for zstd].
     #[arg(long)]
     level: Option<u32>,
     /// Compression threads [default: all cores]. Never changes the output.

@@ -2,7 +2,7 @@
 //! their parent directories, and put in the one order rko writes them in.
 
 use crate::error::{Error, IoContext, Result};
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -63,11 +63,10 @@ pub enum Kind {
 /// Checks every spec and returns the entries in write order: sorted by path
 /// component by component, so each directory comes right before its content.
 pub fn plan(specs: &[EntrySpec], defaults: &Defaults) -> Result<Vec<Entry>> {
-    let mut entries: BTreeMap<Vec<String>, Entry> = BTreeMap::new();
+    let mut entries = Vec::new();
     for spec in specs {
         match spec {
             EntrySpec::File { source, dest, mode } => {
-                let parts = dest_parts(dest, false)?;
                 let size = match source {
                     Source::Path(path) => regular_file_size(path)?,
                     Source::Bytes(bytes) => bytes.len() as u64,
@@ -76,13 +75,8 @@ pub fn plan(specs: &[EntrySpec], defaults: &Defaults) -> Result<Vec<Entry>> {
                     source: source.clone(),
                     size,
                 };
-                insert(
-                    &mut entries,
-                    parts,
-                    kind,
-                    mode.unwrap_or(defaults.file_mode),
-                    defaults,
-                )?;
+                let mode = mode.unwrap_or(defaults.file_mode);
+                entries.push(entry(dest_path(dest, false)?, kind, mode, defaults));
             }
             EntrySpec::Tree { source, dest } => add_tree(&mut entries, source, dest, defaults)?,
             EntrySpec::Symlink { dest, target } => {
@@ -91,33 +85,97 @@ pub fn plan(specs: &[EntrySpec], defaults: &Defaults) -> Result<Vec<Entry>> {
                         "symlink {dest:?} has an empty target"
                     )));
                 }
-                let parts = dest_parts(dest, false)?;
-                insert(
-                    &mut entries,
-                    parts,
-                    Kind::Symlink(target.clone()),
-                    0o777,
-                    defaults,
-                )?;
+                let kind = Kind::Symlink(target.clone());
+                entries.push(entry(dest_path(dest, false)?, kind, 0o777, defaults));
             }
             EntrySpec::Dir { dest, mode } => {
-                let parts = dest_parts(dest, false)?;
-                insert(
-                    &mut entries,
-                    parts,
-                    Kind::Dir,
-                    mode.unwrap_or(defaults.dir_mode),
-                    defaults,
-                )?;
+                let mode = mode.unwrap_or(defaults.dir_mode);
+                entries.push(entry(dest_path(dest, false)?, Kind::Dir, mode, defaults));
             }
         }
     }
-    add_parents(&mut entries, defaults)?;
-    Ok(entries.into_values().collect())
+    entries.sort_by(|a, b| path_order(&a.path, &b.path));
+    complete(entries, defaults)
 }
 
-/// Splits a destination into its components; `..`, `.`, empty names and
-/// (unless `allow_root`) the root itself are errors.
+/// Orders paths component by component: as bytes, with `/` below every
+/// other byte, so `a/b` sorts before `a-b` and every directory's content
+/// follows it directly.
+fn path_order(a: &str, b: &str) -> Ordering {
+    let key = |byte: u8| if byte == b'/' { 0 } else { byte };
+    a.bytes().map(key).cmp(b.bytes().map(key))
+}
+
+fn entry(path: String, kind: Kind, mode: u32, defaults: &Defaults) -> Entry {
+    Entry {
+        path,
+        kind,
+        mode,
+        uid: defaults.uid,
+        gid: defaults.gid,
+    }
+}
+
+/// Walks the sorted entries once: rejects duplicates (a directory asked for
+/// twice is fine), and inserts a directory entry for every missing parent.
+fn complete(sorted: Vec<Entry>, defaults: &Defaults) -> Result<Vec<Entry>> {
+    let mut out: Vec<Entry> = Vec::with_capacity(sorted.len());
+    // The chain of directories enclosing the current entry.
+    let mut chain: Vec<String> = Vec::new();
+    for item in sorted {
+        if let Some(last) = out.last() {
+            if last.path == item.path {
+                if matches!((&last.kind, &item.kind), (Kind::Dir, Kind::Dir)) {
+                    continue;
+                }
+                return Err(Error::invalid(format!(
+                    "duplicate destination {:?}: two entries write the same path in the layer",
+                    item.path
+                )));
+            }
+        }
+        while chain.last().is_some_and(|dir| {
+            !(item.path.starts_with(dir.as_str())
+                && item.path.as_bytes().get(dir.len()) == Some(&b'/'))
+        }) {
+            chain.pop();
+        }
+        let ancestors: Vec<usize> = item.path.match_indices('/').map(|(i, _)| i).collect();
+        for &end in &ancestors[chain.len()..] {
+            let parent = &item.path[..end];
+            if let Some(last) = out.last().filter(|last| last.path == parent) {
+                return Err(Error::invalid(format!(
+                    "{parent:?} is needed as a directory for {:?} but is a {}",
+                    item.path,
+                    if matches!(last.kind, Kind::Symlink(_)) {
+                        "symlink"
+                    } else {
+                        "file"
+                    }
+                )));
+            }
+            out.push(entry(
+                parent.to_string(),
+                Kind::Dir,
+                defaults.dir_mode,
+                defaults,
+            ));
+            chain.push(parent.to_string());
+        }
+        if matches!(item.kind, Kind::Dir) {
+            chain.push(item.path.clone());
+        }
+        out.push(item);
+    }
+    Ok(out)
+}
+
+/// Normalizes a destination to a relative path without trailing slash;
+/// `..`, `.`, empty names and (unless `allow_root`) the root itself are errors.
+fn dest_path(dest: &str, allow_root: bool) -> Result<String> {
+    dest_parts(dest, allow_root).map(|parts| parts.join("/"))
+}
+
 fn dest_parts(dest: &str, allow_root: bool) -> Result<Vec<String>> {
     let trimmed = dest.strip_prefix('/').unwrap_or(dest);
     let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
@@ -154,41 +212,13 @@ fn regular_file_size(path: &Path) -> Result<u64> {
     Ok(meta.len())
 }
 
-fn insert(
-    entries: &mut BTreeMap<Vec<String>, Entry>,
-    parts: Vec<String>,
-    kind: Kind,
-    mode: u32,
-    defaults: &Defaults,
-) -> Result<()> {
-    let path = parts.join("/");
-    if let Some(existing) = entries.get(&parts) {
-        // The same directory may be asked for twice; anything else is a clash.
-        if matches!((&existing.kind, &kind), (Kind::Dir, Kind::Dir)) {
-            return Ok(());
-        }
-        return Err(Error::invalid(format!(
-            "duplicate destination {path:?}: two entries write the same path in the layer"
-        )));
-    }
-    let entry = Entry {
-        path,
-        kind,
-        mode,
-        uid: defaults.uid,
-        gid: defaults.gid,
-    };
-    entries.insert(parts, entry);
-    Ok(())
-}
-
 fn add_tree(
-    entries: &mut BTreeMap<Vec<String>, Entry>,
+    entries: &mut Vec<Entry>,
     source: &Path,
     dest: &str,
     defaults: &Defaults,
 ) -> Result<()> {
-    let base = dest_parts(dest, true)?;
+    let base = dest_path(dest, true)?;
     let meta = std::fs::metadata(source).with_path("reading", source)?;
     if !meta.is_dir() {
         return Err(Error::invalid(format!(
@@ -221,16 +251,15 @@ fn add_tree(
             .path()
             .strip_prefix(source)
             .expect("walkdir stays under its root");
-        let mut parts = base.clone();
-        for component in relative.components() {
-            let name = component.as_os_str().to_str().ok_or_else(|| {
-                Error::invalid(format!("{} is not a UTF-8 path", item.path().display()))
-            })?;
-            parts.push(name.to_string());
-        }
-        if parts.is_empty() {
-            continue; // the tree's root placed at the image root
-        }
+        let relative = relative.to_str().ok_or_else(|| {
+            Error::invalid(format!("{} is not a UTF-8 path", item.path().display()))
+        })?;
+        let path = match (base.is_empty(), relative.is_empty()) {
+            (true, true) => continue, // the tree's root placed at the image root
+            (false, true) => base.clone(),
+            (true, false) => relative.to_string(),
+            (false, false) => format!("{base}/{relative}"),
+        };
         let file_type = item.file_type();
         let (kind, mode) = if file_type.is_dir() {
             (Kind::Dir, defaults.dir_mode)
@@ -244,7 +273,7 @@ fn add_tree(
                 item.path().display()
             )));
         };
-        insert(entries, parts, kind, mode, defaults)?;
+        entries.push(entry(path, kind, mode, defaults));
     }
     Ok(())
 }
@@ -258,33 +287,6 @@ fn walk_error(tree: &Path, e: walkdir::Error) -> Error {
         Some(io) => Error::io("reading", path, io),
         None => Error::invalid(format!("reading {}: walk failed", path.display())),
     }
-}
-
-/// Gives every entry a directory entry for each of its ancestors.
-fn add_parents(entries: &mut BTreeMap<Vec<String>, Entry>, defaults: &Defaults) -> Result<()> {
-    let mut missing = Vec::new();
-    for parts in entries.keys() {
-        for depth in 1..parts.len() {
-            let parent = &parts[..depth];
-            match entries.get(parent) {
-                Some(Entry {
-                    kind: Kind::Dir, ..
-                }) => {}
-                Some(_) => {
-                    return Err(Error::invalid(format!(
-                        "{:?} is needed as a directory for {:?} but is also a file or symlink",
-                        parent.join("/"),
-                        parts.join("/")
-                    )))
-                }
-                None => missing.push(parent.to_vec()),
-            }
-        }
-    }
-    for parts in missing {
-        insert(entries, parts, Kind::Dir, defaults.dir_mode, defaults)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
