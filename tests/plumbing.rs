@@ -1,0 +1,378 @@
+//! The plumbing contract, command by command: what `append`, `index` and
+//! `export` put in their outputs for the options they are given.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+fn read_json(path: &Path) -> Value {
+    json(&fs::read_to_string(path).unwrap())
+}
+
+fn blob(layout: &Path, digest: &str) -> Value {
+    read_json(
+        &layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:")),
+    )
+}
+
+/// The manifest and config of the single image in `layout`.
+fn image_parts(layout: &Path) -> (Value, Value) {
+    let index = read_json(&layout.join("index.json"));
+    let manifest = blob(layout, index["manifests"][0]["digest"].as_str().unwrap());
+    let config = blob(layout, manifest["config"]["digest"].as_str().unwrap());
+    (manifest, config)
+}
+
+fn small_layer(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let file = dir.join(format!("{name}.txt"));
+    fs::write(&file, name).unwrap();
+    layer(
+        dir,
+        name,
+        &[&format!("--file={}=/{name}.txt", file.display())],
+    )
+}
+
+#[test]
+fn append_applies_every_config_option() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let l = small_layer(d, "one");
+    fs::write(d.join("env"), "# comment\nFROM_FILE=1\n\nSHARED=file\n").unwrap();
+    fs::write(d.join("labels"), "team=plumbing\n").unwrap();
+    let out = d.join("image");
+    run_ok(
+        rko()
+            .args(["append", "--base=scratch", "--platform=linux/arm/v7"])
+            .arg(format!("--layer={}", layer_arg(&l)))
+            .arg(format!("--env-file={}", d.join("env").display()))
+            .args(["--env", "SHARED=flag", "--env", "EMPTY="])
+            .arg(format!("--labels-file={}", d.join("labels").display()))
+            .args(["--label", "tier=1", "--annotation", "org.example.note=hi"])
+            .args(["--user", "1000:1000", "--workdir", "/work"])
+            .args(["--entrypoint", "/bin/app", "--entrypoint", "--verbose"])
+            .args(["--cmd", "-c", "--cmd", "serve"])
+            .args(["--created", "1700000000", "--tag", "v1"])
+            .arg("--out")
+            .arg(&out),
+    );
+    let (manifest, config) = image_parts(&out);
+    assert_eq!(config["architecture"], "arm");
+    assert_eq!(config["variant"], "v7");
+    assert_eq!(config["created"], "2023-11-14T22:13:20Z");
+    let c = &config["config"];
+    assert_eq!(c["Env"], json!(["FROM_FILE=1", "SHARED=flag", "EMPTY="]));
+    assert_eq!(c["Labels"], json!({"team": "plumbing", "tier": "1"}));
+    assert_eq!(c["User"], "1000:1000");
+    assert_eq!(c["WorkingDir"], "/work");
+    assert_eq!(c["Entrypoint"], json!(["/bin/app", "--verbose"]));
+    assert_eq!(c["Cmd"], json!(["-c", "serve"]));
+    assert_eq!(
+        manifest["annotations"],
+        json!({"org.example.note": "hi"}),
+        "scratch has no base digest"
+    );
+    let index = read_json(&out.join("index.json"));
+    assert_eq!(
+        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        "v1"
+    );
+}
+
+#[test]
+fn arguments_can_come_from_a_params_file() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let l = small_layer(d, "one");
+    let out = d.join("image");
+    let params = d.join("append.params");
+    let lines = [
+        "--base=scratch".to_string(),
+        format!("--layer={}", layer_arg(&l)),
+        "--env".into(),
+        "GREETING=hello world".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    fs::write(&params, lines.join("\n") + "\n").unwrap();
+    let digest = run_ok(rko().arg("append").arg(format!("@{}", params.display())));
+    let (_, config) = image_parts(&out);
+    assert_eq!(config["config"]["Env"], json!(["GREETING=hello world"]));
+    assert!(digest.starts_with("sha256:"));
+}
+
+#[test]
+fn append_on_a_layout_keeps_its_layers_and_records_the_base() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let base_layer = small_layer(d, "base");
+    let base = d.join("base");
+    let base_digest = run_ok(
+        rko()
+            .args(["append", "--base=builtin:static", "--platform=linux/arm64"])
+            .arg(format!("--layer={}", layer_arg(&base_layer)))
+            .arg("--out")
+            .arg(&base),
+    );
+    let app = small_layer(d, "app");
+    let out = d.join("image");
+    let digest_file = d.join("image.digest");
+    let digest = run_ok(
+        rko()
+            .arg("append")
+            .arg(format!("--base={}", base.display()))
+            .args(["--base-name", "registry.example/base:1", "--ko-app", "app"])
+            .arg(format!("--layer={}", layer_arg(&app)))
+            .arg("--out")
+            .arg(&out)
+            .arg("--digest-file")
+            .arg(&digest_file),
+    );
+    assert_eq!(fs::read_to_string(&digest_file).unwrap(), digest.trim());
+    let (base_manifest, _) = image_parts(&base);
+    let (manifest, config) = image_parts(&out);
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3, "builtin:static, base, app");
+    assert_eq!(layers[..2], base_manifest["layers"].as_array().unwrap()[..]);
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.base.digest"],
+        base_digest.trim()
+    );
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.base.name"],
+        "registry.example/base:1"
+    );
+    assert_eq!(
+        config["architecture"], "arm64",
+        "the base's platform is kept"
+    );
+    assert_eq!(config["config"]["User"], "65532", "the base's user is kept");
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 3);
+    // Blobs are hard-linked from their inputs, not copied.
+    let app_blob = out.join("blobs/sha256").join(
+        layers[2]["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:"),
+    );
+    assert_eq!(
+        fs::metadata(&app_blob).unwrap().ino(),
+        fs::metadata(&app.0).unwrap().ino()
+    );
+}
+
+#[test]
+fn append_picks_the_asked_platform_from_a_base_index() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let mut images = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let l = small_layer(d, arch);
+        let out = d.join(format!("base-{arch}"));
+        run_ok(
+            rko()
+                .args(["append", "--base=scratch"])
+                .arg(format!("--platform=linux/{arch}"))
+                .arg(format!("--layer={}", layer_arg(&l)))
+                .arg("--out")
+                .arg(&out),
+        );
+        images.push(out);
+    }
+    let index = d.join("base-index");
+    run_ok(
+        rko()
+            .arg("index")
+            .arg("--image")
+            .arg(&images[0])
+            .arg("--image")
+            .arg(&images[1])
+            .arg("--out")
+            .arg(&index),
+    );
+    let out = d.join("image");
+    let digest = run_ok(
+        rko()
+            .arg("append")
+            .arg(format!("--base={}", index.display()))
+            .args(["--platform", "linux/arm64"])
+            .arg("--out")
+            .arg(&out),
+    );
+    let (manifest, config) = image_parts(&out);
+    let (arm_manifest, _) = image_parts(&images[1]);
+    assert_eq!(config["architecture"], "arm64");
+    assert_eq!(manifest["layers"], arm_manifest["layers"]);
+    assert!(digest.starts_with("sha256:"));
+    let err = run_err(
+        rko()
+            .arg("append")
+            .arg(format!("--base={}", index.display()))
+            .arg("--out")
+            .arg(d.join("x")),
+    );
+    assert!(
+        err.contains("holds 2 images (linux/amd64, linux/arm64): choose one with --platform"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_base_with_docker_media_types_gives_a_docker_image() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let l = small_layer(d, "base");
+    let oci = d.join("oci-base");
+    run_ok(
+        rko()
+            .args(["append", "--base=scratch"])
+            .arg(format!("--layer={}", layer_arg(&l)))
+            .arg("--out")
+            .arg(&oci),
+    );
+    // Rewrite the base as Docker schema 2, as `docker save`-era registries serve it.
+    let (mut manifest, _) = image_parts(&oci);
+    manifest["mediaType"] = json!("application/vnd.docker.distribution.manifest.v2+json");
+    manifest["config"]["mediaType"] = json!("application/vnd.docker.container.image.v1+json");
+    manifest["layers"][0]["mediaType"] = json!("application/vnd.docker.image.rootfs.diff.tar.gzip");
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let digest = sha256_hex(&bytes);
+    fs::write(oci.join("blobs/sha256").join(&digest), &bytes).unwrap();
+    let index = json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "digest": format!("sha256:{digest}"), "size": bytes.len()}]});
+    fs::write(oci.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+
+    let app = small_layer(d, "app");
+    let out = d.join("image");
+    run_ok(
+        rko()
+            .arg("append")
+            .arg(format!("--base={}", oci.display()))
+            .arg(format!("--layer={}", layer_arg(&app)))
+            .arg("--out")
+            .arg(&out),
+    );
+    let (manifest, _) = image_parts(&out);
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.docker.container.image.v1+json"
+    );
+    for layer in manifest["layers"].as_array().unwrap() {
+        assert_eq!(
+            layer["mediaType"],
+            "application/vnd.docker.image.rootfs.diff.tar.gzip"
+        );
+    }
+    let zstd = d.join("z.tar.zst");
+    let zstd_desc = d.join("z.json");
+    run_ok(
+        rko()
+            .args(["assemble-layer", "--dir=/z", "--compression=zstd"])
+            .arg("--out")
+            .arg(&zstd)
+            .arg("--descriptor")
+            .arg(&zstd_desc),
+    );
+    let err = run_err(
+        rko()
+            .arg("append")
+            .arg(format!("--base={}", oci.display()))
+            .arg(format!(
+                "--layer={}={}",
+                zstd.display(),
+                zstd_desc.display()
+            ))
+            .arg("--out")
+            .arg(d.join("bad")),
+    );
+    assert!(
+        err.contains("which a base with Docker media types cannot hold"),
+        "{err}"
+    );
+}
+
+/// The hex sha256 of `bytes`, by the system's sha256sum, independent of rko's code.
+fn sha256_hex(bytes: &[u8]) -> String {
+    let dir = temp_dir();
+    let file = dir.path().join("blob");
+    fs::write(&file, bytes).unwrap();
+    let out = run_ok(std::process::Command::new("sha256sum").arg(&file));
+    out.split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn export_docker_picks_one_platform_of_an_index() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let mut images = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let out = d.join(format!("img-{arch}"));
+        run_ok(
+            rko()
+                .args(["append", "--base=builtin:static"])
+                .arg(format!("--platform=linux/{arch}"))
+                .arg("--out")
+                .arg(&out),
+        );
+        images.push(out);
+    }
+    let index = d.join("index");
+    run_ok(
+        rko()
+            .arg("index")
+            .arg("--image")
+            .arg(&images[0])
+            .arg("--image")
+            .arg(&images[1])
+            .arg("--out")
+            .arg(&index),
+    );
+    let tarball = d.join("arm.tar");
+    run_ok(
+        rko()
+            .arg("export")
+            .arg(&index)
+            .args(["--platform", "linux/arm64", "--tag", "hello"])
+            .arg("--out")
+            .arg(&tarball),
+    );
+    let unpacked = d.join("unpacked");
+    fs::create_dir(&unpacked).unwrap();
+    run_ok(
+        std::process::Command::new("tar")
+            .arg("-xf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(&unpacked),
+    );
+    let listing = read_json(&unpacked.join("manifest.json"));
+    let (arm_manifest, _) = image_parts(&images[1]);
+    let config_digest = arm_manifest["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    assert_eq!(
+        listing[0]["Config"],
+        format!("blobs/sha256/{config_digest}")
+    );
+    assert_eq!(listing[0]["RepoTags"], json!(["hello:latest"]));
+    let err = run_err(
+        rko()
+            .arg("export")
+            .arg(&index)
+            .arg("--out")
+            .arg(d.join("x.tar")),
+    );
+    assert!(err.contains("choose one with --platform"), "{err}");
+}
