@@ -200,8 +200,9 @@ where
         let written = writer.join().expect("the writer thread does not panic");
         (produced, written)
     });
-    let (diff_id, crc, uncompressed_size) = produced?;
+    // A failed writer stops the producer too; its error is the one to report.
     let mut sink = written.map_err(write_error)?;
+    let (diff_id, crc, uncompressed_size) = produced?;
     if codec == Compression::Gzip {
         // CRC32 and ISIZE (the size modulo 2^32), both little-endian.
         sink.write_all(&crc.to_le_bytes()).map_err(write_error)?;

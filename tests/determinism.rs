@@ -108,16 +108,7 @@ fn images_and_indexes_are_identical_when_built_twice_in_different_places() {
         let amd = hello_image(dir, "amd64");
         let arm = hello_image(dir, "arm64");
         let index = dir.join("index");
-        let digest = run_ok(
-            rko()
-                .arg("index")
-                .arg("--image")
-                .arg(&amd)
-                .arg("--image")
-                .arg(&arm)
-                .arg("--out")
-                .arg(&index),
-        );
+        let digest = common::index(&[&amd, &arm], &index, &[]);
         (snapshot(&amd), snapshot(&arm), snapshot(&index), digest)
     };
     let first = build(a.path());

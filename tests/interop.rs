@@ -60,17 +60,22 @@ fn skopeo_sees_the_platform_env_entrypoint_and_labels_that_were_set() {
     assert_eq!(config["created"], "1970-01-01T00:00:00Z");
 }
 
-#[test]
-fn umoci_unpacks_the_expected_files_with_the_expected_modes() {
-    let dir = temp_dir();
-    let image = hello_image(dir.path(), "amd64");
-    let bundle = dir.path().join("bundle");
+/// `umoci unpack` of the layout's `latest` image into a runtime bundle.
+fn unpack(image: &Path, bundle: &Path) -> std::path::PathBuf {
     run_ok(
         Command::new(require("umoci"))
             .args(["unpack", "--image"])
             .arg(format!("{}:latest", image.display()))
-            .arg(&bundle),
+            .arg(bundle),
     );
+    bundle.to_path_buf()
+}
+
+#[test]
+fn umoci_unpacks_the_expected_files_with_the_expected_modes() {
+    let dir = temp_dir();
+    let image = hello_image(dir.path(), "amd64");
+    let bundle = unpack(&image, &dir.path().join("bundle"));
     let rootfs = bundle.join("rootfs");
     let cases = [
         ("ko-app", 0o555, 0),
@@ -146,13 +151,7 @@ fn http_get(port: u16, path: &str) -> std::io::Result<String> {
 fn the_go_server_image_runs_under_runc_and_answers_http() {
     let dir = temp_dir();
     let image = hello_image(dir.path(), "amd64");
-    let bundle = dir.path().join("bundle");
-    run_ok(
-        Command::new(require("umoci"))
-            .args(["unpack", "--image"])
-            .arg(format!("{}:latest", image.display()))
-            .arg(&bundle),
-    );
+    let bundle = unpack(&image, &dir.path().join("bundle"));
     // The bundle tweaks DESIGN.md describes: no terminal, and the host's
     // network namespace so the test can reach the server on 127.0.0.1.
     let port = free_port();
@@ -263,20 +262,8 @@ fn a_two_platform_index_lists_both_images_for_skopeo() {
     let amd = hello_image(dir.path(), "amd64");
     let arm = hello_image(dir.path(), "arm64");
     let index = dir.path().join("index");
-    let digest = run_ok(
-        rko()
-            .arg("index")
-            .arg("--image")
-            .arg(&amd)
-            .arg("--image")
-            .arg(&arm)
-            .args([
-                "--annotation",
-                "org.opencontainers.image.source=https://example.com/hello",
-            ])
-            .arg("--out")
-            .arg(&index),
-    );
+    let source = "org.opencontainers.image.source=https://example.com/hello";
+    let digest = common::index(&[&amd, &arm], &index, &["--annotation", source]);
     let raw = skopeo_inspect(&index, &["--raw"]);
     assert_eq!(raw["mediaType"], "application/vnd.oci.image.index.v1+json");
     let manifests = raw["manifests"].as_array().unwrap();
@@ -296,7 +283,11 @@ fn a_two_platform_index_lists_both_images_for_skopeo() {
             ("arm64".to_string(), index_digest(&arm))
         ]
     );
-    assert_eq!(index_digest(&index), digest.trim());
+    assert_eq!(index_digest(&index), digest);
+    assert_eq!(
+        raw["annotations"]["org.opencontainers.image.source"],
+        "https://example.com/hello"
+    );
     // skopeo resolves the index to the arm64 image when asked for it.
     let arm_info = json(&run_ok(
         Command::new(require("skopeo"))

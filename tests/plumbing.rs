@@ -7,7 +7,7 @@ use common::*;
 use serde_json::{json, Value};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn read_json(path: &Path) -> Value {
     json(&fs::read_to_string(path).unwrap())
@@ -29,7 +29,7 @@ fn image_parts(layout: &Path) -> (Value, Value) {
     (manifest, config)
 }
 
-fn small_layer(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+fn small_layer(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let file = dir.join(format!("{name}.txt"));
     fs::write(&file, name).unwrap();
     layer(
@@ -167,35 +167,35 @@ fn append_on_a_layout_keeps_its_layers_and_records_the_base() {
     );
 }
 
+/// amd64 and arm64 images on builtin:static, each with a small layer, and
+/// the index of both.
+fn two_platform_index(d: &Path) -> (Vec<PathBuf>, PathBuf) {
+    let images: Vec<PathBuf> = ["amd64", "arm64"]
+        .iter()
+        .map(|arch| {
+            let l = small_layer(d, arch);
+            let out = d.join(format!("image-{arch}"));
+            run_ok(
+                rko()
+                    .args(["append", "--base=builtin:static"])
+                    .arg(format!("--platform=linux/{arch}"))
+                    .arg(format!("--layer={}", layer_arg(&l)))
+                    .arg("--out")
+                    .arg(&out),
+            );
+            out
+        })
+        .collect();
+    let out = d.join("index");
+    index(&[&images[0], &images[1]], &out, &[]);
+    (images, out)
+}
+
 #[test]
 fn append_picks_the_asked_platform_from_a_base_index() {
     let dir = temp_dir();
     let d = dir.path();
-    let mut images = Vec::new();
-    for arch in ["amd64", "arm64"] {
-        let l = small_layer(d, arch);
-        let out = d.join(format!("base-{arch}"));
-        run_ok(
-            rko()
-                .args(["append", "--base=scratch"])
-                .arg(format!("--platform=linux/{arch}"))
-                .arg(format!("--layer={}", layer_arg(&l)))
-                .arg("--out")
-                .arg(&out),
-        );
-        images.push(out);
-    }
-    let index = d.join("base-index");
-    run_ok(
-        rko()
-            .arg("index")
-            .arg("--image")
-            .arg(&images[0])
-            .arg("--image")
-            .arg(&images[1])
-            .arg("--out")
-            .arg(&index),
-    );
+    let (images, index) = two_platform_index(d);
     let out = d.join("image");
     let digest = run_ok(
         rko()
@@ -315,29 +315,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 fn export_docker_picks_one_platform_of_an_index() {
     let dir = temp_dir();
     let d = dir.path();
-    let mut images = Vec::new();
-    for arch in ["amd64", "arm64"] {
-        let out = d.join(format!("img-{arch}"));
-        run_ok(
-            rko()
-                .args(["append", "--base=builtin:static"])
-                .arg(format!("--platform=linux/{arch}"))
-                .arg("--out")
-                .arg(&out),
-        );
-        images.push(out);
-    }
-    let index = d.join("index");
-    run_ok(
-        rko()
-            .arg("index")
-            .arg("--image")
-            .arg(&images[0])
-            .arg("--image")
-            .arg(&images[1])
-            .arg("--out")
-            .arg(&index),
-    );
+    let (images, index) = two_platform_index(d);
     let tarball = d.join("arm.tar");
     run_ok(
         rko()

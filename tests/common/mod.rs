@@ -169,6 +169,18 @@ pub fn hello_image(dir: &Path, goarch: &str) -> PathBuf {
     out
 }
 
+/// Runs `rko index` over `images` (plus `extra` flags); returns the printed digest.
+pub fn index(images: &[&Path], out: &Path, extra: &[&str]) -> String {
+    let mut cmd = rko();
+    cmd.arg("index");
+    for image in images {
+        cmd.arg("--image").arg(image);
+    }
+    run_ok(cmd.args(extra).arg("--out").arg(out))
+        .trim()
+        .to_string()
+}
+
 /// Every file under `dir` with its content, by relative path, sorted.
 pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<_> = walkdir::WalkDir::new(dir)
