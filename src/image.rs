@@ -57,6 +57,11 @@ pub fn append(options: &AppendOptions, out: &Path) -> Result<Digest> {
             )));
         }
     }
+    if base.docker && !options.annotations.is_empty() {
+        return Err(Error::invalid(
+            "--annotation needs OCI media types, but the base image uses Docker's (schema 2 manifests have no annotations)",
+        ));
+    }
     verify_layers(&options.layers)?;
 
     let mut writer = LayoutWriter::create(out)?;
@@ -89,7 +94,8 @@ pub fn append(options: &AppendOptions, out: &Path) -> Result<Digest> {
         .media_type(manifest_type.clone())
         .config(Descriptor::new(config_type, config_size, config_digest))
         .layers(layers);
-    // Docker's schema 2 has no annotations; they are an OCI feature.
+    // Docker's schema 2 has no annotations, so a Docker base's name and
+    // digest go unrecorded, as in ko.
     let annotations = manifest_annotations(options, &base);
     if !base.docker {
         if let Some(annotations) = layout::annotations(&annotations) {
