@@ -3,10 +3,35 @@
 //! that a build system could cache.
 
 use crate::error::{Error, IoContext, Result};
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use tempfile::{NamedTempFile, TempDir};
+
+/// Temporary outputs not yet committed or dropped, so that a run stopped by
+/// a signal can remove them on its way out.
+static PENDING: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+fn pending() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
+    PENDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Removes every temporary output still being written. Meant for a
+/// SIGINT/SIGTERM handler that exits right after: a run that is stopped
+/// leaves neither its outputs nor their temporary files behind.
+pub fn remove_pending() {
+    for path in std::mem::take(&mut *pending()) {
+        let _ = if path.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+    }
+}
 
 /// The directory that will hold `target`; it must already exist.
 fn parent_of(target: &Path) -> Result<PathBuf> {
@@ -37,8 +62,16 @@ fn temp_prefix(target: &Path) -> String {
 
 /// A file being written; it appears at its target only on [`commit`](Self::commit).
 pub struct AtomicFile {
-    temp: NamedTempFile,
+    /// `None` once committed.
+    temp: Option<NamedTempFile>,
+    temp_path: PathBuf,
     target: PathBuf,
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        pending().remove(&self.temp_path);
+    }
 }
 
 impl AtomicFile {
@@ -48,25 +81,31 @@ impl AtomicFile {
             .prefix(&temp_prefix(target))
             .tempfile_in(&parent)
             .with_path("creating a temporary file in", &parent)?;
+        let temp_path = temp.path().to_path_buf();
+        pending().insert(temp_path.clone());
         Ok(AtomicFile {
-            temp,
+            temp: Some(temp),
+            temp_path,
             target: target.to_path_buf(),
         })
     }
 
     pub fn file(&mut self) -> &mut fs::File {
-        self.temp.as_file_mut()
+        self.temp
+            .as_mut()
+            .expect("only commit takes the file")
+            .as_file_mut()
     }
 
     /// Flushes, applies the usual 0644 mode and renames onto the target.
-    pub fn commit(self) -> Result<()> {
-        let target = self.target;
-        let file = self.temp.as_file();
-        file.sync_data().with_path("writing", &target)?;
-        set_mode(self.temp.path(), 0o644)?;
-        self.temp
-            .persist(&target)
-            .map_err(|e| Error::io("writing", &target, e.error))?;
+    pub fn commit(mut self) -> Result<()> {
+        let temp = self.temp.take().expect("commit happens once");
+        temp.as_file()
+            .sync_data()
+            .with_path("writing", &self.target)?;
+        set_mode(temp.path(), 0o644)?;
+        temp.persist(&self.target)
+            .map_err(|e| Error::io("writing", &self.target, e.error))?;
         Ok(())
     }
 }
@@ -80,8 +119,16 @@ pub fn write_file(target: &Path, bytes: &[u8]) -> Result<()> {
 
 /// A directory being filled; it replaces its target only on [`commit`](Self::commit).
 pub struct AtomicDir {
-    temp: TempDir,
+    /// `None` once committed.
+    temp: Option<TempDir>,
+    temp_path: PathBuf,
     target: PathBuf,
+}
+
+impl Drop for AtomicDir {
+    fn drop(&mut self) {
+        pending().remove(&self.temp_path);
+    }
 }
 
 impl AtomicDir {
@@ -97,28 +144,32 @@ impl AtomicDir {
             .prefix(&temp_prefix(target))
             .tempdir_in(&parent)
             .with_path("creating a temporary directory in", &parent)?;
+        let temp_path = temp.path().to_path_buf();
+        pending().insert(temp_path.clone());
         Ok(AtomicDir {
-            temp,
+            temp: Some(temp),
+            temp_path,
             target: target.to_path_buf(),
         })
     }
 
     /// Where to write the content until it is committed.
     pub fn path(&self) -> &Path {
-        self.temp.path()
+        &self.temp_path
     }
 
     /// Moves the finished directory onto the target. An existing empty
     /// directory (as Bazel creates for a declared directory) is replaced by
     /// `rename` itself; a non-empty one is moved aside first and removed after.
-    pub fn commit(self) -> Result<()> {
-        let target = self.target;
-        set_mode(self.temp.path(), 0o755)?;
-        let staged = self.temp.keep();
-        let result = match fs::rename(&staged, &target) {
+    pub fn commit(mut self) -> Result<()> {
+        let temp = self.temp.take().expect("commit happens once");
+        set_mode(temp.path(), 0o755)?;
+        let staged = temp.keep();
+        let target = &self.target;
+        let result = match fs::rename(&staged, target) {
             Ok(()) => Ok(()),
-            Err(_) if target.is_dir() => replace_dir(&staged, &target),
-            Err(e) => Err(Error::io("writing", &target, e)),
+            Err(_) if target.is_dir() => replace_dir(&staged, target),
+            Err(e) => Err(Error::io("writing", target, e)),
         };
         if result.is_err() {
             let _ = fs::remove_dir_all(&staged);

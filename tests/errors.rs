@@ -267,6 +267,33 @@ fn kill_midway(mut cmd: Command, after: Duration, outputs: &[PathBuf]) {
     }
 }
 
+#[test]
+fn a_run_stopped_by_sigterm_or_sigint_removes_its_temporary_files_too() {
+    for signal in ["TERM", "INT"] {
+        let f = fixture();
+        let big = f.root.join("big");
+        huge_file(&big);
+        let mut cmd = assemble(
+            &f.out,
+            &[format!("--file={}=/big", big.display()), "--jobs=1".into()],
+        );
+        let child = cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        run_ok(
+            Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(child.id().to_string()),
+        );
+        let status = child.wait_with_output().unwrap().status;
+        assert!(!status.success(), "SIG{signal}: the run was not stopped");
+        let left: Vec<_> = fs::read_dir(&f.out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "SIG{signal} left behind: {left:?}");
+    }
+}
+
 /// A 4 GiB sparse file: costs no disk, takes seconds to read and compress.
 fn huge_file(path: &Path) {
     fs::File::create(path).unwrap().set_len(4 << 30).unwrap();
