@@ -178,6 +178,8 @@ fn builtin_layer() -> Result<(Vec<u8>, LayerDescriptor)> {
             entry.gid = NONROOT;
         }
     }
+    // Fixed settings: changing any of them changes the digest of every image
+    // built on builtin:static.
     let options = LayerOptions {
         defaults,
         mtime: 0,
@@ -222,6 +224,17 @@ mod tests {
         assert_eq!(amd.layers, arm.layers, "one layer serves every platform");
         assert_ne!(amd.manifest_digest, arm.manifest_digest);
         assert_eq!(arm.config["architecture"], json!("arm64"));
+    }
+
+    /// Images on builtin:static keep their digests from one rko build to the
+    /// next; this changes only on purpose (or with webpki-root-certs).
+    #[test]
+    fn builtin_static_digest_is_pinned() {
+        let base = resolve(&BaseSpec::BuiltinStatic, None).unwrap();
+        assert_eq!(
+            base.manifest_digest.unwrap().to_string(),
+            "sha256:b6bc55b9348c473ea9d843e010ece56e7bbc25f5b4393f6d933c2442105c0128"
+        );
     }
 
     #[test]
