@@ -92,7 +92,10 @@ pub fn go() -> Command {
         .env("GOPROXY", "off")
         .env("CGO_ENABLED", "0");
     if std::env::var_os("GOCACHE").is_none() {
-        cmd.env("GOCACHE", std::env::temp_dir().join("rko-test-gocache"));
+        cmd.env(
+            "GOCACHE",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocache"),
+        );
     }
     cmd
 }
@@ -106,7 +109,8 @@ pub fn hello_binary(goarch: &str) -> PathBuf {
     if let Some(path) = built.get(goarch) {
         return path.clone();
     }
-    let dir = std::env::temp_dir().join(format!("rko-test-hello-{}", std::process::id()));
+    // One directory per test process: test runners may run processes in parallel.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hello-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(format!("hello-{goarch}"));
     run_ok(
