@@ -98,12 +98,17 @@ impl AtomicFile {
     }
 
     /// Flushes, applies the usual 0644 mode and renames onto the target.
-    pub fn commit(mut self) -> Result<()> {
+    pub fn commit(self) -> Result<()> {
+        self.commit_with_mode(0o644)
+    }
+
+    /// Like [`commit`](Self::commit), with the file's mode given.
+    pub fn commit_with_mode(mut self, mode: u32) -> Result<()> {
         let temp = self.temp.take().expect("commit happens once");
         temp.as_file()
             .sync_data()
             .with_path("writing", &self.target)?;
-        set_mode(temp.path(), 0o644)?;
+        set_mode(temp.path(), mode)?;
         temp.persist(&self.target)
             .map_err(|e| Error::io("writing", &self.target, e.error))?;
         Ok(())

@@ -57,6 +57,8 @@ pub struct Base {
     pub manifest_digest: Option<Digest>,
     /// Whether the base uses Docker media types (the new image will too).
     pub docker: bool,
+    /// The repository holding base blobs the layout lacks (a shallow base).
+    pub blob_source: Option<String>,
     pub platform: Platform,
 }
 
@@ -71,6 +73,7 @@ pub fn resolve(spec: &BaseSpec, platform: Option<&Platform>) -> Result<Base> {
                 blobs: BaseBlobs::None,
                 manifest_digest: None,
                 docker: false,
+                blob_source: None,
                 platform,
             })
         }
@@ -91,6 +94,7 @@ fn from_layout(path: &std::path::Path, platform: Option<&Platform>) -> Result<Ba
         layers: image.manifest.layers().clone(),
         manifest_digest: Some(image.descriptor.digest().clone()),
         docker,
+        blob_source: layout.blob_source(),
         platform: image.platform,
         blobs: BaseBlobs::Layout(Box::new(layout)),
     })
@@ -141,6 +145,7 @@ fn builtin_static(platform: Platform) -> Result<Base> {
         blobs: BaseBlobs::Memory(vec![blob]),
         manifest_digest: Some(manifest_digest),
         docker: false,
+        blob_source: None,
         platform,
     })
 }

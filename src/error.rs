@@ -25,6 +25,20 @@ pub enum Error {
     /// A value given by the user is not acceptable; the message says why.
     #[error("{0}")]
     Invalid(String),
+    /// A registry answered with an error; `message` is its own.
+    #[error("{what}: HTTP {status}: {message}")]
+    Registry {
+        what: String,
+        status: u16,
+        message: String,
+    },
+    /// A registry could not be reached, or the connection broke.
+    #[error("{what}: {message} (after {attempts} attempts)")]
+    Network {
+        what: String,
+        message: String,
+        attempts: u32,
+    },
     /// The content of an image or layout breaks the OCI specification.
     #[error("{}: {message}", path.display())]
     Layout { path: PathBuf, message: String },
@@ -34,6 +48,16 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Whether trying the whole operation again may succeed: a broken
+    /// connection, or a 408, 429 or 5xx answer.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Network { .. } => true,
+            Error::Registry { status, .. } => *status == 408 || *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+
     /// An I/O error on `path` while doing `action` ("reading", "creating", ...).
     pub fn io(action: &'static str, path: impl AsRef<Path>, source: io::Error) -> Self {
         Error::Io {

@@ -109,6 +109,7 @@ pub fn append(options: &AppendOptions, out: &Path) -> Result<Digest> {
     let (digest, size) = writer.add_bytes(&manifest_bytes)?;
 
     let descriptor = Descriptor::new(manifest_type, size, digest.clone());
+    let descriptor = layout::with_blob_source(descriptor, base.blob_source.as_deref());
     writer.finish(vec![layout::with_ref_name(descriptor, &options.tag)])?;
     Ok(digest)
 }
@@ -167,6 +168,9 @@ fn copy_base_blobs(base: &Base, writer: &mut LayoutWriter) -> Result<()> {
         BaseBlobs::Layout(source) => {
             for layer in &base.layers {
                 let path = source.blob_path(layer.digest());
+                if !path.exists() && base.blob_source.is_some() {
+                    continue; // a shallow base: push mounts it from the source repository
+                }
                 let meta = std::fs::metadata(&path).map_err(|_| {
                     Error::layout(
                         source.root(),

@@ -24,6 +24,7 @@ pub fn build(options: &IndexOptions, out: &Path) -> Result<Digest> {
     let mut writer = LayoutWriter::create(out)?;
     let mut manifests = Vec::new();
     let mut docker = true;
+    let mut blob_source = None;
     for path in &options.images {
         let source = Layout::open(path)?;
         let image = source
@@ -45,6 +46,7 @@ pub fn build(options: &IndexOptions, out: &Path) -> Result<Digest> {
         }
         docker &= media_types::is_docker(image.descriptor.media_type());
         copy_all_blobs(&source, &mut writer)?;
+        blob_source = blob_source.or_else(|| source.blob_source());
         let mut descriptor = Descriptor::new(
             image.descriptor.media_type().clone(),
             image.descriptor.size(),
@@ -69,6 +71,7 @@ pub fn build(options: &IndexOptions, out: &Path) -> Result<Digest> {
     let index = builder.build().expect("every required index field is set");
     let (digest, size) = writer.add_bytes(&json::to_canonical_vec(&index))?;
     let descriptor = Descriptor::new(media_type, size, digest.clone());
+    let descriptor = layout::with_blob_source(descriptor, blob_source.as_deref());
     writer.finish(vec![layout::with_ref_name(descriptor, &options.tag)])?;
     Ok(digest)
 }

@@ -16,6 +16,10 @@ use std::path::{Path, PathBuf};
 
 /// The annotation naming an image in a layout's `index.json`.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// rko's annotation on an `index.json` entry: the repository
+/// (`registry/name`) holding the blobs this layout does not (a shallow pull,
+/// or an image built on one). `append` carries it on; `push` mounts from it.
+pub const BLOB_SOURCE: &str = "dev.rko.blob-source";
 const LAYOUT_FILE: &str = "oci-layout";
 const LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
@@ -62,6 +66,14 @@ impl Layout {
 
     pub fn index(&self) -> &ImageIndex {
         &self.index
+    }
+
+    /// Where the blobs missing from this layout are, if it says (see [`BLOB_SOURCE`]).
+    pub fn blob_source(&self) -> Option<String> {
+        self.index
+            .manifests()
+            .iter()
+            .find_map(|d| d.annotations().as_ref()?.get(BLOB_SOURCE).cloned())
     }
 
     /// `blobs/<algorithm>/<hex>`.
@@ -234,8 +246,14 @@ impl LayoutWriter {
         })
     }
 
-    fn target(&self, digest: &Digest) -> PathBuf {
+    /// Where a blob goes in the staged layout; write it there, then [`mark`](Self::mark) it.
+    pub fn target(&self, digest: &Digest) -> PathBuf {
         blob_path(self.dir.path(), digest)
+    }
+
+    /// Records a blob written directly at [`target`](Self::target).
+    pub fn mark(&mut self, digest: &Digest) {
+        self.blobs.insert(digest.to_string());
     }
 
     /// Adds a blob from memory and returns its digest and size.
@@ -281,6 +299,16 @@ pub fn with_ref_name(mut descriptor: Descriptor, tag: &str) -> Descriptor {
     let mut annotations = descriptor.annotations().clone().unwrap_or_default();
     annotations.insert(REF_NAME.to_string(), tag.to_string());
     descriptor.set_annotations(Some(annotations));
+    descriptor
+}
+
+/// A descriptor recording where missing blobs are (see [`BLOB_SOURCE`]).
+pub fn with_blob_source(mut descriptor: Descriptor, source: Option<&str>) -> Descriptor {
+    if let Some(source) = source {
+        let mut annotations = descriptor.annotations().clone().unwrap_or_default();
+        annotations.insert(BLOB_SOURCE.to_string(), source.to_string());
+        descriptor.set_annotations(Some(annotations));
+    }
     descriptor
 }
 

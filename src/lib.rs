@@ -21,5 +21,8 @@ pub mod layer;
 pub mod layout;
 mod media_types;
 pub mod platform;
+pub mod pull;
+pub mod push;
+pub mod registry;
 
 pub use error::{Error, Result};

@@ -6,7 +6,11 @@ mod append;
 mod assemble_layer;
 mod export;
 mod index;
+mod login;
 pub mod params;
+mod pull;
+mod push;
+mod registry;
 
 use clap::{Parser, Subcommand};
 use rko::{Error, Result};
@@ -29,6 +33,10 @@ enum Command {
     Append(append::Args),
     Index(index::Args),
     Export(export::Args),
+    Pull(pull::Args),
+    Push(push::Args),
+    Login(login::LoginArgs),
+    Logout(login::LogoutArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -37,6 +45,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Append(args) => append::run(args),
         Command::Index(args) => index::run(args),
         Command::Export(args) => export::run(args),
+        Command::Pull(args) => pull::run(args),
+        Command::Push(args) => push::run(args),
+        Command::Login(args) => login::login(args),
+        Command::Logout(args) => login::logout(args),
     }
 }
 

@@ -1,0 +1,52 @@
+//! `rko pull`: a registry image into an OCI layout.
+
+use super::jobs;
+use super::registry::RegistryArgs;
+use rko::platform::Platform;
+use rko::pull::{self, PullOptions};
+use rko::registry::Reference;
+use rko::Result;
+use std::path::PathBuf;
+
+/// Pull an image or index into an OCI image layout, verifying every blob.
+///
+/// Prints `REPO@sha256:…` of what the layout holds.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The image: NAME[:TAG][@DIGEST].
+    reference: String,
+    /// Keep only this platform of an index (repeatable) [default: all].
+    #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
+    platforms: Vec<String>,
+    /// Manifests and configs only: layers stay in the registry (append and
+    /// push accept the result as a base).
+    #[arg(long)]
+    shallow: bool,
+    /// Parallel downloads [default: all cores].
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Where to write the OCI image layout.
+    #[arg(long, value_name = "LAYOUT")]
+    out: PathBuf,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let reference: Reference = args.reference.parse()?;
+    let options = PullOptions {
+        platforms: args
+            .platforms
+            .iter()
+            .map(|p| p.parse::<Platform>())
+            .collect::<Result<_>>()?,
+        shallow: args.shallow,
+        registry: args.registry.options(),
+        jobs: jobs(args.jobs).max(4),
+        reference,
+    };
+    let pulled = pull::pull(&options, &args.out)?;
+    eprintln!("rko: pulled with {} HTTP requests", pulled.requests);
+    println!("{}@{}", options.reference.repository_name(), pulled.digest);
+    Ok(())
+}

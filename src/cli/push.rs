@@ -1,0 +1,51 @@
+//! `rko push`: an OCI layout to a registry.
+
+use super::registry::RegistryArgs;
+use super::{jobs, write_digest_file};
+use rko::push::{self, PushOptions};
+use rko::registry::Reference;
+use rko::Result;
+use std::path::PathBuf;
+
+/// Push the image or index in an OCI layout to a registry.
+///
+/// Prints `REPO@sha256:…`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The OCI layout to push.
+    layout: PathBuf,
+    /// Where: NAME[:TAG] (tag `latest` if none), or NAME@DIGEST to push
+    /// by digest alone.
+    reference: String,
+    /// Also tag the pushed manifest with this tag (repeatable).
+    #[arg(long = "tag", short = 't')]
+    tags: Vec<String>,
+    /// Also write the pushed digest to this file.
+    #[arg(long, value_name = "FILE")]
+    digest_file: Option<PathBuf>,
+    /// Parallel blob uploads [default: all cores, at least 4].
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let reference: Reference = args.reference.parse()?;
+    let options = PushOptions {
+        layout: args.layout,
+        reference,
+        tags: args.tags,
+        registry: args.registry.options(),
+        jobs: jobs(args.jobs).max(4),
+    };
+    let pushed = push::push(&options)?;
+    eprintln!(
+        "rko: pushed {} blobs, mounted {}, {} already there; {} HTTP requests",
+        pushed.uploaded, pushed.mounted, pushed.present, pushed.requests
+    );
+    let digest = pushed.digest.expect("a push always has a digest");
+    write_digest_file(args.digest_file.as_deref(), digest.as_ref())?;
+    println!("{}", pushed.reference);
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! Registry flags shared by pull, push and login, and the environment
+//! variables docker and podman users expect: `DOCKER_CONFIG`,
+//! `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`, `SSL_CERT_FILE`.
+
+use rko::registry::{CredentialStore, RegistryOptions, RetryPolicy};
+use std::env;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryArgs {
+    /// Allow plain HTTP and unverified TLS for this registry (HOST[:PORT]);
+    /// loopback registries get HTTP without it.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    insecure: Vec<String>,
+    /// Trust the CA certificates in this PEM file too.
+    #[arg(long = "ca-cert", value_name = "PEM")]
+    ca_certs: Vec<PathBuf>,
+    /// Docker's per-registry CA directory: HOST[:PORT]/*.crt.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/etc/docker/certs.d",
+        hide = true
+    )]
+    certs_dir: PathBuf,
+}
+
+impl RegistryArgs {
+    pub fn options(&self) -> RegistryOptions {
+        let mut ca_files = Vec::new();
+        if let Some(file) = env::var_os("SSL_CERT_FILE") {
+            ca_files.push(PathBuf::from(file));
+        }
+        ca_files.extend(self.ca_certs.iter().cloned());
+        RegistryOptions {
+            insecure: self.insecure.clone(),
+            ca_files,
+            certs_dir: Some(self.certs_dir.clone()),
+            credentials: credential_store(),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Where docker and podman keep credentials, in the order docker's tools look.
+pub fn credential_store() -> CredentialStore {
+    let docker_config = env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker")))
+        .map(|dir| dir.join("config.json"));
+    let mut podman_auth = Vec::new();
+    if let Some(file) = env::var_os("REGISTRY_AUTH_FILE") {
+        podman_auth.push(PathBuf::from(file));
+    }
+    if let Some(dir) = env::var_os("XDG_RUNTIME_DIR") {
+        podman_auth.push(PathBuf::from(dir).join("containers/auth.json"));
+    }
+    CredentialStore {
+        docker_config,
+        podman_auth,
+    }
+}

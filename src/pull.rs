@@ -1,0 +1,284 @@
+//! `pull`: an image or index from a registry into an OCI image layout, every
+//! blob verified while it streams; `--shallow` keeps only manifests and
+//! configs and records where the layers are.
+
+use crate::error::{Error, Result};
+use crate::layout::{self, LayoutWriter};
+use crate::media_types;
+use crate::platform::Platform;
+use crate::registry::client::{Client, RegistryOptions};
+use crate::registry::manifests;
+use crate::registry::Reference;
+use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageIndexBuilder, ImageManifest};
+use std::io::BufWriter;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// What to pull and how.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    pub reference: Reference,
+    /// Platforms to keep from an index; empty keeps all.
+    pub platforms: Vec<Platform>,
+    /// Manifests and configs only.
+    pub shallow: bool,
+    pub registry: RegistryOptions,
+    pub jobs: usize,
+}
+
+/// What was pulled.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// The digest `index.json` points at.
+    pub digest: Digest,
+    pub requests: u64,
+}
+
+/// Pulls into a new layout at `out`.
+pub fn pull(options: &PullOptions, out: &Path) -> Result<Pulled> {
+    let reference = &options.reference;
+    let client = Client::connect(&reference.registry, &options.registry)?;
+    let scopes = [format!("repository:{}:pull", reference.repository)];
+    let repository = &reference.repository;
+    let root = manifests::get(&client, repository, &reference.identifier(), &scopes)?;
+    let mut writer = LayoutWriter::create(out)?;
+    let root_descriptor = Descriptor::new(
+        root.media_type.clone(),
+        root.bytes.len() as u64,
+        root.digest.clone(),
+    );
+
+    let (top, images) = if media_types::is_index(&root.media_type) {
+        let index: ImageIndex = crate::json::parse(
+            &root.bytes,
+            Path::new(&reference.to_string()),
+            "image index",
+        )?;
+        let selected = select(&index, &options.platforms, reference)?;
+        let mut images = Vec::new();
+        for child in &selected {
+            let fetched =
+                manifests::get(&client, repository, &child.digest().to_string(), &scopes)?;
+            writer.add_bytes(&fetched.bytes)?;
+            let manifest = crate::json::parse(
+                &fetched.bytes,
+                Path::new(&reference.to_string()),
+                "image manifest",
+            )?;
+            images.push(manifest);
+        }
+        let top = match (options.platforms.len(), selected.len()) {
+            (0, _) => {
+                writer.add_bytes(&root.bytes)?;
+                root_descriptor
+            }
+            (1, 1) => selected[0].clone(),
+            _ => {
+                // A subset of the platforms: a new, smaller index.
+                let narrowed = ImageIndexBuilder::default()
+                    .schema_version(2u32)
+                    .media_type(root.media_type.clone())
+                    .manifests(selected.clone())
+                    .build()
+                    .expect("every required index field is set");
+                let bytes = crate::json::to_canonical_vec(&narrowed);
+                let (digest, size) = writer.add_bytes(&bytes)?;
+                Descriptor::new(root.media_type.clone(), size, digest)
+            }
+        };
+        (top, images)
+    } else {
+        writer.add_bytes(&root.bytes)?;
+        let manifest: ImageManifest = crate::json::parse(
+            &root.bytes,
+            Path::new(&reference.to_string()),
+            "image manifest",
+        )?;
+        (root_descriptor, vec![manifest])
+    };
+
+    let mut blobs: Vec<(Digest, u64)> = Vec::new();
+    for manifest in &images {
+        let config = manifest.config();
+        blobs.push((config.digest().clone(), config.size()));
+        if !options.shallow {
+            blobs.extend(
+                manifest
+                    .layers()
+                    .iter()
+                    .map(|l| (l.digest().clone(), l.size())),
+            );
+        }
+    }
+    blobs.sort_by_key(|(digest, _)| digest.to_string());
+    blobs.dedup();
+    download_all(
+        &client,
+        repository,
+        &blobs,
+        &mut writer,
+        &scopes,
+        options.jobs,
+    )?;
+
+    if images.len() == 1 && !options.platforms.is_empty() {
+        check_platform(&writer, &images[0], &options.platforms, reference)?;
+    }
+    let digest = top.digest().clone();
+    let source = reference.repository_name();
+    let top = layout::with_blob_source(top, Some(&source));
+    let tag = reference
+        .tag
+        .clone()
+        .unwrap_or_else(|| "latest".to_string());
+    writer.finish(vec![layout::with_ref_name(top, &tag)])?;
+    Ok(Pulled {
+        digest,
+        requests: client.requests(),
+    })
+}
+
+/// The index entries for the asked platforms (all image entries when none).
+fn select(
+    index: &ImageIndex,
+    platforms: &[Platform],
+    reference: &Reference,
+) -> Result<Vec<Descriptor>> {
+    let entries: Vec<&Descriptor> = index.manifests().iter().collect();
+    for entry in &entries {
+        if media_types::is_index(entry.media_type()) {
+            return Err(Error::invalid(format!(
+                "{reference}: nested image indexes are not supported"
+            )));
+        }
+    }
+    if platforms.is_empty() {
+        return Ok(entries.into_iter().cloned().collect());
+    }
+    let mut selected = Vec::new();
+    for want in platforms {
+        let found = entries.iter().find(|d| {
+            d.platform()
+                .as_ref()
+                .is_some_and(|p| want.matches(&Platform::from_oci(p)))
+        });
+        match found {
+            Some(d) if !selected.contains(*d) => selected.push((*d).clone()),
+            Some(_) => {}
+            None => {
+                let available: Vec<String> = entries
+                    .iter()
+                    .filter_map(|d| {
+                        d.platform()
+                            .as_ref()
+                            .map(|p| Platform::from_oci(p).to_string())
+                    })
+                    .collect();
+                return Err(Error::invalid(format!(
+                    "{reference} has no image for platform {want} (it has: {})",
+                    available.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(selected)
+}
+
+/// A single image pulled for a platform must be for that platform.
+fn check_platform(
+    writer: &LayoutWriter,
+    image: &ImageManifest,
+    platforms: &[Platform],
+    reference: &Reference,
+) -> Result<()> {
+    let config_path = writer.target(image.config().digest());
+    let config: serde_json::Value = crate::json::read_file(&config_path, "image config")?;
+    let field = |name: &str| config[name].as_str().unwrap_or("").to_string();
+    let platform = Platform::new(
+        &field("os"),
+        &field("architecture"),
+        Some(&field("variant")),
+    );
+    if platforms.iter().any(|want| want.matches(&platform)) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "{reference} is an image for {platform}, not {}",
+            platforms[0]
+        )))
+    }
+}
+
+/// Downloads blobs on `jobs` threads, each retried from the start when the
+/// transfer breaks or does not match its digest.
+fn download_all(
+    client: &Client,
+    repository: &str,
+    blobs: &[(Digest, u64)],
+    writer: &mut LayoutWriter,
+    scopes: &[String],
+    jobs: usize,
+) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    let targets: Vec<_> = blobs
+        .iter()
+        .map(|(digest, _)| writer.target(digest))
+        .collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1).min(blobs.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= blobs.len() || failure.lock().expect("no panics").is_some() {
+                    return;
+                }
+                let (digest, size) = &blobs[i];
+                if let Err(e) = download(client, repository, digest, *size, &targets[i], scopes) {
+                    failure.lock().expect("no panics").get_or_insert(e);
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().expect("no panics") {
+        return Err(e);
+    }
+    for (digest, _) in blobs {
+        writer.mark(digest);
+    }
+    Ok(())
+}
+
+fn download(
+    client: &Client,
+    repository: &str,
+    digest: &Digest,
+    size: u64,
+    target: &Path,
+    scopes: &[String],
+) -> Result<()> {
+    let policy = client.retry_policy();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let file = std::fs::File::create(target).map_err(|e| Error::io("creating", target, e))?;
+        let mut out = BufWriter::new(file);
+        let result = manifests::get_blob(client, repository, digest, size, &mut out, scopes)
+            .and_then(|()| {
+                out.into_inner()
+                    .map(drop)
+                    .map_err(|e| Error::io("writing", target, e.into_error()))
+            });
+        match result {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                // Never leave unverified bytes under a digest's name.
+                let _ = std::fs::remove_file(target);
+                if !(e.is_transient() && attempt < policy.attempts) {
+                    return Err(e);
+                }
+                client.back_off(attempt);
+            }
+        }
+    }
+}

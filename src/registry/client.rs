@@ -1,0 +1,608 @@
+//! One registry's HTTP client: TLS, the HTTP fallback where it is allowed,
+//! authentication (Basic, or Bearer tokens from the `WWW-Authenticate`
+//! challenge, cached per scope), and retries with capped exponential backoff.
+//!
+//! Distribution spec: every API call may answer 401 with a challenge; the
+//! client authenticates for the scope the call needs and tries again
+//! (docs/spec/auth/token.md). Errors come as `{"errors":[{code,message}]}`.
+
+use super::auth::{Credential, CredentialStore};
+use super::challenge::{self, Challenge};
+use crate::error::{Error, Result};
+use base64::Engine as _;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::Agent;
+
+pub type Response = ureq::http::Response<ureq::Body>;
+
+/// How hard to try before giving up on a request.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Tries in all, the first included.
+    pub attempts: u32,
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 6,
+            initial_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What every client needs to know; the command layer fills it from flags
+/// and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// Registries (`host[:port]`) reachable over plain HTTP or with
+    /// unverified TLS, as ko's `--insecure-registry`.
+    pub insecure: Vec<String>,
+    /// Extra CA certificates (PEM files): `SSL_CERT_FILE`, `--ca-cert`.
+    pub ca_files: Vec<PathBuf>,
+    /// Docker's `/etc/docker/certs.d`: `HOST[:PORT]/*.crt` are CAs for that registry.
+    pub certs_dir: Option<PathBuf>,
+    pub credentials: CredentialStore,
+    pub retry: RetryPolicy,
+}
+
+/// A request body.
+#[derive(Debug, Clone, Copy)]
+pub enum Body<'a> {
+    Empty,
+    Bytes(&'a [u8]),
+}
+
+/// One API call: everything needed to (re)send it.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    pub method: &'static str,
+    pub url: String,
+    /// Token scopes, such as `repository:app:pull,push`.
+    pub scopes: &'a [String],
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Body<'a>,
+    /// Whether a failed attempt may simply be sent again. Upload steps are
+    /// not: after a broken PATCH the whole upload restarts (see upload.rs).
+    pub retry: bool,
+}
+
+impl<'a> Call<'a> {
+    pub fn new(method: &'static str, url: String, scopes: &'a [String]) -> Self {
+        Call {
+            method,
+            url,
+            scopes,
+            headers: Vec::new(),
+            body: Body::Empty,
+            retry: true,
+        }
+    }
+
+    /// Fails at the first transient error instead of retrying.
+    pub fn once(mut self) -> Self {
+        self.retry = false;
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn body(mut self, bytes: &'a [u8]) -> Self {
+        self.body = Body::Bytes(bytes);
+        self
+    }
+
+    fn describe(&self) -> String {
+        format!("{} {}", self.method, self.url)
+    }
+}
+
+#[derive(Default)]
+struct AuthState {
+    challenge: Option<Challenge>,
+    /// `Authorization` header values by scope set.
+    headers: HashMap<String, String>,
+}
+
+/// A connection to one registry.
+pub struct Client {
+    registry: String,
+    base: String,
+    agent: Agent,
+    credential: Credential,
+    auth: Mutex<AuthState>,
+    retry: RetryPolicy,
+    requests: Arc<AtomicU64>,
+}
+
+/// Whether plain HTTP may be used without being asked: loopback only.
+fn is_loopback(registry: &str) -> bool {
+    let host = match registry.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => registry.split(':').next().unwrap_or(""),
+    };
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Client {
+    /// Pings `registry` (`host[:port]`): HTTPS first, then plain HTTP where allowed.
+    pub fn connect(registry: &str, options: &RegistryOptions) -> Result<Client> {
+        let credential = options.credentials.lookup(registry)?;
+        Client::connect_with(registry, options, credential)
+    }
+
+    /// Like [`connect`](Self::connect), presenting `credential`.
+    pub fn connect_with(
+        registry: &str,
+        options: &RegistryOptions,
+        credential: Credential,
+    ) -> Result<Client> {
+        let insecure = options.insecure.iter().any(|r| r == registry);
+        let agent = agent(registry, options, insecure)?;
+        let mut client = Client {
+            registry: registry.to_string(),
+            base: format!("https://{registry}"),
+            agent,
+            credential,
+            auth: Mutex::new(AuthState::default()),
+            retry: options.retry,
+            requests: Arc::new(AtomicU64::new(0)),
+        };
+        match client.ping() {
+            Ok(()) => Ok(client),
+            Err(https_error) if insecure || is_loopback(registry) => {
+                client.base = format!("http://{registry}");
+                client.ping().map_err(|http_error| {
+                    Error::invalid(format!(
+                        "cannot reach registry {registry}: over HTTPS: {https_error}; over HTTP: {http_error}"
+                    ))
+                })?;
+                Ok(client)
+            }
+            Err(e) => Err(Error::invalid(format!(
+                "cannot reach registry {registry} over HTTPS: {e} (if it serves plain HTTP, pass --insecure-registry {registry})"
+            ))),
+        }
+    }
+
+    /// GET /v2/: learns whether and how the registry wants authentication.
+    fn ping(&self) -> Result<()> {
+        let url = format!("{}/v2/", self.base);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| Error::invalid(format!("GET {url}: {e}")))?;
+        match response.status().as_u16() {
+            200 => Ok(()),
+            401 => {
+                let header = response
+                    .headers()
+                    .get("www-authenticate")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                self.auth
+                    .lock()
+                    .expect("no thread panics holding auth")
+                    .challenge = challenge::parse(header);
+                Ok(())
+            }
+            status => Err(Error::invalid(format!(
+                "GET {url}: unexpected HTTP {status}"
+            ))),
+        }
+    }
+
+    /// Proves the credential works, as `docker login` does: an
+    /// authenticated GET /v2/ (after a Bearer token for the registry itself).
+    pub fn check_login(&self) -> Result<()> {
+        let scopes: [String; 0] = [];
+        let url = self.url("/v2/");
+        let response = self.send(&Call::new("GET", url.clone(), &scopes))?;
+        match response.status().as_u16() {
+            200 => Ok(()),
+            _ => Err(registry_error(&format!("GET {url}"), response)),
+        }
+    }
+
+    pub fn registry(&self) -> &str {
+        &self.registry
+    }
+
+    /// `scheme://host[:port]` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A `Location` header made absolute (the spec allows relative ones).
+    pub fn absolute(&self, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            location.to_string()
+        } else if location.starts_with('/') {
+            format!("{}{location}", self.base)
+        } else {
+            format!("{}/{location}", self.base)
+        }
+    }
+
+    /// The retry policy, for callers that restart whole operations.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    /// Sleeps before attempt `attempt + 1` of a restarted operation.
+    pub fn back_off(&self, attempt: u32) {
+        std::thread::sleep(self.delay(attempt, None));
+    }
+
+    /// How many HTTP requests this client has made.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Sends `call`, authenticating and retrying as needed. Returns the
+    /// response for any status but 401 and the retryable ones (408, 429,
+    /// 5xx), which are retried until the policy's attempts run out.
+    pub fn send(&self, call: &Call<'_>) -> Result<Response> {
+        let mut attempt = 0;
+        let mut challenged = false;
+        loop {
+            attempt += 1;
+            let authorization = self.cached_authorization(call.scopes);
+            let attempts = if call.retry { self.retry.attempts } else { 1 };
+            let wait = match self.run(call, authorization.as_deref()) {
+                Err(e) if !transient(&e) => {
+                    return Err(Error::invalid(format!("{}: {e}", call.describe())));
+                }
+                Err(e) => {
+                    if attempt >= attempts {
+                        return Err(Error::Network {
+                            what: call.describe(),
+                            message: e.to_string(),
+                            attempts: attempt,
+                        });
+                    }
+                    None
+                }
+                Ok(response) if response.status() == 401 && !challenged => {
+                    challenged = true;
+                    attempt -= 1;
+                    self.answer_challenge(&response, call.scopes)?;
+                    continue;
+                }
+                Ok(response) if response.status() == 401 => {
+                    return Err(registry_error(&call.describe(), response).hint(
+                        match self.credential {
+                            Credential::Anonymous => {
+                                "the registry wants credentials: run `rko login`"
+                            }
+                            _ => "check the username and password (`rko login`)",
+                        },
+                    ));
+                }
+                Ok(response) if retryable(response.status().as_u16()) => {
+                    if attempt >= attempts {
+                        return Err(registry_error(&call.describe(), response)
+                            .hint(&format!("gave up after {attempt} attempts")));
+                    }
+                    retry_after(&response)
+                }
+                Ok(response) => return Ok(response),
+            };
+            std::thread::sleep(self.delay(attempt, wait));
+        }
+    }
+
+    fn run(
+        &self,
+        call: &Call<'_>,
+        authorization: Option<&str>,
+    ) -> std::result::Result<Response, ureq::Error> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut builder = ureq::http::Request::builder()
+            .method(call.method)
+            .uri(&call.url);
+        for (name, value) in &call.headers {
+            builder = builder.header(*name, value);
+        }
+        if let Some(value) = authorization {
+            builder = builder.header("Authorization", value);
+        }
+        match call.body {
+            Body::Empty => self.agent.run(builder.body(())?),
+            Body::Bytes(bytes) => self.agent.run(builder.body(bytes)?),
+        }
+    }
+
+    /// Backoff: doubling from the initial delay, capped, with jitter in
+    /// [50%, 100%]; a server's `Retry-After` wins (up to the cap).
+    fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(wait) = retry_after {
+            return wait.min(self.retry.max_delay);
+        }
+        let exponential = self
+            .retry
+            .initial_delay
+            .saturating_mul(1 << (attempt - 1).min(16));
+        let capped = exponential.min(self.retry.max_delay);
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(attempt);
+        let fraction = 0.5 + (hasher.finish() % 1000) as f64 / 2000.0;
+        capped.mul_f64(fraction)
+    }
+
+    fn cached_authorization(&self, scopes: &[String]) -> Option<String> {
+        let state = self.auth.lock().expect("no thread panics holding auth");
+        let challenge = state.challenge.as_ref()?;
+        match challenge.scheme.as_str() {
+            "basic" => self.basic_header(),
+            _ => state.headers.get(&scopes.join(" ")).cloned(),
+        }
+    }
+
+    fn basic_header(&self) -> Option<String> {
+        match &self.credential {
+            Credential::Basic { username, password } => {
+                let raw = format!("{username}:{}", password.expose());
+                Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// Learns the challenge from a 401 and, for Bearer, fetches a token for `scopes`.
+    fn answer_challenge(&self, response: &Response, scopes: &[String]) -> Result<()> {
+        let header = response
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let Some(challenge) = challenge::parse(header) else {
+            return Ok(());
+        };
+        if challenge.scheme == "bearer" {
+            let token = self.fetch_token(&challenge, scopes)?;
+            let mut state = self.auth.lock().expect("no thread panics holding auth");
+            state
+                .headers
+                .insert(scopes.join(" "), format!("Bearer {token}"));
+            state.challenge = Some(challenge);
+        } else {
+            self.auth
+                .lock()
+                .expect("no thread panics holding auth")
+                .challenge = Some(challenge);
+        }
+        Ok(())
+    }
+
+    /// Token endpoint (docs/spec/auth/token.md; oauth.md for refresh tokens).
+    fn fetch_token(&self, challenge: &Challenge, scopes: &[String]) -> Result<String> {
+        let realm = challenge.param("realm").ok_or_else(|| {
+            Error::invalid(format!(
+                "registry {} sent a Bearer challenge without a realm",
+                self.registry
+            ))
+        })?;
+        let service = challenge.param("service").unwrap_or("");
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let result = match &self.credential {
+            Credential::IdentityToken(token) => {
+                let mut form = vec![
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", token.expose()),
+                    ("service", service),
+                    ("client_id", "rko"),
+                ];
+                let scope = scopes.join(" ");
+                form.push(("scope", &scope));
+                self.agent.post(realm).send_form(form)
+            }
+            credential => {
+                let mut request = self.agent.get(realm).query("service", service);
+                for scope in scopes {
+                    request = request.query("scope", scope);
+                }
+                if let Credential::Basic { .. } = credential {
+                    request = request.header(
+                        "Authorization",
+                        self.basic_header().expect("basic credential"),
+                    );
+                }
+                request.call()
+            }
+        };
+        let what = format!("getting a token from {realm}");
+        let response = result.map_err(|e| Error::invalid(format!("{what}: {e}")))?;
+        if response.status() != 200 {
+            let hint = match self.credential {
+                Credential::Anonymous => "the registry wants credentials: run `rko login`",
+                _ => "check the username and password (`rko login`)",
+            };
+            return Err(registry_error(&what, response).hint(hint));
+        }
+        let text = response
+            .into_body()
+            .read_to_string()
+            .map_err(|e| Error::invalid(format!("{what}: {e}")))?;
+        let body: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::invalid(format!("{what}: the answer is not JSON: {e}")))?;
+        body["token"]
+            .as_str()
+            .or_else(|| body["access_token"].as_str())
+            .map(str::to_string)
+            .ok_or_else(|| Error::invalid(format!("{what}: the answer holds no token")))
+    }
+}
+
+/// 408, 429 and 5xx: worth trying again.
+pub fn retryable(status: u16) -> bool {
+    status == 408 || status == 429 || status >= 500
+}
+
+fn transient(error: &ureq::Error) -> bool {
+    matches!(
+        error,
+        ureq::Error::Io(_)
+            | ureq::Error::Timeout(_)
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::Protocol(_)
+    )
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is treated as absent).
+fn retry_after(response: &Response) -> Option<Duration> {
+    response
+        .headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// The registry's error envelope, or its status line when there is none.
+pub fn registry_error(what: &str, response: Response) -> Error {
+    let status = response.status();
+    let mut body = response.into_body();
+    let text = body
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_string()
+        .unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| {
+            let errors = v["errors"].as_array()?.clone();
+            let parts: Vec<String> = errors
+                .iter()
+                .map(|e| {
+                    let code = e["code"].as_str().unwrap_or("");
+                    let message = e["message"].as_str().unwrap_or("");
+                    match e.get("detail").filter(|d| !d.is_null()) {
+                        Some(detail) => format!("{code}: {message} ({detail})"),
+                        None => format!("{code}: {message}"),
+                    }
+                })
+                .collect();
+            (!parts.is_empty()).then(|| parts.join("; "))
+        })
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
+    Error::Registry {
+        what: what.to_string(),
+        status: status.as_u16(),
+        message,
+    }
+}
+
+fn agent(registry: &str, options: &RegistryOptions, insecure: bool) -> Result<Agent> {
+    let mut roots: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
+        .certs
+        .into_iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect();
+    if roots.is_empty() {
+        roots.extend(
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .map(|der| Certificate::from_der(der.as_ref()).to_owned()),
+        );
+    }
+    let mut files = options.ca_files.clone();
+    if let Some(dir) = &options.certs_dir {
+        // Docker's convention: every *.crt in certs.d/HOST[:PORT]/ is a CA.
+        let host_dir = dir.join(registry);
+        if let Ok(entries) = std::fs::read_dir(&host_dir) {
+            let mut crts: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+                .collect();
+            crts.sort();
+            files.extend(crts);
+        }
+    }
+    for file in &files {
+        let pem = std::fs::read(file).map_err(|e| Error::io("reading CA certificates", file, e))?;
+        let before = roots.len();
+        for item in ureq::tls::parse_pem(&pem) {
+            if let Ok(PemItem::Certificate(cert)) = item {
+                roots.push(cert);
+            }
+        }
+        if roots.len() == before {
+            return Err(Error::invalid(format!(
+                "{}: no PEM certificates in it",
+                file.display()
+            )));
+        }
+    }
+    let tls = TlsConfig::builder()
+        .root_certs(RootCerts::from(roots))
+        .disable_verification(insecure)
+        .build();
+    let config = Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .user_agent(concat!("rko/", env!("CARGO_PKG_VERSION")))
+        .timeout_connect(Some(Duration::from_secs(15)))
+        .timeout_recv_response(Some(Duration::from_secs(120)))
+        .build();
+    Ok(config.into())
+}
+
+impl Error {
+    /// Adds advice to a registry error.
+    pub fn hint(self, advice: &str) -> Error {
+        match self {
+            Error::Registry {
+                what,
+                status,
+                message,
+            } => Error::Registry {
+                what,
+                status,
+                message: format!("{message}; {advice}"),
+            },
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_registries_get_plain_http_unasked() {
+        for (registry, want) in [
+            ("localhost:5000", true),
+            ("127.0.0.1:5000", true),
+            ("127.1.2.3", true),
+            ("[::1]:5000", true),
+            ("[::ffff:127.0.0.1]:5000", false),
+            ("registry.example:5000", false),
+            ("10.0.0.1", false),
+        ] {
+            assert_eq!(is_loopback(registry), want, "{registry}");
+        }
+    }
+}

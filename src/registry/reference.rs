@@ -1,0 +1,296 @@
+//! Image references, parsed and normalised the way docker does it
+//! (distribution's `reference` grammar): `ubuntu` is
+//! `index.docker.io/library/ubuntu:latest`.
+
+use crate::error::{Error, Result};
+use oci_spec::image::Digest;
+use std::fmt;
+use std::str::FromStr;
+
+/// Docker Hub, as configs and the API name it.
+pub const DOCKER_HUB: &str = "index.docker.io";
+const DOCKER_HUB_ALIASES: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
+
+/// A parsed reference: where, which repository, and a tag and/or digest.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Reference {
+    /// `host[:port]`, normalised (`docker.io` becomes `index.docker.io`).
+    pub registry: String,
+    pub repository: String,
+    pub tag: Option<String>,
+    pub digest: Option<Digest>,
+}
+
+impl Reference {
+    /// The same repository with another tag and no digest.
+    pub fn with_tag(&self, tag: &str) -> Result<Self> {
+        check_tag(tag, tag)?;
+        Ok(Reference {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..self.clone()
+        })
+    }
+
+    /// The same repository at `digest`.
+    pub fn with_digest(&self, digest: Digest) -> Self {
+        Reference {
+            tag: None,
+            digest: Some(digest),
+            ..self.clone()
+        }
+    }
+
+    /// What to ask the registry for: the digest if there is one, else the tag.
+    pub fn identifier(&self) -> String {
+        match (&self.digest, &self.tag) {
+            (Some(digest), _) => digest.to_string(),
+            (None, Some(tag)) => tag.clone(),
+            (None, None) => "latest".to_string(),
+        }
+    }
+
+    /// `registry/repository`, as used in `REPO@sha256:…`.
+    pub fn repository_name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+}
+
+impl FromStr for Reference {
+    type Err = Error;
+
+    fn from_str(input: &str) -> Result<Self> {
+        let bad = |part: &str, why: &str| {
+            Error::invalid(format!("invalid reference {input:?}: {part} {why}"))
+        };
+        if input.is_empty() {
+            return Err(bad("it", "is empty"));
+        }
+        let (rest, digest) = match input.split_once('@') {
+            Some((rest, digest)) => {
+                let parsed = crate::digest::parse(digest).map_err(|_| {
+                    bad(
+                        &format!("digest {digest:?}"),
+                        "is not sha256:<64 hex digits>",
+                    )
+                })?;
+                (rest, Some(parsed))
+            }
+            None => (input, None),
+        };
+        // A tag is after the last ':' that follows the last '/'.
+        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[last_slash..].rfind(':') {
+            Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+            None => (rest, None),
+        };
+        if let Some(tag) = tag {
+            check_tag(input, tag)?;
+        }
+        let (registry, repository) = split_registry(name);
+        let registry = match registry {
+            Some(host) => {
+                check_host(input, host)?;
+                if DOCKER_HUB_ALIASES.contains(&host) {
+                    DOCKER_HUB.to_string()
+                } else {
+                    host.to_string()
+                }
+            }
+            None => DOCKER_HUB.to_string(),
+        };
+        let repository = if registry == DOCKER_HUB && !repository.contains('/') {
+            format!("library/{repository}")
+        } else {
+            repository.to_string()
+        };
+        check_repository(input, &repository)?;
+        let tag = match (tag, &digest) {
+            (Some(tag), _) => Some(tag.to_string()),
+            (None, Some(_)) => None,
+            (None, None) => Some("latest".to_string()),
+        };
+        Ok(Reference {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
+    }
+}
+
+/// A first component is a registry if it looks like a host: it has a `.`
+/// or a `:` or is `localhost` (or an IPv6 literal in brackets).
+fn split_registry(name: &str) -> (Option<&str>, &str) {
+    match name.split_once('/') {
+        Some((first, rest))
+            if first.contains('.')
+                || first.contains(':')
+                || first == "localhost"
+                || first.starts_with('[') =>
+        {
+            (Some(first), rest)
+        }
+        _ => (None, name),
+    }
+}
+
+fn check_host(input: &str, host: &str) -> Result<()> {
+    let (name, port) = if let Some(v6) = host.strip_prefix('[') {
+        let (addr, after) = v6.split_once(']').unwrap_or((v6, ""));
+        if addr.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(Error::invalid(format!(
+                "invalid reference {input:?}: registry {host:?} is not a valid IPv6 address"
+            )));
+        }
+        (None, after.strip_prefix(':'))
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) => (Some(name), Some(port)),
+            None => (Some(host), None),
+        }
+    };
+    if let Some(name) = name {
+        let valid = !name.is_empty()
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if !valid {
+            return Err(Error::invalid(format!(
+                "invalid reference {input:?}: registry {host:?} is not a valid host name"
+            )));
+        }
+    }
+    if let Some(port) = port {
+        if port.parse::<u16>().is_err() {
+            return Err(Error::invalid(format!(
+                "invalid reference {input:?}: registry port {port:?} is not a number"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Path components: `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`.
+fn check_repository(input: &str, repository: &str) -> Result<()> {
+    let bad = |why: String| {
+        Err(Error::invalid(format!(
+            "invalid reference {input:?}: repository {repository:?} {why}"
+        )))
+    };
+    if repository.len() > 255 {
+        return bad("is longer than 255 characters".into());
+    }
+    for component in repository.split('/') {
+        if component.is_empty() {
+            return bad("has an empty path component".into());
+        }
+        let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+        if let Some(c) = component
+            .chars()
+            .find(|&c| !alnum(c) && !matches!(c, '.' | '_' | '-'))
+        {
+            return bad(format!(
+                "contains {c:?}: only lowercase letters, digits and . _ - are allowed"
+            ));
+        }
+        let starts_ends = component.starts_with(alnum) && component.ends_with(alnum);
+        let separators_ok = component
+            .split(alnum)
+            .filter(|sep| !sep.is_empty())
+            .all(|sep| sep == "." || sep == "_" || sep == "__" || sep.chars().all(|c| c == '-'));
+        if !starts_ends || !separators_ok {
+            return bad(format!("has a badly placed separator in {component:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// `[\w][\w.-]{0,127}`.
+fn check_tag(input: &str, tag: &str) -> Result<()> {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let valid = tag.len() <= 128
+        && tag.starts_with(word)
+        && tag.chars().all(|c| word(c) || c == '.' || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "invalid reference {input:?}: tag {tag:?} must be 1 to 128 letters, digits, _ . or - and not start with . or -"
+        )))
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.registry, self.repository)?;
+        if let Some(tag) = &self.tag {
+            write!(f, ":{tag}")?;
+        }
+        if let Some(digest) = &self.digest {
+            write!(f, "@{digest}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn references_normalise_like_docker() {
+        let cases = [
+            ("ubuntu", "index.docker.io/library/ubuntu:latest"),
+            (
+                "docker.io/library/ubuntu:22.04",
+                "index.docker.io/library/ubuntu:22.04",
+            ),
+            ("user/app", "index.docker.io/user/app:latest"),
+            ("localhost/app", "localhost/app:latest"),
+            ("localhost:5000/a/b:v1", "localhost:5000/a/b:v1"),
+            ("127.0.0.1:5000/app", "127.0.0.1:5000/app:latest"),
+            ("[::1]:5000/app:x", "[::1]:5000/app:x"),
+            ("ghcr.io/o/r@DIGEST", "ghcr.io/o/r@DIGEST"),
+            ("ghcr.io/o/r:v2@DIGEST", "ghcr.io/o/r:v2@DIGEST"),
+            ("gcr.io/a__b/c-d.e_f", "gcr.io/a__b/c-d.e_f:latest"),
+        ];
+        for (input, want) in cases {
+            let input = input.replace("DIGEST", DIGEST);
+            let got: Reference = input.parse().unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(got.to_string(), want.replace("DIGEST", DIGEST), "{input}");
+        }
+    }
+
+    #[test]
+    fn invalid_references_say_which_part_is_wrong() {
+        let cases = [
+            ("", "is empty"),
+            ("Ubuntu", "repository \"library/Ubuntu\" contains 'U'"),
+            ("app:", "tag \"\""),
+            ("app:-x", "tag \"-x\""),
+            ("app@sha256:abc", "digest \"sha256:abc\""),
+            ("host:port/app", "port \"port\""),
+            ("bad_host.com/app", "registry \"bad_host.com\""),
+            ("a.io/x//y", "empty path component"),
+            ("a.io/x-/y", "badly placed separator"),
+        ];
+        for (input, want) in cases {
+            let err = input.parse::<Reference>().unwrap_err().to_string();
+            assert!(err.contains(want), "{input:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_identifier_prefers_the_digest() {
+        let r: Reference = format!("a.io/b:t@{DIGEST}").parse().unwrap();
+        assert_eq!(r.identifier(), DIGEST);
+        let r: Reference = "a.io/b:t".parse().unwrap();
+        assert_eq!(r.identifier(), "t");
+    }
+}
