@@ -46,11 +46,13 @@ ensure_go() {
     command -v go >/dev/null || { echo "error: go is still not on PATH" >&2; exit 1; }
 }
 
-# ensure_tools TOOL... : each tool is its own Debian package name.
+# ensure_tools TOOL[:PACKAGE]... : installs the package (default: the
+# tool's own name) of every tool not on PATH.
 ensure_tools() {
     local missing=()
-    for tool in "$@"; do
-        command -v "$tool" >/dev/null || missing+=("$tool")
+    for spec in "$@"; do
+        local tool="${spec%%:*}" package="${spec#*:}"
+        command -v "$tool" >/dev/null || missing+=("$package")
     done
     [ ${#missing[@]} = 0 ] && return
     apt_update

@@ -58,8 +58,7 @@ pub fn pull(options: &PullOptions, out: &Path) -> Result<Pulled> {
         let selected = select(&index, &options.platforms, reference)?;
         let mut images = Vec::new();
         for child in &selected {
-            let fetched =
-                manifests::get(&client, repository, &child.digest().to_string(), &scopes)?;
+            let fetched = manifests::get(&client, repository, child.digest().as_ref(), &scopes)?;
             writer.add_bytes(&fetched.bytes)?;
             let manifest = crate::json::parse(
                 &fetched.bytes,
@@ -275,7 +274,14 @@ fn download(
                 // Never leave unverified bytes under a digest's name.
                 let _ = std::fs::remove_file(target);
                 if !(e.is_transient() && attempt < policy.attempts) {
-                    return Err(e);
+                    return Err(match e {
+                        Error::Network { what, message, .. } => Error::Network {
+                            what,
+                            message,
+                            attempts: attempt,
+                        },
+                        other => other,
+                    });
                 }
                 client.back_off(attempt);
             }

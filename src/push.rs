@@ -160,8 +160,11 @@ fn same_registry_source(source: &str, reference: &Reference) -> Option<String> {
     (registry == reference.registry).then(|| repository.to_string())
 }
 
+/// A blob to push: its digest and size.
+type Blob = (Digest, u64);
+
 /// Manifests in PUT order (children first) and the blobs they reference.
-fn collect(layout: &Layout, root: &Descriptor) -> Result<(Vec<ManifestPut>, Vec<(Digest, u64)>)> {
+fn collect(layout: &Layout, root: &Descriptor) -> Result<(Vec<ManifestPut>, Vec<Blob>)> {
     let mut manifests = Vec::new();
     let mut blobs = Vec::new();
     let bytes = layout.read_blob(root)?;

@@ -113,7 +113,7 @@ pub fn get_blob(
     if let Err(e) = copied {
         return Err(Error::Network {
             what: format!("GET {url}"),
-            message: format!("the download broke after {got} of {size} bytes: {e}"),
+            message: format!("the connection broke after {got} of {size} bytes: {e}"),
             attempts: 1,
         });
     }

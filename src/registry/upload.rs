@@ -98,10 +98,10 @@ fn upload_once(
     let mut location = location(client, &response, &start)?;
 
     match data {
-        BlobData::Bytes(bytes) => return finish(client, &location, digest, bytes, scopes),
+        BlobData::Bytes(bytes) => finish(client, &location, digest, bytes, scopes),
         BlobData::File(path) if size <= MONOLITHIC_LIMIT => {
             let bytes = std::fs::read(path).with_path("reading", path)?;
-            return finish(client, &location, digest, &bytes, scopes);
+            finish(client, &location, digest, &bytes, scopes)
         }
         BlobData::File(path) => {
             let mut file = std::fs::File::open(path).with_path("opening", path)?;

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+pub mod registry;
+
 /// The `rko` binary under test.
 pub fn rko() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rko"))
