@@ -34,12 +34,28 @@ impl RegistryArgs {
         ca_files.extend(self.ca_certs.iter().cloned());
         RegistryOptions {
             insecure: self.insecure.clone(),
+            system_ca_files: system_ca_bundle().into_iter().collect(),
             ca_files,
             certs_dir: Some(self.certs_dir.clone()),
             credentials: credential_store(),
             retry: RetryPolicy::default(),
         }
     }
+}
+
+/// The system's CA bundle, where Go's crypto/x509 looks for it on Linux.
+fn system_ca_bundle() -> Option<PathBuf> {
+    [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/ca-bundle.pem",
+        "/etc/pki/tls/cacert.pem",
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        "/etc/ssl/cert.pem",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|path| path.is_file())
 }
 
 /// Where docker and podman keep credentials, in the order docker's tools look.

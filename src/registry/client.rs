@@ -48,6 +48,8 @@ pub struct RegistryOptions {
     /// Registries (`host[:port]`) reachable over plain HTTP or with
     /// unverified TLS, as ko's `--insecure-registry`.
     pub insecure: Vec<String>,
+    /// The system's CA bundle (PEM); Mozilla's roots when empty.
+    pub system_ca_files: Vec<PathBuf>,
     /// Extra CA certificates (PEM files): `SSL_CERT_FILE`, `--ca-cert`.
     pub ca_files: Vec<PathBuf>,
     /// Docker's `/etc/docker/certs.d`: `HOST[:PORT]/*.crt` are CAs for that registry.
@@ -151,19 +153,35 @@ impl Client {
         credential: Credential,
     ) -> Result<Client> {
         let insecure = options.insecure.iter().any(|r| r == registry);
-        let agent = agent(registry, options, insecure)?;
         let mut client = Client {
             registry: registry.to_string(),
-            base: format!("https://{registry}"),
-            agent,
+            base: format!("http://{registry}"),
+            agent: agent(None),
             credential,
             auth: Mutex::new(AuthState::default()),
             retry: options.retry,
             requests: Arc::new(AtomicU64::new(0)),
         };
+        if is_loopback(registry) {
+            // Nothing leaves the machine: plain HTTP first, which spares
+            // loading CA certificates, then HTTPS.
+            let Err(http_error) = client.ping() else {
+                return Ok(client);
+            };
+            client.agent = agent(Some(tls_config(registry, options, insecure)?));
+            client.base = format!("https://{registry}");
+            client.ping().map_err(|https_error| {
+                Error::invalid(format!(
+                    "cannot reach registry {registry}: over HTTP: {http_error}; over HTTPS: {https_error}"
+                ))
+            })?;
+            return Ok(client);
+        }
+        client.agent = agent(Some(tls_config(registry, options, insecure)?));
+        client.base = format!("https://{registry}");
         match client.ping() {
             Ok(()) => Ok(client),
-            Err(https_error) if insecure || is_loopback(registry) => {
+            Err(https_error) if insecure => {
                 client.base = format!("http://{registry}");
                 client.ping().map_err(|http_error| {
                     Error::invalid(format!(
@@ -514,12 +532,13 @@ pub fn registry_error(what: &str, response: Response) -> Error {
     }
 }
 
-fn agent(registry: &str, options: &RegistryOptions, insecure: bool) -> Result<Agent> {
-    let mut roots: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
-        .certs
-        .into_iter()
-        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
-        .collect();
+/// The CAs to trust for `registry`: the system bundle (or Mozilla's roots
+/// when there is none), the extra files, and Docker's certs.d for this host.
+fn tls_config(registry: &str, options: &RegistryOptions, insecure: bool) -> Result<TlsConfig> {
+    let mut roots: Vec<Certificate<'static>> = Vec::new();
+    for file in &options.system_ca_files {
+        roots.extend(read_pem_certificates(file)?);
+    }
     if roots.is_empty() {
         roots.extend(
             webpki_root_certs::TLS_SERVER_ROOT_CERTS
@@ -541,32 +560,42 @@ fn agent(registry: &str, options: &RegistryOptions, insecure: bool) -> Result<Ag
         }
     }
     for file in &files {
-        let pem = std::fs::read(file).map_err(|e| Error::io("reading CA certificates", file, e))?;
-        let before = roots.len();
-        for item in ureq::tls::parse_pem(&pem) {
-            if let Ok(PemItem::Certificate(cert)) = item {
-                roots.push(cert);
-            }
-        }
-        if roots.len() == before {
+        let certificates = read_pem_certificates(file)?;
+        if certificates.is_empty() {
             return Err(Error::invalid(format!(
                 "{}: no PEM certificates in it",
                 file.display()
             )));
         }
+        roots.extend(certificates);
     }
-    let tls = TlsConfig::builder()
+    Ok(TlsConfig::builder()
         .root_certs(RootCerts::from(roots))
         .disable_verification(insecure)
-        .build();
-    let config = Agent::config_builder()
-        .tls_config(tls)
+        .build())
+}
+
+fn read_pem_certificates(file: &std::path::Path) -> Result<Vec<Certificate<'static>>> {
+    let pem = std::fs::read(file).map_err(|e| Error::io("reading CA certificates", file, e))?;
+    Ok(ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(cert)) => Some(cert),
+            _ => None,
+        })
+        .collect())
+}
+
+/// An HTTP agent; without a TLS config it can still fetch `https://` URLs
+/// (a redirect to storage) with Mozilla's roots.
+fn agent(tls: Option<TlsConfig>) -> Agent {
+    Agent::config_builder()
+        .tls_config(tls.unwrap_or_default())
         .http_status_as_error(false)
         .user_agent(concat!("rko/", env!("CARGO_PKG_VERSION")))
         .timeout_connect(Some(Duration::from_secs(15)))
         .timeout_recv_response(Some(Duration::from_secs(120)))
-        .build();
-    Ok(config.into())
+        .build()
+        .into()
 }
 
 impl Error {
