@@ -248,7 +248,8 @@ fn download_all(
     Ok(())
 }
 
-fn download(
+/// Downloads one verified blob to `target`, retrying from the start.
+pub(crate) fn download(
     client: &Client,
     repository: &str,
     digest: &Digest,

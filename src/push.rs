@@ -13,7 +13,7 @@ use crate::registry::Reference;
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// What to push and where.
 #[derive(Debug, Clone)]
@@ -35,6 +35,8 @@ pub struct Pushed {
     pub requests: u64,
     pub uploaded: usize,
     pub mounted: usize,
+    /// Blobs of a shallow base copied over from another registry.
+    pub copied: usize,
     pub present: usize,
 }
 
@@ -53,28 +55,36 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
     let repository = &reference.repository;
     let source = layout
         .blob_source()
-        .and_then(|s| same_registry_source(&s, reference));
+        .map(|s| s.parse::<Reference>())
+        .transpose()?;
+    let mount_from = source
+        .as_ref()
+        .filter(|s| s.registry == reference.registry && &s.repository != repository)
+        .map(|s| s.repository.clone());
+    let copy_from = source.filter(|s| s.registry != reference.registry);
     let mut scopes = vec![format!("repository:{repository}:pull,push")];
-    if let Some(from) = &source {
+    if let Some(from) = &mount_from {
         scopes.push(format!("repository:{from}:pull"));
     }
     let client = Client::connect(&reference.registry, &options.registry)?;
-
-    let outcome = push_blobs(
-        &client,
-        &layout,
+    let target = Target {
+        client: &client,
+        layout: &layout,
         repository,
-        &blobs,
-        source.as_deref(),
-        &scopes,
-        options.jobs,
-    )?;
+        scopes: &scopes,
+        mount_from: mount_from.as_deref(),
+        copy_from: copy_from.map(|reference| Remote {
+            reference,
+            options: &options.registry,
+            client: OnceLock::new(),
+        }),
+    };
+    let outcome = push_blobs(&target, &blobs, options.jobs)?;
     if let Some(missing) = outcome.missing {
         return Err(Error::invalid(format!(
-            "{}: blob {missing} is not in the layout and cannot be mounted into {}: \
-             push to the registry the base was pulled from, or pull the base without --shallow",
+            "{}: blob {missing} is not in the layout, which names no repository to get it from \
+             (was it pulled with --shallow by another tool?)",
             options.layout.display(),
-            reference.repository_name()
         )));
     }
     let (top, children) = manifests
@@ -118,6 +128,7 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
         requests: client.requests(),
         uploaded: outcome.uploaded,
         mounted: outcome.mounted,
+        copied: outcome.copied,
         present: outcome.present,
     })
 }
@@ -152,12 +163,6 @@ fn root_descriptor(layout: &Layout, reference: &Reference) -> Result<Descriptor>
                 })
         }
     }
-}
-
-/// The `host/name` part of a blob source, when it is on the registry we push to.
-fn same_registry_source(source: &str, reference: &Reference) -> Option<String> {
-    let (registry, repository) = source.split_once('/')?;
-    (registry == reference.registry).then(|| repository.to_string())
 }
 
 /// A blob to push: its digest and size.
@@ -213,24 +218,47 @@ fn add_blobs(manifest: &ImageManifest, blobs: &mut Vec<(Digest, u64)>) {
     );
 }
 
+/// Where the blobs go, and where the ones the layout lacks come from.
+struct Target<'a> {
+    client: &'a Client,
+    layout: &'a Layout,
+    repository: &'a str,
+    scopes: &'a [String],
+    /// A repository on the same registry to mount missing blobs from.
+    mount_from: Option<&'a str>,
+    /// A repository on another registry to copy missing blobs from.
+    copy_from: Option<Remote<'a>>,
+}
+
+/// Another registry, connected to on first use.
+struct Remote<'a> {
+    reference: Reference,
+    options: &'a RegistryOptions,
+    client: OnceLock<std::result::Result<Client, String>>,
+}
+
+impl Remote<'_> {
+    fn client(&self) -> Result<&Client> {
+        self.client
+            .get_or_init(|| {
+                Client::connect(&self.reference.registry, self.options).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| Error::invalid(e.clone()))
+    }
+}
+
 #[derive(Default)]
 struct BlobOutcome {
     uploaded: usize,
     mounted: usize,
+    copied: usize,
     present: usize,
-    /// A blob neither in the layout nor mountable.
+    /// A blob neither in the layout nor to be had from a known repository.
     missing: Option<Digest>,
 }
 
-fn push_blobs(
-    client: &Client,
-    layout: &Layout,
-    repository: &str,
-    blobs: &[(Digest, u64)],
-    source: Option<&str>,
-    scopes: &[String],
-    jobs: usize,
-) -> Result<BlobOutcome> {
+fn push_blobs(target: &Target<'_>, blobs: &[Blob], jobs: usize) -> Result<BlobOutcome> {
     let next = AtomicUsize::new(0);
     let outcome = Mutex::new(BlobOutcome::default());
     let failure: Mutex<Option<Error>> = Mutex::new(None);
@@ -242,12 +270,13 @@ fn push_blobs(
                     return;
                 }
                 let (digest, size) = &blobs[i];
-                match push_blob(client, layout, repository, digest, *size, source, scopes) {
+                match push_blob(target, digest, *size) {
                     Ok(result) => {
                         let mut outcome = outcome.lock().expect("no panics");
                         match result {
                             BlobResult::Present => outcome.present += 1,
                             BlobResult::Mounted => outcome.mounted += 1,
+                            BlobResult::Copied => outcome.copied += 1,
                             BlobResult::Uploaded => outcome.uploaded += 1,
                             BlobResult::Missing => outcome.missing = Some(digest.clone()),
                         }
@@ -268,30 +297,47 @@ fn push_blobs(
 enum BlobResult {
     Present,
     Mounted,
+    Copied,
     Uploaded,
     Missing,
 }
 
-fn push_blob(
-    client: &Client,
-    layout: &Layout,
-    repository: &str,
-    digest: &Digest,
-    size: u64,
-    source: Option<&str>,
-    scopes: &[String],
-) -> Result<BlobResult> {
+fn push_blob(target: &Target<'_>, digest: &Digest, size: u64) -> Result<BlobResult> {
+    let (client, repository, scopes) = (target.client, target.repository, target.scopes);
     if upload::exists(client, repository, digest, scopes)? {
         return Ok(BlobResult::Present);
     }
-    if let Some(from) = source.filter(|from| *from != repository) {
+    if let Some(from) = target.mount_from {
         if upload::mount(client, repository, digest, from, scopes)? {
             return Ok(BlobResult::Mounted);
         }
     }
-    let path = layout.blob_path(digest);
+    let path = target.layout.blob_path(digest);
     if !path.exists() {
-        return Ok(BlobResult::Missing);
+        let Some(remote) = &target.copy_from else {
+            return Ok(BlobResult::Missing);
+        };
+        // Through a temporary file: the upload may have to start over.
+        let temp = tempfile::NamedTempFile::new()
+            .map_err(|e| Error::io("creating", std::env::temp_dir(), e))?;
+        let source_scopes = [format!("repository:{}:pull", remote.reference.repository)];
+        crate::pull::download(
+            remote.client()?,
+            &remote.reference.repository,
+            digest,
+            size,
+            temp.path(),
+            &source_scopes,
+        )?;
+        upload::upload(
+            client,
+            repository,
+            digest,
+            size,
+            BlobData::File(temp.path()),
+            scopes,
+        )?;
+        return Ok(BlobResult::Copied);
     }
     let actual = std::fs::metadata(&path)
         .map_err(|e| Error::io("reading", &path, e))?

@@ -244,8 +244,7 @@ fn pull_narrows_an_index_to_the_asked_platforms_and_shallow_bases_push_by_mount(
             .arg("--out")
             .arg(&image),
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_rko"))
-        .env("DOCKER_CONFIG", &config)
+    let out = rko_in(&config)
         .arg("push")
         .arg(&image)
         .arg(format!("{host}/app:1"))

@@ -41,8 +41,8 @@ pub fn run(args: Args) -> Result<()> {
     };
     let pushed = push::push(&options)?;
     eprintln!(
-        "rko: pushed {} blobs, mounted {}, {} already there; {} HTTP requests",
-        pushed.uploaded, pushed.mounted, pushed.present, pushed.requests
+        "rko: pushed {} blobs, mounted {}, copied {}, {} already there; {} HTTP requests",
+        pushed.uploaded, pushed.mounted, pushed.copied, pushed.present, pushed.requests
     );
     let digest = pushed.digest.expect("a push always has a digest");
     write_digest_file(args.digest_file.as_deref(), digest.as_ref())?;
