@@ -8,11 +8,15 @@
 
 pub mod atomic;
 pub mod base;
+pub mod build;
+pub mod cache;
 pub mod compress;
+pub mod config;
 pub mod descriptor;
 mod digest;
 pub mod error;
 pub mod export;
+pub mod gobuild;
 pub mod image;
 pub mod image_config;
 pub mod index;
@@ -21,8 +25,10 @@ pub mod layer;
 pub mod layout;
 mod media_types;
 pub mod platform;
+pub mod publish;
 pub mod pull;
 pub mod push;
 pub mod registry;
+pub mod template;
 
 pub use error::{Error, Result};

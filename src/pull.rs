@@ -35,6 +35,22 @@ pub struct Pulled {
     pub requests: u64,
 }
 
+/// The digest a tag currently points at (one manifest GET).
+pub fn resolve(reference: &Reference, registry: &RegistryOptions) -> Result<Digest> {
+    if let Some(digest) = &reference.digest {
+        return Ok(digest.clone());
+    }
+    let client = Client::connect(&reference.registry, registry)?;
+    let scopes = [format!("repository:{}:pull", reference.repository)];
+    Ok(manifests::get(
+        &client,
+        &reference.repository,
+        &reference.identifier(),
+        &scopes,
+    )?
+    .digest)
+}
+
 /// Pulls into a new layout at `out`.
 pub fn pull(options: &PullOptions, out: &Path) -> Result<Pulled> {
     let reference = &options.reference;

@@ -4,6 +4,7 @@
 
 mod append;
 mod assemble_layer;
+mod build;
 mod export;
 mod index;
 mod login;
@@ -37,6 +38,8 @@ enum Command {
     Push(push::Args),
     Login(login::LoginArgs),
     Logout(login::LogoutArgs),
+    #[command(alias = "publish")]
+    Build(build::Args),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Push(args) => push::run(args),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
+        Command::Build(args) => build::run(args),
     }
 }
 
