@@ -3,13 +3,11 @@
 
 mod common;
 
+use common::runc::Container;
 use common::*;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 fn skopeo_inspect(layout: &Path, extra: &[&str]) -> serde_json::Value {
     json(&run_ok(
@@ -60,15 +58,8 @@ fn skopeo_sees_the_platform_env_entrypoint_and_labels_that_were_set() {
     assert_eq!(config["created"], "1970-01-01T00:00:00Z");
 }
 
-/// `umoci unpack` of the layout's `latest` image into a runtime bundle.
 fn unpack(image: &Path, bundle: &Path) -> std::path::PathBuf {
-    run_ok(
-        Command::new(require("umoci"))
-            .args(["unpack", "--image"])
-            .arg(format!("{}:latest", image.display()))
-            .arg(bundle),
-    );
-    bundle.to_path_buf()
+    common::runc::unpack(image, "latest", bundle)
 }
 
 #[test]
@@ -107,107 +98,20 @@ fn umoci_unpacks_the_expected_files_with_the_expected_modes() {
     );
 }
 
-/// A container started by runc, killed and deleted when dropped.
-struct Container {
-    runc: std::path::PathBuf,
-    state: std::path::PathBuf,
-    id: String,
-    child: Child,
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        let runc = |args: &[&str]| {
-            let _ = Command::new(&self.runc)
-                .arg("--root")
-                .arg(&self.state)
-                .args(args)
-                .output();
-        };
-        runc(&["kill", &self.id, "KILL"]);
-        let _ = self.child.wait();
-        runc(&["delete", "--force", &self.id]);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http_get(port: u16, path: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response)
-}
-
 #[test]
 fn the_go_server_image_runs_under_runc_and_answers_http() {
     let dir = temp_dir();
     let image = hello_image(dir.path(), "amd64");
     let bundle = unpack(&image, &dir.path().join("bundle"));
-    // The bundle tweaks DESIGN.md describes: no terminal, and the host's
-    // network namespace so the test can reach the server on 127.0.0.1.
-    let port = free_port();
-    let config_path = bundle.join("config.json");
-    let mut config = json(&std::fs::read_to_string(&config_path).unwrap());
-    config["process"]["terminal"] = false.into();
-    config["process"]["env"]
-        .as_array_mut()
-        .unwrap()
-        .push(format!("PORT={port}").into());
-    let namespaces = config["linux"]["namespaces"].as_array_mut().unwrap();
-    namespaces.retain(|ns| ns["type"] != "network");
-    std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
-
-    let runc = require("runc");
-    let state = dir.path().join("runc-state");
-    let id = format!("rko-test-{}", std::process::id());
-    let log = std::fs::File::create(dir.path().join("container.log")).unwrap();
-    let child = Command::new(&runc)
-        .arg("--root")
-        .arg(&state)
-        .args(["run", &id])
-        .current_dir(&bundle)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let _container = Container {
-        runc,
-        state,
-        id,
-        child,
-    };
-
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let greeting = loop {
-        match http_get(port, "/") {
-            Ok(response) => break response,
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => panic!(
-                "the server never answered: {e}\ncontainer log: {}",
-                std::fs::read_to_string(dir.path().join("container.log")).unwrap_or_default()
-            ),
-        }
-    };
+    let container = Container::start(&bundle, dir.path(), common::registry::free_port());
+    let greeting = container.get("/");
     assert!(greeting.starts_with("HTTP/1.0 200"), "{greeting}");
     assert!(
         greeting.contains("Hello from rko! (uid 65532)"),
         "runs as builtin:static's nonroot user: {greeting}"
     );
-    let data = http_get(port, "/static/greeting.txt").unwrap();
-    assert!(
-        data.contains("This file came from kodata/."),
-        "kodata is served: {data}"
-    );
+    let data = container.get("/static/greeting.txt");
+    assert!(data.contains("This file came from kodata/."), "kodata is served: {data}");
 }
 
 fn podman(root: &Path) -> Command {

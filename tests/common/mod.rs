@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub mod registry;
+pub mod runc;
 
 /// The `rko` binary under test.
 pub fn rko() -> Command {
