@@ -101,7 +101,8 @@ pub fn build(settings: &BuildSettings, target: &str) -> Result<Built> {
         .or_else(|| settings.base_image.clone())
         .or_else(|| settings.config.default_base_image.clone())
         .unwrap_or_else(|| "builtin:static".to_string());
-    let base = Base::resolve(settings, &base_ref)?;
+    let base = Base::resolve(settings, &base_ref)
+        .map_err(|e| Error::invalid(format!("base image {base_ref}: {e}")))?;
     let platforms = match &settings.platforms {
         Platforms::List(list) => list.clone(),
         Platforms::All => base.all_platforms()?,

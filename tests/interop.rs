@@ -111,7 +111,10 @@ fn the_go_server_image_runs_under_runc_and_answers_http() {
         "runs as builtin:static's nonroot user: {greeting}"
     );
     let data = container.get("/static/greeting.txt");
-    assert!(data.contains("This file came from kodata/."), "kodata is served: {data}");
+    assert!(
+        data.contains("This file came from kodata/."),
+        "kodata is served: {data}"
+    );
 }
 
 fn podman(root: &Path) -> Command {

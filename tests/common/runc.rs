@@ -34,7 +34,11 @@ pub struct Container {
 impl Drop for Container {
     fn drop(&mut self) {
         let runc = |args: &[&str]| {
-            let _ = Command::new(&self.runc).arg("--root").arg(&self.state).args(args).output();
+            let _ = Command::new(&self.runc)
+                .arg("--root")
+                .arg(&self.state)
+                .args(args)
+                .output();
         };
         runc(&["kill", &self.id, "KILL"]);
         let _ = self.child.wait();
@@ -48,8 +52,14 @@ impl Container {
         let config_path = bundle.join("config.json");
         let mut config = json(&std::fs::read_to_string(&config_path).unwrap());
         config["process"]["terminal"] = false.into();
-        config["process"]["env"].as_array_mut().unwrap().push(format!("PORT={port}").into());
-        config["linux"]["namespaces"].as_array_mut().unwrap().retain(|ns| ns["type"] != "network");
+        config["process"]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(format!("PORT={port}").into());
+        config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|ns| ns["type"] != "network");
         std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
 
         let runc = require("runc");
@@ -67,7 +77,14 @@ impl Container {
             .stderr(file)
             .spawn()
             .unwrap();
-        Container { runc, state, id, child, log, port }
+        Container {
+            runc,
+            state,
+            id,
+            child,
+            log,
+            port,
+        }
     }
 
     /// GET `path`, waiting up to 30 s for the server to come up.
@@ -76,7 +93,9 @@ impl Container {
         loop {
             match http_get(self.port, path) {
                 Ok(response) => return response,
-                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
                 Err(e) => panic!(
                     "the server never answered: {e}\ncontainer log: {}",
                     std::fs::read_to_string(&self.log).unwrap_or_default()
