@@ -85,7 +85,12 @@ pub struct Built {
 
 /// Builds the image for `target` (an import path as ko takes it).
 pub fn build(settings: &BuildSettings, target: &str) -> Result<Built> {
-    let package = gobuild::list(&settings.go, &settings.work_dir, target)?;
+    let package = gobuild::list_cached(
+        &settings.go,
+        &settings.work_dir,
+        target,
+        &settings.cache.list_dir(),
+    )?;
     let build_config = settings
         .config
         .builds

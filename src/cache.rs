@@ -20,7 +20,7 @@ pub fn key(parts: &[&str]) -> String {
 
 impl Cache {
     pub fn open(root: &Path) -> Result<Cache> {
-        for sub in ["bin", "layers", "bases", "tmp"] {
+        for sub in ["bin", "layers", "bases", "list", "tmp"] {
             let dir = root.join(sub);
             std::fs::create_dir_all(&dir).with_path("creating", &dir)?;
         }
@@ -51,6 +51,36 @@ impl Cache {
         let descriptor = LayerDescriptor::read(&descriptor).ok()?;
         let size = std::fs::metadata(&blob).ok()?.len();
         (size == descriptor.size).then_some((blob, descriptor))
+    }
+
+    /// Where `go list` answers are remembered.
+    pub fn list_dir(&self) -> PathBuf {
+        self.root.join("list")
+    }
+
+    /// The digest of a binary in the cache, recomputed only when its size,
+    /// mtime or inode changed (Go leaves an up-to-date binary untouched).
+    pub fn binary_digest(&self, binary: &Path) -> Result<crate::digest::Sha256Hex> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(binary).with_path("reading", binary)?;
+        let stamp = format!(
+            "{}:{}:{}:{}",
+            meta.size(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+            meta.ino()
+        );
+        let memo = binary.with_extension("rko-digest");
+        if let Ok(text) = std::fs::read_to_string(&memo) {
+            if let Some((seen, digest)) = text.split_once(' ') {
+                if seen == stamp {
+                    return Ok(digest.trim().to_string());
+                }
+            }
+        }
+        let (digest, _) = crate::digest::sha256_file(binary)?;
+        let _ = std::fs::write(&memo, format!("{stamp} {digest}"));
+        Ok(digest.to_string())
     }
 
     /// Where a pulled base image with this manifest digest lives.

@@ -50,6 +50,68 @@ struct ListedError {
     err: String,
 }
 
+/// Like [`list`], remembering the answer in `cache_dir` for as long as the
+/// files it depends on (the package directory and its go.mod) keep their
+/// size and modification time: a no-op rebuild then skips `go list`.
+pub fn list_cached(go: &Path, dir: &Path, target: &str, cache_dir: &Path) -> Result<Package> {
+    let key = crate::cache::key(&[
+        &go.display().to_string(),
+        &dir.display().to_string(),
+        target,
+    ]);
+    let entry = cache_dir.join(format!("{key}.json"));
+    if let Ok(text) = std::fs::read_to_string(&entry) {
+        let cached: Option<CachedList> = serde_json::from_str(&text).ok();
+        if let Some(cached) = cached.filter(|c| c.stamp == stamp(&c.package_dir, &c.module_dir)) {
+            return Ok(Package {
+                import_path: cached.import_path,
+                dir: cached.package_dir,
+                module_path: cached.module_path,
+                module_dir: cached.module_dir,
+            });
+        }
+    }
+    let package = list(go, dir, target)?;
+    let cached = CachedList {
+        stamp: stamp(&package.dir, &package.module_dir),
+        import_path: package.import_path.clone(),
+        package_dir: package.dir.clone(),
+        module_path: package.module_path.clone(),
+        module_dir: package.module_dir.clone(),
+    };
+    // A cache that cannot be written only costs the next run a `go list`.
+    let _ = crate::atomic::write_file(&entry, &serde_json::to_vec(&cached).expect("serializes"));
+    Ok(package)
+}
+
+#[derive(serde::Serialize, Deserialize)]
+struct CachedList {
+    stamp: String,
+    import_path: String,
+    package_dir: PathBuf,
+    module_path: String,
+    module_dir: PathBuf,
+}
+
+/// Size and mtime of the package directory and go.mod.
+fn stamp(package_dir: &Path, module_dir: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    [package_dir.to_path_buf(), module_dir.join("go.mod")]
+        .iter()
+        .map(|p| match std::fs::metadata(p) {
+            Ok(m) => format!(
+                "{}:{}:{}:{}",
+                p.display(),
+                m.size(),
+                m.mtime(),
+                m.mtime_nsec()
+            ),
+            Err(_) => format!("{}:missing", p.display()),
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
 /// Resolves `target` (`./cmd/app`, `example.com/m/cmd/app`, `hello.go`,
 /// with or without `ko://`) from `dir` to a main package.
 pub fn list(go: &Path, dir: &Path, target: &str) -> Result<Package> {

@@ -13,7 +13,7 @@ pub mod cache;
 pub mod compress;
 pub mod config;
 pub mod descriptor;
-mod digest;
+pub mod digest;
 pub mod error;
 pub mod export;
 pub mod gobuild;

@@ -113,7 +113,9 @@ pub fn run(args: Args) -> Result<()> {
     }
 
     let created = epoch("SOURCE_DATE_EPOCH")?;
-    let data = template_data(&config_dir, created);
+    // Git is asked only when a template wants it: it costs milliseconds per call.
+    let wants_git = std::fs::read_to_string(&config_path).is_ok_and(|text| text.contains(".Git"));
+    let data = template_data(&config_dir, created, wants_git);
     let config = KoConfig::load(&config_path)?.render(&data, &config_path)?;
     let platforms = platforms(args.platform.as_deref(), &config)?;
     let mut build_env = Vec::new();
@@ -291,7 +293,7 @@ fn platforms(flag: Option<&str>, config: &KoConfig) -> Result<Platforms> {
 }
 
 /// What `.ko.yaml` templates can use: the environment, git facts, the time.
-fn template_data(dir: &Path, created: Option<u64>) -> TemplateData {
+fn template_data(dir: &Path, created: Option<u64>, wants_git: bool) -> TemplateData {
     let now = created.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -299,7 +301,11 @@ fn template_data(dir: &Path, created: Option<u64>) -> TemplateData {
     });
     TemplateData {
         env: env::vars().collect(),
-        git: git_info(dir),
+        git: if wants_git {
+            git_info(dir)
+        } else {
+            GitInfo::default()
+        },
         date: rko::image_config::rfc3339(now),
         timestamp: now.to_string(),
     }
@@ -316,18 +322,21 @@ fn git_info(dir: &Path) -> GitInfo {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default()
     };
-    let full_commit = git(&["rev-parse", "HEAD"]);
-    if full_commit.is_empty() {
+    let log = git(&["log", "-1", "--format=%H%n%h%n%cI%n%ct"]);
+    let mut lines = log.lines().map(str::to_string);
+    let (Some(full_commit), Some(short_commit), Some(commit_date), Some(commit_timestamp)) =
+        (lines.next(), lines.next(), lines.next(), lines.next())
+    else {
         return GitInfo::default();
-    }
+    };
     let dirty = !git(&["status", "--porcelain"]).is_empty();
     GitInfo {
         branch: git(&["rev-parse", "--abbrev-ref", "HEAD"]),
         tag: git(&["describe", "--tags", "--abbrev=0"]),
-        short_commit: git(&["rev-parse", "--short", "HEAD"]),
+        short_commit,
         full_commit,
-        commit_date: git(&["log", "-1", "--format=%cI"]),
-        commit_timestamp: git(&["log", "-1", "--format=%ct"]),
+        commit_date,
+        commit_timestamp,
         tree_state: if dirty { "dirty" } else { "clean" }.to_string(),
         is_dirty: dirty,
         is_clean: !dirty,
