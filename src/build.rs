@@ -83,6 +83,12 @@ pub struct Built {
     _scratch: tempfile::TempDir,
 }
 
+/// Builds every target, several at a time (up to `settings.jobs`);
+/// results in the order given.
+pub fn build_all(settings: &BuildSettings, targets: &[String]) -> Result<Vec<Built>> {
+    run_parallel(targets, settings.jobs, |target| build(settings, target))
+}
+
 /// Builds the image for `target` (an import path as ko takes it).
 pub fn build(settings: &BuildSettings, target: &str) -> Result<Built> {
     let package = gobuild::list_cached(

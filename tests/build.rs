@@ -447,3 +447,73 @@ fn mistakes_get_one_clear_line() {
         "{err}"
     );
 }
+
+#[test]
+fn a_registry_base_image_serves_all_its_platforms() {
+    let registry = Registry::start(Auth::None);
+    let dir = temp_dir();
+    let module = multi(dir.path());
+    let cache = dir.path().join("cache");
+    let amd = hello_image(dir.path(), "amd64");
+    let arm = hello_image(dir.path(), "arm64");
+    let index = dir.path().join("base-index");
+    common::index(&[&amd, &arm], &index, &[]);
+    let base = format!("{}/hello-base:1", registry.host());
+    run_ok(
+        rko()
+            .env("DOCKER_CONFIG", cache.join("docker"))
+            .arg("push")
+            .arg(&index)
+            .arg(&base),
+    );
+
+    let layout = dir.path().join("layout");
+    let (stdout, _) = output(
+        rko_build(&module, &cache)
+            .env("KO_DEFAULTBASEIMAGE", &base)
+            .args(["main.go", "--push=false", "--platform=all", "-B"])
+            .current_dir(module.join("cmd/web"))
+            .arg("--oci-layout-path")
+            .arg(&layout),
+    );
+    assert!(
+        stdout.starts_with("ko.local/web@sha256:"),
+        "a .go file names its package: {stdout}"
+    );
+    let raw = json(&run_ok(
+        Command::new(require("skopeo"))
+            .args(["inspect", "--raw"])
+            .arg(format!("oci:{}:ko.local/web:latest", layout.display())),
+    ));
+    let arches: Vec<&str> = raw["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        arches,
+        ["amd64", "arm64"],
+        "all: every platform of the base"
+    );
+    let arm_digest = raw["manifests"][1]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let config = json(&fs::read_to_string(layout.join("blobs/sha256").join(arm_digest)).unwrap());
+    assert_eq!(
+        config["annotations"]["org.opencontainers.image.base.name"],
+        base.as_str()
+    );
+    assert_eq!(
+        config["layers"].as_array().unwrap().len(),
+        5,
+        "the base's three layers, then the binary and kodata"
+    );
+    assert_eq!(
+        fs::read_dir(cache.join("bases")).unwrap().count(),
+        1,
+        "the base is cached by digest"
+    );
+}

@@ -175,10 +175,7 @@ pub fn run(args: Args) -> Result<()> {
 
     let mut refs = Vec::new();
     let mut layouts = Vec::new();
-    let mut builds = Vec::new();
-    for target in &targets {
-        builds.push(build::build(&settings, target)?);
-    }
+    let builds = build::build_all(&settings, &targets)?;
     for built in &builds {
         let name = publish::image_name(
             repo.as_deref().unwrap_or(LOCAL),
