@@ -97,17 +97,18 @@ impl AtomicFile {
             .as_file_mut()
     }
 
-    /// Flushes, applies the usual 0644 mode and renames onto the target.
+    /// Applies the usual 0644 mode and renames onto the target.
     pub fn commit(self) -> Result<()> {
         self.commit_with_mode(0o644)
     }
 
     /// Like [`commit`](Self::commit), with the file's mode given.
+    ///
+    /// No fsync: the rename makes the output whole or absent if the run is
+    /// interrupted, which is what build systems need; surviving a power cut
+    /// is not worth the milliseconds every output would pay.
     pub fn commit_with_mode(mut self, mode: u32) -> Result<()> {
         let temp = self.temp.take().expect("commit happens once");
-        temp.as_file()
-            .sync_data()
-            .with_path("writing", &self.target)?;
         set_mode(temp.path(), mode)?;
         temp.persist(&self.target)
             .map_err(|e| Error::io("writing", &self.target, e.error))?;

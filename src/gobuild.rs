@@ -30,8 +30,11 @@ impl Package {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Listed {
+    #[serde(default)]
     import_path: String,
+    #[serde(default)]
     name: String,
+    #[serde(default)]
     dir: PathBuf,
     module: Option<ListedModule>,
     error: Option<ListedError>,
