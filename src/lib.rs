@@ -29,6 +29,7 @@ pub mod publish;
 pub mod pull;
 pub mod push;
 pub mod registry;
+pub mod resolve;
 pub mod template;
 
 pub use error::{Error, Result};

@@ -21,6 +21,13 @@ use std::process::Command;
 pub struct Args {
     /// Import paths: ./cmd/app, example.com/m/cmd/app, ko://…, or a .go file [default: .].
     import_paths: Vec<String>,
+    #[command(flatten)]
+    flags: BuildFlags,
+}
+
+/// The flags `build`, `resolve`, `apply`, `create` and `run` share, as in ko.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BuildFlags {
     /// Platforms: `all` (every platform of the base image) or OS/ARCH[/VARIANT],… [default:
     /// KO_DEFAULTPLATFORMS, .ko.yaml's defaultPlatforms, else linux/amd64].
     #[arg(long, value_name = "all|OS/ARCH,…")]
@@ -86,6 +93,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let targets = if args.import_paths.is_empty() {
+        vec![".".to_string()]
+    } else {
+        args.import_paths.clone()
+    };
+    for (_, reference) in build_and_publish(&args.flags, &targets)? {
+        println!("{reference}");
+    }
+    Ok(())
+}
+
+/// Builds and publishes `targets`; returns (target as given, printed
+/// reference) in the order given.
+pub fn build_and_publish(args: &BuildFlags, targets: &[String]) -> Result<Vec<(String, String)>> {
     let work_dir =
         env::current_dir().map_err(|e| Error::invalid(format!("the current directory: {e}")))?;
     let config_path = config_path(&work_dir);
@@ -164,18 +185,13 @@ pub fn run(args: Args) -> Result<()> {
         (_, _, true) => Naming::BaseImportPaths,
         _ => Naming::Default,
     };
-    let targets = if args.import_paths.is_empty() {
-        vec![".".to_string()]
-    } else {
-        args.import_paths.clone()
-    };
     if args.tarball.is_some() && targets.len() > 1 {
         return Err(Error::invalid("--tarball takes one import path"));
     }
 
     let mut refs = Vec::new();
     let mut layouts = Vec::new();
-    let builds = build::build_all(&settings, &targets)?;
+    let builds = build::build_all(&settings, targets)?;
     for built in &builds {
         let name = publish::image_name(
             repo.as_deref().unwrap_or(LOCAL),
@@ -230,10 +246,7 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(path) = &args.image_refs {
         publish::write_refs(path, &refs)?;
     }
-    for reference in refs {
-        println!("{reference}");
-    }
-    Ok(())
+    Ok(targets.iter().cloned().zip(refs).collect())
 }
 
 /// `KO_CONFIG_PATH` (a file, or a directory holding `.ko.yaml`), else `./.ko.yaml`.

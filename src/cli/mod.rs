@@ -7,11 +7,13 @@ mod assemble_layer;
 mod build;
 mod export;
 mod index;
+mod kubectl;
 mod login;
 pub mod params;
 mod pull;
 mod push;
 mod registry;
+mod resolve_yaml;
 
 use clap::{Parser, Subcommand};
 use rko::{Error, Result};
@@ -38,8 +40,14 @@ enum Command {
     Push(push::Args),
     Login(login::LoginArgs),
     Logout(login::LogoutArgs),
+    ResolveYaml(resolve_yaml::Args),
     #[command(alias = "publish")]
     Build(build::Args),
+    Resolve(kubectl::ResolveArgs),
+    Apply(kubectl::ApplyArgs),
+    Create(kubectl::ApplyArgs),
+    Delete(kubectl::DeleteArgs),
+    Run(kubectl::RunArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -52,7 +60,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Push(args) => push::run(args),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
+        Command::ResolveYaml(args) => resolve_yaml::run(args),
         Command::Build(args) => build::run(args),
+        Command::Resolve(args) => kubectl::resolve(args),
+        Command::Apply(args) => kubectl::apply(args, "apply"),
+        Command::Create(args) => kubectl::apply(args, "create"),
+        Command::Delete(args) => kubectl::delete(args),
+        Command::Run(args) => kubectl::run(args),
     }
 }
 

@@ -1,0 +1,80 @@
+//! `rko resolve-yaml`: the plumbing step that replaces `ko://` references
+//! in YAML with the references a map gives, touching nothing else.
+
+use rko::resolve::{self, Input, PREFIX};
+use rko::{Error, Result};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Replace every `ko://IMPORTPATH` string in YAML files with the reference
+/// the images map gives for it; every other byte stays as written.
+///
+/// A reference missing from the map is left as it is with a warning, or,
+/// with --strict, is an error listing every missing one.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A YAML file (repeatable); their documents are joined in order.
+    #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+    /// JSON object: import path (with or without ko://) to a full reference.
+    #[arg(long, value_name = "MAP.json")]
+    images: PathBuf,
+    /// Write here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Fail when a reference is missing from the map.
+    #[arg(long)]
+    strict: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let text =
+        std::fs::read_to_string(&args.images).map_err(|e| Error::io("reading", &args.images, e))?;
+    let map: BTreeMap<String, String> = serde_json::from_str(&text).map_err(|e| {
+        Error::invalid(format!(
+            "{}: expected a JSON object of import path to reference: {e}",
+            args.images.display()
+        ))
+    })?;
+    let map: BTreeMap<String, String> = map
+        .into_iter()
+        .map(|(k, v)| (k.strip_prefix(PREFIX).unwrap_or(&k).to_string(), v))
+        .collect();
+    let mut inputs = Vec::new();
+    for file in &args.files {
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io("reading", file, e))?;
+        inputs.push(Input {
+            name: file.display().to_string(),
+            text,
+        });
+    }
+    let prepared = resolve::prepare(&inputs, None)?;
+    let (output, missing) = prepared.render(&map);
+    report_missing(&missing, args.strict, &args.images.display().to_string())?;
+    match &args.out {
+        Some(path) => rko::atomic::write_file(path, output.as_bytes()),
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(output.as_bytes())
+                .map_err(|e| Error::invalid(format!("writing standard output: {e}")))
+        }
+    }
+}
+
+/// Warns about, or (strict) fails on, references with no image.
+pub fn report_missing(missing: &[String], strict: bool, source: &str) -> Result<()> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing
+        .iter()
+        .map(|m| format!("{PREFIX}{m}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if strict {
+        return Err(Error::invalid(format!("{source} has no image for: {list}")));
+    }
+    eprintln!("rko: warning: {source} has no image for {list}; left as written");
+    Ok(())
+}

@@ -1,0 +1,425 @@
+//! `ko://` references in YAML, found and replaced in place: only the bytes
+//! of each reference change; comments, quoting, indentation, anchors and
+//! document markers stay as the author wrote them. Knows nothing of Go: the
+//! caller says what each import path resolves to.
+
+use crate::error::{Error, Result};
+use saphyr_parser::{Event, Parser, ScalarStyle};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const PREFIX: &str = "ko://";
+
+/// One `ko://` scalar in a YAML text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KoRef {
+    /// The import path, without `ko://`.
+    pub import_path: String,
+    /// Byte range of the scalar's own text (quotes included), tags and anchors excluded.
+    pub start: usize,
+    pub end: usize,
+    pub style: ScalarStyle,
+}
+
+/// A YAML document's place in the text and its `metadata.labels`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub start: usize,
+    pub end: usize,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Everything `find` learns from one file.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    pub refs: Vec<KoRef>,
+    pub documents: Vec<Document>,
+}
+
+/// Converts the parser's character indices to byte offsets, moving forward only.
+struct Offsets<'a> {
+    chars: std::str::CharIndices<'a>,
+    char_index: usize,
+    byte_index: usize,
+    len: usize,
+}
+
+impl<'a> Offsets<'a> {
+    fn new(text: &'a str) -> Self {
+        Offsets {
+            chars: text.char_indices(),
+            char_index: 0,
+            byte_index: 0,
+            len: text.len(),
+        }
+    }
+
+    fn byte(&mut self, char_index: usize) -> usize {
+        while self.char_index < char_index {
+            self.chars.next();
+            self.char_index += 1;
+            self.byte_index = self.chars.clone().next().map_or(self.len, |(b, _)| b);
+        }
+        self.byte_index
+    }
+}
+
+/// Finds every `ko://` string scalar, and every document with its labels.
+pub fn scan(text: &str, file: &Path) -> Result<Scan> {
+    let mut scan = Scan::default();
+    let mut offsets = Offsets::new(text);
+    // Where we are inside the current document: the keys leading to it.
+    let mut path: Vec<Frame> = Vec::new();
+    let mut document: Option<Document> = None;
+    for item in Parser::new_from_str(text) {
+        let (event, span) = item.map_err(|e| {
+            Error::invalid(format!(
+                "{}:{}:{}: invalid YAML: {}",
+                file.display(),
+                e.marker().line(),
+                e.marker().col() + 1,
+                e.info()
+            ))
+        })?;
+        let start = offsets.byte(span.start.index());
+        let end = offsets.byte(span.end.index());
+        match event {
+            Event::DocumentStart(_) => {
+                document = Some(Document {
+                    start,
+                    end: start,
+                    labels: BTreeMap::new(),
+                });
+                path.clear();
+            }
+            Event::DocumentEnd => {
+                if let Some(mut doc) = document.take() {
+                    // The end marker (`...`, or the next `---`) is not the document's.
+                    doc.end = start;
+                    scan.documents.push(doc);
+                }
+            }
+            Event::MappingStart(..) => {
+                let key = take_key(&mut path);
+                path.push(Frame::Mapping { key, pending: None });
+            }
+            Event::SequenceStart(..) => path.push(Frame::Sequence),
+            Event::MappingEnd | Event::SequenceEnd => {
+                path.pop();
+                mark_value_done(&mut path);
+            }
+            Event::Alias(_) => mark_value_done(&mut path),
+            Event::Scalar(value, style, _, _) => {
+                let is_key = matches!(path.last(), Some(Frame::Mapping { pending: None, .. }));
+                if let Some(import_path) = value.strip_prefix(PREFIX) {
+                    if !import_path.is_empty() && !import_path.contains(char::is_whitespace) {
+                        let repr = quoted(&value, style);
+                        let source = &text[start..end];
+                        let Some(repr) = repr.filter(|r| source.ends_with(r.as_str())) else {
+                            return Err(Error::invalid(format!(
+                                "{}:{}:{}: the ko:// value is written in a way rko cannot rewrite in place (escapes or a block scalar)",
+                                file.display(),
+                                span.start.line(),
+                                span.start.col() + 1
+                            )));
+                        };
+                        scan.refs.push(KoRef {
+                            import_path: import_path.to_string(),
+                            start: end - repr.len(),
+                            end,
+                            style,
+                        });
+                    }
+                }
+                if is_key {
+                    if let Some(Frame::Mapping { pending, .. }) = path.last_mut() {
+                        *pending = Some(value.to_string());
+                    }
+                } else {
+                    if let Some(doc) = document.as_mut() {
+                        if let Some((label, value)) = label_at(&path, &value) {
+                            doc.labels.insert(label, value);
+                        }
+                    }
+                    mark_value_done(&mut path);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(scan)
+}
+
+enum Frame {
+    /// `pending` is the key whose value comes next, if a key was read.
+    Mapping {
+        key: Option<String>,
+        pending: Option<String>,
+    },
+    Sequence,
+}
+
+/// The key under which the next node sits, if its parent is a mapping.
+fn take_key(path: &mut [Frame]) -> Option<String> {
+    match path.last_mut() {
+        Some(Frame::Mapping { pending, .. }) => pending.clone(),
+        _ => None,
+    }
+}
+
+fn mark_value_done(path: &mut [Frame]) {
+    if let Some(Frame::Mapping { pending, .. }) = path.last_mut() {
+        *pending = None;
+    }
+}
+
+/// `(label, value)` when a scalar is a value of the document's `metadata.labels`.
+fn label_at(path: &[Frame], value: &str) -> Option<(String, String)> {
+    match path {
+        [Frame::Mapping { key: None, .. }, Frame::Mapping {
+            key: Some(metadata),
+            ..
+        }, Frame::Mapping {
+            key: Some(labels),
+            pending: Some(label),
+        }] if metadata == "metadata" && labels == "labels" => {
+            Some((label.clone(), value.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// How a string is written in a given style; `None` for block styles.
+fn quoted(value: &str, style: ScalarStyle) -> Option<String> {
+    match style {
+        ScalarStyle::Plain => Some(value.to_string()),
+        ScalarStyle::SingleQuoted => Some(format!("'{}'", value.replace('\'', "''"))),
+        ScalarStyle::DoubleQuoted if !value.contains(['"', '\\']) => Some(format!("\"{value}\"")),
+        _ => None,
+    }
+}
+
+/// `text` with every reference replaced by `resolved[import_path]`, in the
+/// same quoting style; references with no entry stay and are returned.
+pub fn rewrite(
+    text: &str,
+    refs: &[KoRef],
+    resolved: &BTreeMap<String, String>,
+) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(text.len() + refs.len() * 64);
+    let mut missing = Vec::new();
+    let mut cursor = 0;
+    for r in refs {
+        let Some(reference) = resolved.get(&r.import_path) else {
+            if !missing.contains(&r.import_path) {
+                missing.push(r.import_path.clone());
+            }
+            continue;
+        };
+        out.push_str(&text[cursor..r.start]);
+        out.push_str(&quoted(reference, r.style).expect("only inline styles are collected"));
+        cursor = r.end;
+    }
+    out.push_str(&text[cursor..]);
+    (out, missing)
+}
+
+/// One YAML input: a name for messages and its text.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub name: String,
+    pub text: String,
+}
+
+/// A piece of output text and the references in it.
+#[derive(Debug, Clone)]
+struct Piece {
+    text: String,
+    refs: Vec<KoRef>,
+}
+
+/// The inputs, scanned (and narrowed to the selected documents), ready to
+/// be rendered once the references are resolved.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    pieces: Vec<Piece>,
+}
+
+/// Scans every input; with a selector, keeps only the documents whose
+/// `metadata.labels` match it (each then stands alone in the output).
+pub fn prepare(inputs: &[Input], selector: Option<&Selector>) -> Result<Prepared> {
+    let mut pieces = Vec::new();
+    for input in inputs {
+        let found = scan(&input.text, Path::new(&input.name))?;
+        match selector {
+            None => pieces.push(Piece {
+                text: input.text.clone(),
+                refs: found.refs,
+            }),
+            Some(selector) => {
+                for doc in found
+                    .documents
+                    .iter()
+                    .filter(|d| selector.matches(&d.labels))
+                {
+                    let refs = found
+                        .refs
+                        .iter()
+                        .filter(|r| r.start >= doc.start && r.end <= doc.end)
+                        .map(|r| KoRef {
+                            start: r.start - doc.start,
+                            end: r.end - doc.start,
+                            ..r.clone()
+                        })
+                        .collect();
+                    let mut text = input.text[doc.start..doc.end].to_string();
+                    if !text.ends_with('\n') {
+                        text.push('\n');
+                    }
+                    pieces.push(Piece { text, refs });
+                }
+            }
+        }
+    }
+    Ok(Prepared { pieces })
+}
+
+impl Prepared {
+    /// Every referenced import path, once each, in order of appearance.
+    pub fn import_paths(&self) -> Vec<String> {
+        let mut seen = Vec::new();
+        for r in self.pieces.iter().flat_map(|p| &p.refs) {
+            if !seen.contains(&r.import_path) {
+                seen.push(r.import_path.clone());
+            }
+        }
+        seen
+    }
+
+    /// The output: each piece rewritten, pieces joined as a multi-document
+    /// stream; also the import paths `resolved` has no entry for.
+    pub fn render(&self, resolved: &BTreeMap<String, String>) -> (String, Vec<String>) {
+        let mut out = String::new();
+        let mut missing = Vec::new();
+        for (i, piece) in self.pieces.iter().enumerate() {
+            let (text, piece_missing) = rewrite(&piece.text, &piece.refs, resolved);
+            for m in piece_missing {
+                if !missing.contains(&m) {
+                    missing.push(m);
+                }
+            }
+            if i > 0 {
+                if !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                if !text.trim_start().starts_with("---") {
+                    out.push_str("---\n");
+                }
+            }
+            out.push_str(&text);
+        }
+        (out, missing)
+    }
+}
+
+/// A label selector as kubectl takes it: `k=v`, `k==v`, `k!=v`, `k`, `!k`, comma-joined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector(Vec<Requirement>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Requirement {
+    Equals(String, String),
+    NotEquals(String, String),
+    Exists(String),
+    NotExists(String),
+}
+
+impl std::str::FromStr for Selector {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let mut requirements = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let requirement = if let Some((k, v)) = part.split_once("!=") {
+                Requirement::NotEquals(k.trim().into(), v.trim().into())
+            } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
+                Requirement::Equals(k.trim().into(), v.trim().into())
+            } else if let Some(k) = part.strip_prefix('!') {
+                Requirement::NotExists(k.trim().into())
+            } else {
+                Requirement::Exists(part.into())
+            };
+            requirements.push(requirement);
+        }
+        if requirements.is_empty() {
+            return Err(Error::invalid(format!("-l {s:?}: empty label selector")));
+        }
+        Ok(Selector(requirements))
+    }
+}
+
+impl Selector {
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.0.iter().all(|r| match r {
+            Requirement::Equals(k, v) => labels.get(k) == Some(v),
+            Requirement::NotEquals(k, v) => labels.get(k) != Some(v),
+            Requirement::Exists(k) => labels.contains_key(k),
+            Requirement::NotExists(k) => !labels.contains_key(k),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs(text: &str) -> Vec<String> {
+        scan(text, Path::new("t.yaml"))
+            .unwrap()
+            .refs
+            .iter()
+            .map(|r| r.import_path.clone())
+            .collect()
+    }
+
+    #[test]
+    fn only_whole_ko_scalars_are_references() {
+        let text = "# ko://in/comment\na: ko://x\nb: 'ko://y'\nc: \"ko://z\"\nd: [ko://w, 'ko://v']\ne: {f: \"ko://u\"}\ng: see ko://not/this\nh: |\n  ko://block\n---\n- &anc ko://t\n- *anc\n";
+        assert_eq!(refs(text), ["x", "y", "z", "w", "v", "u", "t"]);
+    }
+
+    #[test]
+    fn rewriting_keeps_style_and_everything_around() {
+        let text = "a: ko://x # note\nb: 'ko://y'\r\nc: [\"ko://x\"]\n";
+        let found = scan(text, Path::new("t.yaml")).unwrap();
+        let map: BTreeMap<String, String> = [("x".to_string(), "r/x@sha256:1".to_string())].into();
+        let (out, missing) = rewrite(text, &found.refs, &map);
+        assert_eq!(
+            out,
+            "a: r/x@sha256:1 # note\nb: 'ko://y'\r\nc: [\"r/x@sha256:1\"]\n"
+        );
+        assert_eq!(missing, ["y"]);
+    }
+
+    #[test]
+    fn labels_are_read_per_document() {
+        let text = "metadata:\n  name: a\n  labels:\n    app: web\n    tier: front\n---\nmetadata:\n  labels: {app: api}\n";
+        let docs = scan(text, Path::new("t.yaml")).unwrap().documents;
+        assert_eq!(docs.len(), 2);
+        assert_eq!(
+            docs[0].labels.get("tier").map(String::as_str),
+            Some("front")
+        );
+        assert_eq!(docs[1].labels.get("app").map(String::as_str), Some("api"));
+        let selector: Selector = "app=web,tier!=back,!missing".parse().unwrap();
+        assert!(selector.matches(&docs[0].labels));
+        assert!(!selector.matches(&docs[1].labels));
+    }
+
+    #[test]
+    fn invalid_yaml_names_file_line_and_column() {
+        let err = scan("a: [b\nc: d", Path::new("bad.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("bad.yaml:2:"), "{err}");
+    }
+}
