@@ -236,7 +236,7 @@ fn b64url(bytes: &[u8]) -> String {
 
 fn b64std(bytes: &[u8]) -> String {
     let mut s = b64url(bytes).replace('-', "+").replace('_', "/");
-    while s.len() % 4 != 0 {
+    while !s.len().is_multiple_of(4) {
         s.push('=');
     }
     s
