@@ -113,9 +113,18 @@ pub fn scan(text: &str, file: &Path) -> Result<Scan> {
                 let is_key = matches!(path.last(), Some(Frame::Mapping { pending: None, .. }));
                 if let Some(import_path) = value.strip_prefix(PREFIX) {
                     if !import_path.is_empty() && !import_path.contains(char::is_whitespace) {
-                        let repr = quoted(&value, style);
+                        // The event's span may start at an anchor or tag and, for a
+                        // quoted scalar, run on over a trailing comment: find the
+                        // scalar's own text inside it.
                         let source = &text[start..end];
-                        let Some(repr) = repr.filter(|r| source.ends_with(r.as_str())) else {
+                        let at = quoted(&value, style).and_then(|repr| {
+                            let offset = match style {
+                                ScalarStyle::Plain => source.rfind(repr.as_str()),
+                                _ => source.find(repr.as_str()),
+                            }?;
+                            Some((start + offset, repr.len()))
+                        });
+                        let Some((at, len)) = at else {
                             return Err(Error::invalid(format!(
                                 "{}:{}:{}: the ko:// value is written in a way rko cannot rewrite in place (escapes or a block scalar)",
                                 file.display(),
@@ -125,8 +134,8 @@ pub fn scan(text: &str, file: &Path) -> Result<Scan> {
                         };
                         scan.refs.push(KoRef {
                             import_path: import_path.to_string(),
-                            start: end - repr.len(),
-                            end,
+                            start: at,
+                            end: at + len,
                             style,
                         });
                     }
@@ -199,31 +208,6 @@ fn quoted(value: &str, style: ScalarStyle) -> Option<String> {
     }
 }
 
-/// `text` with every reference replaced by `resolved[import_path]`, in the
-/// same quoting style; references with no entry stay and are returned.
-pub fn rewrite(
-    text: &str,
-    refs: &[KoRef],
-    resolved: &BTreeMap<String, String>,
-) -> (String, Vec<String>) {
-    let mut out = String::with_capacity(text.len() + refs.len() * 64);
-    let mut missing = Vec::new();
-    let mut cursor = 0;
-    for r in refs {
-        let Some(reference) = resolved.get(&r.import_path) else {
-            if !missing.contains(&r.import_path) {
-                missing.push(r.import_path.clone());
-            }
-            continue;
-        };
-        out.push_str(&text[cursor..r.start]);
-        out.push_str(&quoted(reference, r.style).expect("only inline styles are collected"));
-        cursor = r.end;
-    }
-    out.push_str(&text[cursor..]);
-    (out, missing)
-}
-
 /// One YAML input: a name for messages and its text.
 #[derive(Debug, Clone)]
 pub struct Input {
@@ -247,13 +231,13 @@ pub struct Prepared {
 
 /// Scans every input; with a selector, keeps only the documents whose
 /// `metadata.labels` match it (each then stands alone in the output).
-pub fn prepare(inputs: &[Input], selector: Option<&Selector>) -> Result<Prepared> {
+pub fn prepare(inputs: Vec<Input>, selector: Option<&Selector>) -> Result<Prepared> {
     let mut pieces = Vec::new();
     for input in inputs {
         let found = scan(&input.text, Path::new(&input.name))?;
         match selector {
             None => pieces.push(Piece {
-                text: input.text.clone(),
+                text: input.text,
                 refs: found.refs,
             }),
             Some(selector) => {
@@ -296,29 +280,56 @@ impl Prepared {
         seen
     }
 
-    /// The output: each piece rewritten, pieces joined as a multi-document
-    /// stream; also the import paths `resolved` has no entry for.
-    pub fn render(&self, resolved: &BTreeMap<String, String>) -> (String, Vec<String>) {
-        let mut out = String::new();
-        let mut missing = Vec::new();
+    /// The import paths `resolved` has no entry for, in order of appearance.
+    pub fn missing(&self, resolved: &BTreeMap<String, String>) -> Vec<String> {
+        self.import_paths()
+            .into_iter()
+            .filter(|ip| !resolved.contains_key(ip))
+            .collect()
+    }
+
+    /// Writes the output: each piece rewritten, pieces joined as a
+    /// multi-document stream. Streams, so memory stays near the input's size.
+    pub fn write(
+        &self,
+        resolved: &BTreeMap<String, String>,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        let mut last_newline = true;
         for (i, piece) in self.pieces.iter().enumerate() {
-            let (text, piece_missing) = rewrite(&piece.text, &piece.refs, resolved);
-            for m in piece_missing {
-                if !missing.contains(&m) {
-                    missing.push(m);
-                }
-            }
             if i > 0 {
-                if !out.ends_with('\n') {
-                    out.push('\n');
+                if !last_newline {
+                    out.write_all(b"\n")?;
                 }
-                if !text.trim_start().starts_with("---") {
-                    out.push_str("---\n");
+                if !piece.text.trim_start().starts_with("---") {
+                    out.write_all(b"---\n")?;
                 }
             }
-            out.push_str(&text);
+            let mut cursor = 0;
+            for r in &piece.refs {
+                if let Some(reference) = resolved.get(&r.import_path) {
+                    out.write_all(&piece.text.as_bytes()[cursor..r.start])?;
+                    let text =
+                        quoted(reference, r.style).expect("only inline styles are collected");
+                    out.write_all(text.as_bytes())?;
+                    cursor = r.end;
+                }
+            }
+            out.write_all(&piece.text.as_bytes()[cursor..])?;
+            last_newline = piece.text.ends_with('\n');
         }
-        (out, missing)
+        Ok(())
+    }
+
+    /// The output as a string, with the missing import paths (see [`write`](Self::write)).
+    pub fn render(&self, resolved: &BTreeMap<String, String>) -> (String, Vec<String>) {
+        let mut out = Vec::new();
+        self.write(resolved, &mut out)
+            .expect("writing to memory cannot fail");
+        (
+            String::from_utf8(out).expect("UTF-8 in, UTF-8 out"),
+            self.missing(resolved),
+        )
     }
 }
 
@@ -390,9 +401,13 @@ mod tests {
     #[test]
     fn rewriting_keeps_style_and_everything_around() {
         let text = "a: ko://x # note\nb: 'ko://y'\r\nc: [\"ko://x\"]\n";
-        let found = scan(text, Path::new("t.yaml")).unwrap();
+        let input = Input {
+            name: "t.yaml".into(),
+            text: text.into(),
+        };
+        let prepared = prepare(vec![input], None).unwrap();
         let map: BTreeMap<String, String> = [("x".to_string(), "r/x@sha256:1".to_string())].into();
-        let (out, missing) = rewrite(text, &found.refs, &map);
+        let (out, missing) = prepared.render(&map);
         assert_eq!(
             out,
             "a: r/x@sha256:1 # note\nb: 'ko://y'\r\nc: [\"r/x@sha256:1\"]\n"

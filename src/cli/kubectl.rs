@@ -150,7 +150,7 @@ fn resolved_yaml(files: &FileArgs, build: &BuildFlags) -> Result<String> {
         .as_deref()
         .map(str::parse::<Selector>)
         .transpose()?;
-    let prepared = resolve::prepare(&inputs, selector.as_ref())?;
+    let prepared = resolve::prepare(inputs, selector.as_ref())?;
     let targets = prepared.import_paths();
     let resolved: BTreeMap<String, String> = if targets.is_empty() {
         BTreeMap::new()

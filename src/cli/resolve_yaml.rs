@@ -48,15 +48,29 @@ pub fn run(args: Args) -> Result<()> {
             text,
         });
     }
-    let prepared = resolve::prepare(&inputs, None)?;
-    let (output, missing) = prepared.render(&map);
-    report_missing(&missing, args.strict, &args.images.display().to_string())?;
+    let prepared = resolve::prepare(inputs, None)?;
+    report_missing(
+        &prepared.missing(&map),
+        args.strict,
+        &args.images.display().to_string(),
+    )?;
     match &args.out {
-        Some(path) => rko::atomic::write_file(path, output.as_bytes()),
+        Some(path) => {
+            let mut file = rko::atomic::AtomicFile::create(path)?;
+            let mut writer = std::io::BufWriter::new(file.file());
+            prepared
+                .write(&map, &mut writer)
+                .and_then(|()| std::io::Write::flush(&mut writer))
+                .map_err(|e| Error::io("writing", path, e))?;
+            drop(writer);
+            file.commit()
+        }
         None => {
-            use std::io::Write;
-            std::io::stdout()
-                .write_all(output.as_bytes())
+            let stdout = std::io::stdout();
+            let mut writer = std::io::BufWriter::new(stdout.lock());
+            prepared
+                .write(&map, &mut writer)
+                .and_then(|()| std::io::Write::flush(&mut writer))
                 .map_err(|e| Error::invalid(format!("writing standard output: {e}")))
         }
     }
