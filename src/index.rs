@@ -25,6 +25,7 @@ pub fn build(options: &IndexOptions, out: &Path) -> Result<Digest> {
     let mut manifests = Vec::new();
     let mut docker = true;
     let mut blob_source = None;
+    let mut referrers = Vec::new();
     for path in &options.images {
         let source = Layout::open(path)?;
         let image = source
@@ -54,6 +55,8 @@ pub fn build(options: &IndexOptions, out: &Path) -> Result<Digest> {
         );
         descriptor.set_platform(Some(image.platform.to_oci()));
         manifests.push(descriptor);
+        // The image's artifacts (SBOMs) come along: they still refer to it.
+        referrers.extend(source.index().manifests().iter().filter(|d| d.artifact_type().is_some()).cloned());
     }
 
     let media_type = if docker {
@@ -72,7 +75,9 @@ pub fn build(options: &IndexOptions, out: &Path) -> Result<Digest> {
     let (digest, size) = writer.add_bytes(&json::to_canonical_vec(&index))?;
     let descriptor = Descriptor::new(media_type, size, digest.clone());
     let descriptor = layout::with_blob_source(descriptor, blob_source.as_deref());
-    writer.finish(vec![layout::with_ref_name(descriptor, &options.tag)])?;
+    let mut entries = vec![layout::with_ref_name(descriptor, &options.tag)];
+    entries.extend(referrers);
+    writer.finish(entries)?;
     Ok(digest)
 }
 

@@ -153,6 +153,10 @@ impl Layout {
             return Err(Error::layout(&self.root, "image indexes nested too deeply"));
         }
         for descriptor in descriptors {
+            // Artifacts (SBOMs and the like) refer to images; they are not images.
+            if descriptor.artifact_type().is_some() {
+                continue;
+            }
             let media_type = descriptor.media_type();
             if media_types::is_index(media_type) {
                 let index: ImageIndex = self.read_json(descriptor, "image index")?;

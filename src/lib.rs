@@ -9,6 +9,7 @@
 pub mod atomic;
 pub mod base;
 pub mod build;
+pub mod buildinfo;
 pub mod cache;
 pub mod compress;
 pub mod config;
@@ -28,8 +29,10 @@ pub mod platform;
 pub mod publish;
 pub mod pull;
 pub mod push;
+pub mod referrers;
 pub mod registry;
 pub mod resolve;
+pub mod sbom;
 pub mod template;
 
 pub use error::{Error, Result};

@@ -74,6 +74,7 @@ pub fn to_registry(
         tags: rest.to_vec(),
         registry: registry.clone(),
         jobs,
+        sbom_tags: false,
     })
 }
 

@@ -24,6 +24,8 @@ pub struct PushOptions {
     pub tags: Vec<String>,
     pub registry: RegistryOptions,
     pub jobs: usize,
+    /// Also tag SBOM artifacts `sha256-<subject>.sbom`, as ko lays them out.
+    pub sbom_tags: bool,
 }
 
 /// What happened, for the caller to print.
@@ -38,6 +40,8 @@ pub struct Pushed {
     /// Blobs of a shallow base copied over from another registry.
     pub copied: usize,
     pub present: usize,
+    /// Artifacts (SBOMs) pushed as referrers of what was pushed.
+    pub referrers: usize,
 }
 
 /// A manifest to PUT, in order.
@@ -121,6 +125,8 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
             &scopes,
         )?;
     }
+    let pushed: Vec<&Digest> = manifests.iter().map(|m| m.descriptor.digest()).collect();
+    let referrers = push_referrers(&target, &layout, &pushed, options)?;
     let digest = top.descriptor.digest().clone();
     Ok(Pushed {
         reference: format!("{}@{digest}", reference.repository_name()),
@@ -130,19 +136,84 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
         mounted: outcome.mounted,
         copied: outcome.copied,
         present: outcome.present,
+        referrers,
     })
+}
+
+/// Pushes the layout's artifacts whose subject was pushed: their blobs, then
+/// the manifest by digest. A registry without the referrers API (no
+/// `OCI-Subject` in its answer) gets the referrers tag schema instead: an
+/// index tagged `sha256-<subject hex>` listing them (distribution spec 1.1,
+/// "Referrers Tag Schema").
+fn push_referrers(target: &Target<'_>, layout: &Layout, pushed: &[&Digest], options: &PushOptions) -> Result<usize> {
+    let mut count = 0;
+    for (descriptor, manifest, bytes) in crate::referrers::in_layout(layout)? {
+        let subject = manifest.subject().as_ref().expect("in_layout returns manifests with a subject");
+        if !pushed.contains(&subject.digest()) {
+            continue;
+        }
+        let mut blobs = Vec::new();
+        add_blobs(&manifest, &mut blobs);
+        let outcome = push_blobs(target, &blobs, options.jobs)?;
+        if let Some(missing) = outcome.missing {
+            return Err(Error::layout(layout.root(), format!("is missing blob {missing} of artifact {}", descriptor.digest())));
+        }
+        let digest = descriptor.digest().to_string();
+        let processed = manifests::put(target.client, target.repository, &digest, descriptor.media_type(), &bytes, target.scopes)?;
+        if !processed {
+            add_to_fallback_index(target, subject.digest(), &descriptor, &manifest)?;
+        }
+        if options.sbom_tags {
+            let tag = format!("{}-{}.sbom", subject.digest().algorithm(), subject.digest().digest());
+            manifests::put(target.client, target.repository, &tag, descriptor.media_type(), &bytes, target.scopes)?;
+        }
+        count += 1;
+    }
+    Ok(count)
+}
+
+fn add_to_fallback_index(target: &Target<'_>, subject: &Digest, descriptor: &Descriptor, manifest: &ImageManifest) -> Result<()> {
+    let tag = format!("{}-{}", subject.algorithm(), subject.digest());
+    let mut entries: Vec<Descriptor> = match manifests::get_optional(target.client, target.repository, &tag, target.scopes)? {
+        Some(fetched) => {
+            let index: ImageIndex = crate::json::parse(&fetched.bytes, std::path::Path::new(&tag), "referrers index")?;
+            index.manifests().clone()
+        }
+        None => Vec::new(),
+    };
+    if entries.iter().any(|d| d.digest() == descriptor.digest()) {
+        return Ok(());
+    }
+    let mut entry = Descriptor::new(descriptor.media_type().clone(), descriptor.size(), descriptor.digest().clone());
+    entry.set_artifact_type(manifest.artifact_type().clone());
+    entry.set_annotations(manifest.annotations().clone());
+    entries.push(entry);
+    let index = oci_spec::image::ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(oci_spec::image::MediaType::ImageIndex)
+        .manifests(entries)
+        .build()
+        .expect("every required index field is set");
+    let bytes = crate::json::to_canonical_vec(&index);
+    manifests::put(target.client, target.repository, &tag, &oci_spec::image::MediaType::ImageIndex, &bytes, target.scopes)?;
+    Ok(())
 }
 
 /// The `index.json` entry to push: the only one, or the one whose ref name
 /// is the reference's tag.
 fn root_descriptor(layout: &Layout, reference: &Reference) -> Result<Descriptor> {
-    let entries = layout.index().manifests();
+    let entries: Vec<&Descriptor> = layout
+        .index()
+        .manifests()
+        .iter()
+        .filter(|d| d.artifact_type().is_none())
+        .collect();
     match entries.len() {
         0 => Err(Error::layout(
             layout.root(),
             "index.json lists nothing to push",
         )),
-        1 => Ok(entries[0].clone()),
+        1 => Ok((*entries[0]).clone()),
         n => {
             let tag = reference.tag.as_deref().unwrap_or("latest");
             entries
@@ -154,7 +225,7 @@ fn root_descriptor(layout: &Layout, reference: &Reference) -> Result<Descriptor>
                         .map(String::as_str)
                         == Some(tag)
                 })
-                .cloned()
+                .map(|d| (*d).clone())
                 .ok_or_else(|| {
                     Error::layout(
                         layout.root(),

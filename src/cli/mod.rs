@@ -14,6 +14,7 @@ mod pull;
 mod push;
 mod registry;
 mod resolve_yaml;
+mod sbom;
 
 use clap::{Parser, Subcommand};
 use rko::{Error, Result};
@@ -41,6 +42,7 @@ enum Command {
     Login(login::LoginArgs),
     Logout(login::LogoutArgs),
     ResolveYaml(resolve_yaml::Args),
+    Sbom(sbom::Args),
     #[command(alias = "publish")]
     Build(build::Args),
     Resolve(kubectl::ResolveArgs),
@@ -61,6 +63,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
         Command::ResolveYaml(args) => resolve_yaml::run(args),
+        Command::Sbom(args) => sbom::run(args),
         Command::Build(args) => build::run(args),
         Command::Resolve(args) => kubectl::resolve(args),
         Command::Apply(args) => kubectl::apply(args, "apply"),

@@ -23,6 +23,10 @@ pub struct Args {
     /// Also write the pushed digest to this file.
     #[arg(long, value_name = "FILE")]
     digest_file: Option<PathBuf>,
+    /// Also tag each SBOM `sha256-<image digest>.sbom`, ko's layout, for
+    /// tools that look for it there.
+    #[arg(long)]
+    sbom_tags: bool,
     /// Parallel blob uploads [default: all cores, at least 4].
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
@@ -38,11 +42,12 @@ pub fn run(args: Args) -> Result<()> {
         tags: args.tags,
         registry: args.registry.options(),
         jobs: jobs(args.jobs).max(4),
+        sbom_tags: args.sbom_tags,
     };
     let pushed = push::push(&options)?;
     eprintln!(
-        "rko: pushed {} blobs, mounted {}, copied {}, {} already there; {} HTTP requests",
-        pushed.uploaded, pushed.mounted, pushed.copied, pushed.present, pushed.requests
+        "rko: pushed {} blobs, mounted {}, copied {}, {} already there, {} referrers; {} HTTP requests",
+        pushed.uploaded, pushed.mounted, pushed.copied, pushed.present, pushed.referrers, pushed.requests
     );
     let digest = pushed.digest.expect("a push always has a digest");
     write_digest_file(args.digest_file.as_deref(), digest.as_ref())?;

@@ -71,7 +71,9 @@ pub fn get(
     })
 }
 
-/// PUT a manifest under `reference` (a tag or its digest).
+/// PUT a manifest under `reference` (a tag or its digest). Returns whether
+/// the registry processed its `subject` (the `OCI-Subject` header of the
+/// distribution spec 1.1 referrers API).
 pub fn put(
     client: &Client,
     repository: &str,
@@ -79,15 +81,26 @@ pub fn put(
     media_type: &MediaType,
     bytes: &[u8],
     scopes: &[String],
-) -> Result<()> {
+) -> Result<bool> {
     let url = client.url(&format!("/v2/{repository}/manifests/{reference}"));
     let call = Call::new("PUT", url.clone(), scopes)
         .header("Content-Type", media_type.to_string())
         .body(bytes);
     let response = client.send(&call)?;
     match response.status().as_u16() {
-        201 | 200 => Ok(()),
+        201 | 200 => Ok(response.headers().contains_key("oci-subject")),
         _ => Err(registry_error(&format!("PUT {url}"), response)),
+    }
+}
+
+/// GET a manifest if it exists (`None` on 404).
+pub fn get_optional(client: &Client, repository: &str, reference: &str, scopes: &[String]) -> Result<Option<Fetched>> {
+    let url = client.url(&format!("/v2/{repository}/manifests/{reference}"));
+    let response = client.send(&Call::new("HEAD", url.clone(), scopes).header("Accept", ACCEPT))?;
+    match response.status().as_u16() {
+        404 => Ok(None),
+        200 => get(client, repository, reference, scopes).map(Some),
+        _ => Err(registry_error(&format!("HEAD {url}"), response)),
     }
 }
 

@@ -1,0 +1,85 @@
+//! `rko sbom`: an SBOM from a Go binary's embedded build information.
+
+use rko::sbom::{self, Format, ImageRef, SbomOptions};
+use rko::{Error, Result};
+use std::path::PathBuf;
+
+/// Write an SPDX 2.3 or CycloneDX 1.5 SBOM for a Go binary, read from the
+/// build information Go embeds in it (no `go` needed), optionally attached
+/// to an image layout as an OCI 1.1 referrer.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The Go executable (ELF, Mach-O or PE; Go 1.18 or later).
+    #[arg(long, value_name = "BIN")]
+    binary: PathBuf,
+    /// spdx or cyclonedx.
+    #[arg(long, default_value = "spdx")]
+    format: String,
+    /// Where to write the SBOM.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// The image holding the binary (registry/repository).
+    #[arg(long, value_name = "REF")]
+    image_name: Option<String>,
+    /// The image's manifest digest.
+    #[arg(long, value_name = "DIGEST")]
+    image_digest: Option<String>,
+    /// The base image the image descends from.
+    #[arg(long, value_name = "REF")]
+    base_name: Option<String>,
+    /// The base image's digest.
+    #[arg(long, value_name = "DIGEST")]
+    base_digest: Option<String>,
+    /// Where the binary is in the image.
+    #[arg(long, value_name = "PATH")]
+    binary_path: Option<String>,
+    /// The document's creation time, in seconds since the epoch.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    created: u64,
+    /// Also attach the SBOM to this OCI layout, as an artifact whose subject
+    /// is the layout's image (or --subject).
+    #[arg(long, value_name = "LAYOUT")]
+    attach: Option<PathBuf>,
+    /// The manifest digest in the layout the SBOM refers to.
+    #[arg(long, value_name = "DIGEST", requires = "attach")]
+    subject: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if args.out.is_none() && args.attach.is_none() {
+        return Err(Error::invalid("nowhere to put the SBOM: give --out FILE and/or --attach LAYOUT"));
+    }
+    let format: Format = args.format.parse()?;
+    let info = rko::buildinfo::read(&args.binary)?;
+    let digest = |value: &Option<String>| value.as_deref().map(rko::digest::parse).transpose();
+    let image = match (&args.image_name, digest(&args.image_digest)?) {
+        (None, None) => None,
+        (name, digest) => Some(ImageRef {
+            name: name.clone().unwrap_or_else(|| info.path.rsplit('/').next().unwrap_or("image").to_string()),
+            digest,
+        }),
+    };
+    let base = args.base_name.as_ref().map(|name| -> Result<ImageRef> {
+        Ok(ImageRef {
+            name: name.clone(),
+            digest: digest(&args.base_digest)?,
+        })
+    });
+    let options = SbomOptions {
+        image,
+        base: base.transpose()?,
+        binary_path: args.binary_path.clone(),
+        created: args.created,
+    };
+    let document = sbom::generate(format, &info, &options);
+    if let Some(out) = &args.out {
+        rko::atomic::write_file(out, &document)?;
+    }
+    if let Some(layout) = &args.attach {
+        let subject = digest(&args.subject)?;
+        let created = rko::image_config::rfc3339(args.created);
+        let attached = rko::referrers::attach(layout, format.media_type(), &document, subject.as_ref(), &created)?;
+        println!("{attached}");
+    }
+    Ok(())
+}
