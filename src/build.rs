@@ -67,6 +67,13 @@ pub struct BuildSettings {
     pub cache: Cache,
     pub registry: RegistryOptions,
     pub jobs: usize,
+    /// The SBOM to attach to every image and index, if any.
+    pub sbom: Option<crate::sbom::Format>,
+    /// Also write the SBOMs here, one file per image and per index.
+    pub sbom_dir: Option<PathBuf>,
+    /// The repository and naming the images get (the SBOMs name them).
+    pub repository: String,
+    pub naming: crate::publish::Naming,
 }
 
 /// One import path, built.
@@ -145,6 +152,8 @@ pub fn build(settings: &BuildSettings, target: &str) -> Result<Built> {
         settings.config_dir.join(&build_config.dir)
     };
 
+    let image_name =
+        crate::publish::image_name(&settings.repository, &package.import_path, settings.naming);
     let per_platform = |platform: &Platform| -> Result<PathBuf> {
         let name = package.binary_name();
         let binary_key = cache::key(&[
@@ -189,7 +198,37 @@ pub fn build(settings: &BuildSettings, target: &str) -> Result<Built> {
             annotations: image.annotations.clone().into_iter().collect(),
             tag: "latest".to_string(),
         };
-        image::append(&options, &out)?;
+        let digest = image::append(&options, &out)?;
+        if let Some(format) = settings.sbom {
+            let info = crate::buildinfo::read(&output)?;
+            let sbom = crate::sbom::generate(
+                format,
+                &info,
+                &crate::sbom::SbomOptions {
+                    image: Some(crate::sbom::ImageRef {
+                        name: image_name.clone(),
+                        digest: Some(digest),
+                    }),
+                    base: base.name().map(|name| crate::sbom::ImageRef {
+                        name,
+                        digest: base.digest(),
+                    }),
+                    binary_path: Some(format!("/ko-app/{}", package.binary_name())),
+                    created: settings.created,
+                },
+            );
+            attach_sbom(
+                settings,
+                format,
+                &out,
+                &sbom,
+                &format!(
+                    "{}-{}",
+                    package.binary_name(),
+                    platform.to_string().replace('/', "-")
+                ),
+            )?;
+        }
         Ok(out)
     };
 
@@ -209,6 +248,25 @@ pub fn build(settings: &BuildSettings, target: &str) -> Result<Built> {
             },
             &out,
         )?;
+        if let Some(format) = settings.sbom {
+            let images: Vec<(String, Digest)> = Layout::open(&out)?
+                .images()?
+                .into_iter()
+                .map(|i| (i.platform.to_string(), i.descriptor.digest().clone()))
+                .collect();
+            let index_ref = crate::sbom::ImageRef {
+                name: image_name.clone(),
+                digest: Some(digest.clone()),
+            };
+            let sbom = crate::sbom::generate_index(format, &index_ref, &images, settings.created);
+            attach_sbom(
+                settings,
+                format,
+                &out,
+                &sbom,
+                &format!("{}-index", package.binary_name()),
+            )?;
+        }
         (out, digest)
     };
     Ok(Built {
@@ -220,6 +278,26 @@ pub fn build(settings: &BuildSettings, target: &str) -> Result<Built> {
         layers_cached: counters.cached.load(Ordering::Relaxed),
         _scratch: scratch,
     })
+}
+
+/// Attaches an SBOM to the layout's image or index and, with `--sbom-dir`,
+/// writes it there as `<file_stem>.<format>.json`.
+fn attach_sbom(
+    settings: &BuildSettings,
+    format: crate::sbom::Format,
+    layout: &Path,
+    sbom: &[u8],
+    file_stem: &str,
+) -> Result<()> {
+    let created = crate::image_config::rfc3339(settings.created);
+    crate::referrers::attach(layout, format.media_type(), sbom, None, &created)?;
+    if let Some(dir) = &settings.sbom_dir {
+        crate::atomic::write_file(
+            &dir.join(format!("{file_stem}.{}", format.extension())),
+            sbom,
+        )?;
+    }
+    Ok(())
 }
 
 fn main_dir(settings: &BuildSettings, build: &crate::config::BuildConfig) -> PathBuf {
@@ -466,6 +544,15 @@ impl Base {
     fn name(&self) -> Option<String> {
         match self {
             Base::Pulled { reference, .. } => Some(reference.to_string()),
+            _ => None,
+        }
+    }
+
+    fn digest(&self) -> Option<Digest> {
+        match self {
+            Base::Pulled { layout, .. } => Layout::open(layout)
+                .ok()
+                .and_then(|l| l.index().manifests().first().map(|d| d.digest().clone())),
             _ => None,
         }
     }

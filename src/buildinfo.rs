@@ -39,7 +39,10 @@ pub struct BuildInfo {
 
 impl BuildInfo {
     pub fn setting(&self, key: &str) -> Option<&str> {
-        self.settings.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.settings
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -58,7 +61,9 @@ pub fn read(path: &Path) -> Result<BuildInfo> {
         .ok_or_else(|| bad("the Go build information is cut short: the file is truncated"))?;
     let flags = header[15];
     if flags & FLAG_INLINE_STRINGS == 0 {
-        return Err(bad("built with a Go older than 1.18, whose build information rko does not read"));
+        return Err(bad(
+            "built with a Go older than 1.18, whose build information rko does not read",
+        ));
     }
     let mut rest = &bytes[header_at + 32..];
     let truncated = || bad("the Go build information is cut short: the file is truncated");
@@ -70,7 +75,11 @@ pub fn read(path: &Path) -> Result<BuildInfo> {
     } else {
         &[][..]
     };
-    parse(&String::from_utf8_lossy(go_version), &String::from_utf8_lossy(modinfo)).map_err(|why| bad(&why))
+    parse(
+        &String::from_utf8_lossy(go_version),
+        &String::from_utf8_lossy(modinfo),
+    )
+    .map_err(|why| bad(&why))
 }
 
 enum Kind {
@@ -82,7 +91,9 @@ enum Kind {
 fn executable_kind(bytes: &[u8]) -> Option<Kind> {
     match bytes.get(..4)? {
         [0x7f, b'E', b'L', b'F'] => Some(Kind::Elf),
-        [0xfe, 0xed, 0xfa, 0xce | 0xcf] | [0xce | 0xcf, 0xfa, 0xed, 0xfe] | [0xca, 0xfe, 0xba, 0xbe] => Some(Kind::MachO),
+        [0xfe, 0xed, 0xfa, 0xce | 0xcf]
+        | [0xce | 0xcf, 0xfa, 0xed, 0xfe]
+        | [0xca, 0xfe, 0xba, 0xbe] => Some(Kind::MachO),
         [b'M', b'Z', _, _] => Some(Kind::Pe),
         _ => None,
     }
@@ -94,15 +105,28 @@ fn elf_buildinfo_offset(bytes: &[u8]) -> Option<usize> {
     let little = *bytes.get(5)? == 1;
     let u16_at = |o: usize| -> Option<usize> {
         let b: [u8; 2] = bytes.get(o..o + 2)?.try_into().ok()?;
-        Some(if little { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) } as usize)
+        Some(if little {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        } as usize)
     };
     let u32_at = |o: usize| -> Option<usize> {
         let b: [u8; 4] = bytes.get(o..o + 4)?.try_into().ok()?;
-        Some(if little { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) } as usize)
+        Some(if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        } as usize)
     };
     let u64_at = |o: usize| -> Option<usize> {
         let b: [u8; 8] = bytes.get(o..o + 8)?.try_into().ok()?;
-        usize::try_from(if little { u64::from_le_bytes(b) } else { u64::from_be_bytes(b) }).ok()
+        usize::try_from(if little {
+            u64::from_le_bytes(b)
+        } else {
+            u64::from_be_bytes(b)
+        })
+        .ok()
     };
     let word = |o: usize| if class64 { u64_at(o) } else { u32_at(o) };
     let (shoff, shentsize, shnum, shstrndx) = if class64 {
@@ -195,17 +219,28 @@ fn parse(go_version: &str, modinfo: &str) -> std::result::Result<BuildInfo, Stri
                 last_was_dep = true;
             }
             "=>" => {
-                let target = if last_was_dep { info.deps.last_mut() } else { Some(&mut info.main) };
+                let target = if last_was_dep {
+                    info.deps.last_mut()
+                } else {
+                    Some(&mut info.main)
+                };
                 if let Some(target) = target {
                     target.replace = Some(Box::new(module(&fields)));
                 }
             }
             "build" => {
                 let (k, v) = rest.split_once('=').unwrap_or((rest, ""));
-                let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v);
+                let v = v
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(v);
                 info.settings.push((k.to_string(), v.to_string()));
             }
-            other => return Err(format!("unexpected line {other:?} in the Go module information")),
+            other => {
+                return Err(format!(
+                    "unexpected line {other:?} in the Go module information"
+                ))
+            }
         }
     }
     if info.path.is_empty() {
@@ -240,6 +275,10 @@ mod tests {
         let data = [3u8, b'a', b'b', b'c', 0x80, 0x01];
         let mut rest = &data[..];
         assert_eq!(read_bytes(&mut rest), Some(&b"abc"[..]));
-        assert_eq!(read_bytes(&mut rest), None, "128 bytes announced, none there");
+        assert_eq!(
+            read_bytes(&mut rest),
+            None,
+            "128 bytes announced, none there"
+        );
     }
 }

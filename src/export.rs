@@ -162,14 +162,18 @@ fn docker_entries(
 
 fn oci_entries(layout: &Layout, tag: Option<&str>) -> Result<Vec<Entry>> {
     let mut index: ImageIndex = layout.index().clone();
-    if let Some(tag) = tag {
-        let manifests = index
-            .manifests()
-            .iter()
-            .map(|d| layout::with_ref_name(d.clone(), tag))
-            .collect();
-        index.set_manifests(manifests);
-    }
+    // `podman load` and `docker load` want one image per archive: artifacts
+    // (SBOMs) keep their blobs in it but leave the listing.
+    let manifests = index
+        .manifests()
+        .iter()
+        .filter(|d| d.artifact_type().is_none())
+        .map(|d| match tag {
+            Some(tag) => layout::with_ref_name(d.clone(), tag),
+            None => d.clone(),
+        })
+        .collect();
+    index.set_manifests(manifests);
     let index_json = json::to_canonical_vec(&index);
     let layout_file = br#"{"imageLayoutVersion":"1.0.0"}"#;
 

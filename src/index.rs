@@ -56,7 +56,14 @@ pub fn build(options: &IndexOptions, out: &Path) -> Result<Digest> {
         descriptor.set_platform(Some(image.platform.to_oci()));
         manifests.push(descriptor);
         // The image's artifacts (SBOMs) come along: they still refer to it.
-        referrers.extend(source.index().manifests().iter().filter(|d| d.artifact_type().is_some()).cloned());
+        referrers.extend(
+            source
+                .index()
+                .manifests()
+                .iter()
+                .filter(|d| d.artifact_type().is_some())
+                .cloned(),
+        );
     }
 
     let media_type = if docker {

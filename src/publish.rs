@@ -170,7 +170,11 @@ pub fn to_layout(images: &[(PathBuf, String)], out: &Path) -> Result<()> {
             writer.add_file(&source.blob_path(&digest), &digest)?;
         }
         for descriptor in source.index().manifests() {
-            entries.push(layout::with_ref_name(descriptor.clone(), name));
+            if descriptor.artifact_type().is_some() {
+                entries.push(descriptor.clone()); // an SBOM: not named, it refers to the image
+            } else {
+                entries.push(layout::with_ref_name(descriptor.clone(), name));
+            }
         }
     }
     writer.finish(entries)

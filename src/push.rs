@@ -145,10 +145,18 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
 /// `OCI-Subject` in its answer) gets the referrers tag schema instead: an
 /// index tagged `sha256-<subject hex>` listing them (distribution spec 1.1,
 /// "Referrers Tag Schema").
-fn push_referrers(target: &Target<'_>, layout: &Layout, pushed: &[&Digest], options: &PushOptions) -> Result<usize> {
+fn push_referrers(
+    target: &Target<'_>,
+    layout: &Layout,
+    pushed: &[&Digest],
+    options: &PushOptions,
+) -> Result<usize> {
     let mut count = 0;
     for (descriptor, manifest, bytes) in crate::referrers::in_layout(layout)? {
-        let subject = manifest.subject().as_ref().expect("in_layout returns manifests with a subject");
+        let subject = manifest
+            .subject()
+            .as_ref()
+            .expect("in_layout returns manifests with a subject");
         if !pushed.contains(&subject.digest()) {
             continue;
         }
@@ -156,35 +164,73 @@ fn push_referrers(target: &Target<'_>, layout: &Layout, pushed: &[&Digest], opti
         add_blobs(&manifest, &mut blobs);
         let outcome = push_blobs(target, &blobs, options.jobs)?;
         if let Some(missing) = outcome.missing {
-            return Err(Error::layout(layout.root(), format!("is missing blob {missing} of artifact {}", descriptor.digest())));
+            return Err(Error::layout(
+                layout.root(),
+                format!(
+                    "is missing blob {missing} of artifact {}",
+                    descriptor.digest()
+                ),
+            ));
         }
         let digest = descriptor.digest().to_string();
-        let processed = manifests::put(target.client, target.repository, &digest, descriptor.media_type(), &bytes, target.scopes)?;
+        let processed = manifests::put(
+            target.client,
+            target.repository,
+            &digest,
+            descriptor.media_type(),
+            &bytes,
+            target.scopes,
+        )?;
         if !processed {
             add_to_fallback_index(target, subject.digest(), &descriptor, &manifest)?;
         }
         if options.sbom_tags {
-            let tag = format!("{}-{}.sbom", subject.digest().algorithm(), subject.digest().digest());
-            manifests::put(target.client, target.repository, &tag, descriptor.media_type(), &bytes, target.scopes)?;
+            let tag = format!(
+                "{}-{}.sbom",
+                subject.digest().algorithm(),
+                subject.digest().digest()
+            );
+            manifests::put(
+                target.client,
+                target.repository,
+                &tag,
+                descriptor.media_type(),
+                &bytes,
+                target.scopes,
+            )?;
         }
         count += 1;
     }
     Ok(count)
 }
 
-fn add_to_fallback_index(target: &Target<'_>, subject: &Digest, descriptor: &Descriptor, manifest: &ImageManifest) -> Result<()> {
+fn add_to_fallback_index(
+    target: &Target<'_>,
+    subject: &Digest,
+    descriptor: &Descriptor,
+    manifest: &ImageManifest,
+) -> Result<()> {
     let tag = format!("{}-{}", subject.algorithm(), subject.digest());
-    let mut entries: Vec<Descriptor> = match manifests::get_optional(target.client, target.repository, &tag, target.scopes)? {
-        Some(fetched) => {
-            let index: ImageIndex = crate::json::parse(&fetched.bytes, std::path::Path::new(&tag), "referrers index")?;
-            index.manifests().clone()
-        }
-        None => Vec::new(),
-    };
+    let mut entries: Vec<Descriptor> =
+        match manifests::get_optional(target.client, target.repository, &tag, target.scopes)? {
+            Some(fetched) => {
+                let index: ImageIndex = crate::json::parse(
+                    &fetched.bytes,
+                    std::path::Path::new(&tag),
+                    "referrers index",
+                )?;
+                index.manifests().clone()
+            }
+            None => Vec::new(),
+        };
     if entries.iter().any(|d| d.digest() == descriptor.digest()) {
         return Ok(());
     }
-    let mut entry = Descriptor::new(descriptor.media_type().clone(), descriptor.size(), descriptor.digest().clone());
+    let mut entry = Descriptor::new(
+        descriptor.media_type().clone(),
+        descriptor.size(),
+        descriptor.digest().clone(),
+    );
     entry.set_artifact_type(manifest.artifact_type().clone());
     entry.set_annotations(manifest.annotations().clone());
     entries.push(entry);
@@ -195,7 +241,14 @@ fn add_to_fallback_index(target: &Target<'_>, subject: &Digest, descriptor: &Des
         .build()
         .expect("every required index field is set");
     let bytes = crate::json::to_canonical_vec(&index);
-    manifests::put(target.client, target.repository, &tag, &oci_spec::image::MediaType::ImageIndex, &bytes, target.scopes)?;
+    manifests::put(
+        target.client,
+        target.repository,
+        &tag,
+        &oci_spec::image::MediaType::ImageIndex,
+        &bytes,
+        target.scopes,
+    )?;
     Ok(())
 }
 

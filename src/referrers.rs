@@ -13,7 +13,11 @@ use std::path::Path;
 const EMPTY_JSON: &[u8] = b"{}";
 
 fn empty_descriptor() -> Descriptor {
-    let mut descriptor = Descriptor::new(MediaType::EmptyJSON, EMPTY_JSON.len() as u64, crate::digest::sha256(EMPTY_JSON));
+    let mut descriptor = Descriptor::new(
+        MediaType::EmptyJSON,
+        EMPTY_JSON.len() as u64,
+        crate::digest::sha256(EMPTY_JSON),
+    );
     descriptor.set_data(Some("e30=".to_string()));
     descriptor
 }
@@ -21,7 +25,13 @@ fn empty_descriptor() -> Descriptor {
 /// Adds `content` (of `artifact_type`) to the layout at `layout_dir` as an
 /// artifact whose subject is `subject` (default: the layout's image or
 /// index). Returns the artifact manifest's digest.
-pub fn attach(layout_dir: &Path, artifact_type: &str, content: &[u8], subject: Option<&Digest>, created: &str) -> Result<Digest> {
+pub fn attach(
+    layout_dir: &Path,
+    artifact_type: &str,
+    content: &[u8],
+    subject: Option<&Digest>,
+    created: &str,
+) -> Result<Digest> {
     let layout = Layout::open(layout_dir)?;
     let subject = find_subject(&layout, subject)?;
     let write_blob = |bytes: &[u8]| -> Result<Descriptor> {
@@ -30,12 +40,19 @@ pub fn attach(layout_dir: &Path, artifact_type: &str, content: &[u8], subject: O
         if !path.exists() {
             crate::atomic::write_file(&path, bytes)?;
         }
-        Ok(Descriptor::new(MediaType::Other(artifact_type.to_string()), bytes.len() as u64, digest))
+        Ok(Descriptor::new(
+            MediaType::Other(artifact_type.to_string()),
+            bytes.len() as u64,
+            digest,
+        ))
     };
     write_blob(EMPTY_JSON)?;
     let layer = write_blob(content)?;
     let mut annotations = HashMap::new();
-    annotations.insert("org.opencontainers.image.created".to_string(), created.to_string());
+    annotations.insert(
+        "org.opencontainers.image.created".to_string(),
+        created.to_string(),
+    );
     let manifest = ImageManifestBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)
@@ -67,23 +84,41 @@ pub fn attach(layout_dir: &Path, artifact_type: &str, content: &[u8], subject: O
 
 /// The manifest descriptor the artifact refers to.
 fn find_subject(layout: &Layout, wanted: Option<&Digest>) -> Result<Descriptor> {
-    let roots: Vec<&Descriptor> = layout.index().manifests().iter().filter(|d| d.artifact_type().is_none()).collect();
+    let roots: Vec<&Descriptor> = layout
+        .index()
+        .manifests()
+        .iter()
+        .filter(|d| d.artifact_type().is_none())
+        .collect();
     let mut candidates: Vec<Descriptor> = roots.iter().map(|d| strip(d)).collect();
     for image in layout.images()? {
         candidates.push(strip(&image.descriptor));
     }
     match wanted {
-        Some(digest) => candidates.into_iter().find(|d| d.digest() == digest).ok_or_else(|| {
-            Error::layout(layout.root(), format!("holds no manifest {digest} to attach to"))
-        }),
+        Some(digest) => candidates
+            .into_iter()
+            .find(|d| d.digest() == digest)
+            .ok_or_else(|| {
+                Error::layout(
+                    layout.root(),
+                    format!("holds no manifest {digest} to attach to"),
+                )
+            }),
         None if roots.len() == 1 => Ok(strip(roots[0])),
-        None => Err(Error::layout(layout.root(), "holds several images: say which with --subject")),
+        None => Err(Error::layout(
+            layout.root(),
+            "holds several images: say which with --subject",
+        )),
     }
 }
 
 /// A descriptor with only what a `subject` needs.
 fn strip(descriptor: &Descriptor) -> Descriptor {
-    Descriptor::new(descriptor.media_type().clone(), descriptor.size(), descriptor.digest().clone())
+    Descriptor::new(
+        descriptor.media_type().clone(),
+        descriptor.size(),
+        descriptor.digest().clone(),
+    )
 }
 
 /// The artifacts in a layout: `index.json` entries whose manifest has a
@@ -95,7 +130,11 @@ pub fn in_layout(layout: &Layout) -> Result<Vec<(Descriptor, ImageManifest, Vec<
             continue;
         }
         let bytes = layout.read_blob(descriptor)?;
-        let manifest: ImageManifest = json::parse(&bytes, &layout.blob_path(descriptor.digest()), "artifact manifest")?;
+        let manifest: ImageManifest = json::parse(
+            &bytes,
+            &layout.blob_path(descriptor.digest()),
+            "artifact manifest",
+        )?;
         if manifest.subject().is_some() {
             found.push((descriptor.clone(), manifest, bytes));
         }

@@ -24,7 +24,9 @@ impl std::str::FromStr for Format {
         match s {
             "spdx" => Ok(Format::Spdx),
             "cyclonedx" => Ok(Format::CycloneDx),
-            other => Err(Error::invalid(format!("unknown SBOM format {other:?}: expected spdx or cyclonedx"))),
+            other => Err(Error::invalid(format!(
+                "unknown SBOM format {other:?}: expected spdx or cyclonedx"
+            ))),
         }
     }
 }
@@ -104,7 +106,9 @@ fn golang_purl(module: &Module) -> String {
 /// The SHA-256 inside an `h1:` sum (base64 of the dirhash), as hex.
 fn h1_sha256(sum: &str) -> Option<String> {
     let encoded = sum.strip_prefix("h1:")?;
-    let raw = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
     (raw.len() == 32).then(|| hex::encode(raw))
 }
 
@@ -116,7 +120,13 @@ fn modules(info: &BuildInfo) -> impl Iterator<Item = &Module> {
 fn spdx_id(kind: &str, name: &str) -> String {
     let clean: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let hash = digest::sha256(name.as_bytes()).digest()[..8].to_string();
     format!("SPDXRef-{kind}-{clean}-{hash}")
@@ -124,8 +134,15 @@ fn spdx_id(kind: &str, name: &str) -> String {
 
 /// A stable identifier for this SBOM's content.
 fn content_id(info: &BuildInfo, options: &SbomOptions) -> String {
-    let image = options.image.as_ref().map(|i| format!("{}@{:?}", i.name, i.digest)).unwrap_or_default();
-    let text = format!("{info:?}|{image}|{:?}", options.base.as_ref().map(|b| (&b.name, &b.digest)));
+    let image = options
+        .image
+        .as_ref()
+        .map(|i| format!("{}@{:?}", i.name, i.digest))
+        .unwrap_or_default();
+    let text = format!(
+        "{info:?}|{image}|{:?}",
+        options.base.as_ref().map(|b| (&b.name, &b.digest))
+    );
     digest::sha256(text.as_bytes()).digest().to_string()
 }
 
@@ -176,7 +193,9 @@ fn spdx(info: &BuildInfo, options: &SbomOptions) -> Value {
             package["checksums"] = json!([{"algorithm": "SHA256", "checksumValue": sha}]);
         }
         if let Some(replace) = &module.replace {
-            package["comment"] = json!(format!("replaced by {} {}", replace.path, replace.version).trim_end().to_string());
+            package["comment"] = json!(format!("replaced by {} {}", replace.path, replace.version)
+                .trim_end()
+                .to_string());
         }
         if std::ptr::eq(module, &info.main) {
             package["primaryPackagePurpose"] = json!("APPLICATION");
@@ -191,7 +210,10 @@ fn spdx(info: &BuildInfo, options: &SbomOptions) -> Value {
         packages.push(package);
     }
     relationships.insert(0, json!({"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": describes}));
-    let name = options.image.as_ref().map_or(info.path.clone(), |i| i.name.clone());
+    let name = options
+        .image
+        .as_ref()
+        .map_or(info.path.clone(), |i| i.name.clone());
     json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
@@ -213,7 +235,14 @@ fn uuid_from(id: &str) -> String {
     b[6] = (b[6] & 0x0f) | 0x50;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 fn cyclonedx(info: &BuildInfo, options: &SbomOptions) -> Value {
@@ -234,14 +263,19 @@ fn cyclonedx(info: &BuildInfo, options: &SbomOptions) -> Value {
         c
     };
     let mut main = component(&info.main, "application");
-    let mut properties = vec![json!({"name": "rko:go-version", "value": info.go_version}), json!({"name": "rko:main-package", "value": info.path})];
+    let mut properties = vec![
+        json!({"name": "rko:go-version", "value": info.go_version}),
+        json!({"name": "rko:main-package", "value": info.path}),
+    ];
     if let Some(path) = &options.binary_path {
         properties.push(json!({"name": "rko:binary-path", "value": path}));
     }
     main["properties"] = json!(properties);
     let main_ref = golang_purl(&info.main);
     let mut components = vec![main];
-    let mut dependencies = vec![json!({"ref": main_ref, "dependsOn": info.deps.iter().map(golang_purl).collect::<Vec<_>>()})];
+    let mut dependencies = vec![
+        json!({"ref": main_ref, "dependsOn": info.deps.iter().map(golang_purl).collect::<Vec<_>>()}),
+    ];
     for dep in &info.deps {
         components.push(component(dep, "library"));
         dependencies.push(json!({"ref": golang_purl(dep), "dependsOn": []}));
@@ -263,7 +297,9 @@ fn cyclonedx(info: &BuildInfo, options: &SbomOptions) -> Value {
             dependencies.insert(0, json!({"ref": oci_purl(image), "dependsOn": [main_ref]}));
             c
         }
-        None => json!({"bom-ref": format!("{main_ref}#binary"), "type": "application", "name": info.path}),
+        None => {
+            json!({"bom-ref": format!("{main_ref}#binary"), "type": "application", "name": info.path})
+        }
     };
     json!({
         "bomFormat": "CycloneDX",
@@ -281,8 +317,15 @@ fn cyclonedx(info: &BuildInfo, options: &SbomOptions) -> Value {
 }
 
 /// The SBOM of an index: the index and the image for each platform.
-pub fn generate_index(format: Format, index: &ImageRef, images: &[(String, Digest)], created: u64) -> Vec<u8> {
-    let id = digest::sha256(format!("{}{:?}{images:?}", index.name, index.digest).as_bytes()).digest().to_string();
+pub fn generate_index(
+    format: Format,
+    index: &ImageRef,
+    images: &[(String, Digest)],
+    created: u64,
+) -> Vec<u8> {
+    let id = digest::sha256(format!("{}{:?}{images:?}", index.name, index.digest).as_bytes())
+        .digest()
+        .to_string();
     let value = match format {
         Format::Spdx => {
             let index_id = spdx_id("Index", &index.name);
@@ -292,9 +335,14 @@ pub fn generate_index(format: Format, index: &ImageRef, images: &[(String, Diges
                 "downloadLocation": "NOASSERTION", "filesAnalyzed": false, "primaryPackagePurpose": "CONTAINER",
                 "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": oci_purl(index)}],
             })];
-            let mut relationships = vec![json!({"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": index_id})];
+            let mut relationships = vec![
+                json!({"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": index_id}),
+            ];
             for (platform, digest) in images {
-                let image = ImageRef { name: index.name.clone(), digest: Some(digest.clone()) };
+                let image = ImageRef {
+                    name: index.name.clone(),
+                    digest: Some(digest.clone()),
+                };
                 let image_id = spdx_id("Image", &format!("{platform}-{digest}"));
                 packages.push(json!({
                     "SPDXID": image_id, "name": format!("{} ({platform})", index.name), "versionInfo": digest.to_string(),
@@ -346,7 +394,12 @@ mod tests {
         BuildInfo {
             go_version: "go1.23.4".into(),
             path: "example.com/app/cmd/web".into(),
-            main: Module { path: "example.com/app".into(), version: "(devel)".into(), sum: String::new(), replace: None },
+            main: Module {
+                path: "example.com/app".into(),
+                version: "(devel)".into(),
+                sum: String::new(),
+                replace: None,
+            },
             deps: vec![Module {
                 path: "golang.org/x/text".into(),
                 version: "v0.14.0".into(),
@@ -368,25 +421,42 @@ mod tests {
 
     #[test]
     fn the_same_inputs_give_the_same_bytes_and_ids_differ_by_content() {
-        let options = SbomOptions { created: 1_700_000_000, ..Default::default() };
+        let options = SbomOptions {
+            created: 1_700_000_000,
+            ..Default::default()
+        };
         for format in [Format::Spdx, Format::CycloneDx] {
-            assert_eq!(generate(format, &info(), &options), generate(format, &info(), &options));
+            assert_eq!(
+                generate(format, &info(), &options),
+                generate(format, &info(), &options)
+            );
         }
         let a = String::from_utf8(generate(Format::CycloneDx, &info(), &options)).unwrap();
         let mut other = info();
         other.deps[0].version = "v0.15.0".into();
         let b = String::from_utf8(generate(Format::CycloneDx, &other, &options)).unwrap();
-        let serial = |s: &str| s.lines().find(|l| l.contains("serialNumber")).unwrap().to_string();
+        let serial = |s: &str| {
+            s.lines()
+                .find(|l| l.contains("serialNumber"))
+                .unwrap()
+                .to_string()
+        };
         assert_ne!(serial(&a), serial(&b));
         assert!(serial(&a).contains("urn:uuid:"));
     }
 
     #[test]
     fn purls_follow_the_spec() {
-        let image = ImageRef { name: "registry.example/team/web".into(), digest: Some(crate::digest::sha256(b"x")) };
+        let image = ImageRef {
+            name: "registry.example/team/web".into(),
+            digest: Some(crate::digest::sha256(b"x")),
+        };
         assert!(oci_purl(&image).starts_with("pkg:oci/web@sha256%3A"));
         assert!(oci_purl(&image).ends_with("?repository_url=registry.example/team/web"));
-        assert_eq!(golang_purl(&info().deps[0]), "pkg:golang/golang.org/x/text@v0.14.0");
+        assert_eq!(
+            golang_purl(&info().deps[0]),
+            "pkg:golang/golang.org/x/text@v0.14.0"
+        );
         assert_eq!(golang_purl(&info().main), "pkg:golang/example.com/app");
     }
 }

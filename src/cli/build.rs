@@ -85,6 +85,12 @@ pub struct BuildFlags {
     /// Build with optimizations and inlining off, for debuggers.
     #[arg(long)]
     disable_optimizations: bool,
+    /// The SBOM attached to every image and index: spdx, cyclonedx or none.
+    #[arg(long, default_value = "spdx")]
+    sbom: String,
+    /// Also write the SBOMs into this directory.
+    #[arg(long, value_name = "DIR")]
+    sbom_dir: Option<PathBuf>,
     /// How many builds and uploads run at once [default: all cores].
     #[arg(short = 'j', long)]
     jobs: Option<usize>,
@@ -153,6 +159,20 @@ pub fn build_and_publish(args: &BuildFlags, targets: &[String]) -> Result<Vec<(S
         user: args.image_user.clone(),
         ..Default::default()
     };
+    let naming = match (
+        args.bare,
+        args.preserve_import_paths,
+        args.base_import_paths,
+    ) {
+        (true, _, _) => Naming::Bare,
+        (_, true, _) => Naming::PreserveImportPaths,
+        (_, _, true) => Naming::BaseImportPaths,
+        _ => Naming::Default,
+    };
+    let sbom = match args.sbom.as_str() {
+        "none" => None,
+        other => Some(other.parse::<rko::sbom::Format>()?),
+    };
     let jobs = jobs(args.jobs);
     let settings = BuildSettings {
         go: env::var_os("KO_GO_PATH").map_or_else(|| PathBuf::from("go"), PathBuf::from),
@@ -174,16 +194,10 @@ pub fn build_and_publish(args: &BuildFlags, targets: &[String]) -> Result<Vec<(S
         cache: Cache::open(&cache_dir()?)?,
         registry: args.registry.options(),
         jobs,
-    };
-    let naming = match (
-        args.bare,
-        args.preserve_import_paths,
-        args.base_import_paths,
-    ) {
-        (true, _, _) => Naming::Bare,
-        (_, true, _) => Naming::PreserveImportPaths,
-        (_, _, true) => Naming::BaseImportPaths,
-        _ => Naming::Default,
+        sbom,
+        sbom_dir: args.sbom_dir.clone(),
+        repository: repo.clone().unwrap_or_else(|| LOCAL.to_string()),
+        naming,
     };
     if args.tarball.is_some() && targets.len() > 1 {
         return Err(Error::invalid("--tarball takes one import path"));

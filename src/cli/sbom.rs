@@ -47,7 +47,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     if args.out.is_none() && args.attach.is_none() {
-        return Err(Error::invalid("nowhere to put the SBOM: give --out FILE and/or --attach LAYOUT"));
+        return Err(Error::invalid(
+            "nowhere to put the SBOM: give --out FILE and/or --attach LAYOUT",
+        ));
     }
     let format: Format = args.format.parse()?;
     let info = rko::buildinfo::read(&args.binary)?;
@@ -55,7 +57,9 @@ pub fn run(args: Args) -> Result<()> {
     let image = match (&args.image_name, digest(&args.image_digest)?) {
         (None, None) => None,
         (name, digest) => Some(ImageRef {
-            name: name.clone().unwrap_or_else(|| info.path.rsplit('/').next().unwrap_or("image").to_string()),
+            name: name
+                .clone()
+                .unwrap_or_else(|| info.path.rsplit('/').next().unwrap_or("image").to_string()),
             digest,
         }),
     };
@@ -78,7 +82,13 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(layout) = &args.attach {
         let subject = digest(&args.subject)?;
         let created = rko::image_config::rfc3339(args.created);
-        let attached = rko::referrers::attach(layout, format.media_type(), &document, subject.as_ref(), &created)?;
+        let attached = rko::referrers::attach(
+            layout,
+            format.media_type(),
+            &document,
+            subject.as_ref(),
+            &created,
+        )?;
         println!("{attached}");
     }
     Ok(())

@@ -94,7 +94,12 @@ pub fn put(
 }
 
 /// GET a manifest if it exists (`None` on 404).
-pub fn get_optional(client: &Client, repository: &str, reference: &str, scopes: &[String]) -> Result<Option<Fetched>> {
+pub fn get_optional(
+    client: &Client,
+    repository: &str,
+    reference: &str,
+    scopes: &[String],
+) -> Result<Option<Fetched>> {
     let url = client.url(&format!("/v2/{repository}/manifests/{reference}"));
     let response = client.send(&Call::new("HEAD", url.clone(), scopes).header("Accept", ACCEPT))?;
     match response.status().as_u16() {
