@@ -17,8 +17,16 @@ pub struct Args {
     #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
     /// JSON object: import path (with or without ko://) to a full reference.
-    #[arg(long, value_name = "MAP.json")]
-    images: PathBuf,
+    #[arg(
+        long,
+        value_name = "MAP.json",
+        required_unless_present = "image_digests"
+    )]
+    images: Option<PathBuf>,
+    /// One import path's image as NAME plus the digest in FILE (as Bazel
+    /// writes them): IMPORTPATH=NAME=FILE, repeatable.
+    #[arg(long = "image-digest", value_name = "IMPORTPATH=NAME=FILE")]
+    image_digests: Vec<String>,
     /// Write here instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -28,18 +36,40 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let text =
-        std::fs::read_to_string(&args.images).map_err(|e| Error::io("reading", &args.images, e))?;
-    let map: BTreeMap<String, String> = serde_json::from_str(&text).map_err(|e| {
-        Error::invalid(format!(
-            "{}: expected a JSON object of import path to reference: {e}",
-            args.images.display()
-        ))
-    })?;
+    let mut map: BTreeMap<String, String> = match &args.images {
+        Some(images) => {
+            let text =
+                std::fs::read_to_string(images).map_err(|e| Error::io("reading", images, e))?;
+            serde_json::from_str(&text).map_err(|e| {
+                Error::invalid(format!(
+                    "{}: expected a JSON object of import path to reference: {e}",
+                    images.display()
+                ))
+            })?
+        }
+        None => BTreeMap::new(),
+    };
+    for value in &args.image_digests {
+        let mut parts = value.splitn(3, '=');
+        let (Some(import_path), Some(name), Some(file)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(Error::invalid(format!(
+                "--image-digest {value:?}: expected IMPORTPATH=NAME=FILE"
+            )));
+        };
+        let digest = std::fs::read_to_string(file).map_err(|e| Error::io("reading", file, e))?;
+        let digest = rko::digest::parse(digest.trim())?;
+        map.insert(import_path.to_string(), format!("{name}@{digest}"));
+    }
     let map: BTreeMap<String, String> = map
         .into_iter()
         .map(|(k, v)| (k.strip_prefix(PREFIX).unwrap_or(&k).to_string(), v))
         .collect();
+    let source = args.images.as_ref().map_or_else(
+        || "the --image-digest list".to_string(),
+        |p| p.display().to_string(),
+    );
     let mut inputs = Vec::new();
     for file in &args.files {
         let text = std::fs::read_to_string(file).map_err(|e| Error::io("reading", file, e))?;
@@ -49,11 +79,7 @@ pub fn run(args: Args) -> Result<()> {
         });
     }
     let prepared = resolve::prepare(inputs, None)?;
-    report_missing(
-        &prepared.missing(&map),
-        args.strict,
-        &args.images.display().to_string(),
-    )?;
+    report_missing(&prepared.missing(&map), args.strict, &source)?;
     match &args.out {
         Some(path) => {
             let mut file = rko::atomic::AtomicFile::create(path)?;

@@ -22,8 +22,11 @@ pub struct Args {
     #[arg(long, value_name = "REF")]
     image_name: Option<String>,
     /// The image's manifest digest.
-    #[arg(long, value_name = "DIGEST")]
+    #[arg(long, value_name = "DIGEST", conflicts_with = "image_digest_file")]
     image_digest: Option<String>,
+    /// A file holding the image's manifest digest (a `.digest` output).
+    #[arg(long, value_name = "FILE")]
+    image_digest_file: Option<PathBuf>,
     /// The base image the image descends from.
     #[arg(long, value_name = "REF")]
     base_name: Option<String>,
@@ -53,8 +56,19 @@ pub fn run(args: Args) -> Result<()> {
     }
     let format: Format = args.format.parse()?;
     let info = rko::buildinfo::read(&args.binary)?;
-    let digest = |value: &Option<String>| value.as_deref().map(rko::digest::parse).transpose();
-    let image = match (&args.image_name, digest(&args.image_digest)?) {
+    let digest = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|d| rko::digest::parse(d.trim()))
+            .transpose()
+    };
+    let image_digest = match &args.image_digest_file {
+        Some(file) => {
+            Some(std::fs::read_to_string(file).map_err(|e| Error::io("reading", file, e))?)
+        }
+        None => args.image_digest.clone(),
+    };
+    let image = match (&args.image_name, digest(&image_digest)?) {
         (None, None) => None,
         (name, digest) => Some(ImageRef {
             name: name
