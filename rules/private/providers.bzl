@@ -1,0 +1,24 @@
+"""Providers shared by rko's rules."""
+
+ImageInfo = provider(
+    doc = "An OCI image (or image index) built by rko.",
+    fields = {
+        "layout": "The OCI image layout directory (a tree artifact).",
+        "digest": "A file holding the manifest (or index) digest, sha256:<hex>.",
+        "platform": "OS/ARCH[/VARIANT] of a single image; empty for an index.",
+    },
+)
+
+TOOLCHAIN = "@rko//rules:toolchain_type"
+
+def rko_binary(ctx):
+    """The rko executable from the registered toolchain."""
+    return ctx.toolchains[TOOLCHAIN].rko
+
+def params_args(ctx, command):
+    """An Args for `rko <command>` that Bazel may spill into a params file."""
+    args = ctx.actions.args()
+    args.add(command)
+    args.use_param_file("@%s", use_always = True)
+    args.set_param_file_format("multiline")
+    return args
