@@ -216,6 +216,43 @@ fn bazel_make_and_rko_build_agree_and_bazel_caches_every_rko_action() {
             .arg("SOURCE_DATE_EPOCH=1700000000"),
     );
     assert!(again.contains("Nothing to be done"), "{again}");
+    // Touching the Go source re-runs go build, the binary layer and append (and push), not kodata.
+    let copy_out = d.join("make-copy-out");
+    let make_copy = |extra: &[&str]| {
+        let mut cmd = Command::new("make");
+        cmd.current_dir(repo_root().join("examples/make"))
+            .arg(format!("RKO={}", env!("CARGO_BIN_EXE_rko")))
+            .arg(format!("GO={}", require("go").display()))
+            .arg(format!("OUT={}", copy_out.display()))
+            .arg(format!(
+                "HELLO={}",
+                rko_repo.join("examples/hello").display()
+            ))
+            .arg("REPO=registry.example/hello")
+            .args(extra)
+            .env("GOCACHE", gocache());
+        cmd
+    };
+    run_ok(&mut make_copy(&["all"]));
+    let touched = rko_repo.join("examples/hello/main.go");
+    run_ok(
+        Command::new("touch")
+            .arg("-d")
+            .arg("+1 minute")
+            .arg(&touched),
+    );
+    let plan = run_ok(&mut make_copy(&["-n", "push"]));
+    assert!(
+        plan.contains("go build")
+            && plan.contains("--file")
+            && plan.contains(" append ")
+            && plan.contains(" push "),
+        "{plan}"
+    );
+    assert!(
+        !plan.contains("--tree"),
+        "the kodata layer would run again: {plan}"
+    );
 
     // A copy of the workspace elsewhere, a fresh output base: every rko action is a remote cache hit.
     let second = d.join("elsewhere/deeper/ws");
