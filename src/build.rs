@@ -22,7 +22,6 @@ use crate::registry::{Reference, RegistryOptions};
 use oci_spec::image::Digest;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// The platforms `builtin:static` offers for `--platform=all`.
 const BUILTIN_PLATFORMS: [&str; 5] = [
@@ -93,7 +92,7 @@ pub struct Built {
 /// Builds every target, several at a time (up to `settings.jobs`);
 /// results in the order given.
 pub fn build_all(settings: &BuildSettings, targets: &[String]) -> Result<Vec<Built>> {
-    run_parallel(targets, settings.jobs, |target| build(settings, target))
+    crate::parallel::map(targets, settings.jobs, |target| build(settings, target))
 }
 
 /// Builds the image for `target` (an import path as ko takes it).
@@ -232,7 +231,7 @@ pub fn build(settings: &BuildSettings, target: &str) -> Result<Built> {
         Ok(out)
     };
 
-    let layouts = run_parallel(&platforms, settings.jobs, per_platform)?;
+    let layouts = crate::parallel::map(&platforms, settings.jobs, per_platform)?;
     let (layout, digest) = if layouts.len() == 1 {
         let digest = Layout::open(&layouts[0])?.index().manifests()[0]
             .digest()
@@ -439,35 +438,6 @@ fn kodata_layer(
         dest: "/var/run/ko".to_string(),
     }];
     cached_layer(settings, &key, &specs, &options, counters).map(Some)
-}
-
-/// Runs `work` for each item on up to `jobs` threads; results in input order.
-fn run_parallel<T: Sync, R: Send>(
-    items: &[T],
-    jobs: usize,
-    work: impl Fn(&T) -> Result<R> + Sync,
-) -> Result<Vec<R>> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<R>>>> =
-        Mutex::new((0..items.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1).min(items.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= items.len() {
-                    return;
-                }
-                let result = work(&items[i]);
-                results.lock().expect("no panics")[i] = Some(result);
-            });
-        }
-    });
-    results
-        .into_inner()
-        .expect("no panics")
-        .into_iter()
-        .map(|r| r.expect("every item ran"))
-        .collect()
 }
 
 /// The base image: builtin, scratch, or pulled into the cache by digest.

@@ -25,6 +25,7 @@ mod json;
 pub mod layer;
 pub mod layout;
 mod media_types;
+mod parallel;
 pub mod platform;
 pub mod publish;
 pub mod pull;

@@ -12,8 +12,6 @@ use crate::registry::Reference;
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageIndexBuilder, ImageManifest};
 use std::io::BufWriter;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// What to pull and how.
 #[derive(Debug, Clone)]
@@ -225,8 +223,7 @@ fn check_platform(
     }
 }
 
-/// Downloads blobs on `jobs` threads, each retried from the start when the
-/// transfer breaks or does not match its digest.
+/// Downloads blobs on `jobs` threads into the staged layout.
 fn download_all(
     client: &Client,
     repository: &str,
@@ -235,36 +232,21 @@ fn download_all(
     scopes: &[String],
     jobs: usize,
 ) -> Result<()> {
-    let next = AtomicUsize::new(0);
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
     let targets: Vec<_> = blobs
         .iter()
-        .map(|(digest, _)| writer.target(digest))
+        .map(|(digest, size)| (digest.clone(), *size, writer.target(digest)))
         .collect();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1).min(blobs.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= blobs.len() || failure.lock().expect("no panics").is_some() {
-                    return;
-                }
-                let (digest, size) = &blobs[i];
-                if let Err(e) = download(client, repository, digest, *size, &targets[i], scopes) {
-                    failure.lock().expect("no panics").get_or_insert(e);
-                }
-            });
-        }
-    });
-    if let Some(e) = failure.into_inner().expect("no panics") {
-        return Err(e);
-    }
+    crate::parallel::map(&targets, jobs, |(digest, size, target)| {
+        download(client, repository, digest, *size, target, scopes)
+    })?;
     for (digest, _) in blobs {
         writer.mark(digest);
     }
     Ok(())
 }
 
-/// Downloads one verified blob to `target`, retrying from the start.
+/// Downloads one verified blob to `target`, starting over when the
+/// transfer breaks or does not match its digest.
 pub(crate) fn download(
     client: &Client,
     repository: &str,
@@ -273,10 +255,7 @@ pub(crate) fn download(
     target: &Path,
     scopes: &[String],
 ) -> Result<()> {
-    let policy = client.retry_policy();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    client.restarting(|| {
         let file = std::fs::File::create(target).map_err(|e| Error::io("creating", target, e))?;
         let mut out = BufWriter::new(file);
         let result = manifests::get_blob(client, repository, digest, size, &mut out, scopes)
@@ -285,23 +264,10 @@ pub(crate) fn download(
                     .map(drop)
                     .map_err(|e| Error::io("writing", target, e.into_error()))
             });
-        match result {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                // Never leave unverified bytes under a digest's name.
-                let _ = std::fs::remove_file(target);
-                if !(e.is_transient() && attempt < policy.attempts) {
-                    return Err(match e {
-                        Error::Network { what, message, .. } => Error::Network {
-                            what,
-                            message,
-                            attempts: attempt,
-                        },
-                        other => other,
-                    });
-                }
-                client.back_off(attempt);
-            }
+        if result.is_err() {
+            // Never leave unverified bytes under a digest's name.
+            let _ = std::fs::remove_file(target);
         }
-    }
+        result
+    })
 }

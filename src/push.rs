@@ -12,8 +12,7 @@ use crate::registry::upload::{self, BlobData};
 use crate::registry::Reference;
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 /// What to push and where.
 #[derive(Debug, Clone)]
@@ -383,39 +382,22 @@ struct BlobOutcome {
 }
 
 fn push_blobs(target: &Target<'_>, blobs: &[Blob], jobs: usize) -> Result<BlobOutcome> {
-    let next = AtomicUsize::new(0);
-    let outcome = Mutex::new(BlobOutcome::default());
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1).min(blobs.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= blobs.len() || failure.lock().expect("no panics").is_some() {
-                    return;
-                }
-                let (digest, size) = &blobs[i];
-                match push_blob(target, digest, *size) {
-                    Ok(result) => {
-                        let mut outcome = outcome.lock().expect("no panics");
-                        match result {
-                            BlobResult::Present => outcome.present += 1,
-                            BlobResult::Mounted => outcome.mounted += 1,
-                            BlobResult::Copied => outcome.copied += 1,
-                            BlobResult::Uploaded => outcome.uploaded += 1,
-                            BlobResult::Missing => outcome.missing = Some(digest.clone()),
-                        }
-                    }
-                    Err(e) => {
-                        failure.lock().expect("no panics").get_or_insert(e);
-                    }
-                }
-            });
+    let results = crate::parallel::map(blobs, jobs, |(digest, size)| {
+        push_blob(target, digest, *size)
+    })?;
+    let mut outcome = BlobOutcome::default();
+    for ((digest, _), result) in blobs.iter().zip(results) {
+        match result {
+            BlobResult::Present => outcome.present += 1,
+            BlobResult::Mounted => outcome.mounted += 1,
+            BlobResult::Copied => outcome.copied += 1,
+            BlobResult::Uploaded => outcome.uploaded += 1,
+            BlobResult::Missing => {
+                outcome.missing.get_or_insert_with(|| digest.clone());
+            }
         }
-    });
-    if let Some(e) = failure.into_inner().expect("no panics") {
-        return Err(e);
     }
-    Ok(outcome.into_inner().expect("no panics"))
+    Ok(outcome)
 }
 
 enum BlobResult {

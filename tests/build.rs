@@ -283,16 +283,6 @@ fn the_same_module_in_two_places_gives_the_same_digests() {
     assert_eq!(first.lines().count(), 2);
 }
 
-fn podman(root: &Path) -> Command {
-    let mut cmd = Command::new(require("podman"));
-    cmd.arg("--root")
-        .arg(root.join("storage"))
-        .arg("--runroot")
-        .arg(root.join("run"))
-        .args(["--storage-driver", "vfs"]);
-    cmd
-}
-
 #[test]
 fn tarballs_layouts_and_the_local_daemon_are_destinations() {
     let dir = temp_dir();

@@ -117,16 +117,6 @@ fn the_go_server_image_runs_under_runc_and_answers_http() {
     );
 }
 
-fn podman(root: &Path) -> Command {
-    let mut cmd = Command::new(require("podman"));
-    cmd.arg("--root")
-        .arg(root.join("storage"))
-        .arg("--runroot")
-        .arg(root.join("run"))
-        .args(["--storage-driver", "vfs"]);
-    cmd
-}
-
 #[test]
 fn podman_loads_the_docker_save_tarball_and_the_oci_archive() {
     let dir = temp_dir();

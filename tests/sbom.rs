@@ -189,6 +189,34 @@ fn validator() -> PathBuf {
     python
 }
 
+/// `rko sbom` with every option, for `binary` in an image with `digest`.
+fn write_sbom(format: &str, binary: &Path, digest: &str, out: &Path) {
+    run_ok(
+        rko()
+            .args([
+                "sbom",
+                "--format",
+                format,
+                "--created",
+                "1700000000",
+                "--image-name",
+                "registry.example/app",
+            ])
+            .args([
+                "--image-digest",
+                digest,
+                "--base-name",
+                "registry.example/base:1",
+                "--binary-path",
+                "/ko-app/app",
+            ])
+            .arg("--binary")
+            .arg(binary)
+            .arg("--out")
+            .arg(out),
+    );
+}
+
 #[test]
 fn both_formats_validate_and_list_exactly_the_binarys_modules() {
     let dir = temp_dir();
@@ -203,30 +231,7 @@ fn both_formats_validate_and_list_exactly_the_binarys_modules() {
     let digest = format!("sha256:{}", "ab".repeat(32));
     for (format, kind) in [("spdx", "spdx"), ("cyclonedx", "cyclonedx")] {
         let out = d.join(format!("app.{format}.json"));
-        run_ok(
-            rko()
-                .args([
-                    "sbom",
-                    "--format",
-                    format,
-                    "--created",
-                    "1700000000",
-                    "--image-name",
-                    "registry.example/app",
-                ])
-                .args([
-                    "--image-digest",
-                    &digest,
-                    "--base-name",
-                    "registry.example/base:1",
-                    "--binary-path",
-                    "/ko-app/app",
-                ])
-                .arg("--binary")
-                .arg(&binary)
-                .arg("--out")
-                .arg(&out),
-        );
+        write_sbom(format, &binary, &digest, &out);
         let check = Command::new(validator())
             .arg(repo_root().join("tests/data/validate_sbom.py"))
             .arg(kind)
@@ -266,30 +271,7 @@ fn both_formats_validate_and_list_exactly_the_binarys_modules() {
         assert_eq!(listed, expected, "{format}");
         // Same inputs, same bytes.
         let again = d.join(format!("again.{format}.json"));
-        run_ok(
-            rko()
-                .args([
-                    "sbom",
-                    "--format",
-                    format,
-                    "--created",
-                    "1700000000",
-                    "--image-name",
-                    "registry.example/app",
-                ])
-                .args([
-                    "--image-digest",
-                    &digest,
-                    "--base-name",
-                    "registry.example/base:1",
-                    "--binary-path",
-                    "/ko-app/app",
-                ])
-                .arg("--binary")
-                .arg(&binary)
-                .arg("--out")
-                .arg(&again),
-        );
+        write_sbom(format, &binary, &digest, &again);
         assert_eq!(
             fs::read(&out).unwrap(),
             fs::read(&again).unwrap(),

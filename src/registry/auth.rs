@@ -114,7 +114,7 @@ impl CredentialStore {
         let mut config = read_config(&path)?.unwrap_or_else(|| json!({}));
         if let Some(helper) = helper_for(&config, registry) {
             let request = json!({"ServerURL": server_url(registry), "Username": username, "Secret": password.expose()});
-            run_helper(&helper, "store", &request.to_string())?;
+            helper_update(&helper, "store", &request.to_string())?;
             return Ok(path);
         }
         let auth = base64::engine::general_purpose::STANDARD
@@ -133,7 +133,7 @@ impl CredentialStore {
             return Ok(false);
         };
         if let Some(helper) = helper_for(&config, registry) {
-            run_helper(&helper, "erase", &server_url(registry))?;
+            helper_update(&helper, "erase", &server_url(registry))?;
         }
         let auths = object_at(&mut config, "auths");
         let before = auths.len();
@@ -241,11 +241,11 @@ fn from_auths(config: &Value, registry: &str, path: &Path) -> Result<Option<Cred
     Ok(None)
 }
 
-/// Asks a helper; `None` when it has nothing for this registry.
-fn helper_get(helper: &str, registry: &str) -> Result<Option<Credential>> {
+/// Runs `docker-credential-HELPER ACTION` with `input` on stdin.
+fn run_helper(helper: &str, action: &str, input: &str) -> Result<std::process::Output> {
     let program = format!("docker-credential-{helper}");
-    let output = Command::new(&program)
-        .arg("get")
+    Command::new(&program)
+        .arg(action)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -255,10 +255,16 @@ fn helper_get(helper: &str, registry: &str) -> Result<Option<Credential>> {
                 .stdin
                 .take()
                 .expect("stdin is piped")
-                .write_all(server_url(registry).as_bytes())?;
+                .write_all(input.as_bytes())?;
             child.wait_with_output()
         })
-        .map_err(|e| Error::invalid(format!("running credential helper {program}: {e}")))?;
+        .map_err(|e| Error::invalid(format!("running credential helper {program}: {e}")))
+}
+
+/// Asks a helper; `None` when it has nothing for this registry.
+fn helper_get(helper: &str, registry: &str) -> Result<Option<Credential>> {
+    let program = format!("docker-credential-{helper}");
+    let output = run_helper(helper, "get", &server_url(registry))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         if stdout.contains("credentials not found") {
@@ -287,28 +293,15 @@ fn helper_get(helper: &str, registry: &str) -> Result<Option<Credential>> {
     })
 }
 
-fn run_helper(helper: &str, action: &str, input: &str) -> Result<()> {
-    let program = format!("docker-credential-{helper}");
-    let status = Command::new(&program)
-        .arg(action)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .and_then(|mut child| {
-            child
-                .stdin
-                .take()
-                .expect("stdin is piped")
-                .write_all(input.as_bytes())?;
-            child.wait()
-        })
-        .map_err(|e| Error::invalid(format!("running credential helper {program}: {e}")))?;
-    if status.success() {
+/// Runs a helper's `store` or `erase`, which answer only with their status.
+fn helper_update(helper: &str, action: &str, input: &str) -> Result<()> {
+    let output = run_helper(helper, action, input)?;
+    if output.status.success() {
         Ok(())
     } else {
         Err(Error::invalid(format!(
-            "credential helper {program} {action} failed ({status})"
+            "credential helper docker-credential-{helper} {action} failed ({})",
+            output.status
         )))
     }
 }

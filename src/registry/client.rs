@@ -257,14 +257,29 @@ impl Client {
         }
     }
 
-    /// The retry policy, for callers that restart whole operations.
-    pub fn retry_policy(&self) -> RetryPolicy {
-        self.retry
-    }
-
-    /// Sleeps before attempt `attempt + 1` of a restarted operation.
-    pub fn back_off(&self, attempt: u32) {
-        std::thread::sleep(self.delay(attempt, None));
+    /// Runs `operation` until it succeeds, fails for good, or the retry
+    /// policy's attempts run out, backing off in between: for operations a
+    /// broken connection leaves half done (an upload, a download), which
+    /// must start over rather than resend one request.
+    pub fn restarting<T>(&self, mut operation: impl FnMut() -> Result<T>) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match operation() {
+                Ok(value) => return Ok(value),
+                Err(e) if e.is_transient() && attempt < self.retry.attempts => {
+                    std::thread::sleep(self.delay(attempt, None));
+                }
+                Err(Error::Network { what, message, .. }) => {
+                    return Err(Error::Network {
+                        what,
+                        message,
+                        attempts: attempt,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// How many HTTP requests this client has made.

@@ -69,16 +69,7 @@ pub fn upload(
     data: BlobData<'_>,
     scopes: &[String],
 ) -> Result<()> {
-    let policy = client.retry_policy();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match upload_once(client, repository, digest, size, data, scopes) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.is_transient() && attempt < policy.attempts => client.back_off(attempt),
-            Err(e) => return Err(e),
-        }
-    }
+    client.restarting(|| upload_once(client, repository, digest, size, data, scopes))
 }
 
 fn upload_once(

@@ -209,6 +209,17 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// podman with its storage under `root` (vfs), so tests never touch the machine's.
+pub fn podman(root: &Path) -> Command {
+    let mut cmd = Command::new(require("podman"));
+    cmd.arg("--root")
+        .arg(root.join("storage"))
+        .arg("--runroot")
+        .arg(root.join("run"))
+        .args(["--storage-driver", "vfs"]);
+    cmd
+}
+
 /// Parses JSON text.
 pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))

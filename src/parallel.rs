@@ -1,0 +1,66 @@
+//! Independent work items on a few threads. Results come back in input
+//! order; after a failure no new item starts, and the error reported is the
+//! first in input order, so messages do not depend on thread timing.
+
+use crate::error::Result;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// `work` applied to every item on up to `jobs` threads.
+pub fn map<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<R>>>> =
+        Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1).min(items.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= items.len() || failed.load(Ordering::Relaxed) {
+                    return;
+                }
+                let result = work(&items[i]);
+                if result.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                results.lock().expect("no worker panics")[i] = Some(result);
+            });
+        }
+    });
+    let results = results.into_inner().expect("no worker panics");
+    if failed.into_inner() {
+        let error = results.into_iter().flatten().find_map(|r| r.err());
+        return Err(error.expect("a failure was recorded"));
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.expect("every item ran").expect("no failures"))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[test]
+    fn results_keep_input_order_and_the_first_error_in_order_wins() {
+        let items: Vec<u32> = (0..50).collect();
+        let doubled = map(&items, 4, |&i| Ok(i * 2)).unwrap();
+        assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        let err = map(&items, 1, |&i| {
+            if i >= 10 {
+                Err(Error::invalid(format!("item {i}")))
+            } else {
+                Ok(i)
+            }
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "item 10");
+        assert!(map(&Vec::<u32>::new(), 4, |&i| Ok(i)).unwrap().is_empty());
+    }
+}
