@@ -95,6 +95,11 @@ fn outputs(spawn: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// The digest in `REPO@sha256:…`.
+fn digest_of_push(printed: &str) -> String {
+    printed.trim().rsplit('@').next().unwrap().to_string()
+}
+
 /// nginx serving a WebDAV directory, as Bazel's HTTP remote cache.
 struct Nginx {
     child: Child,
@@ -349,6 +354,55 @@ fn bazel_make_and_rko_build_agree_and_bazel_caches_every_rko_action() {
             .arg(format!("docker://{repository}:v1")),
     ));
     assert_eq!(pushed["manifests"].as_array().unwrap().len(), 2);
+
+    // A base image pinned by digest, pulled shallow by rko_base_image; its
+    // layers are mounted from the registry when the image is pushed there.
+    let base = hello_image(d, "amd64");
+    let base_ref = format!("{}/base", registry.host());
+    let base_digest = digest_of_push(&run_ok(
+        rko()
+            .env("DOCKER_CONFIG", d.join("docker"))
+            .arg("push")
+            .arg(&base)
+            .arg(format!("{base_ref}:1")),
+    ));
+    let workspace = first.join("WORKSPACE");
+    let mut text = fs::read_to_string(&workspace).unwrap();
+    text.push_str(&format!(
+        "\nload(\"@rko//rules:repositories.bzl\", \"rko_base_image\")\n\nrko_base_image(\n    name = \"hello_base\",\n    reference = \"{base_ref}\",\n    digest = \"{base_digest}\",\n)\n"
+    ));
+    fs::write(&workspace, text).unwrap();
+    let build = first.join("BUILD.bazel");
+    let mut text = fs::read_to_string(&build).unwrap();
+    text.push_str(&format!(
+        "\nko_image(\n    name = \"on_base\",\n    base = \"@hello_base//:layout\",\n    base_name = \"{base_ref}\",\n    binary = \":hello_amd64\",\n    created = CREATED,\n)\n\nko_push(\n    name = \"push_on_base\",\n    image = \":on_base\",\n    repository = \"{base_ref}\",\n    tags = [\"app\"],\n)\n"
+    ));
+    fs::write(&build, text).unwrap();
+    let out = bazel(&first, &first_root)
+        .args(["run", "//:push_on_base"])
+        .env("DOCKER_CONFIG", d.join("docker"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("pushed 2 blobs, mounted 0, copied 0, 3 already there"),
+        "the base's layers were already in the repository: {stderr}"
+    );
+    let on_base = json(&run_ok(
+        Command::new(require("skopeo"))
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{base_ref}:app")),
+    ));
+    assert_eq!(
+        on_base["layers"].as_array().unwrap().len(),
+        4,
+        "three base layers and the binary"
+    );
+    assert_eq!(
+        on_base["annotations"]["org.opencontainers.image.base.digest"],
+        base_digest.as_str()
+    );
 
     for (ws, root) in [(&first, &first_root), (&second, &second_root)] {
         let _ = bazel(ws, root).arg("shutdown").output();
