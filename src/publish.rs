@@ -180,6 +180,104 @@ pub fn to_layout(images: &[(PathBuf, String)], out: &Path) -> Result<()> {
     writer.finish(entries)
 }
 
+/// Where built images go.
+#[derive(Debug, Clone, Default)]
+pub struct Destinations {
+    /// Push to the registry repository.
+    pub registry: bool,
+    /// Load into the local docker or podman.
+    pub local: bool,
+    pub layout: Option<PathBuf>,
+    pub tarball: Option<PathBuf>,
+    /// Write the printed references here too.
+    pub image_refs: Option<PathBuf>,
+}
+
+/// How built images are named, tagged and published.
+#[derive(Debug, Clone)]
+pub struct PublishOptions {
+    /// `KO_DOCKER_REPO`, or `ko.local`.
+    pub repository: String,
+    pub naming: Naming,
+    pub tags: Vec<String>,
+    pub tag_only: bool,
+    pub registry: RegistryOptions,
+    pub jobs: usize,
+    pub to: Destinations,
+}
+
+/// What happened to one build.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub name: String,
+    /// As ko prints it.
+    pub reference: String,
+    pub pushed: Option<Pushed>,
+    pub loaded_into: Option<String>,
+}
+
+/// Publishes every build to every destination, in order.
+pub fn publish_all(
+    builds: &[crate::build::Built],
+    options: &PublishOptions,
+    cache: &crate::cache::Cache,
+) -> Result<Vec<Published>> {
+    if options.to.tarball.is_some() && builds.len() > 1 {
+        return Err(Error::invalid("--tarball takes one import path"));
+    }
+    let mut published = Vec::new();
+    let mut layouts = Vec::new();
+    for built in builds {
+        let name = image_name(
+            &options.repository,
+            &built.package.import_path,
+            options.naming,
+        );
+        let pushed = if options.to.registry {
+            Some(to_registry(
+                &built.layout,
+                &name,
+                &options.tags,
+                &options.registry,
+                options.jobs,
+            )?)
+        } else {
+            None
+        };
+        let loaded_into = if options.to.local {
+            let scratch = cache.scratch()?;
+            Some(to_local(
+                &built.layout,
+                &name,
+                &options.tags,
+                scratch.path(),
+            )?)
+        } else {
+            None
+        };
+        if let Some(tarball) = &options.to.tarball {
+            to_tarball(&built.layout, &name, &options.tags, tarball)?;
+        }
+        let tag = options.tags.first().map_or("latest", String::as_str);
+        layouts.push((built.layout.clone(), format!("{name}:{tag}")));
+        let reference = printed_reference(&name, &options.tags, &built.digest, options.tag_only);
+        published.push(Published {
+            name,
+            reference,
+            pushed,
+            loaded_into,
+        });
+    }
+    if let Some(dir) = &options.to.layout {
+        to_layout(&layouts, dir)?;
+    }
+    if let Some(path) = &options.to.image_refs {
+        let refs: Vec<String> = published.iter().map(|p| p.reference.clone()).collect();
+        write_refs(path, &refs)?;
+    }
+    Ok(published)
+}
+
 /// Writes the printed references, one per line, for `--image-refs`.
 pub fn write_refs(path: &Path, refs: &[String]) -> Result<()> {
     let mut text = refs.join("\n");

@@ -7,7 +7,7 @@ use rko::build::{self, BuildSettings, Platforms};
 use rko::cache::Cache;
 use rko::config::{ImageSettings, KoConfig};
 use rko::platform::Platform;
-use rko::publish::{self, Naming, LOCAL};
+use rko::publish::{self, Destinations, Naming, PublishOptions, LOCAL};
 use rko::template::{GitInfo, TemplateData};
 use rko::{Error, Result};
 use std::env;
@@ -199,68 +199,49 @@ pub fn build_and_publish(args: &BuildFlags, targets: &[String]) -> Result<Vec<(S
         repository: repo.clone().unwrap_or_else(|| LOCAL.to_string()),
         naming,
     };
-    if args.tarball.is_some() && targets.len() > 1 {
-        return Err(Error::invalid("--tarball takes one import path"));
-    }
-
-    let mut refs = Vec::new();
-    let mut layouts = Vec::new();
     let builds = build::build_all(&settings, targets)?;
     for built in &builds {
-        let name = publish::image_name(
-            repo.as_deref().unwrap_or(LOCAL),
-            &built.package.import_path,
-            naming,
-        );
+        let platforms: Vec<String> = built.platforms.iter().map(Platform::to_string).collect();
         eprintln!(
             "rko: {} ({}): {} layers built, {} from cache",
             built.package.import_path,
-            built
-                .platforms
-                .iter()
-                .map(Platform::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
+            platforms.join(", "),
             built.layers_built,
             built.layers_cached
         );
-        if to_registry {
-            let pushed = publish::to_registry(
-                &built.layout,
-                &name,
-                &args.tags,
-                &settings.registry,
-                jobs.max(4),
-            )?;
+    }
+    let options = PublishOptions {
+        repository: settings.repository.clone(),
+        naming,
+        tags: args.tags.clone(),
+        tag_only: args.tag_only,
+        registry: settings.registry.clone(),
+        jobs: jobs.max(4),
+        to: Destinations {
+            registry: to_registry,
+            local,
+            layout: args.oci_layout_path.clone(),
+            tarball: args.tarball.clone(),
+            image_refs: args.image_refs.clone(),
+        },
+    };
+    let published = publish::publish_all(&builds, &options, &settings.cache)?;
+    for p in &published {
+        if let Some(pushed) = &p.pushed {
             eprintln!(
-                "rko: {name}: pushed {} blobs, mounted {}, {} already there; {} HTTP requests",
-                pushed.uploaded, pushed.mounted, pushed.present, pushed.requests
+                "rko: {}: pushed {} blobs, mounted {}, {} already there; {} HTTP requests",
+                p.name, pushed.uploaded, pushed.mounted, pushed.present, pushed.requests
             );
         }
-        if local {
-            let scratch = settings.cache.scratch()?;
-            let cli = publish::to_local(&built.layout, &name, &args.tags, scratch.path())?;
-            eprintln!("rko: {name}: loaded into {cli}");
+        if let Some(cli) = &p.loaded_into {
+            eprintln!("rko: {}: loaded into {cli}", p.name);
         }
-        if let Some(tarball) = &args.tarball {
-            publish::to_tarball(&built.layout, &name, &args.tags, tarball)?;
-        }
-        let tag = args.tags.first().map_or("latest", String::as_str);
-        layouts.push((built.layout.clone(), format!("{name}:{tag}")));
-        refs.push(publish::printed_reference(
-            &name,
-            &args.tags,
-            &built.digest,
-            args.tag_only,
-        ));
     }
-    if let Some(dir) = &args.oci_layout_path {
-        publish::to_layout(&layouts, dir)?;
-    }
-    if let Some(path) = &args.image_refs {
-        publish::write_refs(path, &refs)?;
-    }
-    Ok(targets.iter().cloned().zip(refs).collect())
+    Ok(targets
+        .iter()
+        .cloned()
+        .zip(published.into_iter().map(|p| p.reference))
+        .collect())
 }
 
 /// `KO_CONFIG_PATH` (a file, or a directory holding `.ko.yaml`), else `./.ko.yaml`.
