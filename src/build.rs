@@ -180,7 +180,7 @@ pub fn build(settings: &BuildSettings, target: &str) -> Result<Built> {
         layers.extend(kodata.iter().cloned());
         let out = scratch.path().join(platform.to_string().replace('/', "-"));
         let options = AppendOptions {
-            base: base.spec(platform)?,
+            base: base.spec(),
             base_name: base.name(),
             platform: Some(platform.clone()),
             layers,
@@ -446,6 +446,8 @@ enum Base {
     Scratch,
     Pulled {
         reference: Reference,
+        /// The manifest or index digest the reference was pulled at.
+        digest: Digest,
         layout: PathBuf,
     },
 }
@@ -476,7 +478,7 @@ impl Base {
         let layout = settings.cache.base(&key);
         if !layout.join("index.json").is_file() {
             let options = PullOptions {
-                reference: reference.with_digest(digest),
+                reference: reference.with_digest(digest.clone()),
                 platforms: wanted,
                 shallow: false,
                 registry: settings.registry.clone(),
@@ -484,7 +486,11 @@ impl Base {
             };
             pull::pull(&options, &layout)?;
         }
-        Ok(Base::Pulled { reference, layout })
+        Ok(Base::Pulled {
+            reference,
+            digest,
+            layout,
+        })
     }
 
     fn all_platforms(&self) -> Result<Vec<Platform>> {
@@ -503,12 +509,12 @@ impl Base {
         }
     }
 
-    fn spec(&self, _platform: &Platform) -> Result<BaseSpec> {
-        Ok(match self {
+    fn spec(&self) -> BaseSpec {
+        match self {
             Base::Builtin => BaseSpec::BuiltinStatic,
             Base::Scratch => BaseSpec::Scratch,
             Base::Pulled { layout, .. } => BaseSpec::Layout(layout.clone()),
-        })
+        }
     }
 
     fn name(&self) -> Option<String> {
@@ -520,9 +526,7 @@ impl Base {
 
     fn digest(&self) -> Option<Digest> {
         match self {
-            Base::Pulled { layout, .. } => Layout::open(layout)
-                .ok()
-                .and_then(|l| l.index().manifests().first().map(|d| d.digest().clone())),
+            Base::Pulled { digest, .. } => Some(digest.clone()),
             _ => None,
         }
     }

@@ -60,7 +60,7 @@ impl Cache {
 
     /// The digest of a binary in the cache, recomputed only when its size,
     /// mtime or inode changed (Go leaves an up-to-date binary untouched).
-    pub fn binary_digest(&self, binary: &Path) -> Result<crate::digest::Sha256Hex> {
+    pub fn binary_digest(&self, binary: &Path) -> Result<oci_spec::image::Digest> {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(binary).with_path("reading", binary)?;
         let stamp = format!(
@@ -74,13 +74,15 @@ impl Cache {
         if let Ok(text) = std::fs::read_to_string(&memo) {
             if let Some((seen, digest)) = text.split_once(' ') {
                 if seen == stamp {
-                    return Ok(digest.trim().to_string());
+                    if let Ok(digest) = crate::digest::parse(digest.trim()) {
+                        return Ok(digest);
+                    }
                 }
             }
         }
         let (digest, _) = crate::digest::sha256_file(binary)?;
         let _ = std::fs::write(&memo, format!("{stamp} {digest}"));
-        Ok(digest.to_string())
+        Ok(digest)
     }
 
     /// Where a pulled base image with this manifest digest lives.

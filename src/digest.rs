@@ -7,9 +7,6 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::str::FromStr;
 
-/// A digest as text, `sha256:<hex>`.
-pub type Sha256Hex = String;
-
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256(bytes: &[u8]) -> Digest {
     from_hasher(Sha256::new_with_prefix(bytes))

@@ -48,6 +48,22 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Adds advice to a registry error's message.
+    pub fn hint(self, advice: &str) -> Error {
+        match self {
+            Error::Registry {
+                what,
+                status,
+                message,
+            } => Error::Registry {
+                what,
+                status,
+                message: format!("{message}; {advice}"),
+            },
+            other => other,
+        }
+    }
+
     /// Whether trying the whole operation again may succeed: a broken
     /// connection, or a 408, 429 or 5xx answer.
     pub fn is_transient(&self) -> bool {

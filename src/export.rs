@@ -164,10 +164,8 @@ fn oci_entries(layout: &Layout, tag: Option<&str>) -> Result<Vec<Entry>> {
     let mut index: ImageIndex = layout.index().clone();
     // `podman load` and `docker load` want one image per archive: artifacts
     // (SBOMs) keep their blobs in it but leave the listing.
-    let manifests = index
-        .manifests()
-        .iter()
-        .filter(|d| d.artifact_type().is_none())
+    let manifests = layout
+        .roots()
         .map(|d| match tag {
             Some(tag) => layout::with_ref_name(d.clone(), tag),
             None => d.clone(),

@@ -23,6 +23,7 @@ pub fn build(options: &IndexOptions, out: &Path) -> Result<Digest> {
     }
     let mut writer = LayoutWriter::create(out)?;
     let mut manifests = Vec::new();
+    let mut platforms = Vec::new();
     let mut docker = true;
     let mut blob_source = None;
     let mut referrers = Vec::new();
@@ -31,13 +32,7 @@ pub fn build(options: &IndexOptions, out: &Path) -> Result<Digest> {
         let image = source
             .find_image(None)
             .map_err(|e| Error::invalid(format!("--image {}: {e}", path.display())))?;
-        if let Some(earlier) = manifests.iter().position(|d: &Descriptor| {
-            d.platform()
-                .as_ref()
-                .map(crate::platform::Platform::from_oci)
-                .as_ref()
-                == Some(&image.platform)
-        }) {
+        if let Some(earlier) = platforms.iter().position(|p| p == &image.platform) {
             return Err(Error::invalid(format!(
                 "--image {} and --image {} are both for {}",
                 options.images[earlier].display(),
@@ -55,15 +50,9 @@ pub fn build(options: &IndexOptions, out: &Path) -> Result<Digest> {
         );
         descriptor.set_platform(Some(image.platform.to_oci()));
         manifests.push(descriptor);
+        platforms.push(image.platform);
         // The image's artifacts (SBOMs) come along: they still refer to it.
-        referrers.extend(
-            source
-                .index()
-                .manifests()
-                .iter()
-                .filter(|d| d.artifact_type().is_some())
-                .cloned(),
-        );
+        referrers.extend(source.artifacts().cloned());
     }
 
     let media_type = if docker {

@@ -68,6 +68,22 @@ impl Layout {
         &self.index
     }
 
+    /// `index.json`'s images and indexes; artifacts (SBOMs) left out.
+    pub fn roots(&self) -> impl Iterator<Item = &Descriptor> {
+        self.index
+            .manifests()
+            .iter()
+            .filter(|d| d.artifact_type().is_none())
+    }
+
+    /// `index.json`'s artifacts (SBOMs), which refer to its images.
+    pub fn artifacts(&self) -> impl Iterator<Item = &Descriptor> {
+        self.index
+            .manifests()
+            .iter()
+            .filter(|d| d.artifact_type().is_some())
+    }
+
     /// Where the blobs missing from this layout are, if it says (see [`BLOB_SOURCE`]).
     pub fn blob_source(&self) -> Option<String> {
         self.index

@@ -169,13 +169,13 @@ pub fn to_layout(images: &[(PathBuf, String)], out: &Path) -> Result<()> {
         for digest in source.blob_digests()? {
             writer.add_file(&source.blob_path(&digest), &digest)?;
         }
-        for descriptor in source.index().manifests() {
-            if descriptor.artifact_type().is_some() {
-                entries.push(descriptor.clone()); // an SBOM: not named, it refers to the image
-            } else {
-                entries.push(layout::with_ref_name(descriptor.clone(), name));
-            }
-        }
+        entries.extend(
+            source
+                .roots()
+                .map(|d| layout::with_ref_name(d.clone(), name)),
+        );
+        // SBOMs are not named: they refer to the image.
+        entries.extend(source.artifacts().cloned());
     }
     writer.finish(entries)
 }

@@ -8,7 +8,7 @@ use crate::layout::{Layout, REF_NAME};
 use crate::media_types;
 use crate::registry::client::{Client, RegistryOptions};
 use crate::registry::manifests;
-use crate::registry::upload::{self, BlobData};
+use crate::registry::upload;
 use crate::registry::Reference;
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest};
 use std::path::PathBuf;
@@ -28,11 +28,11 @@ pub struct PushOptions {
 }
 
 /// What happened, for the caller to print.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Pushed {
     /// `registry/repository@sha256:…`.
     pub reference: String,
-    pub digest: Option<Digest>,
+    pub digest: Digest,
     pub requests: u64,
     pub uploaded: usize,
     pub mounted: usize,
@@ -129,7 +129,7 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
     let digest = top.descriptor.digest().clone();
     Ok(Pushed {
         reference: format!("{}@{digest}", reference.repository_name()),
-        digest: Some(digest),
+        digest,
         requests: client.requests(),
         uploaded: outcome.uploaded,
         mounted: outcome.mounted,
@@ -254,12 +254,7 @@ fn add_to_fallback_index(
 /// The `index.json` entry to push: the only one, or the one whose ref name
 /// is the reference's tag.
 fn root_descriptor(layout: &Layout, reference: &Reference) -> Result<Descriptor> {
-    let entries: Vec<&Descriptor> = layout
-        .index()
-        .manifests()
-        .iter()
-        .filter(|d| d.artifact_type().is_none())
-        .collect();
+    let entries: Vec<&Descriptor> = layout.roots().collect();
     match entries.len() {
         0 => Err(Error::layout(
             layout.root(),
@@ -435,14 +430,7 @@ fn push_blob(target: &Target<'_>, digest: &Digest, size: u64) -> Result<BlobResu
             temp.path(),
             &source_scopes,
         )?;
-        upload::upload(
-            client,
-            repository,
-            digest,
-            size,
-            BlobData::File(temp.path()),
-            scopes,
-        )?;
+        upload::upload(client, repository, digest, size, temp.path(), scopes)?;
         return Ok(BlobResult::Copied);
     }
     let actual = std::fs::metadata(&path)
@@ -454,13 +442,6 @@ fn push_blob(target: &Target<'_>, digest: &Digest, size: u64) -> Result<BlobResu
             format!("is {actual} bytes but its descriptor says {size}"),
         ));
     }
-    upload::upload(
-        client,
-        repository,
-        digest,
-        size,
-        BlobData::File(&path),
-        scopes,
-    )?;
+    upload::upload(client, repository, digest, size, &path, scopes)?;
     Ok(BlobResult::Uploaded)
 }

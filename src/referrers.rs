@@ -84,12 +84,7 @@ pub fn attach(
 
 /// The manifest descriptor the artifact refers to.
 fn find_subject(layout: &Layout, wanted: Option<&Digest>) -> Result<Descriptor> {
-    let roots: Vec<&Descriptor> = layout
-        .index()
-        .manifests()
-        .iter()
-        .filter(|d| d.artifact_type().is_none())
-        .collect();
+    let roots: Vec<&Descriptor> = layout.roots().collect();
     let mut candidates: Vec<Descriptor> = roots.iter().map(|d| strip(d)).collect();
     for image in layout.images()? {
         candidates.push(strip(&image.descriptor));
@@ -125,10 +120,7 @@ fn strip(descriptor: &Descriptor) -> Descriptor {
 /// subject, with their manifest bytes.
 pub fn in_layout(layout: &Layout) -> Result<Vec<(Descriptor, ImageManifest, Vec<u8>)>> {
     let mut found = Vec::new();
-    for descriptor in layout.index().manifests() {
-        if descriptor.artifact_type().is_none() {
-            continue;
-        }
+    for descriptor in layout.artifacts() {
         let bytes = layout.read_blob(descriptor)?;
         let manifest: ImageManifest = json::parse(
             &bytes,

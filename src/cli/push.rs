@@ -49,8 +49,7 @@ pub fn run(args: Args) -> Result<()> {
         "rko: pushed {} blobs, mounted {}, copied {}, {} already there, {} referrers; {} HTTP requests",
         pushed.uploaded, pushed.mounted, pushed.copied, pushed.present, pushed.referrers, pushed.requests
     );
-    let digest = pushed.digest.expect("a push always has a digest");
-    write_digest_file(args.digest_file.as_deref(), digest.as_ref())?;
+    write_digest_file(args.digest_file.as_deref(), pushed.digest.as_ref())?;
     println!("{}", pushed.reference);
     Ok(())
 }

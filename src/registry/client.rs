@@ -613,24 +613,6 @@ fn agent(tls: Option<TlsConfig>) -> Agent {
         .into()
 }
 
-impl Error {
-    /// Adds advice to a registry error.
-    pub fn hint(self, advice: &str) -> Error {
-        match self {
-            Error::Registry {
-                what,
-                status,
-                message,
-            } => Error::Registry {
-                what,
-                status,
-                message: format!("{message}; {advice}"),
-            },
-            other => other,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

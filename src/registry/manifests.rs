@@ -28,10 +28,32 @@ pub fn get(
     reference: &str,
     scopes: &[String],
 ) -> Result<Fetched> {
+    fetch(client, repository, reference, scopes, false).map(|f| f.expect("a 404 is an error here"))
+}
+
+/// Like [`get`], with `None` for a manifest that does not exist (404).
+pub fn get_optional(
+    client: &Client,
+    repository: &str,
+    reference: &str,
+    scopes: &[String],
+) -> Result<Option<Fetched>> {
+    fetch(client, repository, reference, scopes, true)
+}
+
+fn fetch(
+    client: &Client,
+    repository: &str,
+    reference: &str,
+    scopes: &[String],
+    missing_ok: bool,
+) -> Result<Option<Fetched>> {
     let url = client.url(&format!("/v2/{repository}/manifests/{reference}"));
     let response = client.send(&Call::new("GET", url.clone(), scopes).header("Accept", ACCEPT))?;
-    if response.status() != 200 {
-        return Err(registry_error(&format!("GET {url}"), response));
+    match response.status().as_u16() {
+        200 => {}
+        404 if missing_ok => return Ok(None),
+        _ => return Err(registry_error(&format!("GET {url}"), response)),
     }
     let header_type = response
         .headers()
@@ -64,11 +86,11 @@ pub fn get(
             "GET {url}: unsupported manifest type {media_type}"
         )));
     }
-    Ok(Fetched {
+    Ok(Some(Fetched {
         bytes,
         media_type,
         digest,
-    })
+    }))
 }
 
 /// PUT a manifest under `reference` (a tag or its digest). Returns whether
@@ -90,22 +112,6 @@ pub fn put(
     match response.status().as_u16() {
         201 | 200 => Ok(response.headers().contains_key("oci-subject")),
         _ => Err(registry_error(&format!("PUT {url}"), response)),
-    }
-}
-
-/// GET a manifest if it exists (`None` on 404).
-pub fn get_optional(
-    client: &Client,
-    repository: &str,
-    reference: &str,
-    scopes: &[String],
-) -> Result<Option<Fetched>> {
-    let url = client.url(&format!("/v2/{repository}/manifests/{reference}"));
-    let response = client.send(&Call::new("HEAD", url.clone(), scopes).header("Accept", ACCEPT))?;
-    match response.status().as_u16() {
-        404 => Ok(None),
-        200 => get(client, repository, reference, scopes).map(Some),
-        _ => Err(registry_error(&format!("HEAD {url}"), response)),
     }
 }
 

@@ -15,13 +15,6 @@ pub const MONOLITHIC_LIMIT: u64 = 8 << 20;
 /// The size of each PATCH for larger blobs.
 pub const CHUNK_SIZE: usize = 8 << 20;
 
-/// Where a blob's bytes are.
-#[derive(Debug, Clone, Copy)]
-pub enum BlobData<'a> {
-    File(&'a Path),
-    Bytes(&'a [u8]),
-}
-
 /// Whether `repository` already has the blob.
 pub fn exists(
     client: &Client,
@@ -66,10 +59,10 @@ pub fn upload(
     repository: &str,
     digest: &Digest,
     size: u64,
-    data: BlobData<'_>,
+    path: &Path,
     scopes: &[String],
 ) -> Result<()> {
-    client.restarting(|| upload_once(client, repository, digest, size, data, scopes))
+    client.restarting(|| upload_once(client, repository, digest, size, path, scopes))
 }
 
 fn upload_once(
@@ -77,7 +70,7 @@ fn upload_once(
     repository: &str,
     digest: &Digest,
     size: u64,
-    data: BlobData<'_>,
+    path: &Path,
     scopes: &[String],
 ) -> Result<()> {
     let start = client.url(&format!("/v2/{repository}/blobs/uploads/"));
@@ -88,43 +81,38 @@ fn upload_once(
     }
     let mut location = location(client, &response, &start)?;
 
-    match data {
-        BlobData::Bytes(bytes) => finish(client, &location, digest, bytes, scopes),
-        BlobData::File(path) if size <= MONOLITHIC_LIMIT => {
-            let bytes = std::fs::read(path).with_path("reading", path)?;
-            finish(client, &location, digest, &bytes, scopes)
-        }
-        BlobData::File(path) => {
-            let mut file = std::fs::File::open(path).with_path("opening", path)?;
-            let mut chunk = vec![0u8; CHUNK_SIZE];
-            let mut offset = 0u64;
-            loop {
-                let n = read_full(&mut file, &mut chunk).with_path("reading", path)?;
-                if n == 0 {
-                    break;
-                }
-                let range = format!("{}-{}", offset, offset + n as u64 - 1);
-                let call = Call::new("PATCH", location.clone(), scopes)
-                    .header("Content-Type", "application/octet-stream")
-                    .header("Content-Range", range)
-                    .body(&chunk[..n])
-                    .once();
-                let response = client.send(&call)?;
-                if response.status() != 202 {
-                    return Err(registry_error(&format!("PATCH {location}"), response));
-                }
-                location = self::location(client, &response, &location)?;
-                offset += n as u64;
-            }
-            if offset != size {
-                return Err(Error::invalid(format!(
-                    "{} is {offset} bytes but its descriptor says {size}",
-                    path.display()
-                )));
-            }
-            finish(client, &location, digest, &[], scopes)
-        }
+    if size <= MONOLITHIC_LIMIT {
+        let bytes = std::fs::read(path).with_path("reading", path)?;
+        return finish(client, &location, digest, &bytes, scopes);
     }
+    let mut file = std::fs::File::open(path).with_path("opening", path)?;
+    let mut chunk = vec![0u8; CHUNK_SIZE];
+    let mut offset = 0u64;
+    loop {
+        let n = read_full(&mut file, &mut chunk).with_path("reading", path)?;
+        if n == 0 {
+            break;
+        }
+        let range = format!("{}-{}", offset, offset + n as u64 - 1);
+        let call = Call::new("PATCH", location.clone(), scopes)
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Range", range)
+            .body(&chunk[..n])
+            .once();
+        let response = client.send(&call)?;
+        if response.status() != 202 {
+            return Err(registry_error(&format!("PATCH {location}"), response));
+        }
+        location = self::location(client, &response, &location)?;
+        offset += n as u64;
+    }
+    if offset != size {
+        return Err(Error::invalid(format!(
+            "{} is {offset} bytes but its descriptor says {size}",
+            path.display()
+        )));
+    }
+    finish(client, &location, digest, &[], scopes)
 }
 
 /// The closing PUT, carrying the last bytes (or all of them) and the digest.

@@ -59,26 +59,25 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-/// A CA and a server certificate for 127.0.0.1 signed by it.
-fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+/// A self-signed RSA certificate `STEM.pem` with its key `STEM.key`.
+fn self_signed(dir: &Path, stem: &str, common_name: &str) {
+    let (key, pem, subject) = (
+        format!("{stem}.key"),
+        format!("{stem}.pem"),
+        format!("/CN={common_name}"),
+    );
     openssl(
         dir,
         &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=rko test CA",
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &pem,
+            "-days", "2", "-subj", &subject,
         ],
     );
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it.
+fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    self_signed(dir, "ca", "rko test CA");
     openssl(
         dir,
         &[
@@ -244,24 +243,7 @@ fn b64std(bytes: &[u8]) -> String {
 
 impl TokenServer {
     fn start(dir: &Path) -> TokenServer {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "token.key",
-                "-out",
-                "token.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=rko test token issuer",
-            ],
-        );
+        self_signed(dir, "token", "rko test token issuer");
         openssl(
             dir,
             &[
