@@ -5,35 +5,58 @@
 //! inputs and outputs; the `rko` binary is a thin command line over them.
 //! Nothing here reads the environment, the clock or the working directory:
 //! the command layer turns those into values.
+//!
+//! The modules are layers, each using only those listed before it:
+//! the primitives (`error`, `digest`, `json`, `atomic`, `parallel`),
+//! `image` (layers, layouts, append, index, export), `registry` (pull,
+//! push, credentials), `sbom`, `yaml`, and `porcelain` (`rko build`).
 
-pub mod atomic;
-pub mod base;
-pub mod build;
-pub mod buildinfo;
-pub mod cache;
-pub mod compress;
-pub mod config;
-pub mod descriptor;
-pub mod digest;
-pub mod error;
-pub mod export;
-pub mod gobuild;
-pub mod image;
-pub mod image_config;
-pub mod index;
+mod atomic;
+mod digest;
+mod error;
 mod json;
-pub mod layer;
-pub mod layout;
-mod media_types;
 mod parallel;
-pub mod platform;
-pub mod publish;
-pub mod pull;
-pub mod push;
-pub mod referrers;
-pub mod registry;
-pub mod resolve;
-pub mod sbom;
-pub mod template;
+
+mod image;
+mod registry;
+mod sbom;
+mod yaml;
+
+mod porcelain;
 
 pub use error::{Error, Result};
+
+// The primitives the command line needs.
+pub use atomic::{remove_pending, write_file, AtomicFile};
+pub use digest::parse as parse_digest;
+
+// Plumbing: the image layer.
+pub use image::append::{append, AppendOptions, LayerInput};
+pub use image::base::BaseSpec;
+pub use image::compress::{CompressOptions, Compression};
+pub use image::config::{rfc3339, ConfigEdits};
+pub use image::export::{export, ExportOptions, Format as ExportFormat};
+pub use image::index::{build as index, IndexOptions};
+pub use image::layer::{assemble as assemble_layer, Defaults, EntrySpec, LayerOptions, Source};
+pub use image::platform::Platform;
+pub use image::referrers::attach as attach_artifact;
+
+// Plumbing: registries.
+pub use registry::pull::{pull, PullOptions};
+pub use registry::push::{push, PushOptions};
+pub use registry::reference::DOCKER_HUB;
+pub use registry::{
+    Client, Credential, CredentialStore, Reference, RegistryOptions, RetryPolicy, Secret,
+};
+
+// Plumbing: SBOMs and YAML.
+pub use sbom::buildinfo::{read as read_build_info, BuildInfo, Module};
+pub use sbom::{generate as sbom, Format as SbomFormat, ImageRef, SbomOptions};
+pub use yaml::resolve::{
+    prepare as prepare_yaml, Input as YamlInput, Selector, PREFIX as KO_PREFIX,
+};
+
+// The porcelain: `rko build`, `resolve`, `apply`.
+pub use porcelain::ko_yaml::ImageSettings;
+pub use porcelain::pipeline::{build_and_publish, Outcome, Request};
+pub use porcelain::plan::{Flags as BuildValues, NamingFlags, PublishFlags};

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     // Stopped by Ctrl-C or a build system's SIGTERM: remove what was being
     // written, so no temporary file outlives the run.
     let _ = ctrlc::set_handler(|| {
-        rko::atomic::remove_pending();
+        rko::remove_pending();
         std::process::exit(130);
     });
     let args = match cli::params::expand(std::env::args_os()) {

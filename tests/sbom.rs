@@ -47,8 +47,8 @@ fn go_version_m(binary: &Path) -> (String, String, Vec<String>, Vec<(String, Str
 }
 
 fn rko_view(binary: &Path) -> (String, String, Vec<String>, Vec<(String, String)>) {
-    let info = rko::buildinfo::read(binary).unwrap();
-    let module = |m: &rko::buildinfo::Module| {
+    let info = rko::read_build_info(binary).unwrap();
+    let module = |m: &rko::Module| {
         let mut s = format!("{} {} {}", m.path, m.version, m.sum);
         if let Some(r) = &m.replace {
             s.push_str(&format!(" => {} {}", r.path, r.version));
@@ -159,18 +159,18 @@ fn the_reader_agrees_with_go_version_m() {
             binary.display()
         );
     }
-    let vcs = rko::buildinfo::read(&binaries[5]).unwrap();
+    let vcs = rko::read_build_info(&binaries[5]).unwrap();
     assert_eq!(vcs.setting("vcs"), Some("git"));
     assert_eq!(vcs.setting("vcs.revision").map(str::len), Some(40));
     assert_eq!(vcs.deps[0].replace.as_ref().unwrap().path, "../lib");
     assert_eq!(
-        rko::buildinfo::read(&binaries[0])
+        rko::read_build_info(&binaries[0])
             .unwrap()
             .setting("-trimpath"),
         Some("true")
     );
     assert_eq!(
-        rko::buildinfo::read(&binaries[1])
+        rko::read_build_info(&binaries[1])
             .unwrap()
             .setting("-trimpath"),
         None

@@ -1,11 +1,7 @@
 //! `rko append`: layers on a base, written as an OCI image layout.
 
 use super::{key_values, split_pair, write_digest_file};
-use rko::base::BaseSpec;
-use rko::image::{self, AppendOptions, LayerInput};
-use rko::image_config::ConfigEdits;
-use rko::platform::Platform;
-use rko::Result;
+use rko::{AppendOptions, BaseSpec, ConfigEdits, LayerInput, Platform, Result};
 use std::path::PathBuf;
 
 /// Put layers on a base image and write an OCI image layout.
@@ -106,7 +102,7 @@ pub fn run(args: Args) -> Result<()> {
         annotations: key_values("--annotation", &args.annotations, "", None)?,
         tag: args.tag,
     };
-    let digest = image::append(&options, &args.out)?;
+    let digest = rko::append(&options, &args.out)?;
     write_digest_file(args.digest_file.as_deref(), digest.as_ref())?;
     println!("{digest}");
     Ok(())

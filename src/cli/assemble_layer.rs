@@ -1,9 +1,7 @@
 //! `rko assemble-layer`: files, trees, symlinks and directories into one layer blob.
 
 use super::{jobs, split_pair};
-use rko::compress::{CompressOptions, Compression};
-use rko::layer::{self, Defaults, EntrySpec, LayerOptions, Source};
-use rko::{Error, Result};
+use rko::{CompressOptions, Compression, Defaults, EntrySpec, Error, LayerOptions, Result, Source};
 use std::path::PathBuf;
 
 /// Build one layer blob and its descriptor (mediaType, digest, size, diffID).
@@ -112,7 +110,7 @@ pub fn run(args: Args) -> Result<()> {
             jobs: jobs(args.jobs),
         },
     };
-    let descriptor = layer::assemble(&specs, &options, &args.out, &args.descriptor)?;
+    let descriptor = rko::assemble_layer(&specs, &options, &args.out, &args.descriptor)?;
     println!("{}", descriptor.digest);
     Ok(())
 }

@@ -1,18 +1,16 @@
-//! `rko build` (alias `publish`): ko's porcelain. Reads `.ko.yaml` and the
-//! environment ko reads, builds each import path and publishes it.
+//! `rko build` (alias `publish`): ko's porcelain. Gathers the flags, the
+//! environment, the working directory and the time, and hands them to the
+//! library, which reads `.ko.yaml`, builds each import path and publishes it.
 
 use super::registry::RegistryArgs;
 use super::{jobs, key_values};
-use rko::build::{self, BuildSettings, Platforms};
-use rko::cache::Cache;
-use rko::config::{ImageSettings, KoConfig};
-use rko::platform::Platform;
-use rko::publish::{self, Destinations, Naming, PublishOptions, LOCAL};
-use rko::template::{GitInfo, TemplateData};
-use rko::{Error, Result};
+use rko::{
+    BuildValues, Error, ImageSettings, NamingFlags, PublishFlags, Request, Result, SbomFormat,
+};
+use std::collections::BTreeMap;
 use std::env;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Build Go import paths into images and publish them, as `ko build` does.
 ///
@@ -110,240 +108,84 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Builds and publishes `targets`; returns (target as given, printed
-/// reference) in the order given.
-pub fn build_and_publish(args: &BuildFlags, targets: &[String]) -> Result<Vec<(String, String)>> {
-    let work_dir =
-        env::current_dir().map_err(|e| Error::invalid(format!("the current directory: {e}")))?;
-    let config_path = config_path(&work_dir);
-    let config_dir = config_path
-        .parent()
-        .map_or_else(|| work_dir.clone(), Path::to_path_buf);
-    let repo = env::var("KO_DOCKER_REPO").ok().filter(|r| !r.is_empty());
-    let local = args.local || repo.as_deref() == Some(LOCAL);
-    let to_registry = args.push && !local && repo.is_some();
-    if args.push
-        && repo.is_none()
-        && !local
-        && args.oci_layout_path.is_none()
-        && args.tarball.is_none()
-    {
-        return Err(Error::invalid(
-            "no destination: set KO_DOCKER_REPO to a registry repository (or ko.local), \
-             or pass -L, --oci-layout-path DIR, --tarball FILE, or --push=false",
-        ));
-    }
-    if let Some(flags) = env::var("GOFLAGS").ok().filter(|f| f.contains("-toolexec")) {
-        return Err(Error::invalid(format!(
-            "GOFLAGS={flags:?}: -toolexec is not supported (it makes builds unreproducible)"
-        )));
-    }
-
-    let created = epoch("SOURCE_DATE_EPOCH")?;
-    // Git is asked only when a template wants it: it costs milliseconds per call.
-    let wants_git = std::fs::read_to_string(&config_path).is_ok_and(|text| text.contains(".Git"));
-    let data = template_data(&config_dir, created, wants_git);
-    let config = KoConfig::load(&config_path)?.render(&data, &config_path)?;
-    let platforms = platforms(args.platform.as_deref(), &config)?;
-    let mut build_env = Vec::new();
-    if env::var_os("CGO_ENABLED").is_none() {
-        build_env.push(("CGO_ENABLED".to_string(), "0".to_string()));
-    }
-    let image = ImageSettings {
-        labels: key_values("--image-label", &args.image_labels, "", None)?
-            .into_iter()
-            .collect(),
-        annotations: key_values("--image-annotation", &args.image_annotations, "", None)?
-            .into_iter()
-            .collect(),
-        user: args.image_user.clone(),
-        ..Default::default()
+/// Builds and publishes `targets`, reporting progress on stderr; returns
+/// (target as given, printed reference) in the order given.
+pub fn build_and_publish(flags: &BuildFlags, targets: &[String]) -> Result<Vec<(String, String)>> {
+    let request = Request {
+        targets: targets.to_vec(),
+        flags: flags.values()?,
+        env: env::vars().collect(),
+        work_dir: env::current_dir()
+            .map_err(|e| Error::invalid(format!("the current directory: {e}")))?,
+        now: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        registry: flags.registry.options(),
+        jobs: jobs(flags.jobs),
     };
-    let naming = match (
-        args.bare,
-        args.preserve_import_paths,
-        args.base_import_paths,
-    ) {
-        (true, _, _) => Naming::Bare,
-        (_, true, _) => Naming::PreserveImportPaths,
-        (_, _, true) => Naming::BaseImportPaths,
-        _ => Naming::Default,
-    };
-    let sbom = match args.sbom.as_str() {
-        "none" => None,
-        other => Some(other.parse::<rko::sbom::Format>()?),
-    };
-    let jobs = jobs(args.jobs);
-    let settings = BuildSettings {
-        go: env::var_os("KO_GO_PATH").map_or_else(|| PathBuf::from("go"), PathBuf::from),
-        work_dir,
-        config,
-        config_dir,
-        env: build_env,
-        platforms,
-        base_image: args.base_image.clone().or_else(|| {
-            env::var("KO_DEFAULTBASEIMAGE")
-                .ok()
-                .filter(|b| !b.is_empty())
-        }),
-        ldflags: args.ldflags.clone(),
-        disable_optimizations: args.disable_optimizations,
-        created: created.unwrap_or(0),
-        kodata_mtime: epoch("KO_DATA_DATE_EPOCH")?.unwrap_or(0),
-        image,
-        cache: Cache::open(&cache_dir()?)?,
-        registry: args.registry.options(),
-        jobs,
-        sbom,
-        sbom_dir: args.sbom_dir.clone(),
-        repository: repo.clone().unwrap_or_else(|| LOCAL.to_string()),
-        naming,
-    };
-    let builds = build::build_all(&settings, targets)?;
-    for built in &builds {
-        let platforms: Vec<String> = built.platforms.iter().map(Platform::to_string).collect();
+    let outcomes = rko::build_and_publish(&request)?;
+    for outcome in &outcomes {
+        let platforms: Vec<String> = outcome.platforms.iter().map(|p| p.to_string()).collect();
         eprintln!(
             "rko: {} ({}): {} layers built, {} from cache",
-            built.package.import_path,
+            outcome.import_path,
             platforms.join(", "),
-            built.layers_built,
-            built.layers_cached
+            outcome.layers_built,
+            outcome.layers_cached
         );
-    }
-    let options = PublishOptions {
-        repository: settings.repository.clone(),
-        naming,
-        tags: args.tags.clone(),
-        tag_only: args.tag_only,
-        registry: settings.registry.clone(),
-        jobs: jobs.max(4),
-        to: Destinations {
-            registry: to_registry,
-            local,
-            layout: args.oci_layout_path.clone(),
-            tarball: args.tarball.clone(),
-            image_refs: args.image_refs.clone(),
-        },
-    };
-    let published = publish::publish_all(&builds, &options, &settings.cache)?;
-    for p in &published {
-        if let Some(pushed) = &p.pushed {
+        let published = &outcome.published;
+        if let Some(pushed) = &published.pushed {
             eprintln!(
                 "rko: {}: pushed {} blobs, mounted {}, {} already there; {} HTTP requests",
-                p.name, pushed.uploaded, pushed.mounted, pushed.present, pushed.requests
+                published.name, pushed.uploaded, pushed.mounted, pushed.present, pushed.requests
             );
         }
-        if let Some(cli) = &p.loaded_into {
-            eprintln!("rko: {}: loaded into {cli}", p.name);
+        if let Some(cli) = &published.loaded_into {
+            eprintln!("rko: {}: loaded into {cli}", published.name);
         }
     }
-    Ok(targets
-        .iter()
-        .cloned()
-        .zip(published.into_iter().map(|p| p.reference))
+    Ok(outcomes
+        .into_iter()
+        .map(|o| (o.target, o.published.reference))
         .collect())
 }
 
-/// `KO_CONFIG_PATH` (a file, or a directory holding `.ko.yaml`), else `./.ko.yaml`.
-fn config_path(work_dir: &Path) -> PathBuf {
-    match env::var_os("KO_CONFIG_PATH").map(PathBuf::from) {
-        Some(path) if path.is_dir() => path.join(".ko.yaml"),
-        Some(path) => path,
-        None => work_dir.join(".ko.yaml"),
-    }
-}
-
-/// `KOCACHE`, else `$XDG_CACHE_HOME/rko`, else `~/.cache/rko`.
-fn cache_dir() -> Result<PathBuf> {
-    if let Some(dir) = env::var_os("KOCACHE").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    if let Some(dir) = env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir).join("rko"));
-    }
-    env::var_os("HOME")
-        .map(|home| PathBuf::from(home).join(".cache/rko"))
-        .ok_or_else(|| Error::invalid("no cache directory: set KOCACHE or HOME"))
-}
-
-/// Seconds since the epoch from an environment variable, if set.
-fn epoch(name: &str) -> Result<Option<u64>> {
-    match env::var(name) {
-        Ok(value) if !value.is_empty() => value.trim().parse().map(Some).map_err(|_| {
-            Error::invalid(format!(
-                "{name}={value:?} is not a number of seconds since the epoch"
-            ))
-        }),
-        _ => Ok(None),
-    }
-}
-
-fn platforms(flag: Option<&str>, config: &KoConfig) -> Result<Platforms> {
-    let from_env = env::var("KO_DEFAULTPLATFORMS")
-        .ok()
-        .filter(|p| !p.is_empty());
-    let list: Vec<String> = match (flag, from_env) {
-        (Some(flag), _) => flag.split(',').map(str::to_string).collect(),
-        (None, Some(env)) => env.split(',').map(str::to_string).collect(),
-        (None, None) if !config.default_platforms.is_empty() => config.default_platforms.clone(),
-        (None, None) => vec!["linux/amd64".to_string()],
-    };
-    if list.iter().any(|p| p == "all") {
-        return Ok(Platforms::All);
-    }
-    list.iter()
-        .map(|p| p.trim().parse())
-        .collect::<Result<_>>()
-        .map(Platforms::List)
-}
-
-/// What `.ko.yaml` templates can use: the environment, git facts, the time.
-fn template_data(dir: &Path, created: Option<u64>, wants_git: bool) -> TemplateData {
-    let now = created.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-    });
-    TemplateData {
-        env: env::vars().collect(),
-        git: if wants_git {
-            git_info(dir)
-        } else {
-            GitInfo::default()
-        },
-        date: rko::image_config::rfc3339(now),
-        timestamp: now.to_string(),
-    }
-}
-
-fn git_info(dir: &Path) -> GitInfo {
-    let git = |args: &[&str]| -> String {
-        Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
-    };
-    let log = git(&["log", "-1", "--format=%H%n%h%n%cI%n%ct"]);
-    let mut lines = log.lines().map(str::to_string);
-    let (Some(full_commit), Some(short_commit), Some(commit_date), Some(commit_timestamp)) =
-        (lines.next(), lines.next(), lines.next(), lines.next())
-    else {
-        return GitInfo::default();
-    };
-    let dirty = !git(&["status", "--porcelain"]).is_empty();
-    GitInfo {
-        branch: git(&["rev-parse", "--abbrev-ref", "HEAD"]),
-        tag: git(&["describe", "--tags", "--abbrev=0"]),
-        short_commit,
-        full_commit,
-        commit_date,
-        commit_timestamp,
-        tree_state: if dirty { "dirty" } else { "clean" }.to_string(),
-        is_dirty: dirty,
-        is_clean: !dirty,
+impl BuildFlags {
+    /// The flags as the library takes them.
+    fn values(&self) -> Result<BuildValues> {
+        let pairs = |flag: &str, values: &[String]| -> Result<BTreeMap<String, String>> {
+            Ok(key_values(flag, values, "", None)?.into_iter().collect())
+        };
+        Ok(BuildValues {
+            platform: self.platform.clone(),
+            base_image: self.base_image.clone(),
+            ldflags: self.ldflags.clone(),
+            disable_optimizations: self.disable_optimizations,
+            image: ImageSettings {
+                labels: pairs("--image-label", &self.image_labels)?,
+                annotations: pairs("--image-annotation", &self.image_annotations)?,
+                user: self.image_user.clone(),
+                ..Default::default()
+            },
+            naming: NamingFlags {
+                bare: self.bare,
+                preserve_import_paths: self.preserve_import_paths,
+                base_import_paths: self.base_import_paths,
+            },
+            publish: PublishFlags {
+                tags: self.tags.clone(),
+                tag_only: self.tag_only,
+                push: self.push,
+                local: self.local,
+                oci_layout_path: self.oci_layout_path.clone(),
+                tarball: self.tarball.clone(),
+                image_refs: self.image_refs.clone(),
+            },
+            sbom: match self.sbom.as_str() {
+                "none" => None,
+                other => Some(other.parse::<SbomFormat>()?),
+            },
+            sbom_dir: self.sbom_dir.clone(),
+        })
     }
 }

@@ -1,8 +1,6 @@
 //! `rko export`: an OCI layout as a docker-save tarball or an OCI archive.
 
-use rko::export::{self, ExportOptions, Format};
-use rko::platform::Platform;
-use rko::Result;
+use rko::{ExportFormat, ExportOptions, Platform, Result};
 use std::path::PathBuf;
 
 /// Write a layout as one tarball: `docker` for `docker load` / `podman load`
@@ -27,7 +25,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let options = ExportOptions {
-        format: args.format.parse::<Format>()?,
+        format: args.format.parse::<ExportFormat>()?,
         tag: args.tag,
         platform: args
             .platform
@@ -35,7 +33,7 @@ pub fn run(args: Args) -> Result<()> {
             .map(str::parse::<Platform>)
             .transpose()?,
     };
-    export::export(&args.layout, &options, &args.out)?;
+    rko::export(&args.layout, &options, &args.out)?;
     println!("{}", args.out.display());
     Ok(())
 }

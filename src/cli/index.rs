@@ -1,8 +1,7 @@
 //! `rko index`: per-platform image layouts joined into a multi-platform index.
 
 use super::{key_values, write_digest_file};
-use rko::index::{self, IndexOptions};
-use rko::Result;
+use rko::{IndexOptions, Result};
 use std::path::PathBuf;
 
 /// Join single-platform image layouts into one layout holding an image index.
@@ -33,7 +32,7 @@ pub fn run(args: Args) -> Result<()> {
         annotations: key_values("--annotation", &args.annotations, "", None)?,
         tag: args.tag,
     };
-    let digest = index::build(&options, &args.out)?;
+    let digest = rko::index(&options, &args.out)?;
     write_digest_file(args.digest_file.as_deref(), digest.as_ref())?;
     println!("{digest}");
     Ok(())

@@ -3,8 +3,7 @@
 //! kubectl), `delete` (kubectl on the files as they are) and `run`.
 
 use super::build::{build_and_publish, BuildFlags};
-use rko::resolve::{self, Input, Selector};
-use rko::{Error, Result};
+use rko::{Error, Result, Selector, YamlInput as Input, KO_PREFIX};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -150,22 +149,19 @@ fn resolved_yaml(files: &FileArgs, build: &BuildFlags) -> Result<String> {
         .as_deref()
         .map(str::parse::<Selector>)
         .transpose()?;
-    let prepared = resolve::prepare(inputs, selector.as_ref())?;
+    let prepared = rko::prepare_yaml(inputs, selector.as_ref())?;
     let targets = prepared.import_paths();
     let resolved: BTreeMap<String, String> = if targets.is_empty() {
         BTreeMap::new()
     } else {
         let targets: Vec<String> = targets
             .iter()
-            .map(|t| format!("{}{t}", resolve::PREFIX))
+            .map(|t| format!("{}{t}", KO_PREFIX))
             .collect();
         build_and_publish(build, &targets)?
             .into_iter()
             .map(|(target, reference)| {
-                (
-                    target.trim_start_matches(resolve::PREFIX).to_string(),
-                    reference,
-                )
+                (target.trim_start_matches(KO_PREFIX).to_string(), reference)
             })
             .collect()
     };

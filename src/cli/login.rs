@@ -1,7 +1,7 @@
 //! `rko login` / `rko logout`: credentials in docker's config.json.
 
 use super::registry::{credential_store, RegistryArgs};
-use rko::registry::{Client, Credential, CredentialStore, Secret};
+use rko::{Client, Credential, CredentialStore, Secret};
 use rko::{Error, Result};
 use std::io::Read;
 
@@ -87,7 +87,7 @@ fn normalize(registry: &str) -> String {
         .map_or(registry, |(_, rest)| rest);
     let host = host.split('/').next().unwrap_or(host);
     match host {
-        "docker.io" | "registry-1.docker.io" => rko::registry::reference::DOCKER_HUB.to_string(),
+        "docker.io" | "registry-1.docker.io" => rko::DOCKER_HUB.to_string(),
         other => other.to_string(),
     }
 }

@@ -123,7 +123,7 @@ fn jobs(requested: Option<usize>) -> usize {
 /// Writes a digest file (no trailing newline, as `$(cat FILE)` wants).
 fn write_digest_file(path: Option<&Path>, digest: &str) -> Result<()> {
     match path {
-        Some(path) => rko::atomic::write_file(path, digest.as_bytes()),
+        Some(path) => rko::write_file(path, digest.as_bytes()),
         None => Ok(()),
     }
 }

@@ -2,10 +2,7 @@
 
 use super::jobs;
 use super::registry::RegistryArgs;
-use rko::platform::Platform;
-use rko::pull::{self, PullOptions};
-use rko::registry::Reference;
-use rko::Result;
+use rko::{Platform, PullOptions, Reference, Result};
 use std::path::PathBuf;
 
 /// Pull an image or index into an OCI image layout, verifying every blob.
@@ -45,7 +42,7 @@ pub fn run(args: Args) -> Result<()> {
         jobs: jobs(args.jobs).max(4),
         reference,
     };
-    let pulled = pull::pull(&options, &args.out)?;
+    let pulled = rko::pull(&options, &args.out)?;
     eprintln!("rko: pulled with {} HTTP requests", pulled.requests);
     println!("{}@{}", options.reference.repository_name(), pulled.digest);
     Ok(())

@@ -2,9 +2,7 @@
 
 use super::registry::RegistryArgs;
 use super::{jobs, write_digest_file};
-use rko::push::{self, PushOptions};
-use rko::registry::Reference;
-use rko::Result;
+use rko::{PushOptions, Reference, Result};
 use std::path::PathBuf;
 
 /// Push the image or index in an OCI layout to a registry.
@@ -44,7 +42,7 @@ pub fn run(args: Args) -> Result<()> {
         jobs: jobs(args.jobs).max(4),
         sbom_tags: args.sbom_tags,
     };
-    let pushed = push::push(&options)?;
+    let pushed = rko::push(&options)?;
     eprintln!(
         "rko: pushed {} blobs, mounted {}, copied {}, {} already there, {} referrers; {} HTTP requests",
         pushed.uploaded, pushed.mounted, pushed.copied, pushed.present, pushed.referrers, pushed.requests

@@ -2,7 +2,7 @@
 //! variables docker and podman users expect: `DOCKER_CONFIG`,
 //! `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`, `SSL_CERT_FILE`.
 
-use rko::registry::{CredentialStore, RegistryOptions, RetryPolicy};
+use rko::{CredentialStore, RegistryOptions, RetryPolicy};
 use std::env;
 use std::path::PathBuf;
 

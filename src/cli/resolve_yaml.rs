@@ -1,8 +1,7 @@
 //! `rko resolve-yaml`: the plumbing step that replaces `ko://` references
 //! in YAML with the references a map gives, touching nothing else.
 
-use rko::resolve::{self, Input, PREFIX};
-use rko::{Error, Result};
+use rko::{Error, Result, YamlInput as Input, KO_PREFIX as PREFIX};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -59,7 +58,7 @@ pub fn run(args: Args) -> Result<()> {
             )));
         };
         let digest = std::fs::read_to_string(file).map_err(|e| Error::io("reading", file, e))?;
-        let digest = rko::digest::parse(digest.trim())?;
+        let digest = rko::parse_digest(digest.trim())?;
         map.insert(import_path.to_string(), format!("{name}@{digest}"));
     }
     let map: BTreeMap<String, String> = map
@@ -78,11 +77,11 @@ pub fn run(args: Args) -> Result<()> {
             text,
         });
     }
-    let prepared = resolve::prepare(inputs, None)?;
+    let prepared = rko::prepare_yaml(inputs, None)?;
     report_missing(&prepared.missing(&map), args.strict, &source)?;
     match &args.out {
         Some(path) => {
-            let mut file = rko::atomic::AtomicFile::create(path)?;
+            let mut file = rko::AtomicFile::create(path)?;
             let mut writer = std::io::BufWriter::new(file.file());
             prepared
                 .write(&map, &mut writer)

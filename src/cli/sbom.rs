@@ -1,7 +1,6 @@
 //! `rko sbom`: an SBOM from a Go binary's embedded build information.
 
-use rko::sbom::{self, Format, ImageRef, SbomOptions};
-use rko::{Error, Result};
+use rko::{Error, ImageRef, Result, SbomFormat as Format, SbomOptions};
 use std::path::PathBuf;
 
 /// Write an SPDX 2.3 or CycloneDX 1.5 SBOM for a Go binary, read from the
@@ -55,11 +54,11 @@ pub fn run(args: Args) -> Result<()> {
         ));
     }
     let format: Format = args.format.parse()?;
-    let info = rko::buildinfo::read(&args.binary)?;
+    let info = rko::read_build_info(&args.binary)?;
     let digest = |value: &Option<String>| {
         value
             .as_deref()
-            .map(|d| rko::digest::parse(d.trim()))
+            .map(|d| rko::parse_digest(d.trim()))
             .transpose()
     };
     let image_digest = match &args.image_digest_file {
@@ -89,14 +88,14 @@ pub fn run(args: Args) -> Result<()> {
         binary_path: args.binary_path.clone(),
         created: args.created,
     };
-    let document = sbom::generate(format, &info, &options);
+    let document = rko::sbom(format, &info, &options);
     if let Some(out) = &args.out {
-        rko::atomic::write_file(out, &document)?;
+        rko::write_file(out, &document)?;
     }
     if let Some(layout) = &args.attach {
         let subject = digest(&args.subject)?;
-        let created = rko::image_config::rfc3339(args.created);
-        let attached = rko::referrers::attach(
+        let created = rko::rfc3339(args.created);
+        let attached = rko::attach_artifact(
             layout,
             format.media_type(),
             &document,

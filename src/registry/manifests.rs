@@ -4,7 +4,7 @@
 use super::client::{registry_error, Call, Client};
 use crate::digest::HashingWriter;
 use crate::error::{Error, Result};
-use crate::media_types;
+use crate::image::media_types;
 use oci_spec::image::{Digest, MediaType};
 use std::io::{Read, Write};
 

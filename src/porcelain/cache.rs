@@ -1,8 +1,8 @@
 //! rko's build cache (`KOCACHE`): Go binaries at stable paths, layers by a
 //! key of their inputs, pulled base images by digest.
 
-use crate::descriptor::LayerDescriptor;
 use crate::error::{IoContext, Result};
+use crate::image::descriptor::LayerDescriptor;
 use std::path::{Path, PathBuf};
 
 /// The cache directory.

@@ -2,9 +2,9 @@
 //! holding a multi-platform image index.
 
 use crate::error::{Error, Result};
+use crate::image::layout::{self, Layout, LayoutWriter};
+use crate::image::media_types;
 use crate::json;
-use crate::layout::{self, Layout, LayoutWriter};
-use crate::media_types;
 use oci_spec::image::{Descriptor, Digest, ImageIndexBuilder, MediaType};
 use std::path::{Path, PathBuf};
 

@@ -3,8 +3,8 @@
 //! "Guidelines for artifact usage"), kept in the image's layout until push.
 
 use crate::error::{Error, Result};
+use crate::image::layout::Layout;
 use crate::json;
-use crate::layout::Layout;
 use oci_spec::image::{Descriptor, Digest, ImageManifest, ImageManifestBuilder, MediaType};
 use std::collections::HashMap;
 use std::path::Path;

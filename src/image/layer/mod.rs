@@ -7,9 +7,9 @@ mod tar;
 pub use entries::{plan, Defaults, Entry, EntrySpec, Kind, Source};
 
 use crate::atomic::AtomicFile;
-use crate::compress::{compress, CompressOptions};
-use crate::descriptor::LayerDescriptor;
 use crate::error::{Error, IoContext, Result};
+use crate::image::compress::{compress, CompressOptions};
+use crate::image::descriptor::LayerDescriptor;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use tar::{EntryType, Header, TarWriter};

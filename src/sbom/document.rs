@@ -3,10 +3,10 @@
 //! (the document namespace and serial number derive from the content, the
 //! time from `created`).
 
-use crate::buildinfo::{BuildInfo, Module};
 use crate::digest;
 use crate::error::{Error, Result};
-use crate::image_config::rfc3339;
+use crate::image::config::rfc3339;
+use crate::sbom::buildinfo::{BuildInfo, Module};
 use base64::Engine as _;
 use oci_spec::image::Digest;
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! `go build -trimpath` with the platform's GOOS/GOARCH/GOARM/GOAMD64.
 
 use crate::error::{Error, Result};
-use crate::platform::Platform;
+use crate::image::platform::Platform;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,7 +57,7 @@ struct ListedError {
 /// files it depends on (the package directory and its go.mod) keep their
 /// size and modification time: a no-op rebuild then skips `go list`.
 pub fn list_cached(go: &Path, dir: &Path, target: &str, cache_dir: &Path) -> Result<Package> {
-    let key = crate::cache::key(&[
+    let key = crate::porcelain::cache::key(&[
         &go.display().to_string(),
         &dir.display().to_string(),
         target,

@@ -4,8 +4,8 @@
 //! extra tag.
 
 use crate::error::{Error, Result};
-use crate::layout::{Layout, REF_NAME};
-use crate::media_types;
+use crate::image::layout::{Layout, REF_NAME};
+use crate::image::media_types;
 use crate::registry::client::{Client, RegistryOptions};
 use crate::registry::manifests;
 use crate::registry::upload;
@@ -151,7 +151,7 @@ fn push_referrers(
     options: &PushOptions,
 ) -> Result<usize> {
     let mut count = 0;
-    for (descriptor, manifest, bytes) in crate::referrers::in_layout(layout)? {
+    for (descriptor, manifest, bytes) in crate::image::referrers::in_layout(layout)? {
         let subject = manifest
             .subject()
             .as_ref()
@@ -422,7 +422,7 @@ fn push_blob(target: &Target<'_>, digest: &Digest, size: u64) -> Result<BlobResu
         let temp = tempfile::NamedTempFile::new()
             .map_err(|e| Error::io("creating", std::env::temp_dir(), e))?;
         let source_scopes = [format!("repository:{}:pull", remote.reference.repository)];
-        crate::pull::download(
+        crate::registry::pull::download(
             remote.client()?,
             &remote.reference.repository,
             digest,

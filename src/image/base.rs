@@ -1,14 +1,14 @@
 //! Base images: `scratch`, the embedded `builtin:static`, or an OCI layout.
 
-use crate::compress::{CompressOptions, Compression};
-use crate::descriptor::LayerDescriptor;
 use crate::error::{Error, Result};
-use crate::image_config;
+use crate::image::compress::{CompressOptions, Compression};
+use crate::image::config;
+use crate::image::descriptor::LayerDescriptor;
+use crate::image::layer::{self, Defaults, EntrySpec, LayerOptions, Source};
+use crate::image::layout::Layout;
+use crate::image::media_types;
+use crate::image::platform::Platform;
 use crate::json;
-use crate::layer::{self, Defaults, EntrySpec, LayerOptions, Source};
-use crate::layout::Layout;
-use crate::media_types;
-use crate::platform::Platform;
 use base64::Engine as _;
 use oci_spec::image::{Descriptor, Digest, ImageManifestBuilder, MediaType};
 use serde_json::{json, Value};
@@ -68,7 +68,7 @@ pub fn resolve(spec: &BaseSpec, platform: Option<&Platform>) -> Result<Base> {
         BaseSpec::Scratch => {
             let platform = platform.cloned().unwrap_or_else(Platform::default_target);
             Ok(Base {
-                config: image_config::empty(&platform),
+                config: config::empty(&platform),
                 layers: Vec::new(),
                 blobs: BaseBlobs::None,
                 manifest_digest: None,
@@ -112,8 +112,8 @@ const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// certificates for a static Go binary, built the same way every time.
 fn builtin_static(platform: Platform) -> Result<Base> {
     let (blob, layer) = builtin_layer()?;
-    let mut config = image_config::empty(&platform);
-    config["created"] = json!(image_config::rfc3339(0));
+    let mut config = config::empty(&platform);
+    config["created"] = json!(config::rfc3339(0));
     config["config"] = json!({
         "Env": [
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -123,7 +123,7 @@ fn builtin_static(platform: Platform) -> Result<Base> {
     });
     config["rootfs"]["diff_ids"] = json!([layer.diff_id.to_string()]);
     config["history"] =
-        json!([{"created": image_config::rfc3339(0), "created_by": "rko builtin:static"}]);
+        json!([{"created": config::rfc3339(0), "created_by": "rko builtin:static"}]);
 
     let config_bytes = json::to_canonical_vec(&config);
     let config_descriptor = Descriptor::new(

@@ -2,9 +2,9 @@
 //! an OCI descriptor plus the layer's `diffID`, so `append` never has to
 //! decompress a layer to fill in the image config's `rootfs.diff_ids`.
 
-use crate::compress::{Compressed, Compression};
 use crate::digest;
 use crate::error::{Error, IoContext, Result};
+use crate::image::compress::{Compressed, Compression};
 use oci_spec::image::{Descriptor, Digest, MediaType};
 use serde::{Deserialize, Serialize};
 use std::path::Path;

@@ -4,10 +4,10 @@
 
 use crate::atomic::AtomicFile;
 use crate::error::{Error, IoContext, Result};
+use crate::image::layer::{self, Entry, Kind, Source};
+use crate::image::layout::{self, Layout};
+use crate::image::platform::Platform;
 use crate::json;
-use crate::layer::{self, Entry, Kind, Source};
-use crate::layout::{self, Layout};
-use crate::platform::Platform;
 use oci_spec::image::ImageIndex;
 use serde::Serialize;
 use std::io::{BufWriter, Write};

@@ -1,14 +1,14 @@
 //! `append`: a base plus new layers and config edits, written as an OCI
 //! image layout holding one image.
 
-use crate::base::{self, Base, BaseBlobs, BaseSpec};
-use crate::descriptor::LayerDescriptor;
 use crate::error::{Error, Result};
-use crate::image_config::{self, ConfigEdits};
+use crate::image::base::{self, Base, BaseBlobs, BaseSpec};
+use crate::image::config::{self, ConfigEdits};
+use crate::image::descriptor::LayerDescriptor;
+use crate::image::layout::{self, LayoutWriter};
+use crate::image::media_types;
+use crate::image::platform::Platform;
 use crate::json;
-use crate::layout::{self, LayoutWriter};
-use crate::media_types;
-use crate::platform::Platform;
 use oci_spec::image::{Descriptor, Digest, ImageManifestBuilder, MediaType};
 use std::path::{Path, PathBuf};
 
@@ -77,7 +77,7 @@ pub fn append(options: &AppendOptions, out: &Path) -> Result<Digest> {
         .iter()
         .map(|l| l.descriptor.clone())
         .collect();
-    let config = image_config::apply(base.config.clone(), &options.edits, &descriptors);
+    let config = config::apply(base.config.clone(), &options.edits, &descriptors);
     let config_bytes = json::to_canonical_vec(&config);
     let (config_digest, config_size) = writer.add_bytes(&config_bytes)?;
     let (manifest_type, config_type) = if base.docker {

@@ -4,6 +4,8 @@
 
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
 
 /// What templates can refer to; the command layer gathers it.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +33,40 @@ pub struct GitInfo {
 }
 
 impl GitInfo {
+    /// Asks git about the repository holding `dir`; outside a repository
+    /// (or without git) every field is empty, as in ko.
+    pub fn read(dir: &Path) -> GitInfo {
+        let git = |args: &[&str]| -> String {
+            Command::new("git")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .unwrap_or_default()
+        };
+        let log = git(&["log", "-1", "--format=%H%n%h%n%cI%n%ct"]);
+        let mut lines = log.lines().map(str::to_string);
+        let (Some(full_commit), Some(short_commit), Some(commit_date), Some(commit_timestamp)) =
+            (lines.next(), lines.next(), lines.next(), lines.next())
+        else {
+            return GitInfo::default();
+        };
+        let dirty = !git(&["status", "--porcelain"]).is_empty();
+        GitInfo {
+            branch: git(&["rev-parse", "--abbrev-ref", "HEAD"]),
+            tag: git(&["describe", "--tags", "--abbrev=0"]),
+            short_commit,
+            full_commit,
+            commit_date,
+            commit_timestamp,
+            tree_state: if dirty { "dirty" } else { "clean" }.to_string(),
+            is_dirty: dirty,
+            is_clean: !dirty,
+        }
+    }
+
     fn field(&self, name: &str) -> Option<String> {
         Some(match name {
             "Branch" => self.branch.clone(),

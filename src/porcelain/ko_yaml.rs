@@ -2,10 +2,10 @@
 //! (`defaultImage:` and each build's `image:`). Unknown keys are errors.
 
 use crate::error::{Error, Result};
-use crate::template::{render, TemplateData};
+use crate::porcelain::template::{render, TemplateData};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -26,14 +26,21 @@ pub struct KoConfig {
     pub default_image: ImageSettings,
     #[serde(default)]
     pub builds: Vec<BuildConfig>,
+    /// The file read (`builds[].dir` is relative to its directory).
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// Whether any value uses a `.Git` template (git is then asked).
+    #[serde(skip)]
+    pub uses_git: bool,
 }
 
 /// One `builds[]` entry.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BuildConfig {
-    #[serde(default)]
-    pub id: String,
+    /// ko names builds by `id` for its own tooling; rko accepts and ignores it.
+    #[serde(default, rename = "id")]
+    _id: serde::de::IgnoredAny,
     /// The directory `go build` runs in (relative to `.ko.yaml`).
     #[serde(default)]
     pub dir: String,
@@ -49,6 +56,10 @@ pub struct BuildConfig {
     pub ldflags: Vec<String>,
     #[serde(default)]
     pub image: ImageSettings,
+    /// `dir/main` as an absolute path with symlinks resolved: the package
+    /// directory this entry applies to.
+    #[serde(skip)]
+    pub main_dir: PathBuf,
 }
 
 /// The image config rko adds from `.ko.yaml` (ko has no equivalent).
@@ -94,22 +105,54 @@ impl ImageSettings {
 }
 
 impl KoConfig {
-    /// Reads `.ko.yaml`; a missing file is the empty configuration.
+    /// Reads `.ko.yaml` (or `.ko.yaml` inside `path` when it is a
+    /// directory); a missing file is the empty configuration.
     pub fn load(path: &Path) -> Result<KoConfig> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(KoConfig::default()),
-            Err(e) => return Err(Error::io("reading", path, e)),
+        let path = if path.is_dir() {
+            path.join(".ko.yaml")
+        } else {
+            path.to_path_buf()
         };
-        if text.trim().is_empty() {
-            return Ok(KoConfig::default());
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(Error::io("reading", &path, e)),
+        };
+        KoConfig::parse(&text, &path)
+    }
+
+    /// Parses the text of the file at `path`, locating each build's
+    /// `dir/main` relative to the file's directory.
+    pub fn parse(text: &str, path: &Path) -> Result<KoConfig> {
+        let mut config: KoConfig = if text.trim().is_empty() {
+            KoConfig::default()
+        } else {
+            serde_norway::from_str(text)
+                .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?
+        };
+        config.path = path.to_path_buf();
+        config.uses_git = text.contains(".Git");
+        let dir = config.dir().to_path_buf();
+        for build in &mut config.builds {
+            let main = if build.main.is_empty() {
+                "."
+            } else {
+                &build.main
+            };
+            let main_dir = dir.join(&build.dir).join(main);
+            build.main_dir = main_dir.canonicalize().unwrap_or(main_dir);
         }
-        serde_norway::from_str(&text)
-            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))
+        Ok(config)
+    }
+
+    /// The directory holding the file.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new(""))
     }
 
     /// Renders every templated value (env, flags, ldflags, image settings).
-    pub fn render(&self, data: &TemplateData, file: &Path) -> Result<KoConfig> {
+    pub fn render(&self, data: &TemplateData) -> Result<KoConfig> {
+        let file = &self.path;
         let list = |values: &[String], key: &str| -> Result<Vec<String>> {
             values
                 .iter()

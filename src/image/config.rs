@@ -6,8 +6,8 @@
 //! `Healthcheck`, `OnBuild`, `ArgsEscaped`, ...) and rko must keep them, as
 //! ko and crane do. Keys come out sorted (see `json.rs`).
 
-use crate::descriptor::LayerDescriptor;
-use crate::platform::Platform;
+use crate::image::descriptor::LayerDescriptor;
+use crate::image::platform::Platform;
 use serde_json::{json, Map, Value};
 
 /// ko's conventions for a Go binary at `/ko-app/NAME`.

@@ -3,9 +3,9 @@
 //! configs and records where the layers are.
 
 use crate::error::{Error, Result};
-use crate::layout::{self, LayoutWriter};
-use crate::media_types;
-use crate::platform::Platform;
+use crate::image::layout::{self, LayoutWriter};
+use crate::image::media_types;
+use crate::image::platform::Platform;
 use crate::registry::client::{Client, RegistryOptions};
 use crate::registry::manifests;
 use crate::registry::Reference;

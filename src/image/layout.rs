@@ -4,9 +4,9 @@
 use crate::atomic::AtomicDir;
 use crate::digest;
 use crate::error::{Error, IoContext, Result};
+use crate::image::media_types;
+use crate::image::platform::Platform;
 use crate::json;
-use crate::media_types;
-use crate::platform::Platform;
 use oci_spec::image::{
     Descriptor, Digest, ImageIndex, ImageIndexBuilder, ImageManifest, MediaType,
 };

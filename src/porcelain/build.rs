@@ -1,0 +1,353 @@
+//! `rko build`'s engine: from import paths to image layouts, in-process,
+//! with the library functions the plumbing subcommands use. Binaries go to
+//! stable paths in the cache (so Go skips relinking) and layers are cached
+//! by their inputs.
+//!
+//! Parallelism: every (import path, platform) pair is one work item, and
+//! that one level owns `--jobs`. Compression inside an item gets the cores
+//! the items leave free; `go list` and kodata layers, before the pairs,
+//! run one item per import path the same way.
+
+use super::base_image::BaseImage;
+use super::cache::{self, Cache};
+use super::gobuild::{self, GoBuild, Package};
+use super::ko_yaml::KoConfig;
+use super::layers::{self, Counters};
+use super::naming;
+use super::plan::{self, PackagePlan, Settings};
+use crate::error::{Error, Result};
+use crate::image::append::{self, AppendOptions, LayerInput};
+use crate::image::config::{rfc3339, ConfigEdits};
+use crate::image::index::{self, IndexOptions};
+use crate::image::platform::Platform;
+use crate::image::referrers;
+use crate::parallel;
+use crate::registry::RegistryOptions;
+use crate::sbom::{self, ImageRef, SbomOptions};
+use oci_spec::image::Digest;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What building shares across import paths.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub settings: &'a Settings,
+    /// `.ko.yaml`, templates rendered.
+    pub config: &'a KoConfig,
+    pub cache: &'a Cache,
+    pub registry: &'a RegistryOptions,
+    /// Where relative import paths are resolved.
+    pub work_dir: &'a Path,
+    pub jobs: usize,
+}
+
+/// One import path, built.
+#[derive(Debug)]
+pub struct Built {
+    pub package: Package,
+    /// An OCI layout holding the image or index (and its SBOM).
+    pub layout: PathBuf,
+    /// The image's or the index's digest.
+    pub digest: Digest,
+    pub platforms: Vec<Platform>,
+    pub layers_built: usize,
+    pub layers_cached: usize,
+    /// Keeps `layout` alive until the caller is done with it.
+    _scratch: tempfile::TempDir,
+}
+
+/// An import path ready for its per-platform builds.
+struct Prepared {
+    package: Package,
+    plan: PackagePlan,
+    platforms: Vec<Platform>,
+    kodata: Option<LayerInput>,
+    /// The name the image is published under (the SBOM names it).
+    image_name: String,
+    counters: Counters,
+    scratch: tempfile::TempDir,
+}
+
+/// One platform's image, in its own layout.
+struct PlatformImage {
+    platform: Platform,
+    layout: PathBuf,
+    digest: Digest,
+}
+
+/// Builds every target; results in the order given.
+pub fn build_all(cx: Context, targets: &[String]) -> Result<Vec<Built>> {
+    let packages = parallel::map(targets, cx.jobs, |target| {
+        gobuild::list_cached(&cx.settings.go, cx.work_dir, target, &cx.cache.list_dir())
+    })?;
+    let plans = packages
+        .iter()
+        .map(|package| plan::for_package(cx.settings, cx.config, package))
+        .collect::<Result<Vec<_>>>()?;
+    let bases = resolve_bases(cx, &plans)?;
+    let pairs: Vec<(Package, PackagePlan)> = packages.into_iter().zip(plans).collect();
+    let prepared = parallel::map(&pairs, cx.jobs, |(package, plan)| {
+        let jobs = share(cx.jobs, pairs.len());
+        prepare(cx, package, plan, &bases[&plan.base_image], jobs)
+    })?;
+    let work: Vec<(usize, Platform)> = prepared
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| {
+            p.platforms
+                .iter()
+                .map(move |platform| (i, platform.clone()))
+        })
+        .collect();
+    let mut images = parallel::map(&work, cx.jobs, |(i, platform)| {
+        let base = &bases[&prepared[*i].plan.base_image];
+        build_platform(
+            cx,
+            &prepared[*i],
+            base,
+            platform,
+            share(cx.jobs, work.len()),
+        )
+    })?
+    .into_iter();
+    prepared
+        .into_iter()
+        .map(|p| {
+            let images: Vec<PlatformImage> = images.by_ref().take(p.platforms.len()).collect();
+            finish(cx, p, images)
+        })
+        .collect()
+}
+
+/// The threads one of `items` concurrent work items may use inside itself.
+fn share(jobs: usize, items: usize) -> usize {
+    (jobs / items.max(1)).max(1)
+}
+
+/// Each distinct base image, resolved (and pulled if needed) once.
+fn resolve_bases(cx: Context, plans: &[PackagePlan]) -> Result<BTreeMap<String, BaseImage>> {
+    let mut bases = BTreeMap::new();
+    for plan in plans {
+        if !bases.contains_key(&plan.base_image) {
+            // Downloads wait on the network, not the CPU: at least four.
+            let base = BaseImage::resolve(
+                &plan.base_image,
+                &cx.settings.platforms,
+                cx.cache,
+                cx.registry,
+                cx.jobs.max(4),
+            )?;
+            bases.insert(plan.base_image.clone(), base);
+        }
+    }
+    Ok(bases)
+}
+
+/// The platforms to build, the kodata layer and the image name.
+fn prepare(
+    cx: Context,
+    package: &Package,
+    plan: &PackagePlan,
+    base: &BaseImage,
+    jobs: usize,
+) -> Result<Prepared> {
+    let platforms = match &cx.settings.platforms {
+        plan::Platforms::List(list) => list.clone(),
+        plan::Platforms::All => base.all_platforms()?,
+    };
+    let counters = Counters::default();
+    let kodata = layers::kodata_layer(
+        cx.cache,
+        &package.dir,
+        &package.module_dir,
+        cx.settings.kodata_mtime,
+        jobs,
+        &counters,
+    )?;
+    let publishing = &cx.settings.publish;
+    Ok(Prepared {
+        image_name: naming::image_name(
+            &publishing.repository,
+            &package.import_path,
+            publishing.naming,
+        ),
+        package: package.clone(),
+        plan: plan.clone(),
+        platforms,
+        kodata,
+        counters,
+        scratch: cx.cache.scratch()?,
+    })
+}
+
+/// `go build` for one platform, the binary layer, `append` onto the base,
+/// and the image's SBOM.
+fn build_platform(
+    cx: Context,
+    target: &Prepared,
+    base: &BaseImage,
+    platform: &Platform,
+    jobs: usize,
+) -> Result<PlatformImage> {
+    let settings = cx.settings;
+    let name = target.package.binary_name();
+    let binary = go_build(cx, target, platform)?;
+    let mut layers = vec![layers::binary_layer(
+        cx.cache,
+        &binary,
+        &name,
+        settings.created,
+        jobs,
+        &target.counters,
+    )?];
+    layers.extend(target.kodata.iter().cloned());
+    let image = &target.plan.image;
+    let options = AppendOptions {
+        base: base.spec(),
+        base_name: base.name(),
+        platform: Some(platform.clone()),
+        layers,
+        edits: ConfigEdits {
+            env: split_env(&image.env)?,
+            labels: image.labels.clone().into_iter().collect(),
+            user: image.user.clone(),
+            workdir: image.workdir.clone(),
+            entrypoint: None,
+            cmd: image.args.clone(),
+            ko_app: Some(name.clone()),
+            created: settings.created,
+        },
+        annotations: image.annotations.clone().into_iter().collect(),
+        tag: "latest".to_string(),
+    };
+    let layout = target.scratch.path().join(platform_slug(platform));
+    let digest = append::append(&options, &layout)?;
+    if let Some(format) = settings.sbom {
+        let info = sbom::buildinfo::read(&binary)?;
+        let options = SbomOptions {
+            image: Some(ImageRef {
+                name: target.image_name.clone(),
+                digest: Some(digest.clone()),
+            }),
+            base: base.name().map(|name| ImageRef {
+                name,
+                digest: base.digest(),
+            }),
+            binary_path: Some(format!("/ko-app/{name}")),
+            created: settings.created,
+        };
+        let document = sbom::generate(format, &info, &options);
+        let stem = format!("{name}-{}", platform_slug(platform));
+        attach_sbom(settings, format, &layout, &document, &stem)?;
+    }
+    Ok(PlatformImage {
+        platform: platform.clone(),
+        layout,
+        digest,
+    })
+}
+
+/// Runs `go build` into the binary's stable path in the cache.
+fn go_build(cx: Context, target: &Prepared, platform: &Platform) -> Result<PathBuf> {
+    let plan = &target.plan;
+    let disable_optimizations = cx.settings.disable_optimizations;
+    let key = cache::key(&[
+        &target.package.import_path,
+        &platform.to_string(),
+        &format!(
+            "{:?}{:?}{:?}{disable_optimizations}",
+            plan.env, plan.flags, plan.ldflags
+        ),
+    ]);
+    let output = cx.cache.binary(&key, &target.package.binary_name())?;
+    gobuild::build(&GoBuild {
+        go: cx.settings.go.clone(),
+        dir: plan.dir.clone(),
+        import_path: target.package.import_path.clone(),
+        platform: platform.clone(),
+        env: plan.env.clone(),
+        flags: plan.flags.clone(),
+        ldflags: plan.ldflags.clone(),
+        disable_optimizations,
+        output: output.clone(),
+    })?;
+    Ok(output)
+}
+
+/// One image as it is, or several joined into an index with its own SBOM.
+fn finish(cx: Context, target: Prepared, images: Vec<PlatformImage>) -> Result<Built> {
+    let (layout, digest) = match <[PlatformImage; 1]>::try_from(images) {
+        Ok([image]) => (image.layout, image.digest),
+        Err(images) => {
+            let out = target.scratch.path().join("index");
+            let digest = index::build(
+                &IndexOptions {
+                    images: images.iter().map(|i| i.layout.clone()).collect(),
+                    annotations: target.plan.image.annotations.clone().into_iter().collect(),
+                    tag: "latest".to_string(),
+                },
+                &out,
+            )?;
+            if let Some(format) = cx.settings.sbom {
+                let children: Vec<(String, Digest)> = images
+                    .iter()
+                    .map(|i| (i.platform.to_string(), i.digest.clone()))
+                    .collect();
+                let index_ref = ImageRef {
+                    name: target.image_name.clone(),
+                    digest: Some(digest.clone()),
+                };
+                let document =
+                    sbom::generate_index(format, &index_ref, &children, cx.settings.created);
+                let stem = format!("{}-index", target.package.binary_name());
+                attach_sbom(cx.settings, format, &out, &document, &stem)?;
+            }
+            (out, digest)
+        }
+    };
+    Ok(Built {
+        layers_built: target.counters.built(),
+        layers_cached: target.counters.cached(),
+        package: target.package,
+        layout,
+        digest,
+        platforms: target.platforms,
+        _scratch: target.scratch,
+    })
+}
+
+/// Attaches an SBOM to the layout's image or index and, with `--sbom-dir`,
+/// writes it there as `<file_stem>.<format>.json`.
+fn attach_sbom(
+    settings: &Settings,
+    format: sbom::Format,
+    layout: &Path,
+    document: &[u8],
+    file_stem: &str,
+) -> Result<()> {
+    let created = rfc3339(settings.created);
+    referrers::attach(layout, format.media_type(), document, None, &created)?;
+    if let Some(dir) = &settings.sbom_dir {
+        crate::atomic::write_file(
+            &dir.join(format!("{file_stem}.{}", format.extension())),
+            document,
+        )?;
+    }
+    Ok(())
+}
+
+/// `linux/arm/v7` as `linux-arm-v7`, for file names.
+fn platform_slug(platform: &Platform) -> String {
+    platform.to_string().replace('/', "-")
+}
+
+fn split_env(entries: &[String]) -> Result<Vec<(String, String)>> {
+    entries
+        .iter()
+        .map(|e| {
+            e.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| Error::invalid(format!("image env {e:?} in .ko.yaml is not K=V")))
+        })
+        .collect()
+}

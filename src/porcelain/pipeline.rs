@@ -1,0 +1,105 @@
+//! `rko build` from start to end: `.ko.yaml` read and rendered, the plan
+//! made, every import path built, every image published. `resolve`,
+//! `apply`, `create` and `run` call it for the `ko://` references they find.
+
+use super::build::{self, Context};
+use super::cache::Cache;
+use super::ko_yaml::KoConfig;
+use super::plan::{self, Env, Flags};
+use super::publish::{self, Image, Published};
+use super::template::{GitInfo, TemplateData};
+use crate::error::Result;
+use crate::image::config::rfc3339;
+use crate::image::platform::Platform;
+use crate::registry::RegistryOptions;
+use std::path::PathBuf;
+
+/// One run of `rko build`, everything it depends on given as values.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Import paths as the user gave them.
+    pub targets: Vec<String>,
+    pub flags: Flags,
+    /// The process environment.
+    pub env: Env,
+    /// Where relative import paths and `.ko.yaml` are found.
+    pub work_dir: PathBuf,
+    /// Seconds since the epoch, for `.ko.yaml`'s `{{.Date}}` without
+    /// `SOURCE_DATE_EPOCH`.
+    pub now: u64,
+    pub registry: RegistryOptions,
+    pub jobs: usize,
+}
+
+/// What happened to one target.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The target as given.
+    pub target: String,
+    pub import_path: String,
+    pub platforms: Vec<Platform>,
+    pub layers_built: usize,
+    pub layers_cached: usize,
+    pub published: Published,
+}
+
+/// Builds and publishes every target; outcomes in the order given.
+pub fn build_and_publish(request: &Request) -> Result<Vec<Outcome>> {
+    let config = load_config(request)?;
+    let settings = plan::settings(&request.flags, &request.env, &config)?;
+    let cache = Cache::open(&plan::cache_dir(&request.env)?)?;
+    let context = Context {
+        settings: &settings,
+        config: &config,
+        cache: &cache,
+        registry: &request.registry,
+        work_dir: &request.work_dir,
+        jobs: request.jobs,
+    };
+    let builds = build::build_all(context, &request.targets)?;
+    let images: Vec<Image> = builds
+        .iter()
+        .map(|b| Image {
+            import_path: &b.package.import_path,
+            layout: &b.layout,
+            digest: &b.digest,
+        })
+        .collect();
+    // Pushing waits on the network, not the CPU: at least four uploads.
+    let jobs = request.jobs.max(4);
+    let published =
+        publish::publish_all(&images, &settings.publish, &request.registry, jobs, &cache)?;
+    Ok(request
+        .targets
+        .iter()
+        .zip(builds)
+        .zip(published)
+        .map(|((target, built), published)| Outcome {
+            target: target.clone(),
+            import_path: built.package.import_path.clone(),
+            platforms: built.platforms.clone(),
+            layers_built: built.layers_built,
+            layers_cached: built.layers_cached,
+            published,
+        })
+        .collect())
+}
+
+/// `.ko.yaml` with its templates rendered. Git is asked only when a
+/// template wants it: it costs milliseconds per call.
+fn load_config(request: &Request) -> Result<KoConfig> {
+    let config = KoConfig::load(&plan::config_path(&request.env, &request.work_dir))?;
+    let created = plan::epoch(&request.env, "SOURCE_DATE_EPOCH")?;
+    let time = created.unwrap_or(request.now);
+    let data = TemplateData {
+        env: request.env.clone(),
+        git: if config.uses_git {
+            GitInfo::read(config.dir())
+        } else {
+            GitInfo::default()
+        },
+        date: rfc3339(time),
+        timestamp: time.to_string(),
+    };
+    config.render(&data)
+}

@@ -1,0 +1,532 @@
+//! The settings plan: which base image, platforms, Go environment, flags,
+//! ldflags, build directory and image settings each import path gets, from
+//! `.ko.yaml`, the command line and the environment. Every precedence rule
+//! of `rko build` lives here, in pure functions with a table test beside
+//! them. ko is the reference: `pkg/commands/options/build.go`,
+//! `pkg/commands/resolver.go` and `pkg/build/gobuild.go` (`build`).
+
+use super::gobuild::Package;
+use super::ko_yaml::{ImageSettings, KoConfig};
+use super::naming::{Naming, LOCAL};
+use crate::error::{Error, Result};
+use crate::image::platform::Platform;
+use crate::sbom;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The process environment, as the command line read it.
+pub type Env = BTreeMap<String, String>;
+
+/// The base image when nothing else names one.
+pub const DEFAULT_BASE: &str = "builtin:static";
+
+/// The flags `build`, `resolve`, `apply`, `create` and `run` share, as values.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    /// `--platform`, as given (a comma-separated list, or `all`).
+    pub platform: Option<String>,
+    /// `--base-image` (rko's; ko has only `KO_DEFAULTBASEIMAGE`).
+    pub base_image: Option<String>,
+    pub ldflags: Vec<String>,
+    pub disable_optimizations: bool,
+    /// `--image-label`, `--image-annotation`, `--image-user`.
+    pub image: ImageSettings,
+    pub naming: NamingFlags,
+    pub publish: PublishFlags,
+    /// `--sbom` (`None` for `--sbom=none`) and `--sbom-dir`.
+    pub sbom: Option<sbom::Format>,
+    pub sbom_dir: Option<PathBuf>,
+}
+
+/// `--bare`, `-P`, `-B`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NamingFlags {
+    pub bare: bool,
+    pub preserve_import_paths: bool,
+    pub base_import_paths: bool,
+}
+
+/// Where images go and how they are tagged.
+#[derive(Debug, Clone, Default)]
+pub struct PublishFlags {
+    pub tags: Vec<String>,
+    pub tag_only: bool,
+    pub push: bool,
+    /// `-L`.
+    pub local: bool,
+    pub oci_layout_path: Option<PathBuf>,
+    pub tarball: Option<PathBuf>,
+    pub image_refs: Option<PathBuf>,
+}
+
+/// Which platforms to build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Platforms {
+    /// Every platform the base image has.
+    All,
+    List(Vec<Platform>),
+}
+
+/// What one run shares across its import paths.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The `go` command.
+    pub go: PathBuf,
+    pub platforms: Platforms,
+    /// The image's creation time and the binary layer's mtime.
+    pub created: u64,
+    /// The kodata layer's mtime.
+    pub kodata_mtime: u64,
+    pub disable_optimizations: bool,
+    pub sbom: Option<sbom::Format>,
+    pub sbom_dir: Option<PathBuf>,
+    /// The base image for import paths `baseImageOverrides` does not name.
+    pub default_base: String,
+    /// The Go environment that comes before `.ko.yaml`'s.
+    pub env: Vec<(String, String)>,
+    /// `--ldflags`, which replace `.ko.yaml`'s.
+    pub ldflags: Vec<String>,
+    /// The image settings from flags, over `.ko.yaml`'s.
+    pub image: ImageSettings,
+    pub publish: Publishing,
+}
+
+/// How built images are named, tagged and published.
+#[derive(Debug, Clone)]
+pub struct Publishing {
+    /// `KO_DOCKER_REPO`, or `ko.local`.
+    pub repository: String,
+    pub naming: Naming,
+    pub tags: Vec<String>,
+    pub tag_only: bool,
+    pub to: Destinations,
+}
+
+/// Where built images go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Destinations {
+    /// Push to the registry repository.
+    pub registry: bool,
+    /// Load into the local docker or podman.
+    pub local: bool,
+    pub layout: Option<PathBuf>,
+    pub tarball: Option<PathBuf>,
+    /// Write the printed references here too.
+    pub image_refs: Option<PathBuf>,
+}
+
+/// Everything the build of one import path needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackagePlan {
+    pub base_image: String,
+    /// The Go environment, applied in order (a later key wins).
+    pub env: Vec<(String, String)>,
+    pub flags: Vec<String>,
+    pub ldflags: Vec<String>,
+    /// Where `go build` runs.
+    pub dir: PathBuf,
+    pub image: ImageSettings,
+}
+
+/// A variable's value, when set and not empty (an empty variable counts as unset).
+fn var<'a>(env: &'a Env, name: &str) -> Option<&'a str> {
+    env.get(name).map(String::as_str).filter(|v| !v.is_empty())
+}
+
+/// `KO_CONFIG_PATH` (a file, or a directory holding `.ko.yaml`), else
+/// `.ko.yaml` in the working directory.
+pub fn config_path(env: &Env, work_dir: &Path) -> PathBuf {
+    match var(env, "KO_CONFIG_PATH") {
+        Some(path) => work_dir.join(path),
+        None => work_dir.join(".ko.yaml"),
+    }
+}
+
+/// `KOCACHE`, else `$XDG_CACHE_HOME/rko`, else `~/.cache/rko`.
+pub fn cache_dir(env: &Env) -> Result<PathBuf> {
+    if let Some(dir) = var(env, "KOCACHE") {
+        return Ok(PathBuf::from(dir));
+    }
+    if let Some(dir) = var(env, "XDG_CACHE_HOME") {
+        return Ok(PathBuf::from(dir).join("rko"));
+    }
+    var(env, "HOME")
+        .map(|home| PathBuf::from(home).join(".cache/rko"))
+        .ok_or_else(|| Error::invalid("no cache directory: set KOCACHE or HOME"))
+}
+
+/// Seconds since the epoch from `name` (`SOURCE_DATE_EPOCH`,
+/// `KO_DATA_DATE_EPOCH`), if set.
+pub fn epoch(env: &Env, name: &str) -> Result<Option<u64>> {
+    match var(env, name) {
+        Some(value) => value.trim().parse().map(Some).map_err(|_| {
+            Error::invalid(format!(
+                "{name}={value:?} is not a number of seconds since the epoch"
+            ))
+        }),
+        None => Ok(None),
+    }
+}
+
+/// The run-wide settings.
+pub fn settings(flags: &Flags, env: &Env, config: &KoConfig) -> Result<Settings> {
+    if let Some(goflags) = var(env, "GOFLAGS").filter(|f| f.contains("-toolexec")) {
+        return Err(Error::invalid(format!(
+            "GOFLAGS={goflags:?}: -toolexec is not supported (it makes builds unreproducible)"
+        )));
+    }
+    // ko starts the Go environment with CGO_ENABLED=0; the process's own
+    // CGO_ENABLED, which `go` inherits, overrides it.
+    let env_defaults = if env.contains_key("CGO_ENABLED") {
+        Vec::new()
+    } else {
+        vec![("CGO_ENABLED".to_string(), "0".to_string())]
+    };
+    Ok(Settings {
+        go: PathBuf::from(var(env, "KO_GO_PATH").unwrap_or("go")),
+        platforms: platforms(flags.platform.as_deref(), env, config)?,
+        created: epoch(env, "SOURCE_DATE_EPOCH")?.unwrap_or(0),
+        kodata_mtime: epoch(env, "KO_DATA_DATE_EPOCH")?.unwrap_or(0),
+        disable_optimizations: flags.disable_optimizations,
+        sbom: flags.sbom,
+        sbom_dir: flags.sbom_dir.clone(),
+        default_base: default_base(flags, env, config),
+        env: env_defaults,
+        ldflags: flags.ldflags.clone(),
+        image: flags.image.clone(),
+        publish: publishing(flags, env)?,
+    })
+}
+
+/// `--platform`, else `KO_DEFAULTPLATFORMS`, else `.ko.yaml`'s
+/// `defaultPlatforms`, else linux/amd64; `all` anywhere means every
+/// platform of the base.
+fn platforms(flag: Option<&str>, env: &Env, config: &KoConfig) -> Result<Platforms> {
+    let list: Vec<String> = match (flag, var(env, "KO_DEFAULTPLATFORMS")) {
+        (Some(flag), _) => flag.split(',').map(str::to_string).collect(),
+        (None, Some(from_env)) => from_env.split(',').map(str::to_string).collect(),
+        (None, None) if !config.default_platforms.is_empty() => config.default_platforms.clone(),
+        (None, None) => vec!["linux/amd64".to_string()],
+    };
+    if list.iter().any(|p| p == "all") {
+        return Ok(Platforms::All);
+    }
+    list.iter()
+        .map(|p| p.trim().parse())
+        .collect::<Result<_>>()
+        .map(Platforms::List)
+}
+
+/// `--base-image`, else `KO_DEFAULTBASEIMAGE`, else `.ko.yaml`'s
+/// `defaultBaseImage`, else `builtin:static`.
+fn default_base(flags: &Flags, env: &Env, config: &KoConfig) -> String {
+    flags
+        .base_image
+        .as_deref()
+        .or_else(|| var(env, "KO_DEFAULTBASEIMAGE"))
+        .or(config.default_base_image.as_deref())
+        .unwrap_or(DEFAULT_BASE)
+        .to_string()
+}
+
+/// `--bare` over `-P` over `-B` over ko's default (md5) naming.
+fn naming(flags: NamingFlags) -> Naming {
+    match flags {
+        NamingFlags { bare: true, .. } => Naming::Bare,
+        NamingFlags {
+            preserve_import_paths: true,
+            ..
+        } => Naming::PreserveImportPaths,
+        NamingFlags {
+            base_import_paths: true,
+            ..
+        } => Naming::BaseImportPaths,
+        _ => Naming::Default,
+    }
+}
+
+/// The repository (`KO_DOCKER_REPO`) and the destinations: `-L` or
+/// `KO_DOCKER_REPO=ko.local` loads into the local daemon; anything else
+/// pushes to the repository unless `--push=false`.
+fn publishing(flags: &Flags, env: &Env) -> Result<Publishing> {
+    let publish = &flags.publish;
+    let repo = var(env, "KO_DOCKER_REPO");
+    let local = publish.local || repo == Some(LOCAL);
+    if publish.push
+        && repo.is_none()
+        && !local
+        && publish.oci_layout_path.is_none()
+        && publish.tarball.is_none()
+    {
+        return Err(Error::invalid(
+            "no destination: set KO_DOCKER_REPO to a registry repository (or ko.local), \
+             or pass -L, --oci-layout-path DIR, --tarball FILE, or --push=false",
+        ));
+    }
+    Ok(Publishing {
+        repository: repo.unwrap_or(LOCAL).to_string(),
+        naming: naming(flags.naming),
+        tags: publish.tags.clone(),
+        tag_only: publish.tag_only,
+        to: Destinations {
+            registry: publish.push && !local && repo.is_some(),
+            local,
+            layout: publish.oci_layout_path.clone(),
+            tarball: publish.tarball.clone(),
+            image_refs: publish.image_refs.clone(),
+        },
+    })
+}
+
+/// The plan for one package: `.ko.yaml`'s `builds[]` entry whose `dir/main`
+/// is the package's directory, over the `default*` keys, under the flags.
+/// As in ko, a list in the entry replaces the default list (env, flags,
+/// ldflags), and `--ldflags` replaces both; image settings merge key by key.
+pub fn for_package(
+    settings: &Settings,
+    config: &KoConfig,
+    package: &Package,
+) -> Result<PackagePlan> {
+    let build = config
+        .builds
+        .iter()
+        .rev() // ko keeps the last entry for a package
+        .find(|b| b.main_dir == package.dir);
+    let pick = |own: Option<&Vec<String>>, default: &Vec<String>| -> Vec<String> {
+        own.filter(|list| !list.is_empty())
+            .unwrap_or(default)
+            .clone()
+    };
+    let mut env = settings.env.clone();
+    for entry in pick(build.map(|b| &b.env), &config.default_env) {
+        let (key, value) = entry.split_once('=').ok_or_else(|| {
+            Error::invalid(format!(
+                "{}: build env {entry:?} is not K=V",
+                config.path.display()
+            ))
+        })?;
+        env.push((key.to_string(), value.to_string()));
+    }
+    let ldflags = if settings.ldflags.is_empty() {
+        pick(build.map(|b| &b.ldflags), &config.default_ldflags)
+    } else {
+        settings.ldflags.clone()
+    };
+    let dir = match build {
+        Some(b) if !b.dir.is_empty() => config.dir().join(&b.dir),
+        _ => package.module_dir.clone(),
+    };
+    let own_image = build.map(|b| b.image.clone()).unwrap_or_default();
+    Ok(PackagePlan {
+        base_image: base_image(settings, config, &package.import_path),
+        env,
+        flags: pick(build.map(|b| &b.flags), &config.default_flags),
+        ldflags,
+        dir,
+        image: config
+            .default_image
+            .merged(&own_image)
+            .merged(&settings.image),
+    })
+}
+
+/// `.ko.yaml`'s `baseImageOverrides` entry for the import path (compared
+/// without case, as ko does; an empty entry counts as none), else the
+/// run's default base.
+fn base_image(settings: &Settings, config: &KoConfig, import_path: &str) -> String {
+    config
+        .base_image_overrides
+        .iter()
+        .find(|(path, image)| path.eq_ignore_ascii_case(import_path) && !image.is_empty())
+        .map_or_else(|| settings.default_base.clone(), |(_, image)| image.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a row of the table looks at.
+    #[derive(Debug, Clone, Copy)]
+    enum Look {
+        Base,
+        Platforms,
+        GoEnv,
+        GoFlags,
+        Ldflags,
+        Dir,
+        User,
+        Labels,
+        Naming,
+        Repository,
+        Destinations,
+        Created,
+        CachePath,
+        ConfigPath,
+    }
+
+    struct Case {
+        rule: &'static str,
+        yaml: &'static str,
+        env: &'static [(&'static str, &'static str)],
+        flags: fn(&mut Flags),
+        look: Look,
+        want: &'static str,
+    }
+
+    fn no_flags(_: &mut Flags) {}
+
+    const BUILDS: &str = "builds:\n- main: ./cmd/app\n  dir: .\n";
+
+    /// Runs the plan for one row and shows what it looks at; rows about
+    /// something other than publishing get a `KO_DOCKER_REPO`.
+    fn observe(case: &Case) -> String {
+        let mut env: Env = case
+            .env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if !matches!(case.look, Look::Destinations | Look::Repository) {
+            env.entry("KO_DOCKER_REPO".into())
+                .or_insert_with(|| "r.io/me".into());
+        }
+        let mut flags = Flags {
+            publish: PublishFlags {
+                push: true,
+                tags: vec!["latest".into()],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        (case.flags)(&mut flags);
+        match case.look {
+            Look::CachePath => {
+                return cache_dir(&env).map_or_else(|e| e.to_string(), |p| p.display().to_string())
+            }
+            Look::ConfigPath => return config_path(&env, Path::new("/w")).display().to_string(),
+            _ => {}
+        }
+        let config = KoConfig::parse(case.yaml, Path::new("/m/.ko.yaml")).unwrap();
+        let settings = match settings(&flags, &env, &config) {
+            Ok(settings) => settings,
+            Err(e) => return format!("error: {e}"),
+        };
+        let package = Package {
+            import_path: "example.com/m/cmd/app".into(),
+            dir: "/m/cmd/app".into(),
+            module_path: "example.com/m".into(),
+            module_dir: "/m".into(),
+        };
+        let plan = for_package(&settings, &config, &package).unwrap();
+        let pairs = |v: &[(String, String)]| {
+            v.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        match case.look {
+            Look::Base => plan.base_image,
+            Look::Platforms => match settings.platforms {
+                Platforms::All => "all".into(),
+                Platforms::List(list) => list
+                    .iter()
+                    .map(Platform::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            },
+            Look::GoEnv => pairs(&plan.env),
+            Look::GoFlags => plan.flags.join(" "),
+            Look::Ldflags => plan.ldflags.join(" "),
+            Look::Dir => plan.dir.display().to_string(),
+            Look::User => plan.image.user.unwrap_or_default(),
+            Look::Labels => plan
+                .image
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Look::Naming => format!("{:?}", settings.publish.naming),
+            Look::Repository => settings.publish.repository,
+            Look::Destinations => {
+                let to = settings.publish.to;
+                format!("registry={} local={}", to.registry, to.local)
+            }
+            Look::Created => format!("{} {}", settings.created, settings.kodata_mtime),
+            Look::CachePath | Look::ConfigPath => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn precedence_follows_ko() {
+        let cases = [
+            // Base image.
+            Case { rule: "no base anywhere: builtin:static", yaml: "", env: &[], flags: no_flags, look: Look::Base, want: "builtin:static" },
+            Case { rule: ".ko.yaml defaultBaseImage over the default", yaml: "defaultBaseImage: a.io/yaml\n", env: &[], flags: no_flags, look: Look::Base, want: "a.io/yaml" },
+            Case { rule: "KO_DEFAULTBASEIMAGE over defaultBaseImage", yaml: "defaultBaseImage: a.io/yaml\n", env: &[("KO_DEFAULTBASEIMAGE", "a.io/env")], flags: no_flags, look: Look::Base, want: "a.io/env" },
+            Case { rule: "an empty KO_DEFAULTBASEIMAGE counts as unset", yaml: "defaultBaseImage: a.io/yaml\n", env: &[("KO_DEFAULTBASEIMAGE", "")], flags: no_flags, look: Look::Base, want: "a.io/yaml" },
+            Case { rule: "--base-image over KO_DEFAULTBASEIMAGE", yaml: "", env: &[("KO_DEFAULTBASEIMAGE", "a.io/env")], flags: |f| f.base_image = Some("a.io/flag".into()), look: Look::Base, want: "a.io/flag" },
+            Case { rule: "baseImageOverrides over every default", yaml: "baseImageOverrides:\n  example.com/m/cmd/app: a.io/override\n", env: &[("KO_DEFAULTBASEIMAGE", "a.io/env")], flags: |f| f.base_image = Some("a.io/flag".into()), look: Look::Base, want: "a.io/override" },
+            Case { rule: "baseImageOverrides keys match without case", yaml: "baseImageOverrides:\n  Example.com/M/cmd/app: a.io/override\n", env: &[], flags: no_flags, look: Look::Base, want: "a.io/override" },
+            Case { rule: "baseImageOverrides for another path do not apply", yaml: "baseImageOverrides:\n  example.com/m/cmd/other: a.io/override\n", env: &[], flags: no_flags, look: Look::Base, want: "builtin:static" },
+            // Platforms.
+            Case { rule: "no platform anywhere: linux/amd64", yaml: "", env: &[], flags: no_flags, look: Look::Platforms, want: "linux/amd64" },
+            Case { rule: ".ko.yaml defaultPlatforms over the default", yaml: "defaultPlatforms: [linux/arm64]\n", env: &[], flags: no_flags, look: Look::Platforms, want: "linux/arm64" },
+            Case { rule: "KO_DEFAULTPLATFORMS over defaultPlatforms", yaml: "defaultPlatforms: [linux/arm64]\n", env: &[("KO_DEFAULTPLATFORMS", "linux/s390x,linux/arm/v7")], flags: no_flags, look: Look::Platforms, want: "linux/s390x,linux/arm/v7" },
+            Case { rule: "--platform over KO_DEFAULTPLATFORMS", yaml: "", env: &[("KO_DEFAULTPLATFORMS", "linux/s390x")], flags: |f| f.platform = Some("linux/ppc64le".into()), look: Look::Platforms, want: "linux/ppc64le" },
+            Case { rule: "all means every platform of the base", yaml: "", env: &[], flags: |f| f.platform = Some("linux/amd64,all".into()), look: Look::Platforms, want: "all" },
+            // The Go environment, flags and ldflags.
+            Case { rule: "CGO_ENABLED=0 unless the environment sets it", yaml: "", env: &[], flags: no_flags, look: Look::GoEnv, want: "CGO_ENABLED=0" },
+            Case { rule: "the environment's CGO_ENABLED is inherited", yaml: "", env: &[("CGO_ENABLED", "1")], flags: no_flags, look: Look::GoEnv, want: "" },
+            Case { rule: "defaultEnv applies without a builds[] entry", yaml: "defaultEnv: [GOEXPERIMENT=x]\n", env: &[], flags: no_flags, look: Look::GoEnv, want: "CGO_ENABLED=0 GOEXPERIMENT=x" },
+            Case { rule: "builds[].env replaces defaultEnv", yaml: "defaultEnv: [A=1]\nbuilds:\n- main: ./cmd/app\n  env: [B=2]\n", env: &[], flags: no_flags, look: Look::GoEnv, want: "CGO_ENABLED=0 B=2" },
+            Case { rule: "builds[].flags replaces defaultFlags", yaml: "defaultFlags: [-tags=a]\nbuilds:\n- main: ./cmd/app\n  flags: [-tags=b]\n", env: &[], flags: no_flags, look: Look::GoFlags, want: "-tags=b" },
+            Case { rule: "defaultFlags when builds[] has none", yaml: "defaultFlags: [-tags=a]\nbuilds:\n- main: ./cmd/app\n", env: &[], flags: no_flags, look: Look::GoFlags, want: "-tags=a" },
+            Case { rule: "builds[] for another package does not apply", yaml: "defaultFlags: [-tags=a]\nbuilds:\n- main: ./cmd/other\n  flags: [-tags=b]\n", env: &[], flags: no_flags, look: Look::GoFlags, want: "-tags=a" },
+            Case { rule: "the last builds[] entry for a package wins", yaml: "builds:\n- main: ./cmd/app\n  flags: [-tags=first]\n- main: cmd/app\n  flags: [-tags=last]\n", env: &[], flags: no_flags, look: Look::GoFlags, want: "-tags=last" },
+            Case { rule: "builds[].ldflags replaces defaultLdflags", yaml: "defaultLdflags: [-s]\nbuilds:\n- main: ./cmd/app\n  ldflags: [-X a=b]\n", env: &[], flags: no_flags, look: Look::Ldflags, want: "-X a=b" },
+            Case { rule: "--ldflags replaces .ko.yaml's ldflags", yaml: "defaultLdflags: [-s]\nbuilds:\n- main: ./cmd/app\n  ldflags: [-X a=b]\n", env: &[], flags: |f| f.ldflags = vec!["-w".into()], look: Look::Ldflags, want: "-w" },
+            // Where go build runs.
+            Case { rule: "go build runs in the module without builds[].dir", yaml: "", env: &[], flags: no_flags, look: Look::Dir, want: "/m" },
+            Case { rule: "builds[].dir is relative to .ko.yaml", yaml: "builds:\n- dir: cmd\n  main: ./app\n", env: &[], flags: no_flags, look: Look::Dir, want: "/m/cmd" },
+            Case { rule: "builds[] matches by dir/main", yaml: BUILDS, env: &[], flags: no_flags, look: Look::Dir, want: "/m/." },
+            // Image settings.
+            Case { rule: "builds[].image.user over defaultImage.user", yaml: "defaultImage: {user: '1'}\nbuilds:\n- main: ./cmd/app\n  image: {user: '2'}\n", env: &[], flags: no_flags, look: Look::User, want: "2" },
+            Case { rule: "--image-user over .ko.yaml's user", yaml: "defaultImage: {user: '1'}\n", env: &[], flags: |f| f.image.user = Some("3".into()), look: Look::User, want: "3" },
+            Case { rule: "labels merge key by key, flags last", yaml: "defaultImage: {labels: {a: '1', b: '1'}}\nbuilds:\n- main: ./cmd/app\n  image: {labels: {b: '2', c: '2'}}\n", env: &[], flags: |f| { f.image.labels.insert("c".into(), "3".into()); }, look: Look::Labels, want: "a=1 b=2 c=3" },
+            // Naming.
+            Case { rule: "default naming is ko's md5 naming", yaml: "", env: &[], flags: no_flags, look: Look::Naming, want: "Default" },
+            Case { rule: "-B names by the last element", yaml: "", env: &[], flags: |f| f.naming.base_import_paths = true, look: Look::Naming, want: "BaseImportPaths" },
+            Case { rule: "-P over -B", yaml: "", env: &[], flags: |f| { f.naming.base_import_paths = true; f.naming.preserve_import_paths = true; }, look: Look::Naming, want: "PreserveImportPaths" },
+            Case { rule: "--bare over -P", yaml: "", env: &[], flags: |f| { f.naming.bare = true; f.naming.preserve_import_paths = true; }, look: Look::Naming, want: "Bare" },
+            // Destinations.
+            Case { rule: "KO_DOCKER_REPO is the repository, pushed to", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/me")], flags: no_flags, look: Look::Destinations, want: "registry=true local=false" },
+            Case { rule: "no KO_DOCKER_REPO and nowhere else to go is an error", yaml: "", env: &[], flags: no_flags, look: Look::Destinations, want: "error: no destination: set KO_DOCKER_REPO" },
+            Case { rule: "KO_DOCKER_REPO=ko.local loads locally", yaml: "", env: &[("KO_DOCKER_REPO", "ko.local")], flags: no_flags, look: Look::Destinations, want: "registry=false local=true" },
+            Case { rule: "-L loads locally whatever KO_DOCKER_REPO says", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/me")], flags: |f| f.publish.local = true, look: Look::Destinations, want: "registry=false local=true" },
+            Case { rule: "--push=false pushes nowhere", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/me")], flags: |f| f.publish.push = false, look: Look::Destinations, want: "registry=false local=false" },
+            Case { rule: "without KO_DOCKER_REPO the repository is ko.local", yaml: "", env: &[], flags: |f| f.publish.push = false, look: Look::Repository, want: "ko.local" },
+            // Times, paths and refusals.
+            Case { rule: "SOURCE_DATE_EPOCH and KO_DATA_DATE_EPOCH, else 0", yaml: "", env: &[("SOURCE_DATE_EPOCH", "7")], flags: no_flags, look: Look::Created, want: "7 0" },
+            Case { rule: "a SOURCE_DATE_EPOCH that is not a number is an error", yaml: "", env: &[("SOURCE_DATE_EPOCH", "yesterday")], flags: no_flags, look: Look::Created, want: "error: SOURCE_DATE_EPOCH=\"yesterday\" is not a number" },
+            Case { rule: "GOFLAGS with -toolexec is refused", yaml: "", env: &[("GOFLAGS", "-toolexec=x")], flags: no_flags, look: Look::Created, want: "error: GOFLAGS=\"-toolexec=x\": -toolexec is not supported" },
+            Case { rule: "KOCACHE over XDG_CACHE_HOME over HOME", yaml: "", env: &[("KOCACHE", "/k"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")], flags: no_flags, look: Look::CachePath, want: "/k" },
+            Case { rule: "XDG_CACHE_HOME/rko over HOME", yaml: "", env: &[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")], flags: no_flags, look: Look::CachePath, want: "/x/rko" },
+            Case { rule: "~/.cache/rko last", yaml: "", env: &[("HOME", "/h")], flags: no_flags, look: Look::CachePath, want: "/h/.cache/rko" },
+            Case { rule: "KO_CONFIG_PATH over ./.ko.yaml", yaml: "", env: &[("KO_CONFIG_PATH", "conf/ko.yaml")], flags: no_flags, look: Look::ConfigPath, want: "/w/conf/ko.yaml" },
+            Case { rule: ".ko.yaml in the working directory", yaml: "", env: &[], flags: no_flags, look: Look::ConfigPath, want: "/w/.ko.yaml" },
+        ];
+        let mut failures = Vec::new();
+        for case in &cases {
+            let got = observe(case);
+            let ok = if case.want.starts_with("error: ") || case.want.is_empty() {
+                got.starts_with(case.want) && (case.want.is_empty() == got.is_empty())
+            } else {
+                got == case.want
+            };
+            if !ok {
+                failures.push(format!("{}: got {got:?}, want {:?}", case.rule, case.want));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}

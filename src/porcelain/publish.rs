@@ -1,0 +1,212 @@
+//! Where `rko build` puts images, as ko does: a registry, the local docker
+//! or podman, an OCI layout, a tarball; and the `--image-refs` file.
+
+use super::cache::Cache;
+use super::naming::{image_name, printed_reference};
+use super::plan::Publishing;
+use crate::error::{Error, Result};
+use crate::image::export::{self, ExportOptions, Format};
+use crate::image::layout::{self, Layout, LayoutWriter};
+use crate::registry::push::{self, PushOptions, Pushed};
+use crate::registry::{Reference, RegistryOptions};
+use oci_spec::image::Digest;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Pushes `layout` as `name` with `tags`.
+pub fn to_registry(
+    layout: &Path,
+    name: &str,
+    tags: &[String],
+    registry: &RegistryOptions,
+    jobs: usize,
+) -> Result<Pushed> {
+    let (first, rest) = tags
+        .split_first()
+        .ok_or_else(|| Error::invalid("at least one tag is needed"))?;
+    let reference: Reference = format!("{name}:{first}").parse()?;
+    push::push(&PushOptions {
+        layout: layout.to_path_buf(),
+        reference,
+        tags: rest.to_vec(),
+        registry: registry.clone(),
+        jobs,
+        sbom_tags: false,
+    })
+}
+
+/// Writes `layout` as a tarball: docker-save for one image, an OCI archive
+/// for an index (which docker-save cannot hold).
+pub fn to_tarball(layout_path: &Path, name: &str, tags: &[String], out: &Path) -> Result<()> {
+    let layout = Layout::open(layout_path)?;
+    let is_index = crate::image::media_types::is_index(layout.index().manifests()[0].media_type());
+    let tag = tags.first().map_or("latest", String::as_str);
+    let options = ExportOptions {
+        format: if is_index {
+            Format::Oci
+        } else {
+            Format::Docker
+        },
+        tag: Some(format!("{name}:{tag}")),
+        platform: None,
+    };
+    export::export(layout_path, &options, out)
+}
+
+/// Loads the image into the local docker or podman, through `load` of a
+/// docker-save tarball: no daemon API needed. Returns the CLI used.
+pub fn to_local(layout_path: &Path, name: &str, tags: &[String], scratch: &Path) -> Result<String> {
+    let layout = Layout::open(layout_path)?;
+    let images = layout.images()?;
+    // A daemon holds one platform per name: the first image of an index.
+    let platform = (images.len() > 1).then(|| images[0].platform.clone());
+    let tarball = scratch.join("local.tar");
+    let tag = tags.first().map_or("latest", String::as_str);
+    export::export(
+        layout_path,
+        &ExportOptions {
+            format: Format::Docker,
+            tag: Some(format!("{name}:{tag}")),
+            platform,
+        },
+        &tarball,
+    )?;
+    let cli = local_cli()?;
+    let output = Command::new(&cli)
+        .arg("load")
+        .arg("--input")
+        .arg(&tarball)
+        .output()
+        .map_err(|e| Error::invalid(format!("running {cli} load: {e}")))?;
+    if !output.status.success() {
+        return Err(Error::invalid(format!(
+            "{cli} load failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    for extra in tags.iter().skip(1) {
+        let status = Command::new(&cli)
+            .args(["tag", &format!("{name}:{tag}"), &format!("{name}:{extra}")])
+            .output()
+            .map_err(|e| Error::invalid(format!("running {cli} tag: {e}")))?;
+        if !status.status.success() {
+            return Err(Error::invalid(format!("{cli} tag {name}:{extra} failed")));
+        }
+    }
+    Ok(cli)
+}
+
+/// docker when its daemon answers, else podman.
+fn local_cli() -> Result<String> {
+    let works = |cli: &str, args: &[&str]| {
+        Command::new(cli)
+            .args(args)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    if works("docker", &["version", "--format", "{{.Server.Version}}"]) {
+        Ok("docker".to_string())
+    } else if works("podman", &["--version"]) {
+        Ok("podman".to_string())
+    } else {
+        Err(Error::invalid(
+            "cannot load into a local daemon: neither docker (with a running daemon) nor podman is available",
+        ))
+    }
+}
+
+/// Writes every `(layout, name)` into one OCI layout at `out`, each entry
+/// named `name:tag` (`org.opencontainers.image.ref.name`).
+pub fn to_layout(images: &[(PathBuf, String)], out: &Path) -> Result<()> {
+    let mut writer = LayoutWriter::create(out)?;
+    let mut entries = Vec::new();
+    for (path, name) in images {
+        let source = Layout::open(path)?;
+        for digest in source.blob_digests()? {
+            writer.add_file(&source.blob_path(&digest), &digest)?;
+        }
+        entries.extend(
+            source
+                .roots()
+                .map(|d| layout::with_ref_name(d.clone(), name)),
+        );
+        // SBOMs are not named: they refer to the image.
+        entries.extend(source.artifacts().cloned());
+    }
+    writer.finish(entries)
+}
+
+/// One built image to publish.
+#[derive(Debug, Clone, Copy)]
+pub struct Image<'a> {
+    pub import_path: &'a str,
+    /// An OCI layout holding the image or index.
+    pub layout: &'a Path,
+    pub digest: &'a Digest,
+}
+
+/// What happened to one image.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub name: String,
+    /// As ko prints it.
+    pub reference: String,
+    pub pushed: Option<Pushed>,
+    pub loaded_into: Option<String>,
+}
+
+/// Publishes every image to every destination, in order; `jobs` bounds
+/// the concurrent uploads of one push.
+pub fn publish_all(
+    images: &[Image],
+    publishing: &Publishing,
+    registry: &RegistryOptions,
+    jobs: usize,
+    cache: &Cache,
+) -> Result<Vec<Published>> {
+    let to = &publishing.to;
+    if to.tarball.is_some() && images.len() > 1 {
+        return Err(Error::invalid("--tarball takes one import path"));
+    }
+    let tags = &publishing.tags;
+    let tag = tags.first().map_or("latest", String::as_str);
+    let mut published = Vec::new();
+    let mut named_layouts = Vec::new();
+    for image in images {
+        let name = image_name(&publishing.repository, image.import_path, publishing.naming);
+        let pushed = to
+            .registry
+            .then(|| to_registry(image.layout, &name, tags, registry, jobs))
+            .transpose()?;
+        let loaded_into = to
+            .local
+            .then(|| to_local(image.layout, &name, tags, cache.scratch()?.path()))
+            .transpose()?;
+        if let Some(tarball) = &to.tarball {
+            to_tarball(image.layout, &name, tags, tarball)?;
+        }
+        named_layouts.push((image.layout.to_path_buf(), format!("{name}:{tag}")));
+        published.push(Published {
+            reference: printed_reference(&name, tags, image.digest, publishing.tag_only),
+            name,
+            pushed,
+            loaded_into,
+        });
+    }
+    if let Some(dir) = &to.layout {
+        to_layout(&named_layouts, dir)?;
+    }
+    if let Some(path) = &to.image_refs {
+        let refs: Vec<String> = published.iter().map(|p| p.reference.clone()).collect();
+        write_refs(path, &refs)?;
+    }
+    Ok(published)
+}
+
+/// Writes the printed references, one per line, for `--image-refs`.
+pub fn write_refs(path: &Path, refs: &[String]) -> Result<()> {
+    let mut text = refs.join("\n");
+    text.push('\n');
+    crate::atomic::write_file(path, text.as_bytes())
+}
