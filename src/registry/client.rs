@@ -1,26 +1,22 @@
-//! One registry's HTTP client: TLS, the HTTP fallback where it is allowed,
-//! authentication (Basic, or Bearer tokens from the `WWW-Authenticate`
-//! challenge, cached per scope), and retries with capped exponential backoff.
+//! One registry's HTTP client: TLS and the HTTP fallback where it is
+//! allowed, sending calls, and retries with capped exponential backoff.
 //!
 //! Distribution spec: every API call may answer 401 with a challenge; the
-//! client authenticates for the scope the call needs and tries again
-//! (docs/spec/auth/token.md). Errors come as `{"errors":[{code,message}]}`.
+//! client has token.rs answer it for the scopes the call needs and tries
+//! again once.
 
-use super::auth::{Credential, CredentialStore};
-use super::challenge::{self, Challenge};
+use super::credentials::{Credential, CredentialStore};
+use super::response::{registry_error, retry_after, retryable, transient, Response};
+use super::token::Authenticator;
 use crate::error::{Error, Result};
-use base64::Engine as _;
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::Agent;
-
-pub type Response = ureq::http::Response<ureq::Body>;
 
 /// How hard to try before giving up on a request.
 #[derive(Debug, Clone, Copy)]
@@ -112,20 +108,12 @@ impl<'a> Call<'a> {
     }
 }
 
-#[derive(Default)]
-struct AuthState {
-    challenge: Option<Challenge>,
-    /// `Authorization` header values by scope set.
-    headers: HashMap<String, String>,
-}
-
 /// A connection to one registry.
 pub struct Client {
     registry: String,
     base: String,
     agent: Agent,
-    credential: Credential,
-    auth: Mutex<AuthState>,
+    auth: Authenticator,
     retry: RetryPolicy,
     requests: Arc<AtomicU64>,
 }
@@ -153,14 +141,14 @@ impl Client {
         credential: Credential,
     ) -> Result<Client> {
         let insecure = options.insecure.iter().any(|r| r == registry);
+        let requests = Arc::new(AtomicU64::new(0));
         let mut client = Client {
             registry: registry.to_string(),
             base: format!("http://{registry}"),
             agent: agent(None),
-            credential,
-            auth: Mutex::new(AuthState::default()),
+            auth: Authenticator::new(registry, credential, Arc::clone(&requests)),
             retry: options.retry,
-            requests: Arc::new(AtomicU64::new(0)),
+            requests,
         };
         if is_loopback(registry) {
             // Nothing leaves the machine: plain HTTP first, which spares
@@ -208,15 +196,7 @@ impl Client {
         match response.status().as_u16() {
             200 => Ok(()),
             401 => {
-                let header = response
-                    .headers()
-                    .get("www-authenticate")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                self.auth
-                    .lock()
-                    .expect("no thread panics holding auth")
-                    .challenge = challenge::parse(header);
+                self.auth.remember(&response);
                 Ok(())
             }
             status => Err(Error::invalid(format!(
@@ -295,7 +275,7 @@ impl Client {
         let mut challenged = false;
         loop {
             attempt += 1;
-            let authorization = self.cached_authorization(call.scopes);
+            let authorization = self.auth.authorization(call.scopes);
             let attempts = if call.retry { self.retry.attempts } else { 1 };
             let wait = match self.run(call, authorization.as_deref()) {
                 Err(e) if !transient(&e) => {
@@ -314,18 +294,13 @@ impl Client {
                 Ok(response) if response.status() == 401 && !challenged => {
                     challenged = true;
                     attempt -= 1;
-                    self.answer_challenge(&response, call.scopes)?;
+                    self.auth.answer(&self.agent, &response, call.scopes)?;
                     continue;
                 }
                 Ok(response) if response.status() == 401 => {
-                    return Err(registry_error(&call.describe(), response).hint(
-                        match self.credential {
-                            Credential::Anonymous => {
-                                "the registry wants credentials: run `rko login`"
-                            }
-                            _ => "check the username and password (`rko login`)",
-                        },
-                    ));
+                    return Err(
+                        registry_error(&call.describe(), response).hint(self.auth.rejected_hint())
+                    );
                 }
                 Ok(response) if retryable(response.status().as_u16()) => {
                     if attempt >= attempts {
@@ -376,174 +351,6 @@ impl Client {
         hasher.write_u32(attempt);
         let fraction = 0.5 + (hasher.finish() % 1000) as f64 / 2000.0;
         capped.mul_f64(fraction)
-    }
-
-    fn cached_authorization(&self, scopes: &[String]) -> Option<String> {
-        let state = self.auth.lock().expect("no thread panics holding auth");
-        let challenge = state.challenge.as_ref()?;
-        match challenge.scheme.as_str() {
-            "basic" => self.basic_header(),
-            _ => state.headers.get(&scopes.join(" ")).cloned(),
-        }
-    }
-
-    fn basic_header(&self) -> Option<String> {
-        match &self.credential {
-            Credential::Basic { username, password } => {
-                let raw = format!("{username}:{}", password.expose());
-                Some(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(raw)
-                ))
-            }
-            _ => None,
-        }
-    }
-
-    /// Learns the challenge from a 401 and, for Bearer, fetches a token for `scopes`.
-    fn answer_challenge(&self, response: &Response, scopes: &[String]) -> Result<()> {
-        let header = response
-            .headers()
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let Some(challenge) = challenge::parse(header) else {
-            return Ok(());
-        };
-        if challenge.scheme == "bearer" {
-            let token = self.fetch_token(&challenge, scopes)?;
-            let mut state = self.auth.lock().expect("no thread panics holding auth");
-            state
-                .headers
-                .insert(scopes.join(" "), format!("Bearer {token}"));
-            state.challenge = Some(challenge);
-        } else {
-            self.auth
-                .lock()
-                .expect("no thread panics holding auth")
-                .challenge = Some(challenge);
-        }
-        Ok(())
-    }
-
-    /// Token endpoint (docs/spec/auth/token.md; oauth.md for refresh tokens).
-    fn fetch_token(&self, challenge: &Challenge, scopes: &[String]) -> Result<String> {
-        let realm = challenge.param("realm").ok_or_else(|| {
-            Error::invalid(format!(
-                "registry {} sent a Bearer challenge without a realm",
-                self.registry
-            ))
-        })?;
-        let service = challenge.param("service").unwrap_or("");
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let result = match &self.credential {
-            Credential::IdentityToken(token) => {
-                let mut form = vec![
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", token.expose()),
-                    ("service", service),
-                    ("client_id", "rko"),
-                ];
-                let scope = scopes.join(" ");
-                form.push(("scope", &scope));
-                self.agent.post(realm).send_form(form)
-            }
-            credential => {
-                let mut request = self.agent.get(realm).query("service", service);
-                for scope in scopes {
-                    request = request.query("scope", scope);
-                }
-                if let Credential::Basic { .. } = credential {
-                    request = request.header(
-                        "Authorization",
-                        self.basic_header().expect("basic credential"),
-                    );
-                }
-                request.call()
-            }
-        };
-        let what = format!("getting a token from {realm}");
-        let response = result.map_err(|e| Error::invalid(format!("{what}: {e}")))?;
-        if response.status() != 200 {
-            let hint = match self.credential {
-                Credential::Anonymous => "the registry wants credentials: run `rko login`",
-                _ => "check the username and password (`rko login`)",
-            };
-            return Err(registry_error(&what, response).hint(hint));
-        }
-        let text = response
-            .into_body()
-            .read_to_string()
-            .map_err(|e| Error::invalid(format!("{what}: {e}")))?;
-        let body: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::invalid(format!("{what}: the answer is not JSON: {e}")))?;
-        body["token"]
-            .as_str()
-            .or_else(|| body["access_token"].as_str())
-            .map(str::to_string)
-            .ok_or_else(|| Error::invalid(format!("{what}: the answer holds no token")))
-    }
-}
-
-/// 408, 429 and 5xx: worth trying again.
-pub fn retryable(status: u16) -> bool {
-    status == 408 || status == 429 || status >= 500
-}
-
-fn transient(error: &ureq::Error) -> bool {
-    matches!(
-        error,
-        ureq::Error::Io(_)
-            | ureq::Error::Timeout(_)
-            | ureq::Error::ConnectionFailed
-            | ureq::Error::Protocol(_)
-    )
-}
-
-/// `Retry-After` in seconds (the HTTP-date form is treated as absent).
-fn retry_after(response: &Response) -> Option<Duration> {
-    response
-        .headers()
-        .get("retry-after")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
-/// The registry's error envelope, or its status line when there is none.
-pub fn registry_error(what: &str, response: Response) -> Error {
-    let status = response.status();
-    let mut body = response.into_body();
-    let text = body
-        .with_config()
-        .limit(64 * 1024)
-        .read_to_string()
-        .unwrap_or_default();
-    let message = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| {
-            let errors = v["errors"].as_array()?.clone();
-            let parts: Vec<String> = errors
-                .iter()
-                .map(|e| {
-                    let code = e["code"].as_str().unwrap_or("");
-                    let message = e["message"].as_str().unwrap_or("");
-                    match e.get("detail").filter(|d| !d.is_null()) {
-                        Some(detail) => format!("{code}: {message} ({detail})"),
-                        None => format!("{code}: {message}"),
-                    }
-                })
-                .collect();
-            (!parts.is_empty()).then(|| parts.join("; "))
-        })
-        .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_string());
-    Error::Registry {
-        what: what.to_string(),
-        status: status.as_u16(),
-        message,
     }
 }
 

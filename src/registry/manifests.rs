@@ -1,7 +1,8 @@
 //! Manifests and blobs by digest: GET with the media types rko understands,
 //! verified against their digest; PUT under a tag or digest.
 
-use super::client::{registry_error, Call, Client};
+use super::client::{Call, Client};
+use super::response::registry_error;
 use crate::digest::HashingWriter;
 use crate::error::{Error, Result};
 use crate::image::media_types;

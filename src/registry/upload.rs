@@ -4,7 +4,8 @@
 //! large ones, so memory never grows with the blob. A failed upload restarts
 //! from a fresh session: a half-sent PATCH cannot be resumed reliably.
 
-use super::client::{registry_error, Call, Client};
+use super::client::{Call, Client};
+use super::response::registry_error;
 use crate::error::{Error, IoContext, Result};
 use oci_spec::image::Digest;
 use std::io::Read;
@@ -136,7 +137,11 @@ fn finish(
     }
 }
 
-fn location(client: &Client, response: &super::client::Response, request: &str) -> Result<String> {
+fn location(
+    client: &Client,
+    response: &super::response::Response,
+    request: &str,
+) -> Result<String> {
     response
         .headers()
         .get("location")
