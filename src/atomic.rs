@@ -40,17 +40,16 @@ fn parent_of(target: &Path) -> Result<PathBuf> {
         _ => PathBuf::from("."),
     };
     if !parent.is_dir() {
-        return Err(Error::invalid(format!(
-            "cannot write {}: directory {} does not exist",
-            target.display(),
-            parent.display()
-        )));
+        return Err(Error::file(
+            target,
+            format!(
+                "cannot write: directory {} does not exist",
+                parent.display()
+            ),
+        ));
     }
     if target.file_name().is_none() {
-        return Err(Error::invalid(format!(
-            "cannot write {}: not a file name",
-            target.display()
-        )));
+        return Err(Error::file(target, "cannot write: not a file name"));
     }
     Ok(parent)
 }
@@ -141,10 +140,10 @@ impl AtomicDir {
     pub fn create(target: &Path) -> Result<Self> {
         let parent = parent_of(target)?;
         if target.exists() && !target.is_dir() {
-            return Err(Error::invalid(format!(
-                "cannot write {}: it exists and is not a directory",
-                target.display()
-            )));
+            return Err(Error::file(
+                target,
+                "cannot write: it exists and is not a directory",
+            ));
         }
         let temp = tempfile::Builder::new()
             .prefix(&temp_prefix(target))

@@ -22,7 +22,33 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// A value given by the user is not acceptable; the message says why.
+    /// Something is wrong with a file or directory: its content, its kind,
+    /// or its place. Prints as "PATH: what is wrong".
+    #[error("{}: {message}", path.display())]
+    File { path: PathBuf, message: String },
+    /// Something is wrong at a position in a source file (YAML, `.ko.yaml`).
+    /// Prints as "PATH:LINE:COLUMN: what is wrong", as compilers do.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Source {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// An image reference (or an import path standing for one) is wrong or
+    /// names nothing usable. Prints as "REFERENCE: what is wrong".
+    #[error("{reference}: {message}")]
+    Reference { reference: String, message: String },
+    /// Text that should be an image reference is not one. Prints as
+    /// `invalid reference "TEXT": what is wrong`.
+    #[error("invalid reference {input:?}: {message}")]
+    BadReference { input: String, message: String },
+    /// An external program (go, kubectl, docker, podman) could not run or
+    /// failed. Prints as "COMMAND: what went wrong".
+    #[error("{command}: {message}")]
+    Tool { command: String, message: String },
+    /// A value given by the user is not acceptable; the message names the
+    /// flag or variable and says why.
     #[error("{0}")]
     Invalid(String),
     /// A registry answered with an error; `message` is its own.
@@ -39,9 +65,6 @@ pub enum Error {
         message: String,
         attempts: u32,
     },
-    /// The content of an image or layout breaks the OCI specification.
-    #[error("{}: {message}", path.display())]
-    Layout { path: PathBuf, message: String },
 }
 
 /// The library's result type.
@@ -88,10 +111,42 @@ impl Error {
         Error::Invalid(message.into())
     }
 
-    /// Broken content inside the layout or blob at `path`.
-    pub fn layout(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
-        Error::Layout {
+    /// Something wrong with the file or directory at `path` (a layout, a
+    /// blob, an input file).
+    pub fn file(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+        Error::File {
             path: path.as_ref().to_path_buf(),
+            message: message.into(),
+        }
+    }
+
+    /// Something wrong at `line`:`column` (1-based) of the file at `path`.
+    pub fn at(
+        path: impl AsRef<Path>,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Source {
+            path: path.as_ref().to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    /// Something wrong with an image reference or import path.
+    pub fn reference(reference: impl ToString, message: impl Into<String>) -> Self {
+        Error::Reference {
+            reference: reference.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// An external program's failure; `command` is how a person would type it.
+    pub fn tool(command: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Tool {
+            command: command.into(),
             message: message.into(),
         }
     }

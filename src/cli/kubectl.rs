@@ -202,10 +202,10 @@ fn read_inputs(names: &[String], recursive: bool) -> Result<Vec<Input>> {
                 })
                 .collect();
             if found.is_empty() {
-                return Err(Error::invalid(format!(
-                    "{}: no YAML files (*.yaml, *.yml, *.json) in this directory",
-                    path.display()
-                )));
+                return Err(Error::file(
+                    path,
+                    "no YAML files (*.yaml, *.yml, *.json) in this directory",
+                ));
             }
             found
         } else {

@@ -40,10 +40,10 @@ pub fn run(args: Args) -> Result<()> {
             let text =
                 std::fs::read_to_string(images).map_err(|e| Error::io("reading", images, e))?;
             serde_json::from_str(&text).map_err(|e| {
-                Error::invalid(format!(
-                    "{}: expected a JSON object of import path to reference: {e}",
-                    images.display()
-                ))
+                Error::file(
+                    images,
+                    format!("expected a JSON object of import path to reference: {e}"),
+                )
             })?
         }
         None => BTreeMap::new(),

@@ -145,11 +145,13 @@ fn manifest_layer(layer: &LayerInput, docker: bool) -> Result<Descriptor> {
     let mut descriptor = layer.descriptor.oci();
     if docker {
         let media_type = media_types::docker_layer(&layer.descriptor.media_type).ok_or_else(|| {
-            Error::invalid(format!(
-                "layer {} is {}, which a base with Docker media types cannot hold: use gzip or none",
-                layer.blob.display(),
-                layer.descriptor.media_type
-            ))
+            Error::file(
+                &layer.blob,
+                format!(
+                    "this layer is {}, which a base with Docker media types cannot hold: use gzip or none",
+                    layer.descriptor.media_type
+                ),
+            )
         })?;
         descriptor.set_media_type(media_type);
     }
@@ -172,13 +174,13 @@ fn copy_base_blobs(base: &Base, writer: &mut LayoutWriter) -> Result<()> {
                     continue; // a shallow base: push mounts it from the source repository
                 }
                 let meta = std::fs::metadata(&path).map_err(|_| {
-                    Error::layout(
+                    Error::file(
                         source.root(),
                         format!("is missing layer blob {} of the base image", layer.digest()),
                     )
                 })?;
                 if meta.len() != layer.size() {
-                    return Err(Error::layout(
+                    return Err(Error::file(
                         &path,
                         format!(
                             "is {} bytes but the base manifest says {}",

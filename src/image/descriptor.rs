@@ -43,7 +43,7 @@ impl LayerDescriptor {
         let descriptor: LayerDescriptor = crate::json::read_file(path, "layer descriptor")?;
         let layer_type = descriptor.media_type.to_string();
         if !layer_type.contains(".layer.") && !layer_type.contains(".rootfs.") {
-            return Err(Error::layout(
+            return Err(Error::file(
                 path,
                 format!("mediaType {layer_type:?} is not a layer media type"),
             ));
@@ -55,14 +55,14 @@ impl LayerDescriptor {
     pub fn verify_blob(&self, blob: &Path) -> Result<()> {
         let size = std::fs::metadata(blob).with_path("reading", blob)?.len();
         if size != self.size {
-            return Err(Error::layout(
+            return Err(Error::file(
                 blob,
                 format!("is {size} bytes but its descriptor says {}", self.size),
             ));
         }
         let (actual, _) = digest::sha256_file(blob)?;
         if actual != self.digest {
-            return Err(Error::layout(
+            return Err(Error::file(
                 blob,
                 format!(
                     "has digest {actual} but its descriptor says {}",

@@ -120,7 +120,7 @@ fn dir(path: &str) -> Entry {
 fn blob_entry(layout: &Layout, digest: &oci_spec::image::Digest) -> Result<Entry> {
     let path = layout.blob_path(digest);
     let size = std::fs::metadata(&path)
-        .map_err(|_| Error::layout(layout.root(), format!("is missing blob {digest}")))?
+        .map_err(|_| Error::file(layout.root(), format!("is missing blob {digest}")))?
         .len();
     Ok(file(blob_name(digest), Source::Path(path), size))
 }

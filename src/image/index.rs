@@ -31,7 +31,7 @@ pub fn build(options: &IndexOptions, out: &Path) -> Result<Digest> {
         let source = Layout::open(path)?;
         let image = source
             .find_image(None)
-            .map_err(|e| Error::invalid(format!("--image {}: {e}", path.display())))?;
+            .map_err(|e| Error::file(path, format!("--image: {e}")))?;
         if let Some(earlier) = platforms.iter().position(|p| p == &image.platform) {
             return Err(Error::invalid(format!(
                 "--image {} and --image {} are both for {}",

@@ -41,14 +41,14 @@ pub struct FoundImage {
 impl Layout {
     pub fn open(root: &Path) -> Result<Self> {
         if !root.is_dir() {
-            return Err(Error::invalid(format!(
-                "{} is not an OCI image layout: no such directory",
-                root.display()
-            )));
+            return Err(Error::file(
+                root,
+                "is not an OCI image layout: no such directory",
+            ));
         }
         let marker = root.join(LAYOUT_FILE);
         if !marker.is_file() {
-            return Err(Error::layout(
+            return Err(Error::file(
                 root,
                 "not an OCI image layout: it has no oci-layout file",
             ));
@@ -110,7 +110,7 @@ impl Layout {
             .iter()
             .map(|name| {
                 digest::parse(&format!("sha256:{name}")).map_err(|_| {
-                    Error::layout(
+                    Error::file(
                         &dir,
                         format!("holds {name:?}, which is not a sha256 blob name"),
                     )
@@ -123,14 +123,14 @@ impl Layout {
     pub fn read_blob(&self, descriptor: &Descriptor) -> Result<Vec<u8>> {
         let path = self.blob_path(descriptor.digest());
         let bytes = std::fs::read(&path).map_err(|e| {
-            Error::layout(
+            Error::file(
                 &self.root,
                 format!("cannot read blob {}: {e}", descriptor.digest()),
             )
         })?;
         let actual = digest::sha256(&bytes);
         if &actual != descriptor.digest() || bytes.len() as u64 != descriptor.size() {
-            return Err(Error::layout(
+            return Err(Error::file(
                 &path,
                 format!(
                     "content does not match its descriptor ({} bytes, {actual}; expected {} bytes, {})",
@@ -166,7 +166,7 @@ impl Layout {
         depth: usize,
     ) -> Result<()> {
         if depth > 4 {
-            return Err(Error::layout(&self.root, "image indexes nested too deeply"));
+            return Err(Error::file(&self.root, "image indexes nested too deeply"));
         }
         for descriptor in descriptors {
             // Artifacts (SBOMs and the like) refer to images; they are not images.
@@ -215,11 +215,11 @@ impl Layout {
                 .join(", ")
         };
         if images.is_empty() {
-            return Err(Error::layout(&self.root, "holds no image manifest"));
+            return Err(Error::file(&self.root, "holds no image manifest"));
         }
         match platform {
             None if images.len() == 1 => Ok(images[0].clone()),
-            None => Err(Error::layout(
+            None => Err(Error::file(
                 &self.root,
                 format!(
                     "holds {} images ({}): choose one with --platform",
@@ -232,7 +232,7 @@ impl Layout {
                 .find(|i| want.matches(&i.platform))
                 .cloned()
                 .ok_or_else(|| {
-                    Error::layout(
+                    Error::file(
                         &self.root,
                         format!("has no image for platform {want} (it has: {})", available()),
                     )

@@ -94,13 +94,13 @@ fn find_subject(layout: &Layout, wanted: Option<&Digest>) -> Result<Descriptor> 
             .into_iter()
             .find(|d| d.digest() == digest)
             .ok_or_else(|| {
-                Error::layout(
+                Error::file(
                     layout.root(),
                     format!("holds no manifest {digest} to attach to"),
                 )
             }),
         None if roots.len() == 1 => Ok(strip(roots[0])),
-        None => Err(Error::layout(
+        None => Err(Error::file(
             layout.root(),
             "holds several images: say which with --subject",
         )),

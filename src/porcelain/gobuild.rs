@@ -149,30 +149,40 @@ pub fn list(go: &Path, dir: &Path, target: &str) -> Result<Package> {
         .map_err(|e| missing_go(go, e))?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        return Err(Error::invalid(format!(
-            "go list {target}: {}",
-            first_line(&stderr)
-        )));
+        return Err(Error::tool(
+            format!("go list {target}"),
+            first_line(&stderr),
+        ));
     }
-    let listed: Listed = serde_json::from_slice(&output.stdout)
-        .map_err(|e| Error::invalid(format!("go list {target}: unexpected output ({e})")))?;
+    let listed: Listed = serde_json::from_slice(&output.stdout).map_err(|e| {
+        Error::tool(
+            format!("go list {target}"),
+            format!("unexpected output ({e})"),
+        )
+    })?;
     if let Some(error) = listed.error {
-        return Err(Error::invalid(format!(
-            "go list {target}: {}",
-            first_line(&error.err)
-        )));
+        return Err(Error::tool(
+            format!("go list {target}"),
+            first_line(&error.err),
+        ));
     }
     if listed.name != "main" {
-        return Err(Error::invalid(format!(
-            "{target} ({}) is package {}, not a main package: only commands can be built into images",
-            listed.import_path, listed.name
-        )));
+        return Err(Error::reference(
+            target,
+            format!(
+                "{} is package {}, not a main package: only commands can be built into images",
+                listed.import_path, listed.name
+            ),
+        ));
     }
     let module = listed.module.ok_or_else(|| {
-        Error::invalid(format!(
-            "{target} is not in a Go module (no go.mod above {})",
-            listed.dir.display()
-        ))
+        Error::reference(
+            target,
+            format!(
+                "is not in a Go module (no go.mod above {})",
+                listed.dir.display()
+            ),
+        )
     })?;
     Ok(Package {
         import_path: listed.import_path,
@@ -192,12 +202,12 @@ fn first_line(text: &str) -> String {
 
 fn missing_go(go: &Path, e: std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::NotFound {
-        Error::invalid(format!(
-            "cannot run {}: Go is not installed or not on PATH (install Go, or set KO_GO_PATH to the go binary)",
-            go.display()
-        ))
+        Error::tool(
+            go.display().to_string(),
+            "cannot run: Go is not installed or not on PATH (install Go, or set KO_GO_PATH to the go binary)",
+        )
     } else {
-        Error::invalid(format!("cannot run {}: {e}", go.display()))
+        Error::tool(go.display().to_string(), format!("cannot run: {e}"))
     }
 }
 
@@ -267,12 +277,10 @@ pub fn build(b: &GoBuild) -> Result<()> {
             .filter(|l| !l.trim().is_empty())
             .take(5)
             .collect();
-        return Err(Error::invalid(format!(
-            "go build {} for {}: {}",
-            b.import_path,
-            b.platform,
-            message.join(" | ")
-        )));
+        return Err(Error::tool(
+            format!("go build {} for {}", b.import_path, b.platform),
+            message.join(" | "),
+        ));
     }
     Ok(())
 }

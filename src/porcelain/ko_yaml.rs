@@ -127,8 +127,7 @@ impl KoConfig {
         let mut config: KoConfig = if text.trim().is_empty() {
             KoConfig::default()
         } else {
-            serde_norway::from_str(text)
-                .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?
+            serde_norway::from_str(text).map_err(|e| Error::file(path, e.to_string()))?
         };
         config.path = path.to_path_buf();
         config.uses_git = text.contains(".Git");

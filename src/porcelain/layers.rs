@@ -129,10 +129,10 @@ fn tree_listing(dir: &Path) -> Result<String> {
         .follow_links(true)
         .sort_by_file_name()
     {
-        let entry = entry.map_err(|e| Error::invalid(format!("reading {}: {e}", dir.display())))?;
+        let entry = entry.map_err(|e| Error::file(dir, format!("reading: {e}")))?;
         let meta = entry
             .metadata()
-            .map_err(|e| Error::invalid(format!("reading {}: {e}", entry.path().display())))?;
+            .map_err(|e| Error::file(entry.path(), format!("reading: {e}")))?;
         listing.push_str(&format!(
             "{}\0{}\0{}\0{}\0{}\n",
             entry.path().display(),

@@ -299,12 +299,9 @@ pub fn for_package(
     };
     let mut env = settings.env.clone();
     for entry in pick(build.map(|b| &b.env), &config.default_env) {
-        let (key, value) = entry.split_once('=').ok_or_else(|| {
-            Error::invalid(format!(
-                "{}: build env {entry:?} is not K=V",
-                config.path.display()
-            ))
-        })?;
+        let (key, value) = entry
+            .split_once('=')
+            .ok_or_else(|| Error::file(&config.path, format!("build env {entry:?} is not K=V")))?;
         env.push((key.to_string(), value.to_string()));
     }
     let ldflags = if settings.ldflags.is_empty() {

@@ -77,20 +77,20 @@ pub fn to_local(layout_path: &Path, name: &str, tags: &[String], scratch: &Path)
         .arg("--input")
         .arg(&tarball)
         .output()
-        .map_err(|e| Error::invalid(format!("running {cli} load: {e}")))?;
+        .map_err(|e| Error::tool(format!("{cli} load"), e.to_string()))?;
     if !output.status.success() {
-        return Err(Error::invalid(format!(
-            "{cli} load failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
+        return Err(Error::tool(
+            format!("{cli} load"),
+            String::from_utf8_lossy(&output.stderr).trim(),
+        ));
     }
     for extra in tags.iter().skip(1) {
         let status = Command::new(&cli)
             .args(["tag", &format!("{name}:{tag}"), &format!("{name}:{extra}")])
             .output()
-            .map_err(|e| Error::invalid(format!("running {cli} tag: {e}")))?;
+            .map_err(|e| Error::tool(format!("{cli} tag"), e.to_string()))?;
         if !status.status.success() {
-            return Err(Error::invalid(format!("{cli} tag {name}:{extra} failed")));
+            return Err(Error::tool(format!("{cli} tag {name}:{extra}"), "failed"));
         }
     }
     Ok(cli)

@@ -384,10 +384,7 @@ fn tls_config(registry: &str, options: &RegistryOptions, insecure: bool) -> Resu
     for file in &files {
         let certificates = read_pem_certificates(file)?;
         if certificates.is_empty() {
-            return Err(Error::invalid(format!(
-                "{}: no PEM certificates in it",
-                file.display()
-            )));
+            return Err(Error::file(file, "no PEM certificates in it"));
         }
         roots.extend(certificates);
     }

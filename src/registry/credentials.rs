@@ -215,10 +215,10 @@ fn from_auths(config: &Value, registry: &str, path: &Path) -> Result<Option<Cred
     }
     if let Some(auth) = entry["auth"].as_str().filter(|a| !a.is_empty()) {
         let bad = || {
-            Error::invalid(format!(
-                "{}: the auth entry for {registry} is not base64 of USER:PASSWORD",
-                path.display()
-            ))
+            Error::file(
+                path,
+                format!("the auth entry for {registry} is not base64 of USER:PASSWORD"),
+            )
         };
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(auth.trim())
@@ -258,7 +258,7 @@ fn run_helper(helper: &str, action: &str, input: &str) -> Result<std::process::O
                 .write_all(input.as_bytes())?;
             child.wait_with_output()
         })
-        .map_err(|e| Error::invalid(format!("running credential helper {program}: {e}")))
+        .map_err(|e| Error::tool(program, format!("cannot run the credential helper: {e}")))
 }
 
 /// Asks a helper; `None` when it has nothing for this registry.

@@ -161,9 +161,10 @@ fn select(
     let entries: Vec<&Descriptor> = index.manifests().iter().collect();
     for entry in &entries {
         if media_types::is_index(entry.media_type()) {
-            return Err(Error::invalid(format!(
-                "{reference}: nested image indexes are not supported"
-            )));
+            return Err(Error::reference(
+                reference,
+                "nested image indexes are not supported",
+            ));
         }
     }
     if platforms.is_empty() {
@@ -188,10 +189,13 @@ fn select(
                             .map(|p| Platform::from_oci(p).to_string())
                     })
                     .collect();
-                return Err(Error::invalid(format!(
-                    "{reference} has no image for platform {want} (it has: {})",
-                    available.join(", ")
-                )));
+                return Err(Error::reference(
+                    reference,
+                    format!(
+                        "has no image for platform {want} (it has: {})",
+                        available.join(", ")
+                    ),
+                ));
             }
         }
     }
@@ -216,10 +220,10 @@ fn check_platform(
     if platforms.iter().any(|want| want.matches(&platform)) {
         Ok(())
     } else {
-        Err(Error::invalid(format!(
-            "{reference} is an image for {platform}, not {}",
-            platforms[0]
-        )))
+        Err(Error::reference(
+            reference,
+            format!("is an image for {platform}, not {}", platforms[0]),
+        ))
     }
 }
 

@@ -84,11 +84,13 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
     };
     let outcome = push_blobs(&target, &blobs, options.jobs)?;
     if let Some(missing) = outcome.missing {
-        return Err(Error::invalid(format!(
-            "{}: blob {missing} is not in the layout, which names no repository to get it from \
-             (was it pulled with --shallow by another tool?)",
-            options.layout.display(),
-        )));
+        return Err(Error::file(
+            &options.layout,
+            format!(
+                "blob {missing} is not in the layout, which names no repository to get it from \
+                 (was it pulled with --shallow by another tool?)"
+            ),
+        ));
     }
     let (top, children) = manifests
         .split_last()
@@ -163,7 +165,7 @@ fn push_referrers(
         add_blobs(&manifest, &mut blobs);
         let outcome = push_blobs(target, &blobs, options.jobs)?;
         if let Some(missing) = outcome.missing {
-            return Err(Error::layout(
+            return Err(Error::file(
                 layout.root(),
                 format!(
                     "is missing blob {missing} of artifact {}",
@@ -256,7 +258,7 @@ fn add_to_fallback_index(
 fn root_descriptor(layout: &Layout, reference: &Reference) -> Result<Descriptor> {
     let entries: Vec<&Descriptor> = layout.roots().collect();
     match entries.len() {
-        0 => Err(Error::layout(
+        0 => Err(Error::file(
             layout.root(),
             "index.json lists nothing to push",
         )),
@@ -274,7 +276,7 @@ fn root_descriptor(layout: &Layout, reference: &Reference) -> Result<Descriptor>
                 })
                 .map(|d| (*d).clone())
                 .ok_or_else(|| {
-                    Error::layout(
+                    Error::file(
                         layout.root(),
                         format!("index.json lists {n} entries and none is named {tag:?}"),
                     )
@@ -296,7 +298,7 @@ fn collect(layout: &Layout, root: &Descriptor) -> Result<(Vec<ManifestPut>, Vec<
         let index: ImageIndex = crate::json::parse(&bytes, &path, "image index")?;
         for child in index.manifests() {
             if !media_types::is_manifest(child.media_type()) {
-                return Err(Error::layout(
+                return Err(Error::file(
                     &path,
                     format!("lists {}, which rko cannot push", child.media_type()),
                 ));
@@ -437,7 +439,7 @@ fn push_blob(target: &Target<'_>, digest: &Digest, size: u64) -> Result<BlobResu
         .map_err(|e| Error::io("reading", &path, e))?
         .len();
     if actual != size {
-        return Err(Error::layout(
+        return Err(Error::file(
             &path,
             format!("is {actual} bytes but its descriptor says {size}"),
         ));

@@ -60,8 +60,9 @@ impl FromStr for Reference {
     type Err = Error;
 
     fn from_str(input: &str) -> Result<Self> {
-        let bad = |part: &str, why: &str| {
-            Error::invalid(format!("invalid reference {input:?}: {part} {why}"))
+        let bad = |part: &str, why: &str| Error::BadReference {
+            input: input.to_string(),
+            message: format!("{part} {why}"),
         };
         if input.is_empty() {
             return Err(bad("it", "is empty"));
@@ -139,9 +140,10 @@ fn check_host(input: &str, host: &str) -> Result<()> {
     let (name, port) = if let Some(v6) = host.strip_prefix('[') {
         let (addr, after) = v6.split_once(']').unwrap_or((v6, ""));
         if addr.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(Error::invalid(format!(
-                "invalid reference {input:?}: registry {host:?} is not a valid IPv6 address"
-            )));
+            return Err(bad_reference(
+                input,
+                format!("registry {host:?} is not a valid IPv6 address"),
+            ));
         }
         (None, after.strip_prefix(':'))
     } else {
@@ -159,16 +161,18 @@ fn check_host(input: &str, host: &str) -> Result<()> {
                     && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             });
         if !valid {
-            return Err(Error::invalid(format!(
-                "invalid reference {input:?}: registry {host:?} is not a valid host name"
-            )));
+            return Err(bad_reference(
+                input,
+                format!("registry {host:?} is not a valid host name"),
+            ));
         }
     }
     if let Some(port) = port {
         if port.parse::<u16>().is_err() {
-            return Err(Error::invalid(format!(
-                "invalid reference {input:?}: registry port {port:?} is not a number"
-            )));
+            return Err(bad_reference(
+                input,
+                format!("registry port {port:?} is not a number"),
+            ));
         }
     }
     Ok(())
@@ -177,9 +181,10 @@ fn check_host(input: &str, host: &str) -> Result<()> {
 /// Path components: `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`.
 fn check_repository(input: &str, repository: &str) -> Result<()> {
     let bad = |why: String| {
-        Err(Error::invalid(format!(
-            "invalid reference {input:?}: repository {repository:?} {why}"
-        )))
+        Err(bad_reference(
+            input,
+            format!("repository {repository:?} {why}"),
+        ))
     };
     if repository.len() > 255 {
         return bad("is longer than 255 characters".into());
@@ -218,9 +223,19 @@ fn check_tag(input: &str, tag: &str) -> Result<()> {
     if valid {
         Ok(())
     } else {
-        Err(Error::invalid(format!(
-            "invalid reference {input:?}: tag {tag:?} must be 1 to 128 letters, digits, _ . or - and not start with . or -"
-        )))
+        Err(bad_reference(
+            input,
+            format!(
+                "tag {tag:?} must be 1 to 128 letters, digits, _ . or - and not start with . or -"
+            ),
+        ))
+    }
+}
+
+fn bad_reference(input: &str, message: String) -> Error {
+    Error::BadReference {
+        input: input.to_string(),
+        message,
     }
 }
 

@@ -108,10 +108,10 @@ fn upload_once(
         offset += n as u64;
     }
     if offset != size {
-        return Err(Error::invalid(format!(
-            "{} is {offset} bytes but its descriptor says {size}",
-            path.display()
-        )));
+        return Err(Error::file(
+            path,
+            format!("is {offset} bytes but its descriptor says {size}"),
+        ));
     }
     finish(client, &location, digest, &[], scopes)
 }

@@ -49,7 +49,7 @@ impl BuildInfo {
 /// Reads the build information of the Go executable at `path`.
 pub fn read(path: &Path) -> Result<BuildInfo> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
-    let bad = |why: &str| Error::invalid(format!("{}: {why}", path.display()));
+    let bad = |why: &str| Error::file(path, why);
     let header_at = match executable_kind(&bytes) {
         Some(Kind::Elf) => elf_buildinfo_offset(&bytes).or_else(|| find_magic(&bytes)),
         Some(Kind::MachO | Kind::Pe) => find_magic(&bytes),

@@ -73,13 +73,12 @@ pub fn scan(text: &str, file: &Path) -> Result<Scan> {
     let mut document: Option<Document> = None;
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|e| {
-            Error::invalid(format!(
-                "{}:{}:{}: invalid YAML: {}",
-                file.display(),
+            Error::at(
+                file,
                 e.marker().line(),
                 e.marker().col() + 1,
-                e.info()
-            ))
+                format!("invalid YAML: {}", e.info()),
+            )
         })?;
         let start = offsets.byte(span.start.index());
         let end = offsets.byte(span.end.index());
@@ -125,12 +124,12 @@ pub fn scan(text: &str, file: &Path) -> Result<Scan> {
                             Some((start + offset, repr.len()))
                         });
                         let Some((at, len)) = at else {
-                            return Err(Error::invalid(format!(
-                                "{}:{}:{}: the ko:// value is written in a way rko cannot rewrite in place (escapes or a block scalar)",
-                                file.display(),
+                            return Err(Error::at(
+                                file,
                                 span.start.line(),
-                                span.start.col() + 1
-                            )));
+                                span.start.col() + 1,
+                                "the ko:// value is written in a way rko cannot rewrite in place (escapes or a block scalar)",
+                            ));
                         };
                         scan.refs.push(KoRef {
                             import_path: import_path.to_string(),

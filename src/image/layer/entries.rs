@@ -204,10 +204,7 @@ fn dest_parts(dest: &str, allow_root: bool) -> Result<Vec<String>> {
 fn regular_file_size(path: &Path) -> Result<u64> {
     let meta = std::fs::metadata(path).with_path("reading", path)?;
     if !meta.is_file() {
-        return Err(Error::invalid(format!(
-            "{} is not a regular file",
-            path.display()
-        )));
+        return Err(Error::file(path, "is not a regular file"));
     }
     Ok(meta.len())
 }
@@ -221,10 +218,7 @@ fn add_tree(
     let base = dest_path(dest, true)?;
     let meta = std::fs::metadata(source).with_path("reading", source)?;
     if !meta.is_dir() {
-        return Err(Error::invalid(format!(
-            "--tree {} is not a directory",
-            source.display()
-        )));
+        return Err(Error::file(source, "--tree: is not a directory"));
     }
     let root = defaults.allow_root.as_deref().unwrap_or(source);
     let root = root.canonicalize().with_path("resolving", root)?;
@@ -239,21 +233,23 @@ fn add_tree(
                 .canonicalize()
                 .with_path("resolving", item.path())?;
             if !resolved.starts_with(&root) {
-                return Err(Error::invalid(format!(
-                    "symlink {} points to {}, outside the allowed root {}",
-                    item.path().display(),
-                    resolved.display(),
-                    root.display()
-                )));
+                return Err(Error::file(
+                    item.path(),
+                    format!(
+                        "is a symlink to {}, outside the allowed root {}",
+                        resolved.display(),
+                        root.display()
+                    ),
+                ));
             }
         }
         let relative = item
             .path()
             .strip_prefix(source)
             .expect("walkdir stays under its root");
-        let relative = relative.to_str().ok_or_else(|| {
-            Error::invalid(format!("{} is not a UTF-8 path", item.path().display()))
-        })?;
+        let relative = relative
+            .to_str()
+            .ok_or_else(|| Error::file(item.path(), "is not a UTF-8 path"))?;
         let path = match (base.is_empty(), relative.is_empty()) {
             (true, true) => continue, // the tree's root placed at the image root
             (false, true) => base.clone(),
@@ -268,10 +264,10 @@ fn add_tree(
             let source = Source::Path(item.path().to_path_buf());
             (Kind::File { source, size }, defaults.file_mode)
         } else {
-            return Err(Error::invalid(format!(
-                "{} is neither a file, a directory nor a symlink",
-                item.path().display()
-            )));
+            return Err(Error::file(
+                item.path(),
+                "is neither a file, a directory nor a symlink",
+            ));
         };
         entries.push(entry(path, kind, mode, defaults));
     }
@@ -281,11 +277,11 @@ fn add_tree(
 fn walk_error(tree: &Path, e: walkdir::Error) -> Error {
     let path = e.path().unwrap_or(tree).to_path_buf();
     if e.loop_ancestor().is_some() {
-        return Error::invalid(format!("{}: symlink loop", path.display()));
+        return Error::file(path, "symlink loop");
     }
     match e.into_io_error() {
         Some(io) => Error::io("reading", path, io),
-        None => Error::invalid(format!("reading {}: walk failed", path.display())),
+        None => Error::file(path, "reading failed"),
     }
 }
 
