@@ -4,73 +4,110 @@
 //! remote cache (nginx + WebDAV), which proves them hermetic; a Go change
 //! re-runs only the actions downstream of the binary; `bazel run` pushes.
 
-mod common;
-
-use common::registry::{free_port, Auth, Registry};
-use common::*;
+use crate::util::registry::{free_port, Auth, Registry};
+use crate::util::*;
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
+/// The creation time Bazel's BUILD file (`CREATED`), Make and `rko build`
+/// are all given, so that their digests can agree.
+const SOURCE_DATE_EPOCH: &str = "1700000000";
+
 /// What of the rko repository a workspace needs, copied so the test can edit it.
 fn copy_rko_repo(to: &Path) {
     fs::create_dir_all(to.join("examples")).unwrap();
     for item in ["rules", "WORKSPACE", "BUILD.bazel", "MODULE.bazel"] {
-        run_ok(
-            Command::new("cp")
-                .arg("-r")
-                .arg(repo_root().join(item))
-                .arg(to),
-        );
+        copy_tree(&repo_root().join(item), to);
     }
-    run_ok(
-        Command::new("cp")
-            .arg("-r")
-            .arg(repo_root().join("examples/hello"))
-            .arg(to.join("examples")),
-    );
+    copy_tree(&repo_root().join("examples/hello"), &to.join("examples"));
 }
 
-/// examples/bazel copied to `to`, its `@rko` pointing at `rko_repo`.
-fn copy_workspace(to: &Path, rko_repo: &Path) {
-    run_ok(
-        Command::new("cp")
-            .arg("-r")
-            .arg(repo_root().join("examples/bazel"))
-            .arg(to),
-    );
-    let workspace = to.join("WORKSPACE");
-    let text = fs::read_to_string(&workspace).unwrap();
-    fs::write(
-        &workspace,
-        text.replace(
-            "path = \"../..\",",
-            &format!("path = \"{}\",", rko_repo.display()),
-        ),
-    )
-    .unwrap();
+/// A copy of examples/bazel with its own output root, shut down when dropped.
+struct Workspace {
+    path: PathBuf,
+    output_root: PathBuf,
 }
 
-fn gocache() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocache")
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let _ = self.bazel().arg("shutdown").output();
+    }
 }
 
-fn bazel(workspace: &Path, output_root: &Path) -> Command {
-    let mut cmd = Command::new(require("bazel"));
-    cmd.current_dir(workspace)
-        .args(["--nosystem_rc", "--nohome_rc", "--max_idle_secs=30"])
-        .arg(format!("--output_user_root={}", output_root.display()))
-        .env("GOCACHE", gocache())
-        .env("RKO_BINARY", env!("CARGO_BIN_EXE_rko"))
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                require("go").parent().unwrap().display(),
-                std::env::var("PATH").unwrap_or_default()
+impl Workspace {
+    /// examples/bazel copied to `dir/at`, its `@rko` pointing at `rko_repo`;
+    /// Bazel's output root is `dir/output_root`.
+    fn copy(dir: &Path, at: &str, output_root: &str, rko_repo: &Path) -> Workspace {
+        let path = dir.join(at);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        copy_tree(&repo_root().join("examples/bazel"), &path);
+        let workspace = path.join("WORKSPACE");
+        let text = fs::read_to_string(&workspace).unwrap();
+        fs::write(
+            &workspace,
+            text.replace(
+                "path = \"../..\",",
+                &format!("path = \"{}\",", rko_repo.display()),
             ),
+        )
+        .unwrap();
+        Workspace {
+            path,
+            output_root: dir.join(output_root),
+        }
+    }
+
+    fn bazel(&self) -> Command {
+        let mut cmd = Command::new(require("bazel"));
+        cmd.current_dir(&self.path)
+            .args(["--nosystem_rc", "--nohome_rc", "--max_idle_secs=30"])
+            .arg(format!("--output_user_root={}", self.output_root.display()))
+            .env("GOCACHE", gocache())
+            .env("RKO_BINARY", env!("CARGO_BIN_EXE_rko"))
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    require("go").parent().unwrap().display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            );
+        cmd
+    }
+
+    /// `bazel build //...` with `flags`; the spawns of its execution log, kept at `log`.
+    fn build_logged(&self, flags: &[&str], log: &Path) -> Vec<Value> {
+        run_ok(
+            self.bazel()
+                .args(["build", "//..."])
+                .args(flags)
+                .arg(format!("--execution_log_json_file={}", log.display())),
         );
+        spawns(log)
+    }
+
+    /// A file Bazel wrote under bazel-bin.
+    fn output(&self, name: &str) -> String {
+        fs::read_to_string(self.path.join("bazel-bin").join(name)).unwrap()
+    }
+
+    /// Appends `text` to the workspace's file `name`.
+    fn append(&self, name: &str, text: &str) {
+        let path = self.path.join(name);
+        let mut content = fs::read_to_string(&path).unwrap();
+        content.push_str(text);
+        fs::write(&path, content).unwrap();
+    }
+}
+
+/// `make` in examples/make with this rko, writing to `out`.
+fn make(out: &Path) -> Command {
+    let mut cmd = Command::new("make");
+    cmd.current_dir(repo_root().join("examples/make"))
+        .arg(format!("RKO={}", env!("CARGO_BIN_EXE_rko")))
+        .arg(format!("OUT={}", out.display()));
     cmd
 }
 
@@ -93,11 +130,6 @@ fn outputs(spawn: &Value) -> String {
                 .join(" ")
         })
         .unwrap_or_default()
-}
-
-/// The digest in `REPO@sha256:…`.
-fn digest_of_push(printed: &str) -> String {
-    printed.trim().rsplit('@').next().unwrap().to_string()
 }
 
 /// nginx serving a WebDAV directory, as Bazel's HTTP remote cache.
@@ -157,35 +189,43 @@ fn bazel_make_and_rko_build_agree_and_bazel_caches_every_rko_action() {
     let d = dir.path();
     let rko_repo = d.join("rko");
     copy_rko_repo(&rko_repo);
-    let first = d.join("first/ws");
-    fs::create_dir_all(first.parent().unwrap()).unwrap();
-    copy_workspace(&first, &rko_repo);
+    let first = Workspace::copy(d, "first/ws", "bazel-root-1", &rko_repo);
     let nginx = start_nginx(&d.join("nginx"));
-    let remote = format!("--remote_cache=http://127.0.0.1:{}", nginx.port);
+    let remote_cache = format!("--remote_cache=http://127.0.0.1:{}", nginx.port);
 
-    // A fresh output base, offline: everything builds, and fills the remote cache.
-    let first_root = d.join("bazel-root-1");
-    run_ok(bazel(&first, &first_root).args(["build", "//...", &remote]));
-    let bazel_digest = fs::read_to_string(first.join("bazel-bin/image_amd64.digest")).unwrap();
-    let index_digest = fs::read_to_string(first.join("bazel-bin/image.digest")).unwrap();
-    let deploy = fs::read_to_string(first.join("bazel-bin/deploy.yaml")).unwrap();
+    let digest = step_offline_build_fills_the_remote_cache(&first, &remote_cache);
+    step_make_and_rko_build_give_bazels_digest(d, &rko_repo, &digest);
+    step_make_reruns_only_what_a_go_change_touches(d, &rko_repo);
+    let second = Workspace::copy(d, "elsewhere/deeper/ws", "bazel-root-2", &rko_repo);
+    step_elsewhere_every_rko_action_is_a_remote_cache_hit(&second, &remote_cache, &digest, d);
+    step_a_go_change_reruns_only_the_binarys_descendants(&first, &rko_repo, &digest, d);
+    let registry = Registry::start(Auth::None);
+    step_bazel_run_pushes_the_index(&first, &registry, d);
+    step_a_base_pinned_by_digest_is_pulled_shallow_and_not_uploaded(&first, &registry, d);
+}
+
+/// A fresh output base, offline: everything builds, and fills the remote
+/// cache. Returns the digest of the amd64 image.
+fn step_offline_build_fills_the_remote_cache(ws: &Workspace, remote_cache: &str) -> String {
+    run_ok(ws.bazel().args(["build", "//...", remote_cache]));
+    let index_digest = ws.output("image.digest");
+    let deploy = ws.output("deploy.yaml");
     assert!(
         deploy.contains(&format!("registry.example.com/team/hello@{index_digest}")),
         "{deploy}"
     );
-    assert!(fs::read_to_string(first.join("bazel-bin/sbom.spdx.json"))
-        .unwrap()
-        .contains("example.com/hello"));
+    assert!(ws.output("sbom.spdx.json").contains("example.com/hello"));
+    ws.output("image_amd64.digest")
+}
 
-    // Make and rko build, from the same sources and SOURCE_DATE_EPOCH, agree.
+/// Make and `rko build`, from the same sources and SOURCE_DATE_EPOCH, agree
+/// with Bazel.
+fn step_make_and_rko_build_give_bazels_digest(d: &Path, rko_repo: &Path, bazel_digest: &str) {
     let make_out = d.join("make-out");
     run_ok(
-        Command::new("make")
-            .current_dir(repo_root().join("examples/make"))
-            .arg(format!("RKO={}", env!("CARGO_BIN_EXE_rko")))
+        make(&make_out)
             .arg(format!("GO={}", require("go").display()))
-            .arg(format!("OUT={}", make_out.display()))
-            .arg("SOURCE_DATE_EPOCH=1700000000")
+            .arg(format!("SOURCE_DATE_EPOCH={SOURCE_DATE_EPOCH}"))
             .env("GOCACHE", gocache())
             .env("GOTOOLCHAIN", "local")
             .env("GOPROXY", "off"),
@@ -196,39 +236,28 @@ fn bazel_make_and_rko_build_agree_and_bazel_caches_every_rko_action() {
         "make and bazel"
     );
     let built = run_ok(
-        rko()
+        porcelain(d)
             .current_dir(rko_repo.join("examples/hello"))
             .args(["build", "--push=false", "--sbom=none"])
-            .env("KOCACHE", d.join("kocache"))
-            .env("KO_GO_PATH", require("go"))
-            .env("GOCACHE", gocache())
             .env("GOFLAGS", "-buildvcs=false")
-            .env("GOTOOLCHAIN", "local")
-            .env("GOPROXY", "off")
-            .env("SOURCE_DATE_EPOCH", "1700000000")
-            .env_remove("KO_DOCKER_REPO"),
+            .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH),
     );
     assert!(
         built.trim().ends_with(&format!("@{bazel_digest}")),
         "rko build {built} and bazel {bazel_digest}"
     );
     // `make` again does nothing.
-    let again = run_ok(
-        Command::new("make")
-            .current_dir(repo_root().join("examples/make"))
-            .arg(format!("RKO={}", env!("CARGO_BIN_EXE_rko")))
-            .arg(format!("OUT={}", make_out.display()))
-            .arg("SOURCE_DATE_EPOCH=1700000000"),
-    );
+    let again = run_ok(make(&make_out).arg(format!("SOURCE_DATE_EPOCH={SOURCE_DATE_EPOCH}")));
     assert!(again.contains("Nothing to be done"), "{again}");
-    // Touching the Go source re-runs go build, the binary layer and append (and push), not kodata.
+}
+
+/// Touching the Go source re-runs go build, the binary layer and append (and
+/// push), not kodata.
+fn step_make_reruns_only_what_a_go_change_touches(d: &Path, rko_repo: &Path) {
     let copy_out = d.join("make-copy-out");
     let make_copy = |extra: &[&str]| {
-        let mut cmd = Command::new("make");
-        cmd.current_dir(repo_root().join("examples/make"))
-            .arg(format!("RKO={}", env!("CARGO_BIN_EXE_rko")))
-            .arg(format!("GO={}", require("go").display()))
-            .arg(format!("OUT={}", copy_out.display()))
+        let mut cmd = make(&copy_out);
+        cmd.arg(format!("GO={}", require("go").display()))
             .arg(format!(
                 "HELLO={}",
                 rko_repo.join("examples/hello").display()
@@ -258,19 +287,18 @@ fn bazel_make_and_rko_build_agree_and_bazel_caches_every_rko_action() {
         !plan.contains("--tree"),
         "the kodata layer would run again: {plan}"
     );
+}
 
-    // A copy of the workspace elsewhere, a fresh output base: every rko action is a remote cache hit.
-    let second = d.join("elsewhere/deeper/ws");
-    fs::create_dir_all(second.parent().unwrap()).unwrap();
-    copy_workspace(&second, &rko_repo);
-    let second_root = d.join("bazel-root-2");
-    let log = d.join("second.json");
-    run_ok(
-        bazel(&second, &second_root)
-            .args(["build", "//...", &remote])
-            .arg(format!("--execution_log_json_file={}", log.display())),
-    );
-    let rko_spawns: Vec<Value> = spawns(&log)
+/// A copy of the workspace elsewhere, a fresh output base: every rko action
+/// is a remote cache hit.
+fn step_elsewhere_every_rko_action_is_a_remote_cache_hit(
+    ws: &Workspace,
+    remote_cache: &str,
+    bazel_digest: &str,
+    d: &Path,
+) {
+    let rko_spawns: Vec<Value> = ws
+        .build_logged(&[remote_cache], &d.join("second.json"))
         .into_iter()
         .filter(|s| s["mnemonic"].as_str().unwrap_or("").starts_with("Rko"))
         .collect();
@@ -284,12 +312,16 @@ fn bazel_make_and_rko_build_agree_and_bazel_caches_every_rko_action() {
             outputs(spawn)
         );
     }
-    assert_eq!(
-        fs::read_to_string(second.join("bazel-bin/image_amd64.digest")).unwrap(),
-        bazel_digest
-    );
+    assert_eq!(ws.output("image_amd64.digest"), bazel_digest);
+}
 
-    // A Go change re-runs the binary's descendants only: never the kodata layer.
+/// A Go change re-runs the binary's descendants only: never the kodata layer.
+fn step_a_go_change_reruns_only_the_binarys_descendants(
+    ws: &Workspace,
+    rko_repo: &Path,
+    bazel_digest: &str,
+    d: &Path,
+) {
     let main_go = rko_repo.join("examples/hello/main.go");
     let source = fs::read_to_string(&main_go).unwrap();
     fs::write(
@@ -297,13 +329,8 @@ fn bazel_make_and_rko_build_agree_and_bazel_caches_every_rko_action() {
         source.replace("Hello from rko!", "Hello again from rko!"),
     )
     .unwrap();
-    let log = d.join("change.json");
-    run_ok(
-        bazel(&first, &first_root)
-            .args(["build", "//..."])
-            .arg(format!("--execution_log_json_file={}", log.display())),
-    );
-    let ran: Vec<(String, String)> = spawns(&log)
+    let ran: Vec<(String, String)> = ws
+        .build_logged(&[], &d.join("change.json"))
         .iter()
         .map(|s| (s["mnemonic"].as_str().unwrap_or("").to_string(), outputs(s)))
         .collect();
@@ -327,16 +354,14 @@ fn bazel_make_and_rko_build_agree_and_bazel_caches_every_rko_action() {
         ran.iter().filter(|(m, _)| m == "RkoLayer").count() == 2,
         "one binary layer per platform: {ran:?}"
     );
-    assert_ne!(
-        fs::read_to_string(first.join("bazel-bin/image_amd64.digest")).unwrap(),
-        bazel_digest
-    );
+    assert_ne!(ws.output("image_amd64.digest"), bazel_digest);
+}
 
-    // bazel run pushes the index; skopeo reads it.
-    let registry = Registry::start(Auth::None);
+/// `bazel run` pushes the index; skopeo reads it.
+fn step_bazel_run_pushes_the_index(ws: &Workspace, registry: &Registry, d: &Path) {
     let repository = format!("{}/hello", registry.host());
     run_ok(
-        bazel(&first, &first_root)
+        ws.bazel()
             .args([
                 "run",
                 "//:push",
@@ -349,49 +374,52 @@ fn bazel_make_and_rko_build_agree_and_bazel_caches_every_rko_action() {
             .env("DOCKER_CONFIG", d.join("docker")),
     );
     let pushed = json(&run_ok(
-        Command::new(require("skopeo"))
-            .args(["inspect", "--raw", "--tls-verify=false"])
+        skopeo("inspect")
+            .arg("--raw")
             .arg(format!("docker://{repository}:v1")),
     ));
     assert_eq!(pushed["manifests"].as_array().unwrap().len(), 2);
+}
 
-    // A base image pinned by digest, pulled shallow by rko_base_image; its
-    // layers are mounted from the registry when the image is pushed there.
+/// A base image pinned by digest, pulled shallow by rko_base_image; its
+/// layers are mounted from the registry when the image is pushed there.
+fn step_a_base_pinned_by_digest_is_pulled_shallow_and_not_uploaded(
+    ws: &Workspace,
+    registry: &Registry,
+    d: &Path,
+) {
     let base = hello_image(d, "amd64");
     let base_ref = format!("{}/base", registry.host());
-    let base_digest = digest_of_push(&run_ok(
-        rko()
-            .env("DOCKER_CONFIG", d.join("docker"))
+    let base_digest = pushed_digest(&run_ok(
+        rko_in(&d.join("docker"))
             .arg("push")
             .arg(&base)
             .arg(format!("{base_ref}:1")),
     ));
-    let workspace = first.join("WORKSPACE");
-    let mut text = fs::read_to_string(&workspace).unwrap();
-    text.push_str(&format!(
-        "\nload(\"@rko//rules:repositories.bzl\", \"rko_base_image\")\n\nrko_base_image(\n    name = \"hello_base\",\n    reference = \"{base_ref}\",\n    digest = \"{base_digest}\",\n)\n"
-    ));
-    fs::write(&workspace, text).unwrap();
-    let build = first.join("BUILD.bazel");
-    let mut text = fs::read_to_string(&build).unwrap();
-    text.push_str(&format!(
-        "\nko_image(\n    name = \"on_base\",\n    base = \"@hello_base//:layout\",\n    base_name = \"{base_ref}\",\n    binary = \":hello_amd64\",\n    created = CREATED,\n)\n\nko_push(\n    name = \"push_on_base\",\n    image = \":on_base\",\n    repository = \"{base_ref}\",\n    tags = [\"app\"],\n)\n"
-    ));
-    fs::write(&build, text).unwrap();
-    let out = bazel(&first, &first_root)
-        .args(["run", "//:push_on_base"])
-        .env("DOCKER_CONFIG", d.join("docker"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    ws.append(
+        "WORKSPACE",
+        &format!(
+            "\nload(\"@rko//rules:repositories.bzl\", \"rko_base_image\")\n\nrko_base_image(\n    name = \"hello_base\",\n    reference = \"{base_ref}\",\n    digest = \"{base_digest}\",\n)\n"
+        ),
+    );
+    ws.append(
+        "BUILD.bazel",
+        &format!(
+            "\nko_image(\n    name = \"on_base\",\n    base = \"@hello_base//:layout\",\n    base_name = \"{base_ref}\",\n    binary = \":hello_amd64\",\n    created = CREATED,\n)\n\nko_push(\n    name = \"push_on_base\",\n    image = \":on_base\",\n    repository = \"{base_ref}\",\n    tags = [\"app\"],\n)\n"
+        ),
+    );
+    let (_, stderr) = run_ok_with_stderr(
+        ws.bazel()
+            .args(["run", "//:push_on_base"])
+            .env("DOCKER_CONFIG", d.join("docker")),
+    );
     assert!(
         stderr.contains("pushed 2 blobs, mounted 0, copied 0, 3 already there"),
         "the base's layers were already in the repository: {stderr}"
     );
     let on_base = json(&run_ok(
-        Command::new(require("skopeo"))
-            .args(["inspect", "--raw", "--tls-verify=false"])
+        skopeo("inspect")
+            .arg("--raw")
             .arg(format!("docker://{base_ref}:app")),
     ));
     assert_eq!(
@@ -403,8 +431,4 @@ fn bazel_make_and_rko_build_agree_and_bazel_caches_every_rko_action() {
         on_base["annotations"]["org.opencontainers.image.base.digest"],
         base_digest.as_str()
     );
-
-    for (ws, root) in [(&first, &first_root), (&second, &second_root)] {
-        let _ = bazel(ws, root).arg("shutdown").output();
-    }
 }

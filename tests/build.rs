@@ -2,57 +2,26 @@
 //! `.ko.yaml`, pushed to a real registry, run under runc; naming, platforms,
 //! destinations, the cache, reproducibility and the errors.
 
-mod common;
-
-use common::registry::{Auth, Registry};
-use common::runc::{unpack, Container};
-use common::*;
+use crate::util::registry::{free_port, Auth, Registry};
+use crate::util::runc::{unpack, Container};
+use crate::util::*;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 /// A copy of examples/multi (its .ko.yaml included) in a fresh directory.
 fn multi(dir: &Path) -> PathBuf {
     let target = dir.join("multi");
-    run_ok(
-        Command::new("cp")
-            .arg("-r")
-            .arg(repo_root().join("examples/multi"))
-            .arg(&target),
-    );
+    copy_tree(&repo_root().join("examples/multi"), &target);
     target
 }
 
-/// `rko build` in `module` with its own cache and no host credentials.
-fn rko_build(module: &Path, cache: &Path) -> Command {
-    let go = require("go");
-    let mut cmd = rko();
-    cmd.current_dir(module)
-        .arg("build")
-        .env("KOCACHE", cache)
-        .env("KO_GO_PATH", &go)
-        .env("GOTOOLCHAIN", "local")
-        .env("GOPROXY", "off")
-        .env(
-            "GOCACHE",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocache"),
-        )
-        .env("DOCKER_CONFIG", cache.join("docker"))
-        .env("VERSION", "1.2.3")
-        .env_remove("KO_DOCKER_REPO")
-        .env_remove("KO_DEFAULTPLATFORMS")
-        .env_remove("KO_DEFAULTBASEIMAGE")
-        .env_remove("KO_CONFIG_PATH")
-        .env_remove("SOURCE_DATE_EPOCH");
+/// `rko build` in `module`, isolated with its state under `state`, with the
+/// `VERSION` that examples/multi's .ko.yaml templates read.
+fn rko_build(module: &Path, state: &Path) -> Command {
+    let mut cmd = porcelain(state);
+    cmd.current_dir(module).arg("build").env("VERSION", "1.2.3");
     cmd
-}
-
-fn output(cmd: &mut Command) -> (String, String) {
-    let out: Output = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{cmd:?} failed\n{stderr}");
-    (stdout, stderr)
 }
 
 fn md5_name(import_path: &str) -> String {
@@ -64,24 +33,25 @@ fn md5_name(import_path: &str) -> String {
     out.split_whitespace().next().unwrap().to_string()
 }
 
-fn skopeo_config(image: &str) -> serde_json::Value {
-    json(&run_ok(
-        Command::new(require("skopeo"))
-            .args(["inspect", "--tls-verify=false", "--config"])
-            .arg(image),
-    ))
-}
-
 #[test]
 fn the_example_module_builds_pushes_and_runs_with_its_ko_yaml() {
     let registry = Registry::start(Auth::None);
     let dir = temp_dir();
     let module = multi(dir.path());
-    let cache = dir.path().join("cache");
     let repo = format!("{}/multi", registry.host());
-    let (stdout, stderr) = output(
-        rko_build(&module, &cache)
-            .env("KO_DOCKER_REPO", &repo)
+    let printed = step_build_and_push_web_and_api(&module, dir.path(), &repo);
+    let refs: Vec<&str> = printed.lines().collect();
+    step_ko_yaml_settings_reach_each_image(&refs);
+    step_both_run_under_runc(dir.path(), &refs);
+    step_nothing_changed_nothing_is_built_or_uploaded(&module, dir.path(), &repo, &printed);
+}
+
+/// Both commands, named as import path and as `ko://`, are built and pushed
+/// under ko's names; returns what `rko build` printed.
+fn step_build_and_push_web_and_api(module: &Path, state: &Path, repo: &str) -> String {
+    let (stdout, stderr) = run_ok_with_stderr(
+        rko_build(module, state)
+            .env("KO_DOCKER_REPO", repo)
             .args(["./cmd/web", "ko://example.com/multi/cmd/api"]),
     );
     let refs: Vec<&str> = stdout.lines().collect();
@@ -97,9 +67,19 @@ fn the_example_module_builds_pushes_and_runs_with_its_ko_yaml() {
         "{stdout}"
     );
     assert!(stderr.contains("pushed"), "{stderr}");
+    stdout
+}
 
-    // .ko.yaml's image settings, defaultImage merged under each build's.
-    let web = skopeo_config(&format!("docker://{}", refs[0]));
+/// .ko.yaml's image settings, defaultImage merged under each build's.
+fn step_ko_yaml_settings_reach_each_image(refs: &[&str]) {
+    let config = |reference: &str| {
+        json(&run_ok(
+            skopeo("inspect")
+                .arg("--config")
+                .arg(format!("docker://{reference}")),
+        ))
+    };
+    let web = config(refs[0]);
     assert_eq!(web["config"]["User"], "65532");
     assert_eq!(web["config"]["WorkingDir"], "/var/run/ko");
     assert_eq!(web["config"]["Labels"]["example.com/component"], "web");
@@ -107,7 +87,7 @@ fn the_example_module_builds_pushes_and_runs_with_its_ko_yaml() {
         web["config"]["Labels"]["org.opencontainers.image.version"], "1.2.3",
         "templates render"
     );
-    let api = skopeo_config(&format!("docker://{}", refs[1]));
+    let api = config(refs[1]);
     assert_eq!(api["config"]["Cmd"], serde_json::json!(["-mode", "served"]));
     assert!(api["config"]["Env"]
         .as_array()
@@ -117,19 +97,20 @@ fn the_example_module_builds_pushes_and_runs_with_its_ko_yaml() {
         api["config"]["Entrypoint"],
         serde_json::json!(["/ko-app/api"])
     );
+}
 
-    // Both run under runc; web serves its kodata file.
-    let layouts = dir.path().join("layouts");
+/// Both run under runc; web serves its kodata file.
+fn step_both_run_under_runc(dir: &Path, refs: &[&str]) {
+    let layouts = dir.join("layouts");
     for (name, reference) in [("web", refs[0]), ("api", refs[1])] {
         run_ok(
-            Command::new(require("skopeo"))
-                .args(["copy", "--src-tls-verify=false"])
+            skopeo("copy")
                 .arg(format!("docker://{reference}"))
                 .arg(format!("oci:{}:{name}", layouts.display())),
         );
     }
-    let web_bundle = unpack(&layouts, "web", &dir.path().join("web-bundle"));
-    let web = Container::start(&web_bundle, dir.path(), common::registry::free_port());
+    let web_bundle = unpack(&layouts, "web", &dir.join("web-bundle"));
+    let web = Container::start(&web_bundle, dir, free_port());
     let page = web.get("/");
     assert!(
         page.contains("Hello, web! (uid 65532) version=1.2.3 wd=/var/run/ko"),
@@ -137,21 +118,28 @@ fn the_example_module_builds_pushes_and_runs_with_its_ko_yaml() {
     );
     let file = web.get("/static/");
     assert!(file.contains("Served from kodata by cmd/web."), "{file}");
-    let api_bundle = unpack(&layouts, "api", &dir.path().join("api-bundle"));
-    let api = Container::start(&api_bundle, dir.path(), common::registry::free_port());
+    let api_bundle = unpack(&layouts, "api", &dir.join("api-bundle"));
+    let api = Container::start(&api_bundle, dir, free_port());
     let answer = api.get("/");
     assert!(
         answer.contains(r#""mode":"served""#) && answer.contains("Howdy, api!"),
         "{answer}"
     );
+}
 
-    // Nothing changed: no layer is built and no blob uploaded.
-    let (again, stderr) = output(
-        rko_build(&module, &cache)
-            .env("KO_DOCKER_REPO", &repo)
+/// Nothing changed: no layer is built and no blob uploaded.
+fn step_nothing_changed_nothing_is_built_or_uploaded(
+    module: &Path,
+    state: &Path,
+    repo: &str,
+    printed: &str,
+) {
+    let (again, stderr) = run_ok_with_stderr(
+        rko_build(module, state)
+            .env("KO_DOCKER_REPO", repo)
             .args(["./cmd/web", "./cmd/api"]),
     );
-    assert_eq!(again, stdout, "the same digests");
+    assert_eq!(again, printed, "the same digests");
     assert!(
         stderr.contains("example.com/multi/cmd/web (linux/amd64): 0 layers built, 2 from cache"),
         "{stderr}"
@@ -163,14 +151,31 @@ fn the_example_module_builds_pushes_and_runs_with_its_ko_yaml() {
     assert_eq!(stderr.matches("pushed 0 blobs").count(), 2, "{stderr}");
 }
 
+/// The index `rko build -B` wrote into `layout` for cmd/web, as skopeo reads it.
+fn web_index(layout: &Path) -> serde_json::Value {
+    json(&run_ok(skopeo("inspect").arg("--raw").arg(format!(
+        "oci:{}:ko.local/web:latest",
+        layout.display()
+    ))))
+}
+
+/// The architecture of each image an index lists, in order.
+fn architectures(index: &serde_json::Value) -> Vec<&str> {
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn two_platforms_give_an_index_with_an_aarch64_binary() {
     let dir = temp_dir();
     let module = multi(dir.path());
-    let cache = dir.path().join("cache");
     let layout = dir.path().join("layout");
-    let (stdout, _) = output(
-        rko_build(&module, &cache)
+    let (stdout, _) = run_ok_with_stderr(
+        rko_build(&module, dir.path())
             .args([
                 "./cmd/web",
                 "--push=false",
@@ -180,27 +185,17 @@ fn two_platforms_give_an_index_with_an_aarch64_binary() {
             .arg("--oci-layout-path")
             .arg(&layout),
     );
-    let index = json(&run_ok(
-        Command::new(require("skopeo"))
-            .args(["inspect", "--raw"])
-            .arg(format!("oci:{}:ko.local/web:latest", layout.display())),
-    ));
-    let arches: Vec<&str> = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["platform"]["architecture"].as_str().unwrap())
-        .collect();
-    assert_eq!(arches, ["amd64", "arm64"]);
+    let index = web_index(&layout);
+    assert_eq!(architectures(&index), ["amd64", "arm64"]);
     assert!(
-        stdout.trim().ends_with(index_digest(&layout).as_str()) || stdout.contains("@sha256:"),
+        stdout.trim().ends_with(layout_digest(&layout).as_str()) || stdout.contains("@sha256:"),
         "{stdout}"
     );
     // The arm64 image's binary is an aarch64 ELF (e_machine 0xB7).
     let bundle = dir.path().join("arm");
     run_ok(
-        Command::new(require("skopeo"))
-            .args(["copy", "--override-arch", "arm64"])
+        skopeo("copy")
+            .args(["--override-arch", "arm64"])
             .arg(format!("oci:{}:ko.local/web:latest", layout.display()))
             .arg(format!("oci:{}:arm", bundle.display())),
     );
@@ -210,19 +205,10 @@ fn two_platforms_give_an_index_with_an_aarch64_binary() {
     assert_eq!(u16::from_le_bytes([elf[18], elf[19]]), 0xB7, "EM_AARCH64");
 }
 
-fn index_digest(layout: &Path) -> String {
-    let index = json(&fs::read_to_string(layout.join("index.json")).unwrap());
-    index["manifests"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn names_and_tags_follow_ko() {
     let dir = temp_dir();
     let module = multi(dir.path());
-    let cache = dir.path().join("cache");
     let repo = "registry.example/team";
     let web = "example.com/multi/cmd/web";
     let cases: Vec<(Vec<&str>, String)> = vec![
@@ -239,8 +225,8 @@ fn names_and_tags_follow_ko() {
     ];
     for (flags, want) in cases {
         let refs = dir.path().join("refs.txt");
-        let (stdout, _) = output(
-            rko_build(&module, &cache)
+        let (stdout, _) = run_ok_with_stderr(
+            rko_build(&module, dir.path())
                 .env("KO_DOCKER_REPO", repo)
                 .args(["./cmd/web", "--push=false"])
                 .args(&flags)
@@ -262,8 +248,8 @@ fn the_same_module_in_two_places_gives_the_same_digests() {
     let b = temp_dir();
     let build = |dir: &Path| {
         let module = multi(&dir.join("deeper/path"));
-        let (stdout, _) = output(
-            rko_build(&module, &dir.join("cache"))
+        let (stdout, _) = run_ok_with_stderr(
+            rko_build(&module, dir)
                 .env("KO_DOCKER_REPO", "registry.example/team")
                 .env("SOURCE_DATE_EPOCH", "1700000000")
                 .args([
@@ -287,12 +273,11 @@ fn the_same_module_in_two_places_gives_the_same_digests() {
 fn tarballs_layouts_and_the_local_daemon_are_destinations() {
     let dir = temp_dir();
     let module = multi(dir.path());
-    let cache = dir.path().join("cache");
 
     // One platform: a docker-save tarball; several: an OCI archive. Both load.
     let one = dir.path().join("one.tar");
-    output(
-        rko_build(&module, &cache)
+    run_ok_with_stderr(
+        rko_build(&module, dir.path())
             .args(["./cmd/web", "--push=false", "-B", "-t", "one"])
             .arg("--tarball")
             .arg(&one),
@@ -300,8 +285,8 @@ fn tarballs_layouts_and_the_local_daemon_are_destinations() {
     let loaded = run_ok(podman(dir.path()).arg("load").arg("--input").arg(&one));
     assert!(loaded.contains("ko.local/web:one"), "{loaded}");
     let many = dir.path().join("many.tar");
-    output(
-        rko_build(&module, &cache)
+    run_ok_with_stderr(
+        rko_build(&module, dir.path())
             .args([
                 "./cmd/web",
                 "--push=false",
@@ -327,8 +312,8 @@ fn tarballs_layouts_and_the_local_daemon_are_destinations() {
         ),
     )
     .unwrap();
-    let (_, stderr) = output(
-        rko_build(&module, &cache)
+    let (_, stderr) = run_ok_with_stderr(
+        rko_build(&module, dir.path())
             .env("CONTAINERS_STORAGE_CONF", &storage_conf)
             .args(["./cmd/api", "-L", "-B"]),
     );
@@ -338,12 +323,13 @@ fn tarballs_layouts_and_the_local_daemon_are_destinations() {
     assert!(images.contains("ko.local/api:latest"), "{images}");
 
     // --push=false alone still computes the digest.
-    let (stdout, _) = output(rko_build(&module, &cache).args(["./cmd/api", "--push=false"]));
+    let (stdout, _) =
+        run_ok_with_stderr(rko_build(&module, dir.path()).args(["./cmd/api", "--push=false"]));
     assert!(stdout.contains("@sha256:"), "{stdout}");
 }
 
-fn build_err(module: &Path, cache: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let mut cmd = rko_build(module, cache);
+fn build_err(module: &Path, state: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut cmd = rko_build(module, state);
     cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
@@ -358,84 +344,83 @@ fn mistakes_get_one_clear_line() {
     let registry = Registry::start(Auth::None);
     let dir = temp_dir();
     let module = multi(dir.path());
-    let cache = dir.path().join("cache");
-    let err = build_err(&module, &cache, &["./cmd/web"], &[]);
-    assert!(err.contains("no destination: set KO_DOCKER_REPO"), "{err}");
-    let err = build_err(
-        &module,
-        &cache,
-        &["./internal/greeting", "--push=false"],
-        &[],
-    );
-    assert!(
-        err.contains("is package greeting, not a main package"),
-        "{err}"
-    );
-    let err = build_err(
-        &module,
-        &cache,
-        &["./cmd/web", "--push=false"],
-        &[("KO_GO_PATH", "/nonexistent/go")],
-    );
-    assert!(err.contains("Go is not installed"), "{err}");
-
     let bad_key = dir.path().join("bad-key.yaml");
     fs::write(
         &bad_key,
         "defaultBaseImage: builtin:static\ndefaultPlatform: [linux/amd64]\n",
     )
     .unwrap();
-    let err = build_err(
-        &module,
-        &cache,
-        &["./cmd/web", "--push=false"],
-        &[("KO_CONFIG_PATH", bad_key.to_str().unwrap())],
-    );
-    assert!(err.contains("unknown field `defaultPlatform`"), "{err}");
     let bad_template = dir.path().join("bad-template.yaml");
     fs::write(
         &bad_template,
         "defaultLdflags: ['-X main.version={{.Version}}']\n",
     )
     .unwrap();
-    let err = build_err(
-        &module,
-        &cache,
-        &["./cmd/web", "--push=false"],
-        &[("KO_CONFIG_PATH", bad_template.to_str().unwrap())],
-    );
-    assert!(
-        err.contains("bad template {{.Version}}") && err.contains("defaultLdflags"),
-        "{err}"
-    );
-
     // A base image with only linux/amd64, asked for linux/arm64.
     let base = hello_image(dir.path(), "amd64");
+    let base_ref = format!("{}/base:amd64", registry.host());
     run_ok(
-        rko()
-            .env("DOCKER_CONFIG", cache.join("docker"))
+        rko_in(&dir.path().join("docker"))
             .arg("push")
             .arg(&base)
-            .arg(format!("{}/base:amd64", registry.host())),
+            .arg(&base_ref),
     );
-    let base_ref = format!("{}/base:amd64", registry.host());
-    let err = build_err(
-        &module,
-        &cache,
-        &[
-            "./cmd/web",
-            "--push=false",
-            "--platform=linux/arm64",
-            "--base-image",
-            &base_ref,
-        ],
-        &[],
-    );
-    assert!(
-        err.contains(&format!("base image {base_ref}:"))
-            && err.contains("is an image for linux/amd64, not linux/arm64"),
-        "{err}"
-    );
+    let names_the_base = format!("base image {base_ref}:");
+
+    let web = ["./cmd/web", "--push=false"];
+    let on_arm64 = [
+        &web[..],
+        &["--platform=linux/arm64", "--base-image", &base_ref],
+    ]
+    .concat();
+    let cases = [
+        Mistake {
+            args: &["./cmd/web"],
+            env: &[],
+            says: &["no destination: set KO_DOCKER_REPO"],
+        },
+        Mistake {
+            args: &["./internal/greeting", "--push=false"],
+            env: &[],
+            says: &["is package greeting, not a main package"],
+        },
+        Mistake {
+            args: &web,
+            env: &[("KO_GO_PATH", "/nonexistent/go")],
+            says: &["Go is not installed"],
+        },
+        Mistake {
+            args: &web,
+            env: &[("KO_CONFIG_PATH", bad_key.to_str().unwrap())],
+            says: &["unknown field `defaultPlatform`"],
+        },
+        Mistake {
+            args: &web,
+            env: &[("KO_CONFIG_PATH", bad_template.to_str().unwrap())],
+            says: &["bad template {{.Version}}", "defaultLdflags"],
+        },
+        Mistake {
+            args: &on_arm64,
+            env: &[],
+            says: &[
+                &names_the_base,
+                "is an image for linux/amd64, not linux/arm64",
+            ],
+        },
+    ];
+    for Mistake { args, env, says } in cases {
+        let err = build_err(&module, dir.path(), args, env);
+        for needle in says {
+            assert!(err.contains(needle), "{args:?} {env:?}: {err}");
+        }
+    }
+}
+
+/// `rko build ARGS` with `env` set, and what its one line of error says.
+struct Mistake<'a> {
+    args: &'a [&'a str],
+    env: &'a [(&'a str, &'a str)],
+    says: &'a [&'a str],
 }
 
 #[test]
@@ -443,23 +428,21 @@ fn a_registry_base_image_serves_all_its_platforms() {
     let registry = Registry::start(Auth::None);
     let dir = temp_dir();
     let module = multi(dir.path());
-    let cache = dir.path().join("cache");
     let amd = hello_image(dir.path(), "amd64");
     let arm = hello_image(dir.path(), "arm64");
     let index = dir.path().join("base-index");
-    common::index(&[&amd, &arm], &index, &[]);
+    crate::util::index(&[&amd, &arm], &index, &[]);
     let base = format!("{}/hello-base:1", registry.host());
     run_ok(
-        rko()
-            .env("DOCKER_CONFIG", cache.join("docker"))
+        rko_in(&dir.path().join("docker"))
             .arg("push")
             .arg(&index)
             .arg(&base),
     );
 
     let layout = dir.path().join("layout");
-    let (stdout, _) = output(
-        rko_build(&module, &cache)
+    let (stdout, _) = run_ok_with_stderr(
+        rko_build(&module, dir.path())
             .env("KO_DEFAULTBASEIMAGE", &base)
             .args(["main.go", "--push=false", "--platform=all", "-B"])
             .current_dir(module.join("cmd/web"))
@@ -470,39 +453,31 @@ fn a_registry_base_image_serves_all_its_platforms() {
         stdout.starts_with("ko.local/web@sha256:"),
         "a .go file names its package: {stdout}"
     );
-    let raw = json(&run_ok(
-        Command::new(require("skopeo"))
-            .args(["inspect", "--raw"])
-            .arg(format!("oci:{}:ko.local/web:latest", layout.display())),
-    ));
-    let arches: Vec<&str> = raw["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["platform"]["architecture"].as_str().unwrap())
-        .collect();
+    let index = web_index(&layout);
     assert_eq!(
-        arches,
+        architectures(&index),
         ["amd64", "arm64"],
         "all: every platform of the base"
     );
-    let arm_digest = raw["manifests"][1]["digest"]
+    let arm_digest = index["manifests"][1]["digest"]
         .as_str()
         .unwrap()
         .trim_start_matches("sha256:")
         .to_string();
-    let config = json(&fs::read_to_string(layout.join("blobs/sha256").join(arm_digest)).unwrap());
+    let arm_manifest = read_json(&layout.join("blobs/sha256").join(arm_digest));
     assert_eq!(
-        config["annotations"]["org.opencontainers.image.base.name"],
+        arm_manifest["annotations"]["org.opencontainers.image.base.name"],
         base.as_str()
     );
     assert_eq!(
-        config["layers"].as_array().unwrap().len(),
+        arm_manifest["layers"].as_array().unwrap().len(),
         5,
         "the base's three layers, then the binary and kodata"
     );
     assert_eq!(
-        fs::read_dir(cache.join("bases")).unwrap().count(),
+        fs::read_dir(dir.path().join("cache/bases"))
+            .unwrap()
+            .count(),
         1,
         "the base is cached by digest"
     );

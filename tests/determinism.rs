@@ -1,9 +1,7 @@
 //! Identical inputs give identical bytes, whatever the input paths, the
 //! umask, the order files were created in, or `--jobs`.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use std::fs;
 use std::path::Path;
 
@@ -108,7 +106,7 @@ fn images_and_indexes_are_identical_when_built_twice_in_different_places() {
         let amd = hello_image(dir, "amd64");
         let arm = hello_image(dir, "arm64");
         let index = dir.join("index");
-        let digest = common::index(&[&amd, &arm], &index, &[]);
+        let digest = crate::util::index(&[&amd, &arm], &index, &[]);
         (snapshot(&amd), snapshot(&arm), snapshot(&index), digest)
     };
     let first = build(a.path());

@@ -1,9 +1,7 @@
 //! Bad input gets one clear line naming what is wrong, a non-zero exit, and
 //! nothing left at (or beside) the output path.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;

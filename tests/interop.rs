@@ -1,29 +1,19 @@
 //! What rko writes, read back by independent tools: skopeo, umoci, runc
 //! (the image actually runs) and podman (both export formats load).
 
-mod common;
-
-use common::runc::Container;
-use common::*;
+use crate::util::registry::free_port;
+use crate::util::runc::Container;
+use crate::util::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::Command;
 
+/// What `skopeo inspect` (with `extra` flags) says of the image tagged latest in `layout`.
 fn skopeo_inspect(layout: &Path, extra: &[&str]) -> serde_json::Value {
     json(&run_ok(
-        Command::new(require("skopeo"))
-            .arg("inspect")
+        skopeo("inspect")
             .args(extra)
             .arg(format!("oci:{}:latest", layout.display())),
     ))
-}
-
-fn index_digest(layout: &Path) -> String {
-    let index = json(&std::fs::read_to_string(layout.join("index.json")).unwrap());
-    index["manifests"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 #[test]
@@ -33,7 +23,7 @@ fn skopeo_sees_the_platform_env_entrypoint_and_labels_that_were_set() {
     let info = skopeo_inspect(&image, &[]);
     assert_eq!(info["Architecture"], "arm64");
     assert_eq!(info["Os"], "linux");
-    assert_eq!(info["Digest"], index_digest(&image).as_str());
+    assert_eq!(info["Digest"], layout_digest(&image).as_str());
     let env: Vec<&str> = info["Env"]
         .as_array()
         .unwrap()
@@ -59,7 +49,7 @@ fn skopeo_sees_the_platform_env_entrypoint_and_labels_that_were_set() {
 }
 
 fn unpack(image: &Path, bundle: &Path) -> std::path::PathBuf {
-    common::runc::unpack(image, "latest", bundle)
+    crate::util::runc::unpack(image, "latest", bundle)
 }
 
 #[test]
@@ -103,7 +93,7 @@ fn the_go_server_image_runs_under_runc_and_answers_http() {
     let dir = temp_dir();
     let image = hello_image(dir.path(), "amd64");
     let bundle = unpack(&image, &dir.path().join("bundle"));
-    let container = Container::start(&bundle, dir.path(), common::registry::free_port());
+    let container = Container::start(&bundle, dir.path(), free_port());
     let greeting = container.get("/");
     assert!(greeting.starts_with("HTTP/1.0 200"), "{greeting}");
     assert!(
@@ -160,7 +150,7 @@ fn a_two_platform_index_lists_both_images_for_skopeo() {
     let arm = hello_image(dir.path(), "arm64");
     let index = dir.path().join("index");
     let source = "org.opencontainers.image.source=https://example.com/hello";
-    let digest = common::index(&[&amd, &arm], &index, &["--annotation", source]);
+    let digest = crate::util::index(&[&amd, &arm], &index, &["--annotation", source]);
     let raw = skopeo_inspect(&index, &["--raw"]);
     assert_eq!(raw["mediaType"], "application/vnd.oci.image.index.v1+json");
     let manifests = raw["manifests"].as_array().unwrap();
@@ -176,21 +166,17 @@ fn a_two_platform_index_lists_both_images_for_skopeo() {
     assert_eq!(
         listed,
         [
-            ("amd64".to_string(), index_digest(&amd)),
-            ("arm64".to_string(), index_digest(&arm))
+            ("amd64".to_string(), layout_digest(&amd)),
+            ("arm64".to_string(), layout_digest(&arm))
         ]
     );
-    assert_eq!(index_digest(&index), digest);
+    assert_eq!(layout_digest(&index), digest);
     assert_eq!(
         raw["annotations"]["org.opencontainers.image.source"],
         "https://example.com/hello"
     );
     // skopeo resolves the index to the arm64 image when asked for it.
-    let arm_info = json(&run_ok(
-        Command::new(require("skopeo"))
-            .args(["--override-arch", "arm64", "inspect"])
-            .arg(format!("oci:{}:latest", index.display())),
-    ));
+    let arm_info = skopeo_inspect(&index, &["--override-arch", "arm64"]);
     assert_eq!(arm_info["Architecture"], "arm64");
     let arm_layers = skopeo_inspect(&arm, &[])["Layers"].clone();
     assert_eq!(arm_info["Layers"], arm_layers);

@@ -1,17 +1,11 @@
 //! The plumbing contract, command by command: what `append`, `index` and
 //! `export` put in their outputs for the options they are given.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use serde_json::{json, Value};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-
-fn read_json(path: &Path) -> Value {
-    json(&fs::read_to_string(path).unwrap())
-}
 
 fn blob(layout: &Path, digest: &str) -> Value {
     read_json(
@@ -23,8 +17,7 @@ fn blob(layout: &Path, digest: &str) -> Value {
 
 /// The manifest and config of the single image in `layout`.
 fn image_parts(layout: &Path) -> (Value, Value) {
-    let index = read_json(&layout.join("index.json"));
-    let manifest = blob(layout, index["manifests"][0]["digest"].as_str().unwrap());
+    let manifest = blob(layout, &layout_digest(layout));
     let config = blob(layout, manifest["config"]["digest"].as_str().unwrap());
     (manifest, config)
 }
@@ -223,10 +216,9 @@ fn append_picks_the_asked_platform_from_a_base_index() {
     );
 }
 
-#[test]
-fn a_base_with_docker_media_types_gives_a_docker_image() {
-    let dir = temp_dir();
-    let d = dir.path();
+/// A one-layer image on scratch at `d/oci-base`, its manifest rewritten as
+/// Docker schema 2, as `docker save`-era registries serve it.
+fn docker_base(d: &Path) -> PathBuf {
     let l = small_layer(d, "base");
     let oci = d.join("oci-base");
     run_ok(
@@ -236,7 +228,6 @@ fn a_base_with_docker_media_types_gives_a_docker_image() {
             .arg("--out")
             .arg(&oci),
     );
-    // Rewrite the base as Docker schema 2, as `docker save`-era registries serve it.
     let (mut manifest, _) = image_parts(&oci);
     manifest["mediaType"] = json!("application/vnd.docker.distribution.manifest.v2+json");
     manifest["config"]["mediaType"] = json!("application/vnd.docker.container.image.v1+json");
@@ -248,7 +239,14 @@ fn a_base_with_docker_media_types_gives_a_docker_image() {
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
         "digest": format!("sha256:{digest}"), "size": bytes.len()}]});
     fs::write(oci.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    oci
+}
 
+#[test]
+fn a_base_with_docker_media_types_gives_a_docker_image() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let oci = docker_base(d);
     let app = small_layer(d, "app");
     let out = d.join("image");
     run_ok(

@@ -2,40 +2,21 @@
 //! Basic over TLS, Bearer tokens, a credential helper, and a proxy that
 //! injects the faults real registries throw.
 
-mod common;
-
-use common::registry::{Auth, Fault, FaultProxy, Registry, Rule, PASSWORD, USER};
-use common::*;
+use crate::util::registry::{free_port, Auth, Fault, FaultProxy, Registry, Rule, PASSWORD, USER};
+use crate::util::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// `rko` with its own empty docker config, so no host credentials leak in.
-fn rko_in(config_dir: &Path) -> Command {
-    let mut cmd = rko();
-    cmd.env("DOCKER_CONFIG", config_dir)
-        .env_remove("REGISTRY_AUTH_FILE")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env_remove("SSL_CERT_FILE");
+/// `rko pull REFERENCE FLAGS --out OUT` with its own Docker config.
+fn pull(config: &Path, reference: &str, flags: &[&str], out: &Path) -> Command {
+    let mut cmd = rko_in(config);
+    cmd.arg("pull")
+        .arg(reference)
+        .args(flags)
+        .arg("--out")
+        .arg(out);
     cmd
-}
-
-fn skopeo() -> Command {
-    let mut cmd = Command::new(require("skopeo"));
-    cmd.arg("--insecure-policy");
-    cmd
-}
-
-fn digest_of(pushed: &str) -> String {
-    pushed.trim().rsplit('@').next().unwrap().to_string()
-}
-
-fn layout_digest(layout: &Path) -> String {
-    let index = json(&fs::read_to_string(layout.join("index.json")).unwrap());
-    index["manifests"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// A small image with a layer big enough to need chunked upload (> 8 MiB).
@@ -75,7 +56,7 @@ fn anonymous_push_of_an_image_and_an_index_reads_back_with_skopeo() {
     let image = hello_image(dir.path(), "amd64");
     let arm = hello_image(dir.path(), "arm64");
     let index = dir.path().join("index");
-    common::index(&[&image, &arm], &index, &[]);
+    crate::util::index(&[&image, &arm], &index, &[]);
     let host = registry.host();
 
     let pushed = run_ok(
@@ -90,9 +71,7 @@ fn anonymous_push_of_an_image_and_an_index_reads_back_with_skopeo() {
         format!("{host}/hello@{}", layout_digest(&image))
     );
     let info = json(&run_ok(
-        skopeo()
-            .args(["inspect", "--tls-verify=false"])
-            .arg(format!("docker://{host}/hello:stable")),
+        skopeo("inspect").arg(format!("docker://{host}/hello:stable")),
     ));
     assert_eq!(info["Digest"], layout_digest(&image).as_str());
 
@@ -102,23 +81,18 @@ fn anonymous_push_of_an_image_and_an_index_reads_back_with_skopeo() {
             .arg(&index)
             .arg(format!("{host}/hello-multi:v1")),
     );
-    assert_eq!(digest_of(&pushed), layout_digest(&index));
+    assert_eq!(pushed_digest(&pushed), layout_digest(&index));
     let raw = json(&run_ok(
-        skopeo()
-            .args(["inspect", "--tls-verify=false", "--raw"])
+        skopeo("inspect")
+            .arg("--raw")
             .arg(format!("docker://{host}/hello-multi:v1")),
     ));
     assert_eq!(raw["manifests"].as_array().unwrap().len(), 2);
     // skopeo copies the whole index back out with the same digest.
     let copied = dir.path().join("copied");
     run_ok(
-        skopeo()
-            .args([
-                "copy",
-                "--all",
-                "--src-tls-verify=false",
-                "--preserve-digests",
-            ])
+        skopeo("copy")
+            .args(["--all", "--preserve-digests"])
             .arg(format!("docker://{host}/hello-multi:v1"))
             .arg(format!("oci:{}:v1", copied.display())),
     );
@@ -126,34 +100,26 @@ fn anonymous_push_of_an_image_and_an_index_reads_back_with_skopeo() {
 
     // What skopeo pushes, rko pulls with the same digest, and it runs as a base.
     run_ok(
-        skopeo()
-            .args(["copy", "--dest-tls-verify=false"])
+        skopeo("copy")
             .arg(format!("oci:{}:latest", image.display()))
             .arg(format!("docker://{host}/from-skopeo:1")),
     );
     let pulled = dir.path().join("pulled");
-    let out = run_ok(
-        rko_in(&config)
-            .arg("pull")
-            .arg(format!("{host}/from-skopeo:1"))
-            .arg("--out")
-            .arg(&pulled),
-    );
-    assert_eq!(digest_of(&out), layout_digest(&pulled));
+    let out = run_ok(&mut pull(
+        &config,
+        &format!("{host}/from-skopeo:1"),
+        &[],
+        &pulled,
+    ));
+    assert_eq!(pushed_digest(&out), layout_digest(&pulled));
     let skopeo_digest = json(&run_ok(
-        skopeo()
-            .args(["inspect", "--tls-verify=false"])
-            .arg(format!("docker://{host}/from-skopeo:1")),
+        skopeo("inspect").arg(format!("docker://{host}/from-skopeo:1")),
     ))["Digest"]
         .as_str()
         .unwrap()
         .to_string();
     assert_eq!(layout_digest(&pulled), skopeo_digest);
-    run_ok(
-        Command::new(require("skopeo"))
-            .args(["inspect"])
-            .arg(format!("oci:{}:1", pulled.display())),
-    );
+    run_ok(skopeo("inspect").arg(format!("oci:{}:1", pulled.display())));
 }
 
 #[test]
@@ -164,78 +130,76 @@ fn pull_narrows_an_index_to_the_asked_platforms_and_shallow_bases_push_by_mount(
     let amd = hello_image(dir.path(), "amd64");
     let arm = hello_image(dir.path(), "arm64");
     let index = dir.path().join("index");
-    common::index(&[&amd, &arm], &index, &[]);
+    crate::util::index(&[&amd, &arm], &index, &[]);
     let host = registry.host();
-    run_ok(
-        rko_in(&config)
-            .arg("push")
-            .arg(&index)
-            .arg(format!("{host}/base:1")),
-    );
+    let base = format!("{host}/base:1");
+    run_ok(rko_in(&config).arg("push").arg(&index).arg(&base));
+    step_pull_keeps_only_the_asked_platforms(dir.path(), &config, &base, &index, &arm);
+    step_a_shallow_base_is_pushed_by_mount(dir.path(), &config, &base, &host);
+}
 
-    let full = dir.path().join("full");
-    run_ok(
-        rko_in(&config)
-            .arg("pull")
-            .arg(format!("{host}/base:1"))
-            .arg("--out")
-            .arg(&full),
-    );
+/// No platform: the index itself; one: that image; one it lacks: an error
+/// listing what it has.
+fn step_pull_keeps_only_the_asked_platforms(
+    dir: &Path,
+    config: &Path,
+    base: &str,
+    index: &Path,
+    arm: &Path,
+) {
+    let full = dir.join("full");
+    run_ok(&mut pull(config, base, &[], &full));
     assert_eq!(
         layout_digest(&full),
-        layout_digest(&index),
+        layout_digest(index),
         "all platforms: the index itself"
     );
-    let one = dir.path().join("one");
-    run_ok(
-        rko_in(&config)
-            .arg("pull")
-            .arg(format!("{host}/base:1"))
-            .args(["--platform", "linux/arm64"])
-            .arg("--out")
-            .arg(&one),
-    );
+    let one = dir.join("one");
+    run_ok(&mut pull(
+        config,
+        base,
+        &["--platform", "linux/arm64"],
+        &one,
+    ));
     assert_eq!(
         layout_digest(&one),
-        layout_digest(&arm),
+        layout_digest(arm),
         "one platform: that image"
     );
-    let err = run_err(
-        rko_in(&config)
-            .arg("pull")
-            .arg(format!("{host}/base:1"))
-            .args(["--platform", "linux/s390x"])
-            .arg("--out")
-            .arg(dir.path().join("none")),
-    );
+    let err = run_err(&mut pull(
+        config,
+        base,
+        &["--platform", "linux/s390x"],
+        &dir.join("none"),
+    ));
     assert!(
         err.contains("has no image for platform linux/s390x (it has: linux/amd64, linux/arm64)"),
         "{err}"
     );
+}
 
-    // A shallow base: no layers on disk, yet append and push work.
-    let shallow = dir.path().join("shallow");
-    run_ok(
-        rko_in(&config)
-            .arg("pull")
-            .arg(format!("{host}/base:1"))
-            .args(["--platform", "linux/amd64", "--shallow"])
-            .arg("--out")
-            .arg(&shallow),
-    );
+/// A shallow base: no layers on disk, yet append and push work.
+fn step_a_shallow_base_is_pushed_by_mount(dir: &Path, config: &Path, base: &str, host: &str) {
+    let shallow = dir.join("shallow");
+    run_ok(&mut pull(
+        config,
+        base,
+        &["--platform", "linux/amd64", "--shallow"],
+        &shallow,
+    ));
     let blobs = fs::read_dir(shallow.join("blobs/sha256")).unwrap().count();
     assert_eq!(
         blobs, 2,
         "a shallow pull holds the manifest and config only"
     );
-    let app_file = dir.path().join("app.txt");
+    let app_file = dir.join("app.txt");
     fs::write(&app_file, "app").unwrap();
     let app = layer(
-        dir.path(),
+        dir,
         "app",
         &[&format!("--file={}=/app.txt", app_file.display())],
     );
-    let image = dir.path().join("on-shallow");
+    let image = dir.join("on-shallow");
     run_ok(
         rko()
             .arg("append")
@@ -244,23 +208,20 @@ fn pull_narrows_an_index_to_the_asked_platforms_and_shallow_bases_push_by_mount(
             .arg("--out")
             .arg(&image),
     );
-    let out = rko_in(&config)
-        .arg("push")
-        .arg(&image)
-        .arg(format!("{host}/app:1"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (_, stderr) = run_ok_with_stderr(
+        rko_in(config)
+            .arg("push")
+            .arg(&image)
+            .arg(format!("{host}/app:1")),
+    );
     assert!(
         stderr.contains("pushed 2 blobs, mounted 3"),
         "the base's three layers are mounted, not uploaded: {stderr}"
     );
     run_ok(
-        skopeo()
-            .args(["copy", "--src-tls-verify=false"])
+        skopeo("copy")
             .arg(format!("docker://{host}/app:1"))
-            .arg(format!("oci:{}:x", dir.path().join("check").display())),
+            .arg(format!("oci:{}:x", dir.join("check").display())),
     );
 }
 
@@ -272,27 +233,40 @@ fn basic_auth_over_tls_with_login_a_ca_and_the_podman_auth_file() {
     let ca = registry.ca.clone().unwrap();
     let host = registry.host();
     let image = hello_image(dir.path(), "amd64");
+    step_anonymous_is_refused_with_advice(&config, &image, &host, &ca);
+    step_login_saves_the_right_password_only(&config, &host, &ca);
+    step_trust_comes_from_certs_d_or_not_at_all(dir.path(), &config, &image, &host, &ca);
+    step_podmans_auth_file_alone_is_enough(dir.path(), &config, &image, &host, &ca);
+    let out = run_ok(rko_in(&config).args(["logout", &host]));
+    assert!(out.contains("Removing login credentials"), "{out}");
+    let saved = read_json(&config.join("config.json"));
+    assert!(saved["auths"].get(&host).is_none());
+}
 
-    // Anonymous is refused with advice.
+fn step_anonymous_is_refused_with_advice(config: &Path, image: &Path, host: &str, ca: &Path) {
     let err = run_err(
-        rko_in(&config)
+        rko_in(config)
             .arg("push")
-            .arg(&image)
+            .arg(image)
             .arg(format!("{host}/secure:1"))
             .arg("--ca-cert")
-            .arg(&ca),
+            .arg(ca),
     );
     assert!(
         err.contains("HTTP 401") && err.contains("rko login"),
         "{err}"
     );
+}
 
-    // A wrong password fails at login and saves nothing.
-    let mut wrong = rko_in(&config);
-    wrong
-        .args(["login", &host, "-u", USER, "--password-stdin", "--ca-cert"])
-        .arg(&ca);
-    let err = run_with_stdin(&mut wrong, "not-the-password\n", false);
+/// A wrong password fails at login and saves nothing; the right one is saved.
+fn step_login_saves_the_right_password_only(config: &Path, host: &str, ca: &Path) {
+    let login = || {
+        let mut cmd = rko_in(config);
+        cmd.args(["login", host, "-u", USER, "--password-stdin", "--ca-cert"])
+            .arg(ca);
+        cmd
+    };
+    let err = run_with_stdin(&mut login(), "not-the-password\n", false);
     assert!(
         err.contains("HTTP 401") && err.contains("check the username and password"),
         "{err}"
@@ -303,63 +277,65 @@ fn basic_auth_over_tls_with_login_a_ca_and_the_podman_auth_file() {
     );
     assert!(!config.join("config.json").exists());
 
-    let mut login = rko_in(&config);
-    login
-        .args(["login", &host, "-u", USER, "--password-stdin", "--ca-cert"])
-        .arg(&ca);
-    let out = run_with_stdin(&mut login, &format!("{PASSWORD}\n"), true);
+    let out = run_with_stdin(&mut login(), &format!("{PASSWORD}\n"), true);
     assert!(out.contains("Login Succeeded"), "{out}");
-    let saved = json(&fs::read_to_string(config.join("config.json")).unwrap());
-    assert!(saved["auths"][&host]["auth"].is_string(), "{saved}");
+    let saved = read_json(&config.join("config.json"));
+    assert!(saved["auths"][host]["auth"].is_string(), "{saved}");
+}
 
-    // TLS trust through Docker's certs.d convention instead of --ca-cert.
-    let certs_d = dir.path().join("certs.d");
-    fs::create_dir_all(certs_d.join(&host)).unwrap();
-    fs::copy(&ca, certs_d.join(&host).join("ca.crt")).unwrap();
+/// TLS trust through Docker's certs.d convention instead of --ca-cert;
+/// without any trust, TLS fails and says so.
+fn step_trust_comes_from_certs_d_or_not_at_all(
+    dir: &Path,
+    config: &Path,
+    image: &Path,
+    host: &str,
+    ca: &Path,
+) {
+    let certs_d = dir.join("certs.d");
+    fs::create_dir_all(certs_d.join(host)).unwrap();
+    fs::copy(ca, certs_d.join(host).join("ca.crt")).unwrap();
     let pushed = run_ok(
-        rko_in(&config)
+        rko_in(config)
             .arg("push")
-            .arg(&image)
+            .arg(image)
             .arg(format!("{host}/secure:1"))
             .arg("--certs-dir")
             .arg(&certs_d),
     );
-    assert_eq!(digest_of(&pushed), layout_digest(&image));
+    assert_eq!(pushed_digest(&pushed), layout_digest(image));
 
-    // Without any trust, TLS fails and says so.
-    let err = run_err(
-        rko_in(&config)
-            .arg("pull")
-            .arg(format!("{host}/secure:1"))
-            .arg("--out")
-            .arg(dir.path().join("x")),
-    );
+    let err = run_err(&mut pull(
+        config,
+        &format!("{host}/secure:1"),
+        &[],
+        &dir.join("x"),
+    ));
     assert!(
         err.contains(&format!("cannot reach registry {host}")) && err.contains("UnknownIssuer"),
         "{err}"
     );
+}
 
-    // podman's auth file alone is enough too.
-    let auth_file = dir.path().join("auth.json");
+/// podman's auth file alone is enough too.
+fn step_podmans_auth_file_alone_is_enough(
+    dir: &Path,
+    config: &Path,
+    image: &Path,
+    host: &str,
+    ca: &Path,
+) {
+    let auth_file = dir.join("auth.json");
     fs::write(&auth_file, fs::read(config.join("config.json")).unwrap()).unwrap();
-    let empty = dir.path().join("empty-docker");
-    let pulled = dir.path().join("pulled");
+    let empty = dir.join("empty-docker");
+    let pulled = dir.join("pulled");
     run_ok(
-        rko_in(&empty)
+        pull(&empty, &format!("{host}/secure:1"), &[], &pulled)
             .env("REGISTRY_AUTH_FILE", &auth_file)
-            .arg("pull")
-            .arg(format!("{host}/secure:1"))
-            .arg("--out")
-            .arg(&pulled)
             .arg("--ca-cert")
-            .arg(&ca),
+            .arg(ca),
     );
-    assert_eq!(layout_digest(&pulled), layout_digest(&image));
-
-    let out = run_ok(rko_in(&config).args(["logout", &host]));
-    assert!(out.contains("Removing login credentials"), "{out}");
-    let saved = json(&fs::read_to_string(config.join("config.json")).unwrap());
-    assert!(saved["auths"].get(&host).is_none());
+    assert_eq!(layout_digest(&pulled), layout_digest(image));
 }
 
 fn run_with_stdin(cmd: &mut Command, input: &str, succeed: bool) -> String {
@@ -427,7 +403,7 @@ fn a_credential_helper_supplies_the_password() {
             .arg("--ca-cert")
             .arg(registry.ca.as_ref().unwrap()),
     );
-    assert_eq!(digest_of(&pushed), layout_digest(&image));
+    assert_eq!(pushed_digest(&pushed), layout_digest(&image));
     assert_eq!(
         fs::read_to_string(&log).unwrap().trim(),
         format!("get {host}")
@@ -461,15 +437,14 @@ fn bearer_tokens_from_a_token_server_the_registry_trusts() {
             .arg(&image)
             .arg(format!("{host}/tokens:1")),
     );
-    assert_eq!(digest_of(&pushed), layout_digest(&image));
+    assert_eq!(pushed_digest(&pushed), layout_digest(&image));
     let pulled = dir.path().join("pulled");
-    run_ok(
-        rko_in(&config)
-            .arg("pull")
-            .arg(format!("{host}/tokens:1"))
-            .arg("--out")
-            .arg(&pulled),
-    );
+    run_ok(&mut pull(
+        &config,
+        &format!("{host}/tokens:1"),
+        &[],
+        &pulled,
+    ));
     assert_eq!(layout_digest(&pulled), layout_digest(&image));
 }
 
@@ -525,15 +500,14 @@ fn pushes_survive_resets_5xx_and_429_and_give_up_clearly_when_faults_never_stop(
             .arg(&target)
             .args(["--jobs", "2"]),
     );
-    assert_eq!(digest_of(&pushed), layout_digest(&image));
+    assert_eq!(pushed_digest(&pushed), layout_digest(&image));
     assert!(
         proxy.rules.lock().unwrap().iter().all(|r| r.times == 0),
         "every fault was met"
     );
     let copied = dir.path().join("copied");
     run_ok(
-        skopeo()
-            .args(["copy", "--src-tls-verify=false"])
+        skopeo("copy")
             .arg(format!("docker://{target}"))
             .arg(format!("oci:{}:x", copied.display())),
     );
@@ -565,8 +539,7 @@ fn pushes_survive_resets_5xx_and_429_and_give_up_clearly_when_faults_never_stop(
         0,
         "no manifest is pushed when a blob failed"
     );
-    let missing = Command::new(require("skopeo"))
-        .args(["inspect", "--tls-verify=false"])
+    let missing = skopeo("inspect")
         .arg(format!("docker://{}/stuck:1", registry.host()))
         .output()
         .unwrap();
@@ -609,13 +582,7 @@ fn a_truncated_blob_on_pull_is_caught_by_its_digest() {
         times: 1,
     });
     let pulled = dir.path().join("pulled");
-    run_ok(
-        rko_in(&config)
-            .arg("pull")
-            .arg(&target)
-            .arg("--out")
-            .arg(&pulled),
-    );
+    run_ok(&mut pull(&config, &target, &[], &pulled));
     assert_eq!(
         snapshot(&pulled.join("blobs")),
         snapshot(&image.join("blobs"))
@@ -629,13 +596,7 @@ fn a_truncated_blob_on_pull_is_caught_by_its_digest() {
         times: usize::MAX,
     });
     let never = dir.path().join("never");
-    let err = run_err(
-        rko_in(&config)
-            .arg("pull")
-            .arg(&target)
-            .arg("--out")
-            .arg(&never),
-    );
+    let err = run_err(&mut pull(&config, &target, &[], &never));
     assert!(
         err.contains("/blobs/sha256:") && err.contains("connection broke after"),
         "{err}"
@@ -656,7 +617,7 @@ fn bad_references_hosts_and_layouts_get_one_clear_line() {
     let dir = temp_dir();
     let config = dir.path().join("docker");
     let image = hello_image(dir.path(), "amd64");
-    let down = common::registry::free_port();
+    let down = free_port();
     let cases: Vec<(Vec<String>, String)> = vec![
         (
             vec!["pull".into(), "Bad/Name".into()],

@@ -2,10 +2,8 @@
 //! byte), `rko resolve` building into a real registry, `rko apply` feeding
 //! the real kubectl, and the errors.
 
-mod common;
-
-use common::registry::{Auth, Registry};
-use common::*;
+use crate::util::registry::{Auth, Registry};
+use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -73,15 +71,7 @@ fn resolve_yaml_matches_the_golden_files_and_keeps_the_structure() {
         "no-references",
     ] {
         let input = data(&format!("{case}.yaml"));
-        let out = Command::new(env!("CARGO_BIN_EXE_rko"))
-            .arg("resolve-yaml")
-            .arg("-f")
-            .arg(&input)
-            .arg("--images")
-            .arg(data("images.json"))
-            .arg("--strict")
-            .output()
-            .unwrap();
+        let out = resolve_yaml(&input).arg("--strict").output().unwrap();
         assert!(
             out.status.success(),
             "{case}: {}",
@@ -112,14 +102,11 @@ fn resolve_yaml_matches_the_golden_files_and_keeps_the_structure() {
 
 #[test]
 fn missing_references_warn_or_fail_under_strict() {
-    let out = resolve_yaml(&data("missing.yaml")).output().unwrap();
-    assert!(out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (stdout, stderr) = run_ok_with_stderr(&mut resolve_yaml(&data("missing.yaml")));
     assert!(
         stderr.contains("warning") && stderr.contains("ko://example.com/app/cmd/unknown"),
         "{stderr}"
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("image: ko://example.com/app/cmd/unknown")
             && stdout.contains("other: registry.example/web@"),
@@ -154,7 +141,7 @@ fn bad_yaml_and_bad_inputs_are_named() {
     fs::create_dir(&empty).unwrap();
     fs::write(empty.join("README.md"), "not yaml").unwrap();
     let err = run_err(
-        rko()
+        porcelain(dir.path())
             .arg("resolve")
             .arg("-f")
             .arg(&empty)
@@ -163,39 +150,26 @@ fn bad_yaml_and_bad_inputs_are_named() {
     assert!(err.contains("no YAML files"), "{err}");
 }
 
-/// `rko resolve`/`apply` in a copy of examples/multi, with examples/k8s.
-fn rko_porcelain(dir: &Path, verb: &str) -> (Command, PathBuf) {
+/// `rko resolve`/`apply` (the `verb`) in a copy of examples/multi, with
+/// examples/k8s, isolated with its state under `dir`.
+fn rko_porcelain(dir: &Path, verb: &str) -> Command {
     let module = dir.join("multi");
     if !module.exists() {
-        run_ok(
-            Command::new("cp")
-                .arg("-r")
-                .arg(repo_root().join("examples/multi"))
-                .arg(&module),
-        );
+        copy_tree(&repo_root().join("examples/multi"), &module);
     }
-    let mut cmd = rko();
+    let mut cmd = porcelain(dir);
     cmd.current_dir(&module)
         .arg(verb)
         .arg("-f")
-        .arg(repo_root().join("examples/k8s"))
-        .env("KOCACHE", dir.join("cache"))
-        .env("KO_GO_PATH", require("go"))
-        .env("GOTOOLCHAIN", "local")
-        .env("GOPROXY", "off")
-        .env(
-            "GOCACHE",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocache"),
-        )
-        .env("DOCKER_CONFIG", dir.join("docker"));
-    (cmd, module)
+        .arg(repo_root().join("examples/k8s"));
+    cmd
 }
 
 #[test]
 fn resolve_builds_the_examples_into_a_registry_and_the_references_pull() {
     let registry = Registry::start(Auth::None);
     let dir = temp_dir();
-    let (mut cmd, _) = rko_porcelain(dir.path(), "resolve");
+    let mut cmd = rko_porcelain(dir.path(), "resolve");
     let out = run_ok(cmd.env("KO_DOCKER_REPO", format!("{}/k8s", registry.host())));
     let source = fs::read_to_string(repo_root().join("examples/k8s/app.yaml")).unwrap();
     assert_eq!(out.lines().count(), source.lines().count(), "line for line");
@@ -214,14 +188,10 @@ fn resolve_builds_the_examples_into_a_registry_and_the_references_pull() {
             image.starts_with(&format!("{}/k8s/", registry.host())) && image.contains("@sha256:"),
             "{image}"
         );
-        run_ok(
-            Command::new(require("skopeo"))
-                .args(["inspect", "--tls-verify=false"])
-                .arg(format!("docker://{image}")),
-        );
+        run_ok(skopeo("inspect").arg(format!("docker://{image}")));
     }
     // -l keeps only the matching documents.
-    let (mut cmd, _) = rko_porcelain(dir.path(), "resolve");
+    let mut cmd = rko_porcelain(dir.path(), "resolve");
     let out = run_ok(
         cmd.env("KO_DOCKER_REPO", format!("{}/k8s", registry.host()))
             .args(["-l", "app=api"]),
@@ -299,7 +269,7 @@ fn apply_pipes_the_resolved_yaml_into_kubectl() {
         ),
     )
     .unwrap();
-    let (mut cmd, _) = rko_porcelain(dir.path(), "apply");
+    let mut cmd = rko_porcelain(dir.path(), "apply");
     let out = run_ok(
         cmd.env("KO_DOCKER_REPO", format!("{}/k8s", registry.host()))
             .env("KUBECONFIG", &kubeconfig)
@@ -324,7 +294,7 @@ fn apply_pipes_the_resolved_yaml_into_kubectl() {
     );
 
     // Without kubectl: a clear error.
-    let (mut cmd, _) = rko_porcelain(dir.path(), "apply");
+    let mut cmd = rko_porcelain(dir.path(), "apply");
     let err = run_err(
         cmd.env("KO_DOCKER_REPO", format!("{}/k8s", registry.host()))
             .env("KUBECTL", "/nonexistent/kubectl"),

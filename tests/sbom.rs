@@ -2,10 +2,8 @@
 //! pass the official validators and list exactly the binary's modules, and
 //! an attached SBOM is pushed as a referrer the registry can list.
 
-mod common;
-
-use common::registry::{Auth, Registry};
-use common::*;
+use crate::util::registry::{Auth, Registry};
+use crate::util::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -243,7 +241,7 @@ fn both_formats_validate_and_list_exactly_the_binarys_modules() {
             "{format} does not validate:\n{}",
             String::from_utf8_lossy(&check.stdout)
         );
-        let doc = json(&fs::read_to_string(&out).unwrap());
+        let doc = read_json(&out);
         let mut listed: Vec<String> = if format == "spdx" {
             doc["packages"]
                 .as_array()
@@ -278,7 +276,7 @@ fn both_formats_validate_and_list_exactly_the_binarys_modules() {
             "{format} is reproducible"
         );
     }
-    let spdx = json(&fs::read_to_string(d.join("app.spdx.json")).unwrap());
+    let spdx = read_json(&d.join("app.spdx.json"));
     let relationships = spdx["relationships"].to_string();
     assert!(
         relationships.contains("DEPENDS_ON")
@@ -295,11 +293,7 @@ fn an_attached_sbom_is_pushed_as_a_referrer() {
     let registry = Registry::start(Auth::None);
     let dir = temp_dir();
     let image = hello_image(dir.path(), "amd64");
-    let image_digest = json(&fs::read_to_string(image.join("index.json")).unwrap())["manifests"][0]
-        ["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let image_digest = layout_digest(&image);
     let artifact = run_ok(
         rko()
             .args(["sbom", "--format", "spdx", "--attach"])
@@ -309,49 +303,42 @@ fn an_attached_sbom_is_pushed_as_a_referrer() {
     );
     let artifact = artifact.trim();
     let target = format!("{}/with-sbom", registry.host());
-    let pushed = Command::new(env!("CARGO_BIN_EXE_rko"))
-        .env("DOCKER_CONFIG", dir.path().join("docker"))
-        .arg("push")
-        .arg(&image)
-        .arg(format!("{target}:v1"))
-        .arg("--sbom-tags")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&pushed.stderr);
-    assert!(pushed.status.success(), "{stderr}");
+    let (pushed, stderr) = run_ok_with_stderr(
+        rko_in(&dir.path().join("docker"))
+            .arg("push")
+            .arg(&image)
+            .arg(format!("{target}:v1"))
+            .arg("--sbom-tags"),
+    );
     assert!(stderr.contains("1 referrers"), "{stderr}");
     assert!(
-        String::from_utf8_lossy(&pushed.stdout).contains(&image_digest),
+        pushed.contains(&image_digest),
         "the image itself is what was pushed"
     );
 
     // distribution 2.8 has no referrers API: the tag schema lists it.
     let hex = image_digest.trim_start_matches("sha256:");
-    let skopeo = |reference: &str| {
+    let raw = |reference: &str| {
         json(&run_ok(
-            Command::new(require("skopeo"))
-                .args(["inspect", "--raw", "--tls-verify=false"])
+            skopeo("inspect")
+                .arg("--raw")
                 .arg(format!("docker://{reference}")),
         ))
     };
-    let referrers = skopeo(&format!("{target}:sha256-{hex}"));
+    let referrers = raw(&format!("{target}:sha256-{hex}"));
     assert_eq!(referrers["manifests"][0]["digest"], artifact);
     assert_eq!(
         referrers["manifests"][0]["artifactType"],
         "application/spdx+json"
     );
-    let manifest = skopeo(&format!("{target}@{artifact}"));
+    let manifest = raw(&format!("{target}@{artifact}"));
     assert_eq!(manifest["subject"]["digest"], image_digest.as_str());
     assert_eq!(manifest["layers"][0]["mediaType"], "application/spdx+json");
     // ko's layout, on request.
-    let ko_style = skopeo(&format!("{target}:sha256-{hex}.sbom"));
+    let ko_style = raw(&format!("{target}:sha256-{hex}.sbom"));
     assert_eq!(ko_style["subject"]["digest"], image_digest.as_str());
     // The image still exports and loads as one image.
-    run_ok(
-        Command::new(require("skopeo"))
-            .args(["inspect"])
-            .arg(format!("oci:{}:latest", image.display())),
-    );
+    run_ok(skopeo("inspect").arg(format!("oci:{}:latest", image.display())));
 }
 
 #[test]

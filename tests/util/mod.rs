@@ -1,6 +1,7 @@
-//! Shared test harness: the rko binary, fresh temp dirs, the real tools the
-//! tests drive (Go, skopeo, umoci, runc, podman), and small file helpers.
-#![allow(dead_code)]
+//! Shared test harness: the rko binary (plain, without the machine's
+//! credentials, or as the porcelain in an isolated environment), fresh temp
+//! dirs, the real tools the tests drive (Go, skopeo, umoci, runc, podman),
+//! and small file helpers.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -12,6 +13,48 @@ pub mod runc;
 /// The `rko` binary under test.
 pub fn rko() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rko"))
+}
+
+/// `rko` that sees none of the machine's registry credentials or CAs: its
+/// Docker config is `docker_config`, and podman's auth files and
+/// `SSL_CERT_FILE` are out of sight.
+pub fn rko_in(docker_config: &Path) -> Command {
+    let mut cmd = rko();
+    cmd.env("DOCKER_CONFIG", docker_config)
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("SSL_CERT_FILE");
+    cmd
+}
+
+/// The porcelain (`rko build`, `resolve`, `apply`; the verb is the caller's)
+/// isolated from the machine: its cache, HOME and Docker config under
+/// `state` (`state/cache`, `state/home`, `state/docker`), Go local and
+/// offline, and none of the caller's `KO_*`, `GOFLAGS`, `CGO_ENABLED` or
+/// `SOURCE_DATE_EPOCH`. A test that wants one of them sets it after this.
+pub fn porcelain(state: &Path) -> Command {
+    let home = state.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = rko_in(&state.join("docker"));
+    cmd.env("KOCACHE", state.join("cache"))
+        .env("HOME", home)
+        .env("KO_GO_PATH", require("go"))
+        .env("GOCACHE", gocache())
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off");
+    for variable in [
+        "KO_DOCKER_REPO",
+        "KO_DEFAULTPLATFORMS",
+        "KO_DEFAULTBASEIMAGE",
+        "KO_CONFIG_PATH",
+        "KO_DATA_DATE_EPOCH",
+        "SOURCE_DATE_EPOCH",
+        "GOFLAGS",
+        "CGO_ENABLED",
+    ] {
+        cmd.env_remove(variable);
+    }
+    cmd
 }
 
 /// Runs a command, panicking with its output if it fails; returns stdout.
@@ -27,6 +70,22 @@ pub fn run_ok(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("stdout is UTF-8")
+}
+
+/// Runs a command that must succeed; returns its stdout and its stderr
+/// (where rko reports what it built, pushed or loaded).
+pub fn run_ok_with_stderr(cmd: &mut Command) -> (String, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({})\nstdout: {stdout}\nstderr: {stderr}",
+        out.status
+    );
+    (stdout, stderr)
 }
 
 /// Runs a command that must fail; returns its stderr.
@@ -88,6 +147,12 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The Go build cache every test shares, so Go compiles the standard
+/// library once.
+pub fn gocache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocache")
+}
+
 /// A `go` command that never touches the network.
 pub fn go() -> Command {
     let mut cmd = Command::new(require("go"));
@@ -95,12 +160,14 @@ pub fn go() -> Command {
         .env("GOPROXY", "off")
         .env("CGO_ENABLED", "0");
     if std::env::var_os("GOCACHE").is_none() {
-        cmd.env(
-            "GOCACHE",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("gocache"),
-        );
+        cmd.env("GOCACHE", gocache());
     }
     cmd
+}
+
+/// `cp -r from to`.
+pub fn copy_tree(from: &Path, to: &Path) {
+    run_ok(Command::new("cp").arg("-r").arg(from).arg(to));
 }
 
 /// Builds `examples/hello` for `goarch` once per test process.
@@ -209,6 +276,32 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// The digest of the first (for rko's layouts, the only) manifest listed in
+/// `layout`'s index.json.
+pub fn layout_digest(layout: &Path) -> String {
+    read_json(&layout.join("index.json"))["manifests"][0]["digest"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}: no manifest digest in index.json", layout.display()))
+        .to_string()
+}
+
+/// The digest in what `rko push` prints, `REPO@sha256:…`.
+pub fn pushed_digest(printed: &str) -> String {
+    printed.trim().rsplit('@').next().unwrap().to_string()
+}
+
+/// `skopeo VERB` trusting any image (no policy.json needed) and speaking
+/// plain HTTP to the tests' registries, whichever side of a copy they are on.
+pub fn skopeo(verb: &str) -> Command {
+    let mut cmd = Command::new(require("skopeo"));
+    cmd.args(["--insecure-policy", verb]);
+    match verb {
+        "copy" => cmd.args(["--src-tls-verify=false", "--dest-tls-verify=false"]),
+        _ => cmd.arg("--tls-verify=false"),
+    };
+    cmd
+}
+
 /// podman with its storage under `root` (vfs), so tests never touch the machine's.
 pub fn podman(root: &Path) -> Command {
     let mut cmd = Command::new(require("podman"));
@@ -223,4 +316,11 @@ pub fn podman(root: &Path) -> Command {
 /// Parses JSON text.
 pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Parses a JSON file.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    json(&text)
 }

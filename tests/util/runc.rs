@@ -1,9 +1,8 @@
 //! Running an image for real: `umoci unpack` into a runtime bundle, the
 //! tweaks DESIGN.md describes (no terminal; the host's network namespace so
 //! the test reaches the server on 127.0.0.1), then `runc run`.
-#![allow(dead_code)]
 
-use super::{json, require, run_ok};
+use super::{read_json, require, run_ok};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -50,7 +49,7 @@ impl Container {
     /// Runs the unpacked `bundle` with `PORT` set; `work` holds runc's state and the log.
     pub fn start(bundle: &Path, work: &Path, port: u16) -> Container {
         let config_path = bundle.join("config.json");
-        let mut config = json(&std::fs::read_to_string(&config_path).unwrap());
+        let mut config = read_json(&config_path);
         config["process"]["terminal"] = false.into();
         config["process"]["env"]
             .as_array_mut()

@@ -2,7 +2,6 @@
 //! (`docker-registry`) on a free 127.0.0.1 port with temporary storage,
 //! plain, with htpasswd + TLS, or with token auth; a token server that
 //! signs JWTs the registry verifies; and a fault-injecting proxy.
-#![allow(dead_code)]
 
 use super::{require, run_ok};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -469,18 +468,23 @@ impl FaultProxy {
     }
 }
 
-fn proxy_one(
-    client: TcpStream,
-    upstream: u16,
-    rules: &Mutex<Vec<Rule>>,
-    seen: &Mutex<Vec<(String, String)>>,
-) -> std::io::Result<()> {
-    let mut reader = BufReader::new(client.try_clone()?);
-    let mut client = client;
+/// One request as the client sent it: the request line, the headers to
+/// pass on (all but `Connection`), and the body.
+struct Request {
+    head: String,
+    method: String,
+    path: String,
+    headers: Vec<String>,
+    length: usize,
+}
+
+/// Reads a request's line and headers; `None` for a connection that sends
+/// nothing (the wake-up at shutdown).
+fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>> {
     let mut head = String::new();
     reader.read_line(&mut head)?;
     if head.trim().is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let mut parts = head.split_whitespace();
     let method = parts.next().unwrap_or("").to_string();
@@ -502,19 +506,45 @@ fn proxy_one(
         }
         headers.push(line);
     }
-    seen.lock().unwrap().push((method.clone(), path.clone()));
-    let fault = {
-        let mut rules = rules.lock().unwrap();
-        let hit = rules
-            .iter_mut()
-            .find(|r| r.times > 0 && r.method == method && path.contains(r.path_contains));
-        hit.map(|rule| {
-            if rule.times != usize::MAX {
-                rule.times -= 1;
-            }
-            rule.fault.clone()
-        })
+    Ok(Some(Request {
+        head,
+        method,
+        path,
+        headers,
+        length,
+    }))
+}
+
+/// The fault of the first rule that matches and has uses left, using one.
+fn fault_for(rules: &Mutex<Vec<Rule>>, request: &Request) -> Option<Fault> {
+    let mut rules = rules.lock().unwrap();
+    let hit = rules.iter_mut().find(|r| {
+        r.times > 0 && r.method == request.method && request.path.contains(r.path_contains)
+    });
+    hit.map(|rule| {
+        if rule.times != usize::MAX {
+            rule.times -= 1;
+        }
+        rule.fault.clone()
+    })
+}
+
+fn proxy_one(
+    client: TcpStream,
+    upstream: u16,
+    rules: &Mutex<Vec<Rule>>,
+    seen: &Mutex<Vec<(String, String)>>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut client = client;
+    let Some(request) = read_request(&mut reader)? else {
+        return Ok(());
     };
+    seen.lock()
+        .unwrap()
+        .push((request.method.clone(), request.path.clone()));
+    let fault = fault_for(rules, &request);
+    let length = request.length;
     match fault {
         Some(Fault::Status(status, retry_after)) => {
             let mut body = vec![0u8; length];
@@ -538,15 +568,7 @@ fn proxy_one(
     }
     let mut body = vec![0u8; length];
     reader.read_exact(&mut body)?;
-    let mut upstream = TcpStream::connect(("127.0.0.1", upstream))?;
-    write!(upstream, "{head}")?;
-    for line in &headers {
-        write!(upstream, "{line}")?;
-    }
-    write!(upstream, "Connection: close\r\n\r\n")?;
-    upstream.write_all(&body)?;
-    let mut response = Vec::new();
-    upstream.read_to_end(&mut response)?;
+    let response = forward(upstream, &request, &body)?;
     if fault == Some(Fault::TruncateResponse) {
         let split = response
             .windows(4)
@@ -566,4 +588,19 @@ fn proxy_one(
     client.write_all(b"Connection: close\r\n")?;
     client.write_all(&response[text_end..])?;
     Ok(())
+}
+
+/// Sends `request` with `body` upstream on a one-shot connection; returns
+/// the whole response.
+fn forward(upstream: u16, request: &Request, body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut upstream = TcpStream::connect(("127.0.0.1", upstream))?;
+    write!(upstream, "{}", request.head)?;
+    for line in &request.headers {
+        write!(upstream, "{line}")?;
+    }
+    write!(upstream, "Connection: close\r\n\r\n")?;
+    upstream.write_all(body)?;
+    let mut response = Vec::new();
+    upstream.read_to_end(&mut response)?;
+    Ok(response)
 }

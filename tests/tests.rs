@@ -1,0 +1,16 @@
+//! The integration tests, compiled into one binary as ripgrep's are: one
+//! link instead of one per file, and one process whose helpers (the hello
+//! binary built once per architecture) every scenario shares. `util` is the
+//! harness; each other module is one area of behaviour.
+
+mod util;
+
+mod bazel;
+mod build;
+mod determinism;
+mod errors;
+mod interop;
+mod plumbing;
+mod registry;
+mod resolve;
+mod sbom;
