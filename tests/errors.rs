@@ -239,7 +239,7 @@ fn an_unknown_base_is_explained() {
             &f,
             &[format!("--base={}", f.root.join("nowhere").display())],
         ),
-        "nowhere is not an OCI image layout",
+        "nowhere: is not an OCI image layout",
         &f.out,
         &[],
     );
