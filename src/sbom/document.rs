@@ -152,27 +152,11 @@ fn spdx(info: &BuildInfo, options: &SbomOptions) -> Value {
     let main_id = spdx_id("Package", &info.main.path);
     let describes = if let Some(image) = &options.image {
         let id = spdx_id("Image", &image.name);
-        packages.push(json!({
-            "SPDXID": id,
-            "name": image.name,
-            "versionInfo": image.digest.as_ref().map(|d| d.to_string()).unwrap_or_default(),
-            "downloadLocation": "NOASSERTION",
-            "filesAnalyzed": false,
-            "primaryPackagePurpose": "CONTAINER",
-            "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": oci_purl(image)}],
-        }));
+        packages.push(spdx_image_package(&id, image));
         relationships.push(json!({"spdxElementId": id, "relationshipType": "CONTAINS", "relatedSpdxElement": main_id}));
         if let Some(base) = &options.base {
             let base_id = spdx_id("Image", &format!("base-{}", base.name));
-            packages.push(json!({
-                "SPDXID": base_id,
-                "name": base.name,
-                "versionInfo": base.digest.as_ref().map(|d| d.to_string()).unwrap_or_default(),
-                "downloadLocation": "NOASSERTION",
-                "filesAnalyzed": false,
-                "primaryPackagePurpose": "CONTAINER",
-                "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": oci_purl(base)}],
-            }));
+            packages.push(spdx_image_package(&base_id, base));
             relationships.push(json!({"spdxElementId": id, "relationshipType": "DESCENDANT_OF", "relatedSpdxElement": base_id}));
         }
         id
@@ -181,33 +165,10 @@ fn spdx(info: &BuildInfo, options: &SbomOptions) -> Value {
     };
     for module in modules(info) {
         let id = spdx_id("Package", &module.path);
-        let mut package = json!({
-            "SPDXID": id,
-            "name": module.path,
-            "versionInfo": module.version,
-            "downloadLocation": "NOASSERTION",
-            "filesAnalyzed": false,
-            "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": golang_purl(module)}],
-        });
-        if let Some(sha) = h1_sha256(&module.sum) {
-            package["checksums"] = json!([{"algorithm": "SHA256", "checksumValue": sha}]);
-        }
-        if let Some(replace) = &module.replace {
-            package["comment"] = json!(format!("replaced by {} {}", replace.path, replace.version)
-                .trim_end()
-                .to_string());
-        }
-        if std::ptr::eq(module, &info.main) {
-            package["primaryPackagePurpose"] = json!("APPLICATION");
-            let mut comment = format!("main package {} built with {}", info.path, info.go_version);
-            if let Some(path) = &options.binary_path {
-                comment.push_str(&format!(", installed at {path}"));
-            }
-            package["comment"] = json!(comment);
-        } else {
+        if !std::ptr::eq(module, &info.main) {
             relationships.push(json!({"spdxElementId": main_id, "relationshipType": "DEPENDS_ON", "relatedSpdxElement": id}));
         }
-        packages.push(package);
+        packages.push(spdx_module_package(&id, module, info, options));
     }
     relationships.insert(0, json!({"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": describes}));
     let name = options
@@ -226,6 +187,54 @@ fn spdx(info: &BuildInfo, options: &SbomOptions) -> Value {
         },
         "packages": packages,
         "relationships": relationships,
+    })
+}
+
+/// An SPDX package for one Go module; the main module says how it was
+/// built and where the binary is.
+fn spdx_module_package(
+    id: &str,
+    module: &Module,
+    info: &BuildInfo,
+    options: &SbomOptions,
+) -> Value {
+    let mut package = json!({
+        "SPDXID": id,
+        "name": module.path,
+        "versionInfo": module.version,
+        "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": false,
+        "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": golang_purl(module)}],
+    });
+    if let Some(sha) = h1_sha256(&module.sum) {
+        package["checksums"] = json!([{"algorithm": "SHA256", "checksumValue": sha}]);
+    }
+    if let Some(replace) = &module.replace {
+        package["comment"] = json!(format!("replaced by {} {}", replace.path, replace.version)
+            .trim_end()
+            .to_string());
+    }
+    if std::ptr::eq(module, &info.main) {
+        package["primaryPackagePurpose"] = json!("APPLICATION");
+        let mut comment = format!("main package {} built with {}", info.path, info.go_version);
+        if let Some(path) = &options.binary_path {
+            comment.push_str(&format!(", installed at {path}"));
+        }
+        package["comment"] = json!(comment);
+    }
+    package
+}
+
+/// An SPDX package for a container image.
+fn spdx_image_package(id: &str, image: &ImageRef) -> Value {
+    json!({
+        "SPDXID": id,
+        "name": image.name,
+        "versionInfo": image.digest.as_ref().map(|d| d.to_string()).unwrap_or_default(),
+        "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": false,
+        "primaryPackagePurpose": "CONTAINER",
+        "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": oci_purl(image)}],
     })
 }
 

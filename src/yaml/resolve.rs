@@ -110,34 +110,8 @@ pub fn scan(text: &str, file: &Path) -> Result<Scan> {
             Event::Alias(_) => mark_value_done(&mut path),
             Event::Scalar(value, style, _, _) => {
                 let is_key = matches!(path.last(), Some(Frame::Mapping { pending: None, .. }));
-                if let Some(import_path) = value.strip_prefix(PREFIX) {
-                    if !import_path.is_empty() && !import_path.contains(char::is_whitespace) {
-                        // The event's span may start at an anchor or tag and, for a
-                        // quoted scalar, run on over a trailing comment: find the
-                        // scalar's own text inside it.
-                        let source = &text[start..end];
-                        let at = quoted(&value, style).and_then(|repr| {
-                            let offset = match style {
-                                ScalarStyle::Plain => source.rfind(repr.as_str()),
-                                _ => source.find(repr.as_str()),
-                            }?;
-                            Some((start + offset, repr.len()))
-                        });
-                        let Some((at, len)) = at else {
-                            return Err(Error::at(
-                                file,
-                                span.start.line(),
-                                span.start.col() + 1,
-                                "the ko:// value is written in a way rko cannot rewrite in place (escapes or a block scalar)",
-                            ));
-                        };
-                        scan.refs.push(KoRef {
-                            import_path: import_path.to_string(),
-                            start: at,
-                            end: at + len,
-                            style,
-                        });
-                    }
+                if let Some(found) = ko_ref(text, start..end, &value, style, file, &span)? {
+                    scan.refs.push(found);
                 }
                 if is_key {
                     if let Some(Frame::Mapping { pending, .. }) = path.last_mut() {
@@ -156,6 +130,47 @@ pub fn scan(text: &str, file: &Path) -> Result<Scan> {
         }
     }
     Ok(scan)
+}
+
+/// The `ko://` reference a scalar event holds, located in `text`: the
+/// event's `range` may start at an anchor or tag and, for a quoted scalar,
+/// run on over a trailing comment, so the scalar's own text is found inside.
+fn ko_ref(
+    text: &str,
+    range: std::ops::Range<usize>,
+    value: &str,
+    style: ScalarStyle,
+    file: &Path,
+    span: &saphyr_parser::Span,
+) -> Result<Option<KoRef>> {
+    let Some(import_path) = value.strip_prefix(PREFIX) else {
+        return Ok(None);
+    };
+    if import_path.is_empty() || import_path.contains(char::is_whitespace) {
+        return Ok(None);
+    }
+    let source = &text[range.clone()];
+    let at = quoted(value, style).and_then(|repr| {
+        let offset = match style {
+            ScalarStyle::Plain => source.rfind(repr.as_str()),
+            _ => source.find(repr.as_str()),
+        }?;
+        Some((range.start + offset, repr.len()))
+    });
+    let Some((at, len)) = at else {
+        return Err(Error::at(
+            file,
+            span.start.line(),
+            span.start.col() + 1,
+            "the ko:// value is written in a way rko cannot rewrite in place (escapes or a block scalar)",
+        ));
+    };
+    Ok(Some(KoRef {
+        import_path: import_path.to_string(),
+        start: at,
+        end: at + len,
+        style,
+    }))
 }
 
 enum Frame {
