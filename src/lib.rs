@@ -58,5 +58,5 @@ pub use yaml::resolve::{
 
 // The porcelain: `rko build`, `resolve`, `apply`.
 pub use porcelain::ko_yaml::ImageSettings;
-pub use porcelain::pipeline::{build_and_publish, Outcome, Request};
+pub use porcelain::pipeline::{build_and_publish, Outcome, Report, Request};
 pub use porcelain::plan::{Flags as BuildValues, NamingFlags, PublishFlags};

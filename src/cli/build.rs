@@ -123,7 +123,11 @@ pub fn build_and_publish(flags: &BuildFlags, targets: &[String]) -> Result<Vec<(
         registry: flags.registry.options(),
         jobs: jobs(flags.jobs),
     };
-    let outcomes = rko::build_and_publish(&request)?;
+    let report = rko::build_and_publish(&request)?;
+    for warning in &report.warnings {
+        eprintln!("rko: warning: {warning}");
+    }
+    let outcomes = report.outcomes;
     for outcome in &outcomes {
         let platforms: Vec<String> = outcome.platforms.iter().map(|p| p.to_string()).collect();
         eprintln!(

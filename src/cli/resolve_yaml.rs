@@ -1,7 +1,7 @@
 //! `rko resolve-yaml`: the plumbing step that replaces `ko://` references
 //! in YAML with the references a map gives, touching nothing else.
 
-use rko::{Error, Result, YamlInput as Input, KO_PREFIX as PREFIX};
+use rko::{Error, Reference, Result, YamlInput as Input, KO_PREFIX as PREFIX};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -69,6 +69,12 @@ pub fn run(args: Args) -> Result<()> {
         || "the --image-digest list".to_string(),
         |p| p.display().to_string(),
     );
+    // Whatever the map says is written into the YAML: only references may be.
+    for (import_path, value) in &map {
+        value
+            .parse::<Reference>()
+            .map_err(|e| Error::invalid(format!("{source}: the image for {import_path}: {e}")))?;
+    }
     let mut inputs = Vec::new();
     for file in &args.files {
         let text = std::fs::read_to_string(file).map_err(|e| Error::io("reading", file, e))?;

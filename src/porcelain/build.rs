@@ -9,13 +9,13 @@
 //! run one item per import path the same way.
 
 use super::base_image::BaseImage;
-use super::cache::{self, Cache};
+use super::cache::{self, BinarySlot, Cache, Scratch};
 use super::gobuild::{self, GoBuild, Package};
 use super::ko_yaml::KoConfig;
 use super::layers::{self, Counters};
 use super::naming;
 use super::plan::{self, PackagePlan, Settings};
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::image::append::{self, AppendOptions, LayerInput};
 use crate::image::config::{rfc3339, ConfigEdits};
 use crate::image::index::{self, IndexOptions};
@@ -53,7 +53,7 @@ pub struct Built {
     pub layers_built: usize,
     pub layers_cached: usize,
     /// Keeps `layout` alive until the caller is done with it.
-    _scratch: tempfile::TempDir,
+    _scratch: Scratch,
 }
 
 /// An import path ready for its per-platform builds.
@@ -65,7 +65,7 @@ struct Prepared {
     /// The name the image is published under (the SBOM names it).
     image_name: String,
     counters: Counters,
-    scratch: tempfile::TempDir,
+    scratch: Scratch,
 }
 
 /// One platform's image, in its own layout.
@@ -191,10 +191,11 @@ fn build_platform(
 ) -> Result<PlatformImage> {
     let settings = cx.settings;
     let name = target.package.binary_name();
-    let binary = go_build(cx, target, platform)?;
+    let (binary, binary_digest) = go_build(cx, target, platform)?;
     let mut layers = vec![layers::binary_layer(
         cx.cache,
-        &binary,
+        &binary.path,
+        &binary_digest,
         &name,
         settings.created,
         jobs,
@@ -223,7 +224,7 @@ fn build_platform(
     let layout = target.scratch.path().join(platform_slug(platform));
     let digest = append::append(&options, &layout)?;
     if let Some(format) = settings.sbom {
-        let info = sbom::buildinfo::read(&binary)?;
+        let info = sbom::buildinfo::read(&binary.path)?;
         let options = SbomOptions {
             image: Some(ImageRef {
                 name: target.image_name.clone(),
@@ -247,8 +248,11 @@ fn build_platform(
     })
 }
 
-/// Runs `go build` into the binary's stable path in the cache.
-fn go_build(cx: Context, target: &Prepared, platform: &Platform) -> Result<PathBuf> {
+/// Runs `go build` into the binary's stable path in the cache and records
+/// it complete; the slot stays locked until the caller drops it. Go's own
+/// temporaries go to the run's scratch directory, inside `KOCACHE`, so Go
+/// renames the finished binary into place instead of copying it.
+fn go_build(cx: Context, target: &Prepared, platform: &Platform) -> Result<(BinarySlot, Digest)> {
     let plan = &target.plan;
     let disable_optimizations = cx.settings.disable_optimizations;
     let key = cache::key(&[
@@ -259,19 +263,27 @@ fn go_build(cx: Context, target: &Prepared, platform: &Platform) -> Result<PathB
             plan.env, plan.flags, plan.ldflags
         ),
     ]);
-    let output = cx.cache.binary(&key, &target.package.binary_name())?;
+    let slot = cx.cache.binary(&key, &target.package.binary_name())?;
+    let go_tmp = target
+        .scratch
+        .path()
+        .join(format!("go-{}", platform_slug(platform)));
+    std::fs::create_dir_all(&go_tmp).with_path("creating", &go_tmp)?;
+    let mut env = plan.env.clone();
+    env.push(("GOTMPDIR".to_string(), go_tmp.display().to_string()));
     gobuild::build(&GoBuild {
         go: cx.settings.go.clone(),
         dir: plan.dir.clone(),
         import_path: target.package.import_path.clone(),
         platform: platform.clone(),
-        env: plan.env.clone(),
+        env,
         flags: plan.flags.clone(),
         ldflags: plan.ldflags.clone(),
         disable_optimizations,
-        output: output.clone(),
+        output: slot.path.clone(),
     })?;
-    Ok(output)
+    let digest = cx.cache.record_binary(&slot)?;
+    Ok((slot, digest))
 }
 
 /// One image as it is, or several joined into an index with its own SBOM.

@@ -8,6 +8,7 @@ use crate::image::append::LayerInput;
 use crate::image::compress::{CompressOptions, Compression};
 use crate::image::descriptor::LayerDescriptor;
 use crate::image::layer::{self, Defaults, EntrySpec, LayerOptions, Source};
+use oci_spec::image::Digest;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -69,12 +70,12 @@ fn layer_options(mtime: u64, allow_root: Option<PathBuf>, jobs: usize) -> LayerO
 pub fn binary_layer(
     cache: &Cache,
     binary: &Path,
+    digest: &Digest,
     name: &str,
     mtime: u64,
     jobs: usize,
     counters: &Counters,
 ) -> Result<LayerInput> {
-    let digest = cache.binary_digest(binary)?;
     let key = cache::key(&[
         "binary",
         digest.as_ref(),

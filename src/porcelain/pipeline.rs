@@ -43,8 +43,17 @@ pub struct Outcome {
     pub published: Published,
 }
 
-/// Builds and publishes every target; outcomes in the order given.
-pub fn build_and_publish(request: &Request) -> Result<Vec<Outcome>> {
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// One per target, in the order given.
+    pub outcomes: Vec<Outcome>,
+    /// What was found broken in `KOCACHE` and rebuilt.
+    pub warnings: Vec<String>,
+}
+
+/// Builds and publishes every target.
+pub fn build_and_publish(request: &Request) -> Result<Report> {
     let config = load_config(request)?;
     let settings = plan::settings(&request.flags, &request.env, &config)?;
     let cache = Cache::open(&plan::cache_dir(&request.env)?)?;
@@ -69,7 +78,7 @@ pub fn build_and_publish(request: &Request) -> Result<Vec<Outcome>> {
     let jobs = request.jobs.max(4);
     let published =
         publish::publish_all(&images, &settings.publish, &request.registry, jobs, &cache)?;
-    Ok(request
+    let outcomes = request
         .targets
         .iter()
         .zip(builds)
@@ -82,7 +91,11 @@ pub fn build_and_publish(request: &Request) -> Result<Vec<Outcome>> {
             layers_cached: built.layers_cached,
             published,
         })
-        .collect())
+        .collect();
+    Ok(Report {
+        outcomes,
+        warnings: cache.take_warnings(),
+    })
 }
 
 /// `.ko.yaml` with its templates rendered. Git is asked only when a
