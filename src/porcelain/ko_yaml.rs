@@ -245,4 +245,59 @@ mod tests {
             .to_string();
         assert!(err.contains("unknown field `mian`"), "{err}");
     }
+
+    mod properties {
+        use super::*;
+        use crate::porcelain::template::TemplateData;
+        use proptest::prelude::*;
+
+        /// `.ko.yaml`-shaped text: known and unknown keys, lists, templates.
+        fn ko_yaml() -> impl Strategy<Value = String> {
+            let key = prop_oneof![
+                Just("defaultBaseImage"),
+                Just("defaultPlatforms"),
+                Just("defaultEnv"),
+                Just("defaultFlags"),
+                Just("defaultLdflags"),
+                Just("baseImageOverrides"),
+                Just("builds"),
+                Just("defaultImage"),
+                Just("unknownKey"),
+            ];
+            let value = prop_oneof![
+                "[a-z/.:{}$ -]{0,20}".prop_map(|s| format!("'{s}'")),
+                prop::collection::vec("[a-zA-Z0-9={}. -]{0,12}", 0..3).prop_map(|v| format!(
+                    "[{}]",
+                    v.iter()
+                        .map(|s| format!("'{s}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                Just("\n- main: ./cmd/app\n  ldflags: ['-X main.v={{.Env.V}}']".to_string()),
+                Just("{a: b}".to_string()),
+            ];
+            prop::collection::vec((key, value), 0..6).prop_map(|pairs| {
+                pairs
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}\n"))
+                    .collect::<String>()
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn parsing_any_text_never_panics(text in any::<String>()) {
+                let _ = KoConfig::parse(&text, Path::new("/m/.ko.yaml"));
+            }
+
+            #[test]
+            fn parsing_and_rendering_ko_yaml_shaped_text_never_panics(text in ko_yaml()) {
+                if let Ok(config) = KoConfig::parse(&text, Path::new("/m/.ko.yaml")) {
+                    let _ = config.render(&TemplateData::default());
+                }
+            }
+        }
+    }
 }

@@ -451,4 +451,102 @@ mod tests {
             .to_string();
         assert!(err.starts_with("bad.yaml:2:"), "{err}");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A `ko://` reference written plain, single- or double-quoted.
+        fn reference() -> impl Strategy<Value = String> {
+            ("[a-z]{1,8}(/[a-z0-9]{1,6}){0,3}", 0..3usize).prop_map(|(path, style)| match style {
+                0 => format!("ko://example.com/{path}"),
+                1 => format!("'ko://example.com/{path}'"),
+                _ => format!("\"ko://example.com/{path}\""),
+            })
+        }
+
+        /// A value: a reference, another scalar, or a flow list of them.
+        fn value() -> impl Strategy<Value = String> {
+            let scalar = prop_oneof![
+                reference(),
+                "[a-z0-9 ]{0,12}".prop_map(|s| format!("'{s}'"))
+            ];
+            prop_oneof![
+                scalar.clone(),
+                prop::collection::vec(scalar, 1..4).prop_map(|v| format!("[{}]", v.join(", "))),
+            ]
+        }
+
+        /// Kubernetes-shaped YAML: documents of `key: value` lines, some
+        /// nested, some with comments, separated by `---`.
+        fn yaml() -> impl Strategy<Value = String> {
+            let line = ("[a-z]{1,6}", value(), any::<bool>(), any::<bool>()).prop_map(
+                |(key, value, nested, comment)| {
+                    let comment = if comment { " # ko://not/this" } else { "" };
+                    if nested {
+                        format!("{key}:\n  inner: {value}{comment}\n")
+                    } else {
+                        format!("{key}: {value}{comment}\n")
+                    }
+                },
+            );
+            let document = prop::collection::vec(line, 1..6).prop_map(|lines| {
+                // Keys must be unique within a mapping.
+                lines
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| format!("k{i}{l}"))
+                    .collect::<String>()
+            });
+            prop::collection::vec(document, 1..4).prop_map(|docs| docs.join("---\n"))
+        }
+
+        fn render(text: &str, map: impl Fn(&str) -> String) -> String {
+            let input = Input {
+                name: "p.yaml".into(),
+                text: text.into(),
+            };
+            let prepared = prepare(vec![input], None).unwrap();
+            let resolved = prepared
+                .import_paths()
+                .into_iter()
+                .map(|ip| {
+                    let to = map(&ip);
+                    (ip, to)
+                })
+                .collect();
+            prepared.render(&resolved).0
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn scanning_any_text_never_panics(text in any::<String>()) {
+                let _ = scan(&text, Path::new("p.yaml"));
+            }
+
+            #[test]
+            fn scanning_yaml_like_text_never_panics(text in "[-a-z:'\"#&*!|>\\[\\]{}, \n]{0,200}") {
+                let _ = scan(&text, Path::new("p.yaml"));
+            }
+
+            #[test]
+            fn resolving_each_reference_to_itself_changes_no_byte(text in yaml()) {
+                prop_assert_eq!(render(&text, |ip| format!("{PREFIX}{ip}")), text);
+            }
+
+            #[test]
+            fn resolved_yaml_holds_the_references_and_nothing_else_changes(text in yaml()) {
+                let out = render(&text, |ip| format!("r.io/{}@sha256:{}", ip.replace('.', "-"), "a".repeat(64)));
+                // What was a ko:// value is now the reference; the rest is as written.
+                let scanned = scan(&out, Path::new("p.yaml")).unwrap();
+                prop_assert!(scanned.refs.is_empty(), "left unresolved: {out}");
+                prop_assert_eq!(
+                    out.matches("@sha256:").count(),
+                    text.matches("ko://example.com/").count()
+                );
+            }
+        }
+    }
 }
