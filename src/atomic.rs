@@ -4,8 +4,9 @@
 
 use crate::error::{Error, IoContext, Result};
 use std::collections::BTreeSet;
+use std::fmt;
 use std::fs;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use tempfile::{NamedTempFile, TempDir};
@@ -59,7 +60,71 @@ fn temp_prefix(target: &Path) -> String {
     format!(".{name}.rko-tmp-")
 }
 
+/// A failed write to an output, carried through `io::Write` (a compressor,
+/// a tar writer, an `io::copy`) so that the error names the output rather
+/// than whatever was being copied into it.
+#[derive(Debug)]
+struct WriteFailed {
+    target: PathBuf,
+    source: io::Error,
+}
+
+impl fmt::Display for WriteFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "writing {}: {}", self.target.display(), self.source)
+    }
+}
+
+impl std::error::Error for WriteFailed {}
+
+/// "writing TARGET: …" when `e` is a failed write to an [`AtomicFile`];
+/// `otherwise(e)` when it is not (the caller knows what else it could be).
+pub(crate) fn blame_output(e: io::Error, otherwise: impl FnOnce(io::Error) -> Error) -> Error {
+    if !e.get_ref().is_some_and(|inner| inner.is::<WriteFailed>()) {
+        return otherwise(e);
+    }
+    let failed = e
+        .into_inner()
+        .and_then(|inner| inner.downcast::<WriteFailed>().ok())
+        .expect("checked above");
+    Error::io("writing", failed.target, failed.source)
+}
+
+/// Makes a write past `ulimit -f` fail with EFBIG instead of killing the
+/// process with SIGXFSZ, which would leave the temporary file behind and
+/// print nothing. (The command line's `main` would be the natural place;
+/// it lives here so that every caller of this module gets it.)
+#[cfg(all(
+    any(target_os = "linux", target_os = "macos"),
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+fn report_file_size_limit_as_an_error() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SIGXFSZ is 25 and SIG_IGN is 1 on these targets (signal.h).
+        const SIGXFSZ: i32 = 25;
+        const SIG_IGN: usize = 1;
+        extern "C" {
+            fn signal(signum: i32, handler: usize) -> usize;
+        }
+        // SAFETY: ignoring a signal installs no handler code; signal(2) is
+        // safe to call from any thread.
+        unsafe {
+            signal(SIGXFSZ, SIG_IGN);
+        }
+    });
+}
+
+#[cfg(not(all(
+    any(target_os = "linux", target_os = "macos"),
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+fn report_file_size_limit_as_an_error() {}
+
 /// A file being written; it appears at its target only on [`commit`](Self::commit).
+///
+/// Written through its `Write` implementation, a failure reads
+/// "writing TARGET: …" (see [`blame_output`]).
 pub struct AtomicFile {
     /// `None` once committed.
     temp: Option<NamedTempFile>,
@@ -75,6 +140,7 @@ impl Drop for AtomicFile {
 
 impl AtomicFile {
     pub fn create(target: &Path) -> Result<Self> {
+        report_file_size_limit_as_an_error();
         let parent = parent_of(target)?;
         let temp = tempfile::Builder::new()
             .prefix(&temp_prefix(target))
@@ -87,6 +153,16 @@ impl AtomicFile {
             temp_path,
             target: target.to_path_buf(),
         })
+    }
+
+    /// An error writing the temporary file, as an error writing the target.
+    fn failed(&self, source: io::Error) -> io::Error {
+        let kind = source.kind();
+        let failed = WriteFailed {
+            target: self.target.clone(),
+            source,
+        };
+        io::Error::new(kind, failed)
     }
 
     pub fn file(&mut self) -> &mut fs::File {
@@ -115,6 +191,16 @@ impl AtomicFile {
     }
 }
 
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file().write(buf).map_err(|e| self.failed(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file().flush().map_err(|e| self.failed(e))
+    }
+}
+
 /// Writes `bytes` to `target` atomically.
 pub fn write_file(target: &Path, bytes: &[u8]) -> Result<()> {
     let mut out = AtomicFile::create(target)?;
@@ -138,6 +224,7 @@ impl Drop for AtomicDir {
 
 impl AtomicDir {
     pub fn create(target: &Path) -> Result<Self> {
+        report_file_size_limit_as_an_error();
         let parent = parent_of(target)?;
         if target.exists() && !target.is_dir() {
             return Err(Error::file(

@@ -2,8 +2,8 @@
 //! format (`docker load`, `podman load`) or an OCI archive (the layout
 //! itself, tarred; keeps every platform).
 
-use crate::atomic::AtomicFile;
-use crate::error::{Error, IoContext, Result};
+use crate::atomic::{blame_output, AtomicFile};
+use crate::error::{Error, Result};
 use crate::image::layer::{self, Entry, Kind, Source};
 use crate::image::layout::{self, Layout};
 use crate::image::platform::Platform;
@@ -71,9 +71,11 @@ pub fn export(layout_path: &Path, options: &ExportOptions, out: &Path) -> Result
         }
     };
     let mut file = AtomicFile::create(out)?;
-    let mut writer = BufWriter::with_capacity(1 << 20, file.file());
+    let mut writer = BufWriter::with_capacity(1 << 20, &mut file);
     layer::write_tar(&entries, 0, &mut writer)?;
-    writer.flush().with_path("writing", out)?;
+    writer
+        .flush()
+        .map_err(|e| blame_output(e, |e| Error::io("writing", out, e)))?;
     drop(writer);
     file.commit()
 }
