@@ -295,11 +295,6 @@ fn set_mode(_path: &Path, _mode: u32) -> Result<()> {
     Ok(())
 }
 
-/// Writes a file inside a directory that is itself still being staged (and
-/// so invisible until committed): no temporary file needed.
-pub fn write_plain(path: &Path, bytes: &[u8]) -> Result<()> {
-    fs::write(path, bytes).with_path("writing", path)
-}
 
 #[cfg(test)]
 mod tests {

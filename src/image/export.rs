@@ -8,7 +8,7 @@ use crate::image::layer::{self, Entry, Kind, Source};
 use crate::image::layout::{self, Layout};
 use crate::image::platform::Platform;
 use crate::json;
-use oci_spec::image::ImageIndex;
+use oci_spec::image::{Digest, ImageIndex};
 use serde::Serialize;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -95,7 +95,7 @@ fn normalize_tag(tag: &str) -> Result<String> {
     })
 }
 
-fn blob_name(digest: &oci_spec::image::Digest) -> String {
+fn blob_name(digest: &Digest) -> String {
     format!("blobs/{}/{}", digest.algorithm().as_ref(), digest.digest())
 }
 
@@ -119,12 +119,14 @@ fn dir(path: &str) -> Entry {
     }
 }
 
-fn blob_entry(layout: &Layout, digest: &oci_spec::image::Digest) -> Result<Entry> {
-    let path = layout.blob_path(digest);
-    let size = std::fs::metadata(&path)
-        .map_err(|_| Error::file(layout.root(), format!("is missing blob {digest}")))?
-        .len();
-    Ok(file(blob_name(digest), Source::Path(path), size))
+/// A blob of `layout`, checked against its digest when it is written.
+fn blob_entry(layout: &Layout, digest: &Digest) -> Result<Entry> {
+    let size = layout.open_blob(digest)?.size();
+    let source = Source::LayoutBlob {
+        path: layout.blob_path(digest),
+        digest: digest.clone(),
+    };
+    Ok(file(blob_name(digest), source, size))
 }
 
 fn docker_entries(
@@ -163,6 +165,9 @@ fn docker_entries(
 }
 
 fn oci_entries(layout: &Layout, tag: Option<&str>) -> Result<Vec<Entry>> {
+    // The archive holds every blob present; each must be there that the
+    // listing leads to, or a reader of the archive fails where rko did not.
+    layout.check_complete()?;
     let mut index: ImageIndex = layout.index().clone();
     // `podman load` and `docker load` want one image per archive: artifacts
     // (SBOMs) keep their blobs in it but leave the listing.

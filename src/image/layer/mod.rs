@@ -8,6 +8,7 @@ pub use entries::{plan, Defaults, Entry, EntrySpec, Kind, Source};
 
 use crate::atomic::{blame_output, AtomicFile};
 use crate::error::{Error, IoContext, Result};
+use crate::image::blob;
 use crate::image::compress::{compress, CompressOptions};
 use crate::image::descriptor::LayerDescriptor;
 use std::io::{self, BufWriter, Write};
@@ -44,6 +45,14 @@ pub fn write_tar(entries: &[Entry], mtime: u64, out: &mut dyn Write) -> Result<(
                         let file = std::fs::File::open(path).with_path("opening", path)?;
                         tar.append(&header, file)
                             .map_err(|e| entry_error(e, &entry.path, Some(path)))?;
+                        Ok(())
+                    }
+                    Source::LayoutBlob { path, digest } => {
+                        let blob = blob::open_in_layout(path, digest)?.into_reader();
+                        tar.append(&header, blob).map_err(|e| {
+                            blob::take_error(e)
+                                .unwrap_or_else(|e| entry_error(e, &entry.path, Some(path)))
+                        })?;
                         Ok(())
                     }
                 }
