@@ -9,6 +9,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 use tempfile::{NamedTempFile, TempDir};
 
 /// Temporary outputs not yet committed or dropped, so that a run stopped by
@@ -58,6 +59,51 @@ fn parent_of(target: &Path) -> Result<PathBuf> {
 fn temp_prefix(target: &Path) -> String {
     let name = target.file_name().unwrap_or_default().to_string_lossy();
     format!(".{name}.rko-tmp-")
+}
+
+/// How long a temporary must have been left untouched before a later run
+/// takes it for the remains of a killed one.
+const STALE_AFTER: Duration = Duration::from_secs(10 * 60);
+
+/// Removes what killed runs left beside a target: its other temporaries
+/// (`prefix` + anything) not modified for [`STALE_AFTER`] before `now`, the
+/// modification time of the temporary this run just created.
+///
+/// Safe without a lock: a live run keeps its temporary fresh, as it writes
+/// it from the moment it is created (rko creates a temporary only when it
+/// is about to fill it) and a directory counts as modified when anything
+/// in it is; only one nobody has touched for minutes is taken for dead.
+/// Times are the filesystem's own, compared with each other, so neither
+/// the clock nor a network filesystem's skew comes into it. Failures are
+/// ignored: sweeping is housekeeping, never a reason to fail a run.
+fn sweep_stale(parent: &Path, prefix: &str, now: SystemTime) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(prefix) {
+            continue;
+        }
+        let path = entry.path();
+        let stale = last_modified(&path)
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if stale {
+            let _ = match entry.file_type() {
+                Ok(kind) if kind.is_dir() => fs::remove_dir_all(&path),
+                _ => fs::remove_file(&path),
+            };
+        }
+    }
+}
+
+/// The newest modification time of `path` and, for a directory, of
+/// everything in it (symlinks not followed).
+fn last_modified(path: &Path) -> Option<SystemTime> {
+    walkdir::WalkDir::new(path)
+        .into_iter()
+        .filter_map(|entry| entry.ok()?.metadata().ok()?.modified().ok())
+        .max()
 }
 
 /// A failed write to an output, carried through `io::Write` (a compressor,
@@ -146,6 +192,9 @@ impl AtomicFile {
             .prefix(&temp_prefix(target))
             .tempfile_in(&parent)
             .with_path("creating a temporary file in", &parent)?;
+        if let Ok(now) = temp.as_file().metadata().and_then(|m| m.modified()) {
+            sweep_stale(&parent, &temp_prefix(target), now);
+        }
         let temp_path = temp.path().to_path_buf();
         pending().insert(temp_path.clone());
         Ok(AtomicFile {
@@ -236,6 +285,9 @@ impl AtomicDir {
             .prefix(&temp_prefix(target))
             .tempdir_in(&parent)
             .with_path("creating a temporary directory in", &parent)?;
+        if let Ok(now) = fs::metadata(temp.path()).and_then(|m| m.modified()) {
+            sweep_stale(&parent, &temp_prefix(target), now);
+        }
         let temp_path = temp.path().to_path_buf();
         pending().insert(temp_path.clone());
         Ok(AtomicDir {
@@ -294,7 +346,6 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
 fn set_mode(_path: &Path, _mode: u32) -> Result<()> {
     Ok(())
 }
-
 
 #[cfg(test)]
 mod tests {
