@@ -385,6 +385,30 @@ mod tests {
     }
 
     #[test]
+    fn temporaries_of_the_target_left_untouched_for_minutes_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        let stale = dir.path().join(".out.txt.rko-tmp-killed");
+        let stale_dir = dir.path().join(".out.txt.rko-tmp-killed-dir");
+        let live = dir.path().join(".out.txt.rko-tmp-running");
+        let live_dir = dir.path().join(".out.txt.rko-tmp-running-dir");
+        let other = dir.path().join(".other.txt.rko-tmp-killed");
+        for file in [&stale, &live, &other] {
+            fs::write(file, b"x").unwrap();
+        }
+        fs::create_dir(&stale_dir).unwrap();
+        fs::create_dir(&live_dir).unwrap();
+        // A directory is as fresh as the newest thing in it.
+        fs::write(live_dir.join("being-written"), b"x").unwrap();
+        for path in [&stale, &stale_dir, &live_dir, &other] {
+            fs::File::open(path).unwrap().set_modified(old).unwrap();
+        }
+        drop(AtomicFile::create(&dir.path().join("out.txt")).unwrap());
+        assert!(!stale.exists() && !stale_dir.exists());
+        assert!(live.exists() && live_dir.exists() && other.exists());
+    }
+
+    #[test]
     fn a_missing_parent_directory_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("missing/out.txt");

@@ -239,3 +239,72 @@ pub(crate) fn take_error(e: io::Error) -> std::result::Result<Error, io::Error> 
         .and_then(|inner| inner.downcast::<Error>().ok())
         .expect("checked above"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layout_blob_must_lead_to_a_copy_of_the_same_blob() {
+        let digest = crate::digest::sha256(b"x");
+        let hex = digest.digest().to_string();
+        let cases = [
+            (format!("/layout/blobs/sha256/{hex}"), true),
+            (format!("/execroot/bin/image/blobs/sha256/{hex}"), true),
+            (format!("/layout/blobs/sha256/{}", "0".repeat(64)), false),
+            (format!("/layout/blobs/sha512/{hex}"), false),
+            (format!("/layout/sha256/{hex}"), false),
+            ("/etc/passwd".to_string(), false),
+            (hex.clone(), false),
+        ];
+        for (path, want) in cases {
+            assert_eq!(is_a_copy_of(Path::new(&path), &digest), want, "{path}");
+        }
+    }
+
+    fn blob_file(content: &[u8], named: &[u8]) -> (tempfile::TempDir, PathBuf, Digest) {
+        let digest = crate::digest::sha256(named);
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = dir.path().join("blobs/sha256");
+        fs::create_dir_all(&blobs).unwrap();
+        let path = blobs.join(digest.digest());
+        fs::write(&path, content).unwrap();
+        (dir, path, digest)
+    }
+
+    #[test]
+    fn a_reader_fails_on_the_read_that_completes_a_blob_with_the_wrong_content() {
+        // Read as the tar writer reads: exactly the size, never to the end.
+        for (content, named, ok) in [
+            (&b"right"[..], &b"right"[..], true),
+            (b"wrong", b"right", false),
+        ] {
+            let (_dir, path, digest) = blob_file(content, named);
+            let blob = open_in_layout(&path, &digest).unwrap();
+            let size = blob.size();
+            let mut out = Vec::new();
+            let result = io::copy(&mut blob.into_reader().take(size), &mut out);
+            assert_eq!(result.is_ok(), ok, "{content:?}");
+            if let Err(e) = result {
+                let err = take_error(e).unwrap().to_string();
+                assert!(err.contains("does not match its digest"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn placing_a_blob_checks_it_whether_linked_or_copied() {
+        for (content, ok) in [(&b"right"[..], true), (b"wrong", false)] {
+            let (dir, path, digest) = blob_file(content, b"right");
+            let target = dir.path().join("placed");
+            let placed = open_in_layout(&path, &digest)
+                .unwrap()
+                .place(&target, dir.path());
+            assert_eq!(placed.is_ok(), ok, "{content:?}");
+            let copy = dir.path().join("copied");
+            let mut blob = open_in_layout(&path, &digest).unwrap();
+            let (actual, size) = blob.copy_to(&copy, dir.path()).unwrap();
+            assert_eq!((actual == digest, size), (ok, 5));
+        }
+    }
+}

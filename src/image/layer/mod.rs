@@ -29,7 +29,7 @@ pub fn write_tar(entries: &[Entry], mtime: u64, out: &mut dyn Write) -> Result<(
             size: 0,
             link: "",
         };
-        let result = match &entry.kind {
+        match &entry.kind {
             Kind::Dir => tar.append(&header, io::empty()),
             Kind::Symlink(target) => {
                 header.kind = EntryType::Symlink;
@@ -39,30 +39,40 @@ pub fn write_tar(entries: &[Entry], mtime: u64, out: &mut dyn Write) -> Result<(
             Kind::File { source, size } => {
                 header.kind = EntryType::File;
                 header.size = *size;
-                match source {
-                    Source::Bytes(bytes) => tar.append(&header, &bytes[..]),
-                    Source::Path(path) => {
-                        let file = std::fs::File::open(path).with_path("opening", path)?;
-                        tar.append(&header, file)
-                            .map_err(|e| entry_error(e, &entry.path, Some(path)))?;
-                        Ok(())
-                    }
-                    Source::LayoutBlob { path, digest } => {
-                        let blob = blob::open_in_layout(path, digest)?.into_reader();
-                        tar.append(&header, blob).map_err(|e| {
-                            blob::take_error(e)
-                                .unwrap_or_else(|e| entry_error(e, &entry.path, Some(path)))
-                        })?;
-                        Ok(())
-                    }
-                }
+                append_file(&mut tar, &header, source)?;
+                Ok(())
             }
-        };
-        result.map_err(|e| entry_error(e, &entry.path, None))?;
+        }
+        .map_err(|e| entry_error(e, &entry.path, None))?;
     }
     tar.finish()
         .map_err(|e| blame_output(e, |e| Error::invalid(format!("writing the layer: {e}"))))?;
     Ok(())
+}
+
+/// Writes a file entry whose content comes from `source`.
+fn append_file(tar: &mut TarWriter<impl Write>, header: &Header, source: &Source) -> Result<()> {
+    let entry = header.path;
+    match source {
+        Source::Bytes(bytes) => tar
+            .append(header, &bytes[..])
+            .map_err(|e| entry_error(e, entry, None)),
+        Source::Path(path) => {
+            let file = std::fs::File::open(path).with_path("opening", path)?;
+            tar.append(header, file)
+                .map_err(|e| entry_error(e, entry, Some(path)))
+        }
+        Source::LayoutBlob { path, digest } => {
+            let blob = blob::open_in_layout(path, digest)?;
+            // The digest is checked when the blob's last byte is read.
+            if blob.size() != header.size {
+                return Err(Error::file(path, "changed while rko read it"));
+            }
+            tar.append(header, blob.into_reader()).map_err(|e| {
+                blob::take_error(e).unwrap_or_else(|e| entry_error(e, entry, Some(path)))
+            })
+        }
+    }
 }
 
 /// A failed write names the output; any other failure the entry (and the
