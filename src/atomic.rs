@@ -4,10 +4,12 @@
 
 use crate::error::{Error, IoContext, Result};
 use std::collections::BTreeSet;
+use std::fmt;
 use std::fs;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 use tempfile::{NamedTempFile, TempDir};
 
 /// Temporary outputs not yet committed or dropped, so that a run stopped by
@@ -59,7 +61,116 @@ fn temp_prefix(target: &Path) -> String {
     format!(".{name}.rko-tmp-")
 }
 
+/// How long a temporary must have been left untouched before a later run
+/// takes it for the remains of a killed one.
+const STALE_AFTER: Duration = Duration::from_secs(10 * 60);
+
+/// Removes what killed runs left beside a target: its other temporaries
+/// (`prefix` + anything) not modified for [`STALE_AFTER`] before `now`, the
+/// modification time of the temporary this run just created.
+///
+/// Safe without a lock: a live run keeps its temporary fresh, as it writes
+/// it from the moment it is created (rko creates a temporary only when it
+/// is about to fill it) and a directory counts as modified when anything
+/// in it is; only one nobody has touched for minutes is taken for dead.
+/// Times are the filesystem's own, compared with each other, so neither
+/// the clock nor a network filesystem's skew comes into it. Failures are
+/// ignored: sweeping is housekeeping, never a reason to fail a run.
+fn sweep_stale(parent: &Path, prefix: &str, now: SystemTime) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(prefix) {
+            continue;
+        }
+        let path = entry.path();
+        let stale = last_modified(&path)
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if stale {
+            let _ = match entry.file_type() {
+                Ok(kind) if kind.is_dir() => fs::remove_dir_all(&path),
+                _ => fs::remove_file(&path),
+            };
+        }
+    }
+}
+
+/// The newest modification time of `path` and, for a directory, of
+/// everything in it (symlinks not followed).
+fn last_modified(path: &Path) -> Option<SystemTime> {
+    walkdir::WalkDir::new(path)
+        .into_iter()
+        .filter_map(|entry| entry.ok()?.metadata().ok()?.modified().ok())
+        .max()
+}
+
+/// A failed write to an output, carried through `io::Write` (a compressor,
+/// a tar writer, an `io::copy`) so that the error names the output rather
+/// than whatever was being copied into it.
+#[derive(Debug)]
+struct WriteFailed {
+    target: PathBuf,
+    source: io::Error,
+}
+
+impl fmt::Display for WriteFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "writing {}: {}", self.target.display(), self.source)
+    }
+}
+
+impl std::error::Error for WriteFailed {}
+
+/// "writing TARGET: …" when `e` is a failed write to an [`AtomicFile`];
+/// `otherwise(e)` when it is not (the caller knows what else it could be).
+pub(crate) fn blame_output(e: io::Error, otherwise: impl FnOnce(io::Error) -> Error) -> Error {
+    if !e.get_ref().is_some_and(|inner| inner.is::<WriteFailed>()) {
+        return otherwise(e);
+    }
+    let failed = e
+        .into_inner()
+        .and_then(|inner| inner.downcast::<WriteFailed>().ok())
+        .expect("checked above");
+    Error::io("writing", failed.target, failed.source)
+}
+
+/// Makes a write past `ulimit -f` fail with EFBIG instead of killing the
+/// process with SIGXFSZ, which would leave the temporary file behind and
+/// print nothing. (The command line's `main` would be the natural place;
+/// it lives here so that every caller of this module gets it.)
+#[cfg(all(
+    any(target_os = "linux", target_os = "macos"),
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+fn report_file_size_limit_as_an_error() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SIGXFSZ is 25 and SIG_IGN is 1 on these targets (signal.h).
+        const SIGXFSZ: i32 = 25;
+        const SIG_IGN: usize = 1;
+        extern "C" {
+            fn signal(signum: i32, handler: usize) -> usize;
+        }
+        // SAFETY: ignoring a signal installs no handler code; signal(2) is
+        // safe to call from any thread.
+        unsafe {
+            signal(SIGXFSZ, SIG_IGN);
+        }
+    });
+}
+
+#[cfg(not(all(
+    any(target_os = "linux", target_os = "macos"),
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+fn report_file_size_limit_as_an_error() {}
+
 /// A file being written; it appears at its target only on [`commit`](Self::commit).
+///
+/// Written through its `Write` implementation, a failure reads
+/// "writing TARGET: …" (see [`blame_output`]).
 pub struct AtomicFile {
     /// `None` once committed.
     temp: Option<NamedTempFile>,
@@ -75,11 +186,15 @@ impl Drop for AtomicFile {
 
 impl AtomicFile {
     pub fn create(target: &Path) -> Result<Self> {
+        report_file_size_limit_as_an_error();
         let parent = parent_of(target)?;
         let temp = tempfile::Builder::new()
             .prefix(&temp_prefix(target))
             .tempfile_in(&parent)
             .with_path("creating a temporary file in", &parent)?;
+        if let Ok(now) = temp.as_file().metadata().and_then(|m| m.modified()) {
+            sweep_stale(&parent, &temp_prefix(target), now);
+        }
         let temp_path = temp.path().to_path_buf();
         pending().insert(temp_path.clone());
         Ok(AtomicFile {
@@ -87,6 +202,16 @@ impl AtomicFile {
             temp_path,
             target: target.to_path_buf(),
         })
+    }
+
+    /// An error writing the temporary file, as an error writing the target.
+    fn failed(&self, source: io::Error) -> io::Error {
+        let kind = source.kind();
+        let failed = WriteFailed {
+            target: self.target.clone(),
+            source,
+        };
+        io::Error::new(kind, failed)
     }
 
     pub fn file(&mut self) -> &mut fs::File {
@@ -115,6 +240,16 @@ impl AtomicFile {
     }
 }
 
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file().write(buf).map_err(|e| self.failed(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file().flush().map_err(|e| self.failed(e))
+    }
+}
+
 /// Writes `bytes` to `target` atomically.
 pub fn write_file(target: &Path, bytes: &[u8]) -> Result<()> {
     let mut out = AtomicFile::create(target)?;
@@ -138,6 +273,7 @@ impl Drop for AtomicDir {
 
 impl AtomicDir {
     pub fn create(target: &Path) -> Result<Self> {
+        report_file_size_limit_as_an_error();
         let parent = parent_of(target)?;
         if target.exists() && !target.is_dir() {
             return Err(Error::file(
@@ -149,6 +285,9 @@ impl AtomicDir {
             .prefix(&temp_prefix(target))
             .tempdir_in(&parent)
             .with_path("creating a temporary directory in", &parent)?;
+        if let Ok(now) = fs::metadata(temp.path()).and_then(|m| m.modified()) {
+            sweep_stale(&parent, &temp_prefix(target), now);
+        }
         let temp_path = temp.path().to_path_buf();
         pending().insert(temp_path.clone());
         Ok(AtomicDir {
@@ -208,12 +347,6 @@ fn set_mode(_path: &Path, _mode: u32) -> Result<()> {
     Ok(())
 }
 
-/// Writes a file inside a directory that is itself still being staged (and
-/// so invisible until committed): no temporary file needed.
-pub fn write_plain(path: &Path, bytes: &[u8]) -> Result<()> {
-    fs::write(path, bytes).with_path("writing", path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +382,30 @@ mod tests {
         assert!(target.join("fresh").exists());
         assert!(!target.join("stale").exists());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn temporaries_of_the_target_left_untouched_for_minutes_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        let stale = dir.path().join(".out.txt.rko-tmp-killed");
+        let stale_dir = dir.path().join(".out.txt.rko-tmp-killed-dir");
+        let live = dir.path().join(".out.txt.rko-tmp-running");
+        let live_dir = dir.path().join(".out.txt.rko-tmp-running-dir");
+        let other = dir.path().join(".other.txt.rko-tmp-killed");
+        for file in [&stale, &live, &other] {
+            fs::write(file, b"x").unwrap();
+        }
+        fs::create_dir(&stale_dir).unwrap();
+        fs::create_dir(&live_dir).unwrap();
+        // A directory is as fresh as the newest thing in it.
+        fs::write(live_dir.join("being-written"), b"x").unwrap();
+        for path in [&stale, &stale_dir, &live_dir, &other] {
+            fs::File::open(path).unwrap().set_modified(old).unwrap();
+        }
+        drop(AtomicFile::create(&dir.path().join("out.txt")).unwrap());
+        assert!(!stale.exists() && !stale_dir.exists());
+        assert!(live.exists() && live_dir.exists() && other.exists());
     }
 
     #[test]

@@ -62,12 +62,13 @@ pub fn append(options: &AppendOptions, out: &Path) -> Result<Digest> {
             "--annotation needs OCI media types, but the base image uses Docker's (schema 2 manifests have no annotations)",
         ));
     }
-    verify_layers(&options.layers)?;
+    check_layer_sizes(&options.layers)?;
 
     let mut writer = LayoutWriter::create(out)?;
     copy_base_blobs(&base, &mut writer)?;
     let mut layers = base.layers.clone();
     for layer in &options.layers {
+        // Checked against its digest as it is linked or copied.
         writer.add_file(&layer.blob, &layer.descriptor.digest)?;
         layers.push(manifest_layer(layer, base.docker)?);
     }
@@ -126,17 +127,12 @@ fn manifest_annotations(options: &AppendOptions, base: &Base) -> Vec<(String, St
     annotations
 }
 
-/// Checks every new layer blob against its descriptor, in parallel.
-fn verify_layers(layers: &[LayerInput]) -> Result<()> {
-    std::thread::scope(|scope| {
-        let checks: Vec<_> = layers
-            .iter()
-            .map(|layer| scope.spawn(move || layer.descriptor.verify_blob(&layer.blob)))
-            .collect();
-        checks
-            .into_iter()
-            .try_for_each(|check| check.join().expect("verifying a blob does not panic"))
-    })
+/// Checks the size of every new layer blob before anything is written; the
+/// digest is checked as the blob is copied.
+fn check_layer_sizes(layers: &[LayerInput]) -> Result<()> {
+    layers
+        .iter()
+        .try_for_each(|layer| layer.descriptor.check_size(&layer.blob))
 }
 
 /// The layer's descriptor as the manifest lists it, in Docker's media types
@@ -169,27 +165,27 @@ fn copy_base_blobs(base: &Base, writer: &mut LayoutWriter) -> Result<()> {
         }
         BaseBlobs::Layout(source) => {
             for layer in &base.layers {
-                let path = source.blob_path(layer.digest());
-                if !path.exists() && base.blob_source.is_some() {
-                    continue; // a shallow base: push mounts it from the source repository
-                }
-                let meta = std::fs::metadata(&path).map_err(|_| {
-                    Error::file(
+                if !source.has_blob(layer.digest()) {
+                    if base.blob_source.is_some() {
+                        continue; // a shallow base: push mounts it from the source repository
+                    }
+                    return Err(Error::file(
                         source.root(),
                         format!("is missing layer blob {} of the base image", layer.digest()),
-                    )
-                })?;
-                if meta.len() != layer.size() {
+                    ));
+                }
+                let blob = source.open_blob(layer.digest())?;
+                if blob.size() != layer.size() {
                     return Err(Error::file(
-                        &path,
+                        source.blob_path(layer.digest()),
                         format!(
                             "is {} bytes but the base manifest says {}",
-                            meta.len(),
+                            blob.size(),
                             layer.size()
                         ),
                     ));
                 }
-                writer.add_file(&path, layer.digest())?;
+                writer.add_blob(source, layer.digest())?;
             }
             Ok(())
         }

@@ -191,6 +191,10 @@ where
             let result_tx = result_tx.clone();
             scope.spawn(move || worker(codec, level, &job_rx, &result_tx));
         }
+        // Only the workers may hold the receiving ends: when the writer
+        // fails, the workers stop at their next result, and the producer's
+        // next send then fails instead of waiting forever for a receiver.
+        drop(job_rx);
         drop(result_tx);
         let writer = scope.spawn(move || write_in_order(sink, result_rx, token_tx));
 
@@ -220,8 +224,12 @@ where
     ))
 }
 
+/// A failed write names the output (see [`crate::atomic::blame_output`]);
+/// anything else is a failure to compress.
 fn write_error(e: io::Error) -> Error {
-    Error::invalid(format!("writing the compressed layer: {e}"))
+    crate::atomic::blame_output(e, |e| {
+        Error::invalid(format!("writing the compressed layer: {e}"))
+    })
 }
 
 fn worker(
@@ -466,6 +474,55 @@ mod tests {
         let data = sample(2 * CHUNK_SIZE + 99);
         let (bytes, _) = run(Compression::Zstd, 2, &data);
         assert_eq!(zstd::stream::decode_all(&bytes[..]).unwrap(), data);
+    }
+
+    /// A writer that takes `room` bytes, then fails as a full disk does.
+    struct FullDisk {
+        room: usize,
+    }
+
+    impl Write for FullDisk {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from_raw_os_error(28));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_output_ends_the_pipeline_with_its_error() {
+        let data = sample(24 * CHUNK_SIZE);
+        for compression in [Compression::Gzip, Compression::Zstd, Compression::None] {
+            for room in [0, 5, CHUNK_SIZE] {
+                let (done, result) = std::sync::mpsc::channel();
+                let data = data.clone();
+                std::thread::spawn(move || {
+                    let options = CompressOptions {
+                        compression,
+                        level: None,
+                        jobs: 2,
+                    };
+                    let out = compress(FullDisk { room }, options, |w| {
+                        w.write_all(&data)
+                            .map_err(|e| Error::invalid(e.to_string()))
+                    });
+                    done.send(out.err().map(|e| e.to_string())).unwrap();
+                });
+                // A deadlock detector, not a speed limit.
+                let err = result
+                    .recv_timeout(std::time::Duration::from_secs(60))
+                    .unwrap_or_else(|_| panic!("{compression}, room {room}: hung"));
+                let err = err.unwrap_or_else(|| panic!("{compression}, room {room}: no error"));
+                assert!(err.contains("No space left"), "{compression}: {err}");
+            }
+        }
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //! format (`docker load`, `podman load`) or an OCI archive (the layout
 //! itself, tarred; keeps every platform).
 
-use crate::atomic::AtomicFile;
-use crate::error::{Error, IoContext, Result};
+use crate::atomic::{blame_output, AtomicFile};
+use crate::error::{Error, Result};
 use crate::image::layer::{self, Entry, Kind, Source};
 use crate::image::layout::{self, Layout};
 use crate::image::platform::Platform;
 use crate::json;
-use oci_spec::image::ImageIndex;
+use oci_spec::image::{Digest, ImageIndex};
 use serde::Serialize;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -71,9 +71,11 @@ pub fn export(layout_path: &Path, options: &ExportOptions, out: &Path) -> Result
         }
     };
     let mut file = AtomicFile::create(out)?;
-    let mut writer = BufWriter::with_capacity(1 << 20, file.file());
+    let mut writer = BufWriter::with_capacity(1 << 20, &mut file);
     layer::write_tar(&entries, 0, &mut writer)?;
-    writer.flush().with_path("writing", out)?;
+    writer
+        .flush()
+        .map_err(|e| blame_output(e, |e| Error::io("writing", out, e)))?;
     drop(writer);
     file.commit()
 }
@@ -93,7 +95,7 @@ fn normalize_tag(tag: &str) -> Result<String> {
     })
 }
 
-fn blob_name(digest: &oci_spec::image::Digest) -> String {
+fn blob_name(digest: &Digest) -> String {
     format!("blobs/{}/{}", digest.algorithm().as_ref(), digest.digest())
 }
 
@@ -117,12 +119,14 @@ fn dir(path: &str) -> Entry {
     }
 }
 
-fn blob_entry(layout: &Layout, digest: &oci_spec::image::Digest) -> Result<Entry> {
-    let path = layout.blob_path(digest);
-    let size = std::fs::metadata(&path)
-        .map_err(|_| Error::file(layout.root(), format!("is missing blob {digest}")))?
-        .len();
-    Ok(file(blob_name(digest), Source::Path(path), size))
+/// A blob of `layout`, checked against its digest when it is written.
+fn blob_entry(layout: &Layout, digest: &Digest) -> Result<Entry> {
+    let size = layout.open_blob(digest)?.size();
+    let source = Source::LayoutBlob {
+        path: layout.blob_path(digest),
+        digest: digest.clone(),
+    };
+    Ok(file(blob_name(digest), source, size))
 }
 
 fn docker_entries(
@@ -161,6 +165,9 @@ fn docker_entries(
 }
 
 fn oci_entries(layout: &Layout, tag: Option<&str>) -> Result<Vec<Entry>> {
+    // The archive holds every blob present; each must be there that the
+    // listing leads to, or a reader of the archive fails where rko did not.
+    layout.check_complete()?;
     let mut index: ImageIndex = layout.index().clone();
     // `podman load` and `docker load` want one image per archive: artifacts
     // (SBOMs) keep their blobs in it but leave the listing.

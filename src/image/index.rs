@@ -77,10 +77,11 @@ pub fn build(options: &IndexOptions, out: &Path) -> Result<Digest> {
     Ok(digest)
 }
 
-/// Links every blob of `source` into the new layout.
+/// Links (or copies) every blob of `source` into the new layout, each
+/// checked against its digest.
 fn copy_all_blobs(source: &Layout, writer: &mut LayoutWriter) -> Result<()> {
     for digest in source.blob_digests()? {
-        writer.add_file(&source.blob_path(&digest), &digest)?;
+        writer.add_blob(source, &digest)?;
     }
     Ok(())
 }

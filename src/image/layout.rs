@@ -4,6 +4,7 @@
 use crate::atomic::AtomicDir;
 use crate::digest;
 use crate::error::{Error, IoContext, Result};
+use crate::image::blob::{self, Blob};
 use crate::image::media_types;
 use crate::image::platform::Platform;
 use crate::json;
@@ -119,28 +120,39 @@ impl Layout {
             .collect()
     }
 
-    /// Reads a small blob (a manifest, index or config) and checks its digest.
+    /// Opens a blob to pass it on: a regular file in this layout (see
+    /// [`blob`] for the one symlink allowed), checked as it is read.
+    pub(crate) fn open_blob(&self, digest: &Digest) -> Result<Blob> {
+        let path = self.blob_path(digest);
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::file(&self.root, format!("is missing blob {digest}")))
+            }
+            _ => blob::open_in_layout(&path, digest),
+        }
+    }
+
+    /// Whether the layout holds the blob (as a file or a symlink: which
+    /// one is checked when it is opened).
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        std::fs::symlink_metadata(self.blob_path(digest)).is_ok()
+    }
+
+    /// Reads a small blob (a manifest, index or config) and checks its
+    /// size and digest.
     pub fn read_blob(&self, descriptor: &Descriptor) -> Result<Vec<u8>> {
-        let path = self.blob_path(descriptor.digest());
-        let bytes = std::fs::read(&path).map_err(|e| {
-            Error::file(
-                &self.root,
-                format!("cannot read blob {}: {e}", descriptor.digest()),
-            )
-        })?;
-        let actual = digest::sha256(&bytes);
-        if &actual != descriptor.digest() || bytes.len() as u64 != descriptor.size() {
+        let blob = self.open_blob(descriptor.digest())?;
+        if blob.size() != descriptor.size() {
             return Err(Error::file(
-                &path,
+                self.blob_path(descriptor.digest()),
                 format!(
-                    "content does not match its descriptor ({} bytes, {actual}; expected {} bytes, {})",
-                    bytes.len(),
-                    descriptor.size(),
-                    descriptor.digest()
+                    "is {} bytes but its descriptor says {}",
+                    blob.size(),
+                    descriptor.size()
                 ),
             ));
         }
-        Ok(bytes)
+        blob.read_all()
     }
 
     pub fn read_json<T: DeserializeOwned>(
@@ -150,6 +162,56 @@ impl Layout {
     ) -> Result<T> {
         let bytes = self.read_blob(descriptor)?;
         json::parse(&bytes, &self.blob_path(descriptor.digest()), what)
+    }
+
+    /// Checks that every blob `index.json` leads to is here: the indexes
+    /// and manifests it lists (read, and checked against their digests),
+    /// and their configs and layers.
+    pub fn check_complete(&self) -> Result<()> {
+        self.check_listed(self.index.manifests(), "index.json", 0)
+    }
+
+    fn check_listed(
+        &self,
+        descriptors: &[Descriptor],
+        listed_by: &str,
+        depth: usize,
+    ) -> Result<()> {
+        if depth > 4 {
+            return Err(Error::file(&self.root, "image indexes nested too deeply"));
+        }
+        for descriptor in descriptors {
+            self.require(descriptor.digest(), listed_by)?;
+            let media_type = descriptor.media_type();
+            let this = format!("{media_type} {}", descriptor.digest());
+            if media_types::is_index(media_type) {
+                let index: ImageIndex = self.read_json(descriptor, "image index")?;
+                self.check_listed(index.manifests(), &this, depth + 1)?;
+            } else if media_types::is_manifest(media_type) {
+                let manifest: ImageManifest = self.read_json(descriptor, "image manifest")?;
+                self.require(manifest.config().digest(), &this)?;
+                for layer in manifest.layers() {
+                    self.require(layer.digest(), &this)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn require(&self, digest: &Digest, listed_by: &str) -> Result<()> {
+        if self.has_blob(digest) {
+            return Ok(());
+        }
+        let shallow = match self.blob_source() {
+            Some(source) => format!(
+                "; it is a shallow layout (its layers are in {source}): pull it without --shallow"
+            ),
+            None => String::new(),
+        };
+        Err(Error::file(
+            &self.root,
+            format!("is missing blob {digest}, listed by {listed_by}{shallow}"),
+        ))
     }
 
     /// Every image in the layout, following nested indexes, in index order.
@@ -249,8 +311,11 @@ pub fn blob_path(root: &Path, digest: &Digest) -> PathBuf {
 }
 
 /// A new layout being written; it appears at its target only on [`finish`](Self::finish).
+///
+/// A failure to write names the target, not the staging directory beside it.
 pub struct LayoutWriter {
     dir: AtomicDir,
+    output: PathBuf,
     blobs: BTreeSet<String>,
 }
 
@@ -258,10 +323,12 @@ impl LayoutWriter {
     pub fn create(target: &Path) -> Result<Self> {
         let dir = AtomicDir::create(target)?;
         let blobs = dir.path().join("blobs").join("sha256");
-        std::fs::create_dir_all(&blobs).with_path("creating", &blobs)?;
-        crate::atomic::write_plain(&dir.path().join(LAYOUT_FILE), LAYOUT_CONTENT)?;
+        std::fs::create_dir_all(&blobs).with_path("writing", target)?;
+        std::fs::write(dir.path().join(LAYOUT_FILE), LAYOUT_CONTENT)
+            .with_path("writing", target)?;
         Ok(LayoutWriter {
             dir,
+            output: target.to_path_buf(),
             blobs: BTreeSet::new(),
         })
     }
@@ -280,21 +347,35 @@ impl LayoutWriter {
     pub fn add_bytes(&mut self, bytes: &[u8]) -> Result<(Digest, u64)> {
         let digest = digest::sha256(bytes);
         if self.blobs.insert(digest.to_string()) {
-            crate::atomic::write_plain(&self.target(&digest), bytes)?;
+            std::fs::write(self.target(&digest), bytes).with_path("writing", &self.output)?;
         }
         Ok((digest, bytes.len() as u64))
     }
 
-    /// Adds a blob whose digest the caller has verified, hard-linking it
-    /// where the filesystem allows and copying it otherwise.
+    /// Adds the file at `source`, which must hold the blob `digest` names
+    /// (checked as it is linked or copied). A symlink is followed: the
+    /// caller named the file. For a blob of a layout, see [`add_blob`](Self::add_blob).
     pub fn add_file(&mut self, source: &Path, digest: &Digest) -> Result<()> {
-        if !self.blobs.insert(digest.to_string()) {
+        if self.blobs.contains(&digest.to_string()) {
             return Ok(());
         }
-        let target = self.target(digest);
-        if std::fs::hard_link(source, &target).is_err() {
-            std::fs::copy(source, &target).with_path("copying", source)?;
+        let blob = blob::open_named(source, digest)?;
+        self.place(blob, digest)
+    }
+
+    /// Adds blob `digest` of the layout `source`, checked as it is linked
+    /// or copied; never through a symlink out of `source`.
+    pub fn add_blob(&mut self, source: &Layout, digest: &Digest) -> Result<()> {
+        if self.blobs.contains(&digest.to_string()) {
+            return Ok(());
         }
+        let blob = source.open_blob(digest)?;
+        self.place(blob, digest)
+    }
+
+    fn place(&mut self, blob: Blob, digest: &Digest) -> Result<()> {
+        blob.place(&self.target(digest), &self.output)?;
+        self.blobs.insert(digest.to_string());
         Ok(())
     }
 
@@ -306,10 +387,11 @@ impl LayoutWriter {
             .manifests(manifests)
             .build()
             .expect("every required index field is set");
-        crate::atomic::write_plain(
-            &self.dir.path().join("index.json"),
-            &json::to_canonical_vec(&index),
-        )?;
+        std::fs::write(
+            self.dir.path().join("index.json"),
+            json::to_canonical_vec(&index),
+        )
+        .with_path("writing", &self.output)?;
         self.dir.commit()
     }
 }

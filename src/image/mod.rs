@@ -9,6 +9,7 @@
 
 pub(crate) mod append;
 pub(crate) mod base;
+pub(crate) mod blob;
 pub(crate) mod compress;
 pub(crate) mod config;
 pub(crate) mod descriptor;

@@ -2,6 +2,7 @@
 //! their parent directories, and put in the one order rko writes them in.
 
 use crate::error::{Error, IoContext, Result};
+use oci_spec::image::Digest;
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +12,13 @@ use std::sync::Arc;
 pub enum Source {
     Path(PathBuf),
     Bytes(Arc<[u8]>),
+    /// A blob of an OCI layout, at its path there: opened as
+    /// [`crate::image::blob`] opens layout blobs, checked against its
+    /// digest as it is read.
+    LayoutBlob {
+        path: PathBuf,
+        digest: Digest,
+    },
 }
 
 /// One thing asked for on the command line (or by rko itself).
@@ -70,6 +78,9 @@ pub fn plan(specs: &[EntrySpec], defaults: &Defaults) -> Result<Vec<Entry>> {
                 let size = match source {
                     Source::Path(path) => regular_file_size(path)?,
                     Source::Bytes(bytes) => bytes.len() as u64,
+                    Source::LayoutBlob { path, digest } => {
+                        crate::image::blob::open_in_layout(path, digest)?.size()
+                    }
                 };
                 let kind = Kind::File {
                     source: source.clone(),

@@ -6,8 +6,9 @@ mod tar;
 
 pub use entries::{plan, Defaults, Entry, EntrySpec, Kind, Source};
 
-use crate::atomic::AtomicFile;
+use crate::atomic::{blame_output, AtomicFile};
 use crate::error::{Error, IoContext, Result};
+use crate::image::blob;
 use crate::image::compress::{compress, CompressOptions};
 use crate::image::descriptor::LayerDescriptor;
 use std::io::{self, BufWriter, Write};
@@ -28,7 +29,7 @@ pub fn write_tar(entries: &[Entry], mtime: u64, out: &mut dyn Write) -> Result<(
             size: 0,
             link: "",
         };
-        let result = match &entry.kind {
+        match &entry.kind {
             Kind::Dir => tar.append(&header, io::empty()),
             Kind::Symlink(target) => {
                 header.kind = EntryType::Symlink;
@@ -38,22 +39,52 @@ pub fn write_tar(entries: &[Entry], mtime: u64, out: &mut dyn Write) -> Result<(
             Kind::File { source, size } => {
                 header.kind = EntryType::File;
                 header.size = *size;
-                match source {
-                    Source::Bytes(bytes) => tar.append(&header, &bytes[..]),
-                    Source::Path(path) => {
-                        let file = std::fs::File::open(path).with_path("opening", path)?;
-                        tar.append(&header, file).map_err(|e| {
-                            io::Error::new(e.kind(), format!("{}: {e}", path.display()))
-                        })
-                    }
-                }
+                append_file(&mut tar, &header, source)?;
+                Ok(())
             }
-        };
-        result.map_err(|e| Error::invalid(format!("writing layer entry {:?}: {e}", entry.path)))?;
+        }
+        .map_err(|e| entry_error(e, &entry.path, None))?;
     }
     tar.finish()
-        .map_err(|e| Error::invalid(format!("writing the layer: {e}")))?;
+        .map_err(|e| blame_output(e, |e| Error::invalid(format!("writing the layer: {e}"))))?;
     Ok(())
+}
+
+/// Writes a file entry whose content comes from `source`.
+fn append_file(tar: &mut TarWriter<impl Write>, header: &Header, source: &Source) -> Result<()> {
+    let entry = header.path;
+    match source {
+        Source::Bytes(bytes) => tar
+            .append(header, &bytes[..])
+            .map_err(|e| entry_error(e, entry, None)),
+        Source::Path(path) => {
+            let file = std::fs::File::open(path).with_path("opening", path)?;
+            tar.append(header, file)
+                .map_err(|e| entry_error(e, entry, Some(path)))
+        }
+        Source::LayoutBlob { path, digest } => {
+            let blob = blob::open_in_layout(path, digest)?;
+            // The digest is checked when the blob's last byte is read.
+            if blob.size() != header.size {
+                return Err(Error::file(path, "changed while rko read it"));
+            }
+            tar.append(header, blob.into_reader()).map_err(|e| {
+                blob::take_error(e).unwrap_or_else(|e| entry_error(e, entry, Some(path)))
+            })
+        }
+    }
+}
+
+/// A failed write names the output; any other failure the entry (and the
+/// file it was read from).
+fn entry_error(e: io::Error, entry: &str, source: Option<&Path>) -> Error {
+    blame_output(e, |e| match source {
+        Some(path) => Error::invalid(format!(
+            "writing layer entry {entry:?}: {}: {e}",
+            path.display()
+        )),
+        None => Error::invalid(format!("writing layer entry {entry:?}: {e}")),
+    })
 }
 
 /// How to build a layer besides its entries.
@@ -74,19 +105,20 @@ pub fn assemble(
 ) -> Result<LayerDescriptor> {
     let entries = plan(specs, &options.defaults)?;
     let mut blob = AtomicFile::create(blob_out)?;
-    let mut descriptor_file = AtomicFile::create(descriptor_out)?;
-    let writer = BufWriter::with_capacity(1 << 20, blob.file());
+    let writer = BufWriter::with_capacity(1 << 20, &mut blob);
     let (writer, compressed) = compress(writer, options.compress, |out| {
         write_tar(&entries, options.mtime, out)
     })?;
     writer
         .into_inner()
-        .map_err(|e| Error::io("writing", blob_out, e.into_error()))?;
+        .map_err(|e| blame_output(e.into_error(), |e| Error::io("writing", blob_out, e)))?;
     let descriptor = LayerDescriptor::new(options.compress.compression, compressed);
+    // Created only now, so that its temporary is never idle for long (see
+    // `crate::atomic`'s sweep of stale temporaries).
+    let mut descriptor_file = AtomicFile::create(descriptor_out)?;
     descriptor_file
-        .file()
         .write_all(&descriptor.to_json())
-        .with_path("writing", descriptor_out)?;
+        .map_err(|e| blame_output(e, |e| Error::io("writing", descriptor_out, e)))?;
     blob.commit()?;
     descriptor_file.commit()?;
     Ok(descriptor)
