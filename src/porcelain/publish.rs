@@ -124,7 +124,7 @@ pub fn to_layout(images: &[(PathBuf, String)], out: &Path) -> Result<()> {
     for (path, name) in images {
         let source = Layout::open(path)?;
         for digest in source.blob_digests()? {
-            writer.add_file(&source.blob_path(&digest), &digest)?;
+            writer.add_blob(&source, &digest)?;
         }
         entries.extend(
             source
