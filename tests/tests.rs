@@ -11,6 +11,8 @@ mod determinism;
 mod errors;
 mod hostile;
 mod interop;
+mod parity_flags;
+mod parity_yaml;
 mod plumbing;
 mod registry;
 mod resolve;
