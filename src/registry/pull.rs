@@ -70,9 +70,9 @@ pub fn pull(options: &PullOptions, out: &Path) -> Result<Pulled> {
             "image index",
         )?;
         let selected = select(&index, &options.platforms, reference)?;
+        let children = fetch_children(&client, options, &selected, &scopes)?;
         let mut images = Vec::new();
-        for child in &selected {
-            let fetched = manifests::get(&client, repository, child.digest().as_ref(), &scopes)?;
+        for fetched in &children {
             writer.add_bytes(&fetched.bytes)?;
             let manifest = crate::json::parse(
                 &fetched.bytes,
@@ -149,6 +149,26 @@ pub fn pull(options: &PullOptions, out: &Path) -> Result<Pulled> {
     Ok(Pulled {
         digest,
         requests: client.requests(),
+    })
+}
+
+/// The manifests `entries` name, each fetched once however often it is
+/// named, on `options.jobs` threads; in the order first named.
+fn fetch_children(
+    client: &Client,
+    options: &PullOptions,
+    entries: &[Descriptor],
+    scopes: &[String],
+) -> Result<Vec<manifests::Fetched>> {
+    let mut seen = std::collections::HashSet::new();
+    let digests: Vec<&Digest> = entries
+        .iter()
+        .map(Descriptor::digest)
+        .filter(|digest| seen.insert(digest.to_string()))
+        .collect();
+    let repository = &options.reference.repository;
+    crate::parallel::map(&digests, options.jobs, |digest| {
+        manifests::get(client, repository, digest.as_ref(), scopes)
     })
 }
 
@@ -262,12 +282,13 @@ pub(crate) fn download(
     client.restarting(|| {
         let file = std::fs::File::create(target).map_err(|e| Error::io("creating", target, e))?;
         let mut out = BufWriter::new(file);
-        let result = manifests::get_blob(client, repository, digest, size, &mut out, scopes)
-            .and_then(|()| {
-                out.into_inner()
-                    .map(drop)
-                    .map_err(|e| Error::io("writing", target, e.into_error()))
-            });
+        let result =
+            manifests::get_blob(client, repository, digest, size, &mut out, target, scopes)
+                .and_then(|()| {
+                    out.into_inner()
+                        .map(drop)
+                        .map_err(|e| Error::io("writing", target, e.into_error()))
+                });
         if result.is_err() {
             // Never leave unverified bytes under a digest's name.
             let _ = std::fs::remove_file(target);
