@@ -85,6 +85,19 @@ fn fetch(
             ureq::Error::BodyExceedsLimit(_) => too_big("over"),
             e => Error::invalid(format!("GET {url}: {}", client.explain(&e))),
         })?;
+    decode(&url, reference, header_type, bytes).map(Some)
+}
+
+/// A manifest's bytes as the registry sent them for `reference` (a tag or
+/// a digest, which they must match) at `url`, with the media type its
+/// `Content-Type` header gave: checked, and its media type found. Any bytes
+/// at all give a value or an error, never a panic.
+pub fn decode(
+    url: &str,
+    reference: &str,
+    header_type: Option<String>,
+    bytes: Vec<u8>,
+) -> Result<Fetched> {
     let digest = crate::digest::sha256(&bytes);
     if reference.starts_with("sha256:") && digest.to_string() != reference {
         return Err(Error::invalid(format!(
@@ -105,11 +118,11 @@ fn fetch(
             "GET {url}: unsupported manifest type {media_type}"
         )));
     }
-    Ok(Some(Fetched {
+    Ok(Fetched {
         bytes,
         media_type,
         digest,
-    }))
+    })
 }
 
 /// PUT a manifest under `reference` (a tag or its digest). Returns whether
