@@ -67,14 +67,10 @@ fn demand_basic(request: &Request) -> Option<Answer> {
         .then(|| Answer::status(401).header("WWW-Authenticate", "Basic realm=\"hostile\""))
 }
 
-#[test]
-fn credentials_never_follow_an_upload_location_to_another_host() {
-    let other = Hostile::start("127.0.0.2", |r| match r.method.as_str() {
-        "PUT" | "PATCH" => Answer::status(201),
-        _ => Answer::status(404),
-    });
+/// A registry wanting our Basic credentials whose uploads go to `other`.
+fn registry_uploading_to(other: &Hostile) -> Hostile {
     let foreign = other.url("/upload/1");
-    let registry = Hostile::start("127.0.0.1", move |r| {
+    Hostile::start("127.0.0.1", move |r| {
         if let Some(refused) = demand_basic(r) {
             return refused;
         }
@@ -84,18 +80,30 @@ fn credentials_never_follow_an_upload_location_to_another_host() {
             "PUT" => Answer::status(201),
             _ => Answer::status(200),
         }
-    });
-    let dir = temp_dir();
-    let config = dir.path().join("docker");
-    docker_config_with(&config, &registry.host(), USER, PASSWORD);
-    let layout = small_layout(dir.path(), 1000);
+    })
+}
 
-    run_ok(
-        rko_in(&config)
-            .arg("push")
+#[test]
+fn credentials_never_follow_an_upload_location_to_another_host() {
+    let dir = temp_dir();
+    let layout = small_layout(dir.path(), 1000);
+    let push = |registry: &Hostile| {
+        let config = dir.path().join(format!("docker-{}", registry.addr.port()));
+        docker_config_with(&config, &registry.host(), USER, PASSWORD);
+        let mut cmd = rko_in(&config);
+        cmd.arg("push")
             .arg(&layout)
-            .arg(format!("{}/app:v1", registry.host())),
-    );
+            .arg(format!("{}/app:v1", registry.host()));
+        cmd
+    };
+
+    // Storage that wants nothing, as a pre-signed URL: the push works.
+    let other = Hostile::start("127.0.0.2", |r| match r.method.as_str() {
+        "PUT" | "PATCH" => Answer::status(201),
+        _ => Answer::status(404),
+    });
+    let registry = registry_uploading_to(&other);
+    run_ok(&mut push(&registry));
     assert!(
         !with_credentials(&registry).is_empty(),
         "the registry itself gets the credentials"
@@ -113,6 +121,29 @@ fn credentials_never_follow_an_upload_location_to_another_host() {
         "requests to {} carried credentials",
         other.host()
     );
+
+    // A host that asks for them does not get them either: the push fails.
+    let other = Hostile::start("127.0.0.2", |_| {
+        Answer::status(401).header("WWW-Authenticate", "Basic realm=\"give me yours\"")
+    });
+    let registry = registry_uploading_to(&other);
+    let err = run_err(&mut push(&registry));
+    assert_eq!(with_credentials(&other), Vec::<String>::new(), "{err}");
+    assert!(
+        err.contains(&other.url("/upload/1")) && err.contains("401"),
+        "{err}"
+    );
+
+    // Nor a realm it names: only the registry's own challenges are answered.
+    let realm = Hostile::start("127.0.0.1", |_| Answer::bytes(br#"{"token":"t"}"#));
+    let challenge = format!("Bearer realm=\"{}\"", realm.url("/token"));
+    let other = Hostile::start("127.0.0.2", move |_| {
+        Answer::status(401).header("WWW-Authenticate", &challenge)
+    });
+    let registry = registry_uploading_to(&other);
+    let err = run_err(&mut push(&registry));
+    assert_eq!(realm.requests().len(), 0, "{err}");
+    assert_eq!(with_credentials(&other), Vec::<String>::new(), "{err}");
 }
 
 #[test]

@@ -221,11 +221,15 @@ impl Client {
     fn ping(&self) -> Result<()> {
         let url = format!("{}/v2/", self.base);
         self.requests.fetch_add(1, Ordering::Relaxed);
+        // The ping carries no credentials, so its redirects may be followed.
         let response = self
             .agent
             .get(&url)
+            .config()
+            .max_redirects(MAX_REDIRECTS as u32)
+            .build()
             .call()
-            .map_err(|e| Error::invalid(format!("GET {url}: {e}")))?;
+            .map_err(|e| Error::invalid(format!("GET {url}: {}", self.explain(&e))))?;
         match response.status().as_u16() {
             200 => Ok(()),
             401 => {

@@ -139,6 +139,8 @@ impl Authenticator {
     /// Asks the challenge's realm for a token: a refresh-token POST for an
     /// identity token, otherwise a GET, with Basic credentials if we have
     /// them and the realm may have them (see [`trust::realm_gets_credentials`]).
+    /// The agent follows no redirect: the credentials would go to a host
+    /// the registry never named.
     fn fetch_token(
         &self,
         agent: &Agent,
