@@ -578,6 +578,8 @@ fn kill_after(cmd: &mut Command, delay: Duration) {
     child.wait().unwrap();
 }
 
+/// SIGKILL at 20 moments (seeded, so a failure can be replayed): the output
+/// is whole or absent, and a rerun gives the reference digest.
 #[test]
 fn pull_killed_at_random_moments_leaves_no_half_layout_and_a_rerun_gives_the_digest() {
     let registry = Registry::start(Auth::None);
@@ -592,7 +594,7 @@ fn pull_killed_at_random_moments_leaves_no_half_layout_and_a_rerun_gives_the_dig
         let out = dir.path().join(format!("out-{attempt}"));
         kill_after(
             &mut pull(&config, &reference, &out),
-            Duration::from_millis(prng.below(600)),
+            Duration::from_millis(prng.below(400)),
         );
         if out.exists() {
             assert_whole_layout(&out, &want);
@@ -602,6 +604,8 @@ fn pull_killed_at_random_moments_leaves_no_half_layout_and_a_rerun_gives_the_dig
     }
 }
 
+/// SIGKILL at 20 moments (seeded), each into a fresh repository so that
+/// uploads are under way: a rerun still pushes the reference digest.
 #[test]
 fn push_killed_at_random_moments_then_rerun_gives_the_digest() {
     let registry = Registry::start(Auth::None);
@@ -621,7 +625,7 @@ fn push_killed_at_random_moments_then_rerun_gives_the_digest() {
         let repository = format!("killed-{attempt}");
         kill_after(
             &mut push(&repository),
-            Duration::from_millis(prng.below(600)),
+            Duration::from_millis(prng.below(250)),
         );
         let pushed = run_ok(&mut push(&repository));
         assert_eq!(pushed_digest(&pushed), want, "{repository}");

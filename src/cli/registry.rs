@@ -27,7 +27,7 @@ pub struct RegistryArgs {
     )]
     certs_dir: PathBuf,
     /// Seconds a connection may stay silent (no byte read or written)
-    /// before the attempt fails and is retried [env: RKO_NETWORK_TIMEOUT].
+    /// before rko gives up on it, then retries [env: RKO_NETWORK_TIMEOUT].
     #[arg(
         long = "network-timeout",
         value_name = "SECONDS",
