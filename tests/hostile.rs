@@ -1,14 +1,12 @@
 //! rko against a misbehaving registry: credentials stay home, every read is
 //! bounded, wrong bytes are refused (issue 11). The scripted server of
 //! util/hostile.rs plays the registry only where it misbehaves in ways no
-//! real registry does; the real distribution registry serves the rest.
+//! real registry does; the real distribution registry serves the rest, in
+//! `machine` (a full disk, a symlinked config.json, SIGKILL).
 
 use crate::util::hostile::{
     basic, digest, docker_config_with, index_of, noise, run_err_or_hang, Answer, Hostile, Image,
-    Prng, Request, INDEX,
-};
-use crate::util::registry::{
-    Auth, FaultProxy, Registry, PASSWORD as REAL_PASSWORD, USER as REAL_USER,
+    Request, INDEX,
 };
 use crate::util::*;
 use std::fs;
@@ -17,6 +15,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+mod machine;
 
 const USER: &str = "ci-bot";
 const PASSWORD: &str = "hunter2-secret";
@@ -263,8 +263,9 @@ fn a_stalled_blob_is_retried_then_fails_naming_the_registry_and_the_blob() {
     let image = Image::new(3, 100_000);
     let layer = digest(&image.layer);
     let (length, prefix) = (image.layer.len() as u64, image.layer[..10].to_vec());
+    let stalled = layer.clone();
     let registry = Hostile::start("127.0.0.1", move |r| {
-        if r.path.ends_with(&layer) {
+        if r.path.ends_with(&stalled) {
             return Answer::Stall {
                 length,
                 prefix: prefix.clone(),
@@ -274,7 +275,6 @@ fn a_stalled_blob_is_retried_then_fails_naming_the_registry_and_the_blob() {
     });
     let dir = temp_dir();
     let out = dir.path().join("out");
-    let layer = digest(&Image::new(3, 100_000).layer);
 
     let err = run_err_or_hang(
         pull(
@@ -388,7 +388,7 @@ fn a_manifest_announcing_a_gigabyte_is_refused_without_reading_it() {
 fn an_index_naming_one_child_5000_times_fetches_it_once() {
     let image = Image::new(8, 1000);
     let child = (digest(&image.manifest), image.manifest.len());
-    let index = index_of(&vec![child; 5000]);
+    let index = index_of(&vec![child.clone(); 5000]);
     let registry = Hostile::start("127.0.0.1", move |r| {
         if r.path == "/v2/app/manifests/v1" {
             return Answer::manifest(INDEX, &index);
@@ -402,16 +402,8 @@ fn an_index_naming_one_child_5000_times_fetches_it_once() {
         &format!("{}/app:v1", registry.host()),
         &out,
     ));
-    assert_eq!(
-        registry.count(
-            "GET",
-            &format!(
-                "/v2/app/manifests/{}",
-                digest(&Image::new(8, 1000).manifest)
-            )
-        ),
-        1
-    );
+    let fetches = registry.count("GET", &format!("/v2/app/manifests/{}", child.0));
+    assert_eq!(fetches, 1);
 }
 
 #[test]
@@ -444,194 +436,4 @@ fn distinct_children_of_an_index_are_fetched_in_parallel() {
         most.load(Ordering::SeqCst) > 1,
         "children were fetched one after another"
     );
-}
-
-/// A tmpfs of `size` mounted on `dir` (we run as root), unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Tmpfs {
-        fs::create_dir_all(dir).unwrap();
-        run_ok(
-            Command::new(require("mount"))
-                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-                .arg(dir),
-        );
-        Tmpfs(dir.to_path_buf())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
-/// How many blobs (config and layers, not the manifest) a pushed image has.
-fn image_blobs(layout: &Path) -> usize {
-    fs::read_dir(layout.join("blobs/sha256")).unwrap().count() - 1
-}
-
-#[test]
-fn pull_onto_a_full_disk_reports_the_disk_error_and_does_not_retry() {
-    let registry = Registry::start(Auth::None);
-    let proxy = FaultProxy::start(registry.port);
-    let dir = temp_dir();
-    let layout = small_layout(dir.path(), 3 << 20);
-    run_ok(
-        rko()
-            .arg("push")
-            .arg(&layout)
-            .arg(format!("{}/big:v1", registry.host())),
-    );
-    let disk = dir.path().join("disk");
-    let _tmpfs = Tmpfs::mount(&disk, "1m");
-    let out = disk.join("out");
-
-    let err = run_err_or_hang(
-        &mut pull(
-            &dir.path().join("docker"),
-            &format!("{}/big:v1", proxy.host()),
-            &out,
-        ),
-        PATIENCE,
-    );
-    assert!(
-        err.contains("No space left on device") && err.contains(&disk.display().to_string()),
-        "{err}"
-    );
-    assert!(!err.contains("attempts"), "{err}");
-    assert!(
-        proxy.count("GET", "/blobs/") <= image_blobs(&layout),
-        "a blob was fetched again: {:?}",
-        proxy.seen.lock().unwrap()
-    );
-    assert!(!out.exists());
-}
-
-#[test]
-fn login_writes_through_a_symlinked_config_json_and_keeps_it_private() {
-    use std::os::unix::fs::PermissionsExt;
-    let registry = Registry::start(Auth::BasicTls);
-    let dir = temp_dir();
-    let config = dir.path().join("docker");
-    let real = dir.path().join("dotfiles/docker-config.json");
-    fs::create_dir_all(&config).unwrap();
-    fs::create_dir_all(real.parent().unwrap()).unwrap();
-    fs::write(&real, r#"{"psFormat": "table"}"#).unwrap();
-    std::os::unix::fs::symlink("../dotfiles/docker-config.json", config.join("config.json"))
-        .unwrap();
-
-    run_ok(
-        rko_in(&config)
-            .args([
-                "login",
-                &registry.host(),
-                "-u",
-                REAL_USER,
-                "-p",
-                REAL_PASSWORD,
-            ])
-            .arg("--ca-cert")
-            .arg(registry.ca.as_ref().unwrap()),
-    );
-    let link = fs::symlink_metadata(config.join("config.json")).unwrap();
-    assert!(
-        link.file_type().is_symlink(),
-        "config.json is still a symlink"
-    );
-    let saved = read_json(&real);
-    assert!(
-        saved["auths"][registry.host()]["auth"].is_string(),
-        "{saved}"
-    );
-    assert_eq!(saved["psFormat"], "table");
-    let mode = fs::metadata(&real).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "{mode:o}");
-}
-
-/// A layout that is whole: every blob's content matches its name, and its
-/// index points at `digest`.
-fn assert_whole_layout(layout: &Path, want: &str) {
-    assert_eq!(layout_digest(layout), want, "{}", layout.display());
-    for entry in fs::read_dir(layout.join("blobs/sha256")).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        assert_eq!(
-            digest(&fs::read(&path).unwrap()),
-            format!("sha256:{name}"),
-            "{}",
-            path.display()
-        );
-    }
-}
-
-/// Starts `cmd`, kills it (SIGKILL) after `delay`, and waits for it.
-fn kill_after(cmd: &mut Command, delay: Duration) {
-    let mut child = cmd
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(delay);
-    let _ = child.kill();
-    child.wait().unwrap();
-}
-
-/// SIGKILL at 20 moments (seeded, so a failure can be replayed): the output
-/// is whole or absent, and a rerun gives the reference digest.
-#[test]
-fn pull_killed_at_random_moments_leaves_no_half_layout_and_a_rerun_gives_the_digest() {
-    let registry = Registry::start(Auth::None);
-    let dir = temp_dir();
-    let config = dir.path().join("docker");
-    let layout = small_layout(dir.path(), 4 << 20);
-    let reference = format!("{}/killed:v1", registry.host());
-    run_ok(rko().arg("push").arg(&layout).arg(&reference));
-    let want = layout_digest(&layout);
-    let mut prng = Prng::new(20);
-    for attempt in 0..20 {
-        let out = dir.path().join(format!("out-{attempt}"));
-        kill_after(
-            &mut pull(&config, &reference, &out),
-            Duration::from_millis(prng.below(400)),
-        );
-        if out.exists() {
-            assert_whole_layout(&out, &want);
-        }
-        run_ok(&mut pull(&config, &reference, &out));
-        assert_whole_layout(&out, &want);
-    }
-}
-
-/// SIGKILL at 20 moments (seeded), each into a fresh repository so that
-/// uploads are under way: a rerun still pushes the reference digest.
-#[test]
-fn push_killed_at_random_moments_then_rerun_gives_the_digest() {
-    let registry = Registry::start(Auth::None);
-    let dir = temp_dir();
-    let config = dir.path().join("docker");
-    let layout = small_layout(dir.path(), 4 << 20);
-    let want = layout_digest(&layout);
-    let push = |repository: &str| {
-        let mut cmd = rko_in(&config);
-        cmd.arg("push")
-            .arg(&layout)
-            .arg(format!("{}/{repository}:v1", registry.host()));
-        cmd
-    };
-    let mut prng = Prng::new(21);
-    for attempt in 0..20 {
-        let repository = format!("killed-{attempt}");
-        kill_after(
-            &mut push(&repository),
-            Duration::from_millis(prng.below(250)),
-        );
-        let pushed = run_ok(&mut push(&repository));
-        assert_eq!(pushed_digest(&pushed), want, "{repository}");
-    }
-    let info = json(&run_ok(
-        skopeo("inspect").arg(format!("docker://{}/killed-19:v1", registry.host())),
-    ));
-    assert_eq!(info["Digest"], want.as_str());
 }

@@ -38,7 +38,7 @@ impl Default for RetryPolicy {
 }
 
 /// How long a connection may stay silent, by default.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Redirects followed for one call before it fails as a loop.
 const MAX_REDIRECTS: usize = 10;
@@ -256,11 +256,6 @@ impl Client {
 
     pub fn registry(&self) -> &str {
         &self.registry
-    }
-
-    /// The longest a read or write may wait.
-    pub fn idle_timeout(&self) -> Duration {
-        self.idle_timeout
     }
 
     /// `scheme://host[:port]` followed by `path`.

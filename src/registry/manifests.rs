@@ -66,15 +66,16 @@ fn fetch(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or("").trim().to_string());
-    let too_big = |size: &str| {
+    let too_big = |size: Option<u64>| {
+        let size = size.map_or("larger".to_string(), |n| format!("{n} bytes"));
         Error::invalid(format!(
-            "GET {url}: the manifest is {size} bytes, more than the {} MiB rko accepts",
+            "GET {url}: the manifest is {size}, more than the {} MiB rko accepts",
             MANIFEST_LIMIT >> 20
         ))
     };
     // Refused before a byte is read when the registry says how big it is.
     if let Some(length) = content_length(&response).filter(|&n| n > MANIFEST_LIMIT) {
-        return Err(too_big(&length.to_string()));
+        return Err(too_big(Some(length)));
     }
     let bytes = response
         .into_body()
@@ -82,7 +83,7 @@ fn fetch(
         .limit(MANIFEST_LIMIT)
         .read_to_vec()
         .map_err(|e| match e {
-            ureq::Error::BodyExceedsLimit(_) => too_big("over"),
+            ureq::Error::BodyExceedsLimit(_) => too_big(None),
             e => Error::invalid(format!("GET {url}: {}", client.explain(&e))),
         })?;
     decode(&url, reference, header_type, bytes).map(Some)
