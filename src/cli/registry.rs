@@ -1,10 +1,13 @@
 //! Registry flags shared by pull, push and login, and the environment
 //! variables docker and podman users expect: `DOCKER_CONFIG`,
-//! `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`, `SSL_CERT_FILE`.
+//! `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`, `SSL_CERT_FILE`; and rko's own
+//! `RKO_NETWORK_TIMEOUT`.
 
 use rko::{CredentialStore, RegistryOptions, RetryPolicy};
 use std::env;
 use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegistryArgs {
@@ -23,6 +26,39 @@ pub struct RegistryArgs {
         hide = true
     )]
     certs_dir: PathBuf,
+    /// Seconds a connection may stay silent (no byte read or written)
+    /// before rko gives up on it, then retries [env: RKO_NETWORK_TIMEOUT].
+    #[arg(
+        long = "network-timeout",
+        value_name = "SECONDS",
+        value_parser = seconds,
+        default_value = network_timeout_default()
+    )]
+    network_timeout: Duration,
+}
+
+/// `RKO_NETWORK_TIMEOUT`, or 30: the default of `--network-timeout`, so
+/// that clap checks the variable as it checks the flag.
+fn network_timeout_default() -> &'static str {
+    static DEFAULT: OnceLock<String> = OnceLock::new();
+    DEFAULT.get_or_init(|| {
+        env::var("RKO_NETWORK_TIMEOUT").unwrap_or_else(|_| {
+            RegistryOptions::default()
+                .idle_timeout
+                .as_secs()
+                .to_string()
+        })
+    })
+}
+
+fn seconds(value: &str) -> Result<Duration, String> {
+    match value.trim().parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "{value:?} is not a number of seconds between 0 and 86400 \
+             (--network-timeout, RKO_NETWORK_TIMEOUT)"
+        )),
+    }
 }
 
 impl RegistryArgs {
@@ -39,6 +75,7 @@ impl RegistryArgs {
             certs_dir: Some(self.certs_dir.clone()),
             credentials: credential_store(),
             retry: RetryPolicy::default(),
+            idle_timeout: self.network_timeout,
         }
     }
 }

@@ -85,3 +85,50 @@ mod tests {
         assert!(parse("").is_none());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A parameter value quoted as RFC 7230's quoted-string: `"` and `\` escaped.
+    fn quoted(value: &str) -> String {
+        let mut out = String::from("\"");
+        for c in value.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn parsing_any_header_never_panics(header in "\\PC{0,120}") {
+            let _ = parse(&header);
+        }
+
+        #[test]
+        fn parsing_challenge_like_headers_never_panics(
+            header in "(Bearer|Basic|[a-z]{0,6})[ ,]{0,2}([a-z]{0,6}=?(\"[^\"]{0,10}\"?|[^,]{0,10}),?[ ]?){0,5}",
+        ) {
+            let _ = parse(&header);
+        }
+
+        #[test]
+        fn a_rendered_challenge_parses_back_to_its_parameters(
+            scheme in "[A-Za-z]{1,10}",
+            params in prop::collection::btree_map("[a-z]{1,8}", "[!-~]([ -~]{0,30}[!-~])?", 0..5),
+        ) {
+            let rendered: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", quoted(v))).collect();
+            let header = format!("{scheme} {}", rendered.join(","));
+            let parsed = parse(&header).expect("a challenge with a scheme parses");
+            prop_assert_eq!(parsed.scheme, scheme.to_ascii_lowercase());
+            prop_assert_eq!(parsed.params, params, "{}", header);
+        }
+    }
+}

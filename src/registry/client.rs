@@ -8,9 +8,9 @@
 use super::credentials::{Credential, CredentialStore};
 use super::response::{registry_error, retry_after, retryable, transient, Response};
 use super::token::Authenticator;
+use super::trust;
 use crate::error::{Error, Result};
 use std::hash::{BuildHasher, Hasher};
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,9 +37,15 @@ impl Default for RetryPolicy {
     }
 }
 
+/// How long a connection may stay silent, by default.
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Redirects followed for one call before it fails as a loop.
+const MAX_REDIRECTS: usize = 10;
+
 /// What every client needs to know; the command layer fills it from flags
 /// and the environment.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RegistryOptions {
     /// Registries (`host[:port]`) reachable over plain HTTP or with
     /// unverified TLS, as ko's `--insecure-registry`.
@@ -52,6 +58,23 @@ pub struct RegistryOptions {
     pub certs_dir: Option<PathBuf>,
     pub credentials: CredentialStore,
     pub retry: RetryPolicy,
+    /// The longest any single network read or write may wait (a stalled
+    /// body, a silent server) before the attempt fails.
+    pub idle_timeout: Duration,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            insecure: Vec::new(),
+            system_ca_files: Vec::new(),
+            ca_files: Vec::new(),
+            certs_dir: None,
+            credentials: CredentialStore::default(),
+            retry: RetryPolicy::default(),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
 }
 
 /// A request body.
@@ -106,6 +129,17 @@ impl<'a> Call<'a> {
     fn describe(&self) -> String {
         format!("{} {}", self.method, self.url)
     }
+
+    /// The same call sent where a redirect points; a 303 asks for a GET.
+    fn redirected(&self, status: u16, url: String) -> Self {
+        let mut call = self.clone();
+        call.url = url;
+        if status == 303 {
+            call.method = "GET";
+            call.body = Body::Empty;
+        }
+        call
+    }
 }
 
 /// A connection to one registry.
@@ -115,16 +149,8 @@ pub struct Client {
     agent: Agent,
     auth: Authenticator,
     retry: RetryPolicy,
+    idle_timeout: Duration,
     requests: Arc<AtomicU64>,
-}
-
-/// Whether plain HTTP may be used without being asked: loopback only.
-fn is_loopback(registry: &str) -> bool {
-    let host = match registry.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => registry.split(':').next().unwrap_or(""),
-    };
-    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Client {
@@ -142,21 +168,28 @@ impl Client {
     ) -> Result<Client> {
         let insecure = options.insecure.iter().any(|r| r == registry);
         let requests = Arc::new(AtomicU64::new(0));
+        let idle = options.idle_timeout;
         let mut client = Client {
             registry: registry.to_string(),
             base: format!("http://{registry}"),
-            agent: agent(None),
-            auth: Authenticator::new(registry, credential, Arc::clone(&requests)),
+            agent: agent(None, idle),
+            auth: Authenticator::new(
+                registry,
+                credential,
+                &options.insecure,
+                Arc::clone(&requests),
+            ),
             retry: options.retry,
+            idle_timeout: idle,
             requests,
         };
-        if is_loopback(registry) {
+        if trust::is_loopback(registry) {
             // Nothing leaves the machine: plain HTTP first, which spares
             // loading CA certificates, then HTTPS.
             let Err(http_error) = client.ping() else {
                 return Ok(client);
             };
-            client.agent = agent(Some(tls_config(registry, options, insecure)?));
+            client.agent = agent(Some(tls_config(registry, options, insecure)?), idle);
             client.base = format!("https://{registry}");
             client.ping().map_err(|https_error| {
                 Error::invalid(format!(
@@ -165,7 +198,7 @@ impl Client {
             })?;
             return Ok(client);
         }
-        client.agent = agent(Some(tls_config(registry, options, insecure)?));
+        client.agent = agent(Some(tls_config(registry, options, insecure)?), idle);
         client.base = format!("https://{registry}");
         match client.ping() {
             Ok(()) => Ok(client),
@@ -188,11 +221,15 @@ impl Client {
     fn ping(&self) -> Result<()> {
         let url = format!("{}/v2/", self.base);
         self.requests.fetch_add(1, Ordering::Relaxed);
+        // The ping carries no credentials, so its redirects may be followed.
         let response = self
             .agent
             .get(&url)
+            .config()
+            .max_redirects(MAX_REDIRECTS as u32)
+            .build()
             .call()
-            .map_err(|e| Error::invalid(format!("GET {url}: {e}")))?;
+            .map_err(|e| Error::invalid(format!("GET {url}: {}", self.explain(&e))))?;
         match response.status().as_u16() {
             200 => Ok(()),
             401 => {
@@ -228,13 +265,7 @@ impl Client {
 
     /// A `Location` header made absolute (the spec allows relative ones).
     pub fn absolute(&self, location: &str) -> String {
-        if location.starts_with("http://") || location.starts_with("https://") {
-            location.to_string()
-        } else if location.starts_with('/') {
-            format!("{}{location}", self.base)
-        } else {
-            format!("{}/{location}", self.base)
-        }
+        resolve(&format!("{}/", self.base), location)
     }
 
     /// Runs `operation` until it succeeds, fails for good, or the retry
@@ -267,15 +298,44 @@ impl Client {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// Sends `call`, authenticating and retrying as needed. Returns the
-    /// response for any status but 401 and the retryable ones (408, 429,
-    /// 5xx), which are retried until the policy's attempts run out.
-    pub fn send(&self, call: &Call<'_>) -> Result<Response> {
+    /// Sends `call`, authenticating, retrying and following redirects as
+    /// needed. Returns the response for any status but 401 and the
+    /// retryable ones (408, 429, 5xx), which are retried until the policy's
+    /// attempts run out, and the redirects, which are followed (at most
+    /// ten) with credentials only while they stay on the registry.
+    pub fn send(&self, first: &Call<'_>) -> Result<Response> {
+        let mut call = first.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let response = self.send_here(&call)?;
+            let status = response.status().as_u16();
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok());
+            match location {
+                Some(to) if matches!(status, 301 | 302 | 303 | 307 | 308) => {
+                    call = call.redirected(status, resolve(&call.url, to));
+                }
+                _ => return Ok(response),
+            }
+        }
+        Err(Error::invalid(format!(
+            "{}: registry {} redirected more than {MAX_REDIRECTS} times (a redirect loop)",
+            first.describe(),
+            self.registry
+        )))
+    }
+
+    /// Sends `call` to its URL, without following redirects. Only the
+    /// registry's own origin gets the `Authorization` header, and only its
+    /// challenges are answered (a foreign host's realm gets nothing).
+    fn send_here(&self, call: &Call<'_>) -> Result<Response> {
+        let own = trust::sends_authorization(&self.base, &call.url);
         let mut attempt = 0;
         let mut challenged = false;
         loop {
             attempt += 1;
-            let authorization = self.auth.authorization(call.scopes);
+            let authorization = own.then(|| self.auth.authorization(call.scopes)).flatten();
             let attempts = if call.retry { self.retry.attempts } else { 1 };
             let wait = match self.run(call, authorization.as_deref()) {
                 Err(e) if !transient(&e) => {
@@ -285,13 +345,13 @@ impl Client {
                     if attempt >= attempts {
                         return Err(Error::Network {
                             what: call.describe(),
-                            message: e.to_string(),
+                            message: self.explain(&e),
                             attempts: attempt,
                         });
                     }
                     None
                 }
-                Ok(response) if response.status() == 401 && !challenged => {
+                Ok(response) if response.status() == 401 && own && !challenged => {
                     challenged = true;
                     attempt -= 1;
                     self.auth.answer(&self.agent, &response, call.scopes)?;
@@ -312,6 +372,17 @@ impl Client {
                 Ok(response) => return Ok(response),
             };
             std::thread::sleep(self.delay(attempt, wait));
+        }
+    }
+
+    /// A transport error in words; a timeout says how long nothing came.
+    pub fn explain(&self, error: &ureq::Error) -> String {
+        match error {
+            ureq::Error::Timeout(_) => format!(
+                "the registry sent nothing for {} s (--network-timeout)",
+                self.idle_timeout.as_secs_f64()
+            ),
+            other => other.to_string(),
         }
     }
 
@@ -405,16 +476,42 @@ fn read_pem_certificates(file: &std::path::Path) -> Result<Vec<Certificate<'stat
 }
 
 /// An HTTP agent; without a TLS config it can still fetch `https://` URLs
-/// (a redirect to storage) with Mozilla's roots.
-fn agent(tls: Option<TlsConfig>) -> Agent {
+/// (a redirect to storage) with Mozilla's roots. It follows no redirect
+/// itself: [`Client::send`] does, deciding which may carry credentials.
+/// No read or write may wait longer than `idle`.
+fn agent(tls: Option<TlsConfig>, idle: Duration) -> Agent {
     Agent::config_builder()
         .tls_config(tls.unwrap_or_default())
         .http_status_as_error(false)
+        .max_redirects(0)
         .user_agent(concat!("rko/", env!("CARGO_PKG_VERSION")))
         .timeout_connect(Some(Duration::from_secs(15)))
         .timeout_recv_response(Some(Duration::from_secs(120)))
+        .timeout_per_read(Some(idle))
+        .timeout_per_write(Some(idle))
         .build()
         .into()
+}
+
+/// `location` (absolute, scheme-relative, absolute-path or relative) made
+/// absolute against the URL `from`.
+fn resolve(from: &str, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.to_string();
+    }
+    let (scheme, rest) = from.split_once("://").unwrap_or(("https", from));
+    if let Some(authority_and_path) = location.strip_prefix("//") {
+        return format!("{scheme}://{authority_and_path}");
+    }
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let origin = format!("{scheme}://{}", &rest[..authority_end]);
+    if location.starts_with('/') {
+        return format!("{origin}{location}");
+    }
+    let path = rest[authority_end..].split(['?', '#']).next().unwrap_or("");
+    let directory = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    let directory = if directory.is_empty() { "/" } else { directory };
+    format!("{origin}{directory}{location}")
 }
 
 #[cfg(test)]
@@ -422,17 +519,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_loopback_registries_get_plain_http_unasked() {
-        for (registry, want) in [
-            ("localhost:5000", true),
-            ("127.0.0.1:5000", true),
-            ("127.1.2.3", true),
-            ("[::1]:5000", true),
-            ("[::ffff:127.0.0.1]:5000", false),
-            ("registry.example:5000", false),
-            ("10.0.0.1", false),
+    fn locations_resolve_against_the_url_that_named_them() {
+        let from = "http://127.0.0.1:5000/v2/app/blobs/uploads/?mount=x";
+        for (location, want) in [
+            ("http://127.0.0.2:9/upload/1", "http://127.0.0.2:9/upload/1"),
+            ("https://s3.example/b?sig=1", "https://s3.example/b?sig=1"),
+            (
+                "/v2/app/blobs/uploads/abc",
+                "http://127.0.0.1:5000/v2/app/blobs/uploads/abc",
+            ),
+            ("//other:1/x", "http://other:1/x"),
+            (
+                "abc?state=1",
+                "http://127.0.0.1:5000/v2/app/blobs/uploads/abc?state=1",
+            ),
         ] {
-            assert_eq!(is_loopback(registry), want, "{registry}");
+            assert_eq!(resolve(from, location), want, "{location}");
         }
+        assert_eq!(resolve("http://h:1", "x"), "http://h:1/x");
+        assert_eq!(resolve("http://h:1/", "/x"), "http://h:1/x");
     }
 }

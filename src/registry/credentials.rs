@@ -160,8 +160,10 @@ fn read_config(path: &Path) -> Result<Option<Value>> {
     }
 }
 
-/// docker writes config.json indented with tabs, readable by its owner only.
+/// docker writes config.json indented with tabs, readable by its owner
+/// only, and through a symlink (a config.json kept with one's dotfiles).
 fn write_config(path: &Path, config: &Value) -> Result<()> {
+    let path = &through_symlinks(path)?;
     use serde::Serialize;
     let mut bytes = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"\t");
@@ -175,6 +177,26 @@ fn write_config(path: &Path, config: &Value) -> Result<()> {
     let mut file = crate::atomic::AtomicFile::create(path)?;
     file.file().write_all(&bytes).with_path("writing", path)?;
     file.commit_with_mode(0o600)
+}
+
+/// The file `path` names once every symlink is followed (the path itself
+/// when it is not one); a link to a file yet to be made counts too.
+fn through_symlinks(path: &Path) -> Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    // Linux's own limit on links in a path.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = std::fs::read_link(&current).with_path("reading the link", &current)?;
+                current = match current.parent() {
+                    Some(dir) => dir.join(link),
+                    None => link,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(Error::file(path, "too many levels of symbolic links"))
 }
 
 fn object_at<'a>(config: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
@@ -343,6 +365,33 @@ mod tests {
             basic("me", "se:cret")
         );
         assert_eq!(store.lookup("quay.io").unwrap(), Credential::Anonymous);
+    }
+
+    #[test]
+    fn login_writes_through_a_symlink_to_the_file_it_names() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("dotfiles/config.json");
+        std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+        let link = dir.path().join("docker/config.json");
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        // A dangling link: the file it names is made by the login.
+        std::os::unix::fs::symlink("../dotfiles/config.json", &link).unwrap();
+        let store = CredentialStore {
+            docker_config: Some(link.clone()),
+            podman_auth: vec![],
+        };
+        store.login("reg.io", "me", &Secret::new("pw")).unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(matches!(
+            store.lookup("reg.io").unwrap(),
+            Credential::Basic { .. }
+        ));
     }
 
     #[test]

@@ -8,6 +8,11 @@ use crate::error::{Error, Result};
 use crate::image::media_types;
 use oci_spec::image::{Digest, MediaType};
 use std::io::{Read, Write};
+use std::path::Path;
+
+/// The largest manifest or index rko reads: the distribution registry's own
+/// limit is 4 MiB, so this leaves room and still bounds memory.
+pub const MANIFEST_LIMIT: u64 = 16 << 20;
 
 /// Every manifest type rko reads.
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -61,12 +66,39 @@ fn fetch(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or("").trim().to_string());
+    let too_big = |size: Option<u64>| {
+        let size = size.map_or("larger".to_string(), |n| format!("{n} bytes"));
+        Error::invalid(format!(
+            "GET {url}: the manifest is {size}, more than the {} MiB rko accepts",
+            MANIFEST_LIMIT >> 20
+        ))
+    };
+    // Refused before a byte is read when the registry says how big it is.
+    if let Some(length) = content_length(&response).filter(|&n| n > MANIFEST_LIMIT) {
+        return Err(too_big(Some(length)));
+    }
     let bytes = response
         .into_body()
         .with_config()
-        .limit(16 << 20)
+        .limit(MANIFEST_LIMIT)
         .read_to_vec()
-        .map_err(|e| Error::invalid(format!("GET {url}: {e}")))?;
+        .map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => too_big(None),
+            e => Error::invalid(format!("GET {url}: {}", client.explain(&e))),
+        })?;
+    decode(&url, reference, header_type, bytes).map(Some)
+}
+
+/// A manifest's bytes as the registry sent them for `reference` (a tag or
+/// a digest, which they must match) at `url`, with the media type its
+/// `Content-Type` header gave: checked, and its media type found. Any bytes
+/// at all give a value or an error, never a panic.
+pub fn decode(
+    url: &str,
+    reference: &str,
+    header_type: Option<String>,
+    bytes: Vec<u8>,
+) -> Result<Fetched> {
     let digest = crate::digest::sha256(&bytes);
     if reference.starts_with("sha256:") && digest.to_string() != reference {
         return Err(Error::invalid(format!(
@@ -87,11 +119,11 @@ fn fetch(
             "GET {url}: unsupported manifest type {media_type}"
         )));
     }
-    Ok(Some(Fetched {
+    Ok(Fetched {
         bytes,
         media_type,
         digest,
-    }))
+    })
 }
 
 /// PUT a manifest under `reference` (a tag or its digest). Returns whether
@@ -116,14 +148,17 @@ pub fn put(
     }
 }
 
-/// Streams a blob into `out`, checking its size and digest as it goes.
-/// The caller must discard `out` on error: nothing unverified is kept.
+/// Streams a blob into `out` (a file at `target`), checking its size and
+/// digest as it goes. A failed read is a network error, worth another try; a
+/// failed write is a disk error on `target`, not worth one. The caller must
+/// discard `out` on error: nothing unverified is kept.
 pub fn get_blob(
     client: &Client,
     repository: &str,
     digest: &Digest,
     size: u64,
     out: &mut dyn Write,
+    target: &Path,
     scopes: &[String],
 ) -> Result<()> {
     let url = client.url(&format!("/v2/{repository}/blobs/{digest}"));
@@ -133,15 +168,32 @@ pub fn get_blob(
     }
     let mut reader = response.into_body().into_reader();
     let mut writer = HashingWriter::new(out);
-    let copied = std::io::copy(&mut Read::take(&mut reader, size + 1), &mut writer);
-    let (_, actual, got) = writer.into_parts();
-    if let Err(e) = copied {
-        return Err(Error::Network {
-            what: format!("GET {url}"),
-            message: format!("the connection broke after {got} of {size} bytes: {e}"),
-            attempts: 1,
-        });
+    let mut buffer = vec![0u8; 256 << 10];
+    let mut got = 0u64;
+    // One byte more than announced is enough to know it is too long.
+    while got <= size {
+        let want = buffer.len().min((size + 1 - got) as usize);
+        let n = match reader.read(&mut buffer[..want]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Error::Network {
+                    what: format!("GET {url}"),
+                    message: format!(
+                        "the connection broke after {got} of {size} bytes: {}",
+                        explain_read(client, e)
+                    ),
+                    attempts: 1,
+                })
+            }
+        };
+        writer
+            .write_all(&buffer[..n])
+            .map_err(|e| Error::io("writing", target, e))?;
+        got += n as u64;
     }
+    let (_, actual, got) = writer.into_parts();
     if got != size || &actual != digest {
         return Err(Error::Network {
             what: format!("GET {url}"),
@@ -150,4 +202,29 @@ pub fn get_blob(
         });
     }
     Ok(())
+}
+
+/// `Content-Length`, when the response has a valid one.
+fn content_length(response: &super::response::Response) -> Option<u64> {
+    response
+        .headers()
+        .get("content-length")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A body read error in words: ureq's own errors (a timeout) come wrapped.
+fn explain_read(client: &Client, error: std::io::Error) -> String {
+    match error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<ureq::Error>())
+    {
+        Some(ureq::Error::Timeout(_)) => {
+            client.explain(&ureq::Error::Timeout(ureq::Timeout::PerRead))
+        }
+        _ => error.to_string(),
+    }
 }

@@ -14,6 +14,7 @@ pub(crate) mod push;
 pub(crate) mod reference;
 mod response;
 mod token;
+mod trust;
 pub(crate) mod upload;
 
 pub use client::{Client, RegistryOptions, RetryPolicy};

@@ -57,75 +57,22 @@ pub fn pull(options: &PullOptions, out: &Path) -> Result<Pulled> {
     let repository = &reference.repository;
     let root = manifests::get(&client, repository, &reference.identifier(), &scopes)?;
     let mut writer = LayoutWriter::create(out)?;
-    let root_descriptor = Descriptor::new(
-        root.media_type.clone(),
-        root.bytes.len() as u64,
-        root.digest.clone(),
-    );
-
-    let (top, images) = if media_types::is_index(&root.media_type) {
-        let index: ImageIndex = crate::json::parse(
-            &root.bytes,
-            Path::new(&reference.to_string()),
-            "image index",
-        )?;
-        let selected = select(&index, &options.platforms, reference)?;
-        let mut images = Vec::new();
-        for child in &selected {
-            let fetched = manifests::get(&client, repository, child.digest().as_ref(), &scopes)?;
-            writer.add_bytes(&fetched.bytes)?;
-            let manifest = crate::json::parse(
-                &fetched.bytes,
-                Path::new(&reference.to_string()),
-                "image manifest",
-            )?;
-            images.push(manifest);
+    let (top, images) = match read_root(&root, &options.platforms, reference)? {
+        Root::Image(manifest) => {
+            writer.add_bytes(&root.bytes)?;
+            (descriptor_of(&root), vec![*manifest])
         }
-        let top = match (options.platforms.len(), selected.len()) {
-            (0, _) => {
-                writer.add_bytes(&root.bytes)?;
-                root_descriptor
+        Root::Index(selected) => {
+            let mut images = Vec::new();
+            for fetched in fetch_children(&client, options, &selected, &scopes)? {
+                writer.add_bytes(&fetched.bytes)?;
+                images.push(read_manifest(&fetched.bytes, reference)?);
             }
-            (1, 1) => selected[0].clone(),
-            _ => {
-                // A subset of the platforms: a new, smaller index.
-                let narrowed = ImageIndexBuilder::default()
-                    .schema_version(2u32)
-                    .media_type(root.media_type.clone())
-                    .manifests(selected.clone())
-                    .build()
-                    .expect("every required index field is set");
-                let bytes = crate::json::to_canonical_vec(&narrowed);
-                let (digest, size) = writer.add_bytes(&bytes)?;
-                Descriptor::new(root.media_type.clone(), size, digest)
-            }
-        };
-        (top, images)
-    } else {
-        writer.add_bytes(&root.bytes)?;
-        let manifest: ImageManifest = crate::json::parse(
-            &root.bytes,
-            Path::new(&reference.to_string()),
-            "image manifest",
-        )?;
-        (root_descriptor, vec![manifest])
+            let top = index_top(&mut writer, &root, &selected, options.platforms.len())?;
+            (top, images)
+        }
     };
-
-    let mut blobs: Vec<(Digest, u64)> = Vec::new();
-    for manifest in &images {
-        let config = manifest.config();
-        blobs.push((config.digest().clone(), config.size()));
-        if !options.shallow {
-            blobs.extend(
-                manifest
-                    .layers()
-                    .iter()
-                    .map(|l| (l.digest().clone(), l.size())),
-            );
-        }
-    }
-    blobs.sort_by_key(|(digest, _)| digest.to_string());
-    blobs.dedup();
+    let blobs = blobs_of(&images, options.shallow);
     download_all(
         &client,
         repository,
@@ -149,6 +96,113 @@ pub fn pull(options: &PullOptions, out: &Path) -> Result<Pulled> {
     Ok(Pulled {
         digest,
         requests: client.requests(),
+    })
+}
+
+/// What the manifest a reference names holds, for pull.
+enum Root {
+    Image(Box<ImageManifest>),
+    /// An index's entries for the asked platforms (all, when none are asked).
+    Index(Vec<Descriptor>),
+}
+
+/// Reads the manifest `reference` names: an image, or an index narrowed to
+/// `platforms`. Whatever the registry sent, a value or an error, never a panic.
+fn read_root(
+    root: &manifests::Fetched,
+    platforms: &[Platform],
+    reference: &Reference,
+) -> Result<Root> {
+    if !media_types::is_index(&root.media_type) {
+        return read_manifest(&root.bytes, reference).map(|m| Root::Image(Box::new(m)));
+    }
+    let index: ImageIndex = crate::json::parse(
+        &root.bytes,
+        Path::new(&reference.to_string()),
+        "image index",
+    )?;
+    select(&index, platforms, reference).map(Root::Index)
+}
+
+fn read_manifest(bytes: &[u8], reference: &Reference) -> Result<ImageManifest> {
+    crate::json::parse(bytes, Path::new(&reference.to_string()), "image manifest")
+}
+
+fn descriptor_of(fetched: &manifests::Fetched) -> Descriptor {
+    Descriptor::new(
+        fetched.media_type.clone(),
+        fetched.bytes.len() as u64,
+        fetched.digest.clone(),
+    )
+}
+
+/// What the layout's `index.json` points at for a pulled index: the index
+/// itself when every platform was asked for, the one image when one
+/// platform was, else a new, smaller index of the `selected` entries.
+fn index_top(
+    writer: &mut LayoutWriter,
+    root: &manifests::Fetched,
+    selected: &[Descriptor],
+    platforms: usize,
+) -> Result<Descriptor> {
+    match (platforms, selected.len()) {
+        (0, _) => {
+            writer.add_bytes(&root.bytes)?;
+            Ok(descriptor_of(root))
+        }
+        (1, 1) => Ok(selected[0].clone()),
+        _ => {
+            let narrowed = ImageIndexBuilder::default()
+                .schema_version(2u32)
+                .media_type(root.media_type.clone())
+                .manifests(selected.to_vec())
+                .build()
+                .expect("every required index field is set");
+            let bytes = crate::json::to_canonical_vec(&narrowed);
+            let (digest, size) = writer.add_bytes(&bytes)?;
+            Ok(Descriptor::new(root.media_type.clone(), size, digest))
+        }
+    }
+}
+
+/// The blobs `images` need (configs; layers unless `shallow`), each once,
+/// in digest order.
+fn blobs_of(images: &[ImageManifest], shallow: bool) -> Vec<(Digest, u64)> {
+    let mut blobs: Vec<(Digest, u64)> = Vec::new();
+    for manifest in images {
+        let config = manifest.config();
+        blobs.push((config.digest().clone(), config.size()));
+        if !shallow {
+            blobs.extend(
+                manifest
+                    .layers()
+                    .iter()
+                    .map(|l| (l.digest().clone(), l.size())),
+            );
+        }
+    }
+    blobs.sort_by_key(|(digest, _)| digest.to_string());
+    blobs.dedup();
+    blobs
+}
+
+/// The manifests `entries` name, each fetched once however often it is
+/// named, on `options.jobs` threads; in the order first named.
+fn fetch_children(
+    client: &Client,
+    options: &PullOptions,
+    entries: &[Descriptor],
+    scopes: &[String],
+) -> Result<Vec<manifests::Fetched>> {
+    let mut seen = std::collections::HashSet::new();
+    let digests: Vec<&Digest> = entries
+        .iter()
+        .map(Descriptor::digest)
+        .filter(|digest| seen.insert(digest.to_string()))
+        .collect();
+    let repository = &options.reference.repository;
+    crate::parallel::map(&digests, options.jobs, |digest| {
+        manifests::get(client, repository, digest.as_ref(), scopes)
     })
 }
 
@@ -262,16 +316,191 @@ pub(crate) fn download(
     client.restarting(|| {
         let file = std::fs::File::create(target).map_err(|e| Error::io("creating", target, e))?;
         let mut out = BufWriter::new(file);
-        let result = manifests::get_blob(client, repository, digest, size, &mut out, scopes)
-            .and_then(|()| {
-                out.into_inner()
-                    .map(drop)
-                    .map_err(|e| Error::io("writing", target, e.into_error()))
-            });
+        let result =
+            manifests::get_blob(client, repository, digest, size, &mut out, target, scopes)
+                .and_then(|()| {
+                    out.into_inner()
+                        .map(drop)
+                        .map_err(|e| Error::io("writing", target, e.into_error()))
+                });
         if result.is_err() {
             // Never leave unverified bytes under a digest's name.
             let _ = std::fs::remove_file(target);
         }
         result
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    const MEDIA_TYPES: [&str; 7] = [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.config.v1+json",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        "text/plain",
+    ];
+
+    /// Any JSON, leaning on the keys and values manifests and indexes have.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            prop::sample::select(vec![
+                "schemaVersion",
+                "mediaType",
+                "config",
+                "layers",
+                "manifests",
+                "digest",
+                "size",
+                "platform",
+                "architecture",
+                "os",
+                "variant",
+                "annotations",
+            ])
+            .prop_map(String::from),
+            "[a-zA-Z.]{1,8}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            prop::sample::select(MEDIA_TYPES.to_vec()).prop_map(Value::from),
+            prop::sample::select(vec!["sha256:abc", "sha512:00", "", "linux", "arm", "v7"])
+                .prop_map(Value::from),
+            "\\PC{0,24}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 5, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..6)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Mostly `valid`, sometimes any JSON at all.
+    fn mostly(valid: impl Strategy<Value = Value>) -> impl Strategy<Value = Value> {
+        prop_oneof![30 => valid, 1 => json_value()]
+    }
+
+    /// A descriptor whose every field is likely right but may be wrong.
+    fn descriptor() -> impl Strategy<Value = Value> {
+        let media_type = mostly(prop::sample::select(MEDIA_TYPES.to_vec()).prop_map(Value::from));
+        let digest = mostly("[0-9a-f]{64}".prop_map(|hex| Value::from(format!("sha256:{hex}"))));
+        let size = mostly(any::<u64>().prop_map(Value::from));
+        let name = || {
+            mostly(
+                prop::sample::select(vec!["linux", "amd64", "arm", "v7", "", "windows"])
+                    .prop_map(Value::from),
+            )
+        };
+        let platform = prop_oneof![
+            1 => Just(Value::Null),
+            6 => (name(), name(), name()).prop_map(|(a, o, v)| json!({"architecture": a, "os": o, "variant": v})),
+            1 => json_value(),
+        ];
+        (media_type, digest, size, platform).prop_map(|(media_type, digest, size, platform)| {
+            json!({"mediaType": media_type, "digest": digest, "size": size, "platform": platform})
+        })
+    }
+
+    /// Manifests and indexes, nearly right and not.
+    fn manifest_like() -> impl Strategy<Value = Value> {
+        let version = || mostly(Just(json!(2)));
+        let media_type =
+            || mostly(prop::sample::select(MEDIA_TYPES[..4].to_vec()).prop_map(Value::from));
+        let descriptors = || prop::collection::vec(descriptor(), 0..5);
+        prop_oneof![
+            4 => (version(), media_type(), descriptor(), descriptors()).prop_map(
+                |(v, t, config, layers)| json!({"schemaVersion": v, "mediaType": t, "config": config, "layers": layers})
+            ),
+            4 => (version(), media_type(), descriptors()).prop_map(
+                |(v, t, manifests)| json!({"schemaVersion": v, "mediaType": t, "manifests": manifests})
+            ),
+            1 => json_value(),
+        ]
+    }
+
+    /// What pull does with a manifest's bytes before the next request.
+    fn read_as_pull_does(bytes: Vec<u8>, header_type: Option<String>) {
+        let reference: Reference = "reg.io/app:v1".parse().unwrap();
+        let url = "https://reg.io/v2/app/manifests/v1";
+        let Ok(root) = manifests::decode(url, "v1", header_type, bytes) else {
+            return;
+        };
+        for platforms in [
+            vec![],
+            vec!["linux/amd64"],
+            vec!["linux/arm/v7", "linux/amd64"],
+        ] {
+            let platforms: Vec<Platform> = platforms.iter().map(|p| p.parse().unwrap()).collect();
+            match read_root(&root, &platforms, &reference) {
+                Ok(Root::Image(manifest)) => drop(blobs_of(&[*manifest], false)),
+                Ok(Root::Index(selected)) => drop(index_top_digests(&selected)),
+                Err(e) => drop(e.to_string()),
+            }
+        }
+    }
+
+    fn index_top_digests(selected: &[Descriptor]) -> Vec<String> {
+        selected.iter().map(|d| d.digest().to_string()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn pull_reads_any_bytes_without_panicking(
+            bytes in prop::collection::vec(any::<u8>(), 0..256),
+            header in prop::option::of(prop::sample::select(MEDIA_TYPES.to_vec())),
+        ) {
+            read_as_pull_does(bytes, header.map(String::from));
+        }
+
+        #[test]
+        fn pull_reads_any_manifest_like_json_without_panicking(
+            value in manifest_like(),
+            header in prop::option::of(prop::sample::select(MEDIA_TYPES.to_vec())),
+        ) {
+            read_as_pull_does(serde_json::to_vec(&value).unwrap(), header.map(String::from));
+        }
+    }
+
+    #[test]
+    fn a_well_formed_index_and_manifest_are_read() {
+        let hex = "0".repeat(64);
+        let image = json!({
+            "schemaVersion": 2, "mediaType": MEDIA_TYPES[1],
+            "config": {"mediaType": MEDIA_TYPES[4], "digest": format!("sha256:{hex}"), "size": 2},
+            "layers": [{"mediaType": MEDIA_TYPES[5], "digest": format!("sha256:{hex}"), "size": 2}],
+        });
+        let root = manifests::decode("u", "v1", None, serde_json::to_vec(&image).unwrap()).unwrap();
+        let reference: Reference = "reg.io/app:v1".parse().unwrap();
+        let Ok(Root::Image(manifest)) = read_root(&root, &[], &reference) else {
+            panic!("an image");
+        };
+        assert_eq!(
+            blobs_of(&[*manifest], false).len(),
+            1,
+            "config and layer are one blob"
+        );
+        let index = json!({"schemaVersion": 2, "mediaType": MEDIA_TYPES[0], "manifests": [
+            {"mediaType": MEDIA_TYPES[1], "digest": format!("sha256:{hex}"), "size": 9,
+             "platform": {"architecture": "amd64", "os": "linux"}}]});
+        let root = manifests::decode("u", "v1", None, serde_json::to_vec(&index).unwrap()).unwrap();
+        let Ok(Root::Index(selected)) =
+            read_root(&root, &["linux/amd64".parse().unwrap()], &reference)
+        else {
+            panic!("an index");
+        };
+        assert_eq!(selected.len(), 1);
+    }
 }

@@ -92,40 +92,10 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
             ),
         ));
     }
-    let (top, children) = manifests
-        .split_last()
+    put_manifests(&client, options, &manifests, &scopes)?;
+    let top = manifests
+        .last()
         .expect("the root manifest is always collected");
-    for child in children {
-        let digest = child.descriptor.digest().to_string();
-        manifests::put(
-            &client,
-            repository,
-            &digest,
-            child.descriptor.media_type(),
-            &child.bytes,
-            &scopes,
-        )?;
-    }
-    // The root goes under each tag (which also makes it reachable by
-    // digest), or under its digest when there is no tag.
-    let mut names: Vec<String> = reference.tag.iter().cloned().collect();
-    for tag in &options.tags {
-        reference.with_tag(tag)?;
-        names.push(tag.clone());
-    }
-    if names.is_empty() {
-        names.push(top.descriptor.digest().to_string());
-    }
-    for name in &names {
-        manifests::put(
-            &client,
-            repository,
-            name,
-            top.descriptor.media_type(),
-            &top.bytes,
-            &scopes,
-        )?;
-    }
     let pushed: Vec<&Digest> = manifests.iter().map(|m| m.descriptor.digest()).collect();
     let referrers = push_referrers(&target, &layout, &pushed, options)?;
     let digest = top.descriptor.digest().clone();
@@ -139,6 +109,46 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
         present: outcome.present,
         referrers,
     })
+}
+
+/// PUTs the manifests, children before the root (the last). The root goes
+/// under each tag (which also makes it reachable by digest), or under its
+/// digest when there is no tag.
+fn put_manifests(
+    client: &Client,
+    options: &PushOptions,
+    manifests: &[ManifestPut],
+    scopes: &[String],
+) -> Result<()> {
+    let (reference, repository) = (&options.reference, &options.reference.repository);
+    let (top, children) = manifests
+        .split_last()
+        .expect("the root manifest is always collected");
+    for child in children {
+        let digest = child.descriptor.digest().to_string();
+        let media_type = child.descriptor.media_type();
+        manifests::put(
+            client,
+            repository,
+            &digest,
+            media_type,
+            &child.bytes,
+            scopes,
+        )?;
+    }
+    let mut names: Vec<String> = reference.tag.iter().cloned().collect();
+    for tag in &options.tags {
+        reference.with_tag(tag)?;
+        names.push(tag.clone());
+    }
+    if names.is_empty() {
+        names.push(top.descriptor.digest().to_string());
+    }
+    for name in &names {
+        let media_type = top.descriptor.media_type();
+        manifests::put(client, repository, name, media_type, &top.bytes, scopes)?;
+    }
+    Ok(())
 }
 
 /// Pushes the layout's artifacts whose subject was pushed: their blobs, then

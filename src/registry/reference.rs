@@ -309,3 +309,65 @@ mod tests {
         assert_eq!(r.identifier(), "t");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Text shaped like references, mostly valid: hosts, ports, paths,
+    /// tags and digests, with now and then a part that is wrong.
+    fn reference_like() -> impl Strategy<Value = String> {
+        let host = prop_oneof![
+            3 => Just(String::new()),
+            2 => prop::sample::select(vec![
+                "docker.io/", "index.docker.io/", "registry-1.docker.io/", "localhost/",
+                "localhost:5000/", "127.0.0.1:5000/", "[::1]:5000/", "Reg.Example:443/",
+                "a-b.c/", "[zz]/", "-a.b/", "a.b:99999/",
+            ])
+            .prop_map(String::from),
+            4 => "[a-zA-Z0-9]{1,6}(\\.[a-zA-Z0-9-]{1,6}){0,2}(:[0-9]{1,5})?/",
+        ];
+        let component = "[a-z0-9]{1,6}((\\.|_|__|-{1,2})[a-z0-9]{1,6}){0,2}";
+        let path = (component, prop::collection::vec(component, 0..3)).prop_map(|(first, rest)| {
+            std::iter::once(first)
+                .chain(rest)
+                .collect::<Vec<_>>()
+                .join("/")
+        });
+        let tag = prop_oneof![
+            3 => Just(String::new()),
+            6 => ":[A-Za-z0-9_][A-Za-z0-9_.-]{0,12}",
+            1 => ":[^@]{0,5}",
+        ];
+        let digest = prop_oneof![
+            6 => Just(String::new()),
+            3 => "@sha256:[0-9a-f]{64}",
+            1 => "@[a-z0-9]{0,8}:[0-9a-fA-F]{0,66}",
+        ];
+        (host, path, tag, digest).prop_map(|(h, p, t, d)| format!("{h}{p}{t}{d}"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn parsing_any_text_never_panics(input in "\\PC{0,100}") {
+            let _ = input.parse::<Reference>();
+        }
+
+        #[test]
+        fn parsing_reference_like_text_never_panics(input in "[a-zA-Z0-9.:/@_\\[\\]-]{0,60}") {
+            let _ = input.parse::<Reference>();
+        }
+
+        #[test]
+        fn a_parsed_reference_prints_as_text_that_parses_back_to_it(input in reference_like()) {
+            if let Ok(parsed) = input.parse::<Reference>() {
+                let printed = parsed.to_string();
+                let reparsed = printed.parse::<Reference>();
+                prop_assert_eq!(reparsed.ok(), Some(parsed), "{} printed as {}", input, printed);
+            }
+        }
+    }
+}

@@ -9,6 +9,7 @@
 use super::challenge::{self, Challenge};
 use super::credentials::Credential;
 use super::response::{registry_error, Response};
+use super::trust;
 use crate::error::{Error, Result};
 use base64::Engine as _;
 use std::collections::HashMap;
@@ -64,16 +65,24 @@ struct State {
 pub struct Authenticator {
     registry: String,
     credential: Credential,
+    /// `--insecure-registry`: hosts trusted with credentials in clear text.
+    insecure: Vec<String>,
     state: Mutex<State>,
     /// The client's request counter; token requests count too.
     requests: Arc<AtomicU64>,
 }
 
 impl Authenticator {
-    pub fn new(registry: &str, credential: Credential, requests: Arc<AtomicU64>) -> Self {
+    pub fn new(
+        registry: &str,
+        credential: Credential,
+        insecure: &[String],
+        requests: Arc<AtomicU64>,
+    ) -> Self {
         Authenticator {
             registry: registry.to_string(),
             credential,
+            insecure: insecure.to_vec(),
             state: Mutex::new(State::default()),
             requests,
         }
@@ -128,7 +137,10 @@ impl Authenticator {
     }
 
     /// Asks the challenge's realm for a token: a refresh-token POST for an
-    /// identity token, otherwise a GET, with Basic credentials if we have them.
+    /// identity token, otherwise a GET, with Basic credentials if we have
+    /// them and the realm may have them (see [`trust::realm_gets_credentials`]).
+    /// The agent follows no redirect: the credentials would go to a host
+    /// the registry never named.
     fn fetch_token(
         &self,
         agent: &Agent,
@@ -141,9 +153,10 @@ impl Authenticator {
                 self.registry
             ))
         })?;
+        let credential = self.credential_for(realm)?;
         let service = challenge.param("service").unwrap_or("");
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let result = match &self.credential {
+        let result = match credential {
             Credential::IdentityToken(token) => {
                 let scope = scopes.join(" ");
                 agent.post(realm).send_form([
@@ -171,6 +184,26 @@ impl Authenticator {
             return Err(registry_error(&what, response).hint(self.rejected_hint()));
         }
         read_token(&what, response)
+    }
+
+    /// The credential to present at `realm`: ours, if the realm may see it;
+    /// anonymous when we have none; an error saying how to allow the realm
+    /// when we have one it may not see.
+    fn credential_for(&self, realm: &str) -> Result<&Credential> {
+        if self.credential == Credential::Anonymous
+            || trust::realm_gets_credentials(realm, &self.registry, &self.insecure)
+        {
+            return Ok(&self.credential);
+        }
+        let host = trust::Origin::of(realm)
+            .map(|o| format!("{}:{}", o.host, o.port))
+            .unwrap_or_else(|| realm.to_string());
+        Err(Error::invalid(format!(
+            "registry {} asks for credentials at token realm {realm}, plain HTTP on another \
+             host: rko sends credentials there only over HTTPS (if that host may see them, \
+             pass --insecure-registry {host})",
+            self.registry
+        )))
     }
 }
 
@@ -276,7 +309,7 @@ mod tests {
                 Some("Bearer t"),
             ),
         ] {
-            let auth = Authenticator::new("reg.io", credential, Arc::default());
+            let auth = Authenticator::new("reg.io", credential, &[], Arc::default());
             {
                 let mut state = auth.state();
                 state.challenge = challenge.and_then(challenge::parse);

@@ -1,0 +1,204 @@
+//! rko on an unlucky machine, against the real distribution registry: a
+//! full disk under `pull`, a symlinked `config.json` at `login`, and
+//! SIGKILL at random moments during `pull` and `push`.
+
+use super::{pull, small_layout, PATIENCE};
+use crate::util::hostile::{digest, run_err_or_hang, Prng};
+use crate::util::registry::{
+    Auth, FaultProxy, Registry, PASSWORD as REAL_PASSWORD, USER as REAL_USER,
+};
+use crate::util::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// A tmpfs of `size` mounted on `dir` (we run as root), unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        fs::create_dir_all(dir).unwrap();
+        run_ok(
+            Command::new(require("mount"))
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(dir),
+        );
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// How many blobs (config and layers, not the manifest) a pushed image has.
+fn image_blobs(layout: &Path) -> usize {
+    fs::read_dir(layout.join("blobs/sha256")).unwrap().count() - 1
+}
+
+#[test]
+fn pull_onto_a_full_disk_reports_the_disk_error_and_does_not_retry() {
+    let registry = Registry::start(Auth::None);
+    let proxy = FaultProxy::start(registry.port);
+    let dir = temp_dir();
+    let layout = small_layout(dir.path(), 3 << 20);
+    run_ok(
+        rko()
+            .arg("push")
+            .arg(&layout)
+            .arg(format!("{}/big:v1", registry.host())),
+    );
+    let disk = dir.path().join("disk");
+    let _tmpfs = Tmpfs::mount(&disk, "1m");
+    let out = disk.join("out");
+
+    let err = run_err_or_hang(
+        &mut pull(
+            &dir.path().join("docker"),
+            &format!("{}/big:v1", proxy.host()),
+            &out,
+        ),
+        PATIENCE,
+    );
+    assert!(
+        err.contains("No space left on device") && err.contains(&disk.display().to_string()),
+        "{err}"
+    );
+    assert!(!err.contains("attempts"), "{err}");
+    assert!(
+        proxy.count("GET", "/blobs/") <= image_blobs(&layout),
+        "a blob was fetched again: {:?}",
+        proxy.seen.lock().unwrap()
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn login_writes_through_a_symlinked_config_json_and_keeps_it_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let registry = Registry::start(Auth::BasicTls);
+    let dir = temp_dir();
+    let config = dir.path().join("docker");
+    let real = dir.path().join("dotfiles/docker-config.json");
+    fs::create_dir_all(&config).unwrap();
+    fs::create_dir_all(real.parent().unwrap()).unwrap();
+    fs::write(&real, r#"{"psFormat": "table"}"#).unwrap();
+    std::os::unix::fs::symlink("../dotfiles/docker-config.json", config.join("config.json"))
+        .unwrap();
+
+    run_ok(
+        rko_in(&config)
+            .args([
+                "login",
+                &registry.host(),
+                "-u",
+                REAL_USER,
+                "-p",
+                REAL_PASSWORD,
+            ])
+            .arg("--ca-cert")
+            .arg(registry.ca.as_ref().unwrap()),
+    );
+    let link = fs::symlink_metadata(config.join("config.json")).unwrap();
+    assert!(
+        link.file_type().is_symlink(),
+        "config.json is still a symlink"
+    );
+    let saved = read_json(&real);
+    assert!(
+        saved["auths"][registry.host()]["auth"].is_string(),
+        "{saved}"
+    );
+    assert_eq!(saved["psFormat"], "table");
+    let mode = fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+}
+
+/// A layout that is whole: every blob's content matches its name, and its
+/// index points at `digest`.
+fn assert_whole_layout(layout: &Path, want: &str) {
+    assert_eq!(layout_digest(layout), want, "{}", layout.display());
+    for entry in fs::read_dir(layout.join("blobs/sha256")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(
+            digest(&fs::read(&path).unwrap()),
+            format!("sha256:{name}"),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+/// Starts `cmd`, kills it (SIGKILL) after `delay`, and waits for it.
+fn kill_after(cmd: &mut Command, delay: Duration) {
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    child.wait().unwrap();
+}
+
+/// SIGKILL at 20 moments (seeded, so a failure can be replayed): the output
+/// is whole or absent, and a rerun gives the reference digest.
+#[test]
+fn pull_killed_at_random_moments_leaves_no_half_layout_and_a_rerun_gives_the_digest() {
+    let registry = Registry::start(Auth::None);
+    let dir = temp_dir();
+    let config = dir.path().join("docker");
+    let layout = small_layout(dir.path(), 4 << 20);
+    let reference = format!("{}/killed:v1", registry.host());
+    run_ok(rko().arg("push").arg(&layout).arg(&reference));
+    let want = layout_digest(&layout);
+    let mut prng = Prng::new(20);
+    for attempt in 0..20 {
+        let out = dir.path().join(format!("out-{attempt}"));
+        kill_after(
+            &mut pull(&config, &reference, &out),
+            Duration::from_millis(prng.below(400)),
+        );
+        if out.exists() {
+            assert_whole_layout(&out, &want);
+        }
+        run_ok(&mut pull(&config, &reference, &out));
+        assert_whole_layout(&out, &want);
+    }
+}
+
+/// SIGKILL at 20 moments (seeded), each into a fresh repository so that
+/// uploads are under way: a rerun still pushes the reference digest.
+#[test]
+fn push_killed_at_random_moments_then_rerun_gives_the_digest() {
+    let registry = Registry::start(Auth::None);
+    let dir = temp_dir();
+    let config = dir.path().join("docker");
+    let layout = small_layout(dir.path(), 4 << 20);
+    let want = layout_digest(&layout);
+    let push = |repository: &str| {
+        let mut cmd = rko_in(&config);
+        cmd.arg("push")
+            .arg(&layout)
+            .arg(format!("{}/{repository}:v1", registry.host()));
+        cmd
+    };
+    let mut prng = Prng::new(21);
+    for attempt in 0..20 {
+        let repository = format!("killed-{attempt}");
+        kill_after(
+            &mut push(&repository),
+            Duration::from_millis(prng.below(250)),
+        );
+        let pushed = run_ok(&mut push(&repository));
+        assert_eq!(pushed_digest(&pushed), want, "{repository}");
+    }
+    let info = json(&run_ok(
+        skopeo("inspect").arg(format!("docker://{}/killed-19:v1", registry.host())),
+    ));
+    assert_eq!(info["Digest"], want.as_str());
+}
