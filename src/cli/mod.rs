@@ -5,6 +5,7 @@
 mod append;
 mod assemble_layer;
 mod build;
+mod completion;
 mod export;
 mod index;
 mod kubectl;
@@ -50,6 +51,8 @@ enum Command {
     Create(kubectl::ApplyArgs),
     Delete(kubectl::DeleteArgs),
     Run(kubectl::RunArgs),
+    Version(completion::VersionArgs),
+    Completion(completion::CompletionArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -70,6 +73,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Create(args) => kubectl::apply(args, "create"),
         Command::Delete(args) => kubectl::delete(args),
         Command::Run(args) => kubectl::run(args),
+        Command::Version(args) => completion::version(args),
+        Command::Completion(args) => completion::completion(args),
     }
 }
 

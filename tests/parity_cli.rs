@@ -1,0 +1,38 @@
+//! ko parity for the commands around building (issue 12, item 11): `version`
+//! and `completion`, as ko's pkg/commands/version.go and completion.go have them.
+
+use crate::util::*;
+use std::process::Command;
+
+/// ko's `version` prints the version alone (pkg/commands/version.go: `fmt.Println(version)`).
+#[test]
+fn version_prints_the_version_alone_as_ko_does() {
+    let out = run_ok(rko().arg("version"));
+    assert_eq!(out, format!("{}\n", env!("CARGO_PKG_VERSION")));
+}
+
+/// ko's `completion` writes a script for the shell named
+/// (pkg/commands/completion.go); each must be one its shell reads.
+#[test]
+fn completion_scripts_are_written_for_bash_zsh_and_fish() {
+    let dir = temp_dir();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef rko"),
+        ("fish", "complete -c rko"),
+    ] {
+        let script = run_ok(rko().args(["completion", shell]));
+        assert!(script.contains(marker), "{shell}: {script:.200}");
+        assert!(
+            script.contains("resolve-yaml") && script.contains("assemble-layer"),
+            "{shell}"
+        );
+        if shell == "bash" {
+            let path = dir.path().join("rko.bash");
+            std::fs::write(&path, &script).unwrap();
+            run_ok(Command::new("bash").arg("-n").arg(&path));
+        }
+    }
+    let err = run_err(rko().args(["completion", "tcsh"]));
+    assert!(err.contains("tcsh"), "{err}");
+}
