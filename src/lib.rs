@@ -52,6 +52,7 @@ pub use registry::{
 // Plumbing: SBOMs and YAML.
 pub use sbom::buildinfo::{read as read_build_info, BuildInfo, Module};
 pub use sbom::{generate as sbom, Format as SbomFormat, ImageRef, SbomOptions};
+pub use yaml::files::{list as list_manifests, Listing as ManifestListing};
 pub use yaml::resolve::{
     prepare as prepare_yaml, Input as YamlInput, Selector, PREFIX as KO_PREFIX,
 };

@@ -1,12 +1,13 @@
 //! ko's Kubernetes workflow: `resolve` (build every `ko://` reference and
 //! write the YAML with digests), `apply` / `create` (pipe that into
-//! kubectl), `delete` (kubectl on the files as they are) and `run`.
+//! kubectl), `delete` (kubectl with the arguments as given) and `run`
+//! (build, then `kubectl run`), as ko drives kubectl.
 
 use super::build::{build_and_publish, BuildFlags};
-use rko::{Error, Result, Selector, YamlInput as Input, KO_PREFIX};
+use rko::{Error, Reference, Result, Selector, YamlInput as Input, KO_PREFIX};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// The YAML inputs ko takes.
@@ -50,30 +51,26 @@ pub struct ApplyArgs {
     kubectl: Vec<String>,
 }
 
-/// `kubectl delete` the files as they are (nothing is built).
+/// `kubectl delete` with these arguments, as ko passes them (nothing is
+/// built): -f FILE|DIR, -R, resource names, -n, any kubectl flag.
 #[derive(Debug, clap::Args)]
 pub struct DeleteArgs {
-    /// A YAML file or directory (repeatable).
+    /// What kubectl delete takes, passed on as given.
     #[arg(
-        short = 'f',
-        long = "filename",
-        value_name = "FILE|DIR",
-        required = true
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "KUBECTL ARGS"
     )]
-    files: Vec<String>,
-    /// Walk directories recursively.
-    #[arg(short = 'R', long)]
-    recursive: bool,
-    /// Arguments for kubectl, after `--`.
-    #[arg(last = true)]
-    kubectl: Vec<String>,
+    args: Vec<String>,
 }
 
-/// Build an import path and `kubectl run` it; arguments after `--` go to kubectl.
+/// Build import paths and `kubectl run` each, as ko does (`--attach --rm
+/// --restart=Never`); arguments after `--` go to kubectl run.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The import path to build and run.
-    import_path: String,
+    /// The import paths to build and run, one pod each.
+    #[arg(required = true)]
+    import_paths: Vec<String>,
     #[command(flatten)]
     build: BuildFlags,
     /// Arguments for kubectl run, after `--`.
@@ -106,39 +103,131 @@ pub fn apply(args: ApplyArgs, verb: &str) -> Result<()> {
     finish(child.wait().map_err(kubectl_missing), verb)
 }
 
+// ko: pkg/commands/delete.go, passthru: kubectl with ko's own arguments.
 pub fn delete(args: DeleteArgs) -> Result<()> {
-    let mut cmd = kubectl();
-    cmd.arg("delete");
-    for file in &args.files {
-        cmd.args(["-f", file]);
-    }
-    if args.recursive {
-        cmd.arg("-R");
-    }
+    let argv = delete_argv(&args.args)?;
     finish(
-        cmd.args(&args.kubectl).status().map_err(kubectl_missing),
+        kubectl().args(&argv).status().map_err(kubectl_missing),
         "delete",
     )
 }
 
+/// `delete` and the arguments as given, plus `-f DIR/LINK/` for each
+/// symlinked directory under a `-R -f DIR`: `rko apply` read it, and
+/// kubectl's walk, like ko's, would skip it (the trailing slash makes
+/// kubectl enter it), so delete removes what apply applied.
+fn delete_argv(args: &[String]) -> Result<Vec<String>> {
+    let (files, recursive) = filename_args(args);
+    let mut linked = Vec::new();
+    if recursive {
+        for file in files.iter().filter(|f| *f != "-") {
+            if Path::new(file).is_dir() {
+                for dir in rko::list_manifests(Path::new(file), true)?.linked_dirs {
+                    linked.push("-f".to_string());
+                    linked.push(format!("{}/", dir.display()));
+                }
+            }
+        }
+    }
+    let at = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let mut argv = vec!["delete".to_string()];
+    argv.extend_from_slice(&args[..at]);
+    argv.extend(linked);
+    argv.extend_from_slice(&args[at..]);
+    Ok(argv)
+}
+
+/// The `-f` values, and whether `-R` is on, in kubectl's flag grammar
+/// (spf13/pflag): `-f V`, `-fV`, `-f=V`, `--filename V`, `--filename=V`,
+/// short flags run together (`-Rf V`), `--recursive[=BOOL]`; nothing after `--`.
+fn filename_args(args: &[String]) -> (Vec<String>, bool) {
+    let mut files = Vec::new();
+    let mut recursive = false;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if arg == "--" {
+            break;
+        } else if let Some(long) = arg.strip_prefix("--") {
+            match long.split_once('=') {
+                Some(("filename", value)) => files.push(value.to_string()),
+                Some(("recursive", value)) => recursive = pflag_true(value),
+                None if long == "filename" => files.extend(rest.next().cloned()),
+                None if long == "recursive" => recursive = true,
+                _ => {}
+            }
+        } else if let Some(short) = arg.strip_prefix('-') {
+            for (i, flag) in short.char_indices() {
+                let tail = &short[i + 1..];
+                match flag {
+                    // kubectl delete's boolean shorthands: -A, -R, -i, -h.
+                    'A' | 'i' | 'h' => continue,
+                    'R' => match tail.strip_prefix('=') {
+                        Some(value) => recursive = pflag_true(value),
+                        None => {
+                            recursive = true;
+                            continue;
+                        }
+                    },
+                    'f' => match tail.strip_prefix('=').unwrap_or(tail) {
+                        "" => files.extend(rest.next().cloned()),
+                        value => files.push(value.to_string()),
+                    },
+                    // Any other shorthand (-n, -l, -o, -k, -s, -v) takes a
+                    // value: the rest of this argument, or the next one.
+                    _ if tail.is_empty() => {
+                        rest.next();
+                    }
+                    _ => {}
+                }
+                break;
+            }
+        }
+    }
+    (files, recursive)
+}
+
+/// pflag's true (strconv.ParseBool).
+fn pflag_true(value: &str) -> bool {
+    matches!(value, "1" | "t" | "T" | "true" | "TRUE" | "True")
+}
+
+// ko: pkg/commands/run.go, addRun: one `kubectl run` per image.
 pub fn run(args: RunArgs) -> Result<()> {
-    let built = build_and_publish(&args.build, std::slice::from_ref(&args.import_path))?;
-    let reference = &built[0].1;
-    let name = args
-        .import_path
-        .trim_start_matches("ko://")
-        .trim_end_matches('/')
+    let built = build_and_publish(&args.build, &args.import_paths)?;
+    for (import_path, reference) in &built {
+        let argv = run_argv(reference, &args.kubectl)?;
+        eprintln!("rko: running {import_path}: kubectl {}", argv.join(" "));
+        finish(
+            kubectl().args(&argv).status().map_err(kubectl_missing),
+            "run",
+        )?;
+    }
+    Ok(())
+}
+
+/// ko's `kubectl run`: the pod named after the image's repository (its last
+/// element), the image, ko's defaults, then the arguments after `--`.
+fn run_argv(reference: &str, extra: &[String]) -> Result<Vec<String>> {
+    let parsed: Reference = reference.parse()?;
+    let pod = parsed
+        .repository
         .rsplit('/')
         .next()
-        .filter(|n| !n.is_empty() && *n != ".")
-        .unwrap_or("app")
-        .to_lowercase();
-    let status = kubectl()
-        .args(["run", &name, &format!("--image={reference}")])
-        .args(&args.kubectl)
-        .status()
-        .map_err(kubectl_missing);
-    finish(status, "run")
+        .unwrap_or(&parsed.repository);
+    let mut argv: Vec<String> = [
+        "run",
+        pod,
+        "--image",
+        reference,
+        "--attach",                 // stream the logs back
+        "--rm",                     // delete the pod when it ends
+        "--restart=Never",          // run once
+        "--log-flush-frequency=1s", // flush logs often
+    ]
+    .map(String::from)
+    .to_vec();
+    argv.extend_from_slice(extra);
+    Ok(argv)
 }
 
 /// Reads, builds and rewrites: the YAML with every `ko://` reference resolved.
@@ -170,7 +259,9 @@ fn resolved_yaml(files: &FileArgs, build: &BuildFlags) -> Result<String> {
     Ok(output)
 }
 
-/// Files in the order given; a directory's YAML files sorted by name.
+/// Files in the order given; a directory's as ko walks it (see
+/// `rko::list_manifests`), with a warning for each entry left out that a
+/// person may have expected read.
 fn read_inputs(names: &[String], recursive: bool) -> Result<Vec<Input>> {
     let mut inputs = Vec::new();
     for name in names {
@@ -186,32 +277,17 @@ fn read_inputs(names: &[String], recursive: bool) -> Result<Vec<Input>> {
             continue;
         }
         let path = Path::new(name);
-        let meta = std::fs::metadata(path).map_err(|e| Error::io("reading", path, e))?;
-        let files: Vec<PathBuf> = if meta.is_dir() {
-            let depth = if recursive { usize::MAX } else { 1 };
-            let found: Vec<PathBuf> = walkdir::WalkDir::new(path)
-                .max_depth(depth)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_map(|e| e.ok())
-                .filter(|e| e.file_type().is_file())
-                .map(|e| e.into_path())
-                .filter(|p| {
-                    p.extension()
-                        .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
-                })
-                .collect();
-            if found.is_empty() {
-                return Err(Error::file(
-                    path,
-                    "no YAML files (*.yaml, *.yml, *.json) in this directory",
-                ));
-            }
-            found
-        } else {
-            vec![path.to_path_buf()]
-        };
-        for file in files {
+        let listing = rko::list_manifests(path, recursive)?;
+        for note in &listing.notes {
+            eprintln!("rko: warning: {note}");
+        }
+        if listing.files.is_empty() {
+            return Err(Error::file(
+                path,
+                "no YAML files (*.yaml, *.json) in this directory",
+            ));
+        }
+        for file in listing.files {
             let text =
                 std::fs::read_to_string(&file).map_err(|e| Error::io("reading", &file, e))?;
             inputs.push(Input {
@@ -241,5 +317,76 @@ fn finish(status: std::result::Result<std::process::ExitStatus, Error>, verb: &s
         Ok(())
     } else {
         Err(Error::invalid(format!("kubectl {verb} failed ({status})")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn filename_args_read_kubectls_flag_grammar() {
+        let cases: [(&[&str], &[&str], bool); 12] = [
+            (&["-f", "a"], &["a"], false),
+            (
+                &["-fa", "-f=b", "--filename", "c", "--filename=d"],
+                &["a", "b", "c", "d"],
+                false,
+            ),
+            (&["-Rf", "config"], &["config"], true),
+            (&["-R", "-f", "x"], &["x"], true),
+            (&["-Af", "x", "--recursive"], &["x"], true),
+            (&["-f", "x", "--recursive=false"], &["x"], false),
+            (&["-f", "x", "-R=true"], &["x"], true),
+            (&["-n", "-f", "-f", "x"], &["x"], false),
+            (&["-nprod", "-f", "x"], &["x"], false),
+            (&["-lf=x", "-f", "y"], &["y"], false),
+            (&["deployment", "web", "-n", "prod"], &[], false),
+            (&["-f", "x", "--", "-R", "-f", "y"], &["x"], false),
+        ];
+        for (args, files, recursive) in cases {
+            assert_eq!(
+                filename_args(&strings(args)),
+                (strings(files), recursive),
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn run_names_the_pod_after_the_repository_as_ko_does() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        for (reference, pod) in [
+            (
+                format!("registry.example.com/team/web-0123@{digest}"),
+                "web-0123",
+            ),
+            (
+                format!("127.0.0.1:5000/k8s/example.com/m/cmd/api@{digest}"),
+                "api",
+            ),
+            ("ko.local/hello:v1".to_string(), "hello"),
+        ] {
+            let argv = run_argv(&reference, &strings(&["--", "-v"])).unwrap();
+            assert_eq!(
+                argv,
+                strings(&[
+                    "run",
+                    pod,
+                    "--image",
+                    &reference,
+                    "--attach",
+                    "--rm",
+                    "--restart=Never",
+                    "--log-flush-frequency=1s",
+                    "--",
+                    "-v"
+                ])
+            );
+        }
     }
 }

@@ -151,7 +151,7 @@ pub fn list(go: &Path, dir: &Path, target: &str) -> Result<Package> {
     if !output.status.success() {
         return Err(Error::tool(
             format!("go list {target}"),
-            first_line(&stderr),
+            go_message(&stderr),
         ));
     }
     let listed: Listed = serde_json::from_slice(&output.stdout).map_err(|e| {
@@ -163,7 +163,7 @@ pub fn list(go: &Path, dir: &Path, target: &str) -> Result<Package> {
     if let Some(error) = listed.error {
         return Err(Error::tool(
             format!("go list {target}"),
-            first_line(&error.err),
+            go_message(&error.err),
         ));
     }
     if listed.name != "main" {
@@ -192,12 +192,20 @@ pub fn list(go: &Path, dir: &Path, target: &str) -> Result<Package> {
     })
 }
 
-fn first_line(text: &str) -> String {
-    text.lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("failed")
-        .trim()
-        .to_string()
+/// Go's message in one line: its first line and the indented lines that
+/// continue it ("no required module provides package P; to add it:" then
+/// "\tgo get P"), so that it never stops mid-sentence.
+fn go_message(text: &str) -> String {
+    let mut lines = text.lines().skip_while(|l| l.trim().is_empty());
+    let Some(first) = lines.next() else {
+        return "failed".to_string();
+    };
+    let mut message = first.trim().to_string();
+    for line in lines.take_while(|l| l.starts_with(char::is_whitespace) && !l.trim().is_empty()) {
+        message.push(' ');
+        message.push_str(line.trim());
+    }
+    message
 }
 
 fn missing_go(go: &Path, e: std::io::Error) -> Error {
@@ -283,4 +291,29 @@ pub fn build(b: &GoBuild) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_messages_are_whole_and_on_one_line() {
+        let cases = [
+            (
+                "no required module provides package example.com/x; to add it:\n\tgo get example.com/x",
+                "no required module provides package example.com/x; to add it: go get example.com/x",
+            ),
+            (
+                "\ngo: go.mod file not found in current directory or any parent directory; see 'go help modules'\n",
+                "go: go.mod file not found in current directory or any parent directory; see 'go help modules'",
+            ),
+            ("stat /m/cmd/nothere: directory not found", "stat /m/cmd/nothere: directory not found"),
+            ("first error\nsecond error\n\tits detail", "first error"),
+            ("", "failed"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(go_message(text), expected, "{text:?}");
+        }
+    }
 }
