@@ -265,39 +265,7 @@ fn a_platform_combined_with_goos_goarch_or_goarm_is_refused_as_in_ko() {
     let hello = example(dir.path(), "hello");
     // examples/multi's .ko.yaml has defaultPlatforms.
     let multi = example(dir.path(), "multi");
-    let cases: [(&Path, &[&str], &[(&str, &str)], &[&str]); 5] = [
-        (
-            &hello,
-            &["--platform=linux/amd64", "."],
-            &[("GOARCH", "arm64")],
-            &["--platform", "GOARCH=\"arm64\""],
-        ),
-        (
-            &hello,
-            &["."],
-            &[("KO_DEFAULTPLATFORMS", "linux/arm64"), ("GOOS", "linux")],
-            &["KO_DEFAULTPLATFORMS", "GOOS=\"linux\""],
-        ),
-        (
-            &multi,
-            &["./cmd/web"],
-            &[("GOARM", "7")],
-            &["defaultPlatforms", "GOARM=\"7\""],
-        ),
-        (
-            &hello,
-            &["--platform=all,linux/amd64", "."],
-            &[],
-            &["--platform", "all or specific platforms"],
-        ),
-        (
-            &hello,
-            &["--platform=linux/amd64", "--platform=all", "."],
-            &[],
-            &["--platform", "all or specific platforms"],
-        ),
-    ];
-    for (module, args, env, says) in cases {
+    let refusal = |module: &Path, args: &[&str], env: &[(&str, &str)], says: &[&str]| {
         let mut cmd = rko_build(module, dir.path());
         cmd.arg("--push=false").args(args);
         for (k, v) in env {
@@ -307,7 +275,37 @@ fn a_platform_combined_with_goos_goarch_or_goarm_is_refused_as_in_ko() {
         for needle in says {
             assert!(err.contains(needle), "{args:?} {env:?}: {err}");
         }
-    }
+    };
+    refusal(
+        &hello,
+        &["--platform=linux/amd64", "."],
+        &[("GOARCH", "arm64")],
+        &["--platform", "GOARCH=\"arm64\""],
+    );
+    refusal(
+        &hello,
+        &["."],
+        &[("KO_DEFAULTPLATFORMS", "linux/arm64"), ("GOOS", "linux")],
+        &["KO_DEFAULTPLATFORMS", "GOOS=\"linux\""],
+    );
+    refusal(
+        &multi,
+        &["./cmd/web"],
+        &[("GOARM", "7")],
+        &["defaultPlatforms", "GOARM=\"7\""],
+    );
+    refusal(
+        &hello,
+        &["--platform=all,linux/amd64", "."],
+        &[],
+        &["--platform", "all or specific platforms"],
+    );
+    refusal(
+        &hello,
+        &["--platform=linux/amd64", "--platform=all", "."],
+        &[],
+        &["--platform", "all or specific platforms"],
+    );
 }
 
 // Item 5. ko: pkg/publish/default.go, defaultOpener.Open ("must specify
