@@ -571,3 +571,74 @@ fn a_windows_platform_on_a_linux_base_is_refused_naming_both() {
         assert!(!layout.exists(), "nothing written: {flags:?}");
     }
 }
+
+/// `rko build` with podman as the local daemon, its storage under `dir`.
+fn with_local_podman(cmd: &mut Command, dir: &Path) {
+    let storage_conf = dir.join("storage.conf");
+    fs::write(
+        &storage_conf,
+        format!(
+            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+            dir.join("storage").display(),
+            dir.join("run").display()
+        ),
+    )
+    .unwrap();
+    cmd.env("CONTAINERS_STORAGE_CONF", &storage_conf);
+}
+
+// Item 6. ko: pkg/publish/daemon.go, demon.Publish (loads NAME:<digest hex>,
+// adds every tag asked for, returns the digest tag; an index gives its
+// GOOS/GOARCH image, linux/amd64 by default) and pkg/commands/resolver.go,
+// makePublisher (any KO_DOCKER_REPO under ko.local loads locally).
+#[test]
+fn ko_local_prints_and_tags_name_colon_digest_hex_as_ko_does() {
+    let dir = temp_dir();
+    let module = example(dir.path(), "multi");
+    let layout = dir.path().join("layout");
+    let mut cmd = rko_build(&module, dir.path());
+    with_local_podman(&mut cmd, dir.path());
+    let out = run_ok(
+        cmd.env("KO_DOCKER_REPO", "ko.local")
+            .args(["./cmd/api", "-B", "-t", "v1,v2", "--oci-layout-path"])
+            .arg(&layout)
+            .arg("--platform=linux/arm64,linux/amd64"),
+    );
+    let index = manifest(&layout);
+    let amd64 = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "amd64")
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    assert_eq!(
+        out,
+        format!("ko.local/api:{amd64}\n"),
+        "the linux/amd64 image"
+    );
+    let images =
+        run_ok(podman(dir.path()).args(["images", "--format", "{{.Repository}}:{{.Tag}}"]));
+    for tag in [amd64.as_str(), "v1", "v2"] {
+        assert!(
+            images.contains(&format!("ko.local/api:{tag}")),
+            "{tag}: {images}"
+        );
+    }
+    assert!(!images.contains("ko.local/api:latest"), "{images}");
+
+    let mut cmd = rko_build(&module, dir.path());
+    with_local_podman(&mut cmd, dir.path());
+    let out = run_ok(
+        cmd.env("KO_DOCKER_REPO", "ko.local/team")
+            .args(["./cmd/api", "-B"]),
+    );
+    assert!(out.starts_with("ko.local/team/api:"), "{out}");
+    assert!(!out.contains('@'), "{out}");
+    let images =
+        run_ok(podman(dir.path()).args(["images", "--format", "{{.Repository}}:{{.Tag}}"]));
+    assert!(images.contains("ko.local/team/api:latest"), "{images}");
+}

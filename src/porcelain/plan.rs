@@ -107,6 +107,8 @@ pub struct Publishing {
     pub tags: Vec<String>,
     pub tag_only: bool,
     pub to: Destinations,
+    /// Which image of an index the local daemon gets (it holds one per name).
+    pub daemon_platform: Platform,
 }
 
 /// Where built images go.
@@ -347,13 +349,15 @@ fn insecure_registries<'a>(
     registries
 }
 
-/// The repository (`KO_DOCKER_REPO`) and the destinations: `-L` or
-/// `KO_DOCKER_REPO=ko.local` loads into the local daemon; anything else
-/// pushes to the repository unless `--push=false`.
+/// The repository (`KO_DOCKER_REPO`) and the destinations: `-L` or a
+/// `KO_DOCKER_REPO` under `ko.local` loads into the local daemon (ko's
+/// `makePublisher`), the repository naming the images either way;
+/// anything else pushes to the repository unless `--push=false`.
 fn publishing(flags: &Flags, env: &Env) -> Result<Publishing> {
     let publish = &flags.publish;
     let repo = var(env, "KO_DOCKER_REPO");
-    let local = publish.local || repo == Some(LOCAL);
+    let under_local = |r: &str| r == LOCAL || r.starts_with(&format!("{LOCAL}/"));
+    let local = publish.local || repo.is_some_and(under_local);
     if publish.push
         && repo.is_none()
         && !local
@@ -378,7 +382,16 @@ fn publishing(flags: &Flags, env: &Env) -> Result<Publishing> {
             tarball: publish.tarball.clone(),
             image_refs: publish.image_refs.clone(),
         },
+        daemon_platform: daemon_platform(env),
     })
+}
+
+/// The image of an index the local daemon gets, as ko's daemon publisher
+/// picks it: GOOS (else linux) and GOARCH (else amd64).
+fn daemon_platform(env: &Env) -> Platform {
+    let os = var(env, "GOOS").unwrap_or("linux");
+    let arch = var(env, "GOARCH").unwrap_or("amd64");
+    Platform::new(os, arch, None)
 }
 
 /// The tags, each once in the order given (ko's `unique`). With
@@ -497,6 +510,7 @@ mod tests {
         Tags,
         Insecure,
         Warnings,
+        DaemonPlatform,
     }
 
     struct Case {
@@ -590,13 +604,14 @@ mod tests {
             Look::Tags => settings.publish.tags.join(","),
             Look::Insecure => settings.insecure_registries.join(" "),
             Look::Warnings => settings.warnings.join("; "),
+            Look::DaemonPlatform => settings.publish.daemon_platform.to_string(),
             Look::CachePath | Look::ConfigPath => unreachable!(),
         }
     }
 
-    #[test]
-    fn precedence_follows_ko() {
-        let cases = [
+    /// Which base image and platforms.
+    fn base_and_platform_cases() -> Vec<Case> {
+        vec![
             // Base image.
             Case { rule: "no base anywhere: builtin:static", yaml: "", env: &[], flags: no_flags, look: Look::Base, want: "builtin:static" },
             Case { rule: ".ko.yaml defaultBaseImage over the default", yaml: "defaultBaseImage: a.io/yaml\n", env: &[], flags: no_flags, look: Look::Base, want: "a.io/yaml" },
@@ -622,6 +637,12 @@ mod tests {
             Case { rule: "KO_DEFAULTPLATFORMS beside GOOS is an error", yaml: "", env: &[("KO_DEFAULTPLATFORMS", "linux/arm64"), ("GOOS", "linux")], flags: no_flags, look: Look::Platforms, want: "error: KO_DEFAULTPLATFORMS linux/arm64 cannot be combined with GOOS=\"linux\"" },
             Case { rule: "defaultPlatforms beside GOARM is an error", yaml: "defaultPlatforms: [linux/arm64]\n", env: &[("GOARM", "7")], flags: no_flags, look: Look::Platforms, want: "error: .ko.yaml defaultPlatforms linux/arm64 cannot be combined with GOARM=\"7\"" },
             Case { rule: "an empty GOOS counts as unset", yaml: "", env: &[("GOOS", "")], flags: |f| f.platforms = vec!["linux/s390x".into()], look: Look::Platforms, want: "linux/s390x" },
+        ]
+    }
+
+    /// How `go build` runs and what the image config gets.
+    fn go_build_cases() -> Vec<Case> {
+        vec![
             // The Go environment, flags and ldflags.
             Case { rule: "CGO_ENABLED=0 unless the environment sets it", yaml: "", env: &[], flags: no_flags, look: Look::GoEnv, want: "CGO_ENABLED=0" },
             Case { rule: "the environment's CGO_ENABLED is inherited", yaml: "", env: &[("CGO_ENABLED", "1")], flags: no_flags, look: Look::GoEnv, want: "" },
@@ -641,6 +662,12 @@ mod tests {
             Case { rule: "builds[].image.user over defaultImage.user", yaml: "defaultImage: {user: '1'}\nbuilds:\n- main: ./cmd/app\n  image: {user: '2'}\n", env: &[], flags: no_flags, look: Look::User, want: "2" },
             Case { rule: "--image-user over .ko.yaml's user", yaml: "defaultImage: {user: '1'}\n", env: &[], flags: |f| f.image.user = Some("3".into()), look: Look::User, want: "3" },
             Case { rule: "labels merge key by key, flags last", yaml: "defaultImage: {labels: {a: '1', b: '1'}}\nbuilds:\n- main: ./cmd/app\n  image: {labels: {b: '2', c: '2'}}\n", env: &[], flags: |f| { f.image.labels.insert("c".into(), "3".into()); }, look: Look::Labels, want: "a=1 b=2 c=3" },
+        ]
+    }
+
+    /// How images are named, tagged and published.
+    fn publishing_cases() -> Vec<Case> {
+        vec![
             // Naming.
             Case { rule: "default naming is ko's md5 naming", yaml: "", env: &[], flags: no_flags, look: Look::Naming, want: "Default" },
             Case { rule: "-B names by the last element", yaml: "", env: &[], flags: |f| f.naming.base_import_paths = true, look: Look::Naming, want: "BaseImportPaths" },
@@ -669,18 +696,96 @@ mod tests {
             Case { rule: "-L loads locally whatever KO_DOCKER_REPO says", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/me")], flags: |f| f.publish.local = true, look: Look::Destinations, want: "registry=false local=true" },
             Case { rule: "--push=false pushes nowhere", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/me")], flags: |f| f.publish.push = false, look: Look::Destinations, want: "registry=false local=false" },
             Case { rule: "without KO_DOCKER_REPO the repository is ko.local", yaml: "", env: &[], flags: |f| f.publish.push = false, look: Look::Repository, want: "ko.local" },
+            Case { rule: "a KO_DOCKER_REPO under ko.local loads locally", yaml: "", env: &[("KO_DOCKER_REPO", "ko.local/team")], flags: no_flags, look: Look::Destinations, want: "registry=false local=true" },
+            Case { rule: "... and names the images", yaml: "", env: &[("KO_DOCKER_REPO", "ko.local/team")], flags: no_flags, look: Look::Repository, want: "ko.local/team" },
+            Case { rule: "a registry whose name starts ko.local is a registry", yaml: "", env: &[("KO_DOCKER_REPO", "ko.localhost:5000/team")], flags: no_flags, look: Look::Destinations, want: "registry=true local=false" },
+            Case { rule: "-L names images under KO_DOCKER_REPO (ko's LocalDomain = repoName)", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/me")], flags: |f| f.publish.local = true, look: Look::Repository, want: "r.io/me" },
+            Case { rule: "the daemon gets an index's linux/amd64 image", yaml: "", env: &[], flags: no_flags, look: Look::DaemonPlatform, want: "linux/amd64" },
+            Case { rule: "... or its GOOS/GOARCH image", yaml: "", env: &[("GOOS", "linux"), ("GOARCH", "arm64")], flags: no_flags, look: Look::DaemonPlatform, want: "linux/arm64" },
+        ]
+    }
+
+    /// Times, paths and refusals.
+    fn environment_cases() -> Vec<Case> {
+        vec![
             // Times, paths and refusals.
-            Case { rule: "SOURCE_DATE_EPOCH and KO_DATA_DATE_EPOCH, else 0", yaml: "", env: &[("SOURCE_DATE_EPOCH", "7")], flags: no_flags, look: Look::Created, want: "7 0" },
-            Case { rule: "a SOURCE_DATE_EPOCH that is not a number is an error", yaml: "", env: &[("SOURCE_DATE_EPOCH", "yesterday")], flags: no_flags, look: Look::Created, want: "error: SOURCE_DATE_EPOCH=\"yesterday\" is not a number" },
-            Case { rule: "GOFLAGS with -toolexec is refused", yaml: "", env: &[("GOFLAGS", "-toolexec=x")], flags: no_flags, look: Look::Created, want: "error: GOFLAGS=\"-toolexec=x\": -toolexec is not supported" },
-            Case { rule: "KOCACHE over XDG_CACHE_HOME over HOME", yaml: "", env: &[("KOCACHE", "/k"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")], flags: no_flags, look: Look::CachePath, want: "/k" },
-            Case { rule: "XDG_CACHE_HOME/rko over HOME", yaml: "", env: &[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")], flags: no_flags, look: Look::CachePath, want: "/x/rko" },
-            Case { rule: "~/.cache/rko last", yaml: "", env: &[("HOME", "/h")], flags: no_flags, look: Look::CachePath, want: "/h/.cache/rko" },
-            Case { rule: "KO_CONFIG_PATH over ./.ko.yaml", yaml: "", env: &[("KO_CONFIG_PATH", "conf/ko.yaml")], flags: no_flags, look: Look::ConfigPath, want: "/w/conf/ko.yaml" },
-            Case { rule: ".ko.yaml in the working directory", yaml: "", env: &[], flags: no_flags, look: Look::ConfigPath, want: "/w/.ko.yaml" },
+            Case {
+                rule: "SOURCE_DATE_EPOCH and KO_DATA_DATE_EPOCH, else 0",
+                yaml: "",
+                env: &[("SOURCE_DATE_EPOCH", "7")],
+                flags: no_flags,
+                look: Look::Created,
+                want: "7 0",
+            },
+            Case {
+                rule: "a SOURCE_DATE_EPOCH that is not a number is an error",
+                yaml: "",
+                env: &[("SOURCE_DATE_EPOCH", "yesterday")],
+                flags: no_flags,
+                look: Look::Created,
+                want: "error: SOURCE_DATE_EPOCH=\"yesterday\" is not a number",
+            },
+            Case {
+                rule: "GOFLAGS with -toolexec is refused",
+                yaml: "",
+                env: &[("GOFLAGS", "-toolexec=x")],
+                flags: no_flags,
+                look: Look::Created,
+                want: "error: GOFLAGS=\"-toolexec=x\": -toolexec is not supported",
+            },
+            Case {
+                rule: "KOCACHE over XDG_CACHE_HOME over HOME",
+                yaml: "",
+                env: &[("KOCACHE", "/k"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")],
+                flags: no_flags,
+                look: Look::CachePath,
+                want: "/k",
+            },
+            Case {
+                rule: "XDG_CACHE_HOME/rko over HOME",
+                yaml: "",
+                env: &[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")],
+                flags: no_flags,
+                look: Look::CachePath,
+                want: "/x/rko",
+            },
+            Case {
+                rule: "~/.cache/rko last",
+                yaml: "",
+                env: &[("HOME", "/h")],
+                flags: no_flags,
+                look: Look::CachePath,
+                want: "/h/.cache/rko",
+            },
+            Case {
+                rule: "KO_CONFIG_PATH over ./.ko.yaml",
+                yaml: "",
+                env: &[("KO_CONFIG_PATH", "conf/ko.yaml")],
+                flags: no_flags,
+                look: Look::ConfigPath,
+                want: "/w/conf/ko.yaml",
+            },
+            Case {
+                rule: ".ko.yaml in the working directory",
+                yaml: "",
+                env: &[],
+                flags: no_flags,
+                look: Look::ConfigPath,
+                want: "/w/.ko.yaml",
+            },
+        ]
+    }
+
+    #[test]
+    fn precedence_follows_ko() {
+        let cases = [
+            base_and_platform_cases(),
+            go_build_cases(),
+            publishing_cases(),
+            environment_cases(),
         ];
         let mut failures = Vec::new();
-        for case in &cases {
+        for case in cases.iter().flatten() {
             let got = observe(case);
             let ok = if case.want.starts_with("error: ") || case.want.is_empty() {
                 got.starts_with(case.want) && (case.want.is_empty() == got.is_empty())
