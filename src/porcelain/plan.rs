@@ -333,7 +333,7 @@ fn insecure_registries<'a>(
     }
     // A repository may be a bare registry (`localhost:5000`): give it a name.
     let repository = repository
-        .filter(|repo| *repo != LOCAL)
+        .filter(|repo| !is_local(repo))
         .map(|repo| format!("{repo}/image"));
     let bases = bases
         .filter(|name| *name != DEFAULT_BASE && *name != "scratch")
@@ -349,6 +349,12 @@ fn insecure_registries<'a>(
     registries
 }
 
+/// Whether a `KO_DOCKER_REPO` is under `ko.local`, the local daemon. (ko
+/// takes any name that starts with `ko.local`, `ko.localhost:5000` too.)
+fn is_local(repository: &str) -> bool {
+    repository == LOCAL || repository.starts_with(&format!("{LOCAL}/"))
+}
+
 /// The repository (`KO_DOCKER_REPO`) and the destinations: `-L` or a
 /// `KO_DOCKER_REPO` under `ko.local` loads into the local daemon (ko's
 /// `makePublisher`), the repository naming the images either way;
@@ -356,8 +362,7 @@ fn insecure_registries<'a>(
 fn publishing(flags: &Flags, env: &Env) -> Result<Publishing> {
     let publish = &flags.publish;
     let repo = var(env, "KO_DOCKER_REPO");
-    let under_local = |r: &str| r == LOCAL || r.starts_with(&format!("{LOCAL}/"));
-    let local = publish.local || repo.is_some_and(under_local);
+    let local = publish.local || repo.is_some_and(is_local);
     if publish.push
         && repo.is_none()
         && !local
@@ -687,7 +692,7 @@ mod tests {
             Case { rule: "without --insecure-registry no registry is insecure", yaml: "defaultBaseImage: b.io/base\n", env: &[], flags: no_flags, look: Look::Insecure, want: "" },
             Case { rule: "--insecure-registry: KO_DOCKER_REPO's registry and the bases'", yaml: "defaultBaseImage: b.io:5000/base\nbaseImageOverrides:\n  example.com/m/cmd/other: c.io/base\n", env: &[], flags: |f| f.insecure_registry = true, look: Look::Insecure, want: "r.io b.io:5000 c.io" },
             Case { rule: "--insecure-registry: a bare registry repository is a registry", yaml: "", env: &[("KO_DOCKER_REPO", "localhost:5000")], flags: |f| f.insecure_registry = true, look: Look::Insecure, want: "localhost:5000" },
-            Case { rule: "--insecure-registry: each registry once; no ko.local, no builtin base", yaml: "", env: &[("KO_DOCKER_REPO", "ko.local"), ("KO_DEFAULTBASEIMAGE", "scratch")], flags: |f| f.insecure_registry = true, look: Look::Insecure, want: "" },
+            Case { rule: "--insecure-registry: no ko.local, no builtin base", yaml: "", env: &[("KO_DOCKER_REPO", "ko.local/team"), ("KO_DEFAULTBASEIMAGE", "scratch")], flags: |f| f.insecure_registry = true, look: Look::Insecure, want: "" },
             Case { rule: "--insecure-registry: the same registry once", yaml: "defaultBaseImage: r.io/base\n", env: &[], flags: |f| f.insecure_registry = true, look: Look::Insecure, want: "r.io" },
             // Destinations.
             Case { rule: "KO_DOCKER_REPO is the repository, pushed to", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/me")], flags: no_flags, look: Look::Destinations, want: "registry=true local=false" },
