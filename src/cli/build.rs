@@ -2,7 +2,7 @@
 //! environment, the working directory and the time, and hands them to the
 //! library, which reads `.ko.yaml`, builds each import path and publishes it.
 
-use super::registry::RegistryArgs;
+use super::registry::PorcelainRegistryArgs;
 use super::{jobs, key_values};
 use rko::{
     BuildValues, Error, ImageSettings, NamingFlags, PublishFlags, Request, Result, SbomFormat,
@@ -26,10 +26,11 @@ pub struct Args {
 /// The flags `build`, `resolve`, `apply`, `create` and `run` share, as in ko.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BuildFlags {
-    /// Platforms: `all` (every platform of the base image) or OS/ARCH[/VARIANT],… [default:
-    /// KO_DEFAULTPLATFORMS, .ko.yaml's defaultPlatforms, else linux/amd64].
-    #[arg(long, value_name = "all|OS/ARCH,…")]
-    platform: Option<String>,
+    /// Platforms: `all` (every platform of the base image) or OS/ARCH[/VARIANT],…
+    /// (repeatable) [default: KO_DEFAULTPLATFORMS, .ko.yaml's defaultPlatforms,
+    /// GOOS/GOARCH[/GOARM] when both are set, else linux/amd64].
+    #[arg(long = "platform", value_name = "all|OS/ARCH,…")]
+    platforms: Vec<String>,
     /// Name images <repo>/<last element of the import path>.
     #[arg(short = 'B', long)]
     base_import_paths: bool,
@@ -65,11 +66,11 @@ pub struct BuildFlags {
     /// Write the printed references to this file too.
     #[arg(long, value_name = "FILE")]
     image_refs: Option<PathBuf>,
-    /// Add a label to the image config (K=V, repeatable).
-    #[arg(long = "image-label", value_name = "K=V")]
+    /// Add labels to the image config (K=V[,K=V]…, repeatable; "…" quotes a comma).
+    #[arg(long = "image-label", value_name = "K=V,…")]
     image_labels: Vec<String>,
-    /// Add an annotation to the manifest (K=V, repeatable).
-    #[arg(long = "image-annotation", value_name = "K=V")]
+    /// Add annotations to the manifest (K=V[,K=V]…, repeatable; "…" quotes a comma).
+    #[arg(long = "image-annotation", value_name = "K=V,…")]
     image_annotations: Vec<String>,
     /// The user the container runs as.
     #[arg(long)]
@@ -83,7 +84,8 @@ pub struct BuildFlags {
     /// Build with optimizations and inlining off, for debuggers.
     #[arg(long)]
     disable_optimizations: bool,
-    /// The SBOM attached to every image and index: spdx, cyclonedx or none.
+    /// The SBOM attached to every image and index: spdx, cyclonedx,
+    /// go.version-m (`go version -m`'s text, images only) or none.
     #[arg(long, default_value = "spdx")]
     sbom: String,
     /// Also write the SBOMs into this directory.
@@ -93,7 +95,7 @@ pub struct BuildFlags {
     #[arg(short = 'j', long)]
     jobs: Option<usize>,
     #[command(flatten)]
-    registry: RegistryArgs,
+    registry: PorcelainRegistryArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -120,7 +122,7 @@ pub fn build_and_publish(flags: &BuildFlags, targets: &[String]) -> Result<Vec<(
         now: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
-        registry: flags.registry.options(),
+        registry: flags.registry.options()?,
         jobs: jobs(flags.jobs),
     };
     let report = rko::build_and_publish(&request)?;
@@ -157,11 +159,8 @@ pub fn build_and_publish(flags: &BuildFlags, targets: &[String]) -> Result<Vec<(
 impl BuildFlags {
     /// The flags as the library takes them.
     fn values(&self) -> Result<BuildValues> {
-        let pairs = |flag: &str, values: &[String]| -> Result<BTreeMap<String, String>> {
-            Ok(key_values(flag, values, "", None)?.into_iter().collect())
-        };
         Ok(BuildValues {
-            platform: self.platform.clone(),
+            platforms: csv_values("--platform", &self.platforms)?,
             base_image: self.base_image.clone(),
             ldflags: self.ldflags.clone(),
             disable_optimizations: self.disable_optimizations,
@@ -185,11 +184,114 @@ impl BuildFlags {
                 tarball: self.tarball.clone(),
                 image_refs: self.image_refs.clone(),
             },
-            sbom: match self.sbom.as_str() {
-                "none" => None,
-                other => Some(other.parse::<SbomFormat>()?),
-            },
+            sbom: sbom_format(&self.sbom)?,
             sbom_dir: self.sbom_dir.clone(),
+            insecure_registry: self.registry.insecure()?,
         })
+    }
+}
+
+/// `--sbom`: a format, or `None` for `none`.
+fn sbom_format(value: &str) -> Result<Option<SbomFormat>> {
+    match value {
+        "none" => Ok(None),
+        other => other.parse().map(Some).map_err(|_| {
+            Error::invalid(format!(
+                "--sbom {other:?}: expected spdx, cyclonedx, go.version-m or none"
+            ))
+        }),
+    }
+}
+
+/// `K=V` pairs from the values of a ko string-slice flag.
+fn pairs(flag: &str, values: &[String]) -> Result<BTreeMap<String, String>> {
+    Ok(key_values(flag, &csv_values(flag, values)?, "", None)?
+        .into_iter()
+        .collect())
+}
+
+/// The values of a ko string-slice flag (`--platform`, `--image-label`,
+/// `--image-annotation`): pflag reads each as one CSV record, so each is
+/// split at its commas, and a field in double quotes may hold commas
+/// (`""` for a quote).
+fn csv_values(flag: &str, values: &[String]) -> Result<Vec<String>> {
+    let mut fields = Vec::new();
+    for value in values {
+        fields.extend(
+            csv_record(value).map_err(|why| Error::invalid(format!("{flag} {value:?}: {why}")))?,
+        );
+    }
+    Ok(fields)
+}
+
+/// One CSV record as Go's encoding/csv reads it (no lazy quotes); empty
+/// for an empty value, as pflag's `readAsCSV`.
+fn csv_record(value: &str) -> std::result::Result<Vec<String>, &'static str> {
+    let mut fields = Vec::new();
+    if value.is_empty() {
+        return Ok(fields);
+    }
+    let mut chars = value.chars().peekable();
+    loop {
+        let mut field = String::new();
+        let quoted = chars.peek() == Some(&'"');
+        if quoted {
+            chars.next();
+        }
+        let ended = loop {
+            match (chars.next(), quoted) {
+                (None, true) => return Err("a quoted field has no closing quote"),
+                (None, false) => break true,
+                (Some('"'), true) if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                (Some('"'), true) => match chars.next() {
+                    None => break true,
+                    Some(',') => break false,
+                    Some(_) => return Err("text after a closing quote: quote the whole field"),
+                },
+                (Some('"'), false) => {
+                    return Err("a quote inside a field: quote the whole field (\"…\")")
+                }
+                (Some(','), false) => break false,
+                (Some(c), _) => field.push(c),
+            }
+        };
+        fields.push(field);
+        if ended {
+            return Ok(fields);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_slice_values_split_as_pflag_reads_them() {
+        let ok = |v: &[&str]| Ok(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        for (value, want) in [
+            ("", ok(&[])),
+            ("a=1", ok(&["a=1"])),
+            ("a=1,b=2", ok(&["a=1", "b=2"])),
+            ("a=1,", ok(&["a=1", ""])),
+            (",", ok(&["", ""])),
+            ("\"a=1,2\",b=3", ok(&["a=1,2", "b=3"])),
+            ("\"a=\"\"x\"\"\"", ok(&["a=\"x\""])),
+            ("b=3,\"a=1,2\"", ok(&["b=3", "a=1,2"])),
+            (
+                "a=\"1\"",
+                Err("a quote inside a field: quote the whole field (\"…\")"),
+            ),
+            ("\"a=1", Err("a quoted field has no closing quote")),
+            (
+                "\"a\"=1",
+                Err("text after a closing quote: quote the whole field"),
+            ),
+        ] {
+            assert_eq!(csv_record(value), want, "{value:?}");
+        }
     }
 }

@@ -1,20 +1,47 @@
-//! Registry flags shared by pull, push and login, and the environment
-//! variables docker and podman users expect: `DOCKER_CONFIG`,
-//! `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`, `SSL_CERT_FILE`; and rko's own
-//! `RKO_NETWORK_TIMEOUT`.
+//! Registry flags shared by pull, push and login, and by the porcelain
+//! (build, resolve, apply, create, run, whose `--insecure-registry` is
+//! ko's boolean); and the environment variables docker and podman users
+//! expect: `DOCKER_CONFIG`, `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`,
+//! `SSL_CERT_FILE`; and rko's own `RKO_NETWORK_TIMEOUT`.
 
-use rko::{CredentialStore, RegistryOptions, RetryPolicy};
+use rko::{CredentialStore, Error, RegistryOptions, Result, RetryPolicy};
 use std::env;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+/// The registry flags of pull, push and login.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegistryArgs {
     /// Allow plain HTTP and unverified TLS for this registry (HOST[:PORT]);
     /// loopback registries get HTTP without it.
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     insecure: Vec<String>,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+/// The registry flags of the porcelain.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PorcelainRegistryArgs {
+    /// Allow plain HTTP and unverified TLS for KO_DOCKER_REPO's registry and
+    /// the base images' (ko's boolean; `=false` to turn it off);
+    /// `--insecure-registry=HOST[:PORT]` names one more registry.
+    #[arg(
+        long = "insecure-registry",
+        value_name = "HOST[:PORT]",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    insecure: Vec<String>,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+/// How rko reaches registries: CAs and timeouts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionArgs {
     /// Trust the CA certificates in this PEM file too.
     #[arg(long = "ca-cert", value_name = "PEM")]
     ca_certs: Vec<PathBuf>,
@@ -63,13 +90,73 @@ fn seconds(value: &str) -> Result<Duration, String> {
 
 impl RegistryArgs {
     pub fn options(&self) -> RegistryOptions {
+        self.connection.options(self.insecure.clone())
+    }
+}
+
+impl PorcelainRegistryArgs {
+    /// ko's `--insecure-registry`: the last boolean given (as pflag keeps
+    /// it), false when none is.
+    pub fn insecure(&self) -> Result<bool> {
+        Ok(self
+            .values()?
+            .into_iter()
+            .rev()
+            .find_map(|value| match value {
+                Insecure::Flag(on) => Some(on),
+                Insecure::Host(_) => None,
+            })
+            .unwrap_or(false))
+    }
+
+    /// The registry options, with the registries named by
+    /// `--insecure-registry=HOST` insecure; the porcelain adds those its
+    /// boolean opens.
+    pub fn options(&self) -> Result<RegistryOptions> {
+        let hosts = self
+            .values()?
+            .into_iter()
+            .filter_map(|value| match value {
+                Insecure::Host(host) => Some(host),
+                Insecure::Flag(_) => None,
+            })
+            .collect();
+        Ok(self.connection.options(hosts))
+    }
+
+    fn values(&self) -> Result<Vec<Insecure>> {
+        self.insecure.iter().map(|v| insecure_value(v)).collect()
+    }
+}
+
+/// One `--insecure-registry` of the porcelain.
+#[derive(Debug, PartialEq, Eq)]
+enum Insecure {
+    Flag(bool),
+    Host(String),
+}
+
+/// A Go boolean (as pflag's `BoolVar` parses it), else a registry.
+fn insecure_value(value: &str) -> Result<Insecure> {
+    match value {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(Insecure::Flag(true)),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(Insecure::Flag(false)),
+        host if !host.is_empty() && !host.contains('/') => Ok(Insecure::Host(host.to_string())),
+        other => Err(Error::invalid(format!(
+            "--insecure-registry={other:?}: expected true, false or a registry HOST[:PORT]"
+        ))),
+    }
+}
+
+impl ConnectionArgs {
+    fn options(&self, insecure: Vec<String>) -> RegistryOptions {
         let mut ca_files = Vec::new();
         if let Some(file) = env::var_os("SSL_CERT_FILE") {
             ca_files.push(PathBuf::from(file));
         }
         ca_files.extend(self.ca_certs.iter().cloned());
         RegistryOptions {
-            insecure: self.insecure.clone(),
+            insecure,
             system_ca_files: system_ca_bundle().into_iter().collect(),
             ca_files,
             certs_dir: Some(self.certs_dir.clone()),
@@ -111,5 +198,36 @@ pub fn credential_store() -> CredentialStore {
     CredentialStore {
         docker_config,
         podman_auth,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_porcelains_insecure_registry_is_a_go_boolean_or_a_host() {
+        let host = |h: &str| -> std::result::Result<Insecure, String> {
+            Ok(Insecure::Host(h.to_string()))
+        };
+        for (value, want) in [
+            ("true", Ok(Insecure::Flag(true))),
+            ("1", Ok(Insecure::Flag(true))),
+            ("T", Ok(Insecure::Flag(true))),
+            ("false", Ok(Insecure::Flag(false))),
+            ("F", Ok(Insecure::Flag(false))),
+            ("reg.io:5000", host("reg.io:5000")),
+            ("[::1]:5000", host("[::1]:5000")),
+        ] {
+            assert_eq!(
+                insecure_value(value).map_err(|e| e.to_string()),
+                want,
+                "{value}"
+            );
+        }
+        for bad in ["", "./cmd/app", "reg.io/team"] {
+            let err = insecure_value(bad).unwrap_err().to_string();
+            assert!(err.contains("--insecure-registry"), "{bad}: {err}");
+        }
     }
 }

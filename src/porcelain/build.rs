@@ -155,6 +155,9 @@ fn prepare(
         plan::Platforms::List(list) => list.clone(),
         plan::Platforms::All => base.all_platforms()?,
     };
+    for platform in platforms.iter().filter(|p| p.os != "linux") {
+        check_base_has(&plan.base_image, &base.all_platforms()?, platform)?;
+    }
     let counters = Counters::default();
     let kodata = layers::kodata_layer(
         cx.cache,
@@ -311,8 +314,10 @@ fn finish(cx: Context, target: Prepared, images: Vec<PlatformImage>) -> Result<B
                 };
                 let document =
                     sbom::generate_index(format, &index_ref, &children, cx.settings.created);
-                let stem = format!("{}-index", target.package.binary_name());
-                attach_sbom(cx.settings, format, &out, &document, &stem)?;
+                if let Some(document) = document {
+                    let stem = format!("{}-index", target.package.binary_name());
+                    attach_sbom(cx.settings, format, &out, &document, &stem)?;
+                }
             }
             (out, digest)
         }
@@ -328,8 +333,9 @@ fn finish(cx: Context, target: Prepared, images: Vec<PlatformImage>) -> Result<B
     })
 }
 
-/// Attaches an SBOM to the layout's image or index and, with `--sbom-dir`,
-/// writes it there as `<file_stem>.<format>.json`.
+/// Attaches an SBOM to the layout's image or index and, with `--sbom-dir`
+/// (created if missing, as ko does), writes it there as
+/// `<file_stem>.<extension>`.
 fn attach_sbom(
     settings: &Settings,
     format: sbom::Format,
@@ -340,10 +346,34 @@ fn attach_sbom(
     let created = rfc3339(settings.created);
     referrers::attach(layout, format.media_type(), document, None, &created)?;
     if let Some(dir) = &settings.sbom_dir {
+        std::fs::create_dir_all(dir).with_path("creating the --sbom-dir", dir)?;
         crate::atomic::write_file(
             &dir.join(format!("{file_stem}.{}", format.extension())),
             document,
         )?;
+    }
+    Ok(())
+}
+
+/// Refuses a platform the base image has no image for, as ko does (its
+/// `buildOne` and `buildAll` build a platform only from a base image for
+/// it); and Windows, whose layout (`C:\ko-app\NAME.exe`, Windows layers)
+/// rko does not write. Linux platforms are left to `append`, which names
+/// what the base has.
+fn check_base_has(base_name: &str, offered: &[Platform], platform: &Platform) -> Result<()> {
+    if !offered.contains(platform) {
+        let offered: Vec<String> = offered.iter().map(Platform::to_string).collect();
+        return Err(Error::invalid(format!(
+            "--platform {platform}: base image {base_name} has no {platform} image (it has {})",
+            offered.join(", ")
+        )));
+    }
+    if platform.os == "windows" {
+        return Err(Error::invalid(format!(
+            "--platform {platform}: base image {base_name} is a Windows image, and Windows \
+             images are not supported by rko (ko lays them out as C:\\ko-app\\NAME.exe \
+             with Windows layers): build linux platforms"
+        )));
     }
     Ok(())
 }
@@ -362,4 +392,45 @@ fn split_env(entries: &[String]) -> Result<Vec<(String, String)>> {
                 .ok_or_else(|| Error::invalid(format!("image env {e:?} in .ko.yaml is not K=V")))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_base_with_the_platform_builds_it_and_never_windows() {
+        let p = |s: &str| s.parse::<Platform>().unwrap();
+        let linux = [p("linux/amd64"), p("linux/arm64")];
+        let with_windows = [p("linux/amd64"), p("windows/amd64")];
+        let with_darwin = [p("darwin/arm64")];
+        let cases: [(&[Platform], &str, &str); 4] = [
+            (
+                &linux,
+                "windows/amd64",
+                "--platform windows/amd64: base image b has no windows/amd64 image \
+                 (it has linux/amd64, linux/arm64)",
+            ),
+            (
+                &with_windows,
+                "windows/amd64",
+                "--platform windows/amd64: base image b is a Windows image, and Windows images \
+                 are not supported",
+            ),
+            (&with_darwin, "darwin/arm64", ""),
+            (
+                &linux,
+                "darwin/arm64",
+                "--platform darwin/arm64: base image b has no",
+            ),
+        ];
+        for (offered, platform, want) in cases {
+            let got = check_base_has("b", offered, &p(platform))
+                .map_or_else(|e| e.to_string(), |()| String::new());
+            assert!(
+                got.starts_with(want) && want.is_empty() == got.is_empty(),
+                "{platform} on {offered:?}: {got}"
+            );
+        }
+    }
 }

@@ -48,6 +48,13 @@ pub fn printed_reference(name: &str, tags: &[String], digest: &Digest, tag_only:
     }
 }
 
+/// What ko prints for an image loaded into the local daemon: the tag it
+/// loads it under, `name:<hex of the image's digest>` (a daemon knows no
+/// `name@digest` of its own images).
+pub fn local_reference(name: &str, digest: &Digest) -> String {
+    format!("{name}:{}", digest.digest())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +99,9 @@ mod tests {
             format!("r/a@{d}")
         );
         assert_eq!(printed_reference("r/a", &t(&["v1"]), &d, true), "r/a:v1");
+        assert_eq!(
+            local_reference("ko.local/a", &d),
+            "ko.local/a:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 }

@@ -57,11 +57,12 @@ pub fn build_and_publish(request: &Request) -> Result<Report> {
     let config = load_config(request)?;
     let settings = plan::settings(&request.flags, &request.env, &config)?;
     let cache = Cache::open(&plan::cache_dir(&request.env)?)?;
+    let registry = with_insecure(&request.registry, &settings.insecure_registries);
     let context = Context {
         settings: &settings,
         config: &config,
         cache: &cache,
-        registry: &request.registry,
+        registry: &registry,
         work_dir: &request.work_dir,
         jobs: request.jobs,
     };
@@ -76,8 +77,7 @@ pub fn build_and_publish(request: &Request) -> Result<Report> {
         .collect();
     // Pushing waits on the network, not the CPU: at least four uploads.
     let jobs = request.jobs.max(4);
-    let published =
-        publish::publish_all(&images, &settings.publish, &request.registry, jobs, &cache)?;
+    let published = publish::publish_all(&images, &settings.publish, &registry, jobs, &cache)?;
     let outcomes = request
         .targets
         .iter()
@@ -92,10 +92,20 @@ pub fn build_and_publish(request: &Request) -> Result<Report> {
             published,
         })
         .collect();
-    Ok(Report {
-        outcomes,
-        warnings: cache.take_warnings(),
-    })
+    let mut warnings = settings.warnings.clone();
+    warnings.extend(cache.take_warnings());
+    Ok(Report { outcomes, warnings })
+}
+
+/// `options` with `registries` (what `--insecure-registry` opens) insecure too.
+fn with_insecure(options: &RegistryOptions, registries: &[String]) -> RegistryOptions {
+    let mut options = options.clone();
+    for registry in registries {
+        if !options.insecure.contains(registry) {
+            options.insecure.push(registry.clone());
+        }
+    }
+    options
 }
 
 /// `.ko.yaml` with its templates rendered. Git is asked only when a

@@ -10,6 +10,7 @@ use super::ko_yaml::{ImageSettings, KoConfig};
 use super::naming::{Naming, LOCAL};
 use crate::error::{Error, Result};
 use crate::image::platform::Platform;
+use crate::registry::Reference;
 use crate::sbom;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,8 +24,8 @@ pub const DEFAULT_BASE: &str = "builtin:static";
 /// The flags `build`, `resolve`, `apply`, `create` and `run` share, as values.
 #[derive(Debug, Clone, Default)]
 pub struct Flags {
-    /// `--platform`, as given (a comma-separated list, or `all`).
-    pub platform: Option<String>,
+    /// `--platform`, every value split at its commas: `all` or OS/ARCH[/VARIANT] each.
+    pub platforms: Vec<String>,
     /// `--base-image` (rko's; ko has only `KO_DEFAULTBASEIMAGE`).
     pub base_image: Option<String>,
     pub ldflags: Vec<String>,
@@ -36,6 +37,8 @@ pub struct Flags {
     /// `--sbom` (`None` for `--sbom=none`) and `--sbom-dir`.
     pub sbom: Option<sbom::Format>,
     pub sbom_dir: Option<PathBuf>,
+    /// `--insecure-registry`: ko's boolean.
+    pub insecure_registry: bool,
 }
 
 /// `--bare`, `-P`, `-B`.
@@ -89,6 +92,10 @@ pub struct Settings {
     /// The image settings from flags, over `.ko.yaml`'s.
     pub image: ImageSettings,
     pub publish: Publishing,
+    /// Registries reached over plain HTTP or unverified TLS.
+    pub insecure_registries: Vec<String>,
+    /// What the flags deserve a word about, as ko warns.
+    pub warnings: Vec<String>,
 }
 
 /// How built images are named, tagged and published.
@@ -100,6 +107,8 @@ pub struct Publishing {
     pub tags: Vec<String>,
     pub tag_only: bool,
     pub to: Destinations,
+    /// Which image of an index the local daemon gets (it holds one per name).
+    pub daemon_platform: Platform,
 }
 
 /// Where built images go.
@@ -182,39 +191,92 @@ pub fn settings(flags: &Flags, env: &Env, config: &KoConfig) -> Result<Settings>
     } else {
         vec![("CGO_ENABLED".to_string(), "0".to_string())]
     };
+    let default_base = default_base(flags, env, config);
+    let bases = std::iter::once(default_base.as_str())
+        .chain(config.base_image_overrides.values().map(String::as_str));
+    let insecure_registries =
+        insecure_registries(flags.insecure_registry, var(env, "KO_DOCKER_REPO"), bases);
     Ok(Settings {
         go: PathBuf::from(var(env, "KO_GO_PATH").unwrap_or("go")),
-        platforms: platforms(flags.platform.as_deref(), env, config)?,
+        platforms: platforms(&flags.platforms, env, config)?,
         created: epoch(env, "SOURCE_DATE_EPOCH")?.unwrap_or(0),
         kodata_mtime: epoch(env, "KO_DATA_DATE_EPOCH")?.unwrap_or(0),
         disable_optimizations: flags.disable_optimizations,
         sbom: flags.sbom,
         sbom_dir: flags.sbom_dir.clone(),
-        default_base: default_base(flags, env, config),
+        default_base,
         env: env_defaults,
         ldflags: flags.ldflags.clone(),
         image: flags.image.clone(),
         publish: publishing(flags, env)?,
+        insecure_registries,
+        warnings: naming_warnings(flags.naming),
     })
 }
 
 /// `--platform`, else `KO_DEFAULTPLATFORMS`, else `.ko.yaml`'s
-/// `defaultPlatforms`, else linux/amd64; `all` anywhere means every
-/// platform of the base.
-fn platforms(flag: Option<&str>, env: &Env, config: &KoConfig) -> Result<Platforms> {
-    let list: Vec<String> = match (flag, var(env, "KO_DEFAULTPLATFORMS")) {
-        (Some(flag), _) => flag.split(',').map(str::to_string).collect(),
-        (None, Some(from_env)) => from_env.split(',').map(str::to_string).collect(),
-        (None, None) if !config.default_platforms.is_empty() => config.default_platforms.clone(),
-        (None, None) => vec!["linux/amd64".to_string()],
+/// `defaultPlatforms`, else GOOS/GOARCH, else linux/amd64; `all` means
+/// every platform of the base, and comes alone (ko's `Validate`). As in
+/// ko's `gobuildOptions`, a platform named by any of the first three beside
+/// GOOS, GOARCH or GOARM is refused: the two would disagree.
+fn platforms(flag: &[String], env: &Env, config: &KoConfig) -> Result<Platforms> {
+    let from_env =
+        var(env, "KO_DEFAULTPLATFORMS").map(|v| v.split(',').map(str::to_string).collect());
+    let (source, list): (&str, Vec<String>) = if !flag.is_empty() {
+        ("--platform", flag.to_vec())
+    } else if let Some(list) = from_env {
+        ("KO_DEFAULTPLATFORMS", list)
+    } else if !config.default_platforms.is_empty() {
+        (
+            ".ko.yaml defaultPlatforms",
+            config.default_platforms.clone(),
+        )
+    } else {
+        let platform = go_env_platform(env);
+        return platform
+            .parse()
+            .map(|p| Platforms::List(vec![p]))
+            .map_err(|e| Error::invalid(format!("GOOS/GOARCH/GOARM: {e}")));
     };
+    let list: Vec<String> = list.iter().map(|p| p.trim().to_string()).collect();
+    let shown = list.join(",");
+    let go_env = ["GOOS", "GOARCH", "GOARM"]
+        .into_iter()
+        .find_map(|name| var(env, name).map(|value| (name, value)));
+    if let Some((name, value)) = go_env {
+        return Err(Error::invalid(format!(
+            "{source} {shown} cannot be combined with {name}={value:?}, as in ko: \
+             unset {name}, or drop {source}"
+        )));
+    }
     if list.iter().any(|p| p == "all") {
+        if list.len() > 1 {
+            return Err(Error::invalid(format!(
+                "{source} {shown}: all or specific platforms should be used, not both"
+            )));
+        }
         return Ok(Platforms::All);
     }
     list.iter()
-        .map(|p| p.trim().parse())
+        .map(|p| {
+            p.parse()
+                .map_err(|e| Error::invalid(format!("{source}: {e}")))
+        })
         .collect::<Result<_>>()
         .map(Platforms::List)
+}
+
+/// ko's platform when nothing names one: GOOS/GOARCH when both are set,
+/// with GOARM as the variant of arm; else linux/amd64. (ko appends GOARM to
+/// any GOARCH containing "arm", arm64 too, where Go ignores it; rko only to arm.)
+fn go_env_platform(env: &Env) -> String {
+    match (var(env, "GOOS"), var(env, "GOARCH")) {
+        (Some(os), Some(arch)) => match var(env, "GOARM") {
+            Some(arm) if arch == "arm" => format!("{os}/{arch}/v{arm}"),
+            _ => format!("{os}/{arch}"),
+        },
+        _ => "linux/amd64".to_string(),
+    }
 }
 
 /// `--base-image`, else `KO_DEFAULTBASEIMAGE`, else `.ko.yaml`'s
@@ -229,10 +291,10 @@ fn default_base(flags: &Flags, env: &Env, config: &KoConfig) -> String {
         .to_string()
 }
 
-/// `--bare` over `-P` over `-B` over ko's default (md5) naming.
+/// ko's namer (`MakeNamer`): `-P` over `-B` over `--bare` over the
+/// default (md5) naming.
 fn naming(flags: NamingFlags) -> Naming {
     match flags {
-        NamingFlags { bare: true, .. } => Naming::Bare,
         NamingFlags {
             preserve_import_paths: true,
             ..
@@ -241,17 +303,66 @@ fn naming(flags: NamingFlags) -> Naming {
             base_import_paths: true,
             ..
         } => Naming::BaseImportPaths,
+        NamingFlags { bare: true, .. } => Naming::Bare,
         _ => Naming::Default,
     }
 }
 
-/// The repository (`KO_DOCKER_REPO`) and the destinations: `-L` or
-/// `KO_DOCKER_REPO=ko.local` loads into the local daemon; anything else
-/// pushes to the repository unless `--push=false`.
+/// ko's `Validate` warns when `-B` and `--bare` are both set (`-B` wins).
+fn naming_warnings(flags: NamingFlags) -> Vec<String> {
+    if flags.base_import_paths && flags.bare {
+        vec!["both --base-import-paths (-B) and --bare were set: \
+              --base-import-paths wins and --bare is ignored, as in ko"
+            .to_string()]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The registries `--insecure-registry` (ko's boolean) opens to plain HTTP
+/// and unverified TLS: `KO_DOCKER_REPO`'s, which ko's publisher gets
+/// `publish.Insecure` for, and every base image's, which ko's
+/// `getBaseImage` parses with `name.Insecure`. Each once, in that order.
+fn insecure_registries<'a>(
+    flag: bool,
+    repository: Option<&str>,
+    bases: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
+    if !flag {
+        return Vec::new();
+    }
+    // A repository may be a bare registry (`localhost:5000`): give it a name.
+    let repository = repository
+        .filter(|repo| !is_local(repo))
+        .map(|repo| format!("{repo}/image"));
+    let bases = bases
+        .filter(|name| *name != DEFAULT_BASE && *name != "scratch")
+        .map(str::to_string);
+    let mut registries: Vec<String> = Vec::new();
+    for name in repository.into_iter().chain(bases) {
+        if let Ok(reference) = name.parse::<Reference>() {
+            if !registries.contains(&reference.registry) {
+                registries.push(reference.registry);
+            }
+        }
+    }
+    registries
+}
+
+/// Whether a `KO_DOCKER_REPO` is under `ko.local`, the local daemon. (ko
+/// takes any name that starts with `ko.local`, `ko.localhost:5000` too.)
+fn is_local(repository: &str) -> bool {
+    repository == LOCAL || repository.starts_with(&format!("{LOCAL}/"))
+}
+
+/// The repository (`KO_DOCKER_REPO`) and the destinations: `-L` or a
+/// `KO_DOCKER_REPO` under `ko.local` loads into the local daemon (ko's
+/// `makePublisher`), the repository naming the images either way;
+/// anything else pushes to the repository unless `--push=false`.
 fn publishing(flags: &Flags, env: &Env) -> Result<Publishing> {
     let publish = &flags.publish;
     let repo = var(env, "KO_DOCKER_REPO");
-    let local = publish.local || repo == Some(LOCAL);
+    let local = publish.local || repo.is_some_and(is_local);
     if publish.push
         && repo.is_none()
         && !local
@@ -263,19 +374,61 @@ fn publishing(flags: &Flags, env: &Env) -> Result<Publishing> {
              or pass -L, --oci-layout-path DIR, --tarball FILE, or --push=false",
         ));
     }
+    let registry = publish.push && !local && repo.is_some();
     Ok(Publishing {
         repository: repo.unwrap_or(LOCAL).to_string(),
         naming: naming(flags.naming),
-        tags: publish.tags.clone(),
+        tags: tags(publish, registry)?,
         tag_only: publish.tag_only,
         to: Destinations {
-            registry: publish.push && !local && repo.is_some(),
+            registry,
             local,
             layout: publish.oci_layout_path.clone(),
             tarball: publish.tarball.clone(),
             image_refs: publish.image_refs.clone(),
         },
+        daemon_platform: daemon_platform(env),
     })
+}
+
+/// The image of an index the local daemon gets, as ko's daemon publisher
+/// picks it: GOOS (else linux) and GOARCH (else amd64).
+fn daemon_platform(env: &Env) -> Platform {
+    let os = var(env, "GOOS").unwrap_or("linux");
+    let arch = var(env, "GOARCH").unwrap_or("amd64");
+    Platform::new(os, arch, None)
+}
+
+/// The tags, each once in the order given (ko's `unique`). With
+/// `--tag-only` and a push, exactly one, and not `latest`: ko's publisher
+/// (`defaultOpener.Open`) refuses both, as a tag-only reference must name
+/// one release. Without a push ko prints the first tag, whatever it is.
+fn tags(publish: &PublishFlags, pushing: bool) -> Result<Vec<String>> {
+    let mut tags: Vec<String> = Vec::new();
+    for tag in &publish.tags {
+        if !tags.contains(tag) {
+            tags.push(tag.clone());
+        }
+    }
+    if publish.tag_only && pushing {
+        match tags.as_slice() {
+            [tag] if tag == "latest" => {
+                return Err(Error::invalid(
+                    "--tag-only: the latest tag cannot be used in tag-only references: \
+                     pass one release tag with -t",
+                ))
+            }
+            [_] => {}
+            _ => {
+                return Err(Error::invalid(format!(
+                    "--tag-only with --tags {}: must specify exactly one tag to resolve \
+                     images into tag-only references",
+                    tags.join(",")
+                )))
+            }
+        }
+    }
+    Ok(tags)
 }
 
 /// The plan for one package: `.ko.yaml`'s `builds[]` entry whose `dir/main`
@@ -359,6 +512,10 @@ mod tests {
         Created,
         CachePath,
         ConfigPath,
+        Tags,
+        Insecure,
+        Warnings,
+        DaemonPlatform,
     }
 
     struct Case {
@@ -449,13 +606,17 @@ mod tests {
                 format!("registry={} local={}", to.registry, to.local)
             }
             Look::Created => format!("{} {}", settings.created, settings.kodata_mtime),
+            Look::Tags => settings.publish.tags.join(","),
+            Look::Insecure => settings.insecure_registries.join(" "),
+            Look::Warnings => settings.warnings.join("; "),
+            Look::DaemonPlatform => settings.publish.daemon_platform.to_string(),
             Look::CachePath | Look::ConfigPath => unreachable!(),
         }
     }
 
-    #[test]
-    fn precedence_follows_ko() {
-        let cases = [
+    /// Which base image and platforms.
+    fn base_and_platform_cases() -> Vec<Case> {
+        vec![
             // Base image.
             Case { rule: "no base anywhere: builtin:static", yaml: "", env: &[], flags: no_flags, look: Look::Base, want: "builtin:static" },
             Case { rule: ".ko.yaml defaultBaseImage over the default", yaml: "defaultBaseImage: a.io/yaml\n", env: &[], flags: no_flags, look: Look::Base, want: "a.io/yaml" },
@@ -469,8 +630,24 @@ mod tests {
             Case { rule: "no platform anywhere: linux/amd64", yaml: "", env: &[], flags: no_flags, look: Look::Platforms, want: "linux/amd64" },
             Case { rule: ".ko.yaml defaultPlatforms over the default", yaml: "defaultPlatforms: [linux/arm64]\n", env: &[], flags: no_flags, look: Look::Platforms, want: "linux/arm64" },
             Case { rule: "KO_DEFAULTPLATFORMS over defaultPlatforms", yaml: "defaultPlatforms: [linux/arm64]\n", env: &[("KO_DEFAULTPLATFORMS", "linux/s390x,linux/arm/v7")], flags: no_flags, look: Look::Platforms, want: "linux/s390x,linux/arm/v7" },
-            Case { rule: "--platform over KO_DEFAULTPLATFORMS", yaml: "", env: &[("KO_DEFAULTPLATFORMS", "linux/s390x")], flags: |f| f.platform = Some("linux/ppc64le".into()), look: Look::Platforms, want: "linux/ppc64le" },
-            Case { rule: "all means every platform of the base", yaml: "", env: &[], flags: |f| f.platform = Some("linux/amd64,all".into()), look: Look::Platforms, want: "all" },
+            Case { rule: "--platform over KO_DEFAULTPLATFORMS", yaml: "", env: &[("KO_DEFAULTPLATFORMS", "linux/s390x")], flags: |f| f.platforms = vec!["linux/ppc64le".into()], look: Look::Platforms, want: "linux/ppc64le" },
+            Case { rule: "--platform values add up (repeated, comma-split)", yaml: "", env: &[], flags: |f| f.platforms = vec!["linux/amd64".into(), "linux/arm64".into()], look: Look::Platforms, want: "linux/amd64,linux/arm64" },
+            Case { rule: "all means every platform of the base", yaml: "", env: &[], flags: |f| f.platforms = vec!["all".into()], look: Look::Platforms, want: "all" },
+            Case { rule: "all beside a platform is an error (ko's Validate)", yaml: "", env: &[], flags: |f| f.platforms = vec!["linux/amd64".into(), "all".into()], look: Look::Platforms, want: "error: --platform linux/amd64,all: all or specific platforms" },
+            Case { rule: "no platform anywhere: GOOS/GOARCH when both are set", yaml: "", env: &[("GOOS", "linux"), ("GOARCH", "arm64")], flags: no_flags, look: Look::Platforms, want: "linux/arm64" },
+            Case { rule: "GOARM is the variant of GOARCH=arm", yaml: "", env: &[("GOOS", "linux"), ("GOARCH", "arm"), ("GOARM", "6")], flags: no_flags, look: Look::Platforms, want: "linux/arm/v6" },
+            Case { rule: "GOARM is no variant of arm64", yaml: "", env: &[("GOOS", "linux"), ("GOARCH", "arm64"), ("GOARM", "7")], flags: no_flags, look: Look::Platforms, want: "linux/arm64" },
+            Case { rule: "GOARCH without GOOS: linux/amd64", yaml: "", env: &[("GOARCH", "arm64")], flags: no_flags, look: Look::Platforms, want: "linux/amd64" },
+            Case { rule: "--platform beside GOARCH is an error", yaml: "", env: &[("GOARCH", "arm64")], flags: |f| f.platforms = vec!["linux/amd64".into()], look: Look::Platforms, want: "error: --platform linux/amd64 cannot be combined with GOARCH=\"arm64\"" },
+            Case { rule: "KO_DEFAULTPLATFORMS beside GOOS is an error", yaml: "", env: &[("KO_DEFAULTPLATFORMS", "linux/arm64"), ("GOOS", "linux")], flags: no_flags, look: Look::Platforms, want: "error: KO_DEFAULTPLATFORMS linux/arm64 cannot be combined with GOOS=\"linux\"" },
+            Case { rule: "defaultPlatforms beside GOARM is an error", yaml: "defaultPlatforms: [linux/arm64]\n", env: &[("GOARM", "7")], flags: no_flags, look: Look::Platforms, want: "error: .ko.yaml defaultPlatforms linux/arm64 cannot be combined with GOARM=\"7\"" },
+            Case { rule: "an empty GOOS counts as unset", yaml: "", env: &[("GOOS", "")], flags: |f| f.platforms = vec!["linux/s390x".into()], look: Look::Platforms, want: "linux/s390x" },
+        ]
+    }
+
+    /// How `go build` runs and what the image config gets.
+    fn go_build_cases() -> Vec<Case> {
+        vec![
             // The Go environment, flags and ldflags.
             Case { rule: "CGO_ENABLED=0 unless the environment sets it", yaml: "", env: &[], flags: no_flags, look: Look::GoEnv, want: "CGO_ENABLED=0" },
             Case { rule: "the environment's CGO_ENABLED is inherited", yaml: "", env: &[("CGO_ENABLED", "1")], flags: no_flags, look: Look::GoEnv, want: "" },
@@ -490,11 +667,33 @@ mod tests {
             Case { rule: "builds[].image.user over defaultImage.user", yaml: "defaultImage: {user: '1'}\nbuilds:\n- main: ./cmd/app\n  image: {user: '2'}\n", env: &[], flags: no_flags, look: Look::User, want: "2" },
             Case { rule: "--image-user over .ko.yaml's user", yaml: "defaultImage: {user: '1'}\n", env: &[], flags: |f| f.image.user = Some("3".into()), look: Look::User, want: "3" },
             Case { rule: "labels merge key by key, flags last", yaml: "defaultImage: {labels: {a: '1', b: '1'}}\nbuilds:\n- main: ./cmd/app\n  image: {labels: {b: '2', c: '2'}}\n", env: &[], flags: |f| { f.image.labels.insert("c".into(), "3".into()); }, look: Look::Labels, want: "a=1 b=2 c=3" },
+        ]
+    }
+
+    /// How images are named, tagged and published.
+    fn publishing_cases() -> Vec<Case> {
+        vec![
             // Naming.
             Case { rule: "default naming is ko's md5 naming", yaml: "", env: &[], flags: no_flags, look: Look::Naming, want: "Default" },
             Case { rule: "-B names by the last element", yaml: "", env: &[], flags: |f| f.naming.base_import_paths = true, look: Look::Naming, want: "BaseImportPaths" },
+            Case { rule: "--bare names the repository itself", yaml: "", env: &[], flags: |f| f.naming.bare = true, look: Look::Naming, want: "Bare" },
             Case { rule: "-P over -B", yaml: "", env: &[], flags: |f| { f.naming.base_import_paths = true; f.naming.preserve_import_paths = true; }, look: Look::Naming, want: "PreserveImportPaths" },
-            Case { rule: "--bare over -P", yaml: "", env: &[], flags: |f| { f.naming.bare = true; f.naming.preserve_import_paths = true; }, look: Look::Naming, want: "Bare" },
+            Case { rule: "-P over --bare (ko's MakeNamer)", yaml: "", env: &[], flags: |f| { f.naming.bare = true; f.naming.preserve_import_paths = true; }, look: Look::Naming, want: "PreserveImportPaths" },
+            Case { rule: "-B over --bare (ko's MakeNamer)", yaml: "", env: &[], flags: |f| { f.naming.bare = true; f.naming.base_import_paths = true; }, look: Look::Naming, want: "BaseImportPaths" },
+            Case { rule: "-B with --bare is warned about (ko's Validate)", yaml: "", env: &[], flags: |f| { f.naming.bare = true; f.naming.base_import_paths = true; }, look: Look::Warnings, want: "both --base-import-paths (-B) and --bare were set: --base-import-paths wins and --bare is ignored, as in ko" },
+            Case { rule: "-B alone is not warned about", yaml: "", env: &[], flags: |f| f.naming.base_import_paths = true, look: Look::Warnings, want: "" },
+            // Tags.
+            Case { rule: "each tag once, in the order given", yaml: "", env: &[], flags: |f| f.publish.tags = vec!["v1".into(), "v2".into(), "v1".into()], look: Look::Tags, want: "v1,v2" },
+            Case { rule: "--tag-only with latest is refused when pushing", yaml: "", env: &[], flags: |f| f.publish.tag_only = true, look: Look::Tags, want: "error: --tag-only: the latest tag cannot be used" },
+            Case { rule: "--tag-only with several tags is refused when pushing", yaml: "", env: &[], flags: |f| { f.publish.tag_only = true; f.publish.tags = vec!["v1".into(), "v2".into()]; }, look: Look::Tags, want: "error: --tag-only with --tags v1,v2: must specify exactly one tag" },
+            Case { rule: "--tag-only with one tag twice is one tag", yaml: "", env: &[], flags: |f| { f.publish.tag_only = true; f.publish.tags = vec!["v1".into(), "v1".into()]; }, look: Look::Tags, want: "v1" },
+            Case { rule: "--tag-only without a push takes the first tag, latest too", yaml: "", env: &[], flags: |f| { f.publish.tag_only = true; f.publish.push = false; }, look: Look::Tags, want: "latest" },
+            // --insecure-registry.
+            Case { rule: "without --insecure-registry no registry is insecure", yaml: "defaultBaseImage: b.io/base\n", env: &[], flags: no_flags, look: Look::Insecure, want: "" },
+            Case { rule: "--insecure-registry: KO_DOCKER_REPO's registry and the bases'", yaml: "defaultBaseImage: b.io:5000/base\nbaseImageOverrides:\n  example.com/m/cmd/other: c.io/base\n", env: &[], flags: |f| f.insecure_registry = true, look: Look::Insecure, want: "r.io b.io:5000 c.io" },
+            Case { rule: "--insecure-registry: a bare registry repository is a registry", yaml: "", env: &[("KO_DOCKER_REPO", "localhost:5000")], flags: |f| f.insecure_registry = true, look: Look::Insecure, want: "localhost:5000" },
+            Case { rule: "--insecure-registry: no ko.local, no builtin base", yaml: "", env: &[("KO_DOCKER_REPO", "ko.local/team"), ("KO_DEFAULTBASEIMAGE", "scratch")], flags: |f| f.insecure_registry = true, look: Look::Insecure, want: "" },
+            Case { rule: "--insecure-registry: the same registry once", yaml: "defaultBaseImage: r.io/base\n", env: &[], flags: |f| f.insecure_registry = true, look: Look::Insecure, want: "r.io" },
             // Destinations.
             Case { rule: "KO_DOCKER_REPO is the repository, pushed to", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/me")], flags: no_flags, look: Look::Destinations, want: "registry=true local=false" },
             Case { rule: "no KO_DOCKER_REPO and nowhere else to go is an error", yaml: "", env: &[], flags: no_flags, look: Look::Destinations, want: "error: no destination: set KO_DOCKER_REPO" },
@@ -502,18 +701,96 @@ mod tests {
             Case { rule: "-L loads locally whatever KO_DOCKER_REPO says", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/me")], flags: |f| f.publish.local = true, look: Look::Destinations, want: "registry=false local=true" },
             Case { rule: "--push=false pushes nowhere", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/me")], flags: |f| f.publish.push = false, look: Look::Destinations, want: "registry=false local=false" },
             Case { rule: "without KO_DOCKER_REPO the repository is ko.local", yaml: "", env: &[], flags: |f| f.publish.push = false, look: Look::Repository, want: "ko.local" },
+            Case { rule: "a KO_DOCKER_REPO under ko.local loads locally", yaml: "", env: &[("KO_DOCKER_REPO", "ko.local/team")], flags: no_flags, look: Look::Destinations, want: "registry=false local=true" },
+            Case { rule: "... and names the images", yaml: "", env: &[("KO_DOCKER_REPO", "ko.local/team")], flags: no_flags, look: Look::Repository, want: "ko.local/team" },
+            Case { rule: "a registry whose name starts ko.local is a registry", yaml: "", env: &[("KO_DOCKER_REPO", "ko.localhost:5000/team")], flags: no_flags, look: Look::Destinations, want: "registry=true local=false" },
+            Case { rule: "-L names images under KO_DOCKER_REPO (ko's LocalDomain = repoName)", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/me")], flags: |f| f.publish.local = true, look: Look::Repository, want: "r.io/me" },
+            Case { rule: "the daemon gets an index's linux/amd64 image", yaml: "", env: &[], flags: no_flags, look: Look::DaemonPlatform, want: "linux/amd64" },
+            Case { rule: "... or its GOOS/GOARCH image", yaml: "", env: &[("GOOS", "linux"), ("GOARCH", "arm64")], flags: no_flags, look: Look::DaemonPlatform, want: "linux/arm64" },
+        ]
+    }
+
+    /// Times, paths and refusals.
+    fn environment_cases() -> Vec<Case> {
+        vec![
             // Times, paths and refusals.
-            Case { rule: "SOURCE_DATE_EPOCH and KO_DATA_DATE_EPOCH, else 0", yaml: "", env: &[("SOURCE_DATE_EPOCH", "7")], flags: no_flags, look: Look::Created, want: "7 0" },
-            Case { rule: "a SOURCE_DATE_EPOCH that is not a number is an error", yaml: "", env: &[("SOURCE_DATE_EPOCH", "yesterday")], flags: no_flags, look: Look::Created, want: "error: SOURCE_DATE_EPOCH=\"yesterday\" is not a number" },
-            Case { rule: "GOFLAGS with -toolexec is refused", yaml: "", env: &[("GOFLAGS", "-toolexec=x")], flags: no_flags, look: Look::Created, want: "error: GOFLAGS=\"-toolexec=x\": -toolexec is not supported" },
-            Case { rule: "KOCACHE over XDG_CACHE_HOME over HOME", yaml: "", env: &[("KOCACHE", "/k"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")], flags: no_flags, look: Look::CachePath, want: "/k" },
-            Case { rule: "XDG_CACHE_HOME/rko over HOME", yaml: "", env: &[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")], flags: no_flags, look: Look::CachePath, want: "/x/rko" },
-            Case { rule: "~/.cache/rko last", yaml: "", env: &[("HOME", "/h")], flags: no_flags, look: Look::CachePath, want: "/h/.cache/rko" },
-            Case { rule: "KO_CONFIG_PATH over ./.ko.yaml", yaml: "", env: &[("KO_CONFIG_PATH", "conf/ko.yaml")], flags: no_flags, look: Look::ConfigPath, want: "/w/conf/ko.yaml" },
-            Case { rule: ".ko.yaml in the working directory", yaml: "", env: &[], flags: no_flags, look: Look::ConfigPath, want: "/w/.ko.yaml" },
+            Case {
+                rule: "SOURCE_DATE_EPOCH and KO_DATA_DATE_EPOCH, else 0",
+                yaml: "",
+                env: &[("SOURCE_DATE_EPOCH", "7")],
+                flags: no_flags,
+                look: Look::Created,
+                want: "7 0",
+            },
+            Case {
+                rule: "a SOURCE_DATE_EPOCH that is not a number is an error",
+                yaml: "",
+                env: &[("SOURCE_DATE_EPOCH", "yesterday")],
+                flags: no_flags,
+                look: Look::Created,
+                want: "error: SOURCE_DATE_EPOCH=\"yesterday\" is not a number",
+            },
+            Case {
+                rule: "GOFLAGS with -toolexec is refused",
+                yaml: "",
+                env: &[("GOFLAGS", "-toolexec=x")],
+                flags: no_flags,
+                look: Look::Created,
+                want: "error: GOFLAGS=\"-toolexec=x\": -toolexec is not supported",
+            },
+            Case {
+                rule: "KOCACHE over XDG_CACHE_HOME over HOME",
+                yaml: "",
+                env: &[("KOCACHE", "/k"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")],
+                flags: no_flags,
+                look: Look::CachePath,
+                want: "/k",
+            },
+            Case {
+                rule: "XDG_CACHE_HOME/rko over HOME",
+                yaml: "",
+                env: &[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")],
+                flags: no_flags,
+                look: Look::CachePath,
+                want: "/x/rko",
+            },
+            Case {
+                rule: "~/.cache/rko last",
+                yaml: "",
+                env: &[("HOME", "/h")],
+                flags: no_flags,
+                look: Look::CachePath,
+                want: "/h/.cache/rko",
+            },
+            Case {
+                rule: "KO_CONFIG_PATH over ./.ko.yaml",
+                yaml: "",
+                env: &[("KO_CONFIG_PATH", "conf/ko.yaml")],
+                flags: no_flags,
+                look: Look::ConfigPath,
+                want: "/w/conf/ko.yaml",
+            },
+            Case {
+                rule: ".ko.yaml in the working directory",
+                yaml: "",
+                env: &[],
+                flags: no_flags,
+                look: Look::ConfigPath,
+                want: "/w/.ko.yaml",
+            },
+        ]
+    }
+
+    #[test]
+    fn precedence_follows_ko() {
+        let cases = [
+            base_and_platform_cases(),
+            go_build_cases(),
+            publishing_cases(),
+            environment_cases(),
         ];
         let mut failures = Vec::new();
-        for case in &cases {
+        for case in cases.iter().flatten() {
             let got = observe(case);
             let ok = if case.want.starts_with("error: ") || case.want.is_empty() {
                 got.starts_with(case.want) && (case.want.is_empty() == got.is_empty())

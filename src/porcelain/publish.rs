@@ -2,11 +2,12 @@
 //! or podman, an OCI layout, a tarball; and the `--image-refs` file.
 
 use super::cache::Cache;
-use super::naming::{image_name, printed_reference};
+use super::naming::{image_name, local_reference, printed_reference};
 use super::plan::Publishing;
 use crate::error::{Error, Result};
 use crate::image::export::{self, ExportOptions, Format};
 use crate::image::layout::{self, Layout, LayoutWriter};
+use crate::image::platform::Platform;
 use crate::registry::push::{self, PushOptions, Pushed};
 use crate::registry::{Reference, RegistryOptions};
 use oci_spec::image::Digest;
@@ -53,47 +54,69 @@ pub fn to_tarball(layout_path: &Path, name: &str, tags: &[String], out: &Path) -
     export::export(layout_path, &options, out)
 }
 
-/// Loads the image into the local docker or podman, through `load` of a
-/// docker-save tarball: no daemon API needed. Returns the CLI used.
-pub fn to_local(layout_path: &Path, name: &str, tags: &[String], scratch: &Path) -> Result<String> {
-    let layout = Layout::open(layout_path)?;
-    let images = layout.images()?;
-    // A daemon holds one platform per name: the first image of an index.
-    let platform = (images.len() > 1).then(|| images[0].platform.clone());
+/// Loads the image into the local docker or podman, as ko's daemon
+/// publisher does: under `name:<hex of its digest>`, then tagged with each
+/// of `tags`; of an index, the `platform` image (a daemon holds one per
+/// name). Goes through `load` of a docker-save tarball: no daemon API
+/// needed. Returns the CLI used and the loaded image's digest.
+pub fn to_local(
+    layout_path: &Path,
+    name: &str,
+    tags: &[String],
+    platform: &Platform,
+    scratch: &Path,
+) -> Result<(String, Digest)> {
+    let images = Layout::open(layout_path)?.images()?;
+    let image = match images.as_slice() {
+        [image] => image,
+        _ => images
+            .iter()
+            .find(|i| i.platform.os == platform.os && i.platform.arch == platform.arch)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "cannot load {name} into the local daemon: its index has no {platform} \
+                     image (set GOOS/GOARCH to pick another)"
+                ))
+            })?,
+    };
+    let digest = image.descriptor.digest().clone();
+    let loaded = local_reference(name, &digest);
     let tarball = scratch.join("local.tar");
-    let tag = tags.first().map_or("latest", String::as_str);
     export::export(
         layout_path,
         &ExportOptions {
             format: Format::Docker,
-            tag: Some(format!("{name}:{tag}")),
-            platform,
+            tag: Some(loaded.clone()),
+            platform: (images.len() > 1).then(|| image.platform.clone()),
         },
         &tarball,
     )?;
     let cli = local_cli()?;
-    let output = Command::new(&cli)
-        .arg("load")
-        .arg("--input")
-        .arg(&tarball)
+    let mut load = Command::new(&cli);
+    load.arg("load").arg("--input").arg(&tarball);
+    run_cli(&cli, "load", &mut load)?;
+    for tag in tags {
+        run_cli(
+            &cli,
+            "tag",
+            Command::new(&cli).args(["tag", &loaded, &format!("{name}:{tag}")]),
+        )?;
+    }
+    Ok((cli, digest))
+}
+
+/// Runs `cli verb …`; a failure is an error with what the CLI said.
+fn run_cli(cli: &str, verb: &str, command: &mut Command) -> Result<()> {
+    let output = command
         .output()
-        .map_err(|e| Error::tool(format!("{cli} load"), e.to_string()))?;
+        .map_err(|e| Error::tool(format!("{cli} {verb}"), e.to_string()))?;
     if !output.status.success() {
         return Err(Error::tool(
-            format!("{cli} load"),
+            format!("{cli} {verb}"),
             String::from_utf8_lossy(&output.stderr).trim(),
         ));
     }
-    for extra in tags.iter().skip(1) {
-        let status = Command::new(&cli)
-            .args(["tag", &format!("{name}:{tag}"), &format!("{name}:{extra}")])
-            .output()
-            .map_err(|e| Error::tool(format!("{cli} tag"), e.to_string()))?;
-        if !status.status.success() {
-            return Err(Error::tool(format!("{cli} tag {name}:{extra}"), "failed"));
-        }
-    }
-    Ok(cli)
+    Ok(())
 }
 
 /// docker when its daemon answers, else podman.
@@ -179,19 +202,26 @@ pub fn publish_all(
             .registry
             .then(|| to_registry(image.layout, &name, tags, registry, jobs))
             .transpose()?;
-        let loaded_into = to
+        let loaded = to
             .local
-            .then(|| to_local(image.layout, &name, tags, cache.scratch()?.path()))
+            .then(|| {
+                let platform = &publishing.daemon_platform;
+                to_local(image.layout, &name, tags, platform, cache.scratch()?.path())
+            })
             .transpose()?;
         if let Some(tarball) = &to.tarball {
             to_tarball(image.layout, &name, tags, tarball)?;
         }
         named_layouts.push((image.layout.to_path_buf(), format!("{name}:{tag}")));
+        let reference = match &loaded {
+            Some((_, digest)) => local_reference(&name, digest),
+            None => printed_reference(&name, tags, image.digest, publishing.tag_only),
+        };
         published.push(Published {
-            reference: printed_reference(&name, tags, image.digest, publishing.tag_only),
+            reference,
             name,
             pushed,
-            loaded_into,
+            loaded_into: loaded.map(|(cli, _)| cli),
         });
     }
     if let Some(dir) = &to.layout {

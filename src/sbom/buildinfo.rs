@@ -35,6 +35,9 @@ pub struct BuildInfo {
     pub deps: Vec<Module>,
     /// `-trimpath`, `CGO_ENABLED`, `GOOS`, `GOARCH`, `vcs.revision`, ... in order.
     pub settings: Vec<(String, String)>,
+    /// The module information as Go embedded it (`runtime/debug.BuildInfo.String`
+    /// without the Go version): what `go version -m` prints, indented.
+    pub modinfo: String,
 }
 
 impl BuildInfo {
@@ -197,6 +200,7 @@ fn parse(go_version: &str, modinfo: &str) -> std::result::Result<BuildInfo, Stri
         },
         deps: Vec::new(),
         settings: Vec::new(),
+        modinfo: modinfo.to_string(),
     };
     let module = |fields: &[&str]| Module {
         path: fields.first().unwrap_or(&"").to_string(),

@@ -1,7 +1,8 @@
 //! Software bills of materials from a Go binary's own build information:
 //! SPDX 2.3 JSON or CycloneDX 1.5 JSON, the same bytes for the same inputs
 //! (the document namespace and serial number derive from the content, the
-//! time from `created`).
+//! time from `created`); or ko's `go.version-m`, the text `go version -m`
+//! prints.
 
 use crate::digest;
 use crate::error::{Error, Result};
@@ -11,11 +12,14 @@ use base64::Engine as _;
 use oci_spec::image::Digest;
 use serde_json::{json, Value};
 
-/// The two SBOM formats.
+/// The SBOM formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Spdx,
     CycloneDx,
+    /// What `go version -m` prints, as ko's `--sbom=go.version-m` wrote it
+    /// (ko v0.16 and before); for images only.
+    GoVersionM,
 }
 
 impl std::str::FromStr for Format {
@@ -24,8 +28,9 @@ impl std::str::FromStr for Format {
         match s {
             "spdx" => Ok(Format::Spdx),
             "cyclonedx" => Ok(Format::CycloneDx),
+            "go.version-m" => Ok(Format::GoVersionM),
             other => Err(Error::invalid(format!(
-                "unknown SBOM format {other:?}: expected spdx or cyclonedx"
+                "unknown SBOM format {other:?}: expected spdx, cyclonedx or go.version-m"
             ))),
         }
     }
@@ -37,6 +42,7 @@ impl Format {
         match self {
             Format::Spdx => "application/spdx+json",
             Format::CycloneDx => "application/vnd.cyclonedx+json",
+            Format::GoVersionM => "application/vnd.go.version-m",
         }
     }
 
@@ -45,6 +51,7 @@ impl Format {
         match self {
             Format::Spdx => "spdx.json",
             Format::CycloneDx => "cyclonedx.json",
+            Format::GoVersionM => "go.version-m",
         }
     }
 }
@@ -68,15 +75,34 @@ pub struct SbomOptions {
     pub created: u64,
 }
 
-/// The SBOM of one binary (and the image holding it), as JSON bytes.
+/// The SBOM of one binary (and the image holding it): JSON, or text for
+/// go.version-m.
 pub fn generate(format: Format, info: &BuildInfo, options: &SbomOptions) -> Vec<u8> {
     let value = match format {
         Format::Spdx => spdx(info, options),
         Format::CycloneDx => cyclonedx(info, options),
+        Format::GoVersionM => return go_version_m(info, options.binary_path.as_deref()),
     };
     let mut bytes = serde_json::to_vec_pretty(&value).expect("JSON values serialize");
     bytes.push(b'\n');
     bytes
+}
+
+/// What `go version -m FILE` prints (cmd/go's `version.go`: `FILE: GOVERSION`,
+/// then the module information indented by a tab), with FILE the binary's
+/// path in the image, as ko's `goversionm` replaces it.
+fn go_version_m(info: &BuildInfo, binary_path: Option<&str>) -> Vec<u8> {
+    let mut text = format!(
+        "{}: {}\n",
+        binary_path.unwrap_or(&info.path),
+        info.go_version
+    );
+    for line in info.modinfo.lines() {
+        text.push('\t');
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.into_bytes()
 }
 
 /// `pkg:oci/NAME@DIGEST?repository_url=REGISTRY/PATH` (purl spec, type oci).
@@ -325,13 +351,14 @@ fn cyclonedx(info: &BuildInfo, options: &SbomOptions) -> Value {
     })
 }
 
-/// The SBOM of an index: the index and the image for each platform.
+/// The SBOM of an index: the index and the image for each platform; none
+/// for go.version-m, which describes a binary (as in ko).
 pub fn generate_index(
     format: Format,
     index: &ImageRef,
     images: &[(String, Digest)],
     created: u64,
-) -> Vec<u8> {
+) -> Option<Vec<u8>> {
     let id = digest::sha256(format!("{}{:?}{images:?}", index.name, index.digest).as_bytes())
         .digest()
         .to_string();
@@ -389,10 +416,11 @@ pub fn generate_index(
                 "dependencies": [{"ref": oci_purl(index), "dependsOn": refs}],
             })
         }
+        Format::GoVersionM => return None,
     };
     let mut bytes = serde_json::to_vec_pretty(&value).expect("JSON values serialize");
     bytes.push(b'\n');
-    bytes
+    Some(bytes)
 }
 
 #[cfg(test)]
@@ -415,8 +443,31 @@ mod tests {
                 sum: "h1:ScX5w1eTa3QqT8oi6+ziP7dTV1S2+ALU0bI+0zXKWiQ=".into(),
                 replace: None,
             }],
-            settings: vec![],
+            settings: vec![("-trimpath".into(), "true".into())],
+            modinfo: "path\texample.com/app/cmd/web\nmod\texample.com/app\t(devel)\t\n\
+                      dep\tgolang.org/x/text\tv0.14.0\th1:ScX5w1eTa3QqT8oi6+ziP7dTV1S2+ALU0bI+0zXKWiQ=\n\
+                      build\t-trimpath=true\n"
+                .into(),
         }
+    }
+
+    #[test]
+    fn go_version_m_is_what_go_version_m_prints_for_the_path_in_the_image() {
+        let options = SbomOptions {
+            binary_path: Some("/ko-app/web".into()),
+            ..Default::default()
+        };
+        let text = String::from_utf8(generate(Format::GoVersionM, &info(), &options)).unwrap();
+        assert_eq!(
+            text,
+            "/ko-app/web: go1.23.4\n\
+             \tpath\texample.com/app/cmd/web\n\
+             \tmod\texample.com/app\t(devel)\t\n\
+             \tdep\tgolang.org/x/text\tv0.14.0\th1:ScX5w1eTa3QqT8oi6+ziP7dTV1S2+ALU0bI+0zXKWiQ=\n\
+             \tbuild\t-trimpath=true\n"
+        );
+        let index = ImageRef::default();
+        assert_eq!(generate_index(Format::GoVersionM, &index, &[], 0), None);
     }
 
     #[test]
