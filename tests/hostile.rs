@@ -237,7 +237,7 @@ fn basic_credentials_never_go_to_a_plain_http_realm_on_another_host() {
         "{err}"
     );
     assert!(!refused.status.success());
-    let allow = format!("--insecure-registry {}", realm_server.host());
+    let allow = format!("--insecure-registry={}", realm_server.host());
     assert!(err.contains(&realm) && err.contains(&allow), "{err}");
     assert!(!dir.path().join("a").exists());
 

@@ -653,7 +653,7 @@ fn bad_references_hosts_and_layouts_get_one_clear_line() {
                 format!("[::ffff:127.0.0.1]:{}/app:1", registry.port),
             ],
             format!(
-                "pass --insecure-registry [::ffff:127.0.0.1]:{}",
+                "pass --insecure-registry=[::ffff:127.0.0.1]:{}",
                 registry.port
             ),
         ),

@@ -11,7 +11,7 @@ pub struct Args {
     /// The Go executable (ELF, Mach-O or PE; Go 1.18 or later).
     #[arg(long, value_name = "BIN")]
     binary: PathBuf,
-    /// spdx or cyclonedx.
+    /// spdx, cyclonedx or go.version-m (the text `go version -m` prints).
     #[arg(long, default_value = "spdx")]
     format: String,
     /// Where to write the SBOM.

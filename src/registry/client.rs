@@ -212,7 +212,7 @@ impl Client {
                 Ok(client)
             }
             Err(e) => Err(Error::invalid(format!(
-                "cannot reach registry {registry} over HTTPS: {e} (if it serves plain HTTP, pass --insecure-registry {registry})"
+                "cannot reach registry {registry} over HTTPS: {e} (if it serves plain HTTP, pass --insecure-registry={registry})"
             ))),
         }
     }

@@ -201,7 +201,7 @@ impl Authenticator {
         Err(Error::invalid(format!(
             "registry {} asks for credentials at token realm {realm}, plain HTTP on another \
              host: rko sends credentials there only over HTTPS (if that host may see them, \
-             pass --insecure-registry {host})",
+             pass --insecure-registry={host})",
             self.registry
         )))
     }
