@@ -36,3 +36,22 @@ fn completion_scripts_are_written_for_bash_zsh_and_fish() {
     let err = run_err(rko().args(["completion", "tcsh"]));
     assert!(err.contains("tcsh"), "{err}");
 }
+
+/// A registry whose host name does not resolve is said to be so; ko's
+/// advice to pass `--insecure-registry` would not help (issue 12, item 18).
+#[test]
+fn a_registry_host_that_cannot_be_resolved_is_named_so_without_insecure_advice() {
+    let dir = temp_dir();
+    let out = dir.path().join("out");
+    let err = run_err(
+        rko()
+            .args(["pull", "no-such-host.invalid/app:1", "--out"])
+            .arg(&out),
+    );
+    assert!(
+        err.contains("no-such-host.invalid") && err.contains("cannot be resolved"),
+        "{err}"
+    );
+    assert!(!err.contains("--insecure-registry"), "{err}");
+    assert!(!out.exists());
+}

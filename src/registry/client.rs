@@ -142,6 +142,22 @@ impl<'a> Call<'a> {
     }
 }
 
+/// Whether `registry` (`host[:port]`) resolves to any address.
+fn resolves(registry: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    let with_port = if registry
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        registry.to_string()
+    } else {
+        format!("{registry}:443")
+    };
+    with_port
+        .to_socket_addrs()
+        .is_ok_and(|mut addrs| addrs.next().is_some())
+}
+
 /// A connection to one registry.
 pub struct Client {
     registry: String,
@@ -211,6 +227,10 @@ impl Client {
                 })?;
                 Ok(client)
             }
+            // Plain HTTP cannot help a name that does not resolve: say so.
+            Err(_) if !resolves(registry) => Err(Error::invalid(format!(
+                "cannot reach registry {registry}: its host name cannot be resolved (check the name and the DNS)"
+            ))),
             Err(e) => Err(Error::invalid(format!(
                 "cannot reach registry {registry} over HTTPS: {e} (if it serves plain HTTP, pass --insecure-registry={registry})"
             ))),
