@@ -5,11 +5,10 @@
 //! `machine` (a full disk, a symlinked config.json, SIGKILL).
 
 use crate::util::hostile::{
-    basic, digest, docker_config_with, index_of, noise, run_err_or_hang, Answer, Hostile, Image,
-    Request, INDEX,
+    basic, digest, docker_config_with, index_of, run_err_or_hang, Answer, Hostile, Image, Request,
+    INDEX,
 };
 use crate::util::*;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,22 +32,7 @@ fn pull(config: &Path, reference: &str, out: &Path) -> Command {
 
 /// A small layout to push: builtin:static plus one layer of `size` bytes.
 fn small_layout(dir: &Path, size: usize) -> PathBuf {
-    let data = dir.join("data.bin");
-    fs::write(&data, noise(7, size)).unwrap();
-    let l = layer(
-        dir,
-        "data",
-        &[&format!("--file={}=/data.bin", data.display())],
-    );
-    let out = dir.join("layout");
-    run_ok(
-        rko()
-            .args(["append", "--base=builtin:static"])
-            .arg(format!("--layer={}", layer_arg(&l)))
-            .arg("--out")
-            .arg(&out),
-    );
-    out
+    image_with_file(dir, "data", &noise(7, size), "/data.bin")
 }
 
 /// Every request that reached `server` carrying an `Authorization` header.

@@ -19,33 +19,10 @@ fn pull(config: &Path, reference: &str, flags: &[&str], out: &Path) -> Command {
     cmd
 }
 
-/// A small image with a layer big enough to need chunked upload (> 8 MiB).
+/// A small image with a layer big enough to need chunked upload (> 8 MiB);
+/// its layer is `dir/big.tar.gz`.
 fn big_image(dir: &Path) -> PathBuf {
-    let data = dir.join("big.bin");
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let bytes: Vec<u8> = (0..12 << 20)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    fs::write(&data, bytes).unwrap();
-    let l = layer(
-        dir,
-        "big",
-        &[&format!("--file={}=/data/big.bin", data.display())],
-    );
-    let out = dir.join("big-image");
-    run_ok(
-        rko()
-            .args(["append", "--base=builtin:static"])
-            .arg(format!("--layer={}", layer_arg(&l)))
-            .arg("--out")
-            .arg(&out),
-    );
-    out
+    image_with_file(dir, "big", &noise(11, 12 << 20), "/data/big.bin")
 }
 
 #[test]

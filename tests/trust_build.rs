@@ -61,18 +61,6 @@ fn wait_or_hang(mut child: Child, deadline: Duration, what: &str) -> std::proces
     child.wait_with_output().unwrap()
 }
 
-/// A small deterministic generator for the kill delays (xorshift).
-struct Delays(u64);
-
-impl Delays {
-    fn next_millis(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % below
-    }
-}
-
 #[test]
 fn a_truncated_binary_in_kocache_is_rebuilt_never_shipped() {
     let dir = temp_dir();
@@ -212,7 +200,7 @@ fn builds_killed_at_random_moments_leave_a_cache_the_next_build_can_trust() {
         &dir.path().join("ref"),
     );
     let cache = dir.path().join("cache");
-    let mut delays = Delays(0x9e37_79b9_7f4a_7c15);
+    let mut delays = Prng::new(1);
     for attempt in 0..20 {
         let out = dir.path().join(format!("killed{attempt}"));
         let mut child = build_to_layout(&module, dir.path(), &cache, &out)
@@ -220,7 +208,7 @@ fn builds_killed_at_random_moments_leave_a_cache_the_next_build_can_trust() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(delays.next_millis(1500)));
+        std::thread::sleep(Duration::from_millis(delays.below(1500)));
         let _ = child.kill();
         let _ = child.wait();
         if out.exists() {

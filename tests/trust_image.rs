@@ -106,30 +106,9 @@ fn fails_cleanly(cmd: &mut Command, blame: &Path, needle: &str, outputs: &[&Path
     stderr
 }
 
-/// A small, seeded PRNG (xorshift64*): the same numbers on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
-/// `len` bytes that do not compress (gzip or zstd output is as big as the input).
+/// `len` bytes gzip cannot shrink, the same every time.
 fn incompressible_file(path: &Path, len: usize) {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let bytes: Vec<u8> = (0..len.div_ceil(8))
-        .flat_map(|_| rng.next().to_le_bytes())
-        .take(len)
-        .collect();
-    fs::write(path, bytes).unwrap();
+    fs::write(path, noise(0x9e37, len)).unwrap();
 }
 
 /// `rko assemble-layer` of `input` to `out`/layer.tar.gz and `out`/layer.json.
@@ -625,7 +604,7 @@ fn assemble_layer_killed_at_random_moments_leaves_nothing_or_a_complete_output()
 
     let out = d.join("out");
     fs::create_dir(&out).unwrap();
-    let mut rng = Rng(0x5eed_0011);
+    let mut rng = Prng::new(0x5eed_0011);
     let mut interrupted = 0;
     for attempt in 0..20 {
         let _ = fs::remove_file(out.join("layer.tar.gz"));

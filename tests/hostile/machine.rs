@@ -3,10 +3,11 @@
 //! SIGKILL at random moments during `pull` and `push`.
 
 use super::{pull, small_layout, PATIENCE};
-use crate::util::hostile::{digest, run_err_or_hang, Prng};
+use crate::util::hostile::{digest, run_err_or_hang};
 use crate::util::registry::{
     Auth, FaultProxy, Registry, PASSWORD as REAL_PASSWORD, USER as REAL_USER,
 };
+use crate::util::Prng;
 use crate::util::*;
 use std::fs;
 use std::path::{Path, PathBuf};

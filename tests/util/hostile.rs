@@ -4,6 +4,7 @@
 //! request (method, path, headers) so a test can say what reached which host.
 //! Only for what no real registry does: a real one serves everything else.
 
+use super::noise;
 use sha2::{Digest as _, Sha256};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -336,33 +337,6 @@ pub fn index_of(children: &[(String, usize)]) -> Vec<u8> {
     serde_json::json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": manifests})
         .to_string()
         .into_bytes()
-}
-
-/// `size` pseudo-random bytes from `seed` (xorshift64).
-pub fn noise(seed: u64, size: usize) -> Vec<u8> {
-    let mut prng = Prng::new(seed);
-    (0..size).map(|_| prng.next() as u8).collect()
-}
-
-/// A small seeded PRNG (xorshift64): repeatable "random" delays and bytes.
-pub struct Prng(u64);
-
-impl Prng {
-    pub fn new(seed: u64) -> Prng {
-        Prng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A number in `0..bound`.
-    pub fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
 }
 
 /// A Docker config directory holding `user:password` for `registry`.

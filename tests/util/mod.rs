@@ -325,3 +325,47 @@ pub fn read_json(path: &Path) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     json(&text)
 }
+
+/// `size` pseudo-random bytes from `seed` (xorshift64).
+pub fn noise(seed: u64, size: usize) -> Vec<u8> {
+    let mut prng = Prng::new(seed);
+    (0..size).map(|_| prng.next() as u8).collect()
+}
+
+/// A small seeded PRNG (xorshift64): repeatable "random" delays and bytes.
+pub struct Prng(u64);
+
+impl Prng {
+    pub fn new(seed: u64) -> Prng {
+        Prng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..bound`.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound.max(1)
+    }
+}
+
+/// An image on builtin:static whose one layer holds `bytes` at `dest`; the
+/// layer is `dir/NAME.tar.gz` (+ `.json`), the image the layout `dir/NAME-image`.
+pub fn image_with_file(dir: &Path, name: &str, bytes: &[u8], dest: &str) -> PathBuf {
+    let data = dir.join(format!("{name}.bin"));
+    std::fs::write(&data, bytes).unwrap();
+    let l = layer(dir, name, &[&format!("--file={}={dest}", data.display())]);
+    let out = dir.join(format!("{name}-image"));
+    run_ok(
+        rko()
+            .args(["append", "--base=builtin:static"])
+            .arg(format!("--layer={}", layer_arg(&l)))
+            .arg("--out")
+            .arg(&out),
+    );
+    out
+}
