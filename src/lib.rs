@@ -7,7 +7,8 @@
 //! the command layer turns those into values.
 //!
 //! The modules are layers, each using only those listed before it:
-//! the primitives (`error`, `digest`, `json`, `atomic`, `parallel`),
+//! the primitives (`error`, `digest`, `json`, `atomic`, `parallel`,
+//! `progress`),
 //! `image` (layers, layouts, append, index, export), `registry` (pull,
 //! push, credentials), `sbom`, `yaml`, and `porcelain` (`rko build`).
 
@@ -16,6 +17,7 @@ mod digest;
 mod error;
 mod json;
 mod parallel;
+mod progress;
 
 mod image;
 mod registry;
@@ -29,6 +31,7 @@ pub use error::{Error, Result};
 // The primitives the command line needs.
 pub use atomic::{remove_pending, write_file, AtomicFile};
 pub use digest::parse as parse_digest;
+pub use progress::upload_bytes;
 
 // Plumbing: the image layer.
 pub use image::append::{append, AppendOptions, LayerInput};

@@ -18,7 +18,14 @@ fn main() -> ExitCode {
         Err(err) => return fail(&err),
     };
     let command = cli::Cli::parse_from(args);
-    match cli::run(command) {
+    let term = std::env::var("TERM").ok();
+    cli::progress::install(
+        command.verbosity(),
+        cli::progress::stderr_is_terminal(term.as_deref()),
+    );
+    let result = cli::run(command);
+    cli::progress::finish();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err),
     }

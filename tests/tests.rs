@@ -15,6 +15,7 @@ mod parity_cli;
 mod parity_flags;
 mod parity_yaml;
 mod plumbing;
+mod progress;
 mod registry;
 mod resolve;
 mod sbom;

@@ -127,12 +127,12 @@ pub fn build_and_publish(flags: &BuildFlags, targets: &[String]) -> Result<Vec<(
     };
     let report = rko::build_and_publish(&request)?;
     for warning in &report.warnings {
-        eprintln!("rko: warning: {warning}");
+        log::warn!("{warning}");
     }
     let outcomes = report.outcomes;
     for outcome in &outcomes {
         let platforms: Vec<String> = outcome.platforms.iter().map(|p| p.to_string()).collect();
-        eprintln!(
+        log::info!(
             "rko: {} ({}): {} layers built, {} from cache",
             outcome.import_path,
             platforms.join(", "),
@@ -141,13 +141,13 @@ pub fn build_and_publish(flags: &BuildFlags, targets: &[String]) -> Result<Vec<(
         );
         let published = &outcome.published;
         if let Some(pushed) = &published.pushed {
-            eprintln!(
+            log::info!(
                 "rko: {}: pushed {} blobs, mounted {}, {} already there; {} HTTP requests",
                 published.name, pushed.uploaded, pushed.mounted, pushed.present, pushed.requests
             );
         }
         if let Some(cli) = &published.loaded_into {
-            eprintln!("rko: {}: loaded into {cli}", published.name);
+            log::info!("rko: {}: loaded into {cli}", published.name);
         }
     }
     Ok(outcomes

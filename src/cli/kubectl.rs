@@ -196,7 +196,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let built = build_and_publish(&args.build, &args.import_paths)?;
     for (import_path, reference) in &built {
         let argv = run_argv(reference, &args.kubectl)?;
-        eprintln!("rko: running {import_path}: kubectl {}", argv.join(" "));
+        log::info!("rko: running {import_path}: kubectl {}", argv.join(" "));
         finish(
             kubectl().args(&argv).status().map_err(kubectl_missing),
             "run",
@@ -279,7 +279,7 @@ fn read_inputs(names: &[String], recursive: bool) -> Result<Vec<Input>> {
         let path = Path::new(name);
         let listing = rko::list_manifests(path, recursive)?;
         for note in &listing.notes {
-            eprintln!("rko: warning: {note}");
+            log::warn!("{note}");
         }
         if listing.files.is_empty() {
             return Err(Error::file(

@@ -62,7 +62,7 @@ pub fn login(args: LoginArgs) -> Result<()> {
     )?;
     client.check_login()?;
     let path = credential_store().login(&registry, &args.username, &password)?;
-    eprintln!(
+    log::info!(
         "rko: credentials for {registry} saved in {}",
         path.display()
     );
@@ -75,7 +75,7 @@ pub fn logout(args: LogoutArgs) -> Result<()> {
     if credential_store().logout(&registry)? {
         println!("Removing login credentials for {registry}");
     } else {
-        eprintln!("rko: not logged in to {registry}");
+        log::warn!("not logged in to {registry}");
     }
     Ok(())
 }

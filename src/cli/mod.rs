@@ -11,6 +11,7 @@ mod index;
 mod kubectl;
 mod login;
 pub mod params;
+pub mod progress;
 mod pull;
 mod push;
 mod registry;
@@ -30,6 +31,22 @@ use std::path::Path;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Also log each registry request.
+    #[arg(short = 'v', long, global = true, conflicts_with = "quiet")]
+    verbose: bool,
+    /// Log warnings and errors only.
+    #[arg(short = 'q', long, global = true)]
+    quiet: bool,
+}
+
+impl Cli {
+    pub fn verbosity(&self) -> progress::Verbosity {
+        match (self.quiet, self.verbose) {
+            (true, _) => progress::Verbosity::Quiet,
+            (_, true) => progress::Verbosity::Verbose,
+            _ => progress::Verbosity::Normal,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -43,7 +43,7 @@ pub fn run(args: Args) -> Result<()> {
         reference,
     };
     let pulled = rko::pull(&options, &args.out)?;
-    eprintln!("rko: pulled with {} HTTP requests", pulled.requests);
+    log::info!("rko: pulled with {} HTTP requests", pulled.requests);
     println!("{}@{}", options.reference.repository_name(), pulled.digest);
     Ok(())
 }

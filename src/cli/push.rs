@@ -43,7 +43,7 @@ pub fn run(args: Args) -> Result<()> {
         sbom_tags: args.sbom_tags,
     };
     let pushed = rko::push(&options)?;
-    eprintln!(
+    log::info!(
         "rko: pushed {} blobs, mounted {}, copied {}, {} already there, {} referrers; {} HTTP requests",
         pushed.uploaded, pushed.mounted, pushed.copied, pushed.present, pushed.referrers, pushed.requests
     );

@@ -120,6 +120,6 @@ pub fn report_missing(missing: &[String], strict: bool, source: &str) -> Result<
     if strict {
         return Err(Error::invalid(format!("{source} has no image for: {list}")));
     }
-    eprintln!("rko: warning: {source} has no image for {list}; left as written");
+    log::warn!("{source} has no image for {list}; left as written");
     Ok(())
 }

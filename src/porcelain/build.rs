@@ -158,6 +158,13 @@ fn prepare(
     for platform in platforms.iter().filter(|p| p.os != "linux") {
         check_base_has(&plan.base_image, &base.all_platforms()?, platform)?;
     }
+    match (base.name(), base.digest()) {
+        (Some(name), Some(digest)) => log::info!(
+            "Using base {name}@{digest} for {}",
+            package.import_path
+        ),
+        _ => log::info!("Using base {} for {}", plan.base_image, package.import_path),
+    }
     let counters = Counters::default();
     let kodata = layers::kodata_layer(
         cx.cache,
@@ -274,6 +281,7 @@ fn go_build(cx: Context, target: &Prepared, platform: &Platform) -> Result<(Bina
     std::fs::create_dir_all(&go_tmp).with_path("creating", &go_tmp)?;
     let mut env = plan.env.clone();
     env.push(("GOTMPDIR".to_string(), go_tmp.display().to_string()));
+    log::info!("Building {} for {platform}", target.package.import_path);
     gobuild::build(&GoBuild {
         go: cx.settings.go.clone(),
         dir: plan.dir.clone(),
@@ -347,10 +355,9 @@ fn attach_sbom(
     referrers::attach(layout, format.media_type(), document, None, &created)?;
     if let Some(dir) = &settings.sbom_dir {
         std::fs::create_dir_all(dir).with_path("creating the --sbom-dir", dir)?;
-        crate::atomic::write_file(
-            &dir.join(format!("{file_stem}.{}", format.extension())),
-            document,
-        )?;
+        let path = dir.join(format!("{file_stem}.{}", format.extension()));
+        log::info!("Writing SBOM to {}", path.display());
+        crate::atomic::write_file(&path, document)?;
     }
     Ok(())
 }

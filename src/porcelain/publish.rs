@@ -26,14 +26,20 @@ pub fn to_registry(
         .split_first()
         .ok_or_else(|| Error::invalid("at least one tag is needed"))?;
     let reference: Reference = format!("{name}:{first}").parse()?;
-    push::push(&PushOptions {
+    log::info!("Publishing {reference}");
+    for tag in rest {
+        log::info!("Tagging {name}:{tag}");
+    }
+    let pushed = push::push(&PushOptions {
         layout: layout.to_path_buf(),
         reference,
         tags: rest.to_vec(),
         registry: registry.clone(),
         jobs,
         sbom_tags: false,
-    })
+    })?;
+    log::info!("Published {}", pushed.reference);
+    Ok(pushed)
 }
 
 /// Writes `layout` as a tarball: docker-save for one image, an OCI archive
@@ -94,13 +100,14 @@ pub fn to_local(
     let cli = local_cli()?;
     let mut load = Command::new(&cli);
     load.arg("load").arg("--input").arg(&tarball);
+    log::info!("Loading {loaded}");
     run_cli(&cli, "load", &mut load)?;
+    log::info!("Loaded {loaded}");
     for tag in tags {
-        run_cli(
-            &cli,
-            "tag",
-            Command::new(&cli).args(["tag", &loaded, &format!("{name}:{tag}")]),
-        )?;
+        let tagged = format!("{name}:{tag}");
+        log::info!("Adding tag {tagged}");
+        run_cli(&cli, "tag", Command::new(&cli).args(["tag", &loaded, &tagged]))?;
+        log::info!("Added tag {tagged}");
     }
     Ok((cli, digest))
 }
@@ -210,7 +217,9 @@ pub fn publish_all(
             })
             .transpose()?;
         if let Some(tarball) = &to.tarball {
+            log::info!("Saving {}", tarball.display());
             to_tarball(image.layout, &name, tags, tarball)?;
+            log::info!("Saved {}", tarball.display());
         }
         named_layouts.push((image.layout.to_path_buf(), format!("{name}:{tag}")));
         let reference = match &loaded {
@@ -225,7 +234,9 @@ pub fn publish_all(
         });
     }
     if let Some(dir) = &to.layout {
+        log::info!("Saving {}", dir.display());
         to_layout(&named_layouts, dir)?;
+        log::info!("Saved {}", dir.display());
     }
     if let Some(path) = &to.image_refs {
         let refs: Vec<String> = published.iter().map(|p| p.reference.clone()).collect();

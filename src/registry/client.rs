@@ -250,6 +250,7 @@ impl Client {
             .build()
             .call()
             .map_err(|e| Error::invalid(format!("GET {url}: {}", self.explain(&e))))?;
+        log::debug!("GET {url} {}", response.status());
         match response.status().as_u16() {
             200 => Ok(()),
             401 => {
@@ -421,10 +422,15 @@ impl Client {
         if let Some(value) = authorization {
             builder = builder.header("Authorization", value);
         }
-        match call.body {
+        let result = match call.body {
             Body::Empty => self.agent.run(builder.body(())?),
             Body::Bytes(bytes) => self.agent.run(builder.body(bytes)?),
+        };
+        match &result {
+            Ok(response) => log::debug!("{} {} {}", call.method, call.url, response.status()),
+            Err(e) => log::debug!("{} {} failed: {e}", call.method, call.url),
         }
+        result
     }
 
     /// Backoff: doubling from the initial delay, capped, with jitter in

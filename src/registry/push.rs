@@ -147,6 +147,13 @@ fn put_manifests(
     for name in &names {
         let media_type = top.descriptor.media_type();
         manifests::put(client, repository, name, media_type, &top.bytes, scopes)?;
+        let separator = if name.starts_with("sha256:") { '@' } else { ':' };
+        log::info!(
+            "{}{separator}{name}: digest: {} size: {}",
+            reference.repository_name(),
+            top.descriptor.digest(),
+            top.bytes.len()
+        );
     }
     Ok(())
 }
@@ -415,7 +422,21 @@ enum BlobResult {
     Missing,
 }
 
+/// Pushes one blob and logs what happened to it in go-containerregistry's
+/// words (ko shows them: `existing blob: …`, `mounted blob: …`, `pushed
+/// blob: …`).
 fn push_blob(target: &Target<'_>, digest: &Digest, size: u64) -> Result<BlobResult> {
+    let result = push_blob_quietly(target, digest, size)?;
+    match result {
+        BlobResult::Present => log::info!("existing blob: {digest}"),
+        BlobResult::Mounted => log::info!("mounted blob: {digest}"),
+        BlobResult::Copied | BlobResult::Uploaded => log::info!("pushed blob: {digest}"),
+        BlobResult::Missing => {}
+    }
+    Ok(result)
+}
+
+fn push_blob_quietly(target: &Target<'_>, digest: &Digest, size: u64) -> Result<BlobResult> {
     let (client, repository, scopes) = (target.client, target.repository, target.scopes);
     if upload::exists(client, repository, digest, scopes)? {
         return Ok(BlobResult::Present);

@@ -63,6 +63,7 @@ pub fn upload(
     path: &Path,
     scopes: &[String],
 ) -> Result<()> {
+    crate::progress::upload_started(size);
     client.restarting(|| upload_once(client, repository, digest, size, path, scopes))
 }
 
@@ -84,7 +85,9 @@ fn upload_once(
 
     if size <= MONOLITHIC_LIMIT {
         let bytes = std::fs::read(path).with_path("reading", path)?;
-        return finish(client, &location, digest, &bytes, scopes);
+        finish(client, &location, digest, &bytes, scopes)?;
+        crate::progress::uploaded(size);
+        return Ok(());
     }
     let mut file = std::fs::File::open(path).with_path("opening", path)?;
     let mut chunk = vec![0u8; CHUNK_SIZE];
@@ -106,6 +109,7 @@ fn upload_once(
         }
         location = self::location(client, &response, &location)?;
         offset += n as u64;
+        crate::progress::uploaded(n as u64);
     }
     if offset != size {
         return Err(Error::file(
