@@ -55,3 +55,46 @@ fn a_registry_host_that_cannot_be_resolved_is_named_so_without_insecure_advice()
     assert!(!err.contains("--insecure-registry"), "{err}");
     assert!(!out.exists());
 }
+
+/// ko's users expect man pages (issue 12, item 11; ko generates its
+/// reference with cobra's doc generator, cmd/help/main.go). `rko man DIR`
+/// writes one page per command from the same clap definitions the binary
+/// parses, so they cannot drift; each must be one `man` renders.
+#[test]
+fn man_pages_are_written_for_rko_and_every_subcommand() {
+    let dir = temp_dir();
+    let out = dir.path().join("man");
+    run_ok(rko().arg("man").arg(&out));
+    for page in [
+        "rko.1",
+        "rko-build.1",
+        "rko-assemble-layer.1",
+        "rko-resolve-yaml.1",
+    ] {
+        let path = out.join(page);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(text.starts_with(".ie"), "{page}: {text:.80}");
+        let rendered = run_ok(
+            Command::new(require("man"))
+                .args(["--local-file", "--no-hyphenation"])
+                .arg(&path)
+                .env("MANWIDTH", "100"),
+        );
+        let title = format!("{}(1)", page.trim_end_matches(".1"));
+        assert!(rendered.contains(&title), "{page}: {rendered:.300}");
+    }
+    let build = std::fs::read_to_string(out.join("rko-build.1")).unwrap();
+    assert!(build.contains("image\\-label"), "flags are documented");
+    assert!(
+        !out.join("rko-help.1").exists(),
+        "clap's help is no command"
+    );
+    let again = dir.path().join("again");
+    run_ok(rko().arg("man").arg(&again));
+    assert_eq!(
+        snapshot(&out),
+        snapshot(&again),
+        "the same pages every time"
+    );
+}

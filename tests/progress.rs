@@ -21,9 +21,12 @@ fn hello(dir: &Path) -> PathBuf {
 
 fn build(module: &Path, state: &Path, repo: &str) -> Command {
     let mut cmd = porcelain(state);
-    cmd.current_dir(module)
-        .env("KO_DOCKER_REPO", repo)
-        .args(["build", "--bare", "--insecure-registry", "."]);
+    cmd.current_dir(module).env("KO_DOCKER_REPO", repo).args([
+        "build",
+        "--bare",
+        "--insecure-registry",
+        ".",
+    ]);
     cmd
 }
 
@@ -45,7 +48,10 @@ fn each_step_is_logged_as_ko_logs_it_and_stdout_keeps_the_reference_alone() {
 
     let reference = stdout.trim();
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
-    assert!(reference.starts_with(&format!("{repo}@sha256:")), "{stdout}");
+    assert!(
+        reference.starts_with(&format!("{repo}@sha256:")),
+        "{stdout}"
+    );
     let digest = reference.rsplit('@').next().unwrap();
 
     let steps = [
@@ -92,7 +98,10 @@ fn quiet_leaves_stderr_empty_and_verbose_adds_the_registry_requests() {
     line_at(&verbose_err, &request);
 
     let err = run_err(build(&module, dir.path(), &repo).args(["--quiet", "-v"]));
-    assert!(err.contains("--quiet") && err.contains("--verbose"), "{err}");
+    assert!(
+        err.contains("--quiet") && err.contains("--verbose"),
+        "{err}"
+    );
 }
 
 /// On a terminal (here the pseudo-terminal `script` gives) the steps are

@@ -143,7 +143,11 @@ pub fn build_and_publish(flags: &BuildFlags, targets: &[String]) -> Result<Vec<(
         if let Some(pushed) = &published.pushed {
             log::info!(
                 "rko: {}: pushed {} blobs, mounted {}, {} already there; {} HTTP requests",
-                published.name, pushed.uploaded, pushed.mounted, pushed.present, pushed.requests
+                published.name,
+                pushed.uploaded,
+                pushed.mounted,
+                pushed.present,
+                pushed.requests
             );
         }
         if let Some(cli) = &published.loaded_into {

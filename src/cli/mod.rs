@@ -70,6 +70,7 @@ enum Command {
     Run(kubectl::RunArgs),
     Version(completion::VersionArgs),
     Completion(completion::CompletionArgs),
+    Man(completion::ManArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -92,6 +93,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Run(args) => kubectl::run(args),
         Command::Version(args) => completion::version(args),
         Command::Completion(args) => completion::completion(args),
+        Command::Man(args) => completion::man(args),
     }
 }
 

@@ -159,10 +159,9 @@ fn prepare(
         check_base_has(&plan.base_image, &base.all_platforms()?, platform)?;
     }
     match (base.name(), base.digest()) {
-        (Some(name), Some(digest)) => log::info!(
-            "Using base {name}@{digest} for {}",
-            package.import_path
-        ),
+        (Some(name), Some(digest)) => {
+            log::info!("Using base {name}@{digest} for {}", package.import_path)
+        }
         _ => log::info!("Using base {} for {}", plan.base_image, package.import_path),
     }
     let counters = Counters::default();

@@ -106,7 +106,11 @@ pub fn to_local(
     for tag in tags {
         let tagged = format!("{name}:{tag}");
         log::info!("Adding tag {tagged}");
-        run_cli(&cli, "tag", Command::new(&cli).args(["tag", &loaded, &tagged]))?;
+        run_cli(
+            &cli,
+            "tag",
+            Command::new(&cli).args(["tag", &loaded, &tagged]),
+        )?;
         log::info!("Added tag {tagged}");
     }
     Ok((cli, digest))

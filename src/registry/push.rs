@@ -147,7 +147,11 @@ fn put_manifests(
     for name in &names {
         let media_type = top.descriptor.media_type();
         manifests::put(client, repository, name, media_type, &top.bytes, scopes)?;
-        let separator = if name.starts_with("sha256:") { '@' } else { ':' };
+        let separator = if name.starts_with("sha256:") {
+            '@'
+        } else {
+            ':'
+        };
         log::info!(
             "{}{separator}{name}: digest: {} size: {}",
             reference.repository_name(),
