@@ -49,7 +49,8 @@ pub use registry::pull::{pull, PullOptions};
 pub use registry::push::{push, PushOptions};
 pub use registry::reference::DOCKER_HUB;
 pub use registry::{
-    Client, Credential, CredentialStore, Reference, RegistryOptions, RetryPolicy, Secret,
+    Client, CloudHelpers, Credential, CredentialStore, GceMetadata, GitHubToken, Keychain,
+    Reference, RegistryOptions, RetryPolicy, Secret, GCE_METADATA_HOST,
 };
 
 // Plumbing: SBOMs and YAML.

@@ -2,11 +2,15 @@
 //! (build, resolve, apply, create, run, whose `--insecure-registry` is
 //! ko's boolean); and the environment variables docker and podman users
 //! expect: `DOCKER_CONFIG`, `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`,
-//! `SSL_CERT_FILE`; and rko's own `RKO_NETWORK_TIMEOUT`.
+//! `SSL_CERT_FILE`; what ko's keychains read (`GITHUB_TOKEN`,
+//! `GITHUB_ACTOR`, `GCE_METADATA_HOST`, the cloud credential helpers on
+//! `PATH`); and rko's own `RKO_NETWORK_TIMEOUT`.
 
-use rko::{CredentialStore, Error, RegistryOptions, Result, RetryPolicy};
+use rko::{CloudHelpers, CredentialStore, Error, GceMetadata, GitHubToken, Keychain};
+use rko::{RegistryOptions, Result, RetryPolicy, Secret};
 use std::env;
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -198,12 +202,82 @@ pub fn credential_store() -> CredentialStore {
     CredentialStore {
         docker_config,
         podman_auth,
+        keychain: keychain(),
     }
+}
+
+/// What ko's built-in keychains take from the environment.
+fn keychain() -> Keychain {
+    let github = env::var("GITHUB_TOKEN")
+        .ok()
+        .filter(|token| !token.is_empty())
+        .map(|token| GitHubToken {
+            token: Secret::new(token),
+            actor: env::var("GITHUB_ACTOR").ok().filter(|a| !a.is_empty()),
+        });
+    let path = env::var_os("PATH").unwrap_or_default();
+    let on_path = |name: &str| find_program(&path, &format!("docker-credential-{name}"));
+    let metadata_host = env::var("GCE_METADATA_HOST")
+        .ok()
+        .filter(|host| !host.is_empty())
+        .unwrap_or_else(|| rko::GCE_METADATA_HOST.to_string());
+    Keychain {
+        github,
+        helpers: CloudHelpers {
+            ecr_login: on_path("ecr-login"),
+            gcr: on_path("gcr"),
+            acr_env: on_path("acr-env"),
+        },
+        gce_metadata: Some(GceMetadata::new(metadata_host)),
+    }
+}
+
+/// The executable `name` in the first directory of `path` (a `PATH`
+/// value) that has one, as a shell finds it.
+fn find_program(path: &OsString, name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |file: &Path| {
+        std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    env::split_paths(path)
+        // An empty entry is the current directory, which a credential
+        // helper is never taken from.
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(name))
+        .find(|file| executable(file))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cloud_helpers_are_found_on_path_as_a_shell_finds_them() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let make = |sub: &str, mode: u32| {
+            let file = dir.path().join(sub).join("docker-credential-ecr-login");
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+            file
+        };
+        let (plain, first, second) = (make("plain", 0o644), make("a", 0o755), make("b", 0o755));
+        let path = |dirs: &[&Path]| env::join_paths(dirs).unwrap();
+        let dir_of = |file: &Path| file.parent().unwrap().to_path_buf();
+        for (dirs, want) in [
+            (vec![dir_of(&first), dir_of(&second)], Some(first.clone())),
+            (vec![dir_of(&plain), dir_of(&second)], Some(second.clone())),
+            (vec![dir_of(&plain)], None),
+            (vec![PathBuf::from("relative"), PathBuf::new()], None),
+        ] {
+            let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+            assert_eq!(
+                find_program(&path(&dirs), "docker-credential-ecr-login"),
+                want
+            );
+        }
+    }
 
     #[test]
     fn the_porcelains_insecure_registry_is_a_go_boolean_or_a_host() {

@@ -1,15 +1,18 @@
 //! Credentials, found the way docker finds them: a `credHelpers` entry for
 //! the registry, then `credsStore`, then `auths` in docker's config.json;
-//! then podman's auth files; then anonymous. Also `login`/`logout`, which
-//! write the config.json docker writes.
+//! then podman's auth files; then, for a registry none of them has anything
+//! for, ko's built-in keychains (keychain.rs); then anonymous. Also
+//! `login`/`logout`, which write the config.json docker writes.
 //!
 //! Helpers speak docker's credential-helper protocol: `docker-credential-NAME
 //! get|store|erase`, the server URL or a JSON object on stdin, JSON on stdout.
 
 use crate::error::{Error, IoContext, Result};
+use crate::registry::keychain::Keychain;
 use crate::registry::reference::DOCKER_HUB;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
+use std::ffi::OsStr;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -61,6 +64,8 @@ pub struct CredentialStore {
     pub docker_config: Option<PathBuf>,
     /// podman's auth files, in the order to try them.
     pub podman_auth: Vec<PathBuf>,
+    /// What the environment offers when none of the above has anything.
+    pub keychain: Keychain,
 }
 
 /// The key docker uses for a registry in `auths` and with helpers.
@@ -83,28 +88,40 @@ fn key_host(key: &str) -> String {
 }
 
 impl CredentialStore {
-    /// The credential to use for `registry` (`host[:port]`).
+    /// The credential to use for `registry` (`host[:port]`): what is
+    /// configured for it, else what ko's keychains find, else anonymous.
     pub fn lookup(&self, registry: &str) -> Result<Credential> {
+        Ok(match self.configured(registry)? {
+            Some(credential) => credential,
+            None => self
+                .keychain
+                .lookup(registry)
+                .unwrap_or(Credential::Anonymous),
+        })
+    }
+
+    /// What docker's config.json and podman's auth files hold for `registry`.
+    fn configured(&self, registry: &str) -> Result<Option<Credential>> {
         if let Some(path) = &self.docker_config {
             if let Some(config) = read_config(path)? {
                 if let Some(helper) = helper_for(&config, registry) {
-                    if let Some(credential) = helper_get(&helper, registry)? {
-                        return Ok(credential);
+                    if let Some(credential) = ask_helper(helper_program(&helper), registry)? {
+                        return Ok(Some(credential));
                     }
                 }
                 if let Some(credential) = from_auths(&config, registry, path)? {
-                    return Ok(credential);
+                    return Ok(Some(credential));
                 }
             }
         }
         for path in &self.podman_auth {
             if let Some(config) = read_config(path)? {
                 if let Some(credential) = from_auths(&config, registry, path)? {
-                    return Ok(credential);
+                    return Ok(Some(credential));
                 }
             }
         }
-        Ok(Credential::Anonymous)
+        Ok(None)
     }
 
     /// Saves a username and password for `registry`, in the helper the
@@ -263,10 +280,14 @@ fn from_auths(config: &Value, registry: &str, path: &Path) -> Result<Option<Cred
     Ok(None)
 }
 
-/// Runs `docker-credential-HELPER ACTION` with `input` on stdin.
-fn run_helper(helper: &str, action: &str, input: &str) -> Result<std::process::Output> {
-    let program = format!("docker-credential-{helper}");
-    Command::new(&program)
+/// The program docker runs for the helper named `helper` in config.json.
+fn helper_program(helper: &str) -> String {
+    format!("docker-credential-{helper}")
+}
+
+/// Runs the credential helper `program ACTION` with `input` on stdin.
+fn run_helper(program: &OsStr, action: &str, input: &str) -> Result<std::process::Output> {
+    Command::new(program)
         .arg(action)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -280,13 +301,20 @@ fn run_helper(helper: &str, action: &str, input: &str) -> Result<std::process::O
                 .write_all(input.as_bytes())?;
             child.wait_with_output()
         })
-        .map_err(|e| Error::tool(program, format!("cannot run the credential helper: {e}")))
+        .map_err(|e| {
+            Error::tool(
+                program.to_string_lossy(),
+                format!("cannot run the credential helper: {e}"),
+            )
+        })
 }
 
-/// Asks a helper; `None` when it has nothing for this registry.
-fn helper_get(helper: &str, registry: &str) -> Result<Option<Credential>> {
-    let program = format!("docker-credential-{helper}");
-    let output = run_helper(helper, "get", &server_url(registry))?;
+/// Asks the credential helper `program`; `None` when it has nothing for
+/// this registry.
+pub(crate) fn ask_helper(program: impl AsRef<OsStr>, registry: &str) -> Result<Option<Credential>> {
+    let program = program.as_ref();
+    let output = run_helper(program, "get", &server_url(registry))?;
+    let program = program.to_string_lossy();
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         if stdout.contains("credentials not found") {
@@ -317,7 +345,7 @@ fn helper_get(helper: &str, registry: &str) -> Result<Option<Credential>> {
 
 /// Runs a helper's `store` or `erase`, which answer only with their status.
 fn helper_update(helper: &str, action: &str, input: &str) -> Result<()> {
-    let output = run_helper(helper, action, input)?;
+    let output = run_helper(OsStr::new(&helper_program(helper)), action, input)?;
     if output.status.success() {
         Ok(())
     } else {
@@ -338,7 +366,7 @@ mod tests {
         std::fs::write(&path, config.to_string()).unwrap();
         let store = CredentialStore {
             docker_config: Some(path),
-            podman_auth: vec![],
+            ..CredentialStore::default()
         };
         (dir, store)
     }
@@ -367,6 +395,49 @@ mod tests {
         assert_eq!(store.lookup("quay.io").unwrap(), Credential::Anonymous);
     }
 
+    // ko: pkg/commands/config.go chains authn.DefaultKeychain (docker's
+    // config) with github.Keychain (go-containerregistry
+    // pkg/authn/github/keychain.go); authn.NewMultiKeychain takes the first
+    // that is not Anonymous. What is configured for a host wins.
+    #[test]
+    fn github_token_answers_for_ghcr_io_only_when_nothing_is_configured() {
+        use crate::registry::keychain::GitHubToken;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let github = Credential::Basic {
+            username: "octocat".into(),
+            password: Secret::new("ghs_token"),
+        };
+        let saved = Credential::Basic {
+            username: "me".into(),
+            password: Secret::new("pw"),
+        };
+        for (config, want) in [
+            (json!({}), &github),
+            // docker writes an empty entry when the password is in a store.
+            (json!({"auths": {"ghcr.io": {}}}), &github),
+            (
+                json!({"auths": {"other.io": {"auth": b64("me:pw")}}}),
+                &github,
+            ),
+            (
+                json!({"auths": {"https://ghcr.io": {"auth": b64("me:pw")}}}),
+                &saved,
+            ),
+        ] {
+            let (_dir, mut store) = store_with(config.clone());
+            store.keychain.github = Some(GitHubToken {
+                token: Secret::new("ghs_token"),
+                actor: Some("octocat".into()),
+            });
+            assert_eq!(&store.lookup("ghcr.io").unwrap(), want, "{config}");
+            assert_eq!(
+                store.lookup("quay.io").unwrap(),
+                Credential::Anonymous,
+                "{config}"
+            );
+        }
+    }
+
     #[test]
     fn login_writes_through_a_symlink_to_the_file_it_names() {
         use std::os::unix::fs::PermissionsExt;
@@ -379,7 +450,7 @@ mod tests {
         std::os::unix::fs::symlink("../dotfiles/config.json", &link).unwrap();
         let store = CredentialStore {
             docker_config: Some(link.clone()),
-            podman_auth: vec![],
+            ..CredentialStore::default()
         };
         store.login("reg.io", "me", &Secret::new("pw")).unwrap();
         assert!(std::fs::symlink_metadata(&link)

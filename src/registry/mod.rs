@@ -8,6 +8,8 @@
 mod challenge;
 pub(crate) mod client;
 pub(crate) mod credentials;
+pub(crate) mod keychain;
+pub(crate) mod keychain_gce;
 pub(crate) mod manifests;
 pub(crate) mod pull;
 pub(crate) mod push;
@@ -19,4 +21,6 @@ pub(crate) mod upload;
 
 pub use client::{Client, RegistryOptions, RetryPolicy};
 pub use credentials::{Credential, CredentialStore, Secret};
+pub use keychain::{CloudHelpers, GitHubToken, Keychain};
+pub use keychain_gce::{GceMetadata, DEFAULT_HOST as GCE_METADATA_HOST};
 pub use reference::Reference;

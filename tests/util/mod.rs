@@ -17,14 +17,18 @@ pub fn rko() -> Command {
 }
 
 /// `rko` that sees none of the machine's registry credentials or CAs: its
-/// Docker config is `docker_config`, and podman's auth files and
-/// `SSL_CERT_FILE` are out of sight.
+/// Docker config is `docker_config`, and podman's auth files,
+/// `SSL_CERT_FILE` and what ko's keychains read (`GITHUB_TOKEN`,
+/// `GITHUB_ACTOR`, `GCE_METADATA_HOST`) are out of sight.
 pub fn rko_in(docker_config: &Path) -> Command {
     let mut cmd = rko();
     cmd.env("DOCKER_CONFIG", docker_config)
         .env_remove("REGISTRY_AUTH_FILE")
         .env_remove("XDG_RUNTIME_DIR")
-        .env_remove("SSL_CERT_FILE");
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("GITHUB_ACTOR")
+        .env_remove("GCE_METADATA_HOST");
     cmd
 }
 

@@ -74,8 +74,8 @@ fn self_signed(dir: &Path, stem: &str, common_name: &str) {
     );
 }
 
-/// A CA and a server certificate for 127.0.0.1 signed by it.
-fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+/// A CA and a server certificate for 127.0.0.1 (and `names`) signed by it.
+fn make_tls(dir: &Path, names: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
     self_signed(dir, "ca", "rko test CA");
     openssl(
         dir,
@@ -92,9 +92,10 @@ fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
             "/CN=127.0.0.1",
         ],
     );
+    let alt_names: String = names.iter().map(|n| format!(",DNS:{n}")).collect();
     std::fs::write(
         dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        format!("subjectAltName=IP:127.0.0.1,DNS:localhost{alt_names}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"),
     )
     .unwrap();
     openssl(
@@ -126,6 +127,12 @@ fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 
 impl Registry {
     pub fn start(auth: Auth) -> Registry {
+        Registry::start_named(auth, &[])
+    }
+
+    /// Like `start`; with TLS, the certificate also names `names` (host
+    /// names a test maps to 127.0.0.1).
+    pub fn start_named(auth: Auth, names: &[&str]) -> Registry {
         let binary = require("docker-registry");
         let dir = super::temp_dir();
         let port = free_port();
@@ -138,7 +145,7 @@ impl Registry {
         match auth {
             Auth::None => {}
             Auth::BasicTls => {
-                let (ca_pem, cert, key) = make_tls(dir.path());
+                let (ca_pem, cert, key) = make_tls(dir.path(), names);
                 let htpasswd =
                     run_ok(Command::new(require("htpasswd")).args(["-Bbn", USER, PASSWORD]));
                 std::fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
