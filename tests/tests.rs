@@ -14,6 +14,7 @@ mod interop;
 mod keychain;
 mod parity_cli;
 mod parity_flags;
+mod parity_local;
 mod parity_yaml;
 mod plumbing;
 mod progress;

@@ -95,13 +95,13 @@ pub fn append(options: &AppendOptions, out: &Path) -> Result<Digest> {
         .media_type(manifest_type.clone())
         .config(Descriptor::new(config_type, config_size, config_digest))
         .layers(layers);
-    // Docker's schema 2 has no annotations, so a Docker base's name and
-    // digest go unrecorded, as in ko.
+    // The base's name and digest are recorded on a Docker-typed manifest
+    // too: ko's `gobuild.Build` annotates every base but a manifest list,
+    // and go-containerregistry's `mutate.Annotations` writes them whatever
+    // the media type (`mutate/image.go`, `compute`).
     let annotations = manifest_annotations(options, &base);
-    if !base.docker {
-        if let Some(annotations) = layout::annotations(&annotations) {
-            builder = builder.annotations(annotations);
-        }
+    if let Some(annotations) = layout::annotations(&annotations) {
+        builder = builder.annotations(annotations);
     }
     let manifest = builder
         .build()

@@ -60,7 +60,11 @@ pub fn export(layout_path: &Path, options: &ExportOptions, out: &Path) -> Result
     let layout = Layout::open(layout_path)?;
     let tag = options.tag.as_deref().map(normalize_tag).transpose()?;
     let entries = match options.format {
-        Format::Docker => docker_entries(&layout, options.platform.as_ref(), tag)?,
+        Format::Docker => docker_entries(
+            &layout,
+            options.platform.as_ref(),
+            tag.into_iter().collect(),
+        )?,
         Format::Oci => {
             if options.platform.is_some() {
                 return Err(Error::invalid(
@@ -70,9 +74,32 @@ pub fn export(layout_path: &Path, options: &ExportOptions, out: &Path) -> Result
             oci_entries(&layout, tag.as_deref())?
         }
     };
+    write_archive(&entries, out)
+}
+
+/// Writes the `platform` image of `layout` (or its only image) as a
+/// docker-save tarball at `out` whose one image has every one of `tags`
+/// (`REPO:TAG` each) in its `RepoTags`: `docker load`, `podman load` and
+/// containerd's `ctr images import` give it each name.
+pub fn export_docker(
+    layout_path: &Path,
+    platform: Option<&Platform>,
+    tags: &[String],
+    out: &Path,
+) -> Result<()> {
+    let layout = Layout::open(layout_path)?;
+    let tags = tags
+        .iter()
+        .map(|t| normalize_tag(t))
+        .collect::<Result<_>>()?;
+    write_archive(&docker_entries(&layout, platform, tags)?, out)
+}
+
+/// Writes `entries` as one tar at `out`, atomically.
+fn write_archive(entries: &[Entry], out: &Path) -> Result<()> {
     let mut file = AtomicFile::create(out)?;
     let mut writer = BufWriter::with_capacity(1 << 20, &mut file);
-    layer::write_tar(&entries, 0, &mut writer)?;
+    layer::write_tar(entries, 0, &mut writer)?;
     writer
         .flush()
         .map_err(|e| blame_output(e, |e| Error::io("writing", out, e)))?;
@@ -132,7 +159,7 @@ fn blob_entry(layout: &Layout, digest: &Digest) -> Result<Entry> {
 fn docker_entries(
     layout: &Layout,
     platform: Option<&Platform>,
-    tag: Option<String>,
+    tags: Vec<String>,
 ) -> Result<Vec<Entry>> {
     let image = layout.find_image(platform)?;
     let manifest = &image.manifest;
@@ -140,7 +167,7 @@ fn docker_entries(
     blobs.extend(manifest.layers().iter().map(|l| l.digest().clone()));
     let description = [DockerManifest {
         config: blob_name(manifest.config().digest()),
-        repo_tags: tag.into_iter().collect(),
+        repo_tags: tags,
         layers: manifest
             .layers()
             .iter()

@@ -2,7 +2,8 @@
 //!
 //! Owns layers (entries → tar → compressed blob and descriptor), base
 //! images (`scratch`, `builtin:static`, a layout), `append`, `index`,
-//! `export`, the OCI layout reader and writer, image configs, platforms,
+//! `export` and its reverse (a docker-save tarball read into a layout),
+//! the OCI layout reader and writer, image configs, platforms,
 //! media types and referrer artifacts kept in a layout. It may use only the
 //! primitives (`digest`, `json`, `atomic`, `parallel`, `error`); nothing
 //! here knows about registries, SBOM formats, YAML or `.ko.yaml`.
@@ -13,6 +14,7 @@ pub(crate) mod blob;
 pub(crate) mod compress;
 pub(crate) mod config;
 pub(crate) mod descriptor;
+pub(crate) mod docker_archive;
 pub(crate) mod export;
 pub(crate) mod index;
 pub(crate) mod layer;

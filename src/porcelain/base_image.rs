@@ -1,10 +1,14 @@
 //! The base image a build starts from, by name: `builtin:static`,
-//! `scratch`, or a registry image pulled into the cache by digest.
+//! `scratch`, an image of the local docker or podman (`ko.local/…`), or a
+//! registry image pulled into the cache by digest.
 
 use super::cache::{self, Cache};
+use super::daemon;
+use super::naming::LOCAL;
 use super::plan::Platforms;
 use crate::error::{Error, Result};
 use crate::image::base::BaseSpec;
+use crate::image::docker_archive;
 use crate::image::layout::Layout;
 use crate::image::platform::Platform;
 use crate::registry::pull::{self, PullOptions};
@@ -26,9 +30,12 @@ const BUILTIN_PLATFORMS: [&str; 5] = [
 pub enum BaseImage {
     Builtin,
     Scratch,
+    /// From a registry, or from the local daemon (`ko.local/…`).
     Pulled {
         reference: Reference,
-        /// The manifest or index digest the reference was pulled at.
+        /// The manifest or index digest the reference was pulled at (of
+        /// the daemon's image, the manifest rko gives it, as ko's
+        /// `daemon.Image` does).
         digest: Digest,
         layout: PathBuf,
     },
@@ -62,6 +69,9 @@ impl BaseImage {
             _ => {}
         }
         let reference: Reference = name.parse()?;
+        if reference.registry == LOCAL {
+            return Self::from_daemon(reference, cache, jobs);
+        }
         let wanted = match platforms {
             Platforms::All => Vec::new(),
             Platforms::List(list) => list.clone(),
@@ -87,6 +97,39 @@ impl BaseImage {
             };
             pull::pull(&options, &layout)?;
         }
+        Ok(BaseImage::Pulled {
+            reference,
+            digest,
+            layout,
+        })
+    }
+
+    /// The image `reference` of the local docker or podman, as ko's
+    /// `getBaseImage` reads a base whose registry is `ko.local`
+    /// (`daemon.Image`): saved as a docker-save tarball and read into the
+    /// cache once per image ID. A tag is looked up on every build (it may
+    /// have moved).
+    fn from_daemon(reference: Reference, cache: &Cache, jobs: usize) -> Result<BaseImage> {
+        let cli = daemon::local_cli()?;
+        let id = daemon::image_id(&cli, &reference.to_string())?.ok_or_else(|| {
+            Error::invalid(format!(
+                "not in the local {cli}: load or tag an image under that name first \
+                 ({cli} load, {cli} tag, or rko build -L)"
+            ))
+        })?;
+        let layout = cache.base(&format!("daemon-{}", cache::key(&[&cli, &id])));
+        let digest = if layout.join("index.json").is_file() {
+            let images = Layout::open(&layout)?.images()?;
+            let image = images
+                .first()
+                .ok_or_else(|| Error::file(&layout, "holds no image: remove it and build again"))?;
+            image.descriptor.digest().clone()
+        } else {
+            let scratch = cache.scratch()?;
+            let archive = scratch.path().join("base.tar");
+            daemon::save(&cli, &id, &archive)?;
+            docker_archive::import(&archive, &layout, jobs)?
+        };
         Ok(BaseImage::Pulled {
             reference,
             digest,

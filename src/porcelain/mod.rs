@@ -13,7 +13,9 @@
 pub(crate) mod base_image;
 pub(crate) mod build;
 pub(crate) mod cache;
+pub(crate) mod daemon;
 pub(crate) mod gobuild;
+pub(crate) mod kind;
 pub(crate) mod ko_yaml;
 pub(crate) mod layers;
 pub(crate) mod naming;

@@ -8,6 +8,9 @@ use oci_spec::image::Digest;
 /// ko's repository for images loaded into the local daemon.
 pub const LOCAL: &str = "ko.local";
 
+/// ko's repository for images loaded into the nodes of a kind cluster.
+pub const KIND: &str = "kind.local";
+
 /// How an import path becomes an image name under the repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Naming {

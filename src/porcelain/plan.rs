@@ -7,7 +7,7 @@
 
 use super::gobuild::Package;
 use super::ko_yaml::{ImageSettings, KoConfig};
-use super::naming::{Naming, LOCAL};
+use super::naming::{Naming, KIND, LOCAL};
 use crate::error::{Error, Result};
 use crate::image::platform::Platform;
 use crate::registry::Reference;
@@ -118,6 +118,8 @@ pub struct Destinations {
     pub registry: bool,
     /// Load into the local docker or podman.
     pub local: bool,
+    /// Load into the nodes of this kind cluster (`kind.local`).
+    pub kind: Option<String>,
     pub layout: Option<PathBuf>,
     pub tarball: Option<PathBuf>,
     /// Write the printed references here too.
@@ -333,10 +335,10 @@ fn insecure_registries<'a>(
     }
     // A repository may be a bare registry (`localhost:5000`): give it a name.
     let repository = repository
-        .filter(|repo| !is_local(repo))
+        .filter(|repo| !is_local(repo) && !is_kind(repo))
         .map(|repo| format!("{repo}/image"));
     let bases = bases
-        .filter(|name| *name != DEFAULT_BASE && *name != "scratch")
+        .filter(|name| *name != DEFAULT_BASE && *name != "scratch" && !is_local(name))
         .map(str::to_string);
     let mut registries: Vec<String> = Vec::new();
     for name in repository.into_iter().chain(bases) {
@@ -355,14 +357,29 @@ fn is_local(repository: &str) -> bool {
     repository == LOCAL || repository.starts_with(&format!("{LOCAL}/"))
 }
 
+/// Whether a `KO_DOCKER_REPO` is under `kind.local`, the nodes of a kind
+/// cluster; as with `ko.local`, `kind.localhost:5000` is a registry (ko
+/// takes any name that starts with `kind.local`).
+fn is_kind(repository: &str) -> bool {
+    repository == KIND || repository.starts_with(&format!("{KIND}/"))
+}
+
+/// The kind cluster a `kind.local` repository loads into: `KIND_CLUSTER_NAME`,
+/// else `kind` (ko's `getNodes`, kind's `cluster.DefaultName`).
+fn kind_cluster(env: &Env) -> String {
+    var(env, "KIND_CLUSTER_NAME").unwrap_or("kind").to_string()
+}
+
 /// The repository (`KO_DOCKER_REPO`) and the destinations: `-L` or a
 /// `KO_DOCKER_REPO` under `ko.local` loads into the local daemon (ko's
-/// `makePublisher`), the repository naming the images either way;
+/// `makePublisher`), the repository naming the images either way; else
+/// one under `kind.local` loads into a kind cluster, `--push` or not;
 /// anything else pushes to the repository unless `--push=false`.
 fn publishing(flags: &Flags, env: &Env) -> Result<Publishing> {
     let publish = &flags.publish;
     let repo = var(env, "KO_DOCKER_REPO");
     let local = publish.local || repo.is_some_and(is_local);
+    let kind = (!local && repo.is_some_and(is_kind)).then(|| kind_cluster(env));
     if publish.push
         && repo.is_none()
         && !local
@@ -374,7 +391,7 @@ fn publishing(flags: &Flags, env: &Env) -> Result<Publishing> {
              or pass -L, --oci-layout-path DIR, --tarball FILE, or --push=false",
         ));
     }
-    let registry = publish.push && !local && repo.is_some();
+    let registry = publish.push && !local && kind.is_none() && repo.is_some();
     Ok(Publishing {
         repository: repo.unwrap_or(LOCAL).to_string(),
         naming: naming(flags.naming),
@@ -383,6 +400,7 @@ fn publishing(flags: &Flags, env: &Env) -> Result<Publishing> {
         to: Destinations {
             registry,
             local,
+            kind,
             layout: publish.oci_layout_path.clone(),
             tarball: publish.tarball.clone(),
             image_refs: publish.image_refs.clone(),
@@ -516,6 +534,7 @@ mod tests {
         Insecure,
         Warnings,
         DaemonPlatform,
+        Kind,
     }
 
     struct Case {
@@ -610,6 +629,7 @@ mod tests {
             Look::Insecure => settings.insecure_registries.join(" "),
             Look::Warnings => settings.warnings.join("; "),
             Look::DaemonPlatform => settings.publish.daemon_platform.to_string(),
+            Look::Kind => settings.publish.to.kind.unwrap_or_else(|| "none".into()),
             Look::CachePath | Look::ConfigPath => unreachable!(),
         }
     }
@@ -707,6 +727,20 @@ mod tests {
             Case { rule: "-L names images under KO_DOCKER_REPO (ko's LocalDomain = repoName)", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/me")], flags: |f| f.publish.local = true, look: Look::Repository, want: "r.io/me" },
             Case { rule: "the daemon gets an index's linux/amd64 image", yaml: "", env: &[], flags: no_flags, look: Look::DaemonPlatform, want: "linux/amd64" },
             Case { rule: "... or its GOOS/GOARCH image", yaml: "", env: &[("GOOS", "linux"), ("GOARCH", "arm64")], flags: no_flags, look: Look::DaemonPlatform, want: "linux/arm64" },
+            // kind.local: ko's makePublisher (pkg/commands/resolver.go) and
+            // getNodes (pkg/publish/kind/write.go).
+            Case { rule: "KO_DOCKER_REPO=kind.local loads into kind, pushes nowhere", yaml: "", env: &[("KO_DOCKER_REPO", "kind.local")], flags: no_flags, look: Look::Destinations, want: "registry=false local=false" },
+            Case { rule: "... into the cluster named kind by default", yaml: "", env: &[("KO_DOCKER_REPO", "kind.local")], flags: no_flags, look: Look::Kind, want: "kind" },
+            Case { rule: "KIND_CLUSTER_NAME names the cluster", yaml: "", env: &[("KO_DOCKER_REPO", "kind.local"), ("KIND_CLUSTER_NAME", "dev")], flags: no_flags, look: Look::Kind, want: "dev" },
+            Case { rule: "an empty KIND_CLUSTER_NAME counts as unset", yaml: "", env: &[("KO_DOCKER_REPO", "kind.local"), ("KIND_CLUSTER_NAME", "")], flags: no_flags, look: Look::Kind, want: "kind" },
+            Case { rule: "a KO_DOCKER_REPO under kind.local loads into kind", yaml: "", env: &[("KO_DOCKER_REPO", "kind.local/team")], flags: no_flags, look: Look::Kind, want: "kind" },
+            Case { rule: "... and names the images", yaml: "", env: &[("KO_DOCKER_REPO", "kind.local/team")], flags: no_flags, look: Look::Repository, want: "kind.local/team" },
+            Case { rule: "kind.local loads into kind even with --push=false (ko picks the kind publisher first)", yaml: "", env: &[("KO_DOCKER_REPO", "kind.local")], flags: |f| f.publish.push = false, look: Look::Kind, want: "kind" },
+            Case { rule: "-L wins over kind.local (ko checks Local first)", yaml: "", env: &[("KO_DOCKER_REPO", "kind.local")], flags: |f| f.publish.local = true, look: Look::Kind, want: "none" },
+            Case { rule: "... and loads into the local daemon", yaml: "", env: &[("KO_DOCKER_REPO", "kind.local")], flags: |f| f.publish.local = true, look: Look::Destinations, want: "registry=false local=true" },
+            Case { rule: "a registry KO_DOCKER_REPO loads into no kind cluster", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/me"), ("KIND_CLUSTER_NAME", "dev")], flags: no_flags, look: Look::Kind, want: "none" },
+            Case { rule: "a registry whose name starts kind.local is a registry", yaml: "", env: &[("KO_DOCKER_REPO", "kind.localhost:5000/team")], flags: no_flags, look: Look::Destinations, want: "registry=true local=false" },
+            Case { rule: "--insecure-registry: no kind.local, no ko.local base", yaml: "defaultBaseImage: ko.local/base:1\n", env: &[("KO_DOCKER_REPO", "kind.local")], flags: |f| f.insecure_registry = true, look: Look::Insecure, want: "" },
         ]
     }
 

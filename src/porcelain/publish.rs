@@ -2,6 +2,8 @@
 //! or podman, an OCI layout, a tarball; and the `--image-refs` file.
 
 use super::cache::Cache;
+use super::daemon;
+use super::kind;
 use super::naming::{image_name, local_reference, printed_reference};
 use super::plan::Publishing;
 use crate::error::{Error, Result};
@@ -72,19 +74,7 @@ pub fn to_local(
     platform: &Platform,
     scratch: &Path,
 ) -> Result<(String, Digest)> {
-    let images = Layout::open(layout_path)?.images()?;
-    let image = match images.as_slice() {
-        [image] => image,
-        _ => images
-            .iter()
-            .find(|i| i.platform.os == platform.os && i.platform.arch == platform.arch)
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "cannot load {name} into the local daemon: its index has no {platform} \
-                     image (set GOOS/GOARCH to pick another)"
-                ))
-            })?,
-    };
+    let image = daemon::one_image(layout_path, name, platform, "the local daemon")?;
     let digest = image.descriptor.digest().clone();
     let loaded = local_reference(name, &digest);
     let tarball = scratch.join("local.tar");
@@ -93,20 +83,20 @@ pub fn to_local(
         &ExportOptions {
             format: Format::Docker,
             tag: Some(loaded.clone()),
-            platform: (images.len() > 1).then(|| image.platform.clone()),
+            platform: Some(image.platform.clone()),
         },
         &tarball,
     )?;
-    let cli = local_cli()?;
+    let cli = daemon::local_cli()?;
     let mut load = Command::new(&cli);
     load.arg("load").arg("--input").arg(&tarball);
     log::info!("Loading {loaded}");
-    run_cli(&cli, "load", &mut load)?;
+    daemon::run_cli(&cli, "load", &mut load)?;
     log::info!("Loaded {loaded}");
     for tag in tags {
         let tagged = format!("{name}:{tag}");
         log::info!("Adding tag {tagged}");
-        run_cli(
+        daemon::run_cli(
             &cli,
             "tag",
             Command::new(&cli).args(["tag", &loaded, &tagged]),
@@ -114,40 +104,6 @@ pub fn to_local(
         log::info!("Added tag {tagged}");
     }
     Ok((cli, digest))
-}
-
-/// Runs `cli verb …`; a failure is an error with what the CLI said.
-fn run_cli(cli: &str, verb: &str, command: &mut Command) -> Result<()> {
-    let output = command
-        .output()
-        .map_err(|e| Error::tool(format!("{cli} {verb}"), e.to_string()))?;
-    if !output.status.success() {
-        return Err(Error::tool(
-            format!("{cli} {verb}"),
-            String::from_utf8_lossy(&output.stderr).trim(),
-        ));
-    }
-    Ok(())
-}
-
-/// docker when its daemon answers, else podman.
-fn local_cli() -> Result<String> {
-    let works = |cli: &str, args: &[&str]| {
-        Command::new(cli)
-            .args(args)
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    if works("docker", &["version", "--format", "{{.Server.Version}}"]) {
-        Ok("docker".to_string())
-    } else if works("podman", &["--version"]) {
-        Ok("podman".to_string())
-    } else {
-        Err(Error::invalid(
-            "cannot load into a local daemon: neither docker (with a running daemon) nor podman is available",
-        ))
-    }
 }
 
 /// Writes every `(layout, name)` into one OCI layout at `out`, each entry
@@ -220,6 +176,16 @@ pub fn publish_all(
                 to_local(image.layout, &name, tags, platform, cache.scratch()?.path())
             })
             .transpose()?;
+        let loaded = match (&to.kind, loaded) {
+            (Some(cluster), None) => {
+                let platform = &publishing.daemon_platform;
+                let scratch = cache.scratch()?;
+                let digest =
+                    kind::load(image.layout, &name, tags, platform, cluster, scratch.path())?;
+                Some((format!("kind cluster {cluster}"), digest))
+            }
+            (_, loaded) => loaded,
+        };
         if let Some(tarball) = &to.tarball {
             log::info!("Saving {}", tarball.display());
             to_tarball(image.layout, &name, tags, tarball)?;
