@@ -13,6 +13,7 @@ mod hostile;
 mod interop;
 mod parity_cli;
 mod parity_flags;
+mod parity_sbomtag;
 mod parity_yaml;
 mod plumbing;
 mod registry;
