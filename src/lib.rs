@@ -37,7 +37,7 @@ pub use progress::upload_bytes;
 pub use image::append::{append, AppendOptions, LayerInput};
 pub use image::base::BaseSpec;
 pub use image::compress::{CompressOptions, Compression};
-pub use image::config::{rfc3339, ConfigEdits};
+pub use image::config::{rfc3339, ConfigEdits, History};
 pub use image::export::{export, ExportOptions, Format as ExportFormat};
 pub use image::index::{build as index, IndexOptions};
 pub use image::layer::{assemble as assemble_layer, Defaults, EntrySpec, LayerOptions, Source};

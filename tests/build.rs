@@ -473,7 +473,7 @@ fn a_registry_base_image_serves_all_its_platforms() {
     assert_eq!(
         arm_manifest["layers"].as_array().unwrap().len(),
         5,
-        "the base's three layers, then the binary and kodata"
+        "the base's three layers, then kodata and the binary (ko's order)"
     );
     assert_eq!(
         fs::read_dir(dir.path().join("cache/bases"))

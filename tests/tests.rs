@@ -15,6 +15,7 @@ mod keychain;
 mod parity_cli;
 mod parity_flags;
 mod parity_local;
+mod parity_sbomtag;
 mod parity_yaml;
 mod plumbing;
 mod progress;

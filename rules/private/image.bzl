@@ -33,10 +33,34 @@ def _layer(ctx, rko, name, entries, inputs, mtime, what):
     )
     return struct(blob = blob, descriptor = descriptor)
 
+def _json_string(text):
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
+
+def _ko_history(ctx, app):
+    """ko's config history entries (kodata, then the binary), as a JSON file for append --history-file."""
+    created_by = _json_string("ko build ko://" + ctx.attr.importpath)
+    entry = '{"author":"ko","created":%d,"created_by":%s,"comment":%s}'
+    entries = []
+    if ctx.files.kodata:
+        entries.append(entry % (ctx.attr.kodata_created, created_by, _json_string("kodata contents, at $KO_DATA_PATH")))
+    entries.append(entry % (ctx.attr.created, created_by, _json_string("go build output, at /ko-app/" + app)))
+    history = ctx.actions.declare_file(ctx.label.name + ".history.json")
+    ctx.actions.write(history, "[%s]\n" % ",".join(entries))
+    return history
+
 def _ko_image_impl(ctx):
     rko = rko_binary(ctx)
     app = ctx.attr.app_name or ctx.file.binary.basename
-    layers = [_layer(
+
+    # ko's order: kodata, then the binary.
+    layers = []
+    if ctx.files.kodata:
+        entries = [
+            "%s=/var/run/ko/%s" % (f.path, _kodata_dest(f, ctx.attr.kodata_strip_prefix))
+            for f in ctx.files.kodata
+        ]
+        layers.append(_layer(ctx, rko, "kodata", entries, ctx.files.kodata, ctx.attr.kodata_created, "kodata"))
+    layers.append(_layer(
         ctx,
         rko,
         "bin",
@@ -44,13 +68,7 @@ def _ko_image_impl(ctx):
         [ctx.file.binary],
         ctx.attr.created,
         "binary",
-    )]
-    if ctx.files.kodata:
-        entries = [
-            "%s=/var/run/ko/%s" % (f.path, _kodata_dest(f, ctx.attr.kodata_strip_prefix))
-            for f in ctx.files.kodata
-        ]
-        layers.append(_layer(ctx, rko, "kodata", entries, ctx.files.kodata, ctx.attr.kodata_created, "kodata"))
+    ))
 
     layout = ctx.actions.declare_directory(ctx.label.name)
     digest = ctx.actions.declare_file(ctx.label.name + ".digest")
@@ -83,6 +101,11 @@ def _ko_image_impl(ctx):
     for element in ctx.attr.args:
         args.add("--cmd", element)
     args.add("--created", str(ctx.attr.created))
+    if ctx.attr.importpath:
+        history = _ko_history(ctx, app)
+        args.add("--history-file", history)
+        args.add("--author", "github.com/ko-build/ko")
+        inputs.append(history)
     args.add("--tag", ctx.attr.tag)
     args.add("--out", layout.path)
     args.add("--digest-file", digest)
@@ -105,6 +128,7 @@ ko_image = rule(
     attrs = {
         "binary": attr.label(doc = "The Go executable (built for `platform`).", allow_single_file = True, mandatory = True),
         "app_name": attr.string(doc = "Its name under /ko-app; default: the binary's file name."),
+        "importpath": attr.string(doc = "The binary's Go import path: with it, the config's author and each layer's history entry are ko's (`ko build ko://IMPORTPATH`), as `rko build` writes them."),
         "base": attr.label(doc = "A base OCI layout (from rko_base_image); default: builtin:static.", allow_single_file = True),
         "base_name": attr.string(doc = "Recorded as org.opencontainers.image.base.name."),
         "kodata": attr.label_list(doc = "Files for /var/run/ko (KO_DATA_PATH).", allow_files = True),

@@ -1,7 +1,7 @@
 //! `rko append`: layers on a base, written as an OCI image layout.
 
 use super::{key_values, split_pair, write_digest_file};
-use rko::{AppendOptions, BaseSpec, ConfigEdits, LayerInput, Platform, Result};
+use rko::{AppendOptions, BaseSpec, ConfigEdits, History, LayerInput, Platform, Result};
 use std::path::PathBuf;
 
 /// Put layers on a base image and write an OCI image layout.
@@ -57,6 +57,15 @@ pub struct Args {
     /// Creation time, in seconds since the epoch.
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     created: u64,
+    /// The config's author.
+    #[arg(long, value_name = "TEXT")]
+    author: Option<String>,
+    /// The config history entries of the new layers: a JSON array, one
+    /// object per --layer in order, with any of "author", "created_by",
+    /// "comment" (strings) and "created" (seconds; default --created)
+    /// [default: created_by "rko append", comment "layer DIGEST"].
+    #[arg(long, value_name = "FILE.json")]
+    history_file: Option<PathBuf>,
     /// The image's name in the layout's index.json.
     #[arg(long, default_value = "latest")]
     tag: String,
@@ -88,6 +97,11 @@ pub fn run(args: Args) -> Result<()> {
         cmd: (!args.cmd.is_empty()).then_some(args.cmd),
         ko_app: args.ko_app,
         created: args.created,
+        author: args.author,
+        history: match &args.history_file {
+            Some(path) => History::read_file(path, layers.len())?,
+            None => Vec::new(),
+        },
     };
     let options = AppendOptions {
         base: BaseSpec::parse(&args.base)?,

@@ -21,8 +21,8 @@ pub struct Args {
     /// Also write the pushed digest to this file.
     #[arg(long, value_name = "FILE")]
     digest_file: Option<PathBuf>,
-    /// Also tag each SBOM `sha256-<image digest>.sbom`, ko's layout, for
-    /// tools that look for it there.
+    /// Also push each SBOM as ko does, in cosign's layout tagged
+    /// `sha256-<image digest hex>.sbom`, where `cosign download sbom` finds it.
     #[arg(long)]
     sbom_tags: bool,
     /// Parallel blob uploads [default: all cores, at least 4].

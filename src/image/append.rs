@@ -62,7 +62,7 @@ pub fn append(options: &AppendOptions, out: &Path) -> Result<Digest> {
             "--annotation needs OCI media types, but the base image uses Docker's (schema 2 manifests have no annotations)",
         ));
     }
-    check_layer_sizes(&options.layers)?;
+    check_layers(options)?;
 
     let mut writer = LayoutWriter::create(out)?;
     copy_base_blobs(&base, &mut writer)?;
@@ -127,9 +127,17 @@ fn manifest_annotations(options: &AppendOptions, base: &Base) -> Vec<(String, St
     annotations
 }
 
-/// Checks the size of every new layer blob before anything is written; the
-/// digest is checked as the blob is copied.
-fn check_layer_sizes(layers: &[LayerInput]) -> Result<()> {
+/// Checks the size of every new layer blob before anything is written (the
+/// digest is checked as the blob is copied), and that history entries,
+/// if given, are one per layer.
+fn check_layers(options: &AppendOptions) -> Result<()> {
+    let (layers, history) = (&options.layers, options.edits.history.len());
+    if history != 0 && history != layers.len() {
+        return Err(Error::invalid(format!(
+            "{history} history entries for {} new layers: give one per layer, in order",
+            layers.len()
+        )));
+    }
     layers
         .iter()
         .try_for_each(|layer| layer.descriptor.check_size(&layer.blob))

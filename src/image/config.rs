@@ -6,9 +6,12 @@
 //! `Healthcheck`, `OnBuild`, `ArgsEscaped`, ...) and rko must keep them, as
 //! ko and crane do. Keys come out sorted (see `json.rs`).
 
+use crate::error::{Error, Result};
 use crate::image::descriptor::LayerDescriptor;
 use crate::image::platform::Platform;
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::path::Path;
 
 /// ko's conventions for a Go binary at `/ko-app/NAME`.
 pub const KO_APP_DIR: &str = "/ko-app";
@@ -28,6 +31,66 @@ pub struct ConfigEdits {
     pub ko_app: Option<String>,
     /// Seconds since the epoch for `created` and the new history entries.
     pub created: u64,
+    /// The config's `author`.
+    pub author: Option<String>,
+    /// One entry per added layer, in order; empty: `rko append`'s own.
+    pub history: Vec<History>,
+}
+
+/// The `history` entry of one added layer (image-spec `config.md`). A field
+/// left out is not written, except `created`, which defaults to the
+/// image's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct History {
+    pub author: Option<String>,
+    /// Seconds since the epoch.
+    pub created: Option<u64>,
+    pub created_by: Option<String>,
+    pub comment: Option<String>,
+}
+
+impl History {
+    /// Reads a JSON array of entries, one for each of the `layers` added.
+    pub fn read_file(path: &Path, layers: usize) -> Result<Vec<History>> {
+        let entries: Vec<History> = crate::json::read_file(path, "history entries")?;
+        if entries.len() != layers {
+            return Err(Error::file(
+                path,
+                format!(
+                    "lists {} entries for {layers} --layer flags: give one entry per layer, in order",
+                    entries.len()
+                ),
+            ));
+        }
+        Ok(entries)
+    }
+
+    fn to_json(&self, image_created: u64) -> Value {
+        let mut entry = Map::new();
+        let created = rfc3339(self.created.unwrap_or(image_created));
+        entry.insert("created".into(), json!(created));
+        let fields = [
+            ("author", &self.author),
+            ("created_by", &self.created_by),
+            ("comment", &self.comment),
+        ];
+        for (key, value) in fields {
+            if let Some(value) = value {
+                entry.insert(key.into(), json!(value));
+            }
+        }
+        Value::Object(entry)
+    }
+}
+
+/// The entry `append` writes for a layer when it is given none.
+fn default_history(created: &str, layer: &LayerDescriptor) -> Value {
+    json!({
+        "created": created,
+        "created_by": "rko append",
+        "comment": format!("layer {}", layer.digest),
+    })
 }
 
 /// A config for an image with no base: just the platform.
@@ -52,6 +115,9 @@ pub fn apply(mut config: Value, edits: &ConfigEdits, layers: &[LayerDescriptor])
     }
     let created = rfc3339(edits.created);
     config["created"] = json!(created);
+    if let Some(author) = &edits.author {
+        config["author"] = json!(author);
+    }
     let root = config.as_object_mut().expect("made an object above");
     let runtime = object_at(root, "config");
 
@@ -93,12 +159,11 @@ pub fn apply(mut config: Value, edits: &ConfigEdits, layers: &[LayerDescriptor])
     diff_ids.extend(layers.iter().map(|l| json!(l.diff_id.to_string())));
 
     let history = array_at(root, "history");
-    for layer in layers {
-        history.push(json!({
-            "created": created,
-            "created_by": "rko append",
-            "comment": format!("layer {}", layer.digest),
-        }));
+    for (i, layer) in layers.iter().enumerate() {
+        history.push(match edits.history.get(i) {
+            Some(entry) => entry.to_json(edits.created),
+            None => default_history(&created, layer),
+        });
     }
     config
 }
@@ -220,5 +285,81 @@ mod tests {
         };
         let config = apply(empty(&Platform::default_target()), &edits, &[]);
         assert_eq!(config["config"]["Env"][0], json!("PATH=/ko-app"));
+    }
+
+    fn layer(hex: char) -> LayerDescriptor {
+        let digest: oci_spec::image::Digest = format!("sha256:{}", hex.to_string().repeat(64))
+            .parse()
+            .unwrap();
+        LayerDescriptor {
+            media_type: oci_spec::image::MediaType::ImageLayerGzip,
+            digest: digest.clone(),
+            size: 1,
+            diff_id: digest,
+        }
+    }
+
+    #[test]
+    fn history_entries_are_written_as_given_else_rko_appends_own() {
+        let ko = |comment: &str, created: Option<u64>| History {
+            author: Some("ko".into()),
+            created,
+            created_by: Some("ko build ko://x".into()),
+            comment: Some(comment.into()),
+        };
+        let cases = [
+            (
+                vec![],
+                json!([
+                    {"created": "2023-11-14T22:13:20Z", "created_by": "rko append",
+                     "comment": format!("layer sha256:{}", "a".repeat(64))},
+                    {"created": "2023-11-14T22:13:20Z", "created_by": "rko append",
+                     "comment": format!("layer sha256:{}", "b".repeat(64))},
+                ]),
+            ),
+            (
+                vec![
+                    ko("kodata contents, at $KO_DATA_PATH", Some(1_600_000_000)),
+                    ko("go build output, at /ko-app/x", None),
+                ],
+                json!([
+                    {"author": "ko", "created": "2020-09-13T12:26:40Z",
+                     "created_by": "ko build ko://x", "comment": "kodata contents, at $KO_DATA_PATH"},
+                    {"author": "ko", "created": "2023-11-14T22:13:20Z",
+                     "created_by": "ko build ko://x", "comment": "go build output, at /ko-app/x"},
+                ]),
+            ),
+            (
+                vec![History::default(), History::default()],
+                json!([{"created": "2023-11-14T22:13:20Z"}, {"created": "2023-11-14T22:13:20Z"}]),
+            ),
+        ];
+        for (history, want) in cases {
+            let edits = ConfigEdits {
+                created: 1_700_000_000,
+                history: history.clone(),
+                ..Default::default()
+            };
+            let config = apply(
+                json!({"history": [{"created_by": "base"}]}),
+                &edits,
+                &[layer('a'), layer('b')],
+            );
+            let added = &config["history"].as_array().unwrap()[1..];
+            assert_eq!(json!(added), want, "{history:?}");
+            assert!(config.get("author").is_none());
+        }
+    }
+
+    #[test]
+    fn author_is_set_only_when_given() {
+        let edits = ConfigEdits {
+            author: Some("github.com/ko-build/ko".into()),
+            ..Default::default()
+        };
+        let config = apply(json!({"author": "someone"}), &edits, &[]);
+        assert_eq!(config["author"], json!("github.com/ko-build/ko"));
+        let config = apply(json!({"author": "someone"}), &ConfigEdits::default(), &[]);
+        assert_eq!(config["author"], json!("someone"), "the base's stays");
     }
 }

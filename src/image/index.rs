@@ -2,6 +2,7 @@
 //! holding a multi-platform image index.
 
 use crate::error::{Error, Result};
+use crate::image::append::{BASE_DIGEST, BASE_NAME};
 use crate::image::layout::{self, Layout, LayoutWriter};
 use crate::image::media_types;
 use crate::json;
@@ -77,6 +78,21 @@ pub fn build(options: &IndexOptions, out: &Path) -> Result<Digest> {
     Ok(digest)
 }
 
+/// The annotations ko gives an index built on the base index `name` at
+/// `digest` (pkg/build/gobuild.go, `buildAll`): the same keys an image has
+/// for its base, with the index's digest. None for a base without a name
+/// (`builtin:static`, `scratch`), as for its images.
+pub fn base_annotations(name: Option<String>, digest: Option<Digest>) -> Vec<(String, String)> {
+    let Some(name) = name else {
+        return Vec::new();
+    };
+    let mut annotations = vec![(BASE_NAME.to_string(), name)];
+    if let Some(digest) = digest {
+        annotations.push((BASE_DIGEST.to_string(), digest.to_string()));
+    }
+    annotations
+}
+
 /// Links (or copies) every blob of `source` into the new layout, each
 /// checked against its digest.
 fn copy_all_blobs(source: &Layout, writer: &mut LayoutWriter) -> Result<()> {
@@ -84,4 +100,39 @@ fn copy_all_blobs(source: &Layout, writer: &mut LayoutWriter) -> Result<()> {
         writer.add_blob(source, &digest)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_names_its_base_as_its_images_do() {
+        let digest: Digest = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let cases = [
+            (
+                Some("r.example/base:1"),
+                Some(digest.clone()),
+                vec![
+                    pair(BASE_NAME, "r.example/base:1"),
+                    pair(BASE_DIGEST, digest.as_ref()),
+                ],
+            ),
+            (
+                Some("r.example/base:1"),
+                None,
+                vec![pair(BASE_NAME, "r.example/base:1")],
+            ),
+            (None, Some(digest.clone()), vec![]),
+            (None, None, vec![]),
+        ];
+        for (name, digest, want) in cases {
+            assert_eq!(
+                base_annotations(name.map(String::from), digest.clone()),
+                want,
+                "{name:?} {digest:?}"
+            );
+        }
+    }
 }

@@ -17,7 +17,7 @@ use super::naming;
 use super::plan::{self, PackagePlan, Settings};
 use crate::error::{Error, IoContext, Result};
 use crate::image::append::{self, AppendOptions, LayerInput};
-use crate::image::config::{rfc3339, ConfigEdits};
+use crate::image::config::{rfc3339, ConfigEdits, History, KO_APP_DIR};
 use crate::image::index::{self, IndexOptions};
 use crate::image::platform::Platform;
 use crate::image::referrers;
@@ -114,7 +114,8 @@ pub fn build_all(cx: Context, targets: &[String]) -> Result<Vec<Built>> {
         .into_iter()
         .map(|p| {
             let images: Vec<PlatformImage> = images.by_ref().take(p.platforms.len()).collect();
-            finish(cx, p, images)
+            let base = &bases[&p.plan.base_image];
+            finish(cx, p, base, images)
         })
         .collect()
 }
@@ -201,7 +202,9 @@ fn build_platform(
     let settings = cx.settings;
     let name = target.package.binary_name();
     let (binary, binary_digest) = go_build(cx, target, platform)?;
-    let mut layers = vec![layers::binary_layer(
+    // ko's order: kodata, then the binary.
+    let mut layers: Vec<LayerInput> = target.kodata.iter().cloned().collect();
+    layers.push(layers::binary_layer(
         cx.cache,
         &binary.path,
         &binary_digest,
@@ -209,8 +212,7 @@ fn build_platform(
         settings.created,
         jobs,
         &target.counters,
-    )?];
-    layers.extend(target.kodata.iter().cloned());
+    )?);
     let image = &target.plan.image;
     let options = AppendOptions {
         base: base.spec(),
@@ -226,6 +228,8 @@ fn build_platform(
             cmd: image.args.clone(),
             ko_app: Some(name.clone()),
             created: settings.created,
+            author: Some(KO_AUTHOR.to_string()),
+            history: ko_history(target, settings, &name),
         },
         annotations: image.annotations.clone().into_iter().collect(),
         tag: "latest".to_string(),
@@ -297,15 +301,22 @@ fn go_build(cx: Context, target: &Prepared, platform: &Platform) -> Result<(Bina
 }
 
 /// One image as it is, or several joined into an index with its own SBOM.
-fn finish(cx: Context, target: Prepared, images: Vec<PlatformImage>) -> Result<Built> {
+fn finish(
+    cx: Context,
+    target: Prepared,
+    base: &BaseImage,
+    images: Vec<PlatformImage>,
+) -> Result<Built> {
     let (layout, digest) = match <[PlatformImage; 1]>::try_from(images) {
         Ok([image]) => (image.layout, image.digest),
         Err(images) => {
             let out = target.scratch.path().join("index");
+            let mut annotations = index::base_annotations(base.name(), base.digest());
+            annotations.extend(target.plan.image.annotations.clone());
             let digest = index::build(
                 &IndexOptions {
                     images: images.iter().map(|i| i.layout.clone()).collect(),
-                    annotations: target.plan.image.annotations.clone().into_iter().collect(),
+                    annotations,
                     tag: "latest".to_string(),
                 },
                 &out,
@@ -382,6 +393,33 @@ fn check_base_has(base_name: &str, offered: &[Platform], platform: &Platform) ->
         )));
     }
     Ok(())
+}
+
+/// The config author ko writes (pkg/build/gobuild.go, `buildOne`).
+const KO_AUTHOR: &str = "github.com/ko-build/ko";
+
+/// ko's history entries for the layers `build_platform` adds, kodata (if
+/// any) then the binary `name` (pkg/build/gobuild.go, `buildOne`): author
+/// "ko", created by `ko build ko://IMPORT_PATH`, created at
+/// `KO_DATA_DATE_EPOCH` and `SOURCE_DATE_EPOCH`.
+fn ko_history(target: &Prepared, settings: &Settings, name: &str) -> Vec<History> {
+    let entry = |created: u64, comment: String| History {
+        author: Some("ko".to_string()),
+        created: Some(created),
+        created_by: Some(format!("ko build ko://{}", target.package.import_path)),
+        comment: Some(comment),
+    };
+    let kodata = target.kodata.as_ref().map(|_| {
+        entry(
+            settings.kodata_mtime,
+            "kodata contents, at $KO_DATA_PATH".to_string(),
+        )
+    });
+    let binary = entry(
+        settings.created,
+        format!("go build output, at {KO_APP_DIR}/{name}"),
+    );
+    kodata.into_iter().chain([binary]).collect()
 }
 
 /// `linux/arm/v7` as `linux-arm-v7`, for file names.

@@ -38,7 +38,8 @@ pub fn to_registry(
         tags: rest.to_vec(),
         registry: registry.clone(),
         jobs,
-        sbom_tags: false,
+        // ko's SBOM tag besides the referrer (pkg/publish/default.go, `pushResult`).
+        sbom_tags: true,
     })?;
     log::info!("Published {}", pushed.reference);
     Ok(pushed)

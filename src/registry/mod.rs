@@ -7,6 +7,7 @@
 
 mod challenge;
 pub(crate) mod client;
+mod cosign;
 pub(crate) mod credentials;
 pub(crate) mod keychain;
 pub(crate) mod keychain_gce;

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::image::layout::{Layout, REF_NAME};
 use crate::image::media_types;
 use crate::registry::client::{Client, RegistryOptions};
+use crate::registry::cosign;
 use crate::registry::manifests;
 use crate::registry::upload;
 use crate::registry::Reference;
@@ -23,7 +24,8 @@ pub struct PushOptions {
     pub tags: Vec<String>,
     pub registry: RegistryOptions,
     pub jobs: usize,
-    /// Also tag SBOM artifacts `sha256-<subject>.sbom`, as ko lays them out.
+    /// Also push SBOM artifacts as ko does: in cosign's layout, tagged
+    /// `sha256-<subject hex>.sbom`.
     pub sbom_tags: bool,
 }
 
@@ -207,23 +209,56 @@ fn push_referrers(
             add_to_fallback_index(target, subject.digest(), &descriptor, &manifest)?;
         }
         if options.sbom_tags {
-            let tag = format!(
-                "{}-{}.sbom",
-                subject.digest().algorithm(),
-                subject.digest().digest()
-            );
-            manifests::put(
-                target.client,
-                target.repository,
-                &tag,
-                descriptor.media_type(),
-                &bytes,
-                target.scopes,
-            )?;
+            push_cosign_sbom(target, subject.digest(), &manifest)?;
         }
         count += 1;
     }
     Ok(count)
+}
+
+/// Pushes an SBOM artifact also as ko does: in cosign's attachment layout,
+/// tagged `sha256-<subject hex>.sbom`, for `cosign download sbom`. Its one
+/// layer is the artifact's, already pushed; only the config is new. An
+/// artifact that is not one SBOM file is left out.
+fn push_cosign_sbom(target: &Target<'_>, subject: &Digest, artifact: &ImageManifest) -> Result<()> {
+    let layer_type = artifact
+        .artifact_type()
+        .as_ref()
+        .and_then(|t| cosign::sbom_layer_type(t.as_ref()));
+    let (Some(layer_type), [layer]) = (layer_type, artifact.layers().as_slice()) else {
+        return Ok(());
+    };
+    let image = cosign::file_image(layer.digest(), layer.size(), layer_type);
+    let (client, repository, scopes) = (target.client, target.repository, target.scopes);
+    if !upload::exists(client, repository, &image.config_digest, scopes)? {
+        let temp = tempfile::NamedTempFile::new()
+            .map_err(|e| Error::io("creating", std::env::temp_dir(), e))?;
+        std::fs::write(temp.path(), &image.config)
+            .map_err(|e| Error::io("writing", temp.path(), e))?;
+        let size = image.config.len() as u64;
+        upload::upload(
+            client,
+            repository,
+            &image.config_digest,
+            size,
+            temp.path(),
+            scopes,
+        )?;
+    }
+    let tag = cosign::sbom_tag(subject);
+    manifests::put(
+        client,
+        repository,
+        &tag,
+        &oci_spec::image::MediaType::ImageManifest,
+        &image.manifest,
+        scopes,
+    )?;
+    log::info!(
+        "Published SBOM {}/{repository}:{tag}",
+        target.client.registry()
+    );
+    Ok(())
 }
 
 fn add_to_fallback_index(
