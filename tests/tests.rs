@@ -11,6 +11,7 @@ mod determinism;
 mod errors;
 mod hostile;
 mod interop;
+mod ko_yaml;
 mod parity_cli;
 mod parity_flags;
 mod parity_yaml;
