@@ -3,7 +3,8 @@
 //! field is an error, `and`/`or` stop at the first argument that decides,
 //! every other function sees all its arguments evaluated.
 
-use super::parse::{Command, Func, Node, Pipeline, Term};
+use super::lex::outside;
+use super::parse::{describe, Command, Func, Node, Pipeline, Term};
 use super::printf::sprintf;
 use super::value::Value;
 use super::TemplateError;
@@ -43,6 +44,12 @@ fn eval_pipeline(pipeline: &Pipeline, data: &Value) -> Result<Value, String> {
         piped = Some(match command {
             Command::Operand(term) => eval_term(term, data)?,
             Command::Call(f, args) => call(*f, args, piped.take(), data)?,
+            Command::NotAFunction(term) => {
+                return Err(format!(
+                    "can't give argument to non-function {}",
+                    describe(term)
+                ))
+            }
         });
     }
     Ok(piped.expect("a pipeline has at least one command"))
@@ -203,9 +210,10 @@ fn index(values: Vec<Value>) -> Result<Value, String> {
                     key.type_name()
                 ))
             }
+            (Value::Str(_), _) => return Err(outside("index of a string")),
             (other, _) => {
                 return Err(format!(
-                    "error calling index: cannot index a {}",
+                    "error calling index: can't index item of type {}",
                     other.type_name()
                 ))
             }

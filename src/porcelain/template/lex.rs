@@ -189,11 +189,13 @@ impl<'a> Lexer<'a> {
         self.pos += 1;
     }
 
-    /// After a name or a literal: what Go's lexer accepts next.
+    /// After a name or a literal: what Go's lexer accepts next (a `.`
+    /// goes on a field chain, which [`Self::field`] reads whole).
     fn terminated(&self) -> Result<(), TemplateError> {
         match self.peek() {
             None => Ok(()),
-            Some(c) if is_space(c) || matches!(c, '|' | ')' | '(' | '.' | ',' | ':') => Ok(()),
+            Some('.') => Err(self.error("unexpected . after a term")),
+            Some(c) if is_space(c) || matches!(c, '|' | ')' | '(' | ',' | ':') => Ok(()),
             Some(_) if right_delim(self.rest()).is_some() => Ok(()),
             Some(c) => Err(self.error(format!("bad character {c:?}"))),
         }
@@ -225,6 +227,9 @@ impl<'a> Lexer<'a> {
             self.pos += 1;
             let word = self.word();
             if word.is_empty() {
+                if !names.is_empty() {
+                    return Err(self.error("unexpected . after a field"));
+                }
                 break;
             }
             self.pos += word.len();

@@ -77,7 +77,7 @@ impl Template {
         }
         fn pipeline(p: &Pipeline, name: &str) -> bool {
             p.0.iter().any(|c| match c {
-                Command::Operand(t) => term(t, name),
+                Command::Operand(t) | Command::NotAFunction(t) => term(t, name),
                 Command::Call(_, args) => args.iter().any(|t| term(t, name)),
             })
         }
@@ -273,11 +273,15 @@ mod tests {
         ("{{ printf \"%q\" \"\\t\\u007f\\u0080\\u00a0\\u2028\" }}", Go::Renders("\"\\t\\x7f\\u0080\\u00a0\\u2028\"")),
         ("{{ printf \"%5s|\" \"\u{e9}\" }}", Go::Renders("    \u{e9}|")),
         ("{{ printf \"%-00d|%00005d|%+0d|%3%\" 3 3 0 }}", Go::Renders("3|00003|+0|%")),
+        ("{{.Git.Tag|}}", Go::Renders("v1.0.0")),
+        ("{{and false (\"a\" len)}}", Go::Renders("false")),
         ("{{.Env.MISSING}}", Go::Fails("map has no entry for key \"MISSING\"")),
         ("{{.GoEnv.MISSING}}", Go::Fails("map has no entry for key \"MISSING\"")),
         ("{{.Nope}}", Go::Fails("map has no entry for key \"Nope\"")),
         ("{{.Git.Nope}}", Go::Fails("map has no entry for key \"Nope\"")),
         ("{{ or (index .Env \"NOPE\") .Env.NOPE }}", Go::Fails("map has no entry for key \"NOPE\"")),
+        ("{{.Env.GOOS.}}", Go::Fails("unexpected . after a field")),
+        ("{{or `r`.Timestamp}}", Go::Fails("unexpected . after a term")),
         ("{{foo}}", Go::Fails("function \"foo\" not defined")),
         ("{{if false}}{{foo}}{{end}}", Go::Fails("function \"foo\" not defined")),
         ("{{if}}x{{end}}", Go::Fails("missing value for if")),
@@ -303,7 +307,8 @@ mod tests {
         ("{{ eq .Env .Env }}", Go::Fails("non-comparable type")),
         ("{{.Env.VERSION.X}}", Go::Fails("can't evaluate field X in type string")),
         ("{{ .Git.IsDirty.X }}", Go::Fails("can't evaluate field X in type bool")),
-        ("{{index .Env \"A\" \"B\"}}", Go::Fails("cannot index")),
+        ("{{index .Env \"A\" \"B\"}}", Go::Fails("index of a string is outside")),
+        ("{{index .Timestamp 0}}", Go::Fails("can't index item of type int")),
         ("{{index .Env 3}}", Go::Fails("value has type int; should be string")),
         ("{{len 3}}", Go::Fails("len of type int")),
         ("{{nil}}", Go::Fails("nil is not a command")),
@@ -330,6 +335,7 @@ mod tests {
         ("{{ 0x10 }}", Go::Refused("0x10 is outside")),
         ("{{ 010 }}", Go::Refused("010 is outside")),
         ("{{(index .Env \"GOOS\").X}}", Go::Refused("a field of a parenthesized pipeline is outside")),
+        ("{{- index \"NOPE\" 0 -}}", Go::Refused("index of a string is outside")),
         ("{{.}}", Go::Refused("prints a map")),
         ("{{.Env}}", Go::Refused("prints a map")),
         ("{{ index .Env }}", Go::Refused("prints a map")),
@@ -446,6 +452,72 @@ mod tests {
         for (text, git, go_env) in cases {
             let template = Template::parse(text).unwrap();
             assert_eq!(Needs::of([&template]), Needs { git, go_env }, "{text}");
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Template-shaped text: delimiters, trim markers, keywords,
+        /// functions, fields, literals and stray quotes.
+        fn template_text() -> impl Strategy<Value = String> {
+            const PIECES: [&str; 31] = [
+                "{{",
+                "}}",
+                "{{- ",
+                " -}}",
+                "{{/*",
+                "*/}}",
+                "if ",
+                "else ",
+                "end",
+                "range ",
+                "eq ",
+                "and ",
+                "printf ",
+                "index ",
+                "len ",
+                "(",
+                ")",
+                "|",
+                ".Env.GOOS",
+                ".Git.Tag",
+                ".Timestamp",
+                ".",
+                "$x",
+                "\"%s\" ",
+                "\"a\\",
+                "`r`",
+                "'c'",
+                "-3 ",
+                "1.5",
+                "%",
+                "\u{e9}",
+            ];
+            let piece = prop_oneof![
+                prop::sample::select(&PIECES[..]).prop_map(str::to_string),
+                "[a-z{}()|.\" %-]{0,3}",
+            ];
+            prop::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(3000))]
+
+            #[test]
+            fn any_text_parses_or_fails_and_never_panics(text in any::<String>()) {
+                if let Ok(template) = Template::parse(&text) {
+                    let _ = template.execute(&go_data());
+                }
+            }
+
+            #[test]
+            fn template_shaped_text_parses_or_fails_and_never_panics(text in template_text()) {
+                if let Ok(template) = Template::parse(&text) {
+                    let _ = template.execute(&go_data());
+                }
+            }
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct Pipeline(pub Vec<Command>);
 pub enum Command {
     Call(Func, Vec<Term>),
     Operand(Term),
+    /// An operand given arguments (or a piped value): an error when it
+    /// runs, as in Go, not when it is parsed.
+    NotAFunction(Term),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -252,15 +255,14 @@ impl Parser<'_> {
         let mut commands = vec![self.command()?];
         while self.peek() == Some(&Token::Pipe) {
             self.pos += 1;
-            match self.command()? {
-                Command::Operand(term) => {
-                    return Err(format!(
-                        "can't give argument to non-function {}",
-                        describe(&term)
-                    ))
-                }
-                call => commands.push(call),
+            // Go ignores a `|` that ends the pipeline.
+            if matches!(self.peek(), None | Some(Token::Close)) {
+                break;
             }
+            commands.push(match self.command()? {
+                Command::Operand(term) => Command::NotAFunction(term),
+                command => command,
+            });
         }
         Ok(Pipeline(commands))
     }
@@ -277,10 +279,7 @@ impl Parser<'_> {
         match terms.next() {
             None => Err("missing value for command".to_string()),
             Some(Term::Call(f)) => Ok(Command::Call(f, terms.collect())),
-            Some(term) if terms.len() > 0 => Err(format!(
-                "can't give argument to non-function {}",
-                describe(&term)
-            )),
+            Some(term) if terms.len() > 0 => Ok(Command::NotAFunction(term)),
             Some(term) => Ok(Command::Operand(term)),
         }
     }
@@ -317,7 +316,7 @@ impl Parser<'_> {
 }
 
 /// A term as written, for messages.
-fn describe(term: &Term) -> String {
+pub fn describe(term: &Term) -> String {
     match term {
         Term::Field(names) if names.is_empty() => ".".to_string(),
         Term::Field(names) => names.iter().map(|n| format!(".{n}")).collect(),
