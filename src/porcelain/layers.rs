@@ -214,6 +214,9 @@ fn tree_listing(dir: &Path) -> Result<String> {
 mod tests {
     use super::*;
 
+    /// ko's pkg/build/gobuild.go `resolveKodataAllowedRoot`,
+    /// `kodataAllowedRootCandidate` and `enclosingGitRoot` (rko keeps the
+    /// module as the root outside a repository, where ko uses kodata/).
     #[test]
     fn kodata_symlinks_may_point_anywhere_in_the_git_work_tree() {
         let p = |s: &str| PathBuf::from(s);

@@ -281,6 +281,8 @@ fn go_env_json(go: &Path, dir: &Path) -> Result<BTreeMap<String, String>> {
 mod tests {
     use super::*;
 
+    /// ko's pkg/build/gobuild.go `createTemplateData` (LDFLAGS="") over
+    /// `buildEnv` (CGO_ENABLED=0, GOOS, GOARCH, the process's, the build's).
     #[test]
     fn the_build_env_is_kos_with_the_platform_built_for() {
         let process = BTreeMap::from([
@@ -308,6 +310,8 @@ mod tests {
         }
     }
 
+    /// ko's pkg/internal/git/info.go `TemplateValue` of the zero `Info`
+    /// that `GetInfo` returns outside a repository.
     #[test]
     fn git_outside_a_repository_is_kos_zero_info() {
         let git = GitInfo::default().value();
@@ -323,5 +327,42 @@ mod tests {
         for (key, want) in cases {
             assert_eq!(map.entries[key], want, "{key}");
         }
+    }
+
+    /// ko's pkg/internal/git/info.go `GetInfo`, against a real repository:
+    /// no tag reads as `v0.0.0`; an untracked file makes the tree dirty.
+    #[test]
+    fn git_info_is_read_as_ko_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let ok = Command::new("git")
+                .current_dir(dir.path())
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+                .args(args)
+                .status()
+                .expect("git is installed (scripts/test installs it)")
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        assert_eq!(
+            GitInfo::read(dir.path()),
+            GitInfo::default(),
+            "not a repository"
+        );
+        git(&["init", "-q", "-b", "trunk"]);
+        std::fs::write(dir.path().join("a"), "a").unwrap();
+        git(&["add", "a"]);
+        git(&["commit", "-q", "-m", "a", "--date=@1700000000"]);
+        let info = GitInfo::read(dir.path());
+        assert_eq!(
+            (info.branch.as_str(), info.tag.as_str(), info.dirty),
+            ("trunk", "v0.0.0", false)
+        );
+        assert_eq!(info.full_commit.len(), 40);
+        assert!(info.full_commit.starts_with(&info.short_commit));
+        git(&["tag", "v2.0.0"]);
+        std::fs::write(dir.path().join("b"), "b").unwrap();
+        let info = GitInfo::read(dir.path());
+        assert_eq!((info.tag.as_str(), info.dirty), ("v2.0.0", true));
     }
 }
