@@ -12,6 +12,7 @@ mod errors;
 mod hostile;
 mod interop;
 mod keychain;
+mod ko_yaml;
 mod parity_cli;
 mod parity_flags;
 mod parity_local;

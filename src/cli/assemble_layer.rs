@@ -68,6 +68,7 @@ pub fn run(args: Args) -> Result<()> {
             source: Source::Path(src.into()),
             dest: dest.to_string(),
             mode: None,
+            pax: Default::default(),
         });
     }
     for value in &args.trees {

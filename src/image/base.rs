@@ -155,6 +155,7 @@ fn builtin_layer() -> Result<(Vec<u8>, LayerDescriptor)> {
         source: Source::Bytes(Arc::from(content)),
         dest: dest.to_string(),
         mode: Some(0o644),
+        pax: Default::default(),
     };
     let dir = |dest: &str, mode: u32| EntrySpec::Dir {
         dest: dest.to_string(),

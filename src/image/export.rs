@@ -133,6 +133,7 @@ fn file(path: String, source: Source, size: u64) -> Entry {
         mode: 0o644,
         uid: 0,
         gid: 0,
+        pax: Default::default(),
     }
 }
 
@@ -143,6 +144,7 @@ fn dir(path: &str) -> Entry {
         mode: 0o755,
         uid: 0,
         gid: 0,
+        pax: Default::default(),
     }
 }
 

@@ -15,6 +15,7 @@ use super::ko_yaml::KoConfig;
 use super::layers::{self, Counters};
 use super::naming;
 use super::plan::{self, PackagePlan, Settings};
+use super::template::Templating;
 use crate::error::{Error, IoContext, Result};
 use crate::image::append::{self, AppendOptions, LayerInput};
 use crate::image::config::{rfc3339, ConfigEdits, History, KO_APP_DIR};
@@ -39,6 +40,8 @@ pub struct Context<'a> {
     /// Where relative import paths are resolved.
     pub work_dir: &'a Path,
     pub jobs: usize,
+    /// What flags' and ldflags' templates read.
+    pub templating: &'a Templating,
 }
 
 /// One import path, built.
@@ -166,10 +169,15 @@ fn prepare(
         _ => log::info!("Using base {} for {}", plan.base_image, package.import_path),
     }
     let counters = Counters::default();
+    let allowed_root = cx.settings.kodata_allowed_root.as_ref().map(|root| {
+        let root = cx.work_dir.join(root);
+        root.canonicalize().unwrap_or(root)
+    });
     let kodata = layers::kodata_layer(
         cx.cache,
         &package.dir,
         &package.module_dir,
+        allowed_root.as_deref(),
         cx.settings.kodata_mtime,
         jobs,
         &counters,
@@ -202,13 +210,18 @@ fn build_platform(
     let settings = cx.settings;
     let name = target.package.binary_name();
     let (binary, binary_digest) = go_build(cx, target, platform)?;
+    let app = layers::AppBinary {
+        path: &binary.path,
+        digest: &binary_digest,
+        name: &name,
+        // ko's tarBinary writes capabilities for Linux only.
+        capabilities: target.plan.capabilities.filter(|_| platform.os == "linux"),
+    };
     // ko's order: kodata, then the binary.
     let mut layers: Vec<LayerInput> = target.kodata.iter().cloned().collect();
     layers.push(layers::binary_layer(
         cx.cache,
-        &binary.path,
-        &binary_digest,
-        &name,
+        app,
         settings.created,
         jobs,
         &target.counters,
@@ -268,13 +281,13 @@ fn build_platform(
 fn go_build(cx: Context, target: &Prepared, platform: &Platform) -> Result<(BinarySlot, Digest)> {
     let plan = &target.plan;
     let disable_optimizations = cx.settings.disable_optimizations;
+    let (flags, ldflags) = cx
+        .templating
+        .build_args(plan, &gobuild::platform_env(platform)?)?;
     let key = cache::key(&[
         &target.package.import_path,
         &platform.to_string(),
-        &format!(
-            "{:?}{:?}{:?}{disable_optimizations}",
-            plan.env, plan.flags, plan.ldflags
-        ),
+        &format!("{:?}{flags:?}{ldflags:?}{disable_optimizations}", plan.env),
     ]);
     let slot = cx.cache.binary(&key, &target.package.binary_name())?;
     let go_tmp = target
@@ -291,8 +304,8 @@ fn go_build(cx: Context, target: &Prepared, platform: &Platform) -> Result<(Bina
         import_path: target.package.import_path.clone(),
         platform: platform.clone(),
         env,
-        flags: plan.flags.clone(),
-        ldflags: plan.ldflags.clone(),
+        flags,
+        ldflags,
         disable_optimizations,
         output: slot.path.clone(),
     })?;

@@ -2,8 +2,8 @@
 //! (`defaultImage:` and each build's `image:`). Unknown keys are errors.
 
 use crate::error::{Error, Result};
-use crate::porcelain::template::{render, TemplateData};
-use serde::Deserialize;
+use crate::porcelain::template::{Needs, Origin, Templating, Value};
+use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -16,11 +16,13 @@ pub struct KoConfig {
     pub base_image_overrides: BTreeMap<String, String>,
     #[serde(default)]
     pub default_platforms: Vec<String>,
-    #[serde(default)]
+    /// These three, as ko reads them with viper's GetStringSlice, may be
+    /// one string of whitespace-separated values instead of a list.
+    #[serde(default, deserialize_with = "fields")]
     pub default_env: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "fields")]
     pub default_flags: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "fields")]
     pub default_ldflags: Vec<String>,
     #[serde(default)]
     pub default_image: ImageSettings,
@@ -29,9 +31,6 @@ pub struct KoConfig {
     /// The file read (`builds[].dir` is relative to its directory).
     #[serde(skip)]
     pub path: PathBuf,
-    /// Whether any value uses a `.Git` template (git is then asked).
-    #[serde(skip)]
-    pub uses_git: bool,
 }
 
 /// One `builds[]` entry.
@@ -50,10 +49,17 @@ pub struct BuildConfig {
     /// Build environment (`GOEXPERIMENT=...`), not the container's.
     #[serde(default)]
     pub env: Vec<String>,
-    #[serde(default)]
+    /// A string is split at whitespace, as ko's `FlagArray` does.
+    #[serde(default, deserialize_with = "fields")]
     pub flags: Vec<String>,
-    #[serde(default)]
+    /// A string is one value, as ko's `StringArray` does.
+    #[serde(default, deserialize_with = "one_or_many")]
     pub ldflags: Vec<String>,
+    /// File capabilities of the binary (ko's extension): capability names
+    /// (`net_bind_service`) or `setcap` clauses (`cap_bpf,cap_perfmon=ep`);
+    /// a string is split at whitespace (ko's `FlagArray`).
+    #[serde(default, deserialize_with = "fields")]
+    pub linux_capabilities: Vec<String>,
     #[serde(default)]
     pub image: ImageSettings,
     /// `dir/main` as an absolute path with symlinks resolved: the package
@@ -130,7 +136,6 @@ impl KoConfig {
             serde_norway::from_str(text).map_err(|e| Error::file(path, e.to_string()))?
         };
         config.path = path.to_path_buf();
-        config.uses_git = text.contains(".Git");
         let dir = config.dir().to_path_buf();
         for build in &mut config.builds {
             let main = if build.main.is_empty() {
@@ -149,60 +154,142 @@ impl KoConfig {
         self.path.parent().unwrap_or(Path::new(""))
     }
 
-    /// Renders every templated value (env, flags, ldflags, image settings).
-    pub fn render(&self, data: &TemplateData) -> Result<KoConfig> {
-        let file = &self.path;
-        let list = |values: &[String], key: &str| -> Result<Vec<String>> {
-            values
-                .iter()
-                .map(|v| render(v, data, &format!("{} {key}", file.display())))
-                .collect()
-        };
-        let image = |settings: &ImageSettings, key: &str| -> Result<ImageSettings> {
-            let map =
-                |m: &BTreeMap<String, String>, sub: &str| -> Result<BTreeMap<String, String>> {
-                    m.iter()
-                        .map(|(k, v)| {
-                            Ok((
-                                k.clone(),
-                                render(v, data, &format!("{} {key}.{sub}.{k}", file.display()))?,
-                            ))
-                        })
-                        .collect()
-                };
+    /// Where the key `key` of this file is, for messages.
+    pub fn origin(&self, key: impl Into<String>) -> Origin {
+        Origin::file(&self.path, key)
+    }
+
+    /// Checks that every `flags` and `ldflags` template parses, so that a
+    /// mistake is reported before anything is built. They are rendered
+    /// for each build (see [`Templating::build_args`]), as ko renders
+    /// them; `env` values are not templates in ko, and are taken as written.
+    fn check_build_templates(&self) -> Result<()> {
+        let lists = [
+            (&self.default_flags, "defaultFlags".to_string()),
+            (&self.default_ldflags, "defaultLdflags".to_string()),
+        ];
+        let builds = self.builds.iter().enumerate().flat_map(|(i, b)| {
+            [
+                (&b.flags, format!("builds[{i}].flags")),
+                (&b.ldflags, format!("builds[{i}].ldflags")),
+            ]
+        });
+        for (values, key) in lists.into_iter().chain(builds) {
+            let origin = self.origin(key);
+            for value in values {
+                origin.parse(value)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The file with its image settings (rko's own keys) rendered from the
+    /// process environment and the repository holding the file, after
+    /// checking the build templates.
+    pub fn render(&self, templating: &Templating) -> Result<KoConfig> {
+        self.check_build_templates()?;
+        let mut templates = Vec::new();
+        self.map_images(|origin, text| {
+            templates.push(origin.parse(text)?);
+            Ok(text.to_string())
+        })?;
+        let data = templating
+            .config_data(self.dir(), Needs::of(&templates))?
+            .value();
+        self.render_images(&data)
+    }
+
+    /// The file with its image settings rendered with `data`.
+    pub fn render_images(&self, data: &Value) -> Result<KoConfig> {
+        let (default_image, images) =
+            self.map_images(|origin, text| crate::porcelain::template::render(text, data, origin))?;
+        let builds = self
+            .builds
+            .iter()
+            .zip(images)
+            .map(|(build, image)| BuildConfig {
+                image,
+                ..build.clone()
+            })
+            .collect();
+        Ok(KoConfig {
+            default_image,
+            builds,
+            ..self.clone()
+        })
+    }
+
+    /// `defaultImage` and each build's `image` with `f` applied to every
+    /// templated value (labels, annotations, env, args).
+    fn map_images(
+        &self,
+        mut f: impl FnMut(&Origin, &str) -> Result<String>,
+    ) -> Result<(ImageSettings, Vec<ImageSettings>)> {
+        let mut image = |settings: &ImageSettings, key: &str| -> Result<ImageSettings> {
+            let mut map = |m: &BTreeMap<String, String>, sub: &str| {
+                m.iter()
+                    .map(|(k, v)| Ok((k.clone(), f(&self.origin(format!("{key}.{sub}.{k}")), v)?)))
+                    .collect::<Result<BTreeMap<_, _>>>()
+            };
+            let labels = map(&settings.labels, "labels")?;
+            let annotations = map(&settings.annotations, "annotations")?;
+            let mut list = |values: &[String], sub: &str| {
+                let origin = self.origin(format!("{key}.{sub}"));
+                values
+                    .iter()
+                    .map(|v| f(&origin, v))
+                    .collect::<Result<Vec<_>>>()
+            };
             Ok(ImageSettings {
-                labels: map(&settings.labels, "labels")?,
-                annotations: map(&settings.annotations, "annotations")?,
-                env: list(&settings.env, &format!("{key}.env"))?,
+                labels,
+                annotations,
+                env: list(&settings.env, "env")?,
                 args: settings
                     .args
                     .as_ref()
-                    .map(|a| list(a, &format!("{key}.args")))
+                    .map(|a| list(a, "args"))
                     .transpose()?,
                 workdir: settings.workdir.clone(),
                 user: settings.user.clone(),
             })
         };
-        let mut builds = Vec::new();
-        for (i, build) in self.builds.iter().enumerate() {
-            let key = format!("builds[{i}]");
-            builds.push(BuildConfig {
-                env: list(&build.env, &format!("{key}.env"))?,
-                flags: list(&build.flags, &format!("{key}.flags"))?,
-                ldflags: list(&build.ldflags, &format!("{key}.ldflags"))?,
-                image: image(&build.image, &format!("{key}.image"))?,
-                ..build.clone()
-            });
-        }
-        Ok(KoConfig {
-            default_env: list(&self.default_env, "defaultEnv")?,
-            default_flags: list(&self.default_flags, "defaultFlags")?,
-            default_ldflags: list(&self.default_ldflags, "defaultLdflags")?,
-            default_image: image(&self.default_image, "defaultImage")?,
-            builds,
-            ..self.clone()
-        })
+        let default_image = image(&self.default_image, "defaultImage")?;
+        let builds = self
+            .builds
+            .iter()
+            .enumerate()
+            .map(|(i, b)| image(&b.image, &format!("builds[{i}].image")))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((default_image, builds))
     }
+}
+
+/// A list, or one string split at whitespace (ko's `FlagArray`, viper's
+/// string slices).
+fn fields<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<String>, D::Error> {
+    Ok(match StringOrList::deserialize(deserializer)? {
+        StringOrList::One(s) => s.split_whitespace().map(str::to_string).collect(),
+        StringOrList::Many(list) => list,
+    })
+}
+
+/// A list, or one string as a list of one (ko's `StringArray`).
+fn one_or_many<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<String>, D::Error> {
+    Ok(match StringOrList::deserialize(deserializer)? {
+        StringOrList::One(s) => vec![s],
+        StringOrList::Many(list) => list,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StringOrList {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[cfg(test)]
@@ -246,9 +333,66 @@ mod tests {
         assert!(err.contains("unknown field `mian`"), "{err}");
     }
 
+    /// ko's pkg/build/config.go: `flags` and `linux_capabilities` are a
+    /// `FlagArray` (a string is split at whitespace), `ldflags` a
+    /// `StringArray` (a string is one value); the `default*` lists are read
+    /// with viper's GetStringSlice (a string is split at whitespace).
+    #[test]
+    fn lists_may_be_written_as_one_string_as_ko_reads_them() {
+        let config = parse(
+            "defaultFlags: -tags=a -trimpath\n\
+             defaultLdflags: -s -w\n\
+             defaultEnv: A=1 B=2\n\
+             builds:\n\
+             - main: ./cmd/app\n  flags: -v -x\n  ldflags: -s -w\n  linux_capabilities: cap_bpf,cap_perfmon=ep net_raw\n",
+        )
+        .unwrap();
+        let build = &config.builds[0];
+        let cases: [(&str, &Vec<String>, &[&str]); 6] = [
+            (
+                "defaultFlags",
+                &config.default_flags,
+                &["-tags=a", "-trimpath"],
+            ),
+            ("defaultLdflags", &config.default_ldflags, &["-s", "-w"]),
+            ("defaultEnv", &config.default_env, &["A=1", "B=2"]),
+            ("flags", &build.flags, &["-v", "-x"]),
+            ("ldflags", &build.ldflags, &["-s -w"]),
+            (
+                "linux_capabilities",
+                &build.linux_capabilities,
+                &["cap_bpf,cap_perfmon=ep", "net_raw"],
+            ),
+        ];
+        for (key, got, want) in cases {
+            assert_eq!(got, want, "{key}");
+        }
+    }
+
+    /// ko templates flags and ldflags only (pkg/build/gobuild.go
+    /// `createBuildArgs`): a build's env is taken as written, and the flag
+    /// templates are checked when the file is read but rendered per build.
+    #[test]
+    fn env_is_not_a_template_and_flags_are_rendered_later() {
+        let config = parse(
+            "defaultEnv: ['GOEXPERIMENT={{.Env.NOPE}}']\n\
+             defaultLdflags: ['-X main.v={{.Env.NOPE}}']\n\
+             defaultImage:\n  labels: {v: '{{.Timestamp}}'}\n",
+        )
+        .unwrap();
+        let templating = Templating::new(Default::default(), "go".into(), "/nonexistent".into(), 7);
+        let rendered = config.render(&templating).unwrap();
+        assert_eq!(rendered.default_env, ["GOEXPERIMENT={{.Env.NOPE}}"]);
+        assert_eq!(rendered.default_ldflags, ["-X main.v={{.Env.NOPE}}"]);
+        assert_eq!(rendered.default_image.labels["v"], "7");
+        let bad = parse("defaultFlags: ['{{if}}']\n").unwrap();
+        let err = bad.render(&templating).unwrap_err().to_string();
+        assert!(err.contains("defaultFlags: bad template {{if}}"), "{err}");
+    }
+
     mod properties {
         use super::*;
-        use crate::porcelain::template::TemplateData;
+        use crate::porcelain::template::Templating;
         use proptest::prelude::*;
 
         /// `.ko.yaml`-shaped text: known and unknown keys, lists, templates.
@@ -295,7 +439,8 @@ mod tests {
             #[test]
             fn parsing_and_rendering_ko_yaml_shaped_text_never_panics(text in ko_yaml()) {
                 if let Ok(config) = KoConfig::parse(&text, Path::new("/m/.ko.yaml")) {
-                    let _ = config.render(&TemplateData::default());
+                    let templating = Templating::new(Default::default(), "go".into(), "/nonexistent".into(), 0);
+                    let _ = config.render(&templating);
                 }
             }
         }

@@ -13,6 +13,7 @@
 pub(crate) mod base_image;
 pub(crate) mod build;
 pub(crate) mod cache;
+pub(crate) mod capabilities;
 pub(crate) mod daemon;
 pub(crate) mod gobuild;
 pub(crate) mod kind;

@@ -7,9 +7,8 @@ use super::cache::Cache;
 use super::ko_yaml::KoConfig;
 use super::plan::{self, Env, Flags};
 use super::publish::{self, Image, Published};
-use super::template::{GitInfo, TemplateData};
+use super::template::Templating;
 use crate::error::Result;
-use crate::image::config::rfc3339;
 use crate::image::platform::Platform;
 use crate::registry::RegistryOptions;
 use std::path::PathBuf;
@@ -54,7 +53,7 @@ pub struct Report {
 
 /// Builds and publishes every target.
 pub fn build_and_publish(request: &Request) -> Result<Report> {
-    let config = load_config(request)?;
+    let (config, templating) = load_config(request)?;
     let settings = plan::settings(&request.flags, &request.env, &config)?;
     let cache = Cache::open(&plan::cache_dir(&request.env)?)?;
     let registry = with_insecure(&request.registry, &settings.insecure_registries);
@@ -65,6 +64,7 @@ pub fn build_and_publish(request: &Request) -> Result<Report> {
         registry: &registry,
         work_dir: &request.work_dir,
         jobs: request.jobs,
+        templating: &templating,
     };
     let builds = build::build_all(context, &request.targets)?;
     let images: Vec<Image> = builds
@@ -108,21 +108,17 @@ fn with_insecure(options: &RegistryOptions, registries: &[String]) -> RegistryOp
     options
 }
 
-/// `.ko.yaml` with its templates rendered. Git is asked only when a
-/// template wants it: it costs milliseconds per call.
-fn load_config(request: &Request) -> Result<KoConfig> {
+/// `.ko.yaml` with its image settings rendered and its build templates
+/// checked, and what build templates will read. `go env` and git are
+/// asked only when a template reads them.
+fn load_config(request: &Request) -> Result<(KoConfig, Templating)> {
     let config = KoConfig::load(&plan::config_path(&request.env, &request.work_dir))?;
     let created = plan::epoch(&request.env, "SOURCE_DATE_EPOCH")?;
-    let time = created.unwrap_or(request.now);
-    let data = TemplateData {
-        env: request.env.clone(),
-        git: if config.uses_git {
-            GitInfo::read(config.dir())
-        } else {
-            GitInfo::default()
-        },
-        date: rfc3339(time),
-        timestamp: time.to_string(),
-    };
-    config.render(&data)
+    let templating = Templating::new(
+        request.env.clone(),
+        plan::go_command(&request.env),
+        request.work_dir.clone(),
+        created.unwrap_or(request.now),
+    );
+    Ok((config.render(&templating)?, templating))
 }

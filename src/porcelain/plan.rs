@@ -5,9 +5,11 @@
 //! them. ko is the reference: `pkg/commands/options/build.go`,
 //! `pkg/commands/resolver.go` and `pkg/build/gobuild.go` (`build`).
 
+use super::capabilities::FileCaps;
 use super::gobuild::Package;
-use super::ko_yaml::{ImageSettings, KoConfig};
+use super::ko_yaml::{BuildConfig, ImageSettings, KoConfig};
 use super::naming::{Naming, KIND, LOCAL};
+use super::template::Origin;
 use crate::error::{Error, Result};
 use crate::image::platform::Platform;
 use crate::registry::Reference;
@@ -80,6 +82,9 @@ pub struct Settings {
     pub created: u64,
     /// The kodata layer's mtime.
     pub kodata_mtime: u64,
+    /// `KO_DATA_PATH_ALLOWED_ROOT`: where kodata symlinks may point, when
+    /// it holds the kodata directory (relative to the working directory).
+    pub kodata_allowed_root: Option<PathBuf>,
     pub disable_optimizations: bool,
     pub sbom: Option<sbom::Format>,
     pub sbom_dir: Option<PathBuf>,
@@ -132,11 +137,17 @@ pub struct PackagePlan {
     pub base_image: String,
     /// The Go environment, applied in order (a later key wins).
     pub env: Vec<(String, String)>,
+    /// Templates, rendered for each platform (as ko does).
     pub flags: Vec<String>,
     pub ldflags: Vec<String>,
+    /// Where the flags and ldflags come from, for messages.
+    pub flags_from: Origin,
+    pub ldflags_from: Origin,
     /// Where `go build` runs.
     pub dir: PathBuf,
     pub image: ImageSettings,
+    /// The binary's file capabilities (`builds[].linux_capabilities`).
+    pub capabilities: Option<FileCaps>,
 }
 
 /// A variable's value, when set and not empty (an empty variable counts as unset).
@@ -179,6 +190,11 @@ pub fn epoch(env: &Env, name: &str) -> Result<Option<u64>> {
     }
 }
 
+/// The `go` command: `KO_GO_PATH`, else `go`.
+pub fn go_command(env: &Env) -> PathBuf {
+    PathBuf::from(var(env, "KO_GO_PATH").unwrap_or("go"))
+}
+
 /// The run-wide settings.
 pub fn settings(flags: &Flags, env: &Env, config: &KoConfig) -> Result<Settings> {
     if let Some(goflags) = var(env, "GOFLAGS").filter(|f| f.contains("-toolexec")) {
@@ -199,10 +215,11 @@ pub fn settings(flags: &Flags, env: &Env, config: &KoConfig) -> Result<Settings>
     let insecure_registries =
         insecure_registries(flags.insecure_registry, var(env, "KO_DOCKER_REPO"), bases);
     Ok(Settings {
-        go: PathBuf::from(var(env, "KO_GO_PATH").unwrap_or("go")),
+        go: go_command(env),
         platforms: platforms(&flags.platforms, env, config)?,
         created: epoch(env, "SOURCE_DATE_EPOCH")?.unwrap_or(0),
         kodata_mtime: epoch(env, "KO_DATA_DATE_EPOCH")?.unwrap_or(0),
+        kodata_allowed_root: var(env, "KO_DATA_PATH_ALLOWED_ROOT").map(PathBuf::from),
         disable_optimizations: flags.disable_optimizations,
         sbom: flags.sbom,
         sbom_dir: flags.sbom_dir.clone(),
@@ -458,11 +475,24 @@ pub fn for_package(
     config: &KoConfig,
     package: &Package,
 ) -> Result<PackagePlan> {
-    let build = config
+    let found = config
         .builds
         .iter()
+        .enumerate()
         .rev() // ko keeps the last entry for a package
-        .find(|b| b.main_dir == package.dir);
+        .find(|(_, b)| b.main_dir == package.dir);
+    let build = found.map(|(_, b)| b);
+    // The entry's list where it has one, else the default, and which it was.
+    let chosen =
+        |key: &str, own: fn(&BuildConfig) -> &Vec<String>, default: &Vec<String>| match found
+            .filter(|(_, b)| !own(b).is_empty())
+        {
+            Some((i, b)) => (own(b).clone(), config.origin(format!("builds[{i}].{key}"))),
+            None => {
+                let default_key = format!("default{}{}", key[..1].to_uppercase(), &key[1..]);
+                (default.clone(), config.origin(default_key))
+            }
+        };
     let pick = |own: Option<&Vec<String>>, default: &Vec<String>| -> Vec<String> {
         own.filter(|list| !list.is_empty())
             .unwrap_or(default)
@@ -475,10 +505,17 @@ pub fn for_package(
             .ok_or_else(|| Error::file(&config.path, format!("build env {entry:?} is not K=V")))?;
         env.push((key.to_string(), value.to_string()));
     }
-    let ldflags = if settings.ldflags.is_empty() {
-        pick(build.map(|b| &b.ldflags), &config.default_ldflags)
+    let (ldflags, ldflags_from) = if settings.ldflags.is_empty() {
+        chosen("ldflags", |b| &b.ldflags, &config.default_ldflags)
     } else {
-        settings.ldflags.clone()
+        (settings.ldflags.clone(), Origin::flag("--ldflags"))
+    };
+    let (flags, flags_from) = chosen("flags", |b| &b.flags, &config.default_flags);
+    let capabilities = match found {
+        Some((i, b)) => FileCaps::new(&b.linux_capabilities).map_err(|e| {
+            Error::file(&config.path, format!("builds[{i}].linux_capabilities: {e}"))
+        })?,
+        None => None,
     };
     let dir = match build {
         Some(b) if !b.dir.is_empty() => config.dir().join(&b.dir),
@@ -488,13 +525,16 @@ pub fn for_package(
     Ok(PackagePlan {
         base_image: base_image(settings, config, &package.import_path),
         env,
-        flags: pick(build.map(|b| &b.flags), &config.default_flags),
+        flags,
         ldflags,
+        flags_from,
+        ldflags_from,
         dir,
         image: config
             .default_image
             .merged(&own_image)
             .merged(&settings.image),
+        capabilities,
     })
 }
 
@@ -836,5 +876,47 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// Where a package's flags and ldflags come from (for template
+    /// errors), and its `linux_capabilities` (ko's pkg/build/gobuild.go
+    /// `buildOne`: `caps.NewFileCaps(config.LinuxCapabilities...)`, an error
+    /// prefixed `linux_capabilities:`).
+    #[test]
+    fn flags_say_where_they_come_from_and_capabilities_are_parsed() {
+        let app = "- main: ./cmd/app\n  dir: .\n";
+        let cases = [
+            ("defaultFlags: [-a]\nbuilds:\n- main: ./other\n", None, "defaultFlags defaultLdflags none"),
+            ("builds:\n- main: ./other\n  flags: [-a]\n", None, "defaultFlags defaultLdflags none"),
+            (&*format!("builds:\n- main: ./other\n{app}  flags: [-a]\n  linux_capabilities: [net_bind_service]\n"), None, "builds[1].flags defaultLdflags Some"),
+            (&*format!("builds:\n{app}  ldflags: [-s]\n"), Some("-w"), "defaultFlags --ldflags none"),
+            (&*format!("builds:\n{app}  ldflags: [-s]\n"), None, "defaultFlags builds[0].ldflags none"),
+            (&*format!("builds:\n{app}  linux_capabilities: [net_bind_servic]\n"), None, "error: /m/.ko.yaml: builds[0].linux_capabilities: unknown capability: \"net_bind_servic\""),
+        ];
+        let package = Package {
+            import_path: "example.com/m/cmd/app".into(),
+            dir: "/m/cmd/app".into(),
+            module_path: "example.com/m".into(),
+            module_dir: "/m".into(),
+        };
+        for (yaml, ldflags, want) in cases {
+            let config = KoConfig::parse(yaml, Path::new("/m/.ko.yaml")).unwrap();
+            let env = Env::from([("KO_DOCKER_REPO".to_string(), "r.io/me".to_string())]);
+            let flags = Flags {
+                ldflags: ldflags.into_iter().map(str::to_string).collect(),
+                ..Default::default()
+            };
+            let got =
+                match for_package(&settings(&flags, &env, &config).unwrap(), &config, &package) {
+                    Ok(plan) => format!(
+                        "{} {} {}",
+                        plan.flags_from.key,
+                        plan.ldflags_from.key,
+                        plan.capabilities.map_or("none", |_| "Some")
+                    ),
+                    Err(e) => format!("error: {e}"),
+                };
+            assert_eq!(got, want, "{yaml}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 use crate::error::{Error, IoContext, Result};
 use oci_spec::image::Digest;
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -21,6 +22,12 @@ pub enum Source {
     },
 }
 
+/// Extra PAX records of an entry, written in key order after the ones the
+/// writer needs: `SCHILY.xattr.NAME` for an extended attribute (as GNU tar
+/// and Go's archive/tar write them), or any other PAX keyword. Values are
+/// bytes: an extended attribute need not be text.
+pub type PaxRecords = BTreeMap<String, Vec<u8>>;
+
 /// One thing asked for on the command line (or by rko itself).
 #[derive(Debug, Clone)]
 pub enum EntrySpec {
@@ -29,6 +36,7 @@ pub enum EntrySpec {
         source: Source,
         dest: String,
         mode: Option<u32>,
+        pax: PaxRecords,
     },
     /// A directory tree copied recursively under `dest`.
     Tree { source: PathBuf, dest: String },
@@ -59,6 +67,8 @@ pub struct Entry {
     pub mode: u32,
     pub uid: u64,
     pub gid: u64,
+    /// Extra records for the entry's PAX header (usually none).
+    pub pax: PaxRecords,
 }
 
 #[derive(Debug, Clone)]
@@ -74,7 +84,12 @@ pub fn plan(specs: &[EntrySpec], defaults: &Defaults) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for spec in specs {
         match spec {
-            EntrySpec::File { source, dest, mode } => {
+            EntrySpec::File {
+                source,
+                dest,
+                mode,
+                pax,
+            } => {
                 let size = match source {
                     Source::Path(path) => regular_file_size(path)?,
                     Source::Bytes(bytes) => bytes.len() as u64,
@@ -87,7 +102,9 @@ pub fn plan(specs: &[EntrySpec], defaults: &Defaults) -> Result<Vec<Entry>> {
                     size,
                 };
                 let mode = mode.unwrap_or(defaults.file_mode);
-                entries.push(entry(dest_path(dest, false)?, kind, mode, defaults));
+                let mut file = entry(dest_path(dest, false)?, kind, mode, defaults);
+                file.pax.clone_from(pax);
+                entries.push(file);
             }
             EntrySpec::Tree { source, dest } => add_tree(&mut entries, source, dest, defaults)?,
             EntrySpec::Symlink { dest, target } => {
@@ -124,6 +141,7 @@ fn entry(path: String, kind: Kind, mode: u32, defaults: &Defaults) -> Entry {
         mode,
         uid: defaults.uid,
         gid: defaults.gid,
+        pax: PaxRecords::new(),
     }
 }
 
@@ -315,6 +333,7 @@ mod tests {
             source: Source::Bytes(Arc::from(&b"x"[..])),
             dest: dest.into(),
             mode: None,
+            pax: PaxRecords::new(),
         }
     }
 

@@ -4,7 +4,7 @@
 mod entries;
 mod tar;
 
-pub use entries::{plan, Defaults, Entry, EntrySpec, Kind, Source};
+pub use entries::{plan, Defaults, Entry, EntrySpec, Kind, PaxRecords, Source};
 
 use crate::atomic::{blame_output, AtomicFile};
 use crate::error::{Error, IoContext, Result};
@@ -28,6 +28,7 @@ pub fn write_tar(entries: &[Entry], mtime: u64, out: &mut dyn Write) -> Result<(
             mtime,
             size: 0,
             link: "",
+            pax: &entry.pax,
         };
         match &entry.kind {
             Kind::Dir => tar.append(&header, io::empty()),

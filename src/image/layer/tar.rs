@@ -1,9 +1,12 @@
 //! A minimal, deterministic tar writer: USTAR headers, with PAX records only
 //! where USTAR cannot hold a value (long names and link targets, huge sizes
-//! or ids). No GNU extensions, no user or group names, no atime or ctime.
+//! or ids) or where an entry asks for them (extended attributes such as
+//! `SCHILY.xattr.security.capability`). No GNU extensions, no user or group
+//! names, no atime or ctime.
 //!
 //! Header layout: POSIX.1-1988 "ustar" (pax(1), "ustar Interchange Format").
 
+use super::entries::PaxRecords;
 use std::io::{self, Read, Write};
 
 const BLOCK: usize = 512;
@@ -42,6 +45,8 @@ pub struct Header<'a> {
     pub mtime: u64,
     pub size: u64,
     pub link: &'a str,
+    /// Records for the entry's PAX header, after those the writer adds.
+    pub pax: &'a PaxRecords,
 }
 
 /// Writes tar entries to `W`.
@@ -61,25 +66,32 @@ impl<W: Write> TarWriter<W> {
             _ => header.path.to_string(),
         };
         let (name_field, prefix_field) = split_name(&name).unwrap_or(("", ""));
-        let mut records = Vec::new();
+        let mut records: Vec<(&str, &[u8])> = Vec::new();
+        let (uid, gid, size, mtime) = (
+            header.uid.to_string(),
+            header.gid.to_string(),
+            header.size.to_string(),
+            header.mtime.to_string(),
+        );
         if name_field.is_empty() {
-            records.push(("path", name.clone()));
+            records.push(("path", name.as_bytes()));
         }
         if header.link.len() > 100 {
-            records.push(("linkpath", header.link.to_string()));
+            records.push(("linkpath", header.link.as_bytes()));
         }
         if header.size > MAX_OCTAL_11 {
-            records.push(("size", header.size.to_string()));
+            records.push(("size", size.as_bytes()));
         }
         if header.uid > MAX_OCTAL_7 {
-            records.push(("uid", header.uid.to_string()));
+            records.push(("uid", uid.as_bytes()));
         }
         if header.gid > MAX_OCTAL_7 {
-            records.push(("gid", header.gid.to_string()));
+            records.push(("gid", gid.as_bytes()));
         }
         if header.mtime > MAX_OCTAL_11 {
-            records.push(("mtime", header.mtime.to_string()));
+            records.push(("mtime", mtime.as_bytes()));
         }
+        records.extend(header.pax.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
         if !records.is_empty() {
             self.write_pax(header, &name, &records)?;
         }
@@ -109,7 +121,7 @@ impl<W: Write> TarWriter<W> {
         &mut self,
         header: &Header<'_>,
         name: &str,
-        records: &[(&str, String)],
+        records: &[(&str, &[u8])],
     ) -> io::Result<()> {
         let mut body = Vec::new();
         for (key, value) in records {
@@ -175,14 +187,18 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// "%d %s=%s\n", where the length counts itself.
-fn pax_record(key: &str, value: &str) -> Vec<u8> {
+/// "%d %s=%s\n", where the length counts itself. The value is bytes: an
+/// extended attribute's value need not be text.
+fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
     let rest = key.len() + value.len() + 3; // ' ', '=', '\n'
     let mut len = rest + 1;
     while len != rest + len.to_string().len() {
         len = rest + len.to_string().len();
     }
-    format!("{len} {key}={value}\n").into_bytes()
+    let mut record = format!("{len} {key}=").into_bytes();
+    record.extend_from_slice(value);
+    record.push(b'\n');
+    record
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -231,6 +247,8 @@ fn octal(field: &mut [u8], value: u64) {
 mod tests {
     use super::*;
 
+    const NO_RECORDS: &PaxRecords = &PaxRecords::new();
+
     fn file<'a>(path: &'a str, size: u64) -> Header<'a> {
         Header {
             path,
@@ -241,6 +259,7 @@ mod tests {
             mtime: 0,
             size,
             link: "",
+            pax: NO_RECORDS,
         }
     }
 
@@ -316,12 +335,85 @@ mod tests {
             ("path", &"x".repeat(93)[..], ""),
         ];
         for (key, value, want) in cases {
-            let record = String::from_utf8(pax_record(key, value)).unwrap();
+            let record = String::from_utf8(pax_record(key, value.as_bytes())).unwrap();
             let (len, _) = record.split_once(' ').unwrap();
             assert_eq!(len.parse::<usize>().unwrap(), record.len());
             if !want.is_empty() {
                 assert_eq!(record, want);
             }
         }
+    }
+
+    /// The bytes of entries without extra PAX records, pinned from rko
+    /// before records could be added: adding them changed no other layer.
+    #[test]
+    fn entries_without_records_are_written_as_before() {
+        let long_name = format!("{}/{}", "d".repeat(120), "f".repeat(90));
+        let mut w = TarWriter::new(Vec::new());
+        let mut dir = file("ko-app", 0);
+        dir.kind = EntryType::Dir;
+        w.append(&dir, io::empty()).unwrap();
+        let mut hello = file("ko-app/hello", 5);
+        hello.mtime = 1_700_000_000;
+        w.append(&hello, &b"hello"[..]).unwrap();
+        w.append(&file(&long_name, 1), &b"a"[..]).unwrap();
+        w.append(&file(&"x".repeat(300), 1), &b"b"[..]).unwrap();
+        let mut link = file("lnk", 0);
+        link.kind = EntryType::Symlink;
+        link.link = "/t";
+        w.append(&link, io::empty()).unwrap();
+        let bytes = w.finish().unwrap();
+        assert_eq!(
+            crate::digest::sha256(&bytes).to_string(),
+            "sha256:86aa4cf0b3526d8d25ff9bba0f880f613fd620bca22c1ff6c4542cd3bd31f996"
+        );
+    }
+
+    /// ko's pkg/build/gobuild.go `tarBinary` sets
+    /// `PAXRecords["SCHILY.xattr.security.capability"]` to the raw bytes of
+    /// the capability (ko's pkg/caps `XattrBytes`); this is how that
+    /// record is written, and another tar reader finds the same bytes.
+    #[test]
+    fn an_entry_with_records_gets_them_in_its_pax_header() {
+        // ko's caps_dd_test.go: net_bind_service permitted, no effective flag.
+        let capability = [0, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let records = PaxRecords::from([(
+            "SCHILY.xattr.security.capability".to_string(),
+            capability.to_vec(),
+        )]);
+        let mut w = TarWriter::new(Vec::new());
+        let mut binary = file("ko-app/hello", 5);
+        binary.pax = &records;
+        w.append(&binary, &b"hello"[..]).unwrap();
+        let bytes = w.finish().unwrap();
+
+        let mut want = b"57 SCHILY.xattr.security.capability=".to_vec();
+        want.extend_from_slice(&capability);
+        want.push(b'\n');
+        assert_eq!(&bytes[512..512 + want.len()], &want[..]);
+        assert_eq!(bytes[156], b'x', "a PAX header comes first");
+
+        let mut archive = tar::Archive::new(&bytes[..]);
+        let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(entry.path().unwrap().to_str(), Some("ko-app/hello"));
+        let found: Vec<(String, Vec<u8>)> = entry
+            .pax_extensions()
+            .unwrap()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.key().unwrap().to_string(), e.value_bytes().to_vec())
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [(
+                "SCHILY.xattr.security.capability".to_string(),
+                capability.to_vec()
+            )]
+        );
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        assert_eq!(data, b"hello");
     }
 }
