@@ -93,7 +93,9 @@ pub fn run_ok_with_stderr(cmd: &mut Command) -> (String, String) {
     (stdout, stderr)
 }
 
-/// Runs a command that must fail; returns its stderr.
+/// Runs a command that must fail; returns its stderr without the progress
+/// lines logged before the failure (see [`is_progress`]): what is left is
+/// what went wrong.
 pub fn run_err(cmd: &mut Command) -> String {
     let out: Output = cmd
         .output()
@@ -103,7 +105,36 @@ pub fn run_err(cmd: &mut Command) -> String {
         "{cmd:?} succeeded but should have failed\nstdout: {}",
         String::from_utf8_lossy(&out.stdout)
     );
-    String::from_utf8(out.stderr).expect("stderr is UTF-8")
+    let stderr = String::from_utf8(out.stderr).expect("stderr is UTF-8");
+    stderr
+        .lines()
+        .filter(|line| !is_progress(line))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+/// Whether `line` is one of the step lines rko logs as ko does
+/// (`Building … for …`, `pushed blob: …`; tests/progress.rs pins them).
+pub fn is_progress(line: &str) -> bool {
+    const STEPS: [&str; 16] = [
+        "Using base ",
+        "Building ",
+        "Publishing ",
+        "Published ",
+        "Tagging ",
+        "pushed blob: ",
+        "existing blob: ",
+        "mounted blob: ",
+        "Loading ",
+        "Loaded ",
+        "Adding tag ",
+        "Added tag ",
+        "Saving ",
+        "Saved ",
+        "Writing SBOM to ",
+        "Published SBOM ",
+    ];
+    STEPS.iter().any(|step| line.starts_with(step)) || line.contains(": digest: sha256:")
 }
 
 /// A fresh temporary directory, removed when dropped.
