@@ -13,6 +13,7 @@ mod hostile;
 mod interop;
 mod keychain;
 mod ko_yaml;
+mod parity_base;
 mod parity_cli;
 mod parity_flags;
 mod parity_local;

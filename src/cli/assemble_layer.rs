@@ -49,6 +49,11 @@ pub struct Args {
     /// Compression level [default: 2 for gzip, 3 for zstd].
     #[arg(long)]
     level: Option<u32>,
+    /// Lay the layer out for a Windows image, as ko does: every entry under
+    /// Files/, an empty Hives/, and on every file the security descriptor
+    /// (PAX record MSWINDOWS.rawsd) Windows needs to execute it.
+    #[arg(long)]
+    windows: bool,
     /// Compression threads [default: all cores]. Never changes the output.
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
@@ -110,6 +115,7 @@ pub fn run(args: Args) -> Result<()> {
             level: args.level,
             jobs: jobs(args.jobs),
         },
+        windows: args.windows,
     };
     let descriptor = rko::assemble_layer(&specs, &options, &args.out, &args.descriptor)?;
     println!("{}", descriptor.digest);

@@ -16,6 +16,9 @@ use std::path::Path;
 /// ko's conventions for a Go binary at `/ko-app/NAME`.
 pub const KO_APP_DIR: &str = "/ko-app";
 pub const KO_DATA_PATH: &str = "/var/run/ko";
+/// The same in a Windows image (ko: pkg/build/gobuild.go, buildOne).
+const KO_APP_DIR_WINDOWS: &str = "C:\\ko-app";
+const KO_DATA_PATH_WINDOWS: &str = "C:\\var\\run\\ko";
 
 /// Everything `append` may change in a config besides adding layers.
 #[derive(Debug, Clone, Default)]
@@ -118,18 +121,27 @@ pub fn apply(mut config: Value, edits: &ConfigEdits, layers: &[LayerDescriptor])
     if let Some(author) = &edits.author {
         config["author"] = json!(author);
     }
+    let windows = config["os"] == "windows";
     let root = config.as_object_mut().expect("made an object above");
     let runtime = object_at(root, "config");
 
     if let Some(name) = &edits.ko_app {
-        runtime.insert("Entrypoint".into(), json!([format!("{KO_APP_DIR}/{name}")]));
+        let (app_dir, entrypoint, data_path) = if windows {
+            let entrypoint = format!("{KO_APP_DIR_WINDOWS}\\{name}");
+            (KO_APP_DIR_WINDOWS, entrypoint, KO_DATA_PATH_WINDOWS)
+        } else {
+            let entrypoint = format!("{KO_APP_DIR}/{name}");
+            (KO_APP_DIR, entrypoint, KO_DATA_PATH)
+        };
+        runtime.insert("Entrypoint".into(), json!([entrypoint]));
         runtime.remove("Cmd");
+        // ko's updatePath joins with `:` on Windows too.
         let path = match get_env(runtime, "PATH") {
-            Some(path) if !path.is_empty() => format!("{path}:{KO_APP_DIR}"),
-            _ => KO_APP_DIR.to_string(),
+            Some(path) if !path.is_empty() => format!("{path}:{app_dir}"),
+            _ => app_dir.to_string(),
         };
         set_env(runtime, "PATH", &path);
-        set_env(runtime, "KO_DATA_PATH", KO_DATA_PATH);
+        set_env(runtime, "KO_DATA_PATH", data_path);
     }
     for (key, value) in &edits.env {
         set_env(runtime, key, value);
@@ -275,6 +287,32 @@ mod tests {
             json!({"Test": ["NONE"]}),
             "unknown fields survive"
         );
+    }
+
+    // ko: pkg/build/gobuild.go, buildOne (the `platform.OS == "windows"`
+    // branch) and updatePath.
+    #[test]
+    fn ko_app_on_a_windows_base_is_laid_out_as_ko_does() {
+        let cases = [
+            (
+                json!(["PATH=C:\\Windows\\system32;C:\\Windows"]),
+                "PATH=C:\\Windows\\system32;C:\\Windows:C:\\ko-app",
+            ),
+            (json!([]), "PATH=C:\\ko-app"),
+        ];
+        for (env, want_path) in cases {
+            let base = json!({"os": "windows", "architecture": "amd64", "config": {"Env": env}});
+            let edits = ConfigEdits {
+                ko_app: Some("hello".into()),
+                ..Default::default()
+            };
+            let runtime = apply(base, &edits, &[])["config"].clone();
+            assert_eq!(runtime["Entrypoint"], json!(["C:\\ko-app\\hello"]));
+            assert_eq!(
+                runtime["Env"],
+                json!([want_path, "KO_DATA_PATH=C:\\var\\run\\ko"])
+            );
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub(crate) mod append;
 pub(crate) mod base;
 pub(crate) mod blob;
+pub(crate) mod builtin;
 pub(crate) mod compress;
 pub(crate) mod config;
 pub(crate) mod descriptor;

@@ -65,6 +65,8 @@ struct Prepared {
     plan: PackagePlan,
     platforms: Vec<Platform>,
     kodata: Option<LayerInput>,
+    /// The kodata layer in ko's Windows format, when a platform is Windows.
+    kodata_windows: Option<LayerInput>,
     /// The name the image is published under (the SBOM names it).
     image_name: String,
     counters: Counters,
@@ -173,15 +175,24 @@ fn prepare(
         let root = cx.work_dir.join(root);
         root.canonicalize().unwrap_or(root)
     });
-    let kodata = layers::kodata_layer(
-        cx.cache,
-        &package.dir,
-        &package.module_dir,
-        allowed_root.as_deref(),
-        cx.settings.kodata_mtime,
-        jobs,
-        &counters,
-    )?;
+    let kodata = |windows: bool| {
+        layers::kodata_layer(
+            cx.cache,
+            &package.dir,
+            &package.module_dir,
+            allowed_root.as_deref(),
+            cx.settings.kodata_mtime,
+            jobs,
+            windows,
+            &counters,
+        )
+    };
+    let kodata_windows = if platforms.iter().any(|p| p.os == "windows") {
+        kodata(true)?
+    } else {
+        None
+    };
+    let kodata = kodata(false)?;
     let publishing = &cx.settings.publish;
     Ok(Prepared {
         image_name: naming::image_name(
@@ -193,6 +204,7 @@ fn prepare(
         plan: plan.clone(),
         platforms,
         kodata,
+        kodata_windows,
         counters,
         scratch: cx.cache.scratch()?,
     })
@@ -217,13 +229,20 @@ fn build_platform(
         // ko's tarBinary writes capabilities for Linux only.
         capabilities: target.plan.capabilities.filter(|_| platform.os == "linux"),
     };
+    let windows = platform.os == "windows";
+    let kodata = if windows {
+        &target.kodata_windows
+    } else {
+        &target.kodata
+    };
     // ko's order: kodata, then the binary.
-    let mut layers: Vec<LayerInput> = target.kodata.iter().cloned().collect();
+    let mut layers: Vec<LayerInput> = kodata.iter().cloned().collect();
     layers.push(layers::binary_layer(
         cx.cache,
         app,
         settings.created,
         jobs,
+        windows,
         &target.counters,
     )?);
     let image = &target.plan.image;
@@ -387,22 +406,14 @@ fn attach_sbom(
 
 /// Refuses a platform the base image has no image for, as ko does (its
 /// `buildOne` and `buildAll` build a platform only from a base image for
-/// it); and Windows, whose layout (`C:\ko-app\NAME.exe`, Windows layers)
-/// rko does not write. Linux platforms are left to `append`, which names
-/// what the base has.
+/// it): a Windows image needs a Windows base. Linux platforms are left to
+/// `append`, which names what the base has.
 fn check_base_has(base_name: &str, offered: &[Platform], platform: &Platform) -> Result<()> {
     if !offered.contains(platform) {
         let offered: Vec<String> = offered.iter().map(Platform::to_string).collect();
         return Err(Error::invalid(format!(
             "--platform {platform}: base image {base_name} has no {platform} image (it has {})",
             offered.join(", ")
-        )));
-    }
-    if platform.os == "windows" {
-        return Err(Error::invalid(format!(
-            "--platform {platform}: base image {base_name} is a Windows image, and Windows \
-             images are not supported by rko (ko lays them out as C:\\ko-app\\NAME.exe \
-             with Windows layers): build linux platforms"
         )));
     }
     Ok(())
@@ -456,7 +467,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_base_with_the_platform_builds_it_and_never_windows() {
+    fn only_a_base_with_the_platform_builds_it() {
         let p = |s: &str| s.parse::<Platform>().unwrap();
         let linux = [p("linux/amd64"), p("linux/arm64")];
         let with_windows = [p("linux/amd64"), p("windows/amd64")];
@@ -468,12 +479,7 @@ mod tests {
                 "--platform windows/amd64: base image b has no windows/amd64 image \
                  (it has linux/amd64, linux/arm64)",
             ),
-            (
-                &with_windows,
-                "windows/amd64",
-                "--platform windows/amd64: base image b is a Windows image, and Windows images \
-                 are not supported",
-            ),
+            (&with_windows, "windows/amd64", ""),
             (&with_darwin, "darwin/arm64", ""),
             (
                 &linux,

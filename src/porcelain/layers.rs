@@ -49,8 +49,14 @@ fn cached_layer(
     Ok(LayerInput { blob, descriptor })
 }
 
-/// ko's layer options: root-owned, read-only, gzip at rko's default level.
-fn layer_options(mtime: u64, allow_root: Option<PathBuf>, jobs: usize) -> LayerOptions {
+/// ko's layer options: root-owned, read-only, gzip at rko's default level;
+/// for a Windows image, in ko's Windows layer format.
+fn layer_options(
+    mtime: u64,
+    allow_root: Option<PathBuf>,
+    jobs: usize,
+    windows: bool,
+) -> LayerOptions {
     LayerOptions {
         defaults: Defaults {
             file_mode: 0o555,
@@ -65,7 +71,13 @@ fn layer_options(mtime: u64, allow_root: Option<PathBuf>, jobs: usize) -> LayerO
             level: None,
             jobs,
         },
+        windows,
     }
+}
+
+/// The cache key part for the layer format: none for Linux (keys as before).
+fn format_key(windows: bool) -> Option<String> {
+    windows.then(|| "windows".to_string())
 }
 
 /// The built program, as its layer needs it.
@@ -81,12 +93,14 @@ pub struct AppBinary<'a> {
 }
 
 /// `/ko-app/NAME`, keyed by the binary's digest, its capabilities and the
-/// layer options.
+/// layer options; `Files/ko-app/NAME` in a Windows layer (ko: gobuild.go,
+/// tarBinary).
 pub fn binary_layer(
     cache: &Cache,
     binary: AppBinary,
     mtime: u64,
     jobs: usize,
+    windows: bool,
     counters: &Counters,
 ) -> Result<LayerInput> {
     let xattr = binary.capabilities.map(|c| c.xattr());
@@ -102,6 +116,7 @@ pub fn binary_layer(
             .as_ref()
             .map(|x| format!("capabilities={}", hex::encode(x))),
     );
+    key_parts.extend(format_key(windows));
     let key = cache::key(&key_parts.iter().map(String::as_str).collect::<Vec<_>>());
     let pax: PaxRecords = xattr
         .into_iter()
@@ -113,14 +128,16 @@ pub fn binary_layer(
         mode: None,
         pax,
     }];
-    let options = layer_options(mtime, None, jobs);
+    let options = layer_options(mtime, None, jobs, windows);
     cached_layer(cache, &key, &specs, &options, counters)
 }
 
 /// `package_dir/kodata` under `/var/run/ko`, when the package has one.
 /// The cache key lists every file's path, size, mode and mtime (symlinks
 /// followed), so any change to the tree rebuilds the layer. Symlinks may
-/// not leave [`kodata_allowed_root`].
+/// not leave [`kodata_allowed_root`]. For a Windows image the tree is under
+/// `Files/var/run/ko` (ko: gobuild.go, tarKoData).
+#[allow(clippy::too_many_arguments)]
 pub fn kodata_layer(
     cache: &Cache,
     package_dir: &Path,
@@ -128,6 +145,7 @@ pub fn kodata_layer(
     allowed_root: Option<&Path>,
     mtime: u64,
     jobs: usize,
+    windows: bool,
     counters: &Counters,
 ) -> Result<Option<LayerInput>> {
     let dir = package_dir.join("kodata");
@@ -143,17 +161,19 @@ pub fn kodata_layer(
         allowed_root,
         enclosing_git_root(&real).as_deref(),
     );
-    let key = cache::key(&[
-        "kodata",
-        &tree_listing(&dir)?,
-        &mtime.to_string(),
-        &root.display().to_string(),
-    ]);
+    let mut key_parts = vec![
+        "kodata".to_string(),
+        tree_listing(&dir)?,
+        mtime.to_string(),
+        root.display().to_string(),
+    ];
+    key_parts.extend(format_key(windows));
+    let key = cache::key(&key_parts.iter().map(String::as_str).collect::<Vec<_>>());
     let specs = [EntrySpec::Tree {
         source: dir,
         dest: "/var/run/ko".to_string(),
     }];
-    let options = layer_options(mtime, Some(root), jobs);
+    let options = layer_options(mtime, Some(root), jobs, windows);
     cached_layer(cache, &key, &specs, &options, counters).map(Some)
 }
 

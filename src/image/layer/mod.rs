@@ -3,6 +3,7 @@
 
 mod entries;
 mod tar;
+mod windows;
 
 pub use entries::{plan, Defaults, Entry, EntrySpec, Kind, PaxRecords, Source};
 
@@ -17,7 +18,16 @@ use tar::{EntryType, Header, TarWriter};
 
 /// Writes `entries` as a tar stream into `out`, every header with `mtime`.
 pub fn write_tar(entries: &[Entry], mtime: u64, out: &mut dyn Write) -> Result<()> {
-    let mut tar = TarWriter::new(out);
+    write_entries(TarWriter::new(out), entries, mtime)
+}
+
+/// Writes planned entries as a layer in ko's Windows format (see `windows.rs`).
+fn write_windows_tar(entries: &[Entry], mtime: u64, out: &mut dyn Write) -> Result<()> {
+    let entries = windows::layout(entries);
+    write_entries(TarWriter::without_dir_slash(out), &entries, mtime)
+}
+
+fn write_entries(mut tar: TarWriter<&mut dyn Write>, entries: &[Entry], mtime: u64) -> Result<()> {
     for entry in entries {
         let mut header = Header {
             path: &entry.path,
@@ -94,6 +104,18 @@ pub struct LayerOptions {
     pub defaults: Defaults,
     pub mtime: u64,
     pub compress: CompressOptions,
+    /// A Windows container layer, as ko writes them (see `windows.rs`).
+    pub windows: bool,
+}
+
+impl LayerOptions {
+    fn write_tar(&self, entries: &[Entry], out: &mut dyn Write) -> Result<()> {
+        if self.windows {
+            write_windows_tar(entries, self.mtime, out)
+        } else {
+            write_tar(entries, self.mtime, out)
+        }
+    }
 }
 
 /// Builds a layer into `blob_out` and describes it in `descriptor_out`;
@@ -108,7 +130,7 @@ pub fn assemble(
     let mut blob = AtomicFile::create(blob_out)?;
     let writer = BufWriter::with_capacity(1 << 20, &mut blob);
     let (writer, compressed) = compress(writer, options.compress, |out| {
-        write_tar(&entries, options.mtime, out)
+        options.write_tar(&entries, out)
     })?;
     writer
         .into_inner()
@@ -131,7 +153,7 @@ pub fn assemble_entries_to_vec(
     options: &LayerOptions,
 ) -> Result<(Vec<u8>, LayerDescriptor)> {
     let (bytes, compressed) = compress(Vec::new(), options.compress, |out| {
-        write_tar(entries, options.mtime, out)
+        options.write_tar(entries, out)
     })?;
     Ok((
         bytes,

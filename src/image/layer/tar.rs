@@ -1,8 +1,8 @@
 //! A minimal, deterministic tar writer: USTAR headers, with PAX records only
 //! where USTAR cannot hold a value (long names and link targets, huge sizes
 //! or ids) or where an entry asks for them (extended attributes such as
-//! `SCHILY.xattr.security.capability`). No GNU extensions, no user or group
-//! names, no atime or ctime.
+//! `SCHILY.xattr.security.capability`, Windows' `MSWINDOWS.rawsd`). No GNU
+//! extensions, no user or group names, no atime or ctime.
 //!
 //! Header layout: POSIX.1-1988 "ustar" (pax(1), "ustar Interchange Format").
 
@@ -52,17 +52,30 @@ pub struct Header<'a> {
 /// Writes tar entries to `W`.
 pub struct TarWriter<W> {
     out: W,
+    dir_slash: bool,
 }
 
 impl<W: Write> TarWriter<W> {
     pub fn new(out: W) -> Self {
-        TarWriter { out }
+        TarWriter {
+            out,
+            dir_slash: true,
+        }
+    }
+
+    /// Directory names without the trailing `/`, as Go's archive/tar writes
+    /// them when not asked to (ko's Windows layers).
+    pub fn without_dir_slash(out: W) -> Self {
+        TarWriter {
+            out,
+            dir_slash: false,
+        }
     }
 
     /// Writes a header and then exactly `header.size` bytes from `data`.
     pub fn append(&mut self, header: &Header<'_>, data: impl Read) -> io::Result<()> {
         let name = match header.kind {
-            EntryType::Dir => format!("{}/", header.path),
+            EntryType::Dir if self.dir_slash => format!("{}/", header.path),
             _ => header.path.to_string(),
         };
         let (name_field, prefix_field) = split_name(&name).unwrap_or(("", ""));

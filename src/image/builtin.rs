@@ -1,0 +1,382 @@
+//! `builtin:static`, the default base: what a distroless static base has
+//! (time zone database, CA bundle, passwd/group with nonroot 65532,
+//! nsswitch.conf, /tmp, os-release, /etc/services and mime.types, the
+//! licences of what it ships), embedded in rko and built the same way
+//! every time. The third-party files are vendored from pinned sources in
+//! third_party/builtin-static (see its SOURCES and
+//! scripts/update-builtin-static); `build.rs` embeds them.
+
+use crate::error::Result;
+use crate::image::base::{Base, BaseBlobs};
+use crate::image::compress::{CompressOptions, Compression};
+use crate::image::config;
+use crate::image::descriptor::LayerDescriptor;
+use crate::image::layer::{self, Defaults, EntrySpec, LayerOptions, Source};
+use crate::image::platform::Platform;
+use crate::json;
+use base64::Engine as _;
+use oci_spec::image::{Descriptor, ImageManifestBuilder, MediaType};
+use serde_json::json;
+use std::sync::{Arc, OnceLock};
+
+/// A vendored file, as third_party/builtin-static/MANIFEST lists it.
+#[derive(Debug)]
+pub struct VendoredFile {
+    pub path: &'static str,
+    /// Checked by the tests against `bytes`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub sha256: &'static str,
+    pub bytes: &'static [u8],
+}
+
+/// A vendored symlink, as MANIFEST lists it.
+#[derive(Debug)]
+pub struct VendoredSymlink {
+    pub path: &'static str,
+    pub target: &'static str,
+}
+
+mod vendored {
+    use super::{VendoredFile, VendoredSymlink};
+    include!(concat!(env!("OUT_DIR"), "/builtin_static.rs"));
+}
+
+const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\n\
+nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n\
+nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";
+const GROUP: &str = "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n";
+const NSSWITCH: &str = "hosts: files dns\n";
+const NONROOT: u64 = 65532;
+const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The `builtin:static` base for `platform`: one layer for every platform,
+/// a config naming the platform.
+pub fn base(platform: Platform) -> Result<Base> {
+    let (blob, layer) = layer()?;
+    let mut config = config::empty(&platform);
+    config["created"] = json!(config::rfc3339(0));
+    config["config"] = json!({
+        "Env": [
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            format!("SSL_CERT_FILE={CA_BUNDLE}"),
+        ],
+        "User": NONROOT.to_string(),
+    });
+    config["rootfs"]["diff_ids"] = json!([layer.diff_id.to_string()]);
+    config["history"] =
+        json!([{"created": config::rfc3339(0), "created_by": "rko builtin:static"}]);
+
+    let config_bytes = json::to_canonical_vec(&config);
+    let config_descriptor = Descriptor::new(
+        MediaType::ImageConfig,
+        config_bytes.len() as u64,
+        crate::digest::sha256(&config_bytes),
+    );
+    let manifest = ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageManifest)
+        .config(config_descriptor)
+        .layers(vec![layer.oci()])
+        .build()
+        .expect("every required manifest field is set");
+    let manifest_digest = crate::digest::sha256(&json::to_canonical_vec(&manifest));
+    Ok(Base {
+        config,
+        layers: vec![layer.oci()],
+        blobs: BaseBlobs::Memory(vec![blob]),
+        manifest_digest: Some(manifest_digest),
+        docker: false,
+        blob_source: None,
+        platform,
+    })
+}
+
+/// The layer, assembled once per process: with the time zone database it
+/// is about a thousand entries and compresses in tens of milliseconds,
+/// which a build of many platforms would otherwise pay for each.
+fn layer() -> Result<(Vec<u8>, LayerDescriptor)> {
+    static LAYER: OnceLock<(Vec<u8>, LayerDescriptor)> = OnceLock::new();
+    if let Some(layer) = LAYER.get() {
+        return Ok(layer.clone());
+    }
+    let layer = assemble()?;
+    Ok(LAYER.get_or_init(|| layer).clone())
+}
+
+fn assemble() -> Result<(Vec<u8>, LayerDescriptor)> {
+    let file = |dest: &str, content: Source| EntrySpec::File {
+        source: content,
+        dest: dest.to_string(),
+        mode: Some(0o644),
+        pax: Default::default(),
+    };
+    let bytes = |content: Vec<u8>| Source::Bytes(Arc::from(content));
+    let dir = |dest: &str, mode: u32| EntrySpec::Dir {
+        dest: dest.to_string(),
+        mode: Some(mode),
+    };
+    let mut specs = vec![
+        file("etc/passwd", bytes(PASSWD.into())),
+        file("etc/group", bytes(GROUP.into())),
+        file("etc/nsswitch.conf", bytes(NSSWITCH.into())),
+        file(CA_BUNDLE, bytes(ca_bundle().into_bytes())),
+        dir("tmp", 0o1777),
+        dir("root", 0o700),
+        dir("home/nonroot", 0o700),
+    ];
+    specs.extend(
+        vendored::FILES
+            .iter()
+            .map(|f| file(f.path, Source::Bytes(Arc::from(f.bytes)))),
+    );
+    specs.extend(vendored::SYMLINKS.iter().map(|s| EntrySpec::Symlink {
+        dest: s.path.to_string(),
+        target: s.target.to_string(),
+    }));
+    let defaults = Defaults {
+        file_mode: 0o644,
+        dir_mode: 0o755,
+        uid: 0,
+        gid: 0,
+        allow_root: None,
+    };
+    let mut entries = layer::plan(&specs, &defaults)?;
+    for entry in &mut entries {
+        if entry.path == "home/nonroot" {
+            entry.uid = NONROOT;
+            entry.gid = NONROOT;
+        }
+    }
+    // Fixed settings: changing any of them changes the digest of every image
+    // built on builtin:static.
+    let options = LayerOptions {
+        defaults,
+        mtime: 0,
+        compress: CompressOptions {
+            compression: Compression::Gzip,
+            level: Some(9),
+            jobs: 1,
+        },
+        windows: false,
+    };
+    layer::assemble_entries_to_vec(&entries, &options)
+}
+
+/// The Mozilla root certificates shipped with rko, as one PEM bundle.
+fn ca_bundle() -> String {
+    let mut pem = String::new();
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in encoded.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    pem
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::io::Read;
+    use std::path::Path;
+
+    #[test]
+    fn builtin_static_is_the_same_every_time_and_per_platform_config() {
+        let amd = base(Platform::default_target()).unwrap();
+        let again = base(Platform::default_target()).unwrap();
+        assert_eq!(amd.manifest_digest, again.manifest_digest);
+        let arm = base("linux/arm64".parse().unwrap()).unwrap();
+        assert_eq!(amd.layers, arm.layers, "one layer serves every platform");
+        assert_ne!(amd.manifest_digest, arm.manifest_digest);
+        assert_eq!(arm.config["architecture"], json!("arm64"));
+    }
+
+    /// Images on builtin:static keep their digests from one rko build to the
+    /// next; this changes only on purpose (a new pin in
+    /// third_party/builtin-static/SOURCES, or a new webpki-root-certs).
+    #[test]
+    fn builtin_static_digest_is_pinned() {
+        let image = base(Platform::default_target()).unwrap();
+        assert_eq!(
+            image.manifest_digest.unwrap().to_string(),
+            "sha256:2d6ffa506eed066252e928ff62da3b3791b205722161b0bd35f6c8e2dd1ee79c"
+        );
+    }
+
+    fn vendor_dir() -> &'static Path {
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/third_party/builtin-static"
+        ))
+    }
+
+    /// Every embedded file has the digest MANIFEST records, and root/ on
+    /// disk holds exactly what MANIFEST lists (no stray or missing file).
+    #[test]
+    fn vendored_files_match_the_manifest() {
+        for file in vendored::FILES {
+            assert_eq!(
+                crate::digest::sha256(file.bytes).digest(),
+                file.sha256,
+                "{}: run scripts/update-builtin-static --check",
+                file.path
+            );
+        }
+        let mut listed: BTreeMap<String, String> = vendored::FILES
+            .iter()
+            .map(|f| (f.path.to_string(), format!("file {}", f.sha256)))
+            .collect();
+        listed.extend(
+            vendored::SYMLINKS
+                .iter()
+                .map(|s| (s.path.to_string(), format!("symlink {}", s.target))),
+        );
+        let root = vendor_dir().join("root");
+        let mut on_disk = BTreeMap::new();
+        for entry in walkdir::WalkDir::new(&root) {
+            let entry = entry.unwrap();
+            let rel = entry.path().strip_prefix(&root).unwrap();
+            let rel = rel.to_str().unwrap().to_string();
+            let kind = if entry.path_is_symlink() {
+                let target = std::fs::read_link(entry.path()).unwrap();
+                format!("symlink {}", target.display())
+            } else if entry.file_type().is_file() {
+                let bytes = std::fs::read(entry.path()).unwrap();
+                format!("file {}", crate::digest::sha256(&bytes).digest())
+            } else {
+                continue;
+            };
+            on_disk.insert(rel, kind);
+        }
+        assert_eq!(on_disk, listed);
+    }
+
+    /// The CA bundle's licence is that of the webpki-root-certs that
+    /// Cargo.lock pins, which is where the bundle comes from.
+    #[test]
+    fn the_ca_bundle_licence_is_for_the_crate_cargo_lock_pins() {
+        let sources = std::fs::read_to_string(vendor_dir().join("SOURCES")).unwrap();
+        let pinned = sources
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|f| f.get(1) == Some(&"webpki-root-certs"))
+            .expect("SOURCES pins webpki-root-certs");
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock")).unwrap();
+        let locked = lock
+            .split("[[package]]")
+            .find(|p| p.contains("name = \"webpki-root-certs\""))
+            .unwrap();
+        assert!(
+            locked.contains(&format!("version = \"{}\"", pinned[2]))
+                && locked.contains(&format!("checksum = \"{}\"", pinned[3])),
+            "SOURCES pins webpki-root-certs {} but Cargo.lock has:{locked}",
+            pinned[2]
+        );
+    }
+
+    /// Type, mode, uid and a piece of the content of each layer entry.
+    fn layer_entries() -> BTreeMap<String, (char, u32, u64, String)> {
+        let (blob, _) = layer().unwrap();
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&blob[..]));
+        archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let header = e.header().clone();
+                let mut bytes = Vec::new();
+                e.read_to_end(&mut bytes).unwrap();
+                let content = match e.link_name().unwrap() {
+                    Some(link) => link.display().to_string(),
+                    None => String::from_utf8_lossy(&bytes).into_owned(),
+                };
+                let path = e.path().unwrap().display().to_string();
+                let kind = header.entry_type().as_byte() as char;
+                let mode = header.mode().unwrap();
+                (path, (kind, mode, header.uid().unwrap(), content))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn builtin_static_has_what_a_distroless_static_base_has() {
+        let entries = layer_entries();
+        // (path, type flag, mode, uid, a piece of the content)
+        let cases = [
+            ("etc/passwd", '0', 0o644, 0, "nonroot:x:65532:65532:"),
+            ("etc/group", '0', 0o644, 0, "nonroot:x:65532:"),
+            ("etc/nsswitch.conf", '0', 0o644, 0, "hosts: files dns"),
+            ("etc/os-release", '0', 0o644, 0, "ID=rko\n"),
+            ("etc/services", '0', 0o644, 0, "https\t\t443/tcp"),
+            ("etc/mime.types", '0', 0o644, 0, "application/json"),
+            (
+                CA_BUNDLE.trim_start_matches('/'),
+                '0',
+                0o644,
+                0,
+                "BEGIN CERTIFICATE",
+            ),
+            ("usr/share/zoneinfo/Europe/Paris", '0', 0o644, 0, "TZif"),
+            (
+                "usr/share/zoneinfo/US/Eastern",
+                '2',
+                0o777,
+                0,
+                "../America/New_York",
+            ),
+            (
+                "usr/share/zoneinfo/posix/Europe",
+                '2',
+                0o777,
+                0,
+                "../Europe",
+            ),
+            ("usr/share/doc/tzdata/copyright", '0', 0o644, 0, "tz"),
+            (
+                "usr/share/doc/netbase/copyright",
+                '0',
+                0o644,
+                0,
+                "License: GPL-2",
+            ),
+            (
+                "usr/share/common-licenses/GPL-2",
+                '0',
+                0o644,
+                0,
+                "GNU GENERAL PUBLIC LICENSE",
+            ),
+            ("usr/share/doc/media-types/copyright", '0', 0o644, 0, ""),
+            (
+                "usr/share/doc/webpki-root-certs/copyright",
+                '0',
+                0o644,
+                0,
+                "Permissive",
+            ),
+            ("tmp/", '5', 0o1777, 0, ""),
+            ("root/", '5', 0o700, 0, ""),
+            ("home/nonroot/", '5', 0o700, 65532, ""),
+            ("usr/share/zoneinfo/", '5', 0o755, 0, ""),
+        ];
+        for (path, kind, mode, uid, content) in cases {
+            let (got_kind, got_mode, got_uid, got_content) = entries
+                .get(path)
+                .unwrap_or_else(|| panic!("{path} is not in builtin:static"));
+            assert_eq!(
+                (*got_kind, *got_mode, *got_uid),
+                (kind, mode, uid),
+                "{path}"
+            );
+            assert!(got_content.contains(content), "{path}: {got_content:?}");
+        }
+        for absent in ["usr/share/zoneinfo/right/", "usr/share/zoneinfo/localtime"] {
+            assert!(!entries.contains_key(absent), "{absent}");
+        }
+    }
+}

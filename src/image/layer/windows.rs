@@ -1,0 +1,153 @@
+//! Windows container layers as ko writes them (ko: pkg/build/gobuild.go,
+//! tarBinary and tarKoData): the image's filesystem under `Files/`, an
+//! empty `Hives/` directory first, and on every file the PAX record
+//! `MSWINDOWS.rawsd` that lets Windows execute it.
+
+use super::entries::{Entry, Kind, PaxRecords};
+
+/// The PAX key for a file's Windows security descriptor.
+pub const RAWSD: &str = "MSWINDOWS.rawsd";
+
+/// ko's `userOwnerAndGroupSID`: owner and group BUILTIN\Users
+/// (SDDL `O:BUG:BU`), base64, "needed to make the binary executable".
+pub const USERS_OWNER_AND_GROUP: &str =
+    "AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==";
+
+/// `entries` (planned, parents first) moved under `Files/`, after `Hives`
+/// and `Files` themselves, which take the mode and owner of the first
+/// directory (ko: 0555, root).
+pub fn layout(entries: &[Entry]) -> Vec<Entry> {
+    let template = entries.iter().find(|e| matches!(e.kind, Kind::Dir));
+    let dir = |path: &str| Entry {
+        path: path.to_string(),
+        kind: Kind::Dir,
+        mode: template.map_or(0o555, |t| t.mode),
+        uid: template.map_or(0, |t| t.uid),
+        gid: template.map_or(0, |t| t.gid),
+        pax: PaxRecords::new(),
+    };
+    let mut out = vec![dir("Hives"), dir("Files")];
+    out.extend(entries.iter().map(|entry| {
+        let mut entry = entry.clone();
+        entry.path = format!("Files/{}", entry.path);
+        if matches!(entry.kind, Kind::File { .. }) {
+            let descriptor = USERS_OWNER_AND_GROUP.as_bytes().to_vec();
+            entry.pax.insert(RAWSD.to_string(), descriptor);
+        }
+        entry
+    }));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::layer::{plan, Defaults, EntrySpec, Source};
+    use std::sync::Arc;
+
+    #[test]
+    fn entries_move_under_files_after_hives_and_files_get_the_descriptor() {
+        let defaults = Defaults {
+            file_mode: 0o555,
+            dir_mode: 0o555,
+            uid: 0,
+            gid: 0,
+            allow_root: None,
+        };
+        let specs = [
+            EntrySpec::File {
+                source: Source::Bytes(Arc::from(&b"MZ"[..])),
+                dest: "/ko-app/hello".into(),
+                mode: None,
+                pax: PaxRecords::new(),
+            },
+            EntrySpec::File {
+                source: Source::Bytes(Arc::from(&b"hi"[..])),
+                dest: "/var/run/ko/a/b.txt".into(),
+                mode: None,
+                pax: PaxRecords::new(),
+            },
+        ];
+        let entries = layout(&plan(&specs, &defaults).unwrap());
+        let rawsd = || {
+            let descriptor = USERS_OWNER_AND_GROUP.as_bytes().to_vec();
+            PaxRecords::from([(RAWSD.to_string(), descriptor)])
+        };
+        let none = PaxRecords::new;
+        // (path, is a file, mode, PAX records)
+        let want = [
+            ("Hives", false, 0o555, none()),
+            ("Files", false, 0o555, none()),
+            ("Files/ko-app", false, 0o555, none()),
+            ("Files/ko-app/hello", true, 0o555, rawsd()),
+            ("Files/var", false, 0o555, none()),
+            ("Files/var/run", false, 0o555, none()),
+            ("Files/var/run/ko", false, 0o555, none()),
+            ("Files/var/run/ko/a", false, 0o555, none()),
+            ("Files/var/run/ko/a/b.txt", true, 0o555, rawsd()),
+        ];
+        let got: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                let file = matches!(e.kind, Kind::File { .. });
+                (e.path.as_str(), file, e.mode, e.pax.clone())
+            })
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    /// What another tar implementation reads: names as ko's Go writer
+    /// stores them (no trailing `/`) and the PAX record on the file.
+    #[test]
+    fn the_tar_reads_back_as_ko_writes_it() {
+        let file = Entry {
+            path: "ko-app/hello".into(),
+            kind: Kind::File {
+                source: Source::Bytes(Arc::from(&b"MZ"[..])),
+                size: 2,
+            },
+            mode: 0o555,
+            uid: 0,
+            gid: 0,
+            pax: PaxRecords::new(),
+        };
+        let dir = Entry {
+            path: "ko-app".into(),
+            kind: Kind::Dir,
+            ..file.clone()
+        };
+        let mut bytes = Vec::new();
+        super::super::write_windows_tar(&[dir, file], 0, &mut bytes).unwrap();
+        let mut archive = tar::Archive::new(&bytes[..]);
+        let got: Vec<(String, Vec<String>)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let pax = e
+                    .pax_extensions()
+                    .unwrap()
+                    .map(|records| {
+                        records
+                            .map(|r| {
+                                let r = r.unwrap();
+                                format!("{}={}", r.key().unwrap(), r.value().unwrap())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (String::from_utf8(e.path_bytes().into_owned()).unwrap(), pax)
+            })
+            .collect();
+        let rawsd = format!("{RAWSD}={USERS_OWNER_AND_GROUP}");
+        assert_eq!(
+            got,
+            [
+                ("Hives".to_string(), vec![]),
+                ("Files".to_string(), vec![]),
+                ("Files/ko-app".to_string(), vec![]),
+                ("Files/ko-app/hello".to_string(), vec![rawsd]),
+            ]
+        );
+    }
+}
