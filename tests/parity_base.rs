@@ -324,3 +324,30 @@ fn a_windows_base_gets_ko_s_windows_layers_entrypoint_and_environment() {
     );
     assert_eq!(runtime["User"], "ContainerUser");
 }
+
+// Item 9, for the plumbing: `assemble-layer --windows` writes the layer
+// ko's tarBinary writes (pkg/build/gobuild.go), so a build system can make
+// Windows images from the subcommands too.
+#[test]
+fn assemble_layer_windows_writes_ko_s_windows_layer() {
+    let dir = temp_dir();
+    let binary = dir.path().join("hello.exe");
+    fs::write(&binary, b"MZ rest of a PE file").unwrap();
+    let (blob, _) = layer(
+        dir.path(),
+        "windows",
+        &[
+            "--windows",
+            &format!("--file={}=/ko-app/hello", binary.display()),
+        ],
+    );
+    assert_eq!(
+        tar_entries(&fs::read(&blob).unwrap()),
+        [
+            dir_entry("Hives"),
+            dir_entry("Files"),
+            dir_entry("Files/ko-app"),
+            windows_file("Files/ko-app/hello", b"MZ"),
+        ]
+    );
+}

@@ -353,10 +353,10 @@ fn export_refuses_a_blob_whose_content_does_not_match_its_digest() {
 /// which changed the base and nothing else (the same layer on `scratch`
 /// gives the same digests before and after that change).
 const PINNED: [&str; 4] = [
-    "image sha256:1deb123d93cc5bb89622e868459192aebea18e673c6372d1660264c8d93f76e8",
-    "index sha256:f5317a85beeb41c37d2723126b232e388f69462712235301190f7c8b0ba34524",
-    "docker sha256:e262e7515808052cd14fd77f406678d5c1ca17db57393a43e6f0aa884c6a8c2a",
-    "oci sha256:9f45c94882781521c98f2c39fa20234647097243df53324f374edc38287dcd95",
+    "image sha256:bbe2cdaad2c74443ebd9eed8127912aa8237ef29f9641b26f14716a16d463919",
+    "index sha256:b4e62fca470957f8dadb771fa5c325b766ddeee1210022438084eb61da333f20",
+    "docker sha256:3281f5aff388a2fde46ca9a4114a552a1ce35df139bbedbe5c9b4003962e6a1b",
+    "oci sha256:5128fe13e47d6e57a0875900776d598f2a9f7a9d70e4aae5ddfcf1969f3c023d",
 ];
 
 #[test]

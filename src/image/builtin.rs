@@ -148,13 +148,15 @@ fn assemble() -> Result<(Vec<u8>, LayerDescriptor)> {
         }
     }
     // Fixed settings: changing any of them changes the digest of every image
-    // built on builtin:static.
+    // built on builtin:static. gzip level 6: with the time zone database,
+    // level 9 took three times the CPU (140 ms against 46 ms per
+    // `rko append`) for a larger layer (345 kB against 338 kB).
     let options = LayerOptions {
         defaults,
         mtime: 0,
         compress: CompressOptions {
             compression: Compression::Gzip,
-            level: Some(9),
+            level: Some(6),
             jobs: 1,
         },
         windows: false,
@@ -203,7 +205,7 @@ mod tests {
         let image = base(Platform::default_target()).unwrap();
         assert_eq!(
             image.manifest_digest.unwrap().to_string(),
-            "sha256:2d6ffa506eed066252e928ff62da3b3791b205722161b0bd35f6c8e2dd1ee79c"
+            "sha256:945d44ec1366411a7dee7ca8e1679e4a146307975c8db6e26d6931b38b178fff"
         );
     }
 
