@@ -3,7 +3,7 @@
 # Flags: --repository REPO and --tag TAG (repeatable) replace the target's
 # repository and tags; anything else goes to rko push.
 set -euo pipefail
-rko="{{rko}}"
+rko="./{{rko}}"
 layout="{{layout}}"
 digest_file="{{digest}}"
 tags_file="{{tags}}"
