@@ -1,11 +1,12 @@
 """rko's Bazel rules: OCI images of Go binaries, built by rko's hermetic actions.
 
-    load("@rko//rules:defs.bzl", "ko_image", "ko_image_index", "ko_push", "ko_resolve", "ko_sbom", "ko_export")
+    load("@rko//rules:defs.bzl", "ko_image", "ko_image_index", "ko_push", "ko_load", "ko_resolve", "ko_sbom", "ko_export")
 """
 
 load("//rules/private:export.bzl", _ko_export = "ko_export")
 load("//rules/private:image.bzl", _ko_image = "ko_image")
 load("//rules/private:index.bzl", _ko_image_index = "ko_image_index")
+load("//rules/private:load.bzl", _ko_load = "ko_load")
 load("//rules/private:providers.bzl", _ImageInfo = "ImageInfo")
 load("//rules/private:push.bzl", _ko_push = "ko_push")
 load("//rules/private:resolve.bzl", _ko_resolve = "ko_resolve")
@@ -15,17 +16,8 @@ load("//rules/private:toolchain.bzl", _rko_toolchain = "rko_toolchain")
 ImageInfo = _ImageInfo
 ko_image = _ko_image
 ko_image_index = _ko_image_index
-def ko_push(name, image, repository = "", tags = ["latest"], **kwargs):
-    """`bazel run` target pushing `image` to `repository` with `tags` (overridable: --repository, --tag).
-
-    Args:
-      name: the target name.
-      image: a ko_image or ko_image_index.
-      repository: registry/repository to push to.
-      tags: tags to push (Bazel reserves the attribute name, hence this macro).
-      **kwargs: common rule attributes.
-    """
-    _ko_push(name = name, image = image, repository = repository, remote_tags = tags, **kwargs)
+ko_push = _ko_push
+ko_load = _ko_load
 ko_resolve = _ko_resolve
 ko_sbom = _ko_sbom
 ko_export = _ko_export

@@ -63,5 +63,6 @@ pub use yaml::resolve::{
 
 // The porcelain: `rko build`, `resolve`, `apply`.
 pub use porcelain::ko_yaml::ImageSettings;
+pub use porcelain::naming::{image_name, Naming};
 pub use porcelain::pipeline::{build_and_publish, Outcome, Report, Request};
 pub use porcelain::plan::{Flags as BuildValues, NamingFlags, PublishFlags};

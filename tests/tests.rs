@@ -6,6 +6,7 @@
 mod util;
 
 mod bazel;
+mod bazel_rules;
 mod build;
 mod determinism;
 mod errors;

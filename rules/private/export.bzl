@@ -2,32 +2,57 @@
 
 load(":providers.bzl", "ImageInfo", "TOOLCHAIN", "params_args", "rko_binary")
 
-def _ko_export_impl(ctx):
-    out = ctx.actions.declare_file(ctx.label.name + ".tar")
-    info = ctx.attr.image[ImageInfo]
+def export_tarball(ctx, image, out, format = "docker", tag = "", platform = ""):
+    """Runs `rko export` (mnemonic RkoExport) on the layout of `image` (an ImageInfo) into `out`.
+
+    Args:
+      ctx: the rule's context (it needs rko's toolchain).
+      image: the ImageInfo of the image or index.
+      out: the tarball to write.
+      format: docker or oci.
+      tag: REPO:TAG the loaded image gets.
+      platform: which image of an index (docker format).
+    """
     args = params_args(ctx, "export")
-    args.add(info.layout.path)
-    args.add("--format", ctx.attr.format)
-    if ctx.attr.repo_tag:
-        args.add("--tag", ctx.attr.repo_tag)
+    args.add(image.layout.path)
+    args.add("--format", format)
+    if tag:
+        args.add("--tag", tag)
+    if platform:
+        args.add("--platform", platform)
     args.add("--out", out)
     ctx.actions.run(
         executable = rko_binary(ctx),
         arguments = [args],
-        inputs = [info.layout],
+        inputs = [image.layout],
         outputs = [out],
         mnemonic = "RkoExport",
         progress_message = "RkoExport %s" % ctx.label,
     )
+
+def _ko_export_impl(ctx):
+    out = ctx.actions.declare_file(ctx.label.name + ".tar")
+    export_tarball(
+        ctx,
+        ctx.attr.image[ImageInfo],
+        out,
+        format = ctx.attr.format,
+        tag = ctx.attr.repo_tag,
+        platform = ctx.attr.platform,
+    )
     return [DefaultInfo(files = depset([out]))]
 
 ko_export = rule(
-    doc = "Exports an image as a docker-save tarball (one platform) or an OCI archive.",
+    doc = """Exports an image as a docker-save tarball (one platform) or an OCI archive.
+
+An image on a shallow base (rko_base_image's default) has no base layers to export:
+set `shallow = False` on that rko_base_image.""",
     implementation = _ko_export_impl,
     attrs = {
         "image": attr.label(doc = "A ko_image or ko_image_index.", providers = [ImageInfo], mandatory = True),
         "format": attr.string(doc = "docker or oci.", default = "docker", values = ["docker", "oci"]),
         "repo_tag": attr.string(doc = "REPO:TAG the loaded image gets."),
+        "platform": attr.string(doc = "Which image of an index to export (docker format), OS/ARCH[/VARIANT]."),
     },
     toolchains = [TOOLCHAIN],
 )

@@ -1,57 +1,90 @@
 """ko_push: a `bazel run` target that pushes an image or index with rko push."""
 
 load(":providers.bzl", "ImageInfo", "TOOLCHAIN", "rko_binary")
+load(":stamp.bzl", "STAMP_ATTRS", "stamp_file", "stamping")
 
-_SCRIPT = """#!/usr/bin/env bash
-# Pushes {image}. Flags: --repository REPO and --tag TAG (repeatable)
-# replace the defaults; anything else goes to rko push.
-set -euo pipefail
-repository={repository}
-tags=({tags})
-custom_tags=()
-extra=()
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --repository) repository="$2"; shift 2 ;;
-        --repository=*) repository="${{1#*=}}"; shift ;;
-        --tag) custom_tags+=("$2"); shift 2 ;;
-        --tag=*) custom_tags+=("${{1#*=}}"); shift ;;
-        *) extra+=("$1"); shift ;;
-    esac
-done
-[ ${{#custom_tags[@]}} -gt 0 ] && tags=("${{custom_tags[@]}}")
-[ -n "$repository" ] || {{ echo "ko_push: no repository: set repository= or pass --repository" >&2; exit 2; }}
-args=(push ./{layout} "$repository:${{tags[0]}}")
-for tag in "${{tags[@]:1}}"; do args+=(--tag "$tag"); done
-exec ./{rko} "${{args[@]}}" ${{extra[@]+"${{extra[@]}}"}}
-"""
+# What a repository may hold: it is written into the script as it is.
+_REPOSITORY_CHARACTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:/[]"
+
+def _check_repository(ctx):
+    repository = ctx.attr.repository
+    for character in repository.elems():
+        if character not in _REPOSITORY_CHARACTERS:
+            fail("ko_push %s: repository %r has %r: give registry/repository, without tag or digest" % (ctx.label, repository, character))
+    last = repository.rsplit("/", 1)[-1]
+    if "@" in repository or ":" in last:
+        fail("ko_push %s: repository %r: give registry/repository, without tag or digest (tags go in tags or remote_tags)" % (ctx.label, repository))
+
+def _tags_file(ctx):
+    """The file of tags to push, one per line: remote_tags or the tags list, stamped when the build stamps."""
+    if ctx.file.remote_tags and ctx.attr.tag_list:
+        fail("ko_push %s: give tags or remote_tags, not both" % ctx.label)
+    tags = ctx.file.remote_tags
+    if not tags:
+        tags = ctx.actions.declare_file(ctx.label.name + ".tags.txt")
+        ctx.actions.write(tags, "\n".join(ctx.attr.tag_list) + "\n")
+    if not stamping(ctx):
+        return tags
+    stamped = ctx.actions.declare_file(ctx.label.name + ".stamped-tags.txt")
+    stamp_file(ctx, tags, stamped)
+    return stamped
 
 def _ko_push_impl(ctx):
+    _check_repository(ctx)
     rko = rko_binary(ctx)
     info = ctx.attr.image[ImageInfo]
+    tags = _tags_file(ctx)
     script = ctx.actions.declare_file(ctx.label.name + ".sh")
-    ctx.actions.write(
+    ctx.actions.expand_template(
+        template = ctx.file._template,
         output = script,
         is_executable = True,
-        content = _SCRIPT.format(
-            image = ctx.attr.image.label,
-            repository = repr(ctx.attr.repository) if ctx.attr.repository else "''",
-            tags = " ".join([repr(t) for t in ctx.attr.remote_tags]),
-            layout = info.layout.short_path,
-            rko = rko.short_path,
-        ),
+        substitutions = {
+            "{{image}}": str(ctx.attr.image.label),
+            "{{label}}": str(ctx.label),
+            "{{rko}}": rko.short_path,
+            "{{layout}}": info.layout.short_path,
+            "{{digest}}": info.digest.short_path,
+            "{{tags}}": tags.short_path,
+            "{{repository}}": ctx.attr.repository,
+        },
     )
-    runfiles = ctx.runfiles(files = [rko, info.layout, info.digest])
+    runfiles = ctx.runfiles(files = [rko, info.layout, info.digest, tags])
     return [DefaultInfo(executable = script, runfiles = runfiles)]
 
-ko_push = rule(
-    doc = "`bazel run` pushes the image or index; --repository and --tag override the attributes.",
+_ko_push = rule(
+    doc = "The rule behind the ko_push macro (which see): `tags` is `tag_list` here.",
     implementation = _ko_push_impl,
-    attrs = {
+    attrs = dict({
         "image": attr.label(doc = "A ko_image or ko_image_index.", providers = [ImageInfo], mandatory = True),
-        "repository": attr.string(doc = "registry/repository to push to."),
-        "remote_tags": attr.string_list(doc = "Tags to push (`tags` of the ko_push macro).", default = ["latest"]),
-    },
+        "repository": attr.string(doc = "registry/repository to push to, without tag or digest."),
+        "remote_tags": attr.label(doc = "A file of tags to push, one per line; may hold `{KEY}` stamp placeholders.", allow_single_file = True),
+        "tag_list": attr.string_list(doc = "Tags to push (the ko_push macro's `tags`); may hold `{KEY}` stamp placeholders."),
+        "_template": attr.label(default = ":push.sh.tpl", allow_single_file = True),
+    }, **STAMP_ATTRS),
     executable = True,
     toolchains = [TOOLCHAIN],
 )
+
+def ko_push(name, image, repository = "", tags = None, remote_tags = None, **kwargs):
+    """`bazel run` target pushing `image` to `repository` with `rko push`.
+
+    Tags come from `tags` (default `latest`) or from `remote_tags`, a file with one
+    tag per line (as rules_oci's: it may be generated); none at all pushes by digest
+    alone. `bazel run //:push -- --repository REPO --tag TAG` replaces the repository
+    and the tags. Under `--stamp` (or `stamp = 1`) each `{KEY}` in a tag is replaced
+    by KEY's value from Bazel's status files: `{BUILD_USER}`, `{BUILD_TIMESTAMP}`,
+    `{BUILD_EMBED_LABEL}` or the keys `--workspace_status_command` prints
+    (`{STABLE_GIT_COMMIT}`). An unstamped placeholder is an error naming `--stamp`.
+
+    Args:
+      name: the target name.
+      image: a ko_image or ko_image_index.
+      repository: registry/repository to push to (or pass --repository to bazel run).
+      tags: tags to push, default ["latest"] (a list: Bazel reserves the attribute name `tags`, hence this macro).
+      remote_tags: instead of `tags`, a file of tags, one per line (may be generated, or stamped: `{KEY}`).
+      **kwargs: `stamp` and the common rule attributes.
+    """
+    if tags == None and remote_tags == None:
+        tags = ["latest"]
+    _ko_push(name = name, image = image, repository = repository, tag_list = tags or [], remote_tags = remote_tags, **kwargs)

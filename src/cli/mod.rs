@@ -10,6 +10,7 @@ mod export;
 mod index;
 mod kubectl;
 mod login;
+mod name;
 pub mod params;
 pub mod progress;
 mod pull;
@@ -60,6 +61,7 @@ enum Command {
     Login(login::LoginArgs),
     Logout(login::LogoutArgs),
     ResolveYaml(resolve_yaml::Args),
+    Name(name::Args),
     Sbom(sbom::Args),
     #[command(alias = "publish")]
     Build(build::Args),
@@ -84,6 +86,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
         Command::ResolveYaml(args) => resolve_yaml::run(args),
+        Command::Name(args) => name::run(args),
         Command::Sbom(args) => sbom::run(args),
         Command::Build(args) => build::run(args),
         Command::Resolve(args) => kubectl::resolve(args),

@@ -125,9 +125,7 @@ impl Layout {
     pub(crate) fn open_blob(&self, digest: &Digest) -> Result<Blob> {
         let path = self.blob_path(digest);
         match std::fs::symlink_metadata(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(Error::file(&self.root, format!("is missing blob {digest}")))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(self.missing(digest, "")),
             _ => blob::open_in_layout(&path, digest),
         }
     }
@@ -202,16 +200,23 @@ impl Layout {
         if self.has_blob(digest) {
             return Ok(());
         }
+        Err(self.missing(digest, &format!(", listed by {listed_by}")))
+    }
+
+    /// A blob is not here; a shallow layout says where it is and how to
+    /// get a full one, from the command line or from Bazel.
+    fn missing(&self, digest: &Digest, context: &str) -> Error {
         let shallow = match self.blob_source() {
             Some(source) => format!(
-                "; it is a shallow layout (its layers are in {source}): pull it without --shallow"
+                "; it is a shallow layout (its layers are in {source}): pull it without \
+                 --shallow (in Bazel, set `shallow = False` on its rko_base_image)"
             ),
             None => String::new(),
         };
-        Err(Error::file(
+        Error::file(
             &self.root,
-            format!("is missing blob {digest}, listed by {listed_by}{shallow}"),
-        ))
+            format!("is missing blob {digest}{context}{shallow}"),
+        )
     }
 
     /// Every image in the layout, following nested indexes, in index order.

@@ -1,0 +1,547 @@
+//! The Bazel rules as a Bazel user meets them (issue 13): a base pinned by
+//! digest is tracked, so a new digest rebuilds the image without `bazel
+//! clean` and a remote cache keys on the base's content; `ko_export` of a
+//! shallow base names the attribute to set; `bazel run` of `ko_load` loads
+//! into podman; `ko_push` pushes tags from a file, stamped; the toolchain
+//! runs only on its exec platform; every `.bzl` has a `bzl_library`;
+//! `ko_resolve` names images as `rko resolve` does; docs/rules.md is
+//! generated from the `doc=` strings and up to date.
+
+use crate::util::registry::{free_port, Auth, Registry};
+use crate::util::*;
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+
+// ---------------------------------------------------------------------------
+// Harness: copied from tests/bazel.rs (Workspace, nginx) until the two are
+// folded into tests/util.
+
+/// What of the rko repository a workspace needs, copied so the test can edit it.
+fn copy_rko_repo(to: &Path) {
+    fs::create_dir_all(to.join("examples")).unwrap();
+    for item in ["rules", "WORKSPACE", "BUILD.bazel", "MODULE.bazel"] {
+        copy_tree(&repo_root().join(item), to);
+    }
+    copy_tree(&repo_root().join("examples/hello"), &to.join("examples"));
+}
+
+/// A copy of examples/bazel with its own output root, shut down when dropped.
+/// Its server outlives a build of another workspace (600 s idle): a stale
+/// result lives in a running server's memory, and a test that let the
+/// server stop between two builds would not see it.
+struct Workspace {
+    path: PathBuf,
+    output_root: PathBuf,
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let _ = self.bazel().arg("shutdown").output();
+    }
+}
+
+impl Workspace {
+    /// examples/bazel copied to `dir/at`, its `@rko` a copy of this
+    /// repository at `dir/rko`; Bazel's output root is `dir/output_root`.
+    fn copy(dir: &Path, at: &str, output_root: &str) -> Workspace {
+        let rko_repo = dir.join("rko");
+        if !rko_repo.exists() {
+            copy_rko_repo(&rko_repo);
+        }
+        let path = dir.join(at);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        copy_tree(&repo_root().join("examples/bazel"), &path);
+        let ws = Workspace {
+            path,
+            output_root: dir.join(output_root),
+        };
+        ws.replace(
+            "WORKSPACE",
+            "path = \"../..\",",
+            &format!("path = \"{}\",", rko_repo.display()),
+        );
+        ws
+    }
+
+    fn bazel(&self) -> Command {
+        let mut cmd = Command::new(require("bazel"));
+        cmd.current_dir(&self.path)
+            .args(["--nosystem_rc", "--nohome_rc", "--max_idle_secs=600"])
+            .arg(format!("--output_user_root={}", self.output_root.display()))
+            .env("GOCACHE", gocache())
+            .env("RKO_BINARY", env!("CARGO_BIN_EXE_rko"))
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    require("go").parent().unwrap().display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            );
+        cmd
+    }
+
+    fn bin(&self, name: &str) -> PathBuf {
+        self.path.join("bazel-bin").join(name)
+    }
+
+    /// Appends `text` to the workspace's file `name`.
+    fn append(&self, name: &str, text: &str) {
+        let path = self.path.join(name);
+        let mut content = fs::read_to_string(&path).unwrap_or_default();
+        content.push_str(text);
+        fs::write(&path, content).unwrap();
+    }
+
+    /// Replaces `from` (which must be there) by `to` in the file `name`.
+    fn replace(&self, name: &str, from: &str, to: &str) {
+        let path = self.path.join(name);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{name} has no {from:?}");
+        fs::write(&path, text.replace(from, to)).unwrap();
+    }
+
+    /// Loads `symbols` from rko's defs.bzl at the top of BUILD.bazel (a
+    /// load must come before any rule).
+    fn load_defs(&self, symbols: &[&str]) {
+        let path = self.path.join("BUILD.bazel");
+        let quoted: Vec<String> = symbols.iter().map(|s| format!("\"{s}\"")).collect();
+        let text = fs::read_to_string(&path).unwrap();
+        fs::write(
+            &path,
+            format!(
+                "load(\"@rko//rules:defs.bzl\", {})\n{text}",
+                quoted.join(", ")
+            ),
+        )
+        .unwrap();
+    }
+}
+
+/// The spawns in a Bazel execution log (a stream of JSON objects).
+fn spawns(log: &Path) -> Vec<Value> {
+    let text = fs::read_to_string(log).unwrap();
+    serde_json::Deserializer::from_str(&text)
+        .into_iter::<Value>()
+        .map(|v| v.unwrap())
+        .collect()
+}
+
+/// nginx serving a WebDAV directory, as Bazel's HTTP remote cache.
+struct Nginx {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM, not SIGKILL: the master then stops its workers too.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_nginx(dir: &Path) -> Nginx {
+    let nginx = require("nginx");
+    let port = free_port();
+    for sub in ["cache", "logs", "tmp"] {
+        fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let config = dir.join("nginx.conf");
+    fs::write(
+        &config,
+        format!(
+            "user root;\ndaemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\nevents {{}}\nhttp {{\n  access_log {d}/logs/access.log;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  server {{\n    listen 127.0.0.1:{port};\n    root {d}/cache;\n    client_max_body_size 0;\n    location / {{\n      dav_methods PUT DELETE;\n      create_full_put_path on;\n      dav_access user:rw group:rw all:r;\n    }}\n  }}\n}}\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(nginx)
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&config)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nginx did not start: {}",
+            fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Nginx { child, port }
+}
+
+/// The manifest of the one image in `layout`.
+fn manifest(layout: &Path) -> Value {
+    let digest = layout_digest(layout);
+    read_json(
+        &layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:")),
+    )
+}
+
+/// podman's storage under `dir` for a command that runs podman itself (as
+/// `bazel run //:load` does), where `podman(dir)` finds it too.
+fn with_podman_storage(cmd: &mut Command, dir: &Path) {
+    let storage_conf = dir.join("storage.conf");
+    fs::write(
+        &storage_conf,
+        format!(
+            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+            dir.join("storage").display(),
+            dir.join("run").display()
+        ),
+    )
+    .unwrap();
+    cmd.env("CONTAINERS_STORAGE_CONF", &storage_conf);
+}
+
+// ---------------------------------------------------------------------------
+// 1 and 2: a base pinned by digest; ko_export of a shallow base.
+
+/// The rko_base_image block the workspace gets, pinned at `digest`.
+fn base_image_block(reference: &str, digest: &str, extra: &str) -> String {
+    format!(
+        "\nrko_base_image(\n    name = \"pinned_base\",\n    reference = \"{reference}\",\n    digest = \"{digest}\",{extra}\n)\n"
+    )
+}
+
+/// Pushes an image whose one layer holds `text` at /etc/base-version;
+/// returns its digest.
+fn push_base(d: &Path, registry: &Registry, version: &str) -> String {
+    let layout = image_with_file(
+        d,
+        &format!("base-{version}"),
+        format!("base {version}\n").as_bytes(),
+        "/etc/base-version",
+    );
+    pushed_digest(&run_ok(
+        rko_in(&d.join("docker"))
+            .arg("push")
+            .arg(&layout)
+            .arg(format!("{}/base:{version}", registry.host())),
+    ))
+}
+
+/// A workspace whose `//:on_base` is the hello binary on `@pinned_base`
+/// (pinned at `digest`), with `//:on_base_tar` exporting it.
+fn workspace_on_base(d: &Path, at: &str, root: &str, reference: &str, digest: &str) -> Workspace {
+    let ws = Workspace::copy(d, at, root);
+    ws.append(
+        "WORKSPACE",
+        "\nload(\"@rko//rules:repositories.bzl\", \"rko_base_image\")\n",
+    );
+    ws.append("WORKSPACE", &base_image_block(reference, digest, ""));
+    ws.append(
+        "BUILD.bazel",
+        &format!(
+            "\nko_image(\n    name = \"on_base\",\n    base = \"@pinned_base//:layout\",\n    base_name = \"{reference}\",\n    binary = \":hello_amd64\",\n    created = CREATED,\n)\n\nko_export(\n    name = \"on_base_tar\",\n    image = \":on_base\",\n    repo_tag = \"example.com/on-base:latest\",\n)\n"
+        ),
+    );
+    ws
+}
+
+/// `bazel build //:on_base` with `flags`; the base digest the image
+/// records, and whether its RkoAppend came from the remote cache.
+fn build_on_base(ws: &Workspace, flags: &[&str], log: &Path) -> (String, bool) {
+    run_ok(
+        ws.bazel()
+            .args(["build", "//:on_base"])
+            .args(flags)
+            .arg(format!("--execution_log_json_file={}", log.display())),
+    );
+    let base = manifest(&ws.bin("on_base"))["annotations"]["org.opencontainers.image.base.digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let append_hit = spawns(log)
+        .iter()
+        .any(|s| s["mnemonic"] == "RkoAppend" && s["remoteCacheHit"] == true);
+    (base, append_hit)
+}
+
+#[test]
+fn a_new_base_digest_rebuilds_the_image_without_clean_and_the_remote_cache_keys_on_the_base() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let registry = Registry::start(Auth::None);
+    let reference = format!("{}/base", registry.host());
+    let old = push_base(d, &registry, "v1");
+    let new = push_base(d, &registry, "v2");
+    let nginx = start_nginx(&d.join("nginx"));
+    let remote_cache = format!("--remote_cache=http://127.0.0.1:{}", nginx.port);
+
+    // The old base fills the remote cache.
+    let first = workspace_on_base(d, "first/ws", "root-1", &reference, &old);
+    let (base, _) = build_on_base(&first, &[&remote_cache], &d.join("1.json"));
+    assert_eq!(base, old);
+
+    // Elsewhere, pinned at the new base: the cache has nothing for it.
+    let second = workspace_on_base(d, "second/ws", "root-2", &reference, &new);
+    let (base, hit) = build_on_base(&second, &[&remote_cache], &d.join("2.json"));
+    assert_eq!(base, new, "a remote cache served the image on the old base");
+    assert!(!hit, "RkoAppend on the new base came from the cache");
+
+    // The first workspace (its server still running) moves to the new
+    // digest: no `bazel clean`, and the image is the new one, which the
+    // cache has from the second workspace.
+    first.replace("WORKSPACE", &old, &new);
+    let (base, hit) = build_on_base(&first, &[&remote_cache], &d.join("3.json"));
+    assert_eq!(base, new, "the image stayed on the old base");
+    assert!(hit, "the same base content should give the same action key");
+
+    step_export_of_a_shallow_base_names_the_attribute(&first, &reference, &new);
+}
+
+/// ko_export of an image on a shallow base fails naming the attribute to
+/// set; with it set, the tarball holds every layer.
+fn step_export_of_a_shallow_base_names_the_attribute(
+    ws: &Workspace,
+    reference: &str,
+    digest: &str,
+) {
+    let stderr = run_err(ws.bazel().args(["build", "//:on_base_tar"]));
+    assert!(
+        stderr.contains("shallow = False") && stderr.contains("rko_base_image"),
+        "no hint at rko_base_image's shallow attribute: {stderr}"
+    );
+    ws.replace(
+        "WORKSPACE",
+        &base_image_block(reference, digest, ""),
+        &base_image_block(reference, digest, "\n    shallow = False,"),
+    );
+    run_ok(ws.bazel().args(["build", "//:on_base_tar"]));
+    let listing = run_ok(
+        Command::new("tar")
+            .arg("-xOf")
+            .arg(ws.bin("on_base_tar.tar"))
+            .arg("manifest.json"),
+    );
+    let layers = json(&listing)[0]["Layers"].as_array().unwrap().len();
+    assert_eq!(layers, 3, "builtin:static, the base's file, the binary");
+}
+
+// ---------------------------------------------------------------------------
+// 3 and 4: ko_load, ko_push with stamped tags from a file.
+
+#[test]
+fn bazel_run_loads_into_podman_and_pushes_stamped_tags_from_a_file() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let registry = Registry::start(Auth::None);
+    let repository = format!("{}/hello", registry.host());
+    let ws = Workspace::copy(d, "ws", "root");
+    ws.load_defs(&["ko_load"]);
+    ws.append(
+        "BUILD.bazel",
+        &format!(
+            "\nko_load(\n    name = \"load\",\n    image = \":image_amd64\",\n    repo_tags = [\"example.com/hello:bazel\", \"example.com/hello:second\"],\n)\n\nko_push(\n    name = \"push_stamped\",\n    image = \":image\",\n    repository = \"{repository}\",\n    remote_tags = \"release_tags.txt\",\n)\n"
+        ),
+    );
+    ws.append(
+        "release_tags.txt",
+        "v1\n{STABLE_RELEASE}\ncommit-{BUILD_SCM_REVISION}\n",
+    );
+    let status = ws.path.join("status.sh");
+    fs::write(
+        &status,
+        "#!/bin/sh\necho STABLE_RELEASE 1.2.3\necho BUILD_SCM_REVISION abc123\n",
+    )
+    .unwrap();
+    run_ok(Command::new("chmod").arg("+x").arg(&status));
+
+    step_bazel_run_load_puts_the_image_into_podman(&ws, d);
+
+    let docker = d.join("docker");
+    let stderr = run_err(
+        ws.bazel()
+            .args(["run", "//:push_stamped"])
+            .env("DOCKER_CONFIG", &docker),
+    );
+    assert!(
+        stderr.contains("--stamp") && stderr.contains("{STABLE_RELEASE}"),
+        "an unstamped placeholder should name --stamp: {stderr}"
+    );
+    run_ok(
+        ws.bazel()
+            .args(["run", "--stamp"])
+            .arg(format!("--workspace_status_command={}", status.display()))
+            .arg("//:push_stamped")
+            .env("DOCKER_CONFIG", &docker),
+    );
+    let listed = json(&run_ok(
+        skopeo("list-tags").arg(format!("docker://{repository}")),
+    ));
+    let mut tags: Vec<&str> = listed["Tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["1.2.3", "commit-abc123", "v1"]);
+    let pushed = json(&run_ok(
+        skopeo("inspect")
+            .arg("--raw")
+            .arg(format!("docker://{repository}:1.2.3")),
+    ));
+    assert_eq!(pushed["manifests"].as_array().unwrap().len(), 2);
+}
+
+/// `bazel run //:load` loads the amd64 image under both names; podman's
+/// image ID is the image's config digest.
+fn step_bazel_run_load_puts_the_image_into_podman(ws: &Workspace, d: &Path) {
+    let podman_dir = d.join("podman");
+    fs::create_dir_all(&podman_dir).unwrap();
+    let mut run = ws.bazel();
+    run.args(["run", "//:load"]);
+    with_podman_storage(&mut run, &podman_dir);
+    run_ok(&mut run);
+    let images =
+        run_ok(podman(&podman_dir).args(["images", "--format", "{{.Repository}}:{{.Tag}}"]));
+    for name in ["example.com/hello:bazel", "example.com/hello:second"] {
+        assert!(images.lines().any(|l| l == name), "{name} not in {images}");
+    }
+    let id = run_ok(podman(&podman_dir).args([
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        "example.com/hello:bazel",
+    ]));
+    let config = manifest(&ws.bin("image_amd64"))["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(format!("sha256:{}", id.trim()), config);
+}
+
+// ---------------------------------------------------------------------------
+// 5 and 7: the toolchain's exec platform, bzl_library, ko_resolve's names.
+
+#[test]
+fn the_toolchain_runs_only_on_its_exec_platform_and_every_bzl_file_has_a_bzl_library() {
+    let dir = temp_dir();
+    let ws = Workspace::copy(dir.path(), "ws", "root");
+    ws.append(
+        "BUILD.bazel",
+        "\nplatform(\n    name = \"arm64_exec\",\n    constraint_values = [\"@platforms//os:linux\", \"@platforms//cpu:aarch64\"],\n)\n",
+    );
+    run_ok(ws.bazel().args(["build", "--nobuild", "//:image_amd64"]));
+    let stderr = run_err(ws.bazel().args([
+        "build",
+        "--nobuild",
+        "--host_platform=//:arm64_exec",
+        "//:image_amd64",
+    ]));
+    assert!(
+        stderr.contains("@rko//rules:toolchain_type"),
+        "an rko built for this machine was chosen for an arm64 exec platform: {stderr}"
+    );
+
+    let listed = run_ok(
+        ws.bazel()
+            .args(["query", "labels(srcs, kind(bzl_library, @rko//rules/...))"]),
+    );
+    let mut in_libraries: Vec<String> = listed
+        .lines()
+        .map(|l| l.trim().trim_start_matches("@rko//").replace(':', "/"))
+        .collect();
+    in_libraries.sort();
+    let mut bzl_files: Vec<String> = walkdir::WalkDir::new(repo_root().join("rules"))
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "bzl"))
+        .map(|e| {
+            e.path()
+                .strip_prefix(repo_root())
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    bzl_files.sort();
+    assert_eq!(in_libraries, bzl_files);
+    run_ok(ws.bazel().args(["build", "@rko//rules:defs"]));
+}
+
+/// Each `ko://` reference's replacement in resolved YAML, up to its `@`.
+fn resolved_names(yaml: &str) -> Vec<String> {
+    yaml.lines()
+        .filter_map(|l| l.split_once("image: "))
+        .map(|(_, r)| r.split('@').next().unwrap().trim().to_string())
+        .collect()
+}
+
+#[test]
+fn ko_resolve_names_images_as_rko_resolve_does() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let ws = Workspace::copy(d, "ws", "root");
+    run_ok(ws.bazel().args(["build", "//:deploy"]));
+    let bazel = resolved_names(&fs::read_to_string(ws.bin("deploy.yaml")).unwrap());
+
+    let resolved = run_ok(
+        porcelain(d)
+            .current_dir(d.join("rko/examples/hello"))
+            .args(["resolve", "--push=false", "--sbom=none", "-f"])
+            .arg(ws.path.join("deploy.yaml"))
+            .env("KO_DOCKER_REPO", "registry.example.com/team")
+            .env("GOFLAGS", "-buildvcs=false"),
+    );
+    let rko = resolved_names(&resolved);
+    assert_eq!(bazel, rko, "ko_resolve and rko resolve");
+    assert!(
+        rko[0].starts_with("registry.example.com/team/hello-"),
+        "{rko:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 6: docs/rules.md.
+
+#[test]
+fn docs_rules_md_is_generated_from_the_doc_strings_and_up_to_date() {
+    let dir = temp_dir();
+    let out = dir.path().join("rules.md");
+    run_ok(
+        Command::new(require("python3"))
+            .arg(repo_root().join("scripts/gen-rules-doc"))
+            .arg("--out")
+            .arg(&out),
+    );
+    let generated = fs::read_to_string(&out).unwrap();
+    let committed = fs::read_to_string(repo_root().join("docs/rules.md")).unwrap_or_default();
+    assert!(
+        generated == committed,
+        "docs/rules.md is out of date: run scripts/gen-rules-doc"
+    );
+    for name in [
+        "ko_image",
+        "ko_image_index",
+        "ko_push",
+        "ko_load",
+        "ko_export",
+        "ko_resolve",
+        "ko_sbom",
+        "rko_base_image",
+        "rko_toolchain",
+        "ImageInfo",
+        "bzl_library",
+    ] {
+        assert!(
+            generated.contains(&format!("## {name}\n")),
+            "docs/rules.md has no section for {name}"
+        );
+    }
+}
