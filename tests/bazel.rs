@@ -211,7 +211,10 @@ fn step_offline_build_fills_the_remote_cache(ws: &Workspace, remote_cache: &str)
     let index_digest = ws.output("image.digest");
     let deploy = ws.output("deploy.yaml");
     assert!(
-        deploy.contains(&format!("registry.example.com/team/hello@{index_digest}")),
+        // Named as `rko resolve` names it (ko's default: last element, md5).
+        deploy.contains(&format!(
+            "registry.example.com/team/hello-124ec4359fcc3b362d8aa16b0f28dd36@{index_digest}"
+        )),
         "{deploy}"
     );
     assert!(ws.output("sbom.spdx.json").contains("example.com/hello"));
