@@ -6,6 +6,7 @@
 mod util;
 
 mod bazel;
+mod binary_platform;
 mod build;
 mod determinism;
 mod errors;
