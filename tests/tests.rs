@@ -6,6 +6,8 @@
 mod util;
 
 mod bazel;
+mod bazel_platforms;
+mod bazel_remote;
 mod binary_platform;
 mod build;
 mod determinism;
