@@ -78,6 +78,9 @@ mod tests {
             .collect()
     }
 
+    /// Build settings, the image's platform, and what `compatible` says.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, Result<(), &'a str>);
+
     #[test]
     fn a_binary_fits_only_the_platform_it_was_built_for() {
         let linux_amd64 = [("GOOS", "linux"), ("GOARCH", "amd64"), ("GOAMD64", "v1")];
@@ -88,7 +91,7 @@ mod tests {
             ("GOARCH", "arm"),
             ("GOARM", "6,softfloat"),
         ];
-        let cases: &[(&[(&str, &str)], &str, Result<(), &str>)] = &[
+        let cases: &[Case] = &[
             (&linux_amd64, "linux/amd64", Ok(())),
             (
                 &darwin_arm64,
