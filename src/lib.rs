@@ -36,6 +36,7 @@ pub use progress::upload_bytes;
 // Plumbing: the image layer.
 pub use image::append::{append, AppendOptions, LayerInput};
 pub use image::base::BaseSpec;
+pub use image::binary_check::check as check_binary_platform;
 pub use image::compress::{CompressOptions, Compression};
 pub use image::config::{rfc3339, ConfigEdits, History};
 pub use image::export::{export, ExportOptions, Format as ExportFormat};

@@ -4,103 +4,17 @@
 //! remote cache (nginx + WebDAV), which proves them hermetic; a Go change
 //! re-runs only the actions downstream of the binary; `bazel run` pushes.
 
+use crate::util::bazel::{copy_rko_repo, outputs, Workspace};
 use crate::util::registry::{free_port, Auth, Registry};
 use crate::util::*;
 use serde_json::Value;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command};
 
 /// The creation time Bazel's BUILD file (`CREATED`), Make and `rko build`
 /// are all given, so that their digests can agree.
 const SOURCE_DATE_EPOCH: &str = "1700000000";
-
-/// What of the rko repository a workspace needs, copied so the test can edit it.
-fn copy_rko_repo(to: &Path) {
-    fs::create_dir_all(to.join("examples")).unwrap();
-    for item in ["rules", "WORKSPACE", "BUILD.bazel", "MODULE.bazel"] {
-        copy_tree(&repo_root().join(item), to);
-    }
-    copy_tree(&repo_root().join("examples/hello"), &to.join("examples"));
-}
-
-/// A copy of examples/bazel with its own output root, shut down when dropped.
-struct Workspace {
-    path: PathBuf,
-    output_root: PathBuf,
-}
-
-impl Drop for Workspace {
-    fn drop(&mut self) {
-        let _ = self.bazel().arg("shutdown").output();
-    }
-}
-
-impl Workspace {
-    /// examples/bazel copied to `dir/at`, its `@rko` pointing at `rko_repo`;
-    /// Bazel's output root is `dir/output_root`.
-    fn copy(dir: &Path, at: &str, output_root: &str, rko_repo: &Path) -> Workspace {
-        let path = dir.join(at);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        copy_tree(&repo_root().join("examples/bazel"), &path);
-        let workspace = path.join("WORKSPACE");
-        let text = fs::read_to_string(&workspace).unwrap();
-        fs::write(
-            &workspace,
-            text.replace(
-                "path = \"../..\",",
-                &format!("path = \"{}\",", rko_repo.display()),
-            ),
-        )
-        .unwrap();
-        Workspace {
-            path,
-            output_root: dir.join(output_root),
-        }
-    }
-
-    fn bazel(&self) -> Command {
-        let mut cmd = Command::new(require("bazel"));
-        cmd.current_dir(&self.path)
-            .args(["--nosystem_rc", "--nohome_rc", "--max_idle_secs=30"])
-            .arg(format!("--output_user_root={}", self.output_root.display()))
-            .env("GOCACHE", gocache())
-            .env("RKO_BINARY", env!("CARGO_BIN_EXE_rko"))
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}",
-                    require("go").parent().unwrap().display(),
-                    std::env::var("PATH").unwrap_or_default()
-                ),
-            );
-        cmd
-    }
-
-    /// `bazel build //...` with `flags`; the spawns of its execution log, kept at `log`.
-    fn build_logged(&self, flags: &[&str], log: &Path) -> Vec<Value> {
-        run_ok(
-            self.bazel()
-                .args(["build", "//..."])
-                .args(flags)
-                .arg(format!("--execution_log_json_file={}", log.display())),
-        );
-        spawns(log)
-    }
-
-    /// A file Bazel wrote under bazel-bin.
-    fn output(&self, name: &str) -> String {
-        fs::read_to_string(self.path.join("bazel-bin").join(name)).unwrap()
-    }
-
-    /// Appends `text` to the workspace's file `name`.
-    fn append(&self, name: &str, text: &str) {
-        let path = self.path.join(name);
-        let mut content = fs::read_to_string(&path).unwrap();
-        content.push_str(text);
-        fs::write(&path, content).unwrap();
-    }
-}
 
 /// `make` in examples/make with this rko, writing to `out`.
 fn make(out: &Path) -> Command {
@@ -109,27 +23,6 @@ fn make(out: &Path) -> Command {
         .arg(format!("RKO={}", env!("CARGO_BIN_EXE_rko")))
         .arg(format!("OUT={}", out.display()));
     cmd
-}
-
-/// The spawns in a Bazel execution log (a stream of JSON objects).
-fn spawns(log: &Path) -> Vec<Value> {
-    let text = fs::read_to_string(log).unwrap();
-    serde_json::Deserializer::from_str(&text)
-        .into_iter::<Value>()
-        .map(|v| v.unwrap())
-        .collect()
-}
-
-fn outputs(spawn: &Value) -> String {
-    spawn["actualOutputs"]
-        .as_array()
-        .map(|o| {
-            o.iter()
-                .map(|x| x["path"].as_str().unwrap_or(""))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
 }
 
 /// nginx serving a WebDAV directory, as Bazel's HTTP remote cache.
@@ -301,7 +194,7 @@ fn step_elsewhere_every_rko_action_is_a_remote_cache_hit(
     d: &Path,
 ) {
     let rko_spawns: Vec<Value> = ws
-        .build_logged(&[remote_cache], &d.join("second.json"))
+        .build_logged(&["//..."], &[remote_cache], &d.join("second.json"))
         .into_iter()
         .filter(|s| s["mnemonic"].as_str().unwrap_or("").starts_with("Rko"))
         .collect();
@@ -333,13 +226,13 @@ fn step_a_go_change_reruns_only_the_binarys_descendants(
     )
     .unwrap();
     let ran: Vec<(String, String)> = ws
-        .build_logged(&[], &d.join("change.json"))
+        .build_logged(&["//..."], &[], &d.join("change.json"))
         .iter()
         .map(|s| (s["mnemonic"].as_str().unwrap_or("").to_string(), outputs(s)))
         .collect();
     let mnemonics: std::collections::BTreeSet<&str> = ran.iter().map(|(m, _)| m.as_str()).collect();
     for want in [
-        "Genrule",
+        "GoBuild",
         "RkoLayer",
         "RkoAppend",
         "RkoIndex",
@@ -354,8 +247,8 @@ fn step_a_go_change_reruns_only_the_binarys_descendants(
         "the kodata layer ran again: {ran:?}"
     );
     assert!(
-        ran.iter().filter(|(m, _)| m == "RkoLayer").count() == 2,
-        "one binary layer per platform: {ran:?}"
+        ran.iter().filter(|(m, _)| m == "RkoLayer").count() == 3,
+        "one binary layer per image: the index's two and image_amd64's: {ran:?}"
     );
     assert_ne!(ws.output("image_amd64.digest"), bazel_digest);
 }
@@ -408,7 +301,7 @@ fn step_a_base_pinned_by_digest_is_pulled_shallow_and_not_uploaded(
     ws.append(
         "BUILD.bazel",
         &format!(
-            "\nko_image(\n    name = \"on_base\",\n    base = \"@hello_base//:layout\",\n    base_name = \"{base_ref}\",\n    binary = \":hello_amd64\",\n    created = CREATED,\n)\n\nko_push(\n    name = \"push_on_base\",\n    image = \":on_base\",\n    repository = \"{base_ref}\",\n    tags = [\"app\"],\n)\n"
+            "\nko_image(\n    name = \"on_base\",\n    base = \"@hello_base//:layout\",\n    base_name = \"{base_ref}\",\n    binary = \":hello\",\n    created = CREATED,\n)\n\nko_push(\n    name = \"push_on_base\",\n    image = \":on_base\",\n    repository = \"{base_ref}\",\n    tags = [\"app\"],\n)\n"
         ),
     );
     let (_, stderr) = run_ok_with_stderr(

@@ -6,7 +6,10 @@
 mod util;
 
 mod bazel;
+mod bazel_platforms;
+mod bazel_remote;
 mod bazel_rules;
+mod binary_platform;
 mod build;
 mod determinism;
 mod errors;

@@ -1,6 +1,10 @@
-"""ko_image: a Go binary (and its kodata) on a base, as one OCI image layout."""
+"""ko_image: a Go binary (and its kodata) on a base, as one OCI image layout;
+given several `platforms`, the binary is built for each through a transition
+and the images are joined into one image index, as `ko build --platform` does."""
 
-load(":providers.bzl", "ImageInfo", "TOOLCHAIN", "params_args", "rko_binary")
+load(":index.bzl", "index_action")
+load(":providers.bzl", "ImageInfo", "TOOLCHAIN", "TargetPlatformInfo", "params_args", "rko_binary")
+load(":transition.bzl", "TRANSITION_ALLOWLIST", "platforms_transition")
 
 def _kodata_dest(file, strip_prefix):
     path = file.short_path
@@ -15,8 +19,8 @@ def _kodata_dest(file, strip_prefix):
     return path[marker + len("kodata/"):]
 
 def _layer(ctx, rko, name, entries, inputs, mtime, what):
-    blob = ctx.actions.declare_file("%s.%s.tar.gz" % (ctx.label.name, name))
-    descriptor = ctx.actions.declare_file("%s.%s.json" % (ctx.label.name, name))
+    blob = ctx.actions.declare_file(name + ".tar.gz")
+    descriptor = ctx.actions.declare_file(name + ".json")
     args = params_args(ctx, "assemble-layer")
     for entry in entries:
         args.add("--file", entry)
@@ -36,7 +40,7 @@ def _layer(ctx, rko, name, entries, inputs, mtime, what):
 def _json_string(text):
     return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
 
-def _ko_history(ctx, app):
+def _ko_history(ctx, name, app):
     """ko's config history entries (kodata, then the binary), as a JSON file for append --history-file."""
     created_by = _json_string("ko build ko://" + ctx.attr.importpath)
     entry = '{"author":"ko","created":%d,"created_by":%s,"comment":%s}'
@@ -44,48 +48,67 @@ def _ko_history(ctx, app):
     if ctx.files.kodata:
         entries.append(entry % (ctx.attr.kodata_created, created_by, _json_string("kodata contents, at $KO_DATA_PATH")))
     entries.append(entry % (ctx.attr.created, created_by, _json_string("go build output, at /ko-app/" + app)))
-    history = ctx.actions.declare_file(ctx.label.name + ".history.json")
+    history = ctx.actions.declare_file(name + ".history.json")
     ctx.actions.write(history, "[%s]\n" % ",".join(entries))
     return history
 
-def _ko_image_impl(ctx):
-    rko = rko_binary(ctx)
-    app = ctx.attr.app_name or ctx.file.binary.basename
+def _executable(target):
+    """The file a *_binary target (this example's go_binary, rules_go's, ...) runs."""
+    info = target[DefaultInfo]
+    if info.files_to_run and info.files_to_run.executable:
+        return info.files_to_run.executable
+    files = info.files.to_list()
+    if len(files) != 1:
+        fail("binary %s gives %d files; ko_image needs the one executable" % (target.label, len(files)))
+    return files[0]
 
-    # ko's order: kodata, then the binary.
-    layers = []
-    if ctx.files.kodata:
-        entries = [
-            "%s=/var/run/ko/%s" % (f.path, _kodata_dest(f, ctx.attr.kodata_strip_prefix))
-            for f in ctx.files.kodata
-        ]
-        layers.append(_layer(ctx, rko, "kodata", entries, ctx.files.kodata, ctx.attr.kodata_created, "kodata"))
-    layers.append(_layer(
-        ctx,
-        rko,
-        "bin",
-        ["%s=/ko-app/%s" % (ctx.file.binary.path, app)],
-        [ctx.file.binary],
-        ctx.attr.created,
-        "binary",
-    ))
+def _split(split_attr, key):
+    """What a split attribute holds for `key`. (A split into one configuration
+    that is the current one is no split for Bazel 4: its one key is None.)"""
+    if key in split_attr:
+        return split_attr[key]
+    if len(split_attr) == 1:
+        return split_attr.values()[0]
+    fail("no %s in %s" % (key, split_attr.keys()))
 
-    layout = ctx.actions.declare_directory(ctx.label.name)
-    digest = ctx.actions.declare_file(ctx.label.name + ".digest")
-    args = params_args(ctx, "append")
-    inputs = []
-    if ctx.file.base:
-        args.add("--base", ctx.file.base.path)
-        inputs.append(ctx.file.base)
-    else:
-        args.add("--base", "builtin:static")
-    if ctx.attr.base_name:
-        args.add("--base-name", ctx.attr.base_name)
-    args.add("--platform", ctx.attr.platform)
-    for layer in layers:
-        args.add("--layer", "%s=%s" % (layer.blob.path, layer.descriptor.path))
-        inputs.extend([layer.blob, layer.descriptor])
-    args.add("--ko-app", app)
+def _builds(ctx):
+    """One struct(binary, platform, name) per image, in the order of `platforms`."""
+    if not ctx.attr.platforms:
+        return [struct(
+            binary = _executable(ctx.attr.binary[0]),
+            platform = ctx.attr.platform or "linux/amd64",
+            name = ctx.label.name,
+        )]
+    if ctx.attr.platform:
+        fail("ko_image %s: give platform (one OCI platform string) or platforms (platform targets), not both" % ctx.label)
+    builds = []
+    seen = {}
+    for target in ctx.attr.platforms:
+        key = str(target.label)
+        platform = _split(ctx.split_attr._target_platform, key)[TargetPlatformInfo].platform
+        if not platform:
+            fail("ko_image %s: platform %s has no @platforms//os and @platforms//cpu constraint values rko knows (see rko's rules/private/target_platform.bzl)" % (ctx.label, key))
+        if platform in seen:
+            fail("ko_image %s: platforms %s and %s are both %s" % (ctx.label, seen[platform], key, platform))
+        seen[platform] = key
+        builds.append(struct(
+            binary = _executable(_split(ctx.split_attr.binary, key)),
+            platform = platform,
+            name = ctx.label.name if len(ctx.attr.platforms) == 1 else "%s.%s" % (ctx.label.name, platform.replace("/", "_")),
+        ))
+    return builds
+
+def _kodata_layers(ctx, rko):
+    if not ctx.files.kodata:
+        return []
+    entries = [
+        "%s=/var/run/ko/%s" % (f.path, _kodata_dest(f, ctx.attr.kodata_strip_prefix))
+        for f in ctx.files.kodata
+    ]
+    name = ctx.label.name + ".kodata"
+    return [_layer(ctx, rko, name, entries, ctx.files.kodata, ctx.attr.kodata_created, "kodata")]
+
+def _config_args(ctx, args):
     for key, value in sorted(ctx.attr.env.items()):
         args.add("--env", "%s=%s" % (key, value))
     for key, value in sorted(ctx.attr.labels.items()):
@@ -101,12 +124,47 @@ def _ko_image_impl(ctx):
     for element in ctx.attr.args:
         args.add("--cmd", element)
     args.add("--created", str(ctx.attr.created))
+    args.add("--tag", ctx.attr.tag)
+
+def _image(ctx, rko, build, kodata):
+    """The binary layer and `rko append` for one platform; returns (layout, digest)."""
+    app = ctx.attr.app_name or build.binary.basename
+    binary_layer = _layer(
+        ctx,
+        rko,
+        build.name + ".bin",
+        ["%s=/ko-app/%s" % (build.binary.path, app)],
+        [build.binary],
+        ctx.attr.created,
+        "binary (%s)" % build.platform,
+    )
+    layout = ctx.actions.declare_directory(build.name)
+    digest = ctx.actions.declare_file(build.name + ".digest")
+    args = params_args(ctx, "append")
+    inputs = [build.binary]
+    if ctx.file.base:
+        args.add("--base", ctx.file.base.path)
+        inputs.append(ctx.file.base)
+    else:
+        args.add("--base", "builtin:static")
+    if ctx.attr.base_name:
+        args.add("--base-name", ctx.attr.base_name)
+    args.add("--platform", build.platform)
+
+    # append refuses a binary whose Go build information names another platform.
+    args.add("--binary", build.binary)
+
+    # ko's order: kodata, then the binary.
+    for layer in kodata + [binary_layer]:
+        args.add("--layer", "%s=%s" % (layer.blob.path, layer.descriptor.path))
+        inputs.extend([layer.blob, layer.descriptor])
+    _config_args(ctx, args)
+    args.add("--ko-app", app)
     if ctx.attr.importpath:
-        history = _ko_history(ctx, app)
+        history = _ko_history(ctx, build.name, app)
         args.add("--history-file", history)
         args.add("--author", "github.com/ko-build/ko")
         inputs.append(history)
-    args.add("--tag", ctx.attr.tag)
     args.add("--out", layout.path)
     args.add("--digest-file", digest)
     ctx.actions.run(
@@ -115,35 +173,63 @@ def _ko_image_impl(ctx):
         inputs = inputs,
         outputs = [layout, digest],
         mnemonic = "RkoAppend",
-        progress_message = "RkoAppend %s" % ctx.label,
+        progress_message = "RkoAppend %s %s" % (ctx.label, build.platform),
     )
+    return layout, digest
+
+def _ko_image_impl(ctx):
+    rko = rko_binary(ctx)
+    builds = _builds(ctx)
+    kodata = _kodata_layers(ctx, rko)
+    images = [_image(ctx, rko, build, kodata) for build in builds]
+    if len(images) == 1:
+        layout, digest = images[0]
+        platform = builds[0].platform
+    else:
+        layout, digest = index_action(ctx, ctx.label.name, [image[0] for image in images], ctx.attr.annotations)
+        platform = ""
     return [
         DefaultInfo(files = depset([layout, digest])),
-        ImageInfo(layout = layout, digest = digest, platform = ctx.attr.platform),
+        ImageInfo(layout = layout, digest = digest, platform = platform),
     ]
 
+_ATTRS = {
+    "binary": attr.label(
+        doc = "The Go executable: a go_binary (rules_go's or any rule building for the target platform), built once per entry of `platforms`.",
+        mandatory = True,
+        cfg = platforms_transition,
+    ),
+    "platforms": attr.label_list(
+        doc = "platform() targets with @platforms os/cpu constraints (such as @rko//rules/platforms:linux_arm64): `binary` is built for each, and two or more give an image index, one image per platform in this order. One gives one image.",
+        providers = [platform_common.PlatformInfo],
+    ),
+    "platform": attr.string(doc = "Without `platforms`: the image's OS/ARCH[/VARIANT], `binary` being built in the current configuration; default linux/amd64."),
+    "app_name": attr.string(doc = "Its name under /ko-app; default: the binary's file name."),
+    "importpath": attr.string(doc = "The binary's Go import path: with it, the config's author and each layer's history entry are ko's (`ko build ko://IMPORTPATH`), as `rko build` writes them."),
+    "base": attr.label(doc = "A base OCI layout (from rko_base_image); default: builtin:static.", allow_single_file = True),
+    "base_name": attr.string(doc = "Recorded as org.opencontainers.image.base.name."),
+    "kodata": attr.label_list(doc = "Files for /var/run/ko (KO_DATA_PATH); one layer, shared by every platform.", allow_files = True),
+    "kodata_strip_prefix": attr.string(doc = "Strip this from kodata paths; default: everything up to `kodata/`."),
+    "kodata_created": attr.int(doc = "Modification time of the kodata files (KO_DATA_DATE_EPOCH).", default = 0),
+    "entrypoint": attr.string_list(doc = "Overrides ko's entrypoint /ko-app/NAME."),
+    "args": attr.string_list(doc = "Fixed arguments after the entrypoint (the image's Cmd)."),
+    "env": attr.string_dict(doc = "Environment variables of the container."),
+    "labels": attr.string_dict(doc = "Image config labels."),
+    "annotations": attr.string_dict(doc = "Manifest annotations (and, with several platforms, the index's, as ko does)."),
+    "user": attr.string(doc = "The user the container runs as."),
+    "workdir": attr.string(doc = "The container's working directory."),
+    "created": attr.int(doc = "Creation time and binary mtime, seconds since the epoch (SOURCE_DATE_EPOCH).", default = 0),
+    "tag": attr.string(doc = "The image's name in the layout's index.json.", default = "latest"),
+    "_target_platform": attr.label(
+        default = Label("//rules/platforms:target"),
+        cfg = platforms_transition,
+        providers = [TargetPlatformInfo],
+    ),
+}
+
 ko_image = rule(
-    doc = "Builds an OCI image of a Go binary as ko does: /ko-app/NAME on a base, kodata under /var/run/ko.",
+    doc = "Builds an OCI image of a Go binary as ko does: /ko-app/NAME on a base, kodata under /var/run/ko; with several `platforms`, an image index. The RkoAppend action refuses a binary whose Go build information names another platform than the image's.",
     implementation = _ko_image_impl,
-    attrs = {
-        "binary": attr.label(doc = "The Go executable (built for `platform`).", allow_single_file = True, mandatory = True),
-        "app_name": attr.string(doc = "Its name under /ko-app; default: the binary's file name."),
-        "importpath": attr.string(doc = "The binary's Go import path: with it, the config's author and each layer's history entry are ko's (`ko build ko://IMPORTPATH`), as `rko build` writes them."),
-        "base": attr.label(doc = "A base OCI layout (from rko_base_image); default: builtin:static.", allow_single_file = True),
-        "base_name": attr.string(doc = "Recorded as org.opencontainers.image.base.name."),
-        "kodata": attr.label_list(doc = "Files for /var/run/ko (KO_DATA_PATH).", allow_files = True),
-        "kodata_strip_prefix": attr.string(doc = "Strip this from kodata paths; default: everything up to `kodata/`."),
-        "kodata_created": attr.int(doc = "Modification time of the kodata files (KO_DATA_DATE_EPOCH).", default = 0),
-        "platform": attr.string(doc = "OS/ARCH[/VARIANT] of the image.", default = "linux/amd64"),
-        "entrypoint": attr.string_list(doc = "Overrides ko's entrypoint /ko-app/NAME."),
-        "args": attr.string_list(doc = "Fixed arguments after the entrypoint (the image's Cmd)."),
-        "env": attr.string_dict(doc = "Environment variables of the container."),
-        "labels": attr.string_dict(doc = "Image config labels."),
-        "annotations": attr.string_dict(doc = "Manifest annotations."),
-        "user": attr.string(doc = "The user the container runs as."),
-        "workdir": attr.string(doc = "The container's working directory."),
-        "created": attr.int(doc = "Creation time and binary mtime, seconds since the epoch (SOURCE_DATE_EPOCH).", default = 0),
-        "tag": attr.string(doc = "The image's name in the layout's index.json.", default = "latest"),
-    },
+    attrs = dict(_ATTRS, **TRANSITION_ALLOWLIST),
     toolchains = [TOOLCHAIN],
 )

@@ -2,26 +2,40 @@
 
 load(":providers.bzl", "ImageInfo", "TOOLCHAIN", "params_args", "rko_binary")
 
-def _ko_image_index_impl(ctx):
-    layout = ctx.actions.declare_directory(ctx.label.name)
-    digest = ctx.actions.declare_file(ctx.label.name + ".digest")
+def index_action(ctx, name, layouts, annotations):
+    """Runs `rko index` over `layouts` into the layout `name`; returns (layout, digest file).
+
+    Args:
+      ctx: the rule context (its toolchain runs rko).
+      name: the output layout's name; its digest file is NAME.digest.
+      layouts: the image layouts, in the order the index lists them.
+      annotations: a dict of index annotations.
+    """
+    layout = ctx.actions.declare_directory(name)
+    digest = ctx.actions.declare_file(name + ".digest")
     args = params_args(ctx, "index")
-    inputs = []
-    for image in ctx.attr.images:
-        info = image[ImageInfo]
-        args.add("--image", info.layout.path)
-        inputs.append(info.layout)
-    for key, value in sorted(ctx.attr.annotations.items()):
+    for image in layouts:
+        args.add("--image", image.path)
+    for key, value in sorted(annotations.items()):
         args.add("--annotation", "%s=%s" % (key, value))
     args.add("--out", layout.path)
     args.add("--digest-file", digest)
     ctx.actions.run(
         executable = rko_binary(ctx),
         arguments = [args],
-        inputs = inputs,
+        inputs = layouts,
         outputs = [layout, digest],
         mnemonic = "RkoIndex",
         progress_message = "RkoIndex %s" % ctx.label,
+    )
+    return layout, digest
+
+def _ko_image_index_impl(ctx):
+    layout, digest = index_action(
+        ctx,
+        ctx.label.name,
+        [image[ImageInfo].layout for image in ctx.attr.images],
+        ctx.attr.annotations,
     )
     return [
         DefaultInfo(files = depset([layout, digest])),
@@ -29,7 +43,7 @@ def _ko_image_index_impl(ctx):
     ]
 
 ko_image_index = rule(
-    doc = "Joins single-platform ko_image targets into a multi-platform image index.",
+    doc = "Joins single-platform ko_image targets into a multi-platform image index. For one binary on several platforms, ko_image(platforms = [...]) does this in one target.",
     implementation = _ko_image_index_impl,
     attrs = {
         "images": attr.label_list(doc = "One ko_image per platform.", providers = [ImageInfo], mandatory = True),

@@ -9,6 +9,16 @@ ImageInfo = provider(
     },
 )
 
+TargetPlatformInfo = provider(
+    doc = "The OCI platform of a configuration's target platform, from its @platforms constraints.",
+    fields = {
+        "os": "GOOS / OCI os: linux, darwin, ...; empty when unknown.",
+        "arch": "GOARCH / OCI architecture: amd64, arm64, arm, ...; empty when unknown.",
+        "variant": "OCI variant (v7 for armv7), or empty.",
+        "platform": "OS/ARCH[/VARIANT], as `rko append --platform` takes it; empty when unknown.",
+    },
+)
+
 TOOLCHAIN = "@rko//rules:toolchain_type"
 
 def rko_binary(ctx):

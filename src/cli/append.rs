@@ -75,6 +75,11 @@ pub struct Args {
     /// Also write the manifest digest to this file.
     #[arg(long, value_name = "FILE")]
     digest_file: Option<PathBuf>,
+    /// The Go binary one of the layers holds: refuse it, writing nothing,
+    /// when its Go build information says another GOOS/GOARCH (GOARM,
+    /// GOAMD64 for a variant) than --platform.
+    #[arg(long, value_name = "FILE", requires = "platform")]
+    binary: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -116,6 +121,10 @@ pub fn run(args: Args) -> Result<()> {
         annotations: key_values("--annotation", &args.annotations, "", None)?,
         tag: args.tag,
     };
+    if let (Some(binary), Some(platform)) = (&args.binary, &options.platform) {
+        let info = rko::read_build_info(binary)?;
+        rko::check_binary_platform(binary, &info.settings, platform)?;
+    }
     let digest = rko::append(&options, &args.out)?;
     write_digest_file(args.digest_file.as_deref(), digest.as_ref())?;
     println!("{digest}");

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+pub mod bazel;
 pub mod hostile;
 pub mod registry;
+pub mod remote_worker;
 pub mod runc;
 
 /// The `rko` binary under test.
@@ -160,6 +162,8 @@ pub fn require(tool: &str) -> PathBuf {
 fn package_of(tool: &str) -> &str {
     match tool {
         "go" => "golang-1.23-go/bookworm-backports",
+        "ss" => "iproute2",
+        "java" | "javac" => "default-jdk-headless",
         other => other,
     }
 }

@@ -1,0 +1,124 @@
+//! Platforms in the Bazel rules: one `ko_image(platforms = [...])` target
+//! builds the Go binary once per platform through a transition and gives one
+//! image index, the digest `rko build --platform` gives; and a binary built
+//! for another platform than the image's fails the build, naming both.
+
+use crate::util::bazel::{copy_rko_repo, outputs, Workspace};
+use crate::util::*;
+use std::path::Path;
+
+/// The platforms of the manifests an index layout's index lists, in order,
+/// with their digests.
+fn index_platforms(layout: &Path) -> Vec<(String, String)> {
+    let top = read_json(&layout.join("index.json"));
+    let digest = top["manifests"][0]["digest"].as_str().unwrap();
+    let index = read_json(&layout.join("blobs").join(digest.replace(':', "/")));
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let p = &m["platform"];
+            (
+                format!(
+                    "{}/{}",
+                    p["os"].as_str().unwrap(),
+                    p["architecture"].as_str().unwrap()
+                ),
+                m["digest"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn one_ko_image_target_builds_the_binary_per_platform_into_one_index() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let rko_repo = d.join("rko");
+    copy_rko_repo(&rko_repo);
+    let ws = Workspace::copy(d, "ws", "bazel-root", &rko_repo);
+    let spawns = ws.build_logged(
+        &["//:image", "//:image_amd64", "//:hello"],
+        &[],
+        &d.join("log.json"),
+    );
+
+    let platforms = index_platforms(&ws.output_path("image"));
+    let names: Vec<&str> = platforms.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        names,
+        ["linux/amd64", "linux/arm64"],
+        "in the order of `platforms`"
+    );
+    assert_eq!(
+        ws.output("image_amd64.digest"),
+        platforms[0].1,
+        "one platform is one image, the index's own"
+    );
+    assert_eq!(
+        ws.output("image.digest"),
+        layout_digest(&ws.output_path("image"))
+    );
+
+    // The binary is built once per platform, the bare :hello sharing the
+    // default platform's build; the kodata layer once for both images.
+    let go_builds: Vec<String> = spawns
+        .iter()
+        .filter(|s| s["mnemonic"] == "GoBuild")
+        .map(outputs)
+        .collect();
+    assert_eq!(go_builds.len(), 2, "{go_builds:?}");
+    let kodata = spawns
+        .iter()
+        .filter(|s| s["mnemonic"] == "RkoLayer" && outputs(s).contains("kodata"))
+        .count();
+    assert_eq!(kodata, 2, "one kodata layer per ko_image target");
+
+    let built = run_ok(
+        porcelain(d)
+            .current_dir(rko_repo.join("examples/hello"))
+            .args(["build", "--push=false", "--sbom=none"])
+            .args(["--platform=linux/amd64,linux/arm64"])
+            .env("GOFLAGS", "-buildvcs=false")
+            .env("SOURCE_DATE_EPOCH", "1700000000"),
+    );
+    let bazel_digest = ws.output("image.digest");
+    assert!(
+        built.trim().ends_with(&format!("@{bazel_digest}")),
+        "rko build {built} and bazel {bazel_digest}"
+    );
+}
+
+#[test]
+fn a_darwin_binary_in_a_linux_image_fails_the_build_naming_both_platforms() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let rko_repo = d.join("rko");
+    copy_rko_repo(&rko_repo);
+    let ws = Workspace::copy(d, "ws", "bazel-root", &rko_repo);
+    ws.append(
+        "BUILD.bazel",
+        r#"
+go_binary(
+    name = "hello_darwin",
+    srcs = ["@rko//examples/hello:srcs"],
+    goarch = "arm64",
+    goos = "darwin",
+)
+
+ko_image(
+    name = "wrong",
+    binary = ":hello_darwin",
+    platform = "linux/amd64",
+)
+"#,
+    );
+    let err = run_err(ws.bazel().args(["build", "//:wrong"]));
+    assert!(
+        err.contains("RkoAppend //:wrong")
+            && err.contains("is a Go binary for darwin/arm64")
+            && err.contains("the image is for linux/amd64"),
+        "{err}"
+    );
+}

@@ -1,0 +1,125 @@
+//! Bazel for the tests: a copy of examples/bazel (and of the rko repository
+//! it loads its rules from) with its own output root, Debian's Bazel 4.2.3
+//! run with no system or home rc file, and the execution log read back.
+
+use super::{copy_tree, repo_root, require, run_ok};
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What of the rko repository a workspace needs, copied so the test can edit it.
+pub fn copy_rko_repo(to: &Path) {
+    fs::create_dir_all(to.join("examples")).unwrap();
+    for item in ["rules", "WORKSPACE", "BUILD.bazel", "MODULE.bazel"] {
+        copy_tree(&repo_root().join(item), to);
+    }
+    copy_tree(&repo_root().join("examples/hello"), &to.join("examples"));
+}
+
+/// A copy of examples/bazel with its own output root, shut down when dropped.
+pub struct Workspace {
+    pub path: PathBuf,
+    output_root: PathBuf,
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let _ = self.bazel().arg("shutdown").output();
+    }
+}
+
+impl Workspace {
+    /// examples/bazel copied to `dir/at`, its `@rko` pointing at `rko_repo`;
+    /// Bazel's output root is `dir/output_root`.
+    pub fn copy(dir: &Path, at: &str, output_root: &str, rko_repo: &Path) -> Workspace {
+        let path = dir.join(at);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        copy_tree(&repo_root().join("examples/bazel"), &path);
+        let workspace = path.join("WORKSPACE");
+        let text = fs::read_to_string(&workspace).unwrap();
+        fs::write(
+            &workspace,
+            text.replace(
+                "path = \"../..\",",
+                &format!("path = \"{}\",", rko_repo.display()),
+            ),
+        )
+        .unwrap();
+        Workspace {
+            path,
+            output_root: dir.join(output_root),
+        }
+    }
+
+    /// `bazel` in the workspace, finding Go and rko as a user's machine would:
+    /// `go` on PATH, rko from `RKO_BINARY`.
+    pub fn bazel(&self) -> Command {
+        let mut cmd = Command::new(require("bazel"));
+        cmd.current_dir(&self.path)
+            .args(["--nosystem_rc", "--nohome_rc", "--max_idle_secs=30"])
+            .arg(format!("--output_user_root={}", self.output_root.display()))
+            .env("RKO_BINARY", env!("CARGO_BIN_EXE_rko"))
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    require("go").parent().unwrap().display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            );
+        cmd
+    }
+
+    /// `bazel build TARGETS` with `flags`; the spawns of its execution log, kept at `log`.
+    pub fn build_logged(&self, targets: &[&str], flags: &[&str], log: &Path) -> Vec<Value> {
+        run_ok(
+            self.bazel()
+                .arg("build")
+                .args(targets)
+                .args(flags)
+                .arg(format!("--execution_log_json_file={}", log.display())),
+        );
+        spawns(log)
+    }
+
+    /// A file Bazel wrote under bazel-bin.
+    pub fn output(&self, name: &str) -> String {
+        fs::read_to_string(self.output_path(name)).unwrap()
+    }
+
+    /// The path of an output under bazel-bin.
+    pub fn output_path(&self, name: &str) -> PathBuf {
+        self.path.join("bazel-bin").join(name)
+    }
+
+    /// Appends `text` to the workspace's file `name`.
+    pub fn append(&self, name: &str, text: &str) {
+        let path = self.path.join(name);
+        let mut content = fs::read_to_string(&path).unwrap();
+        content.push_str(text);
+        fs::write(&path, content).unwrap();
+    }
+}
+
+/// The spawns in a Bazel execution log (a stream of JSON objects).
+pub fn spawns(log: &Path) -> Vec<Value> {
+    let text = fs::read_to_string(log).unwrap();
+    serde_json::Deserializer::from_str(&text)
+        .into_iter::<Value>()
+        .map(|v| v.unwrap())
+        .collect()
+}
+
+/// A spawn's output paths, space-separated.
+pub fn outputs(spawn: &Value) -> String {
+    spawn["actualOutputs"]
+        .as_array()
+        .map(|o| {
+            o.iter()
+                .map(|x| x["path"].as_str().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
