@@ -245,7 +245,7 @@ fn workspace_on_base(d: &Path, at: &str, root: &str, reference: &str, digest: &s
     ws.append(
         "BUILD.bazel",
         &format!(
-            "\nko_image(\n    name = \"on_base\",\n    base = \"@pinned_base//:layout\",\n    base_name = \"{reference}\",\n    binary = \":hello_amd64\",\n    created = CREATED,\n)\n\nko_export(\n    name = \"on_base_tar\",\n    image = \":on_base\",\n    repo_tag = \"example.com/on-base:latest\",\n)\n"
+            "\nko_image(\n    name = \"on_base\",\n    base = \"@pinned_base//:layout\",\n    base_name = \"{reference}\",\n    binary = \":hello\",\n    platform = \"linux/amd64\",\n    created = CREATED,\n)\n\nko_export(\n    name = \"on_base_tar\",\n    image = \":on_base\",\n    repo_tag = \"example.com/on-base:latest\",\n)\n"
         ),
     );
     ws
