@@ -16,14 +16,6 @@ fn multi(dir: &Path) -> PathBuf {
     target
 }
 
-/// `rko build` in `module`, isolated with its state under `state`, with the
-/// `VERSION` that examples/multi's .ko.yaml templates read.
-fn rko_build(module: &Path, state: &Path) -> Command {
-    let mut cmd = porcelain(state);
-    cmd.current_dir(module).arg("build").env("VERSION", "1.2.3");
-    cmd
-}
-
 fn md5_name(import_path: &str) -> String {
     let out = run_ok(
         Command::new("sh")

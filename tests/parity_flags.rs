@@ -15,20 +15,6 @@ fn example(dir: &Path, name: &str) -> PathBuf {
     target
 }
 
-/// `rko build` in `module`, isolated with its state under `state`, with the
-/// `VERSION` that examples/multi's .ko.yaml templates read, and none of the
-/// caller's GOOS, GOARCH or GOARM.
-fn rko_build(module: &Path, state: &Path) -> Command {
-    let mut cmd = porcelain(state);
-    cmd.current_dir(module)
-        .arg("build")
-        .env("VERSION", "1.2.3")
-        .env_remove("GOOS")
-        .env_remove("GOARCH")
-        .env_remove("GOARM");
-    cmd
-}
-
 /// A blob of `layout`, as JSON.
 fn blob(layout: &Path, digest: &str) -> Value {
     let hex = digest.trim_start_matches("sha256:");

@@ -18,18 +18,6 @@ fn example(dir: &Path, name: &str) -> PathBuf {
     target
 }
 
-/// `rko build` in `module`, its state under `state`, no GOOS/GOARCH.
-fn rko_build(module: &Path, state: &Path) -> Command {
-    let mut cmd = porcelain(state);
-    cmd.current_dir(module)
-        .arg("build")
-        .env_remove("GOOS")
-        .env_remove("GOARCH")
-        .env_remove("GOARM")
-        .env_remove("KIND_CLUSTER_NAME");
-    cmd
-}
-
 /// podman's storage for `cmd` (rko's local daemon: docker has no daemon
 /// here) under `dir`, where `podman(dir)` finds it too.
 fn with_local_podman(cmd: &mut Command, dir: &Path) {

@@ -21,19 +21,6 @@ fn multi(dir: &Path) -> PathBuf {
     target
 }
 
-/// `rko build` in `module`, isolated under `state`, with the `VERSION`
-/// examples/multi's .ko.yaml reads and none of the caller's GOOS/GOARCH.
-fn rko_build(module: &Path, state: &Path) -> Command {
-    let mut cmd = porcelain(state);
-    cmd.current_dir(module)
-        .arg("build")
-        .env("VERSION", "1.2.3")
-        .env_remove("GOOS")
-        .env_remove("GOARCH")
-        .env_remove("GOARM");
-    cmd
-}
-
 /// A blob of an OCI layout, as bytes.
 fn layout_blob(layout: &Path, digest: &str) -> Vec<u8> {
     let hex = digest.trim_start_matches("sha256:");

@@ -37,8 +37,10 @@ pub fn rko_in(docker_config: &Path) -> Command {
 /// The porcelain (`rko build`, `resolve`, `apply`; the verb is the caller's)
 /// isolated from the machine: its cache, HOME and Docker config under
 /// `state` (`state/cache`, `state/home`, `state/docker`), Go local and
-/// offline, and none of the caller's `KO_*`, `GOFLAGS`, `CGO_ENABLED` or
-/// `SOURCE_DATE_EPOCH`. A test that wants one of them sets it after this.
+/// offline, none of the caller's `KO_*`, `GOFLAGS`, `GOOS`/`GOARCH`/`GOARM`,
+/// `CGO_ENABLED` or `SOURCE_DATE_EPOCH`, and the `VERSION` that
+/// examples/multi's .ko.yaml templates read (unset, it is an error, as in
+/// ko). A test that wants another value sets it after this.
 pub fn porcelain(state: &Path) -> Command {
     let home = state.join("home");
     std::fs::create_dir_all(&home).unwrap();
@@ -48,7 +50,8 @@ pub fn porcelain(state: &Path) -> Command {
         .env("KO_GO_PATH", require("go"))
         .env("GOCACHE", gocache())
         .env("GOTOOLCHAIN", "local")
-        .env("GOPROXY", "off");
+        .env("GOPROXY", "off")
+        .env("VERSION", "1.2.3");
     for variable in [
         "KO_DOCKER_REPO",
         "KO_DEFAULTPLATFORMS",
@@ -57,10 +60,21 @@ pub fn porcelain(state: &Path) -> Command {
         "KO_DATA_DATE_EPOCH",
         "SOURCE_DATE_EPOCH",
         "GOFLAGS",
+        "GOOS",
+        "GOARCH",
+        "GOARM",
         "CGO_ENABLED",
+        "KIND_CLUSTER_NAME",
     ] {
         cmd.env_remove(variable);
     }
+    cmd
+}
+
+/// `rko build` in `module`, isolated with its state under `state`.
+pub fn rko_build(module: &Path, state: &Path) -> Command {
+    let mut cmd = porcelain(state);
+    cmd.current_dir(module).arg("build");
     cmd
 }
 
