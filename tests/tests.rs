@@ -7,6 +7,7 @@ mod util;
 
 mod bazel;
 mod build;
+mod cache;
 mod determinism;
 mod errors;
 mod hostile;
