@@ -90,7 +90,7 @@ impl Cache {
     /// Opens (creating) the cache at `root` and sweeps the scratch
     /// directories that killed runs left behind.
     pub fn open(root: &Path) -> Result<Cache> {
-        for sub in ["bin", "layers", "bases", "list", "tmp"] {
+        for sub in cache_evict::KINDS.iter().chain(&["tmp"]) {
             let dir = root.join(sub);
             fs::create_dir_all(&dir).with_path("creating", &dir)?;
         }

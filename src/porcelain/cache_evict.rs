@@ -19,7 +19,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-/// The kinds of entry, each a directory of `KOCACHE`.
+/// The kinds of entry, each a directory of `KOCACHE`. A new kind belongs
+/// here (or it is never pruned), its keys made by `cache::key`, and a run
+/// that reads its entries holds them as `Cache::layer` does.
 pub const KINDS: [&str; 4] = ["bin", "layers", "bases", "list"];
 
 /// The ledger: the cache's size as last walked plus what runs added since,
