@@ -460,7 +460,14 @@ mod tests {
     fn a_run_walks_the_cache_only_when_the_ledger_says_it_is_over_its_cap() {
         let key = "0123456789abcdef0123456789abcdef";
         // (ledger before, bytes the run added, cap, pruned, ledger after)
-        let cases: [(Option<&str>, i64, Option<u64>, bool, Option<&str>); 7] = [
+        type Case = (
+            Option<&'static str>,
+            i64,
+            Option<u64>,
+            bool,
+            Option<&'static str>,
+        );
+        let cases: [Case; 7] = [
             // Under the cap by the ledger: no walk, so the 1000 bytes on
             // disk (written behind rko's back) go unseen.
             (Some("100\n"), 50, Some(500), false, Some("150\n")),
