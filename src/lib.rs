@@ -67,3 +67,12 @@ pub use porcelain::ko_yaml::ImageSettings;
 pub use porcelain::naming::{image_name, Naming};
 pub use porcelain::pipeline::{build_and_publish, Outcome, Report, Request};
 pub use porcelain::plan::{Flags as BuildValues, NamingFlags, PublishFlags};
+
+// The porcelain's cache: `rko cache info` and `rko cache prune`.
+pub use porcelain::cache_evict::{
+    info as cache_info, prune as prune_cache, KindUsage, PruneTo, Pruned, Usage as CacheUsage,
+};
+pub use porcelain::cache_size::{
+    cap as cache_cap, describe as describe_size, format as format_size, parse as parse_size,
+};
+pub use porcelain::plan::cache_dir;

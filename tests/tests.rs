@@ -11,6 +11,7 @@ mod bazel_remote;
 mod bazel_rules;
 mod binary_platform;
 mod build;
+mod cache;
 mod determinism;
 mod errors;
 mod hostile;

@@ -5,6 +5,7 @@
 mod append;
 mod assemble_layer;
 mod build;
+mod cache;
 mod completion;
 mod export;
 mod index;
@@ -65,6 +66,7 @@ enum Command {
     Sbom(sbom::Args),
     #[command(alias = "publish")]
     Build(build::Args),
+    Cache(cache::Args),
     Resolve(kubectl::ResolveArgs),
     Apply(kubectl::ApplyArgs),
     Create(kubectl::ApplyArgs),
@@ -89,6 +91,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Name(args) => name::run(args),
         Command::Sbom(args) => sbom::run(args),
         Command::Build(args) => build::run(args),
+        Command::Cache(args) => cache::run(args),
         Command::Resolve(args) => kubectl::resolve(args),
         Command::Apply(args) => kubectl::apply(args, "apply"),
         Command::Create(args) => kubectl::apply(args, "create"),

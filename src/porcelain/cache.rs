@@ -5,22 +5,31 @@
 //! recorded it complete after a successful build, a layer only when its
 //! bytes hash to its descriptor's digest. Anything else is rebuilt with a
 //! warning. Scratch directories of killed runs are swept by the next run.
+//!
+//! It is bounded: every entry a run uses is locked and marked used
+//! (`cache_lock`), and at the end of the run [`Cache::settle`] prunes the
+//! least recently used entries no run holds when the cache is over its cap
+//! (`cache_evict`).
 
+use super::cache_evict;
+use super::cache_lock::{self, lock_file, Hold};
+use super::cache_size;
 use crate::digest;
 use crate::error::{IoContext, Result};
 use crate::image::descriptor::LayerDescriptor;
 use oci_spec::image::Digest;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, TryLockError};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 /// A scratch directory without a lock file (made by an older rko, or killed
 /// before it made one) counts as abandoned once it is this old.
 const UNLOCKED_SCRATCH_AGE: Duration = Duration::from_secs(10 * 60);
 
-/// The lock file inside each scratch directory and each binary's directory.
+/// The lock file inside each scratch directory.
 const LOCK: &str = ".rko-lock";
 
 /// The cache directory.
@@ -29,6 +38,21 @@ pub struct Cache {
     root: PathBuf,
     /// What was found broken and rebuilt, for the command to report.
     warnings: Mutex<Vec<String>>,
+    /// The lock files of the layers and base images this run uses, held
+    /// shared until it settles, so that no prune removes them meanwhile.
+    held: Mutex<BTreeMap<PathBuf, File>>,
+    /// What this run wrote, for the size ledger.
+    added: Mutex<Added>,
+}
+
+/// What a run wrote into the cache.
+#[derive(Debug, Default)]
+struct Added {
+    /// Bytes already known (binaries, less what they replaced).
+    bytes: i64,
+    /// Layers and base images it may have written, measured at the end.
+    layers: BTreeSet<String>,
+    bases: BTreeSet<PathBuf>,
 }
 
 /// A short, filesystem-safe key for `parts`.
@@ -44,6 +68,8 @@ pub fn key(parts: &[&str]) -> String {
 #[derive(Debug)]
 pub struct BinarySlot {
     pub path: PathBuf,
+    /// The size of the binary that was there, which a new one replaces.
+    previous: u64,
     _lock: File,
 }
 
@@ -64,13 +90,15 @@ impl Cache {
     /// Opens (creating) the cache at `root` and sweeps the scratch
     /// directories that killed runs left behind.
     pub fn open(root: &Path) -> Result<Cache> {
-        for sub in ["bin", "layers", "bases", "list", "tmp"] {
+        for sub in cache_evict::KINDS.iter().chain(&["tmp"]) {
             let dir = root.join(sub);
             fs::create_dir_all(&dir).with_path("creating", &dir)?;
         }
         let cache = Cache {
             root: root.to_path_buf(),
             warnings: Mutex::new(Vec::new()),
+            held: Mutex::new(BTreeMap::new()),
+            added: Mutex::new(Added::default()),
         };
         cache.sweep_scratch();
         Ok(cache)
@@ -88,14 +116,16 @@ impl Cache {
             .push(message);
     }
 
-    /// The stable output path for a binary built with these inputs, locked.
-    /// A binary already there that rko did not record complete (a copy
-    /// killed half way, a file changed behind rko's back) is removed, so
-    /// that `go build` relinks it instead of trusting its build ID.
+    /// The stable output path for a binary built with these inputs, locked
+    /// (and marked used). A binary already there that rko did not record
+    /// complete (a copy killed half way, a file changed behind rko's back)
+    /// is removed, so that `go build` relinks it instead of trusting its
+    /// build ID.
     pub fn binary(&self, key: &str, name: &str) -> Result<BinarySlot> {
-        let dir = self.root.join("bin").join(key);
+        let bin = self.root.join("bin");
+        let lock = cache_lock::hold(&cache_lock::path(&bin, key), Hold::Exclusive)?;
+        let dir = bin.join(key);
         fs::create_dir_all(&dir).with_path("creating", &dir)?;
-        let lock = lock_file(&dir.join(LOCK))?;
         let path = dir.join(name);
         if path.exists() && recorded_digest(&path).is_none() {
             self.warn(format!(
@@ -104,7 +134,12 @@ impl Cache {
             ));
             fs::remove_file(&path).with_path("removing", &path)?;
         }
-        Ok(BinarySlot { path, _lock: lock })
+        let previous = fs::metadata(&path).map_or(0, |meta| meta.len());
+        Ok(BinarySlot {
+            path,
+            previous,
+            _lock: lock,
+        })
     }
 
     /// The digest of a binary `go build` just wrote into `slot`, recorded
@@ -114,17 +149,23 @@ impl Cache {
         if let Some(digest) = recorded_digest(&slot.path) {
             return Ok(digest);
         }
-        let (digest, _) = digest::sha256_file(&slot.path)?;
+        let (digest, size) = digest::sha256_file(&slot.path)?;
         let stamp = stamp(&slot.path)?;
         crate::atomic::write_file(
             &record_path(&slot.path),
             format!("{stamp} {digest}").as_bytes(),
         )?;
+        self.added().bytes += size as i64 - slot.previous as i64;
         Ok(digest)
     }
 
-    /// Where a layer with this key lives: (blob, descriptor).
+    /// Where a layer with this key is to be written: (blob, descriptor).
     pub fn layer_paths(&self, key: &str) -> (PathBuf, PathBuf) {
+        self.added().layers.insert(key.to_string());
+        self.paths(key)
+    }
+
+    fn paths(&self, key: &str) -> (PathBuf, PathBuf) {
         let dir = self.root.join("layers");
         (
             dir.join(format!("{key}.blob")),
@@ -134,8 +175,11 @@ impl Cache {
 
     /// A cached layer, if present and its bytes hash to its descriptor's
     /// digest; a layer that does not is reported and left to be rebuilt.
+    /// Either way the entry is held (and marked used) until the run
+    /// settles, so a layer about to be written is held too.
     pub fn layer(&self, key: &str) -> Option<(PathBuf, LayerDescriptor)> {
-        let (blob, descriptor) = self.layer_paths(key);
+        self.hold("layers", key);
+        let (blob, descriptor) = self.paths(key);
         let descriptor = LayerDescriptor::read(&descriptor).ok()?;
         match digest::sha256_file(&blob) {
             Ok((digest, size)) if digest == descriptor.digest && size == descriptor.size => {
@@ -158,9 +202,86 @@ impl Cache {
         self.root.join("list")
     }
 
-    /// Where a pulled base image with this manifest digest lives.
-    pub fn base(&self, digest_hex: &str) -> PathBuf {
-        self.root.join("bases").join(digest_hex)
+    /// Where a pulled base image with this key lives, held (and marked
+    /// used) until the run settles.
+    pub fn base(&self, key: &str) -> PathBuf {
+        self.hold("bases", key);
+        let path = self.root.join("bases").join(key);
+        if !path.exists() {
+            self.added().bases.insert(path.clone());
+        }
+        path
+    }
+
+    /// Holds the entry `key` of `kind` shared until the run settles. A lock
+    /// that cannot be taken leaves the entry unprotected, with a warning.
+    fn hold(&self, kind: &str, key: &str) {
+        let path = cache_lock::path(&self.root.join(kind), key);
+        if self.held_locks().contains_key(&path) {
+            return;
+        }
+        match cache_lock::hold(&path, Hold::Shared) {
+            Ok(file) => {
+                self.held_locks().insert(path, file);
+            }
+            Err(e) => self.warn(format!("{e}; a prune may remove it while in use")),
+        }
+    }
+
+    fn held_locks(&self) -> MutexGuard<'_, BTreeMap<PathBuf, File>> {
+        self.held.lock().expect("no panics holding locks")
+    }
+
+    fn added(&self) -> MutexGuard<'_, Added> {
+        self.added.lock().expect("no panics holding the ledger")
+    }
+
+    /// Ends the run's use of the cache: releases the entries it held, adds
+    /// what it wrote to the size ledger and, when that takes the cache over
+    /// `cap` (bytes; `None`: no cap), prunes the least recently used
+    /// entries no run holds. Pruning never fails a build: a failure is a
+    /// warning.
+    pub fn settle(&self, cap: Option<u64>) {
+        self.held_locks().clear();
+        let added = self.take_added();
+        match cache_evict::settle(&self.root, added, cap) {
+            Ok(Some(pruned)) => {
+                log::info!(
+                    "KOCACHE {}: over its cap of {}: removed {} least recently used \
+                     entries ({}); {} left",
+                    self.root.display(),
+                    cache_size::format(cap.unwrap_or_default()),
+                    pruned.removed,
+                    cache_size::format(pruned.removed_bytes),
+                    cache_size::format(pruned.left_bytes),
+                );
+                for failure in pruned.failures {
+                    self.warn(failure);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => self.warn(format!("{e}; KOCACHE was not pruned")),
+        }
+    }
+
+    /// The bytes this run added since the last call: binaries as recorded,
+    /// layers and base images measured now.
+    fn take_added(&self) -> i64 {
+        let added = std::mem::take(&mut *self.added());
+        let layers = added.layers.iter().flat_map(|key| {
+            let (blob, descriptor) = self.paths(key);
+            [blob, descriptor]
+        });
+        let files: u64 = layers
+            .filter_map(|p| fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        let bases: u64 = added
+            .bases
+            .iter()
+            .map(|dir| cache_evict::tree_bytes(dir))
+            .sum();
+        added.bytes + (files + bases) as i64
     }
 
     /// A fresh scratch directory inside the cache (same filesystem, so
@@ -193,6 +314,18 @@ impl Cache {
     }
 }
 
+/// A run that ends before it settles (an error, a panic) still adds what it
+/// wrote to the ledger.
+impl Drop for Cache {
+    fn drop(&mut self) {
+        self.held_locks().clear();
+        let added = self.take_added();
+        if added != 0 {
+            let _ = cache_evict::settle(&self.root, added, None);
+        }
+    }
+}
+
 /// Whether the scratch directory `dir` belongs to no live run.
 fn abandoned(dir: &Path) -> bool {
     match File::open(dir.join(LOCK)) {
@@ -207,19 +340,6 @@ fn abandoned(dir: &Path) -> bool {
             .and_then(|modified| SystemTime::now().duration_since(modified).ok())
             .is_some_and(|age| age > UNLOCKED_SCRATCH_AGE),
     }
-}
-
-/// Opens (creating) `path` and takes an exclusive lock on it, waiting for
-/// another process that holds it.
-fn lock_file(path: &Path) -> Result<File> {
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .with_path("creating", path)?;
-    file.lock().with_path("locking", path)?;
-    Ok(file)
 }
 
 /// Size, mtime (ns) and inode: what changes when anything rewrites a file.

@@ -13,6 +13,9 @@
 pub(crate) mod base_image;
 pub(crate) mod build;
 pub(crate) mod cache;
+pub(crate) mod cache_evict;
+pub(crate) mod cache_lock;
+pub(crate) mod cache_size;
 pub(crate) mod capabilities;
 pub(crate) mod daemon;
 pub(crate) mod gobuild;

@@ -55,6 +55,7 @@ pub struct Report {
 pub fn build_and_publish(request: &Request) -> Result<Report> {
     let (config, templating) = load_config(request)?;
     let settings = plan::settings(&request.flags, &request.env, &config)?;
+    let cap = super::cache_size::cap(&request.env)?;
     let cache = Cache::open(&plan::cache_dir(&request.env)?)?;
     let registry = with_insecure(&request.registry, &settings.insecure_registries);
     let context = Context {
@@ -92,6 +93,7 @@ pub fn build_and_publish(request: &Request) -> Result<Report> {
             published,
         })
         .collect();
+    cache.settle(cap);
     let mut warnings = settings.warnings.clone();
     warnings.extend(cache.take_warnings());
     Ok(Report { outcomes, warnings })
