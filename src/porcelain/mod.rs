@@ -11,11 +11,14 @@
 //! arrive as values.
 
 pub(crate) mod base_image;
+pub(crate) mod binaries;
 pub(crate) mod build;
 pub(crate) mod cache;
 pub(crate) mod capabilities;
 pub(crate) mod daemon;
+pub(crate) mod fingerprint;
 pub(crate) mod gobuild;
+pub(crate) mod goinputs;
 pub(crate) mod kind;
 pub(crate) mod ko_yaml;
 pub(crate) mod layers;
@@ -24,3 +27,4 @@ pub(crate) mod pipeline;
 pub(crate) mod plan;
 pub(crate) mod publish;
 pub(crate) mod template;
+pub(crate) mod vcs;
