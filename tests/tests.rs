@@ -24,6 +24,7 @@ mod parity_flags;
 mod parity_local;
 mod parity_sbomtag;
 mod parity_yaml;
+mod perf_gobuild;
 mod plumbing;
 mod progress;
 mod registry;

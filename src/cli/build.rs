@@ -84,6 +84,11 @@ pub struct BuildFlags {
     /// Build with optimizations and inlining off, for debuggers.
     #[arg(long)]
     disable_optimizations: bool,
+    /// Run `go build` even for binaries whose inputs are unchanged (which
+    /// are otherwise reused without starting Go), and fail if one differs
+    /// from the binary kept in KOCACHE.
+    #[arg(long)]
+    verify_cache: bool,
     /// The SBOM attached to every image and index: spdx, cyclonedx,
     /// go.version-m (`go version -m`'s text, images only) or none.
     #[arg(long, default_value = "spdx")]
@@ -168,6 +173,7 @@ impl BuildFlags {
             base_image: self.base_image.clone(),
             ldflags: self.ldflags.clone(),
             disable_optimizations: self.disable_optimizations,
+            verify_cache: self.verify_cache,
             image: ImageSettings {
                 labels: pairs("--image-label", &self.image_labels)?,
                 annotations: pairs("--image-annotation", &self.image_annotations)?,

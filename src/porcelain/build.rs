@@ -9,12 +9,13 @@
 //! run one item per import path the same way.
 
 use super::base_image::BaseImage;
-use super::cache::{self, BinarySlot, Cache, Scratch};
-use super::gobuild::{self, GoBuild, Package};
+use super::binaries::{self, Binary, Wanted};
+use super::cache::{Cache, Scratch};
+use super::gobuild::{self, Package};
 use super::ko_yaml::KoConfig;
 use super::layers::{self, Counters};
 use super::naming;
-use super::plan::{self, PackagePlan, Settings};
+use super::plan::{self, Env, PackagePlan, Settings};
 use super::template::Templating;
 use crate::error::{Error, IoContext, Result};
 use crate::image::append::{self, AppendOptions, LayerInput};
@@ -42,6 +43,11 @@ pub struct Context<'a> {
     pub jobs: usize,
     /// What flags' and ldflags' templates read.
     pub templating: &'a Templating,
+    /// The process environment, which `go` inherits.
+    pub env: &'a Env,
+    /// When the run started, in seconds since the epoch: files changed
+    /// since are racy for the fingerprints of binaries.
+    pub now: u64,
 }
 
 /// One import path, built.
@@ -83,7 +89,13 @@ struct PlatformImage {
 /// Builds every target; results in the order given.
 pub fn build_all(cx: Context, targets: &[String]) -> Result<Vec<Built>> {
     let packages = parallel::map(targets, cx.jobs, |target| {
-        gobuild::list_cached(&cx.settings.go, cx.work_dir, target, &cx.cache.list_dir())
+        gobuild::list_cached(
+            &cx.settings.go,
+            cx.env,
+            cx.work_dir,
+            target,
+            &cx.cache.list_dir(),
+        )
     })?;
     let plans = packages
         .iter()
@@ -104,13 +116,24 @@ pub fn build_all(cx: Context, targets: &[String]) -> Result<Vec<Built>> {
                 .map(move |platform| (i, platform.clone()))
         })
         .collect();
-    let mut images = parallel::map(&work, cx.jobs, |(i, platform)| {
+    let wanted: Vec<Wanted> = work
+        .iter()
+        .map(|(i, platform)| Wanted {
+            package: &prepared[*i].package,
+            plan: &prepared[*i].plan,
+            platform,
+        })
+        .collect();
+    let binaries = binaries::binaries(cx, &wanted)?;
+    let items: Vec<(&(usize, Platform), &Binary)> =
+        work.iter().zip(binaries.iter().map(|b| &**b)).collect();
+    let mut images = parallel::map(&items, cx.jobs, |((i, platform), binary)| {
         let base = &bases[&prepared[*i].plan.base_image];
         build_platform(
             cx,
             &prepared[*i],
             base,
-            platform,
+            (platform, binary),
             share(cx.jobs, work.len()),
         )
     })?
@@ -210,21 +233,20 @@ fn prepare(
     })
 }
 
-/// `go build` for one platform, the binary layer, `append` onto the base,
-/// and the image's SBOM.
+/// One platform's image from its binary: the binary layer, `append` onto
+/// the base, and the image's SBOM.
 fn build_platform(
     cx: Context,
     target: &Prepared,
     base: &BaseImage,
-    platform: &Platform,
+    (platform, binary): (&Platform, &Binary),
     jobs: usize,
 ) -> Result<PlatformImage> {
     let settings = cx.settings;
     let name = target.package.binary_name();
-    let (binary, binary_digest) = go_build(cx, target, platform)?;
     let app = layers::AppBinary {
-        path: &binary.path,
-        digest: &binary_digest,
+        path: &binary.slot.path,
+        digest: &binary.digest,
         name: &name,
         // ko's tarBinary writes capabilities for Linux only.
         capabilities: target.plan.capabilities.filter(|_| platform.os == "linux"),
@@ -269,7 +291,7 @@ fn build_platform(
     let layout = target.scratch.path().join(platform_slug(platform));
     let digest = append::append(&options, &layout)?;
     if let Some(format) = settings.sbom {
-        let info = sbom::buildinfo::read(&binary.path)?;
+        let info = sbom::buildinfo::read(&binary.slot.path)?;
         let options = SbomOptions {
             image: Some(ImageRef {
                 name: target.image_name.clone(),
@@ -291,45 +313,6 @@ fn build_platform(
         layout,
         digest,
     })
-}
-
-/// Runs `go build` into the binary's stable path in the cache and records
-/// it complete; the slot stays locked until the caller drops it. Go's own
-/// temporaries go to the run's scratch directory, inside `KOCACHE`, so Go
-/// renames the finished binary into place instead of copying it.
-fn go_build(cx: Context, target: &Prepared, platform: &Platform) -> Result<(BinarySlot, Digest)> {
-    let plan = &target.plan;
-    let disable_optimizations = cx.settings.disable_optimizations;
-    let (flags, ldflags) = cx
-        .templating
-        .build_args(plan, &gobuild::platform_env(platform)?)?;
-    let key = cache::key(&[
-        &target.package.import_path,
-        &platform.to_string(),
-        &format!("{:?}{flags:?}{ldflags:?}{disable_optimizations}", plan.env),
-    ]);
-    let slot = cx.cache.binary(&key, &target.package.binary_name())?;
-    let go_tmp = target
-        .scratch
-        .path()
-        .join(format!("go-{}", platform_slug(platform)));
-    std::fs::create_dir_all(&go_tmp).with_path("creating", &go_tmp)?;
-    let mut env = plan.env.clone();
-    env.push(("GOTMPDIR".to_string(), go_tmp.display().to_string()));
-    log::info!("Building {} for {platform}", target.package.import_path);
-    gobuild::build(&GoBuild {
-        go: cx.settings.go.clone(),
-        dir: plan.dir.clone(),
-        import_path: target.package.import_path.clone(),
-        platform: platform.clone(),
-        env,
-        flags,
-        ldflags,
-        disable_optimizations,
-        output: slot.path.clone(),
-    })?;
-    let digest = cx.cache.record_binary(&slot)?;
-    Ok((slot, digest))
 }
 
 /// One image as it is, or several joined into an index with its own SBOM.

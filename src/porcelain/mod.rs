@@ -11,6 +11,7 @@
 //! arrive as values.
 
 pub(crate) mod base_image;
+pub(crate) mod binaries;
 pub(crate) mod build;
 pub(crate) mod cache;
 pub(crate) mod cache_evict;
@@ -18,7 +19,9 @@ pub(crate) mod cache_lock;
 pub(crate) mod cache_size;
 pub(crate) mod capabilities;
 pub(crate) mod daemon;
+pub(crate) mod fingerprint;
 pub(crate) mod gobuild;
+pub(crate) mod goinputs;
 pub(crate) mod kind;
 pub(crate) mod ko_yaml;
 pub(crate) mod layers;
@@ -27,3 +30,4 @@ pub(crate) mod pipeline;
 pub(crate) mod plan;
 pub(crate) mod publish;
 pub(crate) mod template;
+pub(crate) mod vcs;

@@ -66,6 +66,8 @@ pub fn build_and_publish(request: &Request) -> Result<Report> {
         work_dir: &request.work_dir,
         jobs: request.jobs,
         templating: &templating,
+        env: &request.env,
+        now: request.now,
     };
     let builds = build::build_all(context, &request.targets)?;
     let images: Vec<Image> = builds

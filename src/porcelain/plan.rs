@@ -32,6 +32,9 @@ pub struct Flags {
     pub base_image: Option<String>,
     pub ldflags: Vec<String>,
     pub disable_optimizations: bool,
+    /// `--verify-cache`: run `go build` even for a binary whose inputs are
+    /// unchanged, and fail if it differs from the one kept.
+    pub verify_cache: bool,
     /// `--image-label`, `--image-annotation`, `--image-user`.
     pub image: ImageSettings,
     pub naming: NamingFlags,
@@ -86,6 +89,8 @@ pub struct Settings {
     /// it holds the kodata directory (relative to the working directory).
     pub kodata_allowed_root: Option<PathBuf>,
     pub disable_optimizations: bool,
+    /// `--verify-cache`.
+    pub verify_cache: bool,
     pub sbom: Option<sbom::Format>,
     pub sbom_dir: Option<PathBuf>,
     /// The base image for import paths `baseImageOverrides` does not name.
@@ -221,6 +226,7 @@ pub fn settings(flags: &Flags, env: &Env, config: &KoConfig) -> Result<Settings>
         kodata_mtime: epoch(env, "KO_DATA_DATE_EPOCH")?.unwrap_or(0),
         kodata_allowed_root: var(env, "KO_DATA_PATH_ALLOWED_ROOT").map(PathBuf::from),
         disable_optimizations: flags.disable_optimizations,
+        verify_cache: flags.verify_cache,
         sbom: flags.sbom,
         sbom_dir: flags.sbom_dir.clone(),
         default_base,

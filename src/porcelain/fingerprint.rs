@@ -1,0 +1,405 @@
+//! Whether a Go binary in `KOCACHE` may be reused without running `go
+//! build` or `go list`: a record, beside each binary, of every input its
+//! build read ([`super::goinputs`] finds them) as it was just before `go
+//! build` ran, and the test that the record still holds.
+//!
+//! A file is compared by its stamp: size, mtime and ctime in nanoseconds
+//! and inode, as make and ninja compare mtimes (the ctime and inode catch a
+//! file rewritten with its old mtime put back). A directory is compared by
+//! the names of the files that count in it, so that a file added or
+//! removed is seen, while an editor saving by rename (a new directory
+//! mtime) is not a change. The racy-git rule: a file whose mtime or ctime
+//! is within [`RACY_NS`] of the run's start may change again without its
+//! stamp changing (coarse timestamps, or a write in the same tick), so its
+//! content hash is recorded and compared too; and a future mtime is
+//! always racy.
+
+use super::goinputs;
+use crate::digest;
+use crate::error::{Error, Result};
+use oci_spec::image::Digest;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// How close to the run's start a file's times make it racy: two seconds,
+/// so that a filesystem with one-second (or FAT's two-second) timestamps
+/// is covered.
+const RACY_NS: i128 = 2_000_000_000;
+
+/// Which files of a directory count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum DirKind {
+    /// The files go/build reads in a package directory (not recursive).
+    Sources,
+    /// Every file below, recursively (an embedded tree, the toolchain's tools).
+    Tree,
+}
+
+/// What one binary's build reads.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// The digest of the settings ([`goinputs::settings`]).
+    pub settings: String,
+    /// Files by path (missing ones too: creating one is a change).
+    pub files: BTreeSet<PathBuf>,
+    /// Directories and which of their files count; those files are inputs.
+    pub dirs: BTreeSet<(PathBuf, DirKind)>,
+    /// The git work tree whose state Go stamps into the binary.
+    pub repository: Option<PathBuf>,
+}
+
+/// The inputs as they were before `go build`, ready to be recorded with
+/// the binary it makes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Snapshot {
+    format: u32,
+    settings: String,
+    repository: Option<(PathBuf, String)>,
+    /// (directory, kind, digest of the names that count).
+    dirs: Vec<(PathBuf, DirKind, String)>,
+    /// (file, stamp, content digest when racy).
+    files: Vec<(PathBuf, String, Option<String>)>,
+}
+
+/// A snapshot and the binary made from it, as stored.
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    binary: String,
+    inputs: Snapshot,
+}
+
+/// A file as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    text: String,
+    /// The later of its mtime and ctime, ns since the epoch (0 if missing).
+    newest: i128,
+}
+
+/// The files a directory holds that count (`None`: the directory is missing).
+type Listing = Arc<Option<Vec<PathBuf>>>;
+
+/// Looks at files for one run, each once however many binaries share it.
+#[derive(Debug)]
+pub struct Observer {
+    /// The run's start, ns since the epoch.
+    start: i128,
+    stamps: Mutex<HashMap<PathBuf, Stamp>>,
+    hashes: Mutex<HashMap<PathBuf, Option<String>>>,
+    listings: Mutex<HashMap<(PathBuf, DirKind), Listing>>,
+    repositories: Mutex<HashMap<PathBuf, String>>,
+}
+
+impl Observer {
+    /// An observer for a run that started `start` seconds after the epoch
+    /// (the command line's clock; files written since are racy).
+    pub fn new(start: u64) -> Observer {
+        Observer {
+            start: i128::from(start) * 1_000_000_000,
+            stamps: Mutex::default(),
+            hashes: Mutex::default(),
+            listings: Mutex::default(),
+            repositories: Mutex::default(),
+        }
+    }
+
+    fn stamp(&self, path: &Path) -> Stamp {
+        if let Some(stamp) = lock(&self.stamps).get(path) {
+            return stamp.clone();
+        }
+        let stamp = match std::fs::metadata(path) {
+            Ok(m) => {
+                let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+                let kind = if m.is_dir() { 'd' } else { 'f' };
+                Stamp {
+                    text: format!(
+                        "{kind}:{}:{}.{}:{}.{}:{}",
+                        m.size(),
+                        m.mtime(),
+                        m.mtime_nsec(),
+                        m.ctime(),
+                        m.ctime_nsec(),
+                        m.ino()
+                    ),
+                    newest: ns(m.mtime(), m.mtime_nsec()).max(ns(m.ctime(), m.ctime_nsec())),
+                }
+            }
+            Err(_) => Stamp {
+                text: "missing".to_string(),
+                newest: 0,
+            },
+        };
+        lock(&self.stamps).insert(path.to_path_buf(), stamp.clone());
+        stamp
+    }
+
+    fn racy(&self, stamp: &Stamp) -> bool {
+        stamp.newest >= self.start - RACY_NS
+    }
+
+    /// The file's content digest (`None` if it cannot be read).
+    fn hash(&self, path: &Path) -> Option<String> {
+        if let Some(hash) = lock(&self.hashes).get(path) {
+            return hash.clone();
+        }
+        let hash = digest::sha256_file(path).ok().map(|(d, _)| d.to_string());
+        lock(&self.hashes).insert(path.to_path_buf(), hash.clone());
+        hash
+    }
+
+    fn listing(&self, dir: &Path, kind: DirKind) -> Listing {
+        let key = (dir.to_path_buf(), kind);
+        if let Some(listing) = lock(&self.listings).get(&key) {
+            return listing.clone();
+        }
+        let listing = Arc::new(goinputs::listing(dir, kind));
+        lock(&self.listings).insert(key, listing.clone());
+        listing
+    }
+
+    fn repository(&self, root: &Path) -> String {
+        if let Some(state) = lock(&self.repositories).get(root) {
+            return state.clone();
+        }
+        let state = super::vcs::state(root);
+        lock(&self.repositories).insert(root.to_path_buf(), state.clone());
+        state
+    }
+
+    /// The inputs as they are now: taken before `go build` runs, so that
+    /// any change made while it reads them shows at the next run.
+    pub fn snapshot(&self, inputs: &Inputs) -> Snapshot {
+        let mut files = inputs.files.clone();
+        let dirs = inputs
+            .dirs
+            .iter()
+            .map(|(dir, kind)| {
+                let listing = self.listing(dir, *kind);
+                files.extend(listing.iter().flatten().cloned());
+                (dir.clone(), *kind, names_digest(&listing))
+            })
+            .collect();
+        let files = files
+            .into_iter()
+            .map(|file| {
+                let stamp = self.stamp(&file);
+                let hash = self.racy(&stamp).then(|| self.hash(&file)).flatten();
+                (file, stamp.text, hash)
+            })
+            .collect();
+        Snapshot {
+            format: goinputs::FORMAT,
+            settings: inputs.settings.clone(),
+            repository: inputs
+                .repository
+                .as_ref()
+                .map(|root| (root.clone(), self.repository(root))),
+            dirs,
+            files,
+        }
+    }
+
+    /// Whether `snapshot` still describes the inputs, and the snapshot to
+    /// keep (stamps refreshed where a racy file's content was unchanged).
+    fn holds(&self, snapshot: &Snapshot, settings: &str) -> Option<Snapshot> {
+        if snapshot.format != goinputs::FORMAT || snapshot.settings != settings {
+            return None;
+        }
+        for (dir, kind, names) in &snapshot.dirs {
+            if *names != names_digest(&self.listing(dir, *kind)) {
+                log::debug!("{}: files added or removed", dir.display());
+                return None;
+            }
+        }
+        let mut fresh = snapshot.clone();
+        for (file, stamp, hash) in &mut fresh.files {
+            let now = self.stamp(file);
+            let same = match hash.as_deref() {
+                None => now.text == *stamp,
+                // A racy file: its content decides.
+                Some(recorded) => self.hash(file).as_deref() == Some(recorded),
+            };
+            if !same {
+                log::debug!("{}: changed", file.display());
+                return None;
+            }
+            *stamp = now.text.clone();
+            if !self.racy(&now) {
+                *hash = None;
+            }
+        }
+        if let Some((root, state)) = &snapshot.repository {
+            if self.repository(root) != *state {
+                log::debug!("{}: the repository state changed", root.display());
+                return None;
+            }
+        }
+        Some(fresh)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A digest of the names in a listing (a missing directory has its own).
+fn names_digest(listing: &Option<Vec<PathBuf>>) -> String {
+    match listing {
+        None => "missing".to_string(),
+        Some(files) => {
+            let mut text = Vec::new();
+            for file in files {
+                text.extend_from_slice(file.as_os_str().as_encoded_bytes());
+                text.push(0);
+            }
+            digest::sha256(&text).to_string()
+        }
+    }
+}
+
+/// Where the record for the binary at `binary` is kept: beside it, so
+/// that the binary's lock covers both and removing one removes both.
+pub fn record_path(binary: &Path) -> PathBuf {
+    let mut name = binary.file_name().unwrap_or_default().to_os_string();
+    name.push(".rko-inputs");
+    binary.with_file_name(name)
+}
+
+/// Records that `binary` (whose digest is `digest`) was built from
+/// `snapshot`.
+pub fn write(binary: &Path, snapshot: Snapshot, digest: &Digest) -> Result<()> {
+    let record = Record {
+        binary: digest.to_string(),
+        inputs: snapshot,
+    };
+    let bytes = serde_json::to_vec(&record).map_err(|e| {
+        Error::file(
+            record_path(binary),
+            format!("cannot record the build's inputs: {e}"),
+        )
+    })?;
+    crate::atomic::write_file(&record_path(binary), &bytes)
+}
+
+/// Removes the record of `binary`, which is about to be rebuilt.
+pub fn forget(binary: &Path) {
+    let _ = std::fs::remove_file(record_path(binary));
+}
+
+/// Whether the binary at `binary`, whose digest is `digest`, was built
+/// from inputs that have not changed since, with settings `settings`.
+/// Refreshes the record's stamps where only they changed.
+pub fn holds(binary: &Path, digest: &Digest, settings: &str, observer: &Observer) -> bool {
+    let path = record_path(binary);
+    let Ok(bytes) = std::fs::read(&path) else {
+        return false;
+    };
+    let Ok(record) = serde_json::from_slice::<Record>(&bytes) else {
+        return false;
+    };
+    if record.binary != digest.to_string() {
+        return false;
+    }
+    match observer.holds(&record.inputs, settings) {
+        None => false,
+        Some(fresh) => {
+            if fresh != record.inputs {
+                // Only costs the next run some hashing if it fails.
+                let _ = write(binary, fresh, digest);
+            }
+            true
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    /// What a record says after each kind of change to one input file,
+    /// recorded when it was old (stamp compared) or racy (content compared).
+    #[test]
+    fn a_record_holds_until_an_input_changes() {
+        type Change = fn(&Path);
+        let cases: [(&str, Change, bool, bool); 6] = [
+            ("nothing", |_| {}, true, true),
+            (
+                "rewritten, other content",
+                |f| fs::write(f, "b").unwrap(),
+                false,
+                false,
+            ),
+            (
+                "rewritten, same content",
+                |f| fs::write(f, "a").unwrap(),
+                false,
+                true,
+            ),
+            ("removed", |f| fs::remove_file(f).unwrap(), false, false),
+            (
+                "replaced by rename, same content",
+                |f| {
+                    fs::write(f.with_extension("new"), "a").unwrap();
+                    fs::rename(f.with_extension("new"), f).unwrap();
+                },
+                false,
+                true,
+            ),
+            (
+                "a file added to the directory",
+                |f| fs::write(f.with_file_name("added.go"), "package main").unwrap(),
+                false,
+                false,
+            ),
+        ];
+        for (change, apply, old_holds, racy_holds) in cases {
+            // A run starting long after the file's times makes it old; one
+            // starting at the epoch makes every file racy.
+            for (start, want) in [(u64::from(u32::MAX), old_holds), (0, racy_holds)] {
+                let dir = tempfile::tempdir().unwrap();
+                let file = dir.path().join("main.go");
+                fs::write(&file, "a").unwrap();
+                // An old mtime, so that a rewrite within the same clock
+                // tick still gets another.
+                let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+                fs::File::options()
+                    .write(true)
+                    .open(&file)
+                    .unwrap()
+                    .set_modified(old)
+                    .unwrap();
+                let inputs = Inputs {
+                    settings: "s".to_string(),
+                    files: BTreeSet::new(),
+                    dirs: [(dir.path().to_path_buf(), DirKind::Sources)].into(),
+                    repository: None,
+                };
+                let snapshot = Observer::new(start).snapshot(&inputs);
+                apply(&file);
+                let holds = Observer::new(start).holds(&snapshot, "s").is_some();
+                let racy = if start == 0 { "racy" } else { "old" };
+                assert_eq!(holds, want, "{change} ({racy})");
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_holds_only_for_its_settings_and_format() {
+        let inputs = Inputs {
+            settings: "s".to_string(),
+            ..Inputs::default()
+        };
+        let snapshot = Observer::new(0).snapshot(&inputs);
+        assert!(Observer::new(0).holds(&snapshot, "s").is_some());
+        assert!(Observer::new(0).holds(&snapshot, "t").is_none());
+        let older = Snapshot {
+            format: 0,
+            ..snapshot
+        };
+        assert!(Observer::new(0).holds(&older, "s").is_none());
+    }
+}

@@ -1,0 +1,588 @@
+//! What one `go build` reads, found once with `go list -deps` and then
+//! without asking Go again: every package directory's source files and
+//! embedded trees, each module's go.mod, the main modules' go.sum and
+//! vendor/modules.txt, go.work, the toolchain, `go env -w`'s file, the
+//! repository whose state Go stamps into the binary, and the settings
+//! (import path, platform, directory, arguments, environment) as one
+//! digest. [`super::fingerprint`] records them and tells whether they hold.
+//!
+//! Some builds read what rko cannot enumerate (cgo's C toolchain and system
+//! headers, `-overlay` files, a VCS other than git): those are never
+//! fingerprinted, so `go build` always runs for them.
+
+use super::fingerprint::{DirKind, Inputs};
+use super::gobuild::{self, GoBuild};
+use super::vcs;
+use crate::digest;
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Bumped whenever what rko records changes: older records then never hold.
+pub const FORMAT: u32 = 1;
+
+/// A package as `go list -deps -json` describes it: where its files are.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Dep {
+    #[serde(default)]
+    import_path: String,
+    #[serde(default)]
+    dir: PathBuf,
+    #[serde(default)]
+    standard: bool,
+    root: Option<PathBuf>,
+    module: Option<DepModule>,
+    #[serde(default)]
+    embed_patterns: Vec<String>,
+    #[serde(default)]
+    cgo_files: Vec<String>,
+    #[serde(default)]
+    swig_files: Vec<String>,
+    #[serde(default, rename = "SwigCXXFiles")]
+    swig_cxx_files: Vec<String>,
+    #[serde(default)]
+    deps: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DepModule {
+    dir: Option<PathBuf>,
+    go_mod: Option<PathBuf>,
+    #[serde(default)]
+    main: bool,
+}
+
+const LIST_FIELDS: &str =
+    "ImportPath,Dir,Standard,Root,Module,EmbedPatterns,CgoFiles,SwigFiles,SwigCXXFiles,Deps";
+
+/// `go list -deps` of `b`'s import paths with `b`'s arguments and
+/// environment, so that it sees the files `go build` will: by import path.
+pub fn list_deps(b: &GoBuild) -> Result<BTreeMap<String, Dep>> {
+    let mut args = vec![
+        "list".to_string(),
+        "-deps".to_string(),
+        format!("-json={LIST_FIELDS}"),
+    ];
+    args.extend(gobuild::build_args(b));
+    args.extend(b.import_paths.iter().cloned());
+    let what = format!("go list -deps {}", b.import_paths.join(" "));
+    let output = gobuild::command(b)?
+        .args(&args)
+        .output()
+        .map_err(|e| Error::tool(&what, e.to_string()))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(Error::tool(what, stderr.trim().to_string()));
+    }
+    serde_json::Deserializer::from_slice(&output.stdout)
+        .into_iter::<Dep>()
+        .map(|dep| {
+            dep.map(|d| (d.import_path.clone(), d))
+                .map_err(|e| Error::tool(&what, format!("unexpected output ({e})")))
+        })
+        .collect()
+}
+
+/// What all the binaries of one `go build` share.
+#[derive(Debug, Clone, Copy)]
+pub struct Shared<'a> {
+    /// The `go` command as found (see [`resolve_go`]).
+    pub go: &'a Path,
+    /// Where `go build` runs.
+    pub dir: &'a Path,
+    /// The environment `go` sees.
+    pub env: &'a BTreeMap<String, String>,
+    /// The arguments before the import paths (see [`gobuild::build_args`]).
+    pub args: &'a [String],
+}
+
+/// The inputs of `main`'s binary from the packages `go list -deps` gave,
+/// or why rko cannot know them all.
+pub fn of_binary(
+    shared: Shared,
+    main: &str,
+    listed: &BTreeMap<String, Dep>,
+    settings: String,
+) -> std::result::Result<Inputs, String> {
+    let goflags = shared.env.get("GOFLAGS").map_or("", String::as_str);
+    let flags = BuildFlags::parse(
+        goflags
+            .split_whitespace()
+            .chain(shared.args.iter().map(String::as_str)),
+    )?;
+    let root = listed
+        .get(main)
+        .ok_or_else(|| format!("go list -deps did not list {main}"))?;
+    let packages: Vec<&Dep> = std::iter::once(root)
+        .chain(root.deps.iter().filter_map(|path| listed.get(path)))
+        .collect();
+    if cgo_enabled(shared.env) {
+        if let Some(dep) = packages.iter().find(|d| {
+            !(d.cgo_files.is_empty() && d.swig_files.is_empty() && d.swig_cxx_files.is_empty())
+        }) {
+            return Err(format!(
+                "{} uses cgo, whose C toolchain and headers rko cannot fingerprint",
+                dep.import_path
+            ));
+        }
+    }
+    let mut inputs = Inputs {
+        settings,
+        ..Inputs::default()
+    };
+    for dep in &packages {
+        package_inputs(dep, &mut inputs);
+    }
+    inputs.files.insert(root.dir.join("default.pgo"));
+    module_root_inputs(shared, &mut inputs);
+    toolchain_inputs(shared, &packages, &mut inputs);
+    if flags.buildvcs {
+        match vcs::root(shared.dir) {
+            Some((root, "git")) => inputs.repository = Some(root),
+            Some((root, vcs)) => {
+                return Err(format!(
+                    "{} is a {vcs} repository, whose state rko cannot fingerprint",
+                    root.display()
+                ))
+            }
+            None => {}
+        }
+    }
+    Ok(inputs)
+}
+
+/// A package's source files, its embedded trees, its module's go.mod (and
+/// for a main module its go.sum and vendor/modules.txt), and the go.mod
+/// that is not between it and its module's root (one there would make it
+/// another module).
+fn package_inputs(dep: &Dep, inputs: &mut Inputs) {
+    inputs.dirs.insert((dep.dir.clone(), DirKind::Sources));
+    for pattern in &dep.embed_patterns {
+        inputs
+            .dirs
+            .insert((dep.dir.join(embed_root(pattern)), DirKind::Tree));
+    }
+    let Some(module) = &dep.module else { return };
+    if let Some(go_mod) = &module.go_mod {
+        inputs.files.insert(go_mod.clone());
+    }
+    if let (true, Some(module_dir)) = (module.main, &module.dir) {
+        inputs.files.insert(module_dir.join("go.sum"));
+        inputs.files.insert(module_dir.join("vendor/modules.txt"));
+        for dir in dep
+            .dir
+            .ancestors()
+            .take_while(|d| d.starts_with(module_dir) && d != module_dir)
+        {
+            inputs.files.insert(dir.join("go.mod"));
+        }
+    }
+}
+
+/// The go.mod Go finds from where it runs (each directory up to it, so a
+/// new one in between is seen) and the go.work it finds or is given.
+fn module_root_inputs(shared: Shared, inputs: &mut Inputs) {
+    for dir in shared.dir.ancestors() {
+        let go_mod = dir.join("go.mod");
+        let found = go_mod.is_file();
+        inputs.files.insert(go_mod);
+        if found {
+            break;
+        }
+    }
+    let go_work = match shared.env.get("GOWORK").map(String::as_str) {
+        Some("off") => None,
+        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => {
+            let mut found = None;
+            for dir in shared.dir.ancestors() {
+                let go_work = dir.join("go.work");
+                inputs.files.insert(go_work.clone());
+                if go_work.is_file() {
+                    found = Some(go_work);
+                    break;
+                }
+            }
+            found
+        }
+    };
+    if let Some(go_work) = go_work {
+        let mut sum = go_work.clone().into_os_string();
+        sum.push(".sum");
+        inputs.files.insert(sum.into());
+        inputs.files.insert(go_work);
+    }
+}
+
+/// The `go` command, the GOROOT the standard packages came from (its
+/// VERSION, go.env, bin/go, every tool under pkg/tool and the assembler
+/// headers under pkg/include), and the file `go env -w` writes.
+fn toolchain_inputs(shared: Shared, packages: &[&Dep], inputs: &mut Inputs) {
+    inputs.files.insert(shared.go.to_path_buf());
+    let goroot = packages
+        .iter()
+        .find(|d| d.standard)
+        .and_then(|d| d.root.clone())
+        .or_else(|| shared.env.get("GOROOT").map(PathBuf::from));
+    if let Some(goroot) = goroot {
+        for file in ["VERSION", "go.env", "bin/go"] {
+            inputs.files.insert(goroot.join(file));
+        }
+        for tree in ["pkg/tool", "pkg/include"] {
+            inputs.dirs.insert((goroot.join(tree), DirKind::Tree));
+        }
+    }
+    if let Some(file) = goenv_file(shared.env) {
+        inputs.files.insert(file);
+    }
+}
+
+/// Where `go env -w` keeps its settings: `GOENV`, else the user config
+/// directory's go/env (os.UserConfigDir: `XDG_CONFIG_HOME`, else
+/// `~/.config`); none with `GOENV=off`.
+fn goenv_file(env: &BTreeMap<String, String>) -> Option<PathBuf> {
+    let set = |name: &str| env.get(name).filter(|v| !v.is_empty());
+    match set("GOENV").map(String::as_str) {
+        Some("off") => None,
+        Some(path) => Some(PathBuf::from(path)),
+        None => set("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| set("HOME").map(|h| Path::new(h).join(".config")))
+            .map(|config| config.join("go/env")),
+    }
+}
+
+/// The flags (from `GOFLAGS`, then the command line, a later one winning)
+/// that change what the fingerprint must hold.
+#[derive(Debug, PartialEq, Eq)]
+struct BuildFlags {
+    /// Whether Go may stamp the repository state (`-buildvcs`, default auto).
+    buildvcs: bool,
+}
+
+impl BuildFlags {
+    /// Refuses the flags that name files rko does not follow.
+    fn parse<'a>(args: impl Iterator<Item = &'a str>) -> std::result::Result<Self, String> {
+        let mut flags = BuildFlags { buildvcs: true };
+        for arg in args {
+            let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+                continue;
+            };
+            let (name, value) = match flag.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (flag, None),
+            };
+            match (name, value) {
+                ("overlay" | "modfile" | "pkgdir", _) => {
+                    return Err(format!("-{name} names files rko does not fingerprint"))
+                }
+                ("pgo", Some("auto" | "off")) => {}
+                ("pgo", _) => return Err("-pgo names a profile rko does not fingerprint".into()),
+                ("buildvcs", None) => flags.buildvcs = true,
+                ("buildvcs", Some(value)) => {
+                    flags.buildvcs = !matches!(value, "false" | "0" | "f" | "F" | "FALSE" | "False")
+                }
+                _ => {}
+            }
+        }
+        Ok(flags)
+    }
+}
+
+/// Whether cgo may run: `CGO_ENABLED` other than 0 (unset, Go decides).
+fn cgo_enabled(env: &BTreeMap<String, String>) -> bool {
+    env.get("CGO_ENABLED").map(String::as_str) != Some("0")
+}
+
+/// Whether go/build reads the file `name` when it loads a package: a name
+/// not starting with `.` or `_` and with a source extension (go/build
+/// `matchFile`, `fileListForExt`). Test files count: a broken one fails
+/// the build, and one a build constraint leaves out today may be let in.
+pub fn source_file(name: &str) -> bool {
+    const EXTENSIONS: [&str; 20] = [
+        "go", "c", "cc", "cpp", "cxx", "m", "h", "hh", "hpp", "hxx", "f", "F", "for", "f90", "s",
+        "S", "sx", "swig", "swigcxx", "syso",
+    ];
+    !name.starts_with(['.', '_'])
+        && name
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| EXTENSIONS.contains(&ext))
+}
+
+/// The directory (relative to the package) holding everything an embed
+/// pattern can match: its elements before the first with a glob
+/// character (`all:` dropped). Walking it finds every file the pattern may
+/// take, a file added later too.
+pub fn embed_root(pattern: &str) -> PathBuf {
+    let pattern = pattern.strip_prefix("all:").unwrap_or(pattern);
+    let fixed: Vec<&str> = pattern
+        .split('/')
+        .take_while(|element| !element.contains(['*', '?', '[', '\\']))
+        .collect();
+    if fixed.is_empty() {
+        PathBuf::from(".")
+    } else {
+        fixed.iter().collect()
+    }
+}
+
+/// Whether a variable of the environment `go` inherits is an input: all
+/// are (ko's `buildEnv` passes the whole environment, and a `go` wrapper
+/// or cgo's compiler may read any), but for those of the terminal and the
+/// session, which differ between shells and tell Go nothing, and ko's and
+/// rko's own, which are about publishing.
+pub fn inherited_input(name: &str) -> bool {
+    const NOT_INPUTS: [&str; 38] = [
+        "_",
+        "PWD",
+        "OLDPWD",
+        "SHLVL",
+        "TERM",
+        "COLORTERM",
+        "COLUMNS",
+        "LINES",
+        "DISPLAY",
+        "WINDOWID",
+        "XAUTHORITY",
+        "WAYLAND_DISPLAY",
+        "DBUS_SESSION_BUS_ADDRESS",
+        "MAIL",
+        "LS_COLORS",
+        "PS1",
+        "PS2",
+        "PROMPT_COMMAND",
+        "HISTFILE",
+        "HISTSIZE",
+        "INVOCATION_ID",
+        "JOURNAL_STREAM",
+        "TMUX",
+        "TMUX_PANE",
+        "STY",
+        "NO_COLOR",
+        "RUST_LOG",
+        "RUST_BACKTRACE",
+        "GOTMPDIR",
+        "KOCACHE",
+        "KO_DOCKER_REPO",
+        "KO_DEFAULTBASEIMAGE",
+        "KO_DEFAULTPLATFORMS",
+        "KO_CONFIG_PATH",
+        "KO_DATA_DATE_EPOCH",
+        "KO_DATA_PATH_ALLOWED_ROOT",
+        "KIND_CLUSTER_NAME",
+        "KO_GO_PATH",
+    ];
+    const NOT_INPUT_PREFIXES: [&str; 6] = [
+        "SSH_",
+        "XDG_SESSION_",
+        "TERM_",
+        "DOCKER_",
+        "REGISTRY_AUTH",
+        "GITHUB_TOKEN",
+    ];
+    !NOT_INPUTS.contains(&name) && !NOT_INPUT_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The environment `go` sees: the process's, then `overrides` in order
+/// (a later value winning, as `Command::env` applies them).
+pub fn go_env(
+    process: &BTreeMap<String, String>,
+    overrides: &[(String, String)],
+) -> BTreeMap<String, String> {
+    let mut env = process.clone();
+    env.extend(overrides.iter().cloned());
+    env
+}
+
+/// The `go` command's file: `go` as given when it has a `/` (relative to
+/// `work_dir`), else the first executable of that name on `PATH`.
+pub fn resolve_go(go: &Path, env: &BTreeMap<String, String>, work_dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if go.components().count() > 1 || go.is_absolute() {
+        return Some(work_dir.join(go));
+    }
+    let path = env.get("PATH")?;
+    std::env::split_paths(path)
+        .map(|dir| work_dir.join(dir).join(go))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// One binary's settings as a digest: the import path, platform,
+/// directory, `go` command, arguments and every inherited input of the
+/// environment `go` sees.
+pub fn settings(binary: &GoBuild, go: &Path, env: &BTreeMap<String, String>) -> String {
+    let mut text = format!(
+        "rko go build inputs {FORMAT}\0{}\0{}\0{}\0{}\0{}\0",
+        binary.import_paths.join(" "),
+        binary.platform,
+        binary.dir.display(),
+        binary.go.display(),
+        go.display()
+    );
+    for arg in gobuild::build_args(binary) {
+        text.push_str(&format!("arg {arg}\0"));
+    }
+    for (key, value) in env.iter().filter(|(key, _)| inherited_input(key)) {
+        text.push_str(&format!("env {key}={value}\0"));
+    }
+    digest::sha256(text.as_bytes()).to_string()
+}
+
+/// The files under `dir` that [`DirKind`] `kind` counts, sorted; `None`
+/// when `dir` is missing or unreadable.
+pub fn listing(dir: &Path, kind: DirKind) -> Option<Vec<PathBuf>> {
+    match kind {
+        DirKind::Sources => {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+                .ok()?
+                .filter_map(|entry| entry.ok())
+                .filter(|entry| {
+                    entry.file_type().is_ok_and(|t| !t.is_dir())
+                        && source_file(&entry.file_name().to_string_lossy())
+                })
+                .map(|entry| entry.path())
+                .collect();
+            files.sort();
+            Some(files)
+        }
+        DirKind::Tree => {
+            dir.symlink_metadata().ok()?;
+            walkdir::WalkDir::new(dir)
+                .sort_by_file_name()
+                .into_iter()
+                .filter(|entry| entry.as_ref().map_or(true, |e| !e.file_type().is_dir()))
+                .map(|entry| entry.ok().map(|e| e.into_path()))
+                .collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// go/build's `matchFile` and `fileListForExt` (Go 1.23).
+    #[test]
+    fn source_files_are_the_ones_go_build_reads() {
+        let cases = [
+            ("main.go", true),
+            ("main_test.go", true),
+            ("asm_amd64.s", true),
+            ("gcc.S", true),
+            ("x.sx", true),
+            ("lib.c", true),
+            ("lib.hpp", true),
+            ("rsrc.syso", true),
+            ("f.f90", true),
+            ("iface.swigcxx", true),
+            ("_skip.go", false),
+            (".#main.go", false),
+            ("README.md", false),
+            ("go.mod", false),
+            ("main.go~", false),
+            ("main.go.swp", false),
+            ("Makefile", false),
+        ];
+        for (name, want) in cases {
+            assert_eq!(source_file(name), want, "{name}");
+        }
+    }
+
+    /// cmd/go/internal/load `resolveEmbed`: patterns are globs relative to
+    /// the package; `all:` keeps dot and underscore files.
+    #[test]
+    fn an_embed_pattern_is_walked_from_its_fixed_prefix() {
+        let cases = [
+            ("static", "static"),
+            ("static/index.html", "static/index.html"),
+            ("static/*.html", "static"),
+            ("all:static", "static"),
+            ("web/[ab]/x", "web"),
+            ("*.txt", "."),
+            ("a/b?/c", "a"),
+        ];
+        for (pattern, want) in cases {
+            assert_eq!(embed_root(pattern), PathBuf::from(want), "{pattern}");
+        }
+    }
+
+    #[test]
+    fn only_the_terminal_session_and_publishing_variables_are_not_inputs() {
+        let cases = [
+            ("GOFLAGS", true),
+            ("CGO_ENABLED", true),
+            ("CC", true),
+            ("PATH", true),
+            ("HOME", true),
+            ("GOEXPERIMENT", true),
+            ("SOURCE_DATE_EPOCH", true),
+            ("SOME_WRAPPER_SETTING", true),
+            ("GOTMPDIR", false),
+            ("PWD", false),
+            ("SSH_TTY", false),
+            ("TERM_PROGRAM", false),
+            ("KO_DOCKER_REPO", false),
+            ("KOCACHE", false),
+            ("DOCKER_CONFIG", false),
+            ("GITHUB_TOKEN", false),
+            ("KO_GO_PATH", false),
+        ];
+        for (name, want) in cases {
+            assert_eq!(inherited_input(name), want, "{name}");
+        }
+    }
+
+    /// cmd/go `-buildvcs` (a bool flag that also takes `auto`), and the
+    /// flags that name files rko does not follow.
+    #[test]
+    fn flags_decide_vcs_stamping_and_some_are_never_fingerprinted() {
+        let cases: [(&[&str], &str); 9] = [
+            (&[], "vcs"),
+            (&["-buildvcs=false"], "no vcs"),
+            (&["-buildvcs=false", "-buildvcs"], "vcs"),
+            (&["--buildvcs=auto"], "vcs"),
+            (&["-trimpath", "-tags=netgo", "-ldflags=-s -w"], "vcs"),
+            (&["-overlay=o.json"], "error: -overlay"),
+            (&["-modfile", "alt.mod"], "error: -modfile"),
+            (&["-pgo=auto", "-pgo=off"], "vcs"),
+            (&["-pgo=cpu.pprof"], "error: -pgo"),
+        ];
+        for (args, want) in cases {
+            let got = match BuildFlags::parse(args.iter().copied()) {
+                Ok(BuildFlags { buildvcs: true }) => "vcs".to_string(),
+                Ok(_) => "no vcs".to_string(),
+                Err(e) => format!("error: {e}"),
+            };
+            assert!(got.starts_with(want), "{args:?}: {got}");
+        }
+    }
+
+    #[test]
+    fn goenv_is_found_where_go_env_w_writes_it() {
+        let env = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let cases = [
+            (env(&[("HOME", "/h")]), Some("/h/.config/go/env")),
+            (
+                env(&[("HOME", "/h"), ("XDG_CONFIG_HOME", "/x")]),
+                Some("/x/go/env"),
+            ),
+            (env(&[("HOME", "/h"), ("GOENV", "/g/env")]), Some("/g/env")),
+            (env(&[("HOME", "/h"), ("GOENV", "off")]), None),
+            (env(&[]), None),
+        ];
+        for (env, want) in cases {
+            assert_eq!(goenv_file(&env), want.map(PathBuf::from), "{env:?}");
+        }
+    }
+}
