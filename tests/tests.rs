@@ -27,6 +27,7 @@ mod parity_yaml;
 mod perf_gobuild;
 mod plumbing;
 mod progress;
+mod push_stream;
 mod registry;
 mod resolve;
 mod sbom;
