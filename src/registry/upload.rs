@@ -87,7 +87,6 @@ pub fn upload(
     path: &Path,
     scopes: &[String],
 ) -> Result<()> {
-    crate::progress::upload_started(size);
     let upload = Upload {
         client,
         repository,
@@ -98,11 +97,14 @@ pub fn upload(
     };
     let mut chunked = false;
     client.restarting(|| {
+        // Each attempt sends the blob anew: the progress counts it again.
+        crate::progress::upload_started(size);
         if !chunked {
             match upload.whole() {
                 Err(e) if wants_chunks(&e) => {
                     log::debug!("{e}; sending blob {digest} in chunks");
                     chunked = true;
+                    crate::progress::upload_started(size);
                 }
                 done => return done,
             }
@@ -153,7 +155,8 @@ impl Upload<'_> {
                 .once();
             let response = self.client.send(&call)?;
             if response.status() != 202 {
-                return Err(registry_error(&format!("PATCH {location}"), response));
+                let what = format!("PATCH blob {} at {location}", self.digest);
+                return Err(registry_error(&what, response));
             }
             location = self::location(self.client, &response, &location)?;
             offset += length;
@@ -202,10 +205,21 @@ impl Upload<'_> {
         }
     }
 
-    /// `length` bytes of the file from `offset`, read as they are sent.
+    /// `length` bytes of the file from `offset`, read as they are sent. A
+    /// file grown shorter than its descriptor says fails here, for good.
     fn open(&self, offset: u64, length: u64) -> Result<Box<dyn Read + '_>> {
         let mut file =
             std::fs::File::open(self.path).map_err(|e| Error::io("opening", self.path, e))?;
+        let actual = file
+            .metadata()
+            .map_err(|e| Error::io("reading", self.path, e))?
+            .len();
+        if actual < offset + length {
+            return Err(Error::file(
+                self.path,
+                format!("is {actual} bytes but its descriptor says {}", self.size),
+            ));
+        }
         file.seek(SeekFrom::Start(offset))
             .map_err(|e| Error::io("reading", self.path, e))?;
         Ok(Box::new(Slice {
