@@ -100,7 +100,9 @@ pub fn upload(
         // Each attempt sends the blob anew: the progress counts it again.
         crate::progress::upload_started(size);
         if !chunked {
-            match upload.whole() {
+            // The spec's monolithic "POST then PUT": the PUT streams the file.
+            let session = upload.start()?;
+            match upload.finish(&session.location, size) {
                 Err(e) if wants_chunks(&e) => {
                     log::debug!("{e}; sending blob {digest} in chunks");
                     chunked = true;
@@ -113,7 +115,7 @@ pub fn upload(
     })
 }
 
-/// Whether a registry's answer to a PUT carrying the whole blob says it
+/// Whether a registry's answer to the PUT carrying the whole blob says it
 /// would take the blob in chunks: a body too large (413, as a proxy's
 /// limit), a method or feature it lacks (405, 501, `UNSUPPORTED`), or a
 /// range it wants (416). Anything else, a wrong digest above all, fails
@@ -131,12 +133,6 @@ fn wants_chunks(error: &Error) -> bool {
 }
 
 impl Upload<'_> {
-    /// POST, then one PUT streaming the whole file.
-    fn whole(&self) -> Result<()> {
-        let session = self.start()?;
-        self.finish(&session.location, self.size)
-    }
-
     /// POST, PATCHes of `CHUNK_SIZE` (or the registry's minimum) bytes
     /// streamed from the file, then an empty closing PUT.
     fn in_chunks(&self) -> Result<()> {
