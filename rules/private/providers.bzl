@@ -26,9 +26,13 @@ def rko_binary(ctx):
     return ctx.toolchains[TOOLCHAIN].rko
 
 def params_args(ctx, command):
-    """An Args for `rko <command>` that Bazel may spill into a params file."""
+    """An Args for `rko <command>` that Bazel may spill into a params file.
+
+    `--quiet`: an action whose result is in its output files prints nothing,
+    so a build shows no "INFO: From Rko…" lines."""
     args = ctx.actions.args()
     args.add(command)
+    args.add("--quiet")
     args.use_param_file("@%s", use_always = True)
     args.set_param_file_format("multiline")
     return args

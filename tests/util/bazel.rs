@@ -2,7 +2,7 @@
 //! it loads its rules from) with its own output root, Debian's Bazel 4.2.3
 //! run with no system or home rc file, and the execution log read back.
 
-use super::{copy_tree, repo_root, require, run_ok};
+use super::{copy_tree, repo_root, require, run_ok_with_stderr};
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -84,14 +84,20 @@ impl Workspace {
         cmd
     }
 
-    /// `bazel build TARGETS` with `flags`; the spawns of its execution log, kept at `log`.
+    /// `bazel build TARGETS` with `flags`; the spawns of its execution log,
+    /// kept at `log`. Every rko action is quiet on success: Bazel shows
+    /// what an action prints ("INFO: From RkoLayer …"), and none may.
     pub fn build_logged(&self, targets: &[&str], flags: &[&str], log: &Path) -> Vec<Value> {
-        run_ok(
+        let (_, stderr) = run_ok_with_stderr(
             self.bazel()
                 .arg("build")
                 .args(targets)
                 .args(flags)
                 .arg(format!("--execution_log_json_file={}", log.display())),
+        );
+        assert!(
+            !stderr.contains("INFO: From Rko"),
+            "an rko action printed on success:\n{stderr}"
         );
         spawns(log)
     }
