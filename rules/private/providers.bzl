@@ -9,6 +9,16 @@ ImageInfo = provider(
     },
 )
 
+LayerInfo = provider(
+    doc = "One layer built by `rko assemble-layer` (ko_layer), for ko_image's `layers`.",
+    fields = {
+        "blob": "The compressed layer.",
+        "descriptor": "Its descriptor JSON (mediaType, digest, size, diffID).",
+        "comment": "The comment of its config history entry.",
+        "created": "The files' modification time (and the history entry's), seconds since the epoch.",
+    },
+)
+
 TargetPlatformInfo = provider(
     doc = "The OCI platform of a configuration's target platform, from its @platforms constraints.",
     fields = {
