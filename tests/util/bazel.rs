@@ -112,6 +112,18 @@ impl Workspace {
         self.path.join("bazel-bin").join(name)
     }
 
+    /// Points the workspace's rko toolchain at `rko` instead of `RKO_BINARY`.
+    pub fn use_rko(&self, rko: &Path) {
+        self.replace(
+            "WORKSPACE",
+            "rko_local_toolchain(name = \"rko_toolchain\")",
+            &format!(
+                "rko_local_toolchain(name = \"rko_toolchain\", path = \"{}\")",
+                rko.display()
+            ),
+        );
+    }
+
     /// Appends `text` to the workspace's file `name`.
     pub fn append(&self, name: &str, text: &str) {
         let path = self.path.join(name);
