@@ -358,6 +358,8 @@ fn docs_rules_md_is_generated_from_the_doc_strings_and_up_to_date() {
         "rko_base_image",
         "rko_toolchain",
         "ImageInfo",
+        "ko_layer",
+        "LayerInfo",
         "bzl_library",
     ] {
         assert!(

@@ -151,12 +151,14 @@ def _ko_image_impl(ctx):
     if len(images) == 1:
         layout, digest = images[0]
         platform = builds[0].platform
+        binary = builds[0].binary
     else:
         layout, digest = index_action(ctx, ctx.label.name, [image[0] for image in images], ctx.attr.annotations)
         platform = ""
+        binary = None
     return [
         DefaultInfo(files = depset([layout, digest])),
-        ImageInfo(layout = layout, digest = digest, platform = platform),
+        ImageInfo(layout = layout, digest = digest, platform = platform, binary = binary),
     ]
 
 _ATTRS = {

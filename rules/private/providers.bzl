@@ -6,6 +6,7 @@ ImageInfo = provider(
         "layout": "The OCI image layout directory (a tree artifact).",
         "digest": "A file holding the manifest (or index) digest, sha256:<hex>.",
         "platform": "OS/ARCH[/VARIANT] of a single image; empty for an index.",
+        "binary": "The Go binary in a single image (at /ko-app/NAME); None for an index.",
     },
 )
 
