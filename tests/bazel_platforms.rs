@@ -94,7 +94,8 @@ fn one_ko_image_target_builds_the_binary_per_platform_into_one_index() {
 }
 
 #[test]
-fn a_darwin_binary_in_a_linux_image_fails_the_build_naming_both_platforms() {
+fn a_darwin_binary_in_a_linux_image_fails_the_build_naming_both_platforms_and_ko_sbom_reads_the_images_binary(
+) {
     let dir = temp_dir();
     let d = dir.path();
     let rko_repo = d.join("rko");
@@ -124,17 +125,12 @@ ko_image(
             && err.contains("the image is for linux/amd64"),
         "{err}"
     );
+    step_ko_sbom_describes_the_images_own_binary_and_refuses_an_index(&ws, d);
 }
 
 // ko_sbom reads the binary from the image it describes (ImageInfo), so the
 // two cannot disagree; an index holds several binaries, and is refused.
-#[test]
-fn ko_sbom_describes_the_images_own_binary_and_refuses_an_index() {
-    let dir = temp_dir();
-    let d = dir.path();
-    let rko_repo = d.join("rko");
-    copy_rko_repo(&rko_repo);
-    let ws = Workspace::copy(d, "ws", "bazel-root", &rko_repo);
+fn step_ko_sbom_describes_the_images_own_binary_and_refuses_an_index(ws: &Workspace, d: &Path) {
     ws.append(
         "BUILD.bazel",
         "\nko_sbom(\n    name = \"sbom_of_index\",\n    image = \":image\",\n)\n",
