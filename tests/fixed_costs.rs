@@ -3,14 +3,21 @@
 //! with its SBOMs, writes nothing: a HEAD per tag, per SBOM referrer and
 //! per cosign SBOM tag shows that everything is there (go-containerregistry's
 //! `remote.Write` likewise skips an image whose manifest exists). Requests
-//! are counted by a proxy in front of the real registry.
+//! are counted by a proxy in front of the real registry. And a base image
+//! from a registry is resolved while `go build` runs.
 
+use crate::util::hostile::{Answer, Hostile, Image};
 use crate::util::registry::{Auth, FaultProxy, Registry};
 use crate::util::*;
+use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A copy of examples/multi (cmd/web has a kodata/ directory).
 fn multi(dir: &Path) -> PathBuf {
@@ -126,4 +133,56 @@ fn an_sbom_tag_removed_from_the_registry_is_pushed_again() {
     let again = run_ok(&mut push_web(&module, dir.path(), &repo, "linux/amd64"));
     assert_eq!(again, printed);
     assert_eq!(request(&registry, "HEAD", &tag), 200, "{tag} pushed again");
+}
+
+/// With the platforms given, the base image is resolved while `go build`
+/// runs: the registry here answers for the base only once the `go` wrapper
+/// has seen `go build` start (or after a bounded wait, when rko resolves
+/// the base first), and says which it was.
+#[test]
+fn a_registry_base_is_resolved_while_go_build_runs() {
+    let dir = temp_dir();
+    let started = dir.path().join("go-build-started");
+    let image = Image::new(7, 2000);
+    let seen_first = Arc::new(AtomicBool::new(false));
+    let (marker, flag) = (started.clone(), Arc::clone(&seen_first));
+    let registry = Hostile::start("127.0.0.1", move |request| {
+        if request.path.contains("/manifests/") {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !marker.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            flag.store(marker.exists(), Ordering::Relaxed);
+        }
+        match image.answer(request, "v1") {
+            Some(answer) => answer,
+            None if request.path == "/v2/" => Answer::status(200),
+            None => Answer::status(404),
+        }
+    });
+    let wrapper = dir.path().join("go-wrapper");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = build ] && touch '{}'\nexec '{}' \"$@\"\n",
+            started.display(),
+            require("go").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let module = dir.path().join("hello");
+    copy_tree(&repo_root().join("examples/hello"), &module);
+
+    run_ok(
+        rko_build(&module, dir.path())
+            .env("KO_GO_PATH", &wrapper)
+            .args(["--push=false", "--platform=linux/amd64", "."])
+            .arg(format!("--base-image={}/base:v1", registry.host())),
+    );
+    assert!(started.exists(), "go build ran");
+    assert!(
+        seen_first.load(Ordering::Relaxed),
+        "the base was resolved before go build started"
+    );
 }
