@@ -105,20 +105,26 @@ pub fn binaries(cx: Context, wanted: &[Wanted]) -> Result<Vec<Arc<Binary>>> {
             None => misses.push(*spec),
         }
     }
-    let scratch = cx.cache.scratch()?;
+    // Only a go build needs a scratch directory.
+    let scratch = if misses.is_empty() && !cx.settings.verify_cache {
+        None
+    } else {
+        Some(cx.cache.scratch()?)
+    };
+    let dir = scratch.as_ref().map_or(Path::new(""), |s| s.path());
     let groups = groups(&misses);
     let built = parallel::map(&groups, cx.jobs, |(n, members)| {
         let run = GroupRun {
             cx,
             slots: &slots,
-            dir: scratch.path(),
+            dir,
             n: *n,
         };
         run.build(members, go.as_deref(), &observer)
     })?;
     digests.extend(built.into_iter().flatten());
     if cx.settings.verify_cache {
-        verify(cx, &hits, &slots, scratch.path())?;
+        verify(cx, &hits, &slots, dir)?;
     }
     let binaries: BTreeMap<String, Arc<Binary>> = slots
         .into_iter()

@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use oci_spec::image::Digest;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
+use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -96,7 +97,9 @@ type Listing = Arc<Option<Vec<PathBuf>>>;
 pub struct Observer {
     /// The run's start, ns since the epoch.
     start: i128,
-    stamps: Mutex<HashMap<PathBuf, Stamp>>,
+    /// By the path's bytes: the paths are absolute and clean, and hashing
+    /// bytes is cheaper than hashing a `Path` component by component.
+    stamps: Mutex<HashMap<OsString, Stamp>>,
     hashes: Mutex<HashMap<PathBuf, Option<String>>>,
     listings: Mutex<HashMap<(PathBuf, DirKind), Listing>>,
     repositories: Mutex<HashMap<PathBuf, String>>,
@@ -116,32 +119,11 @@ impl Observer {
     }
 
     fn stamp(&self, path: &Path) -> Stamp {
-        if let Some(stamp) = lock(&self.stamps).get(path) {
+        if let Some(stamp) = lock(&self.stamps).get(path.as_os_str()) {
             return stamp.clone();
         }
-        let stamp = match std::fs::metadata(path) {
-            Ok(m) => {
-                let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
-                let kind = if m.is_dir() { 'd' } else { 'f' };
-                Stamp {
-                    text: format!(
-                        "{kind}:{}:{}.{}:{}.{}:{}",
-                        m.size(),
-                        m.mtime(),
-                        m.mtime_nsec(),
-                        m.ctime(),
-                        m.ctime_nsec(),
-                        m.ino()
-                    ),
-                    newest: ns(m.mtime(), m.mtime_nsec()).max(ns(m.ctime(), m.ctime_nsec())),
-                }
-            }
-            Err(_) => Stamp {
-                text: "missing".to_string(),
-                newest: 0,
-            },
-        };
-        lock(&self.stamps).insert(path.to_path_buf(), stamp.clone());
+        let stamp = observe(path);
+        lock(&self.stamps).insert(path.as_os_str().to_owned(), stamp.clone());
         stamp
     }
 
@@ -164,16 +146,19 @@ impl Observer {
     /// to `jobs` threads, so that checking each snapshot then finds them
     /// all looked at.
     pub fn warm(&self, snapshots: &[&Snapshot], jobs: usize) {
-        let mut paths: BTreeSet<&Path> = BTreeSet::new();
+        let mut paths: Vec<&OsStr> = Vec::new();
         for snapshot in snapshots {
-            paths.extend(snapshot.dirs.iter().map(|(dir, ..)| dir.as_path()));
-            paths.extend(snapshot.files.iter().map(|(file, ..)| file.as_path()));
+            paths.extend(snapshot.dirs.iter().map(|(dir, ..)| dir.as_os_str()));
+            paths.extend(snapshot.files.iter().map(|(file, ..)| file.as_os_str()));
         }
-        let paths: Vec<&Path> = paths.into_iter().collect();
-        let chunks: Vec<&[&Path]> = paths.chunks(256).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        let chunks: Vec<&[&OsStr]> = paths.chunks(256).collect();
         let _ = crate::parallel::map(&chunks, jobs, |chunk| {
-            for path in *chunk {
-                self.stamp(path);
+            let stamps: Vec<Stamp> = chunk.iter().map(|path| observe(Path::new(path))).collect();
+            let mut cache = lock(&self.stamps);
+            for (path, stamp) in chunk.iter().zip(stamps) {
+                cache.entry(path.to_os_string()).or_insert(stamp);
             }
             Ok(())
         });
@@ -282,6 +267,32 @@ impl Observer {
             }
         }
         Some(fresh)
+    }
+}
+
+/// The file at `path` as it is now.
+fn observe(path: &Path) -> Stamp {
+    match std::fs::metadata(path) {
+        Ok(m) => {
+            let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+            let kind = if m.is_dir() { 'd' } else { 'f' };
+            Stamp {
+                text: format!(
+                    "{kind}:{}:{}.{}:{}.{}:{}",
+                    m.size(),
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.ctime(),
+                    m.ctime_nsec(),
+                    m.ino()
+                ),
+                newest: ns(m.mtime(), m.mtime_nsec()).max(ns(m.ctime(), m.ctime_nsec())),
+            }
+        }
+        Err(_) => Stamp {
+            text: "missing".to_string(),
+            newest: 0,
+        },
     }
 }
 
