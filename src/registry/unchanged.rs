@@ -33,10 +33,12 @@ pub fn already_pushed(options: &PushOptions) -> Result<Option<Pushed>> {
     let images = layout.images()?;
     let mut subjects: Vec<&Digest> = vec![&digest];
     subjects.extend(images.iter().map(|image| image.descriptor.digest()));
-    let blobs: BTreeSet<String> = images
+    let mut blobs: Vec<String> = images
         .iter()
-        .flat_map(|image| blobs(&image.manifest))
+        .flat_map(|image| blob_digests(&image.manifest))
         .collect();
+    // Push counts the image's blobs, not its artifacts'.
+    let present = blobs.iter().collect::<BTreeSet<_>>().len();
 
     let reference = &options.reference;
     let repository = &reference.repository;
@@ -69,12 +71,20 @@ pub fn already_pushed(options: &PushOptions) -> Result<Option<Pushed>> {
         if !holds(&descriptor.digest().to_string(), descriptor.digest())? {
             return Ok(None);
         }
+        blobs.extend(blob_digests(&manifest));
         if let Some(cosign_manifest) = cosign_manifest(&manifest).filter(|_| options.sbom_tags) {
             if !holds(&cosign::sbom_tag(&subject), &cosign_manifest)? {
                 return Ok(None);
             }
         }
         referrers += 1;
+    }
+    // What push logs for a blob the registry has (go-containerregistry's
+    // words, which ko shows): true of each, as a manifest there has them.
+    let mut seen = BTreeSet::new();
+    blobs.retain(|digest| seen.insert(digest.clone()));
+    for digest in &blobs {
+        log::info!("existing blob: {digest}");
     }
     Ok(Some(Pushed {
         reference: format!("{}@{digest}", reference.repository_name()),
@@ -83,13 +93,13 @@ pub fn already_pushed(options: &PushOptions) -> Result<Option<Pushed>> {
         uploaded: 0,
         mounted: 0,
         copied: 0,
-        present: blobs.len(),
+        present,
         referrers,
     }))
 }
 
 /// The config and layers an image references.
-fn blobs(manifest: &ImageManifest) -> Vec<String> {
+fn blob_digests(manifest: &ImageManifest) -> Vec<String> {
     let layers = manifest.layers().iter().map(|l| l.digest().to_string());
     std::iter::once(manifest.config().digest().to_string())
         .chain(layers)
