@@ -10,7 +10,7 @@ line per run.
     bench_report.py free-port
     bench_report.py yaml-input DIR
     bench_report.py bazel-profile PROFILE.json
-    bench_report.py layer|push|build|bazel RESULTS
+    bench_report.py layer|push|build|crane|resolve|bazel RESULTS
 """
 
 import argparse
@@ -108,6 +108,28 @@ def build(args):
     print(f"one-line change: {m['rko-change']:.0f} ms against a target of {m['go-change']:.0f} + 150 = {m['go-change'] + 150:.0f} ms")
 
 
+def med_min(values):
+    return statistics.median(values), min(values)
+
+
+def crane(args):
+    runs = runs_by_name(args.results)
+    rows = (("one-line change, pushed", "change"), ("10 commands, shared package changed", "ten"))
+    print(f"{'':<36} {'rko build':>20} {'crane pipelines':>20} {'go build alone':>20}")
+    for label, key in rows:
+        cells = [med_min([r[0] for r in runs[f"{tool}-{key}"]]) for tool in ("rko", "crane", "go")]
+        print(f"{label:<36} " + " ".join(f"{m:>7.0f} ms (min {n:>5.0f})" for m, n in cells))
+        print(f"{'':<36} rko is {cells[1][0] / cells[0][0]:.2f}x as fast as crane; go build + {cells[0][0] - cells[2][0]:.0f} ms")
+
+
+def resolve(args):
+    runs = runs_by_name(args.results)
+    (rm, rn), (gm, gn) = (med_min([r[0] for r in runs[k]]) for k in ("rko-noop", "go-noop"))
+    print(f"rko resolve, no-op          {rm:>7.0f} ms (min {rn:.0f})")
+    print(f"10 go build no-ops          {gm:>7.0f} ms (min {gn:.0f})")
+    print(f"rko is {gm / rm:.1f}x as fast as the go build no-ops alone")
+
+
 def bazel(args):
     m = medians(runs_by_name(args.results))
     print(f"bazel build //:image_amd64  {m['bazel']:>6.0f} ms  (of which rko actions {m['bazel-rko-actions']:.0f} ms)")
@@ -125,7 +147,8 @@ def main():
     p = commands.add_parser("bazel-profile", help="print 'bazel-rko-actions MS' from a JSON profile")
     p.add_argument("profile")
     p.set_defaults(run=bazel_profile)
-    for name, run in (("layer", layer), ("push", push), ("build", build), ("bazel", bazel)):
+    for name, run in (("layer", layer), ("push", push), ("build", build), ("crane", crane),
+                      ("resolve", resolve), ("bazel", bazel)):
         p = commands.add_parser(name, help=f"summarize scripts/bench {name}'s results")
         p.add_argument("results")
         p.set_defaults(run=run)

@@ -5,7 +5,9 @@
 
 use crate::util::bazel::{copy_rko_repo, outputs, Workspace};
 use crate::util::*;
+use std::fs;
 use std::path::Path;
+use std::process::Command;
 
 /// The platforms of the manifests an index layout's index lists, in order,
 /// with their digests.
@@ -62,7 +64,8 @@ fn one_ko_image_target_builds_the_binary_per_platform_into_one_index() {
     );
 
     // The binary is built once per platform, the bare :hello sharing the
-    // default platform's build; the kodata layer once for both images.
+    // default platform's build; the kodata layer (a ko_layer both ko_image
+    // targets name) once for both images and both platforms.
     let go_builds: Vec<String> = spawns
         .iter()
         .filter(|s| s["mnemonic"] == "GoBuild")
@@ -73,7 +76,7 @@ fn one_ko_image_target_builds_the_binary_per_platform_into_one_index() {
         .iter()
         .filter(|s| s["mnemonic"] == "RkoLayer" && outputs(s).contains("kodata"))
         .count();
-    assert_eq!(kodata, 2, "one kodata layer per ko_image target");
+    assert_eq!(kodata, 1, "one kodata layer, shared");
 
     let built = run_ok(
         porcelain(d)
@@ -91,7 +94,8 @@ fn one_ko_image_target_builds_the_binary_per_platform_into_one_index() {
 }
 
 #[test]
-fn a_darwin_binary_in_a_linux_image_fails_the_build_naming_both_platforms() {
+fn a_darwin_binary_in_a_linux_image_fails_the_build_naming_both_platforms_and_ko_sbom_reads_the_images_binary(
+) {
     let dir = temp_dir();
     let d = dir.path();
     let rko_repo = d.join("rko");
@@ -119,6 +123,46 @@ ko_image(
         err.contains("RkoAppend //:wrong")
             && err.contains("is a Go binary for darwin/arm64")
             && err.contains("the image is for linux/amd64"),
+        "{err}"
+    );
+    step_ko_sbom_describes_the_images_own_binary_and_refuses_an_index(&ws, d);
+}
+
+// ko_sbom reads the binary from the image it describes (ImageInfo), so the
+// two cannot disagree; an index holds several binaries, and is refused.
+fn step_ko_sbom_describes_the_images_own_binary_and_refuses_an_index(ws: &Workspace, d: &Path) {
+    ws.append(
+        "BUILD.bazel",
+        "\nko_sbom(\n    name = \"sbom_of_index\",\n    image = \":image\",\n)\n",
+    );
+    run_ok(ws.bazel().args(["build", "//:sbom"]));
+    let sbom = ws.output("sbom.spdx.json");
+    // The binary as the image holds it, out of its binary layer.
+    let unpacked = d.join("unpacked");
+    fs::create_dir_all(&unpacked).unwrap();
+    run_ok(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(ws.output_path("image_amd64.bin.tar.gz"))
+            .arg("-C")
+            .arg(&unpacked),
+    );
+    let out = d.join("expected.spdx.json");
+    run_ok(
+        rko()
+            .args(["sbom", "--format=spdx", "--image-name=image_amd64"])
+            .args(["--created=1700000000", "--binary"])
+            .arg(unpacked.join("ko-app/hello"))
+            .arg("--image-digest-file")
+            .arg(ws.output_path("image_amd64.digest"))
+            .arg("--out")
+            .arg(&out),
+    );
+    let image_binary = fs::read_to_string(&out).unwrap();
+    assert_eq!(sbom, image_binary);
+    let err = run_err(ws.bazel().args(["build", "//:sbom_of_index"]));
+    assert!(
+        err.contains("ko_sbom //:sbom_of_index: //:image is an image index"),
         "{err}"
     );
 }

@@ -7,178 +7,14 @@
 //! `ko_resolve` names images as `rko resolve` does; docs/rules.md is
 //! generated from the `doc=` strings and up to date.
 
-use crate::util::registry::{free_port, Auth, Registry};
+use crate::util::bazel::{rko_repo_in, spawns, Workspace};
+use crate::util::nginx::start_nginx;
+use crate::util::registry::{Auth, Registry};
 use crate::util::*;
 use serde_json::Value;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-
-// ---------------------------------------------------------------------------
-// Harness: copied from tests/bazel.rs (Workspace, nginx) until the two are
-// folded into tests/util.
-
-/// What of the rko repository a workspace needs, copied so the test can edit it.
-fn copy_rko_repo(to: &Path) {
-    fs::create_dir_all(to.join("examples")).unwrap();
-    for item in ["rules", "WORKSPACE", "BUILD.bazel", "MODULE.bazel"] {
-        copy_tree(&repo_root().join(item), to);
-    }
-    copy_tree(&repo_root().join("examples/hello"), &to.join("examples"));
-}
-
-/// A copy of examples/bazel with its own output root, shut down when dropped.
-/// Its server outlives a build of another workspace (600 s idle): a stale
-/// result lives in a running server's memory, and a test that let the
-/// server stop between two builds would not see it.
-struct Workspace {
-    path: PathBuf,
-    output_root: PathBuf,
-}
-
-impl Drop for Workspace {
-    fn drop(&mut self) {
-        let _ = self.bazel().arg("shutdown").output();
-    }
-}
-
-impl Workspace {
-    /// examples/bazel copied to `dir/at`, its `@rko` a copy of this
-    /// repository at `dir/rko`; Bazel's output root is `dir/output_root`.
-    fn copy(dir: &Path, at: &str, output_root: &str) -> Workspace {
-        let rko_repo = dir.join("rko");
-        if !rko_repo.exists() {
-            copy_rko_repo(&rko_repo);
-        }
-        let path = dir.join(at);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        copy_tree(&repo_root().join("examples/bazel"), &path);
-        let ws = Workspace {
-            path,
-            output_root: dir.join(output_root),
-        };
-        ws.replace(
-            "WORKSPACE",
-            "path = \"../..\",",
-            &format!("path = \"{}\",", rko_repo.display()),
-        );
-        ws
-    }
-
-    fn bazel(&self) -> Command {
-        let mut cmd = Command::new(require("bazel"));
-        cmd.current_dir(&self.path)
-            .args(["--nosystem_rc", "--nohome_rc", "--max_idle_secs=600"])
-            .arg(format!("--output_user_root={}", self.output_root.display()))
-            .env("GOCACHE", gocache())
-            .env("RKO_BINARY", env!("CARGO_BIN_EXE_rko"))
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}",
-                    require("go").parent().unwrap().display(),
-                    std::env::var("PATH").unwrap_or_default()
-                ),
-            );
-        cmd
-    }
-
-    fn bin(&self, name: &str) -> PathBuf {
-        self.path.join("bazel-bin").join(name)
-    }
-
-    /// Appends `text` to the workspace's file `name`.
-    fn append(&self, name: &str, text: &str) {
-        let path = self.path.join(name);
-        let mut content = fs::read_to_string(&path).unwrap_or_default();
-        content.push_str(text);
-        fs::write(&path, content).unwrap();
-    }
-
-    /// Replaces `from` (which must be there) by `to` in the file `name`.
-    fn replace(&self, name: &str, from: &str, to: &str) {
-        let path = self.path.join(name);
-        let text = fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "{name} has no {from:?}");
-        fs::write(&path, text.replace(from, to)).unwrap();
-    }
-
-    /// Loads `symbols` from rko's defs.bzl at the top of BUILD.bazel (a
-    /// load must come before any rule).
-    fn load_defs(&self, symbols: &[&str]) {
-        let path = self.path.join("BUILD.bazel");
-        let quoted: Vec<String> = symbols.iter().map(|s| format!("\"{s}\"")).collect();
-        let text = fs::read_to_string(&path).unwrap();
-        fs::write(
-            &path,
-            format!(
-                "load(\"@rko//rules:defs.bzl\", {})\n{text}",
-                quoted.join(", ")
-            ),
-        )
-        .unwrap();
-    }
-}
-
-/// The spawns in a Bazel execution log (a stream of JSON objects).
-fn spawns(log: &Path) -> Vec<Value> {
-    let text = fs::read_to_string(log).unwrap();
-    serde_json::Deserializer::from_str(&text)
-        .into_iter::<Value>()
-        .map(|v| v.unwrap())
-        .collect()
-}
-
-/// nginx serving a WebDAV directory, as Bazel's HTTP remote cache.
-struct Nginx {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGTERM, not SIGKILL: the master then stops its workers too.
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_nginx(dir: &Path) -> Nginx {
-    let nginx = require("nginx");
-    let port = free_port();
-    for sub in ["cache", "logs", "tmp"] {
-        fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    let config = dir.join("nginx.conf");
-    fs::write(
-        &config,
-        format!(
-            "user root;\ndaemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\nevents {{}}\nhttp {{\n  access_log {d}/logs/access.log;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  server {{\n    listen 127.0.0.1:{port};\n    root {d}/cache;\n    client_max_body_size 0;\n    location / {{\n      dav_methods PUT DELETE;\n      create_full_put_path on;\n      dav_access user:rw group:rw all:r;\n    }}\n  }}\n}}\n",
-            d = dir.display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(nginx)
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(&config)
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "nginx did not start: {}",
-            fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    Nginx { child, port }
-}
+use std::path::Path;
+use std::process::Command;
 
 /// The manifest of the one image in `layout`.
 fn manifest(layout: &Path) -> Value {
@@ -188,22 +24,6 @@ fn manifest(layout: &Path) -> Value {
             .join("blobs/sha256")
             .join(digest.trim_start_matches("sha256:")),
     )
-}
-
-/// podman's storage under `dir` for a command that runs podman itself (as
-/// `bazel run //:load` does), where `podman(dir)` finds it too.
-fn with_podman_storage(cmd: &mut Command, dir: &Path) {
-    let storage_conf = dir.join("storage.conf");
-    fs::write(
-        &storage_conf,
-        format!(
-            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
-            dir.join("storage").display(),
-            dir.join("run").display()
-        ),
-    )
-    .unwrap();
-    cmd.env("CONTAINERS_STORAGE_CONF", &storage_conf);
 }
 
 // ---------------------------------------------------------------------------
@@ -236,7 +56,7 @@ fn push_base(d: &Path, registry: &Registry, version: &str) -> String {
 /// A workspace whose `//:on_base` is the hello binary on `@pinned_base`
 /// (pinned at `digest`), with `//:on_base_tar` exporting it.
 fn workspace_on_base(d: &Path, at: &str, root: &str, reference: &str, digest: &str) -> Workspace {
-    let ws = Workspace::copy(d, at, root);
+    let ws = Workspace::copy(d, at, root, &rko_repo_in(d));
     ws.append(
         "WORKSPACE",
         "\nload(\"@rko//rules:repositories.bzl\", \"rko_base_image\")\n",
@@ -260,7 +80,8 @@ fn build_on_base(ws: &Workspace, flags: &[&str], log: &Path) -> (String, bool) {
             .args(flags)
             .arg(format!("--execution_log_json_file={}", log.display())),
     );
-    let base = manifest(&ws.bin("on_base"))["annotations"]["org.opencontainers.image.base.digest"]
+    let base = manifest(&ws.output_path("on_base"))["annotations"]
+        ["org.opencontainers.image.base.digest"]
         .as_str()
         .unwrap_or_default()
         .to_string();
@@ -324,7 +145,7 @@ fn step_export_of_a_shallow_base_names_the_attribute(
     let listing = run_ok(
         Command::new("tar")
             .arg("-xOf")
-            .arg(ws.bin("on_base_tar.tar"))
+            .arg(ws.output_path("on_base_tar.tar"))
             .arg("manifest.json"),
     );
     let layers = json(&listing)[0]["Layers"].as_array().unwrap().len();
@@ -340,7 +161,7 @@ fn bazel_run_loads_into_podman_and_pushes_stamped_tags_from_a_file() {
     let d = dir.path();
     let registry = Registry::start(Auth::None);
     let repository = format!("{}/hello", registry.host());
-    let ws = Workspace::copy(d, "ws", "root");
+    let ws = Workspace::copy(d, "ws", "root", &rko_repo_in(d));
     ws.load_defs(&["ko_load"]);
     ws.append(
         "BUILD.bazel",
@@ -419,7 +240,7 @@ fn step_bazel_run_load_puts_the_image_into_podman(ws: &Workspace, d: &Path) {
         "{{.Id}}",
         "example.com/hello:bazel",
     ]));
-    let config = manifest(&ws.bin("image_amd64"))["config"]["digest"]
+    let config = manifest(&ws.output_path("image_amd64"))["config"]["digest"]
         .as_str()
         .unwrap()
         .to_string();
@@ -432,7 +253,7 @@ fn step_bazel_run_load_puts_the_image_into_podman(ws: &Workspace, d: &Path) {
 #[test]
 fn the_toolchain_runs_only_on_its_exec_platform_and_every_bzl_file_has_a_bzl_library() {
     let dir = temp_dir();
-    let ws = Workspace::copy(dir.path(), "ws", "root");
+    let ws = Workspace::copy(dir.path(), "ws", "root", &rko_repo_in(dir.path()));
     ws.append(
         "BUILD.bazel",
         "\nplatform(\n    name = \"arm64_exec\",\n    constraint_values = [\"@platforms//os:linux\", \"@platforms//cpu:aarch64\"],\n)\n",
@@ -487,9 +308,9 @@ fn resolved_names(yaml: &str) -> Vec<String> {
 fn ko_resolve_names_images_as_rko_resolve_does() {
     let dir = temp_dir();
     let d = dir.path();
-    let ws = Workspace::copy(d, "ws", "root");
+    let ws = Workspace::copy(d, "ws", "root", &rko_repo_in(d));
     run_ok(ws.bazel().args(["build", "//:deploy"]));
-    let bazel = resolved_names(&fs::read_to_string(ws.bin("deploy.yaml")).unwrap());
+    let bazel = resolved_names(&fs::read_to_string(ws.output_path("deploy.yaml")).unwrap());
 
     let resolved = run_ok(
         porcelain(d)
@@ -537,6 +358,8 @@ fn docs_rules_md_is_generated_from_the_doc_strings_and_up_to_date() {
         "rko_base_image",
         "rko_toolchain",
         "ImageInfo",
+        "ko_layer",
+        "LayerInfo",
         "bzl_library",
     ] {
         assert!(

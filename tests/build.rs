@@ -295,20 +295,12 @@ fn tarballs_layouts_and_the_local_daemon_are_destinations() {
     assert!(loaded.contains("ko.local/web:many"), "{loaded}");
 
     // -L loads into podman (docker has no daemon here); its storage is the test's own.
-    let storage_conf = dir.path().join("storage.conf");
-    fs::write(
-        &storage_conf,
-        format!(
-            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
-            dir.path().join("storage").display(),
-            dir.path().join("run").display()
-        ),
-    )
-    .unwrap();
     let (_, stderr) = run_ok_with_stderr(
-        rko_build(&module, dir.path())
-            .env("CONTAINERS_STORAGE_CONF", &storage_conf)
-            .args(["./cmd/api", "-L", "-B"]),
+        with_podman_storage(&mut rko_build(&module, dir.path()), dir.path()).args([
+            "./cmd/api",
+            "-L",
+            "-B",
+        ]),
     );
     assert!(stderr.contains("loaded into"), "{stderr}");
     let images =

@@ -538,21 +538,6 @@ fn a_windows_platform_on_a_linux_base_is_refused_naming_both() {
     }
 }
 
-/// `rko build` with podman as the local daemon, its storage under `dir`.
-fn with_local_podman(cmd: &mut Command, dir: &Path) {
-    let storage_conf = dir.join("storage.conf");
-    fs::write(
-        &storage_conf,
-        format!(
-            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
-            dir.join("storage").display(),
-            dir.join("run").display()
-        ),
-    )
-    .unwrap();
-    cmd.env("CONTAINERS_STORAGE_CONF", &storage_conf);
-}
-
 // Item 6. ko: pkg/publish/daemon.go, demon.Publish (loads NAME:<digest hex>,
 // adds every tag asked for, returns the digest tag; an index gives its
 // GOOS/GOARCH image, linux/amd64 by default) and pkg/commands/resolver.go,
@@ -563,7 +548,7 @@ fn ko_local_prints_and_tags_name_colon_digest_hex_as_ko_does() {
     let module = example(dir.path(), "multi");
     let layout = dir.path().join("layout");
     let mut cmd = rko_build(&module, dir.path());
-    with_local_podman(&mut cmd, dir.path());
+    with_podman_storage(&mut cmd, dir.path());
     let out = run_ok(
         cmd.env("KO_DOCKER_REPO", "ko.local")
             .args(["./cmd/api", "-B", "-t", "v1,v2", "--oci-layout-path"])
@@ -597,7 +582,7 @@ fn ko_local_prints_and_tags_name_colon_digest_hex_as_ko_does() {
     assert!(!images.contains("ko.local/api:latest"), "{images}");
 
     let mut cmd = rko_build(&module, dir.path());
-    with_local_podman(&mut cmd, dir.path());
+    with_podman_storage(&mut cmd, dir.path());
     let out = run_ok(
         cmd.env("KO_DOCKER_REPO", "ko.local/team")
             .args(["./cmd/api", "-B"]),

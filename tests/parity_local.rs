@@ -18,22 +18,6 @@ fn example(dir: &Path, name: &str) -> PathBuf {
     target
 }
 
-/// podman's storage for `cmd` (rko's local daemon: docker has no daemon
-/// here) under `dir`, where `podman(dir)` finds it too.
-fn with_local_podman(cmd: &mut Command, dir: &Path) {
-    let storage_conf = dir.join("storage.conf");
-    fs::write(
-        &storage_conf,
-        format!(
-            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
-            dir.join("storage").display(),
-            dir.join("run").display()
-        ),
-    )
-    .unwrap();
-    cmd.env("CONTAINERS_STORAGE_CONF", &storage_conf);
-}
-
 fn blob(layout: &Path, digest: &str) -> Value {
     let hex = digest.trim_start_matches("sha256:");
     read_json(&layout.join("blobs/sha256").join(hex))
@@ -237,7 +221,7 @@ fn a_ko_local_base_image_is_read_from_the_local_daemon_as_ko_does() {
     let hello = example(dir.path(), "hello");
     let base_layout = dir.path().join("base-layout");
     let mut cmd = rko_build(&hello, dir.path());
-    with_local_podman(&mut cmd, dir.path());
+    with_podman_storage(&mut cmd, dir.path());
     run_ok(
         cmd.env("KO_DOCKER_REPO", "ko.local/base")
             .args(["--bare", "-t", "1", "--oci-layout-path"])
@@ -256,7 +240,7 @@ fn a_ko_local_base_image_is_read_from_the_local_daemon_as_ko_does() {
     let build = |state: &str| {
         let layout = dir.path().join(format!("{state}-layout"));
         let mut cmd = rko_build(&multi, &dir.path().join(state));
-        with_local_podman(&mut cmd, dir.path());
+        with_podman_storage(&mut cmd, dir.path());
         run_ok(
             cmd.args(["./cmd/api", "-B", "--push=false", "--oci-layout-path"])
                 .arg(&layout),
@@ -325,7 +309,7 @@ fn a_ko_local_base_the_daemon_lacks_is_an_error_naming_it() {
     .unwrap();
     let layout = dir.path().join("layout");
     let mut cmd = rko_build(&multi, dir.path());
-    with_local_podman(&mut cmd, dir.path());
+    with_podman_storage(&mut cmd, dir.path());
     let err = run_err(
         cmd.args(["./cmd/api", "--push=false", "--oci-layout-path"])
             .arg(&layout),

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn blob(layout: &Path, digest: &str) -> Value {
     read_json(
@@ -351,4 +352,79 @@ fn export_docker_picks_one_platform_of_an_index() {
             .arg(d.join("x.tar")),
     );
     assert!(err.contains("choose one with --platform"), "{err}");
+}
+
+/// stdout and stderr of a successful run of `cmd`.
+fn said(cmd: &mut Command) -> (String, String) {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?}: {out:?}");
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+// A build system shows whatever an action prints (Bazel's "INFO: From
+// RkoLayer …" after each one), so with --quiet a plumbing command whose
+// result is in a file named on its command line prints nothing at all;
+// a result that is in no file is still printed.
+#[test]
+fn quiet_plumbing_prints_nothing_when_its_result_is_in_a_file() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let file = d.join("f.txt");
+    fs::write(&file, "f").unwrap();
+    let blob = d.join("l.tar.gz");
+    let descriptor = d.join("l.json");
+    let quiet_layer = said(
+        rko()
+            .args(["--quiet", "assemble-layer"])
+            .arg(format!("--file={}=/f.txt", file.display()))
+            .arg("--out")
+            .arg(&blob)
+            .arg("--descriptor")
+            .arg(&descriptor),
+    );
+    assert_eq!(quiet_layer, (String::new(), String::new()));
+
+    let layer = format!("--layer={}={}", blob.display(), descriptor.display());
+    let append = |quiet: bool, name: &str, digest_file: bool| {
+        let mut cmd = rko();
+        if quiet {
+            cmd.arg("-q");
+        }
+        cmd.args(["append", "--base=builtin:static", &layer, "--out"])
+            .arg(d.join(name));
+        if digest_file {
+            cmd.arg("--digest-file")
+                .arg(d.join(format!("{name}.digest")));
+        }
+        said(&mut cmd)
+    };
+    assert_eq!(append(true, "a", true), (String::new(), String::new()));
+    let (digest, _) = append(false, "b", true);
+    assert_eq!(
+        digest.trim(),
+        fs::read_to_string(d.join("b.digest")).unwrap()
+    );
+    assert_eq!(append(true, "c", false).0, digest, "no file: still printed");
+
+    let quiet_index = said(
+        rko()
+            .args(["-q", "index", "--out"])
+            .arg(d.join("index"))
+            .arg("--digest-file")
+            .arg(d.join("index.digest"))
+            .arg("--image")
+            .arg(d.join("a")),
+    );
+    assert_eq!(quiet_index, (String::new(), String::new()));
+    let quiet_export = said(
+        rko()
+            .args(["-q", "export"])
+            .arg(d.join("a"))
+            .arg("--out")
+            .arg(d.join("a.tar")),
+    );
+    assert_eq!(quiet_export, (String::new(), String::new()));
 }

@@ -3,50 +3,18 @@ given several `platforms`, the binary is built for each through a transition
 and the images are joined into one image index, as `ko build --platform` does."""
 
 load(":index.bzl", "index_action")
-load(":providers.bzl", "ImageInfo", "TOOLCHAIN", "TargetPlatformInfo", "params_args", "rko_binary")
+load(":layer.bzl", "KODATA", "files_layer", "layer_action")
+load(":providers.bzl", "ImageInfo", "LayerInfo", "TOOLCHAIN", "TargetPlatformInfo", "params_args", "rko_binary")
 load(":transition.bzl", "TRANSITION_ALLOWLIST", "platforms_transition")
-
-def _kodata_dest(file, strip_prefix):
-    path = file.short_path
-    if strip_prefix:
-        prefix = strip_prefix.rstrip("/") + "/"
-        if not path.startswith(prefix):
-            fail("kodata file %s is not under kodata_strip_prefix %s" % (path, strip_prefix))
-        return path[len(prefix):]
-    marker = path.rfind("kodata/")
-    if marker < 0:
-        return file.basename
-    return path[marker + len("kodata/"):]
-
-def _layer(ctx, rko, name, entries, inputs, mtime, what):
-    blob = ctx.actions.declare_file(name + ".tar.gz")
-    descriptor = ctx.actions.declare_file(name + ".json")
-    args = params_args(ctx, "assemble-layer")
-    for entry in entries:
-        args.add("--file", entry)
-    args.add("--mtime", str(mtime))
-    args.add("--out", blob)
-    args.add("--descriptor", descriptor)
-    ctx.actions.run(
-        executable = rko,
-        arguments = [args],
-        inputs = inputs,
-        outputs = [blob, descriptor],
-        mnemonic = "RkoLayer",
-        progress_message = "RkoLayer %s layer of %s" % (what, ctx.label),
-    )
-    return struct(blob = blob, descriptor = descriptor)
 
 def _json_string(text):
     return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
 
-def _ko_history(ctx, name, app):
-    """ko's config history entries (kodata, then the binary), as a JSON file for append --history-file."""
+def _ko_history(ctx, name, app, layers):
+    """ko's config history entries (each layer's, then the binary's), as a JSON file for append --history-file."""
     created_by = _json_string("ko build ko://" + ctx.attr.importpath)
     entry = '{"author":"ko","created":%d,"created_by":%s,"comment":%s}'
-    entries = []
-    if ctx.files.kodata:
-        entries.append(entry % (ctx.attr.kodata_created, created_by, _json_string("kodata contents, at $KO_DATA_PATH")))
+    entries = [entry % (layer.created, created_by, _json_string(layer.comment)) for layer in layers]
     entries.append(entry % (ctx.attr.created, created_by, _json_string("go build output, at /ko-app/" + app)))
     history = ctx.actions.declare_file(name + ".history.json")
     ctx.actions.write(history, "[%s]\n" % ",".join(entries))
@@ -98,15 +66,13 @@ def _builds(ctx):
         ))
     return builds
 
-def _kodata_layers(ctx, rko):
-    if not ctx.files.kodata:
-        return []
-    entries = [
-        "%s=/var/run/ko/%s" % (f.path, _kodata_dest(f, ctx.attr.kodata_strip_prefix))
-        for f in ctx.files.kodata
-    ]
-    name = ctx.label.name + ".kodata"
-    return [_layer(ctx, rko, name, entries, ctx.files.kodata, ctx.attr.kodata_created, "kodata")]
+def _file_layers(ctx, rko):
+    """The layers below the binary, in order: `kodata`'s, then `layers`."""
+    layers = []
+    if ctx.files.kodata:
+        name = ctx.label.name + ".kodata"
+        layers.append(files_layer(ctx, rko, name, ctx.files.kodata, KODATA, ctx.attr.kodata_strip_prefix, ctx.attr.kodata_created))
+    return layers + [target[LayerInfo] for target in ctx.attr.layers]
 
 def _config_args(ctx, args):
     for key, value in sorted(ctx.attr.env.items()):
@@ -126,10 +92,10 @@ def _config_args(ctx, args):
     args.add("--created", str(ctx.attr.created))
     args.add("--tag", ctx.attr.tag)
 
-def _image(ctx, rko, build, kodata):
+def _image(ctx, rko, build, layers):
     """The binary layer and `rko append` for one platform; returns (layout, digest)."""
     app = ctx.attr.app_name or build.binary.basename
-    binary_layer = _layer(
+    binary_layer = layer_action(
         ctx,
         rko,
         build.name + ".bin",
@@ -155,13 +121,13 @@ def _image(ctx, rko, build, kodata):
     args.add("--binary", build.binary)
 
     # ko's order: kodata, then the binary.
-    for layer in kodata + [binary_layer]:
+    for layer in layers + [binary_layer]:
         args.add("--layer", "%s=%s" % (layer.blob.path, layer.descriptor.path))
         inputs.extend([layer.blob, layer.descriptor])
     _config_args(ctx, args)
     args.add("--ko-app", app)
     if ctx.attr.importpath:
-        history = _ko_history(ctx, build.name, app)
+        history = _ko_history(ctx, build.name, app, layers)
         args.add("--history-file", history)
         args.add("--author", "github.com/ko-build/ko")
         inputs.append(history)
@@ -180,17 +146,19 @@ def _image(ctx, rko, build, kodata):
 def _ko_image_impl(ctx):
     rko = rko_binary(ctx)
     builds = _builds(ctx)
-    kodata = _kodata_layers(ctx, rko)
-    images = [_image(ctx, rko, build, kodata) for build in builds]
+    layers = _file_layers(ctx, rko)
+    images = [_image(ctx, rko, build, layers) for build in builds]
     if len(images) == 1:
         layout, digest = images[0]
         platform = builds[0].platform
+        binary = builds[0].binary
     else:
         layout, digest = index_action(ctx, ctx.label.name, [image[0] for image in images], ctx.attr.annotations)
         platform = ""
+        binary = None
     return [
         DefaultInfo(files = depset([layout, digest])),
-        ImageInfo(layout = layout, digest = digest, platform = platform),
+        ImageInfo(layout = layout, digest = digest, platform = platform, binary = binary),
     ]
 
 _ATTRS = {
@@ -211,6 +179,7 @@ _ATTRS = {
     "kodata": attr.label_list(doc = "Files for /var/run/ko (KO_DATA_PATH); one layer, shared by every platform.", allow_files = True),
     "kodata_strip_prefix": attr.string(doc = "Strip this from kodata paths; default: everything up to `kodata/`."),
     "kodata_created": attr.int(doc = "Modification time of the kodata files (KO_DATA_DATE_EPOCH).", default = 0),
+    "layers": attr.label_list(doc = "ko_layer targets, below the binary in this order (after `kodata`'s layer): a package's kodata as a ko_layer is built once for all its images and platforms.", providers = [LayerInfo]),
     "entrypoint": attr.string_list(doc = "Overrides ko's entrypoint /ko-app/NAME."),
     "args": attr.string_list(doc = "Fixed arguments after the entrypoint (the image's Cmd)."),
     "env": attr.string_dict(doc = "Environment variables of the container."),

@@ -39,7 +39,7 @@ def _ko_image_index_impl(ctx):
     )
     return [
         DefaultInfo(files = depset([layout, digest])),
-        ImageInfo(layout = layout, digest = digest, platform = ""),
+        ImageInfo(layout = layout, digest = digest, platform = "", binary = None),
     ]
 
 ko_image_index = rule(

@@ -6,6 +6,17 @@ ImageInfo = provider(
         "layout": "The OCI image layout directory (a tree artifact).",
         "digest": "A file holding the manifest (or index) digest, sha256:<hex>.",
         "platform": "OS/ARCH[/VARIANT] of a single image; empty for an index.",
+        "binary": "The Go binary in a single image (at /ko-app/NAME); None for an index.",
+    },
+)
+
+LayerInfo = provider(
+    doc = "One layer built by `rko assemble-layer` (ko_layer), for ko_image's `layers`.",
+    fields = {
+        "blob": "The compressed layer.",
+        "descriptor": "Its descriptor JSON (mediaType, digest, size, diffID).",
+        "comment": "The comment of its config history entry.",
+        "created": "The files' modification time (and the history entry's), seconds since the epoch.",
     },
 )
 
@@ -26,9 +37,13 @@ def rko_binary(ctx):
     return ctx.toolchains[TOOLCHAIN].rko
 
 def params_args(ctx, command):
-    """An Args for `rko <command>` that Bazel may spill into a params file."""
+    """An Args for `rko <command>` that Bazel may spill into a params file.
+
+    `--quiet`: an action whose result is in its output files prints nothing,
+    so a build shows no "INFO: From Rko…" lines."""
     args = ctx.actions.args()
     args.add(command)
+    args.add("--quiet")
     args.use_param_file("@%s", use_always = True)
     args.set_param_file_format("multiline")
     return args

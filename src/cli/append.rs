@@ -1,6 +1,6 @@
 //! `rko append`: layers on a base, written as an OCI image layout.
 
-use super::{key_values, split_pair, write_digest_file};
+use super::{key_values, split_pair, Results};
 use rko::{AppendOptions, BaseSpec, ConfigEdits, History, LayerInput, Platform, Result};
 use std::path::PathBuf;
 
@@ -82,7 +82,7 @@ pub struct Args {
     binary: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, results: Results) -> Result<()> {
     let mut layers = Vec::new();
     for value in &args.layers {
         let (blob, descriptor) = split_pair("--layer", value, "BLOB=DESC.json")?;
@@ -126,7 +126,5 @@ pub fn run(args: Args) -> Result<()> {
         rko::check_binary_platform(binary, &info.settings, platform)?;
     }
     let digest = rko::append(&options, &args.out)?;
-    write_digest_file(args.digest_file.as_deref(), digest.as_ref())?;
-    println!("{digest}");
-    Ok(())
+    results.digest(args.digest_file.as_deref(), digest.as_ref(), &digest)
 }

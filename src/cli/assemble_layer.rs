@@ -1,6 +1,6 @@
 //! `rko assemble-layer`: files, trees, symlinks and directories into one layer blob.
 
-use super::{jobs, split_pair};
+use super::{jobs, split_pair, Results};
 use rko::{CompressOptions, Compression, Defaults, EntrySpec, Error, LayerOptions, Result, Source};
 use std::path::PathBuf;
 
@@ -65,7 +65,7 @@ pub struct Args {
     descriptor: PathBuf,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, results: Results) -> Result<()> {
     let mut specs = Vec::new();
     for value in &args.files {
         let (src, dest) = split_pair("--file", value, "SRC=DEST")?;
@@ -118,7 +118,8 @@ pub fn run(args: Args) -> Result<()> {
         windows: args.windows,
     };
     let descriptor = rko::assemble_layer(&specs, &options, &args.out, &args.descriptor)?;
-    println!("{}", descriptor.digest);
+    // The descriptor file holds the digest too.
+    results.print(&descriptor.digest, true);
     Ok(())
 }
 

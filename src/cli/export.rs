@@ -1,5 +1,6 @@
 //! `rko export`: an OCI layout as a docker-save tarball or an OCI archive.
 
+use super::Results;
 use rko::{ExportFormat, ExportOptions, Platform, Result};
 use std::path::PathBuf;
 
@@ -23,7 +24,7 @@ pub struct Args {
     out: PathBuf,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, results: Results) -> Result<()> {
     let options = ExportOptions {
         format: args.format.parse::<ExportFormat>()?,
         tag: args.tag,
@@ -34,6 +35,6 @@ pub fn run(args: Args) -> Result<()> {
             .transpose()?,
     };
     rko::export(&args.layout, &options, &args.out)?;
-    println!("{}", args.out.display());
+    results.print(args.out.display(), true);
     Ok(())
 }

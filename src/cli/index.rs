@@ -1,6 +1,6 @@
 //! `rko index`: per-platform image layouts joined into a multi-platform index.
 
-use super::{key_values, write_digest_file};
+use super::{key_values, Results};
 use rko::{IndexOptions, Result};
 use std::path::PathBuf;
 
@@ -26,14 +26,12 @@ pub struct Args {
     digest_file: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, results: Results) -> Result<()> {
     let options = IndexOptions {
         images: args.images,
         annotations: key_values("--annotation", &args.annotations, "", None)?,
         tag: args.tag,
     };
     let digest = rko::index(&options, &args.out)?;
-    write_digest_file(args.digest_file.as_deref(), digest.as_ref())?;
-    println!("{digest}");
-    Ok(())
+    results.digest(args.digest_file.as_deref(), digest.as_ref(), &digest)
 }

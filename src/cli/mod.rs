@@ -36,7 +36,8 @@ pub struct Cli {
     /// Also log each registry request.
     #[arg(short = 'v', long, global = true, conflicts_with = "quiet")]
     verbose: bool,
-    /// Log warnings and errors only.
+    /// Log warnings and errors only; plumbing whose result is in a file
+    /// named on its command line prints nothing.
     #[arg(short = 'q', long, global = true)]
     quiet: bool,
 }
@@ -78,13 +79,14 @@ enum Command {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    let results = Results { quiet: cli.quiet };
     match cli.command {
-        Command::AssembleLayer(args) => assemble_layer::run(args),
-        Command::Append(args) => append::run(args),
-        Command::Index(args) => index::run(args),
-        Command::Export(args) => export::run(args),
+        Command::AssembleLayer(args) => assemble_layer::run(args, results),
+        Command::Append(args) => append::run(args, results),
+        Command::Index(args) => index::run(args, results),
+        Command::Export(args) => export::run(args, results),
         Command::Pull(args) => pull::run(args),
-        Command::Push(args) => push::run(args),
+        Command::Push(args) => push::run(args, results),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
         Command::ResolveYaml(args) => resolve_yaml::run(args),
@@ -151,9 +153,28 @@ fn jobs(requested: Option<usize>) -> usize {
 }
 
 /// Writes a digest file (no trailing newline, as `$(cat FILE)` wants).
-fn write_digest_file(path: Option<&Path>, digest: &str) -> Result<()> {
-    match path {
-        Some(path) => rko::write_file(path, digest.as_bytes()),
-        None => Ok(()),
+/// Where a plumbing command's result goes: to the file its command line
+/// named, if any, and to stdout, unless `--quiet` was given and a file
+/// holds it (a build system shows whatever its actions print).
+#[derive(Debug, Clone, Copy)]
+pub struct Results {
+    quiet: bool,
+}
+
+impl Results {
+    /// Prints `line`; `filed` says a file named on the command line holds it.
+    fn print(self, line: impl std::fmt::Display, filed: bool) {
+        if !(self.quiet && filed) {
+            println!("{line}");
+        }
+    }
+
+    /// Writes `digest` to `file` when one was named, and prints `line`.
+    fn digest(self, file: Option<&Path>, digest: &str, line: impl std::fmt::Display) -> Result<()> {
+        if let Some(path) = file {
+            rko::write_file(path, digest.as_bytes())?;
+        }
+        self.print(line, file.is_some());
+        Ok(())
     }
 }

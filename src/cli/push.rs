@@ -1,7 +1,7 @@
 //! `rko push`: an OCI layout to a registry.
 
 use super::registry::RegistryArgs;
-use super::{jobs, write_digest_file};
+use super::{jobs, Results};
 use rko::{PushOptions, Reference, Result};
 use std::path::PathBuf;
 
@@ -32,7 +32,7 @@ pub struct Args {
     registry: RegistryArgs,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, results: Results) -> Result<()> {
     let reference: Reference = args.reference.parse()?;
     let options = PushOptions {
         layout: args.layout,
@@ -47,7 +47,9 @@ pub fn run(args: Args) -> Result<()> {
         "rko: pushed {} blobs, mounted {}, copied {}, {} already there, {} referrers; {} HTTP requests",
         pushed.uploaded, pushed.mounted, pushed.copied, pushed.present, pushed.referrers, pushed.requests
     );
-    write_digest_file(args.digest_file.as_deref(), pushed.digest.as_ref())?;
-    println!("{}", pushed.reference);
-    Ok(())
+    results.digest(
+        args.digest_file.as_deref(),
+        pushed.digest.as_ref(),
+        &pushed.reference,
+    )
 }

@@ -281,7 +281,7 @@ impl GroupRun<'_> {
             fingerprint::forget(&slot.path);
             // Go keeps an up-to-date binary where it is: link the cached
             // one in, and Go relinks only what changed.
-            let linked = build.output.join(gobuild::exec_name(member.import_path()));
+            let linked = build.output_of(member.import_path());
             let _ = fs::hard_link(&slot.path, linked);
         }
         gobuild::build(&build)?;
@@ -290,7 +290,7 @@ impl GroupRun<'_> {
             .zip(snapshots)
             .map(|(member, snapshot)| {
                 let slot = &self.slots[&member.key];
-                let produced = build.output.join(gobuild::exec_name(member.import_path()));
+                let produced = build.output_of(member.import_path());
                 place(&produced, &slot.path)?;
                 let digest = self.cx.cache.record_binary(slot)?;
                 if let Some(snapshot) = snapshot {
@@ -387,7 +387,7 @@ fn verify(
         let build = run.go_build(members, "verify")?;
         gobuild::build(&build)?;
         for member in members {
-            let fresh = build.output.join(gobuild::exec_name(member.import_path()));
+            let fresh = build.output_of(member.import_path());
             let (made, _) = digest::sha256_file(&fresh)?;
             let kept = reused[member.key.as_str()];
             if made != *kept {

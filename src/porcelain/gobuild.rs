@@ -339,6 +339,18 @@ pub struct GoBuild {
     pub output: PathBuf,
 }
 
+impl GoBuild {
+    /// Where `go build -o DIR/` writes the binary of `import_path`: its
+    /// [`exec_name`], with `.exe` for Windows as Go adds it.
+    pub fn output_of(&self, import_path: &str) -> PathBuf {
+        let name = exec_name(import_path);
+        match self.platform.os.as_str() {
+            "windows" => self.output.join(format!("{name}.exe")),
+            _ => self.output.join(name),
+        }
+    }
+}
+
 /// The platform's Go environment: GOOS, GOARCH and the variant's GOARM/GOAMD64.
 pub fn platform_env(platform: &Platform) -> Result<Vec<(String, String)>> {
     let mut env = vec![

@@ -2,7 +2,7 @@
 //! it loads its rules from) with its own output root, Debian's Bazel 4.2.3
 //! run with no system or home rc file, and the execution log read back.
 
-use super::{copy_tree, repo_root, require, run_ok};
+use super::{copy_tree, repo_root, require, run_ok_with_stderr};
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,19 @@ pub fn copy_rko_repo(to: &Path) {
     copy_tree(&repo_root().join("examples/hello"), &to.join("examples"));
 }
 
+/// The copy of the rko repository under `dir` (`dir/rko`), made on first use.
+pub fn rko_repo_in(dir: &Path) -> PathBuf {
+    let rko_repo = dir.join("rko");
+    if !rko_repo.exists() {
+        copy_rko_repo(&rko_repo);
+    }
+    rko_repo
+}
+
 /// A copy of examples/bazel with its own output root, shut down when dropped.
+/// Its server outlives a build of another workspace (600 s idle): a stale
+/// result lives in a running server's memory, and a test that let the
+/// server stop between two builds would not see it.
 pub struct Workspace {
     pub path: PathBuf,
     output_root: PathBuf,
@@ -57,8 +69,9 @@ impl Workspace {
     pub fn bazel(&self) -> Command {
         let mut cmd = Command::new(require("bazel"));
         cmd.current_dir(&self.path)
-            .args(["--nosystem_rc", "--nohome_rc", "--max_idle_secs=30"])
+            .args(["--nosystem_rc", "--nohome_rc", "--max_idle_secs=600"])
             .arg(format!("--output_user_root={}", self.output_root.display()))
+            .env("GOCACHE", super::gocache())
             .env("RKO_BINARY", env!("CARGO_BIN_EXE_rko"))
             .env(
                 "PATH",
@@ -71,14 +84,20 @@ impl Workspace {
         cmd
     }
 
-    /// `bazel build TARGETS` with `flags`; the spawns of its execution log, kept at `log`.
+    /// `bazel build TARGETS` with `flags`; the spawns of its execution log,
+    /// kept at `log`. Every rko action is quiet on success: Bazel shows
+    /// what an action prints ("INFO: From RkoLayer …"), and none may.
     pub fn build_logged(&self, targets: &[&str], flags: &[&str], log: &Path) -> Vec<Value> {
-        run_ok(
+        let (_, stderr) = run_ok_with_stderr(
             self.bazel()
                 .arg("build")
                 .args(targets)
                 .args(flags)
                 .arg(format!("--execution_log_json_file={}", log.display())),
+        );
+        assert!(
+            !stderr.contains("INFO: From Rko"),
+            "an rko action printed on success:\n{stderr}"
         );
         spawns(log)
     }
@@ -93,12 +112,42 @@ impl Workspace {
         self.path.join("bazel-bin").join(name)
     }
 
+    /// Points the workspace's rko toolchain at `rko` instead of `RKO_BINARY`.
+    pub fn use_rko(&self, rko: &Path) {
+        self.replace(
+            "WORKSPACE",
+            "rko_local_toolchain(name = \"rko_toolchain\")",
+            &format!(
+                "rko_local_toolchain(name = \"rko_toolchain\", path = \"{}\")",
+                rko.display()
+            ),
+        );
+    }
+
     /// Appends `text` to the workspace's file `name`.
     pub fn append(&self, name: &str, text: &str) {
         let path = self.path.join(name);
         let mut content = fs::read_to_string(&path).unwrap();
         content.push_str(text);
         fs::write(&path, content).unwrap();
+    }
+
+    /// Replaces `from` (which must be there) by `to` in the file `name`.
+    pub fn replace(&self, name: &str, from: &str, to: &str) {
+        let path = self.path.join(name);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{name} has no {from:?}");
+        fs::write(&path, text.replace(from, to)).unwrap();
+    }
+
+    /// Loads `symbols` from rko's defs.bzl at the top of BUILD.bazel (a
+    /// load must come before any rule).
+    pub fn load_defs(&self, symbols: &[&str]) {
+        let quoted: Vec<String> = symbols.iter().map(|s| format!("\"{s}\"")).collect();
+        let path = self.path.join("BUILD.bazel");
+        let text = fs::read_to_string(&path).unwrap();
+        let load = format!("load(\"@rko//rules:defs.bzl\", {})\n", quoted.join(", "));
+        fs::write(&path, load + &text).unwrap();
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 pub mod bazel;
 pub mod hostile;
+pub mod nginx;
 pub mod registry;
 pub mod remote_worker;
 pub mod runc;
@@ -365,6 +366,22 @@ pub fn podman(root: &Path) -> Command {
         .arg(root.join("run"))
         .args(["--storage-driver", "vfs"]);
     cmd
+}
+
+/// Points `cmd` (rko, or anything that runs podman itself) at podman
+/// storage under `root`, where `podman(root)` finds it too.
+pub fn with_podman_storage<'a>(cmd: &'a mut Command, root: &Path) -> &'a mut Command {
+    let storage_conf = root.join("storage.conf");
+    std::fs::write(
+        &storage_conf,
+        format!(
+            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+            root.join("storage").display(),
+            root.join("run").display()
+        ),
+    )
+    .unwrap();
+    cmd.env("CONTAINERS_STORAGE_CONF", &storage_conf)
 }
 
 /// Parses JSON text.

@@ -1,0 +1,85 @@
+"""ko_layer: files as one layer, built once and shared by every ko_image that names it
+(a package's kodata, which every image and platform of the package carries)."""
+
+load(":providers.bzl", "LayerInfo", "TOOLCHAIN", "params_args", "rko_binary")
+
+KODATA = "/var/run/ko"
+
+def layer_action(ctx, rko, name, entries, inputs, mtime, what):
+    """`rko assemble-layer` of `entries` (SRC=DEST); returns struct(blob, descriptor)."""
+    blob = ctx.actions.declare_file(name + ".tar.gz")
+    descriptor = ctx.actions.declare_file(name + ".json")
+    args = params_args(ctx, "assemble-layer")
+    for entry in entries:
+        args.add("--file", entry)
+    args.add("--mtime", str(mtime))
+    args.add("--out", blob)
+    args.add("--descriptor", descriptor)
+    ctx.actions.run(
+        executable = rko,
+        arguments = [args],
+        inputs = inputs,
+        outputs = [blob, descriptor],
+        mnemonic = "RkoLayer",
+        progress_message = "RkoLayer %s layer of %s" % (what, ctx.label),
+    )
+    return struct(blob = blob, descriptor = descriptor)
+
+def _dest(file, strip_prefix):
+    """Where `file` goes below the layer's directory: its path after
+    `strip_prefix`, or after its last `kodata/` (ko's layout), or its name."""
+    path = file.short_path
+    if strip_prefix:
+        prefix = strip_prefix.rstrip("/") + "/"
+        if not path.startswith(prefix):
+            fail("%s is not under strip_prefix %s" % (path, strip_prefix))
+        return path[len(prefix):]
+    marker = path.rfind("kodata/")
+    if marker < 0:
+        return file.basename
+    return path[marker + len("kodata/"):]
+
+def history_comment(directory):
+    """The config history comment ko writes for a layer of files at `directory`."""
+    if directory == KODATA:
+        return "kodata contents, at $KO_DATA_PATH"
+    return "files at " + directory
+
+def files_layer(ctx, rko, name, files, directory, strip_prefix, mtime):
+    """A LayerInfo for `files` placed below `directory`."""
+    entries = [
+        "%s=%s/%s" % (f.path, directory.rstrip("/"), _dest(f, strip_prefix))
+        for f in files
+    ]
+    what = "kodata" if directory == KODATA else directory
+    layer = layer_action(ctx, rko, name, entries, files, mtime, what)
+    return LayerInfo(
+        blob = layer.blob,
+        descriptor = layer.descriptor,
+        comment = history_comment(directory),
+        created = mtime,
+    )
+
+def _ko_layer_impl(ctx):
+    layer = files_layer(
+        ctx,
+        rko_binary(ctx),
+        ctx.label.name,
+        ctx.files.srcs,
+        ctx.attr.directory,
+        ctx.attr.strip_prefix,
+        ctx.attr.created,
+    )
+    return [DefaultInfo(files = depset([layer.blob, layer.descriptor])), layer]
+
+ko_layer = rule(
+    doc = "Files as one layer (by default a package's kodata at /var/run/ko), built once for every ko_image that lists it in `layers`, whatever their platforms.",
+    implementation = _ko_layer_impl,
+    attrs = {
+        "srcs": attr.label_list(doc = "The files.", allow_files = True, mandatory = True),
+        "directory": attr.string(doc = "Where the files go in the image; default ko's KO_DATA_PATH.", default = KODATA),
+        "strip_prefix": attr.string(doc = "Strip this from the files' paths; default: everything up to `kodata/`."),
+        "created": attr.int(doc = "The files' modification time, seconds since the epoch (KO_DATA_DATE_EPOCH).", default = 0),
+    },
+    toolchains = [TOOLCHAIN],
+)

@@ -1,0 +1,60 @@
+//! nginx serving a WebDAV directory on 127.0.0.1: Bazel's HTTP remote cache
+//! in the tests.
+
+use super::registry::free_port;
+use super::require;
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command};
+
+/// nginx serving a WebDAV directory, as Bazel's HTTP remote cache.
+pub struct Nginx {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM, not SIGKILL: the master then stops its workers too.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// nginx on 127.0.0.1 with its files under `dir`, stopped when dropped.
+pub fn start_nginx(dir: &Path) -> Nginx {
+    let nginx = require("nginx");
+    let port = free_port();
+    for sub in ["cache", "logs", "tmp"] {
+        fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let config = dir.join("nginx.conf");
+    fs::write(
+        &config,
+        format!(
+            "user root;\ndaemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\nevents {{}}\nhttp {{\n  access_log {d}/logs/access.log;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  server {{\n    listen 127.0.0.1:{port};\n    root {d}/cache;\n    client_max_body_size 0;\n    location / {{\n      dav_methods PUT DELETE;\n      create_full_put_path on;\n      dav_access user:rw group:rw all:r;\n    }}\n  }}\n}}\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(nginx)
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&config)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nginx did not start: {}",
+            fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Nginx { child, port }
+}
