@@ -28,12 +28,9 @@ fn main() {
     }
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let vendored = read_manifest(&vendor);
-    write(
-        &out_dir.join("builtin_static.rs"),
-        &vendored_code(&vendored),
-    );
+    write(&out_dir.join("builtin_static.rs"), vendored_code(&vendored));
     let layer = layer_code(&vendored, &out_dir);
-    write(&out_dir.join("builtin_static_layer.rs"), &layer);
+    write(&out_dir.join("builtin_static_layer.rs"), layer);
 }
 
 /// One line of MANIFEST.

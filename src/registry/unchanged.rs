@@ -68,7 +68,7 @@ pub fn already_pushed(options: &PushOptions) -> Result<Option<Pushed>> {
         if !subjects.contains(&&subject) {
             continue;
         }
-        if !holds(&descriptor.digest().to_string(), descriptor.digest())? {
+        if !holds(descriptor.digest().as_ref(), descriptor.digest())? {
             return Ok(None);
         }
         blobs.extend(blob_digests(&manifest));
