@@ -94,7 +94,9 @@ fn quiet_leaves_stderr_empty_and_verbose_adds_the_registry_requests() {
         run_ok_with_stderr(build(&module, dir.path(), &repo).arg("-v"));
     assert_eq!(verbose_out, quiet_out, "the same image either way");
     line_at(&verbose_err, "Building example.com/hello for linux/amd64");
-    let request = format!("HEAD http://{}/v2/hello/blobs/sha256:", registry.host());
+    // Nothing changed: rko asks whether the registry has the image already
+    // (tests/fixed_costs.rs), and -v shows those requests.
+    let request = format!("HEAD http://{}/v2/hello/manifests/", registry.host());
     line_at(&verbose_err, &request);
 
     let err = run_err(build(&module, dir.path(), &repo).args(["--quiet", "-v"]));

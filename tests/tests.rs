@@ -14,6 +14,7 @@ mod build;
 mod cache;
 mod determinism;
 mod errors;
+mod fixed_costs;
 mod hostile;
 mod interop;
 mod keychain;

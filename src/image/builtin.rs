@@ -4,63 +4,63 @@
 //! licences of what it ships), embedded in rko and built the same way
 //! every time. The third-party files are vendored from pinned sources in
 //! third_party/builtin-static (see its SOURCES and
-//! scripts/update-builtin-static); `build.rs` embeds them.
+//! scripts/update-builtin-static); `build.rs` makes the layer of them and
+//! of rko's own files ([`root`]) when rko is built, already compressed, so
+//! that a run only copies it.
+
+mod root;
 
 use crate::error::Result;
 use crate::image::base::{Base, BaseBlobs};
-use crate::image::compress::{CompressOptions, Compression};
+use crate::image::compress::{Compressed, Compression};
 use crate::image::config;
 use crate::image::descriptor::LayerDescriptor;
-use crate::image::layer::{self, Defaults, EntrySpec, LayerOptions, Source};
 use crate::image::platform::Platform;
 use crate::json;
-use base64::Engine as _;
 use oci_spec::image::{Descriptor, ImageManifestBuilder, MediaType};
 use serde_json::json;
-use std::sync::{Arc, OnceLock};
 
 /// A vendored file, as third_party/builtin-static/MANIFEST lists it.
+#[cfg(test)]
 #[derive(Debug)]
 pub struct VendoredFile {
     pub path: &'static str,
-    /// Checked by the tests against `bytes`.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub sha256: &'static str,
     pub bytes: &'static [u8],
 }
 
 /// A vendored symlink, as MANIFEST lists it.
+#[cfg(test)]
 #[derive(Debug)]
 pub struct VendoredSymlink {
     pub path: &'static str,
     pub target: &'static str,
 }
 
+/// The vendored files one by one, for the tests to check the layer against.
+#[cfg(test)]
 mod vendored {
     use super::{VendoredFile, VendoredSymlink};
     include!(concat!(env!("OUT_DIR"), "/builtin_static.rs"));
 }
 
-const PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\n\
-nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n\
-nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";
-const GROUP: &str = "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n";
-const NSSWITCH: &str = "hosts: files dns\n";
-const NONROOT: u64 = 65532;
-const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// The layer `build.rs` made: `LAYER`, `LAYER_DIGEST`, `LAYER_DIFF_ID`.
+mod built {
+    include!(concat!(env!("OUT_DIR"), "/builtin_static_layer.rs"));
+}
 
 /// The `builtin:static` base for `platform`: one layer for every platform,
 /// a config naming the platform.
 pub fn base(platform: Platform) -> Result<Base> {
-    let (blob, layer) = layer()?;
+    let layer = layer()?;
     let mut config = config::empty(&platform);
     config["created"] = json!(config::rfc3339(0));
     config["config"] = json!({
         "Env": [
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            format!("SSL_CERT_FILE={CA_BUNDLE}"),
+            format!("SSL_CERT_FILE=/{}", root::CA_BUNDLE),
         ],
-        "User": NONROOT.to_string(),
+        "User": root::NONROOT.to_string(),
     });
     config["rootfs"]["diff_ids"] = json!([layer.diff_id.to_string()]);
     config["history"] =
@@ -83,7 +83,7 @@ pub fn base(platform: Platform) -> Result<Base> {
     Ok(Base {
         config,
         layers: vec![layer.oci()],
-        blobs: BaseBlobs::Memory(vec![blob]),
+        blobs: BaseBlobs::Memory(vec![built::LAYER.to_vec()]),
         manifest_digest: Some(manifest_digest),
         docker: false,
         blob_source: None,
@@ -91,100 +91,88 @@ pub fn base(platform: Platform) -> Result<Base> {
     })
 }
 
-/// The layer, assembled once per process: with the time zone database it
-/// is about a thousand entries and compresses in tens of milliseconds,
-/// which a build of many platforms would otherwise pay for each.
-fn layer() -> Result<(Vec<u8>, LayerDescriptor)> {
-    static LAYER: OnceLock<(Vec<u8>, LayerDescriptor)> = OnceLock::new();
-    if let Some(layer) = LAYER.get() {
-        return Ok(layer.clone());
-    }
-    let layer = assemble()?;
-    Ok(LAYER.get_or_init(|| layer).clone())
-}
-
-fn assemble() -> Result<(Vec<u8>, LayerDescriptor)> {
-    let file = |dest: &str, content: Source| EntrySpec::File {
-        source: content,
-        dest: dest.to_string(),
-        mode: Some(0o644),
-        pax: Default::default(),
-    };
-    let bytes = |content: Vec<u8>| Source::Bytes(Arc::from(content));
-    let dir = |dest: &str, mode: u32| EntrySpec::Dir {
-        dest: dest.to_string(),
-        mode: Some(mode),
-    };
-    let mut specs = vec![
-        file("etc/passwd", bytes(PASSWD.into())),
-        file("etc/group", bytes(GROUP.into())),
-        file("etc/nsswitch.conf", bytes(NSSWITCH.into())),
-        file(CA_BUNDLE, bytes(ca_bundle().into_bytes())),
-        dir("tmp", 0o1777),
-        dir("root", 0o700),
-        dir("home/nonroot", 0o700),
-    ];
-    specs.extend(
-        vendored::FILES
-            .iter()
-            .map(|f| file(f.path, Source::Bytes(Arc::from(f.bytes)))),
-    );
-    specs.extend(vendored::SYMLINKS.iter().map(|s| EntrySpec::Symlink {
-        dest: s.path.to_string(),
-        target: s.target.to_string(),
-    }));
-    let defaults = Defaults {
-        file_mode: 0o644,
-        dir_mode: 0o755,
-        uid: 0,
-        gid: 0,
-        allow_root: None,
-    };
-    let mut entries = layer::plan(&specs, &defaults)?;
-    for entry in &mut entries {
-        if entry.path == "home/nonroot" {
-            entry.uid = NONROOT;
-            entry.gid = NONROOT;
-        }
-    }
-    // Fixed settings: changing any of them changes the digest of every image
-    // built on builtin:static. gzip level 6: with the time zone database,
-    // level 9 took three times the CPU (140 ms against 46 ms per
-    // `rko append`) for a larger layer (345 kB against 338 kB).
-    let options = LayerOptions {
-        defaults,
-        mtime: 0,
-        compress: CompressOptions {
-            compression: Compression::Gzip,
-            level: Some(6),
-            jobs: 1,
+/// The descriptor of the layer `build.rs` made.
+fn layer() -> Result<LayerDescriptor> {
+    Ok(LayerDescriptor::new(
+        Compression::Gzip,
+        Compressed {
+            diff_id: crate::digest::parse(built::LAYER_DIFF_ID)?,
+            digest: crate::digest::parse(built::LAYER_DIGEST)?,
+            size: built::LAYER.len() as u64,
         },
-        windows: false,
-    };
-    layer::assemble_entries_to_vec(&entries, &options)
-}
-
-/// The Mozilla root certificates shipped with rko, as one PEM bundle.
-fn ca_bundle() -> String {
-    let mut pem = String::new();
-    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
-        pem.push_str("-----BEGIN CERTIFICATE-----\n");
-        for line in encoded.as_bytes().chunks(64) {
-            pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-            pem.push('\n');
-        }
-        pem.push_str("-----END CERTIFICATE-----\n");
-    }
-    pem
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::layer::{self, Defaults, EntrySpec, Source};
     use std::collections::BTreeMap;
     use std::io::Read;
     use std::path::Path;
+    use std::sync::Arc;
+
+    /// The layer's tar as rko's own layer writer makes it of the vendored
+    /// files and [`root`]'s.
+    fn tar_by_the_layer_writer() -> Vec<u8> {
+        let file = |dest: &str, content: Vec<u8>| EntrySpec::File {
+            source: Source::Bytes(Arc::from(content)),
+            dest: dest.to_string(),
+            mode: Some(root::FILE_MODE),
+            pax: Default::default(),
+        };
+        let mut specs: Vec<EntrySpec> = root::files()
+            .into_iter()
+            .map(|(path, content)| file(path, content))
+            .collect();
+        specs.extend(root::DIRS.iter().map(|(path, mode, _)| EntrySpec::Dir {
+            dest: path.to_string(),
+            mode: Some(*mode),
+        }));
+        specs.extend(
+            vendored::FILES
+                .iter()
+                .map(|f| file(f.path, f.bytes.to_vec())),
+        );
+        specs.extend(vendored::SYMLINKS.iter().map(|s| EntrySpec::Symlink {
+            dest: s.path.to_string(),
+            target: s.target.to_string(),
+        }));
+        let defaults = Defaults {
+            file_mode: root::FILE_MODE,
+            dir_mode: root::DIR_MODE,
+            uid: 0,
+            gid: 0,
+            allow_root: None,
+        };
+        let mut entries = layer::plan(&specs, &defaults).unwrap();
+        for entry in &mut entries {
+            if let Some((_, _, owner)) = root::DIRS.iter().find(|(p, ..)| *p == entry.path) {
+                entry.uid = *owner;
+                entry.gid = *owner;
+            }
+        }
+        let mut tar = Vec::new();
+        layer::write_tar(&entries, root::MTIME, &mut tar).unwrap();
+        tar
+    }
+
+    /// The layer build.rs embedded is gzip of the very tar rko's layer
+    /// writer makes, and its digest, diff ID and size are that blob's.
+    #[test]
+    fn the_embedded_layer_is_the_layer_writers_tar_and_its_digests_are_right() {
+        let mut unpacked = Vec::new();
+        flate2::read::GzDecoder::new(built::LAYER)
+            .read_to_end(&mut unpacked)
+            .unwrap();
+        let tar = tar_by_the_layer_writer();
+        assert!(unpacked == tar, "build.rs and rko's layer writer differ");
+        let descriptor = layer().unwrap();
+        assert_eq!(descriptor.diff_id, crate::digest::sha256(&tar));
+        assert_eq!(descriptor.digest, crate::digest::sha256(built::LAYER));
+        assert_eq!(descriptor.size, built::LAYER.len() as u64);
+        assert_eq!(descriptor.media_type, MediaType::ImageLayerGzip);
+    }
 
     #[test]
     fn builtin_static_is_the_same_every_time_and_per_platform_config() {
@@ -283,8 +271,7 @@ mod tests {
 
     /// Type, mode, uid and a piece of the content of each layer entry.
     fn layer_entries() -> BTreeMap<String, (char, u32, u64, String)> {
-        let (blob, _) = layer().unwrap();
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&blob[..]));
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(built::LAYER));
         archive
             .entries()
             .unwrap()
@@ -316,13 +303,7 @@ mod tests {
             ("etc/os-release", '0', 0o644, 0, "ID=rko\n"),
             ("etc/services", '0', 0o644, 0, "https\t\t443/tcp"),
             ("etc/mime.types", '0', 0o644, 0, "application/json"),
-            (
-                CA_BUNDLE.trim_start_matches('/'),
-                '0',
-                0o644,
-                0,
-                "BEGIN CERTIFICATE",
-            ),
+            (root::CA_BUNDLE, '0', 0o644, 0, "BEGIN CERTIFICATE"),
             ("usr/share/zoneinfo/Europe/Paris", '0', 0o644, 0, "TZif"),
             (
                 "usr/share/zoneinfo/US/Eastern",

@@ -9,7 +9,7 @@
 
 use super::build::Context;
 use super::cache::{self, BinarySlot};
-use super::fingerprint::{self, Observer, Snapshot};
+use super::fingerprint::{self, Observer, Recorded, Snapshot};
 use super::gobuild::{self, GoBuild, Package};
 use super::goinputs::{self, Shared};
 use super::plan::PackagePlan;
@@ -79,8 +79,14 @@ pub fn binaries(cx: Context, wanted: &[Wanted]) -> Result<Vec<Arc<Binary>>> {
     }
     let unique: Vec<&Spec> = unique.into_values().collect();
     let observer = Observer::new(cx.now);
-    let reused = parallel::map(&unique, cx.jobs, |spec| {
-        reusable(cx, spec, &slots[&spec.key], &observer)
+    let records = parallel::map(&unique, cx.jobs, |spec| {
+        Ok(Recorded::read(&slots[&spec.key].path))
+    })?;
+    let snapshots: Vec<&Snapshot> = records.iter().flatten().map(Recorded::inputs).collect();
+    observer.warm(&snapshots, cx.jobs);
+    let checks: Vec<(&Spec, Option<Recorded>)> = unique.iter().copied().zip(records).collect();
+    let reused = parallel::map(&checks, cx.jobs, |(spec, record)| {
+        reusable(cx, &slots[&spec.key], record.as_ref(), spec, &observer)
     })?;
     let mut digests: BTreeMap<String, Digest> = BTreeMap::new();
     let mut hits = Vec::new();
@@ -99,20 +105,26 @@ pub fn binaries(cx: Context, wanted: &[Wanted]) -> Result<Vec<Arc<Binary>>> {
             None => misses.push(*spec),
         }
     }
-    let scratch = cx.cache.scratch()?;
+    // Only a go build needs a scratch directory.
+    let scratch = if misses.is_empty() && !cx.settings.verify_cache {
+        None
+    } else {
+        Some(cx.cache.scratch()?)
+    };
+    let dir = scratch.as_ref().map_or(Path::new(""), |s| s.path());
     let groups = groups(&misses);
     let built = parallel::map(&groups, cx.jobs, |(n, members)| {
         let run = GroupRun {
             cx,
             slots: &slots,
-            dir: scratch.path(),
+            dir,
             n: *n,
         };
         run.build(members, go.as_deref(), &observer)
     })?;
     digests.extend(built.into_iter().flatten());
     if cx.settings.verify_cache {
-        verify(cx, &hits, &slots, scratch.path())?;
+        verify(cx, &hits, &slots, dir)?;
     }
     let binaries: BTreeMap<String, Arc<Binary>> = slots
         .into_iter()
@@ -173,17 +185,18 @@ fn spec(cx: Context, wanted: &Wanted, go: Option<&Path>) -> Result<Spec> {
 /// The digest of the binary in `slot`, when its recorded inputs hold.
 fn reusable(
     cx: Context,
-    spec: &Spec,
     slot: &BinarySlot,
+    record: Option<&Recorded>,
+    spec: &Spec,
     observer: &Observer,
 ) -> Result<Option<Digest>> {
-    if !slot.path.exists() {
+    let Some(record) = record.filter(|_| slot.path.exists()) else {
         return Ok(None);
-    }
+    };
     // The digest recorded with the binary's stamp (Cache::binary removed
     // a binary without one): no hashing.
     let digest = cx.cache.record_binary(slot)?;
-    let holds = fingerprint::holds(&slot.path, &digest, &spec.settings, observer);
+    let holds = record.holds(&digest, &spec.settings, observer);
     Ok(holds.then_some(digest))
 }
 

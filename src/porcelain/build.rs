@@ -6,7 +6,9 @@
 //! Parallelism: every (import path, platform) pair is one work item, and
 //! that one level owns `--jobs`. Compression inside an item gets the cores
 //! the items leave free; `go list` and kodata layers, before the pairs,
-//! run one item per import path the same way.
+//! run one item per import path the same way. When the platforms are
+//! given, base images from a registry or the daemon are resolved (and
+//! kodata layers made) while `go build` runs.
 
 use super::base_image::BaseImage;
 use super::binaries::{self, Binary, Wanted};
@@ -29,6 +31,7 @@ use crate::sbom::{self, ImageRef, SbomOptions};
 use oci_spec::image::Digest;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What building shares across import paths.
 #[derive(Debug, Clone, Copy)]
@@ -101,12 +104,15 @@ pub fn build_all(cx: Context, targets: &[String]) -> Result<Vec<Built>> {
         .iter()
         .map(|package| plan::for_package(cx.settings, cx.config, package))
         .collect::<Result<Vec<_>>>()?;
-    let bases = resolve_bases(cx, &plans)?;
     let pairs: Vec<(Package, PackagePlan)> = packages.into_iter().zip(plans).collect();
-    let prepared = parallel::map(&pairs, cx.jobs, |(package, plan)| {
-        let jobs = share(cx.jobs, pairs.len());
-        prepare(cx, package, plan, &bases[&plan.base_image], jobs)
-    })?;
+    let (bases, prepared, binaries) = match &cx.settings.platforms {
+        plan::Platforms::List(platforms)
+            if pairs.iter().any(|(_, plan)| waits(&plan.base_image)) =>
+        {
+            overlapped(cx, &pairs, platforms)?
+        }
+        _ => in_turn(cx, &pairs)?,
+    };
     let work: Vec<(usize, Platform)> = prepared
         .iter()
         .enumerate()
@@ -116,15 +122,6 @@ pub fn build_all(cx: Context, targets: &[String]) -> Result<Vec<Built>> {
                 .map(move |platform| (i, platform.clone()))
         })
         .collect();
-    let wanted: Vec<Wanted> = work
-        .iter()
-        .map(|(i, platform)| Wanted {
-            package: &prepared[*i].package,
-            plan: &prepared[*i].plan,
-            platform,
-        })
-        .collect();
-    let binaries = binaries::binaries(cx, &wanted)?;
     let items: Vec<(&(usize, Platform), &Binary)> =
         work.iter().zip(binaries.iter().map(|b| &**b)).collect();
     let mut images = parallel::map(&items, cx.jobs, |((i, platform), binary)| {
@@ -148,13 +145,84 @@ pub fn build_all(cx: Context, targets: &[String]) -> Result<Vec<Built>> {
         .collect()
 }
 
+/// The base images, the prepared import paths and the binaries, one
+/// (import path, platform) after another, each in turn.
+type Ready = (BTreeMap<String, BaseImage>, Vec<Prepared>, Vec<Arc<Binary>>);
+
+/// Whether resolving `base` may wait on a registry or the local daemon.
+fn waits(base: &str) -> bool {
+    !matches!(base, "builtin:static" | "scratch")
+}
+
+/// Bases first (the platforms may come from them), then the binaries.
+fn in_turn(cx: Context, pairs: &[(Package, PackagePlan)]) -> Result<Ready> {
+    let (bases, prepared) = bases_and_prepared(cx, pairs)?;
+    let wanted: Vec<Wanted> = prepared
+        .iter()
+        .flat_map(|p| {
+            p.platforms.iter().map(|platform| Wanted {
+                package: &p.package,
+                plan: &p.plan,
+                platform,
+            })
+        })
+        .collect();
+    let binaries = binaries::binaries(cx, &wanted)?;
+    Ok((bases, prepared, binaries))
+}
+
+/// With the platforms given, `go build` needs nothing from the base
+/// images: they are resolved (and pulled) and kodata layers made while it
+/// runs. A base's error wins over a build's, as when one comes first.
+fn overlapped(
+    cx: Context,
+    pairs: &[(Package, PackagePlan)],
+    platforms: &[Platform],
+) -> Result<Ready> {
+    // In the order `prepare` lists them: each import path, each platform.
+    let wanted: Vec<Wanted> = pairs
+        .iter()
+        .flat_map(|(package, plan)| {
+            platforms.iter().map(move |platform| Wanted {
+                package,
+                plan,
+                platform,
+            })
+        })
+        .collect();
+    let (ready, binaries) = std::thread::scope(|scope| {
+        let ready = scope.spawn(|| bases_and_prepared(cx, pairs));
+        let binaries = binaries::binaries(cx, &wanted);
+        let ready = ready
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (ready, binaries)
+    });
+    let (bases, prepared) = ready?;
+    Ok((bases, prepared, binaries?))
+}
+
+/// Each distinct base resolved, then each import path prepared on it.
+fn bases_and_prepared(
+    cx: Context,
+    pairs: &[(Package, PackagePlan)],
+) -> Result<(BTreeMap<String, BaseImage>, Vec<Prepared>)> {
+    let plans: Vec<&PackagePlan> = pairs.iter().map(|(_, plan)| plan).collect();
+    let bases = resolve_bases(cx, &plans)?;
+    let prepared = parallel::map(pairs, cx.jobs, |(package, plan)| {
+        let jobs = share(cx.jobs, pairs.len());
+        prepare(cx, package, plan, &bases[&plan.base_image], jobs)
+    })?;
+    Ok((bases, prepared))
+}
+
 /// The threads one of `items` concurrent work items may use inside itself.
 fn share(jobs: usize, items: usize) -> usize {
     (jobs / items.max(1)).max(1)
 }
 
 /// Each distinct base image, resolved (and pulled if needed) once.
-fn resolve_bases(cx: Context, plans: &[PackagePlan]) -> Result<BTreeMap<String, BaseImage>> {
+fn resolve_bases(cx: Context, plans: &[&PackagePlan]) -> Result<BTreeMap<String, BaseImage>> {
     let mut bases = BTreeMap::new();
     for plan in plans {
         if !bases.contains_key(&plan.base_image) {

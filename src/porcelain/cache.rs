@@ -3,8 +3,9 @@
 //!
 //! Nothing in it is trusted blindly: a binary is reused only when rko
 //! recorded it complete after a successful build, a layer only when its
-//! bytes hash to its descriptor's digest. Anything else is rebuilt with a
-//! warning. Scratch directories of killed runs are swept by the next run.
+//! bytes hash to its descriptor's digest (hashed once, then recorded with
+//! the blob's size, mtime and inode, as a binary's digest is). Anything
+//! else is rebuilt with a warning. Scratch directories of killed runs are swept by the next run.
 //!
 //! It is bounded: every entry a run uses is locked and marked used
 //! (`cache_lock`), and at the end of the run [`Cache::settle`] prunes the
@@ -175,14 +176,20 @@ impl Cache {
 
     /// A cached layer, if present and its bytes hash to its descriptor's
     /// digest; a layer that does not is reported and left to be rebuilt.
-    /// Either way the entry is held (and marked used) until the run
-    /// settles, so a layer about to be written is held too.
+    /// The bytes are hashed once: the digest is then recorded with the
+    /// blob's size, mtime and inode, as a binary's is, and trusted while
+    /// they hold. Either way the entry is held (and marked used) until the
+    /// run settles, so a layer about to be written is held too.
     pub fn layer(&self, key: &str) -> Option<(PathBuf, LayerDescriptor)> {
         self.hold("layers", key);
         let (blob, descriptor) = self.paths(key);
         let descriptor = LayerDescriptor::read(&descriptor).ok()?;
+        if recorded_digest(&blob).as_ref() == Some(&descriptor.digest) {
+            return Some((blob, descriptor));
+        }
         match digest::sha256_file(&blob) {
             Ok((digest, size)) if digest == descriptor.digest && size == descriptor.size => {
+                record_layer(&blob, &digest);
                 Some((blob, descriptor))
             }
             Ok(_) => {
@@ -195,6 +202,12 @@ impl Cache {
             }
             Err(_) => None,
         }
+    }
+
+    /// Records the digest of the layer `key` just built, so that reusing it
+    /// needs no hashing.
+    pub fn record_layer(&self, key: &str, digest: &Digest) {
+        record_layer(&self.paths(key).0, digest);
     }
 
     /// Where `go list` answers are remembered.
@@ -270,7 +283,7 @@ impl Cache {
         let added = std::mem::take(&mut *self.added());
         let layers = added.layers.iter().flat_map(|key| {
             let (blob, descriptor) = self.paths(key);
-            [blob, descriptor]
+            [record_path(&blob), blob, descriptor]
         });
         let files: u64 = layers
             .filter_map(|p| fs::metadata(p).ok())
@@ -354,18 +367,114 @@ fn stamp(path: &Path) -> Result<String> {
     ))
 }
 
-fn record_path(binary: &Path) -> PathBuf {
-    let mut name = binary.file_name().unwrap_or_default().to_os_string();
-    name.push(".rko-record");
-    binary.with_file_name(name)
+/// Records `digest` for the layer blob at `blob` as it is now. A record
+/// that cannot be written costs the next run a hash.
+fn record_layer(blob: &Path, digest: &Digest) {
+    if let Ok(stamp) = stamp(blob) {
+        let record = format!("{stamp} {digest}");
+        let _ = crate::atomic::write_file(&record_path(blob), record.as_bytes());
+    }
 }
 
-/// The digest recorded for `binary`, when the record matches the file as
-/// it is now.
-fn recorded_digest(binary: &Path) -> Option<Digest> {
-    let text = fs::read_to_string(record_path(binary)).ok()?;
+/// Where the digest of a binary or layer blob is recorded.
+fn record_path(file: &Path) -> PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(".rko-record");
+    file.with_file_name(name)
+}
+
+/// The digest recorded for `file` (a binary or a layer blob), when the
+/// record matches the file as it is now.
+fn recorded_digest(file: &Path) -> Option<Digest> {
+    let text = fs::read_to_string(record_path(file)).ok()?;
     let (seen, digest) = text.split_once(' ')?;
-    (seen == stamp(binary).ok()?)
+    (seen == stamp(file).ok()?)
         .then(|| digest::parse(digest.trim()).ok())
         .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::compress::{Compressed, Compression};
+    use std::io::Write as _;
+
+    /// A cached layer is hashed when first reused and then trusted while
+    /// its stamp (size, mtime, inode) holds, as a recorded binary is: a
+    /// rewrite that keeps all three (the last row) is not seen, any other
+    /// change is.
+    #[test]
+    fn a_cached_layer_is_hashed_once_then_known_by_its_stamp() {
+        let touch_back = |path: &Path, mtime: SystemTime| {
+            File::options()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_modified(mtime)
+                .unwrap();
+        };
+        type Change = fn(&Path, &dyn Fn(&Path, SystemTime));
+        let cases: [(&str, Change, bool); 5] = [
+            ("untouched", |_, _| {}, true),
+            (
+                "a byte appended",
+                |blob, _| {
+                    let mut file = File::options().append(true).open(blob).unwrap();
+                    file.write_all(b"!").unwrap();
+                },
+                false,
+            ),
+            (
+                "the same bytes in a new file",
+                |blob, _| {
+                    let bytes = fs::read(blob).unwrap();
+                    fs::remove_file(blob).unwrap();
+                    fs::write(blob, bytes).unwrap();
+                },
+                true,
+            ),
+            (
+                "other bytes of the same size in a new file",
+                |blob, _| {
+                    let size = fs::metadata(blob).unwrap().len() as usize;
+                    fs::remove_file(blob).unwrap();
+                    fs::write(blob, vec![b'x'; size]).unwrap();
+                },
+                false,
+            ),
+            (
+                "other bytes of the same size, in place, mtime put back",
+                |blob, touch_back| {
+                    let meta = fs::metadata(blob).unwrap();
+                    fs::write(blob, vec![b'x'; meta.len() as usize]).unwrap();
+                    touch_back(blob, meta.modified().unwrap());
+                },
+                true,
+            ),
+        ];
+        for (change, apply, reused) in cases {
+            let root = tempfile::tempdir().unwrap();
+            let cache = Cache::open(root.path()).unwrap();
+            let (blob, descriptor) = cache.layer_paths("0123456789abcdef0123456789abcdef");
+            fs::write(&blob, b"layer bytes").unwrap();
+            let digest = digest::sha256(b"layer bytes");
+            let layer = LayerDescriptor::new(
+                Compression::None,
+                Compressed {
+                    diff_id: digest.clone(),
+                    digest,
+                    size: 11,
+                },
+            );
+            fs::write(&descriptor, layer.to_json()).unwrap();
+            let key = "0123456789abcdef0123456789abcdef";
+            assert!(cache.layer(key).is_some(), "{change}: first reuse");
+            assert!(
+                recorded_digest(&blob).is_some(),
+                "{change}: the first reuse records the digest"
+            );
+            apply(&blob, &touch_back);
+            assert_eq!(cache.layer(key).is_some(), reused, "{change}");
+        }
+    }
 }

@@ -8,11 +8,18 @@
 //! file rewritten with its old mtime put back). A directory is compared by
 //! the names of the files that count in it, so that a file added or
 //! removed is seen, while an editor saving by rename (a new directory
-//! mtime) is not a change. The racy-git rule: a file whose mtime or ctime
-//! is within [`RACY_NS`] of the run's start may change again without its
-//! stamp changing (coarse timestamps, or a write in the same tick), so its
-//! content hash is recorded and compared too; and a future mtime is
-//! always racy.
+//! mtime) is not a change; a package directory whose own stamp is the one
+//! recorded (taken before its names were read) has the same names, as
+//! adding, removing or renaming an entry changes it, and is not read. The
+//! racy-git rule: a file whose mtime or ctime is within [`RACY_NS`] of the
+//! run's start may change again without its stamp changing (coarse
+//! timestamps, or a write in the same tick), so its content hash is
+//! recorded and compared too (a racy directory's stamp is not kept); and a
+//! future mtime is always racy.
+//!
+//! The binaries of one run mostly share their inputs (the standard
+//! library): [`Observer::warm`] stats the union of their records' files
+//! once, spread over the threads, before each record is checked.
 
 use super::goinputs;
 use crate::digest;
@@ -20,6 +27,7 @@ use crate::error::{Error, Result};
 use oci_spec::image::Digest;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
+use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -58,8 +66,10 @@ pub struct Snapshot {
     format: u32,
     settings: String,
     repository: Option<(PathBuf, String)>,
-    /// (directory, kind, digest of the names that count).
-    dirs: Vec<(PathBuf, DirKind, String)>,
+    /// (directory, kind, digest of the names that count, the directory's
+    /// stamp taken before they were read: empty when racy, or not a
+    /// package directory).
+    dirs: Vec<(PathBuf, DirKind, String, String)>,
     /// (file, stamp, content digest when racy).
     files: Vec<(PathBuf, String, Option<String>)>,
 }
@@ -87,7 +97,9 @@ type Listing = Arc<Option<Vec<PathBuf>>>;
 pub struct Observer {
     /// The run's start, ns since the epoch.
     start: i128,
-    stamps: Mutex<HashMap<PathBuf, Stamp>>,
+    /// By the path's bytes: the paths are absolute and clean, and hashing
+    /// bytes is cheaper than hashing a `Path` component by component.
+    stamps: Mutex<HashMap<OsString, Stamp>>,
     hashes: Mutex<HashMap<PathBuf, Option<String>>>,
     listings: Mutex<HashMap<(PathBuf, DirKind), Listing>>,
     repositories: Mutex<HashMap<PathBuf, String>>,
@@ -107,37 +119,49 @@ impl Observer {
     }
 
     fn stamp(&self, path: &Path) -> Stamp {
-        if let Some(stamp) = lock(&self.stamps).get(path) {
+        if let Some(stamp) = lock(&self.stamps).get(path.as_os_str()) {
             return stamp.clone();
         }
-        let stamp = match std::fs::metadata(path) {
-            Ok(m) => {
-                let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
-                let kind = if m.is_dir() { 'd' } else { 'f' };
-                Stamp {
-                    text: format!(
-                        "{kind}:{}:{}.{}:{}.{}:{}",
-                        m.size(),
-                        m.mtime(),
-                        m.mtime_nsec(),
-                        m.ctime(),
-                        m.ctime_nsec(),
-                        m.ino()
-                    ),
-                    newest: ns(m.mtime(), m.mtime_nsec()).max(ns(m.ctime(), m.ctime_nsec())),
-                }
-            }
-            Err(_) => Stamp {
-                text: "missing".to_string(),
-                newest: 0,
-            },
-        };
-        lock(&self.stamps).insert(path.to_path_buf(), stamp.clone());
+        let stamp = observe(path);
+        lock(&self.stamps).insert(path.as_os_str().to_owned(), stamp.clone());
         stamp
     }
 
     fn racy(&self, stamp: &Stamp) -> bool {
         stamp.newest >= self.start - RACY_NS
+    }
+
+    /// A package directory's stamp, to be taken before its names are read;
+    /// empty when it is racy (or for a tree, whose subdirectories it does
+    /// not cover), so that the names are read.
+    fn dir_stamp(&self, dir: &Path, kind: DirKind) -> String {
+        let stamp = self.stamp(dir);
+        if kind != DirKind::Sources || self.racy(&stamp) {
+            return String::new();
+        }
+        stamp.text
+    }
+
+    /// Stats every file and directory the snapshots name, each once, on up
+    /// to `jobs` threads, so that checking each snapshot then finds them
+    /// all looked at.
+    pub fn warm(&self, snapshots: &[&Snapshot], jobs: usize) {
+        let mut paths: Vec<&OsStr> = Vec::new();
+        for snapshot in snapshots {
+            paths.extend(snapshot.dirs.iter().map(|(dir, ..)| dir.as_os_str()));
+            paths.extend(snapshot.files.iter().map(|(file, ..)| file.as_os_str()));
+        }
+        paths.sort_unstable();
+        paths.dedup();
+        let chunks: Vec<&[&OsStr]> = paths.chunks(256).collect();
+        let _ = crate::parallel::map(&chunks, jobs, |chunk| {
+            let stamps: Vec<Stamp> = chunk.iter().map(|path| observe(Path::new(path))).collect();
+            let mut cache = lock(&self.stamps);
+            for (path, stamp) in chunk.iter().zip(stamps) {
+                cache.entry(path.to_os_string()).or_insert(stamp);
+            }
+            Ok(())
+        });
     }
 
     /// The file's content digest (`None` if it cannot be read).
@@ -177,9 +201,10 @@ impl Observer {
             .dirs
             .iter()
             .map(|(dir, kind)| {
+                let stamp = self.dir_stamp(dir, *kind);
                 let listing = self.listing(dir, *kind);
                 files.extend(listing.iter().flatten().cloned());
-                (dir.clone(), *kind, names_digest(&listing))
+                (dir.clone(), *kind, names_digest(&listing), stamp)
             })
             .collect();
         let files = files
@@ -208,13 +233,17 @@ impl Observer {
         if snapshot.format != goinputs::FORMAT || snapshot.settings != settings {
             return None;
         }
-        for (dir, kind, names) in &snapshot.dirs {
-            if *names != names_digest(&self.listing(dir, *kind)) {
-                log::debug!("{}: files added or removed", dir.display());
-                return None;
+        let mut fresh = snapshot.clone();
+        for (dir, kind, names, stamp) in &mut fresh.dirs {
+            let now = self.dir_stamp(dir, *kind);
+            if stamp.is_empty() || now != *stamp {
+                if *names != names_digest(&self.listing(dir, *kind)) {
+                    log::debug!("{}: files added or removed", dir.display());
+                    return None;
+                }
+                *stamp = now;
             }
         }
-        let mut fresh = snapshot.clone();
         for (file, stamp, hash) in &mut fresh.files {
             let now = self.stamp(file);
             let same = match hash.as_deref() {
@@ -238,6 +267,32 @@ impl Observer {
             }
         }
         Some(fresh)
+    }
+}
+
+/// The file at `path` as it is now.
+fn observe(path: &Path) -> Stamp {
+    match std::fs::metadata(path) {
+        Ok(m) => {
+            let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+            let kind = if m.is_dir() { 'd' } else { 'f' };
+            Stamp {
+                text: format!(
+                    "{kind}:{}:{}.{}:{}.{}:{}",
+                    m.size(),
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.ctime(),
+                    m.ctime_nsec(),
+                    m.ino()
+                ),
+                newest: ns(m.mtime(), m.mtime_nsec()).max(ns(m.ctime(), m.ctime_nsec())),
+            }
+        }
+        Err(_) => Stamp {
+            text: "missing".to_string(),
+            newest: 0,
+        },
     }
 }
 
@@ -289,28 +344,45 @@ pub fn forget(binary: &Path) {
     let _ = std::fs::remove_file(record_path(binary));
 }
 
-/// Whether the binary at `binary`, whose digest is `digest`, was built
-/// from inputs that have not changed since, with settings `settings`.
-/// Refreshes the record's stamps where only they changed.
-pub fn holds(binary: &Path, digest: &Digest, settings: &str, observer: &Observer) -> bool {
-    let path = record_path(binary);
-    let Ok(bytes) = std::fs::read(&path) else {
-        return false;
-    };
-    let Ok(record) = serde_json::from_slice::<Record>(&bytes) else {
-        return false;
-    };
-    if record.binary != digest.to_string() {
-        return false;
+/// The record kept beside a binary, read.
+#[derive(Debug)]
+pub struct Recorded {
+    binary: PathBuf,
+    record: Record,
+}
+
+impl Recorded {
+    /// The record of the binary at `binary`, if there is a readable one.
+    pub fn read(binary: &Path) -> Option<Recorded> {
+        let bytes = std::fs::read(record_path(binary)).ok()?;
+        let record = serde_json::from_slice::<Record>(&bytes).ok()?;
+        Some(Recorded {
+            binary: binary.to_path_buf(),
+            record,
+        })
     }
-    match observer.holds(&record.inputs, settings) {
-        None => false,
-        Some(fresh) => {
-            if fresh != record.inputs {
-                // Only costs the next run some hashing if it fails.
-                let _ = write(binary, fresh, digest);
+
+    /// The inputs it records.
+    pub fn inputs(&self) -> &Snapshot {
+        &self.record.inputs
+    }
+
+    /// Whether the binary, whose digest is `digest`, was built from inputs
+    /// that have not changed since, with settings `settings`. Refreshes the
+    /// record's stamps where only they changed.
+    pub fn holds(&self, digest: &Digest, settings: &str, observer: &Observer) -> bool {
+        if self.record.binary != digest.to_string() {
+            return false;
+        }
+        match observer.holds(&self.record.inputs, settings) {
+            None => false,
+            Some(fresh) => {
+                if fresh != self.record.inputs {
+                    // Only costs the next run some hashing if it fails.
+                    let _ = write(&self.binary, fresh, digest);
+                }
+                true
             }
-            true
         }
     }
 }
@@ -325,7 +397,7 @@ mod tests {
     #[test]
     fn a_record_holds_until_an_input_changes() {
         type Change = fn(&Path);
-        let cases: [(&str, Change, bool, bool); 6] = [
+        let cases: [(&str, Change, bool, bool); 7] = [
             ("nothing", |_| {}, true, true),
             (
                 "rewritten, other content",
@@ -352,6 +424,17 @@ mod tests {
             (
                 "a file added to the directory",
                 |f| fs::write(f.with_file_name("added.go"), "package main").unwrap(),
+                false,
+                false,
+            ),
+            (
+                "a file added, the directory's mtime put back",
+                |f| {
+                    let dir = f.parent().unwrap();
+                    let mtime = fs::metadata(dir).unwrap().modified().unwrap();
+                    fs::write(f.with_file_name("added.go"), "package main").unwrap();
+                    fs::File::open(dir).unwrap().set_modified(mtime).unwrap();
+                },
                 false,
                 false,
             ),

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever what rko records changes: older records then never hold.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// A package as `go list -deps -json` describes it: where its files are.
 #[derive(Debug, Deserialize)]

@@ -45,6 +45,7 @@ fn cached_layer(
     }
     let (blob, descriptor_path) = cache.layer_paths(key);
     let descriptor: LayerDescriptor = layer::assemble(specs, options, &blob, &descriptor_path)?;
+    cache.record_layer(key, &descriptor.digest);
     counters.built.fetch_add(1, Ordering::Relaxed);
     Ok(LayerInput { blob, descriptor })
 }

@@ -76,6 +76,7 @@ pub fn build_and_publish(request: &Request) -> Result<Report> {
             import_path: &b.package.import_path,
             layout: &b.layout,
             digest: &b.digest,
+            reused: b.layers_built == 0,
         })
         .collect();
     // Pushing waits on the network, not the CPU: at least four uploads.

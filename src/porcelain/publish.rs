@@ -11,18 +11,23 @@ use crate::image::export::{self, ExportOptions, Format};
 use crate::image::layout::{self, Layout, LayoutWriter};
 use crate::image::platform::Platform;
 use crate::registry::push::{self, PushOptions, Pushed};
+use crate::registry::unchanged;
 use crate::registry::{Reference, RegistryOptions};
 use oci_spec::image::Digest;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Pushes `layout` as `name` with `tags`.
+/// Pushes `layout` as `name` with `tags`. With `ask_first`, the registry is
+/// first asked whether it holds all of it already (one HEAD per tag, SBOM
+/// and SBOM tag), and then nothing is pushed: worth it when the image is
+/// likely the one pushed last time, and a few requests wasted otherwise.
 pub fn to_registry(
     layout: &Path,
     name: &str,
     tags: &[String],
     registry: &RegistryOptions,
     jobs: usize,
+    ask_first: bool,
 ) -> Result<Pushed> {
     let (first, rest) = tags
         .split_first()
@@ -32,7 +37,7 @@ pub fn to_registry(
     for tag in rest {
         log::info!("Tagging {name}:{tag}");
     }
-    let pushed = push::push(&PushOptions {
+    let options = PushOptions {
         layout: layout.to_path_buf(),
         reference,
         tags: rest.to_vec(),
@@ -40,7 +45,19 @@ pub fn to_registry(
         jobs,
         // ko's SBOM tag besides the referrer (pkg/publish/default.go, `pushResult`).
         sbom_tags: true,
-    })?;
+    };
+    let pushed = match ask_first.then(|| unchanged::already_pushed(&options)) {
+        Some(Ok(Some(there))) => {
+            log::info!("{name}: the registry has it all already; nothing to push");
+            there
+        }
+        asked => {
+            if let Some(Err(e)) = asked {
+                log::debug!("{name}: pushing, as asking the registry first failed: {e}");
+            }
+            push::push(&options)?
+        }
+    };
     log::info!("Published {}", pushed.reference);
     Ok(pushed)
 }
@@ -135,6 +152,9 @@ pub struct Image<'a> {
     /// An OCI layout holding the image or index.
     pub layout: &'a Path,
     pub digest: &'a Digest,
+    /// Whether every layer came from the cache: the image is then likely
+    /// the one pushed last time, and the registry is asked first.
+    pub reused: bool,
 }
 
 /// What happened to one image.
@@ -168,7 +188,7 @@ pub fn publish_all(
         let name = image_name(&publishing.repository, image.import_path, publishing.naming);
         let pushed = to
             .registry
-            .then(|| to_registry(image.layout, &name, tags, registry, jobs))
+            .then(|| to_registry(image.layout, &name, tags, registry, jobs, image.reused))
             .transpose()?;
         let loaded = to
             .local

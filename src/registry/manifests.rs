@@ -126,6 +126,28 @@ pub fn decode(
     })
 }
 
+/// HEAD a manifest by tag or digest: the digest the registry gives it
+/// (`Docker-Content-Digest`), or `None` when it has no such manifest or
+/// does not say.
+pub fn head(
+    client: &Client,
+    repository: &str,
+    reference: &str,
+    scopes: &[String],
+) -> Result<Option<Digest>> {
+    let url = client.url(&format!("/v2/{repository}/manifests/{reference}"));
+    let response = client.send(&Call::new("HEAD", url.clone(), scopes).header("Accept", ACCEPT))?;
+    match response.status().as_u16() {
+        200 => Ok(response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| crate::digest::parse(v.trim()).ok())),
+        404 => Ok(None),
+        _ => Err(registry_error(&format!("HEAD {url}"), response)),
+    }
+}
+
 /// PUT a manifest under `reference` (a tag or its digest). Returns whether
 /// the registry processed its `subject` (the `OCI-Subject` header of the
 /// distribution spec 1.1 referrers API).

@@ -18,6 +18,7 @@ pub(crate) mod reference;
 mod response;
 mod token;
 mod trust;
+pub(crate) mod unchanged;
 pub(crate) mod upload;
 
 pub use client::{Client, RegistryOptions, RetryPolicy};

@@ -49,8 +49,17 @@ impl BuildInfo {
     }
 }
 
-/// Reads the build information of the Go executable at `path`.
+/// Reads the build information of the Go executable at `path`: of an ELF
+/// file only its `.go.buildinfo` section, which holds it all (a binary is
+/// megabytes, the section a few kilobytes); of anything else, or when that
+/// section cannot be read, the whole file.
 pub fn read(path: &Path) -> Result<BuildInfo> {
+    let section = std::fs::File::open(path)
+        .ok()
+        .and_then(|file| elf_section(&file));
+    if let Some(info) = section.and_then(|section| decode(path, &section, 0).ok()) {
+        return Ok(info);
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
     let bad = |why: &str| Error::file(path, why);
     let header_at = match executable_kind(&bytes) {
@@ -59,6 +68,13 @@ pub fn read(path: &Path) -> Result<BuildInfo> {
         None => return Err(bad("not an executable (ELF, Mach-O or PE)")),
     }
     .ok_or_else(|| bad("no Go build information in it: not a Go binary"))?;
+    decode(path, &bytes, header_at)
+}
+
+/// The build information whose 32-byte header is at `header_at` in `bytes`
+/// (read from `path`).
+fn decode(path: &Path, bytes: &[u8], header_at: usize) -> Result<BuildInfo> {
+    let bad = |why: &str| Error::file(path, why);
     let header = bytes
         .get(header_at..header_at + 32)
         .ok_or_else(|| bad("the Go build information is cut short: the file is truncated"))?;
@@ -150,6 +166,75 @@ fn elf_buildinfo_offset(bytes: &[u8]) -> Option<usize> {
         let offset = word(section(i) + offset_field)?;
         (bytes.get(offset..offset + MAGIC.len()) == Some(MAGIC)).then_some(offset)
     })
+}
+
+/// The largest `.go.buildinfo` section read on its own; anything larger
+/// is not Go's, and the whole file is searched instead.
+const SECTION_LIMIT: u64 = 16 << 20;
+
+/// The bytes of an ELF file's `.go.buildinfo` section, read through its
+/// section headers (see [`elf_buildinfo_offset`]) without reading the rest,
+/// when it starts with the magic.
+fn elf_section(file: &std::fs::File) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let read = |offset: u64, len: u64| -> Option<Vec<u8>> {
+        let mut buf = vec![0; usize::try_from(len.min(SECTION_LIMIT)).ok()?];
+        file.read_exact_at(&mut buf, offset).ok()?;
+        Some(buf)
+    };
+    let header = read(0, 64)?;
+    if header[..4] != [0x7f, b'E', b'L', b'F'] {
+        return None;
+    }
+    let (class64, little) = (header[4] == 2, header[5] == 1);
+    let field = |bytes: &[u8], at: usize, size: usize| -> Option<u64> {
+        let b = bytes.get(at..at + size)?;
+        let mut value = 0u64;
+        for i in 0..size {
+            let byte = if little { b[size - 1 - i] } else { b[i] };
+            value = (value << 8) | u64::from(byte);
+        }
+        Some(value)
+    };
+    let word = if class64 { 8 } else { 4 };
+    let (shoff, shentsize, shnum, shstrndx) = if class64 {
+        (
+            field(&header, 0x28, 8)?,
+            field(&header, 0x3a, 2)?,
+            field(&header, 0x3c, 2)?,
+            field(&header, 0x3e, 2)?,
+        )
+    } else {
+        (
+            field(&header, 0x20, 4)?,
+            field(&header, 0x2e, 2)?,
+            field(&header, 0x30, 2)?,
+            field(&header, 0x32, 2)?,
+        )
+    };
+    let table = read(shoff, shentsize * shnum)?;
+    // sh_name at 0; sh_offset and sh_size after sh_type, sh_flags, sh_addr.
+    let (offset_at, size_at) = if class64 { (0x18, 0x20) } else { (0x10, 0x14) };
+    let section = |i: u64| -> Option<(u64, u64, u64)> {
+        let at = usize::try_from(i * shentsize).ok()?;
+        Some((
+            field(&table, at, 4)?,
+            field(&table, at + offset_at, word)?,
+            field(&table, at + size_at, word)?,
+        ))
+    };
+    let (_, names_at, names_size) = section(shstrndx)?;
+    let names = read(names_at, names_size)?;
+    let (offset, size) = (0..shnum).find_map(|i| {
+        let (name, offset, size) = section(i)?;
+        let name = names
+            .get(usize::try_from(name).ok()?..)?
+            .split(|&b| b == 0)
+            .next()?;
+        (name == b".go.buildinfo").then_some((offset, size))
+    })?;
+    let bytes = read(offset, size)?;
+    bytes.starts_with(MAGIC).then_some(bytes)
 }
 
 /// The first 16-byte-aligned occurrence of the magic.

@@ -146,17 +146,3 @@ pub fn assemble(
     descriptor_file.commit()?;
     Ok(descriptor)
 }
-
-/// Builds a layer in memory (for rko's own small layers, such as `builtin:static`).
-pub fn assemble_entries_to_vec(
-    entries: &[Entry],
-    options: &LayerOptions,
-) -> Result<(Vec<u8>, LayerDescriptor)> {
-    let (bytes, compressed) = compress(Vec::new(), options.compress, |out| {
-        options.write_tar(entries, out)
-    })?;
-    Ok((
-        bytes,
-        LayerDescriptor::new(options.compress.compression, compressed),
-    ))
-}

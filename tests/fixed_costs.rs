@@ -1,0 +1,188 @@
+//! No fixed costs (issue 14, item 3): what a `rko build` that changes
+//! nothing still does. Pushing again an image the registry already holds,
+//! with its SBOMs, writes nothing: a HEAD per tag, per SBOM referrer and
+//! per cosign SBOM tag shows that everything is there (go-containerregistry's
+//! `remote.Write` likewise skips an image whose manifest exists). Requests
+//! are counted by a proxy in front of the real registry. And a base image
+//! from a registry is resolved while `go build` runs.
+
+use crate::util::hostile::{Answer, Hostile, Image};
+use crate::util::registry::{Auth, FaultProxy, Registry};
+use crate::util::*;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A copy of examples/multi (cmd/web has a kodata/ directory).
+fn multi(dir: &Path) -> PathBuf {
+    let target = dir.join("multi");
+    copy_tree(&repo_root().join("examples/multi"), &target);
+    target
+}
+
+/// `rko build ./cmd/web` pushing to `repo` on `platforms`.
+fn push_web(module: &Path, state: &Path, repo: &str, platforms: &str) -> Command {
+    let mut cmd = rko_build(module, state);
+    cmd.env("KO_DOCKER_REPO", repo)
+        .args(["./cmd/web", "-B", "--tags=latest,v1"])
+        .arg(format!("--platform={platforms}"));
+    cmd
+}
+
+/// The requests the proxy saw, as `METHOD path` lines, and forgets them.
+fn seen(proxy: &FaultProxy) -> Vec<String> {
+    let mut seen = proxy.seen.lock().unwrap();
+    let lines = seen.iter().map(|(m, p)| format!("{m} {p}")).collect();
+    seen.clear();
+    lines
+}
+
+/// A plain HTTP request to the registry itself; the response's status.
+fn request(registry: &Registry, method: &str, path: &str) -> u16 {
+    let mut stream = TcpStream::connect(("127.0.0.1", registry.port)).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {}\r\nAccept: application/vnd.oci.image.manifest.v1+json\r\n\r\n",
+        registry.host()
+    )
+    .unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `sha256:<hex>` as cosign's tag for its SBOM: `sha256-<hex>.sbom`.
+fn sbom_tag(digest: &str) -> String {
+    format!("{}.sbom", digest.replacen(':', "-", 1))
+}
+
+#[test]
+fn pushing_an_unchanged_image_again_writes_nothing_and_asks_one_head_each() {
+    // (platforms, SBOMs: one per image, and the index's)
+    let cases = [("linux/amd64", 1), ("linux/amd64,linux/arm64", 3)];
+    let registry = Registry::start(Auth::None);
+    let proxy = FaultProxy::start(registry.port);
+    let repo = format!("{}/team", proxy.host());
+    for (platforms, sboms) in cases {
+        let dir = temp_dir();
+        let module = multi(dir.path());
+        let first = run_ok(&mut push_web(&module, dir.path(), &repo, platforms));
+        let first_requests = seen(&proxy);
+        let again = run_ok(&mut push_web(&module, dir.path(), &repo, platforms));
+        let requests = seen(&proxy);
+        assert_eq!(again, first, "{platforms}: the same image");
+        let writes: Vec<&String> = requests
+            .iter()
+            .filter(|r| !r.starts_with("HEAD ") && !r.starts_with("GET "))
+            .collect();
+        assert!(
+            writes.is_empty(),
+            "{platforms}: pushed again what the registry has: {writes:#?}\n\
+             ({} requests; the first push made {})",
+            requests.len(),
+            first_requests.len()
+        );
+        // The ping, a HEAD per tag, then per SBOM its referrer and its cosign tag.
+        assert_eq!(
+            requests.len(),
+            1 + 2 + 2 * sboms,
+            "{platforms}: {requests:#?}"
+        );
+    }
+}
+
+#[test]
+fn an_sbom_tag_removed_from_the_registry_is_pushed_again() {
+    let registry = Registry::start(Auth::None);
+    let dir = temp_dir();
+    let module = multi(dir.path());
+    let repo = format!("{}/team", registry.host());
+    let printed = run_ok(&mut push_web(&module, dir.path(), &repo, "linux/amd64"));
+    let digest = pushed_digest(&printed);
+    let repository = printed
+        .trim()
+        .split('@')
+        .next()
+        .unwrap()
+        .trim_start_matches(&format!("{}/", registry.host()))
+        .to_string();
+    let tag = format!("/v2/{repository}/manifests/{}", sbom_tag(&digest));
+    assert_eq!(request(&registry, "HEAD", &tag), 200, "{tag} after a push");
+    // The registry deletes a manifest by digest, with every tag naming it.
+    let cosign = run_ok(
+        skopeo("inspect")
+            .args(["--format", "{{.Digest}}"])
+            .arg(format!("docker://{}{}", registry.host(), {
+                format!("/{repository}:{}", sbom_tag(&digest))
+            })),
+    );
+    let manifest = format!("/v2/{repository}/manifests/{}", cosign.trim());
+    assert_eq!(request(&registry, "DELETE", &manifest), 202);
+    assert_eq!(request(&registry, "HEAD", &tag), 404, "{tag} deleted");
+
+    let again = run_ok(&mut push_web(&module, dir.path(), &repo, "linux/amd64"));
+    assert_eq!(again, printed);
+    assert_eq!(request(&registry, "HEAD", &tag), 200, "{tag} pushed again");
+}
+
+/// With the platforms given, the base image is resolved while `go build`
+/// runs: the registry here answers for the base only once the `go` wrapper
+/// has seen `go build` start (or after a bounded wait, when rko resolves
+/// the base first), and says which it was.
+#[test]
+fn a_registry_base_is_resolved_while_go_build_runs() {
+    let dir = temp_dir();
+    let started = dir.path().join("go-build-started");
+    let image = Image::new(7, 2000);
+    let seen_first = Arc::new(AtomicBool::new(false));
+    let (marker, flag) = (started.clone(), Arc::clone(&seen_first));
+    let registry = Hostile::start("127.0.0.1", move |request| {
+        if request.path.contains("/manifests/") {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !marker.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            flag.store(marker.exists(), Ordering::Relaxed);
+        }
+        match image.answer(request, "v1") {
+            Some(answer) => answer,
+            None if request.path == "/v2/" => Answer::status(200),
+            None => Answer::status(404),
+        }
+    });
+    let wrapper = dir.path().join("go-wrapper");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = build ] && touch '{}'\nexec '{}' \"$@\"\n",
+            started.display(),
+            require("go").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let module = dir.path().join("hello");
+    copy_tree(&repo_root().join("examples/hello"), &module);
+
+    run_ok(
+        rko_build(&module, dir.path())
+            .env("KO_GO_PATH", &wrapper)
+            .args(["--push=false", "--platform=linux/amd64", "."])
+            .arg(format!("--base-image={}/base:v1", registry.host())),
+    );
+    assert!(started.exists(), "go build ran");
+    assert!(
+        seen_first.load(Ordering::Relaxed),
+        "the base was resolved before go build started"
+    );
+}
