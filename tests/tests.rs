@@ -17,6 +17,7 @@ mod errors;
 mod hostile;
 mod interop;
 mod keychain;
+mod layer_scale;
 mod ko_yaml;
 mod parity_base;
 mod parity_cli;
