@@ -38,7 +38,10 @@ fn varied_tree(root: &Path) {
     write(&root.join("big.bin"), &content(1, 1_500_077));
     write(&root.join("chunk.bin"), &content(2, 1 << 20));
     for (i, len) in [511usize, 512, 513, 0].into_iter().enumerate() {
-        write(&root.join(format!("block-{len}")), &content(3 + i as u64, len));
+        write(
+            &root.join(format!("block-{len}")),
+            &content(3 + i as u64, len),
+        );
     }
     for i in 0..3000u64 {
         let len = (i * 37 % 700) as usize;
@@ -78,7 +81,10 @@ fn assemble(dir: &Path, extra: &[&str], jobs: &str) -> String {
             .arg("assemble-layer")
             .arg(format!("--tree={}=/data", dir.join("tree").display()))
             .arg(format!("--tree={}=/", dir.join("tree2").display()))
-            .arg(format!("--file={}=/data/small/zz-extra", extra_file.display()))
+            .arg(format!(
+                "--file={}=/data/small/zz-extra",
+                extra_file.display()
+            ))
             .args(["--symlink", "/data/a/link=../a.txt"])
             .args(["--dir", "/data/empty-dir", "--dir", "/opt/x"])
             .args(["--mtime", "1700000000", "--jobs", jobs])

@@ -34,10 +34,10 @@ use std::sync::{Arc, Mutex};
 
 mod chunk;
 
-use chunk::{ChunkWriter, Direct, Job};
 #[cfg(test)]
 use chunk::CHUNK_SIZE;
-pub use chunk::{FileSource, StreamSink};
+use chunk::{ChunkWriter, Job};
+pub use chunk::{Direct, FileSource, StreamSink};
 
 /// How a layer's tar stream is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +138,11 @@ where
 
 /// Compresses the stream `produce` writes into `out`, where files may be
 /// appended by reference: the workers read them.
-pub fn compress_stream<W, F>(out: W, options: CompressOptions, produce: F) -> Result<(W, Compressed)>
+pub fn compress_stream<W, F>(
+    out: W,
+    options: CompressOptions,
+    produce: F,
+) -> Result<(W, Compressed)>
 where
     W: Write + Send,
     F: FnOnce(&mut dyn StreamSink) -> Result<()>,
@@ -271,7 +275,10 @@ fn worker(
             Err(_) => return,
         };
         let seq = job.seq;
-        if results.send((seq, compress_job(codec, level, job))).is_err() {
+        if results
+            .send((seq, compress_job(codec, level, job)))
+            .is_err()
+        {
             return;
         }
     }
@@ -536,7 +543,8 @@ mod tests {
         compress_stream(Vec::new(), options, |sink| {
             let mut at = 0;
             for (i, &(start, end)) in files.iter().enumerate() {
-                sink.write_all(&data[at..start]).map_err(|e| Error::invalid(e.to_string()))?;
+                sink.write_all(&data[at..start])
+                    .map_err(|e| Error::invalid(e.to_string()))?;
                 let path = dir.join(format!("f{i}"));
                 if !path.exists() {
                     std::fs::write(&path, &data[start..end]).unwrap();
@@ -546,7 +554,8 @@ mod tests {
                 sink.append_file(&Arc::new(FileSource { path, entry, size }))?;
                 at = end;
             }
-            sink.write_all(&data[at..]).map_err(|e| Error::invalid(e.to_string()))
+            sink.write_all(&data[at..])
+                .map_err(|e| Error::invalid(e.to_string()))
         })
     }
 
@@ -582,7 +591,10 @@ mod tests {
     #[test]
     fn the_first_failure_in_the_stream_is_the_one_reported() {
         let data = sample(6 * CHUNK_SIZE);
-        let files = [(CHUNK_SIZE + 10, CHUNK_SIZE + 1000), (5 * CHUNK_SIZE, 5 * CHUNK_SIZE + 10)];
+        let files = [
+            (CHUNK_SIZE + 10, CHUNK_SIZE + 1000),
+            (5 * CHUNK_SIZE, 5 * CHUNK_SIZE + 10),
+        ];
         for jobs in [1, 2, 3, 8] {
             let dir = tempfile::tempdir().unwrap();
             std::fs::write(dir.path().join("f0"), b"short").unwrap();

@@ -56,6 +56,12 @@ pub trait StreamSink: Write {
     fn append_file(&mut self, file: &Arc<FileSource>) -> Result<()>;
 }
 
+impl<S: StreamSink + ?Sized> StreamSink for &mut S {
+    fn append_file(&mut self, file: &Arc<FileSource>) -> Result<()> {
+        (**self).append_file(file)
+    }
+}
+
 /// A sink that reads each file as it is appended, on the caller's thread
 /// (a plain tar, an uncompressed layer).
 pub struct Direct<W>(pub W);
@@ -73,7 +79,8 @@ impl<W: Write> Write for Direct<W> {
 impl<W: Write> StreamSink for Direct<W> {
     fn append_file(&mut self, file: &Arc<FileSource>) -> Result<()> {
         let reader = File::open(&file.path).with_path("opening", &file.path)?;
-        let copied = io::copy(&mut reader.take(file.size), &mut self.0).map_err(|e| file.error(e))?;
+        let copied =
+            io::copy(&mut reader.take(file.size), &mut self.0).map_err(|e| file.error(e))?;
         if copied != file.size {
             return Err(file.short(copied));
         }
