@@ -262,11 +262,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
         std::os::unix::fs::symlink("..", dir.path().join("a/b/up")).unwrap();
-        let walk = TreeWalk::new(dir.path(), String::new(), &defaults()).unwrap();
-        let err = walk
-            .map(|e| e.map(drop))
-            .collect::<Result<()>>()
-            .unwrap_err();
+        let mut walk = TreeWalk::new(dir.path(), String::new(), &defaults()).unwrap();
+        let err = walk.try_for_each(|e| e.map(drop)).unwrap_err();
         assert!(err.to_string().contains("symlink loop"), "{err}");
     }
 }
