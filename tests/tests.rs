@@ -19,6 +19,7 @@ mod hostile;
 mod interop;
 mod keychain;
 mod ko_yaml;
+mod layer_scale;
 mod parity_base;
 mod parity_cli;
 mod parity_flags;
