@@ -224,9 +224,14 @@ where
         let hasher = scope.spawn(move || hash_in_order(hash_rx, token_tx));
 
         let mut chunks = ChunkWriter::new(job_tx, token_rx);
+        // Dropping the producer's end (in `finish` or here) lets the
+        // workers, then the writer and the hasher, run out of work.
         let produced = match produce(&mut chunks) {
             Ok(()) => chunks.finish().map_err(write_error),
-            Err(e) => Err(e),
+            Err(e) => {
+                drop(chunks);
+                Err(e)
+            }
         };
         let written = writer.join().expect("the writer thread does not panic");
         let hashed = hasher.join().expect("the hasher thread does not panic");
@@ -606,6 +611,35 @@ mod tests {
                 err.contains("\"f0\"") && err.contains("has only 5"),
                 "{jobs} jobs: {err}"
             );
+        }
+    }
+
+    /// A producer that fails (a tree entry that is not allowed, seen
+    /// midway) ends the pipeline with its own error instead of waiting
+    /// forever for workers that wait for it.
+    #[test]
+    fn a_failing_producer_ends_the_pipeline_with_its_error() {
+        for compression in [Compression::Gzip, Compression::Zstd, Compression::None] {
+            for written in [0, 5, 3 * CHUNK_SIZE] {
+                let (done, result) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    let options = CompressOptions {
+                        compression,
+                        level: None,
+                        jobs: 2,
+                    };
+                    let out = compress(Vec::new(), options, |w| {
+                        w.write_all(&vec![7u8; written]).unwrap();
+                        Err(Error::invalid("the producer failed"))
+                    });
+                    done.send(out.err().map(|e| e.to_string())).unwrap();
+                });
+                // A deadlock detector, not a speed limit.
+                let err = result
+                    .recv_timeout(std::time::Duration::from_secs(60))
+                    .unwrap_or_else(|_| panic!("{compression}, {written} bytes: hung"));
+                assert_eq!(err.as_deref(), Some("the producer failed"), "{compression}");
+            }
         }
     }
 
