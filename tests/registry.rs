@@ -19,7 +19,7 @@ fn pull(config: &Path, reference: &str, flags: &[&str], out: &Path) -> Command {
     cmd
 }
 
-/// A small image with a layer big enough to need chunked upload (> 8 MiB);
+/// A small image with a layer bigger than an upload chunk (> 8 MiB);
 /// its layer is `dir/big.tar.gz`.
 fn big_image(dir: &Path) -> PathBuf {
     image_with_file(dir, "big", &noise(11, 12 << 20), "/data/big.bin")
@@ -464,8 +464,8 @@ fn pushes_survive_resets_5xx_and_429_and_give_up_clearly_when_faults_never_stop(
         fault,
         times,
     };
-    proxy.add(rule("PATCH", "/blobs/uploads/", Fault::ResetMidBody, 1));
-    proxy.add(rule("PUT", "/blobs/uploads/", Fault::ResetMidBody, 1));
+    // Blobs stream in one PUT each: two of them break mid-body.
+    proxy.add(rule("PUT", "/blobs/uploads/", Fault::ResetMidBody, 2));
     proxy.add(rule("HEAD", "/blobs/", Fault::Status(500, None), 1));
     proxy.add(rule("POST", "/blobs/uploads/", Fault::Status(503, None), 2));
     proxy.add(rule("PUT", "/manifests/", Fault::Status(429, Some(1)), 1));

@@ -152,6 +152,15 @@ fn jobs(requested: Option<usize>) -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// Parallel transfers for pull and push: as asked, else all cores but at
+/// least four (they wait on the network, not the CPU).
+fn network_jobs(requested: Option<usize>) -> usize {
+    match requested.filter(|&n| n > 0) {
+        Some(n) => n,
+        None => jobs(None).max(4),
+    }
+}
+
 /// Writes a digest file (no trailing newline, as `$(cat FILE)` wants).
 /// Where a plumbing command's result goes: to the file its command line
 /// named, if any, and to stdout, unless `--quiet` was given and a file
@@ -176,5 +185,20 @@ impl Results {
         }
         self.print(line, file.is_some());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_jobs_are_as_asked_else_at_least_four() {
+        for (requested, want) in [(Some(1), 1), (Some(2), 2), (Some(16), 16)] {
+            assert_eq!(network_jobs(requested), want, "{requested:?}");
+        }
+        for requested in [None, Some(0)] {
+            assert!(network_jobs(requested) >= 4, "{requested:?}");
+        }
     }
 }

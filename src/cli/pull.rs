@@ -1,6 +1,6 @@
 //! `rko pull`: a registry image into an OCI layout.
 
-use super::jobs;
+use super::network_jobs;
 use super::registry::RegistryArgs;
 use rko::{Platform, PullOptions, Reference, Result};
 use std::path::PathBuf;
@@ -19,7 +19,7 @@ pub struct Args {
     /// push accept the result as a base).
     #[arg(long)]
     shallow: bool,
-    /// Parallel downloads [default: all cores].
+    /// Parallel downloads, at most [default: all cores, at least 4].
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
     /// Where to write the OCI image layout.
@@ -39,7 +39,7 @@ pub fn run(args: Args) -> Result<()> {
             .collect::<Result<_>>()?,
         shallow: args.shallow,
         registry: args.registry.options(),
-        jobs: jobs(args.jobs).max(4),
+        jobs: network_jobs(args.jobs),
         reference,
     };
     let pulled = rko::pull(&options, &args.out)?;

@@ -1,7 +1,7 @@
 //! `rko push`: an OCI layout to a registry.
 
 use super::registry::RegistryArgs;
-use super::{jobs, Results};
+use super::{network_jobs, Results};
 use rko::{PushOptions, Reference, Result};
 use std::path::PathBuf;
 
@@ -25,7 +25,7 @@ pub struct Args {
     /// `sha256-<image digest hex>.sbom`, where `cosign download sbom` finds it.
     #[arg(long)]
     sbom_tags: bool,
-    /// Parallel blob uploads [default: all cores, at least 4].
+    /// Parallel blob uploads, at most [default: all cores, at least 4].
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
     #[command(flatten)]
@@ -39,7 +39,7 @@ pub fn run(args: Args, results: Results) -> Result<()> {
         reference,
         tags: args.tags,
         registry: args.registry.options(),
-        jobs: jobs(args.jobs).max(4),
+        jobs: network_jobs(args.jobs),
         sbom_tags: args.sbom_tags,
     };
     let pushed = rko::push(&options)?;

@@ -14,8 +14,11 @@
 //!   (RFC 8878 section 3.1).
 //! - none: the tar stream itself.
 //!
-//! Memory stays bounded: a fixed number of chunk "tokens" circulate between
-//! the producer and the writer, so at most that many chunks are in flight.
+//! The producer only describes each chunk (see `chunk.rs`): the workers read
+//! the files and compress; the writer combines the chunks' CRCs; a hasher
+//! thread takes the diffID. Memory stays bounded: a fixed number of chunk
+//! "tokens" circulate between the producer and the hasher, so at most that
+//! many chunks are in flight.
 
 use crate::digest::HashingWriter;
 use crate::error::{Error, Result};
@@ -26,13 +29,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
-use std::sync::mpsc::{channel, sync_channel, Receiver};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
-/// Size of the uncompressed chunks; part of the output format, never tuned per run.
-const CHUNK_SIZE: usize = 1 << 20;
-/// The deflate window: how much of the previous chunk primes the next.
-const DICTIONARY_SIZE: usize = 32 * 1024;
+mod chunk;
+
+#[cfg(test)]
+use chunk::CHUNK_SIZE;
+use chunk::{ChunkWriter, Job};
+pub use chunk::{Direct, FileSource, StreamSink};
 
 /// How a layer's tar stream is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,15 +133,29 @@ where
     W: Write + Send,
     F: FnOnce(&mut dyn Write) -> Result<()>,
 {
+    compress_stream(out, options, |sink| produce(sink))
+}
+
+/// Compresses the stream `produce` writes into `out`, where files may be
+/// appended by reference: the workers read them.
+pub fn compress_stream<W, F>(
+    out: W,
+    options: CompressOptions,
+    produce: F,
+) -> Result<(W, Compressed)>
+where
+    W: Write + Send,
+    F: FnOnce(&mut dyn StreamSink) -> Result<()>,
+{
     let level = options
         .level
         .unwrap_or_else(|| options.compression.default_level());
     options.compression.check_level(level)?;
     match options.compression {
         Compression::None => {
-            let mut sink = HashingWriter::new(out);
+            let mut sink = Direct(HashingWriter::new(out));
             produce(&mut sink)?;
-            let (out, digest, size) = sink.into_parts();
+            let (out, digest, size) = sink.0.into_parts();
             let compressed = Compressed {
                 diff_id: digest.clone(),
                 digest,
@@ -148,14 +167,18 @@ where
     }
 }
 
-/// One chunk of uncompressed data on its way to a worker.
-struct Job {
-    seq: u64,
+/// A chunk as a worker leaves it: its bytes (for the diffID), their CRC
+/// (for gzip's trailer) and their compressed form.
+struct Done {
     data: Vec<u8>,
-    dictionary: Vec<u8>,
-    last: bool,
+    crc: crc32fast::Hasher,
+    compressed: Vec<u8>,
 }
 
+/// The threads: the caller produces chunk recipes; `jobs` workers read and
+/// compress them; a writer puts them in order, writes them and combines
+/// their CRCs; a hasher takes the diffID of the chunks in order and hands
+/// back a token for each, which bounds the chunks in flight.
 fn pipeline<W, F>(
     out: W,
     codec: Compression,
@@ -165,7 +188,7 @@ fn pipeline<W, F>(
 ) -> Result<(W, Compressed)>
 where
     W: Write + Send,
-    F: FnOnce(&mut dyn Write) -> Result<()>,
+    F: FnOnce(&mut dyn StreamSink) -> Result<()>,
 {
     let mut sink = HashingWriter::new(out);
     if codec == Compression::Gzip {
@@ -183,9 +206,10 @@ where
     }
     let (job_tx, job_rx) = sync_channel::<Job>(jobs);
     let job_rx = Arc::new(Mutex::new(job_rx));
-    let (result_tx, result_rx) = channel::<(u64, io::Result<Vec<u8>>)>();
+    let (result_tx, result_rx) = channel::<(u64, Result<Done>)>();
+    let (hash_tx, hash_rx) = channel::<Vec<u8>>();
 
-    let (produced, written) = std::thread::scope(|scope| {
+    let (produced, written, hashed) = std::thread::scope(|scope| {
         for _ in 0..jobs {
             let job_rx = Arc::clone(&job_rx);
             let result_tx = result_tx.clone();
@@ -196,20 +220,27 @@ where
         // next send then fails instead of waiting forever for a receiver.
         drop(job_rx);
         drop(result_tx);
-        let writer = scope.spawn(move || write_in_order(sink, result_rx, token_tx));
+        let writer = scope.spawn(move || write_in_order(sink, result_rx, hash_tx));
+        let hasher = scope.spawn(move || hash_in_order(hash_rx, token_tx));
 
         let mut chunks = ChunkWriter::new(job_tx, token_rx);
-        let produced = produce(&mut chunks).and_then(|()| chunks.finish());
-        drop(chunks);
+        let produced = match produce(&mut chunks) {
+            Ok(()) => chunks.finish().map_err(write_error),
+            Err(e) => Err(e),
+        };
         let written = writer.join().expect("the writer thread does not panic");
-        (produced, written)
+        let hashed = hasher.join().expect("the hasher thread does not panic");
+        (produced, written, hashed)
     });
-    // A failed writer stops the producer too; its error is the one to report.
-    let mut sink = written.map_err(write_error)?;
-    let (diff_id, crc, uncompressed_size) = produced?;
+    // The writer's error comes first in the stream (a worker's), or is
+    // the output's, which stops the producer too.
+    let (mut sink, crc) = written?;
+    produced?;
+    let (diff_id, uncompressed_size) = hashed?;
     if codec == Compression::Gzip {
         // CRC32 and ISIZE (the size modulo 2^32), both little-endian.
-        sink.write_all(&crc.to_le_bytes()).map_err(write_error)?;
+        sink.write_all(&crc.finalize().to_le_bytes())
+            .map_err(write_error)?;
         sink.write_all(&(uncompressed_size as u32).to_le_bytes())
             .map_err(write_error)?;
     }
@@ -236,53 +267,73 @@ fn worker(
     codec: Compression,
     level: u32,
     jobs: &Mutex<Receiver<Job>>,
-    results: &std::sync::mpsc::Sender<(u64, io::Result<Vec<u8>>)>,
+    results: &Sender<(u64, Result<Done>)>,
 ) {
     loop {
         let job = match jobs.lock().expect("no worker panics").recv() {
             Ok(job) => job,
             Err(_) => return,
         };
-        let compressed = match codec {
-            Compression::Gzip => deflate_chunk(level, &job),
-            Compression::Zstd => zstd::bulk::compress(&job.data, level as i32),
-            Compression::None => unreachable!("uncompressed layers skip the pipeline"),
-        };
-        if results.send((job.seq, compressed)).is_err() {
+        let seq = job.seq;
+        if results
+            .send((seq, compress_job(codec, level, job)))
+            .is_err()
+        {
             return;
         }
     }
 }
 
+/// Reads a chunk (and its dictionary) and compresses it.
+fn compress_job(codec: Compression, level: u32, job: Job) -> Result<Done> {
+    let dictionary = job.dictionary.read()?;
+    let data = job.data.read()?;
+    let mut crc = crc32fast::Hasher::new();
+    let compressed = match codec {
+        Compression::Gzip => {
+            crc.update(&data);
+            deflate_chunk(level, &data, &dictionary, job.last)
+        }
+        Compression::Zstd => zstd::bulk::compress(&data, level as i32),
+        Compression::None => unreachable!("uncompressed layers skip the pipeline"),
+    }
+    .map_err(write_error)?;
+    Ok(Done {
+        data,
+        crc,
+        compressed,
+    })
+}
+
 /// Compresses one chunk with a fresh deflate state: a reused, reset state
 /// was seen to give different (valid) bytes depending on its history, and
 /// the output must depend on the chunk and its dictionary alone.
-fn deflate_chunk(level: u32, job: &Job) -> io::Result<Vec<u8>> {
+fn deflate_chunk(level: u32, data: &[u8], dictionary: &[u8], last: bool) -> io::Result<Vec<u8>> {
     let mut deflate = Compress::new(flate2::Compression::new(level), false);
-    if !job.dictionary.is_empty() {
+    if !dictionary.is_empty() {
         deflate
-            .set_dictionary(&job.dictionary)
+            .set_dictionary(dictionary)
             .map_err(io::Error::other)?;
     }
-    let flush = if job.last {
+    let flush = if last {
         FlushCompress::Finish
     } else {
         FlushCompress::Sync
     };
-    let mut out = Vec::with_capacity(job.data.len() / 2 + 4096);
+    let mut out = Vec::with_capacity(data.len() / 2 + 4096);
     loop {
         if out.capacity() - out.len() < 4096 {
             out.reserve(out.capacity());
         }
         let consumed = deflate.total_in() as usize;
         let status = deflate
-            .compress_vec(&job.data[consumed..], &mut out, flush)
+            .compress_vec(&data[consumed..], &mut out, flush)
             .map_err(io::Error::other)?;
-        let all_in = deflate.total_in() as usize == job.data.len();
+        let all_in = deflate.total_in() as usize == data.len();
         match status {
             Status::StreamEnd => return Ok(out),
             // zlib: a flush is complete when it returns with output space left.
-            Status::Ok | Status::BufError if all_in && !job.last && out.len() < out.capacity() => {
+            Status::Ok | Status::BufError if all_in && !last && out.len() < out.capacity() => {
                 return Ok(out)
             }
             Status::Ok | Status::BufError => {}
@@ -290,93 +341,43 @@ fn deflate_chunk(level: u32, job: &Job) -> io::Result<Vec<u8>> {
     }
 }
 
+/// Writes the chunks in order, combining their CRCs, and passes their
+/// bytes on to the hasher. The first error in stream order ends it.
 fn write_in_order<W: Write>(
     mut sink: HashingWriter<W>,
-    results: Receiver<(u64, io::Result<Vec<u8>>)>,
-    tokens: std::sync::mpsc::SyncSender<()>,
-) -> io::Result<HashingWriter<W>> {
+    results: Receiver<(u64, Result<Done>)>,
+    hasher: Sender<Vec<u8>>,
+) -> Result<(HashingWriter<W>, crc32fast::Hasher)> {
     let mut pending = BTreeMap::new();
     let mut next = 0u64;
-    for (seq, compressed) in results {
-        pending.insert(seq, compressed?);
-        while let Some(bytes) = pending.remove(&next) {
-            sink.write_all(&bytes)?;
+    let mut crc = crc32fast::Hasher::new();
+    for (seq, done) in results {
+        pending.insert(seq, done);
+        while let Some(done) = pending.remove(&next) {
+            let done = done?;
+            sink.write_all(&done.compressed).map_err(write_error)?;
+            crc.combine(&done.crc);
+            // The hasher stops only when this sender is dropped.
+            let _ = hasher.send(done.data);
             next += 1;
-            // The producer may have stopped; a token nobody takes is harmless.
-            let _ = tokens.try_send(());
         }
     }
-    Ok(sink)
+    Ok((sink, crc))
 }
 
-/// The producer's end: hashes the uncompressed stream and cuts it into chunks.
-struct ChunkWriter {
-    jobs: std::sync::mpsc::SyncSender<Job>,
-    tokens: Receiver<()>,
-    buffer: Vec<u8>,
-    dictionary: Vec<u8>,
-    seq: u64,
-    diff_id: Sha256,
-    crc: crc32fast::Hasher,
-    size: u64,
-}
-
-impl ChunkWriter {
-    fn new(jobs: std::sync::mpsc::SyncSender<Job>, tokens: Receiver<()>) -> Self {
-        ChunkWriter {
-            jobs,
-            tokens,
-            buffer: Vec::with_capacity(CHUNK_SIZE),
-            dictionary: Vec::new(),
-            seq: 0,
-            diff_id: Sha256::new(),
-            crc: crc32fast::Hasher::new(),
-            size: 0,
-        }
+/// The diffID: SHA-256 of the chunks in order; each chunk hashed frees a token.
+fn hash_in_order(chunks: Receiver<Vec<u8>>, tokens: SyncSender<()>) -> Result<(Digest, u64)> {
+    let mut diff_id = Sha256::new();
+    let mut size = 0u64;
+    for data in chunks {
+        diff_id.update(&data);
+        size += data.len() as u64;
+        drop(data);
+        // The producer may have stopped; a token nobody takes is harmless.
+        let _ = tokens.try_send(());
     }
-
-    fn send(&mut self, last: bool) -> io::Result<()> {
-        let stopped = || io::Error::other("the compression pipeline stopped");
-        self.tokens.recv().map_err(|_| stopped())?;
-        let data = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_SIZE));
-        let tail = data.len().saturating_sub(DICTIONARY_SIZE);
-        let dictionary = std::mem::replace(&mut self.dictionary, data[tail..].to_vec());
-        let job = Job {
-            seq: self.seq,
-            data,
-            dictionary,
-            last,
-        };
-        self.seq += 1;
-        self.jobs.send(job).map_err(|_| stopped())
-    }
-
-    fn finish(&mut self) -> Result<(Digest, u32, u64)> {
-        self.send(true).map_err(write_error)?;
-        let hex = hex::encode(std::mem::take(&mut self.diff_id).finalize());
-        let diff_id = crate::digest::parse(&format!("sha256:{hex}"))?;
-        let crc = std::mem::take(&mut self.crc).finalize();
-        Ok((diff_id, crc, self.size))
-    }
-}
-
-impl Write for ChunkWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let room = CHUNK_SIZE - self.buffer.len();
-        let n = room.min(buf.len());
-        self.buffer.extend_from_slice(&buf[..n]);
-        self.diff_id.update(&buf[..n]);
-        self.crc.update(&buf[..n]);
-        self.size += n as u64;
-        if self.buffer.len() == CHUNK_SIZE {
-            self.send(false)?;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+    let hex = hex::encode(diff_id.finalize());
+    Ok((crate::digest::parse(&format!("sha256:{hex}"))?, size))
 }
 
 #[cfg(test)]
@@ -522,6 +523,89 @@ mod tests {
                 let err = err.unwrap_or_else(|| panic!("{compression}, room {room}: no error"));
                 assert!(err.contains("No space left"), "{compression}: {err}");
             }
+        }
+    }
+
+    /// `data` written as a stream in which the ranges `files` (start, end)
+    /// are appended as files that the workers read.
+    fn run_with_files(
+        compression: Compression,
+        jobs: usize,
+        data: &[u8],
+        files: &[(usize, usize)],
+        dir: &std::path::Path,
+    ) -> Result<(Vec<u8>, Compressed)> {
+        let options = CompressOptions {
+            compression,
+            level: None,
+            jobs,
+        };
+        compress_stream(Vec::new(), options, |sink| {
+            let mut at = 0;
+            for (i, &(start, end)) in files.iter().enumerate() {
+                sink.write_all(&data[at..start])
+                    .map_err(|e| Error::invalid(e.to_string()))?;
+                let path = dir.join(format!("f{i}"));
+                if !path.exists() {
+                    std::fs::write(&path, &data[start..end]).unwrap();
+                }
+                let size = (end - start) as u64;
+                let entry = format!("f{i}");
+                sink.append_file(&Arc::new(FileSource { path, entry, size }))?;
+                at = end;
+            }
+            sink.write_all(&data[at..])
+                .map_err(|e| Error::invalid(e.to_string()))
+        })
+    }
+
+    /// Files cut across chunk boundaries, inside a dictionary, empty, or
+    /// exactly a chunk: the bytes are those of the same stream written.
+    #[test]
+    fn files_read_by_the_workers_give_the_bytes_of_the_stream() {
+        let data = sample(4 * CHUNK_SIZE + 777);
+        let c = CHUNK_SIZE;
+        let files = [
+            (10, 10),
+            (100, c - 5),
+            (c - 3, c + 20_000),
+            (c + 20_000, 2 * c + 20_000),
+            (2 * c + 30_000, 2 * c + 30_001),
+            (3 * c - 40_000, 3 * c),
+            (3 * c, 4 * c),
+        ];
+        for compression in [Compression::Gzip, Compression::Zstd, Compression::None] {
+            let (want, want_digests) = run(compression, 1, &data);
+            for jobs in [1, 2, 3] {
+                let dir = tempfile::tempdir().unwrap();
+                let (got, digests) =
+                    run_with_files(compression, jobs, &data, &files, dir.path()).unwrap();
+                assert!(got == want, "{compression}, {jobs} jobs: bytes differ");
+                assert_eq!(digests, want_digests, "{compression}, {jobs} jobs");
+            }
+        }
+    }
+
+    /// Two files that shrank: the error names the first in the stream,
+    /// whichever worker got to its chunk first.
+    #[test]
+    fn the_first_failure_in_the_stream_is_the_one_reported() {
+        let data = sample(6 * CHUNK_SIZE);
+        let files = [
+            (CHUNK_SIZE + 10, CHUNK_SIZE + 1000),
+            (5 * CHUNK_SIZE, 5 * CHUNK_SIZE + 10),
+        ];
+        for jobs in [1, 2, 3, 8] {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("f0"), b"short").unwrap();
+            std::fs::write(dir.path().join("f1"), b"").unwrap();
+            let err = run_with_files(Compression::Gzip, jobs, &data, &files, dir.path())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("\"f0\"") && err.contains("has only 5"),
+                "{jobs} jobs: {err}"
+            );
         }
     }
 

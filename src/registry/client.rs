@@ -11,12 +11,13 @@ use super::token::Authenticator;
 use super::trust;
 use crate::error::{Error, Result};
 use std::hash::{BuildHasher, Hasher};
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
-use ureq::Agent;
+use ureq::{Agent, SendBody};
 
 /// How hard to try before giving up on a request.
 #[derive(Debug, Clone, Copy)]
@@ -77,11 +78,31 @@ impl Default for RegistryOptions {
     }
 }
 
+/// Opens a streamed body, afresh for each time the call is sent (again
+/// after a 401 challenge or along a redirect).
+pub type Opener<'a> = &'a dyn Fn() -> Result<Box<dyn Read + 'a>>;
+
 /// A request body.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub enum Body<'a> {
     Empty,
     Bytes(&'a [u8]),
+    /// `length` bytes read as they are sent, so memory stays flat whatever
+    /// the size.
+    Stream {
+        open: Opener<'a>,
+        length: u64,
+    },
+}
+
+impl std::fmt::Debug for Body<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Empty"),
+            Body::Bytes(bytes) => write!(f, "Bytes({} bytes)", bytes.len()),
+            Body::Stream { length, .. } => write!(f, "Stream({length} bytes)"),
+        }
+    }
 }
 
 /// One API call: everything needed to (re)send it.
@@ -123,6 +144,12 @@ impl<'a> Call<'a> {
 
     pub fn body(mut self, bytes: &'a [u8]) -> Self {
         self.body = Body::Bytes(bytes);
+        self
+    }
+
+    /// A body of `length` bytes that `open` reads as they are sent.
+    pub fn stream(mut self, open: Opener<'a>, length: u64) -> Self {
+        self.body = Body::Stream { open, length };
         self
     }
 
@@ -358,7 +385,11 @@ impl Client {
             attempt += 1;
             let authorization = own.then(|| self.auth.authorization(call.scopes)).flatten();
             let attempts = if call.retry { self.retry.attempts } else { 1 };
-            let wait = match self.run(call, authorization.as_deref()) {
+            let mut stream = match call.body {
+                Body::Stream { open, .. } => Some(open()?),
+                _ => None,
+            };
+            let wait = match self.run(call, authorization.as_deref(), stream.as_deref_mut()) {
                 Err(e) if !transient(&e) => {
                     return Err(Error::invalid(format!("{}: {e}", call.describe())));
                 }
@@ -407,10 +438,12 @@ impl Client {
         }
     }
 
-    fn run(
+    /// Sends `call` once; a streamed body is read from `stream`.
+    fn run<'r>(
         &self,
         call: &Call<'_>,
         authorization: Option<&str>,
+        stream: Option<&mut (dyn Read + 'r)>,
     ) -> std::result::Result<Response, ureq::Error> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut builder = ureq::http::Request::builder()
@@ -422,9 +455,15 @@ impl Client {
         if let Some(value) = authorization {
             builder = builder.header("Authorization", value);
         }
-        let result = match call.body {
-            Body::Empty => self.agent.run(builder.body(())?),
-            Body::Bytes(bytes) => self.agent.run(builder.body(bytes)?),
+        let result = match (call.body, stream) {
+            (Body::Bytes(bytes), _) => self.agent.run(builder.body(bytes)?),
+            (Body::Stream { length, .. }, Some(reader)) => {
+                // A known length: sent as is, not in chunked transfer encoding,
+                // which some registries and proxies refuse.
+                let builder = builder.header("Content-Length", length.to_string());
+                self.agent.run(builder.body(SendBody::from_reader(reader))?)
+            }
+            _ => self.agent.run(builder.body(())?),
         };
         match &result {
             Ok(response) => log::debug!("{} {} {}", call.method, call.url, response.status()),

@@ -1,20 +1,26 @@
 //! Pushing blobs (distribution spec, "Pushing blobs"): HEAD to skip what the
-//! registry has, a cross-repository mount where the source is known, a
-//! monolithic POST + PUT for small blobs and POST + PATCH chunks + PUT for
-//! large ones, so memory never grows with the blob. A failed upload restarts
-//! from a fresh session: a half-sent PATCH cannot be resumed reliably.
+//! registry has, a cross-repository mount where the source is known, and an
+//! upload streamed from the blob's file, so memory stays flat whatever its
+//! size.
+//!
+//! An upload is the spec's monolithic "POST then PUT": the PUT carries the
+//! whole blob in one request (two requests per blob; the fewest a registry
+//! must accept: distribution 2.8 ignores a single POST's body). A registry
+//! or proxy that refuses so large a body (413, or says it cannot) gets the
+//! blob again in a fresh session as chunks ("Pushing a blob in chunks":
+//! PATCH with `Content-Range`, each at least `OCI-Chunk-Min-Length`), each
+//! chunk also streamed. A broken upload restarts from a fresh session: a
+//! half-sent request cannot be resumed reliably.
 
 use super::client::{Call, Client};
-use super::response::registry_error;
-use crate::error::{Error, IoContext, Result};
+use super::response::{registry_error, Response};
+use crate::error::{Error, Result};
 use oci_spec::image::Digest;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-/// Blobs up to this size go in one PUT.
-pub const MONOLITHIC_LIMIT: u64 = 8 << 20;
-/// The size of each PATCH for larger blobs.
-pub const CHUNK_SIZE: usize = 8 << 20;
+/// The size of each PATCH when a registry wants chunks.
+pub const CHUNK_SIZE: u64 = 8 << 20;
 
 /// Whether `repository` already has the blob.
 pub fn exists(
@@ -54,7 +60,25 @@ pub fn mount(
     }
 }
 
-/// Uploads a blob, restarting from scratch on transient failures.
+/// One blob to upload from its file.
+struct Upload<'a> {
+    client: &'a Client,
+    repository: &'a str,
+    digest: &'a Digest,
+    size: u64,
+    path: &'a Path,
+    scopes: &'a [String],
+}
+
+/// An upload session the registry opened.
+struct Session {
+    location: String,
+    /// `OCI-Chunk-Min-Length`: the smallest chunk the registry takes.
+    min_chunk: u64,
+}
+
+/// Uploads a blob, restarting from scratch on transient failures; in
+/// chunks once the registry has refused it whole.
 pub fn upload(
     client: &Client,
     repository: &str,
@@ -63,89 +87,179 @@ pub fn upload(
     path: &Path,
     scopes: &[String],
 ) -> Result<()> {
-    crate::progress::upload_started(size);
-    client.restarting(|| upload_once(client, repository, digest, size, path, scopes))
+    let upload = Upload {
+        client,
+        repository,
+        digest,
+        size,
+        path,
+        scopes,
+    };
+    let mut chunked = false;
+    client.restarting(|| {
+        // Each attempt sends the blob anew: the progress counts it again.
+        crate::progress::upload_started(size);
+        if !chunked {
+            // The spec's monolithic "POST then PUT": the PUT streams the file.
+            let session = upload.start()?;
+            match upload.finish(&session.location, size) {
+                Err(e) if wants_chunks(&e) => {
+                    log::debug!("{e}; sending blob {digest} in chunks");
+                    chunked = true;
+                    crate::progress::upload_started(size);
+                }
+                done => return done,
+            }
+        }
+        upload.in_chunks()
+    })
 }
 
-fn upload_once(
-    client: &Client,
-    repository: &str,
-    digest: &Digest,
-    size: u64,
-    path: &Path,
-    scopes: &[String],
-) -> Result<()> {
-    let start = client.url(&format!("/v2/{repository}/blobs/uploads/"));
-    let response =
-        client.send(&Call::new("POST", start.clone(), scopes).header("Content-Length", "0"))?;
-    if response.status() != 202 {
-        return Err(registry_error(&format!("POST {start}"), response));
-    }
-    let mut location = location(client, &response, &start)?;
-
-    if size <= MONOLITHIC_LIMIT {
-        let bytes = std::fs::read(path).with_path("reading", path)?;
-        finish(client, &location, digest, &bytes, scopes)?;
-        crate::progress::uploaded(size);
-        return Ok(());
-    }
-    let mut file = std::fs::File::open(path).with_path("opening", path)?;
-    let mut chunk = vec![0u8; CHUNK_SIZE];
-    let mut offset = 0u64;
-    loop {
-        let n = read_full(&mut file, &mut chunk).with_path("reading", path)?;
-        if n == 0 {
-            break;
+/// Whether a registry's answer to the PUT carrying the whole blob says it
+/// would take the blob in chunks: a body too large (413, as a proxy's
+/// limit), a method or feature it lacks (405, 501, `UNSUPPORTED`), or a
+/// range it wants (416). Anything else, a wrong digest above all, fails
+/// the same way in chunks.
+fn wants_chunks(error: &Error) -> bool {
+    match error {
+        Error::Registry {
+            status, message, ..
+        } => {
+            matches!(status, 405 | 413 | 416 | 501)
+                || (*status == 400 && message.contains("UNSUPPORTED"))
         }
-        let range = format!("{}-{}", offset, offset + n as u64 - 1);
-        let call = Call::new("PATCH", location.clone(), scopes)
-            .header("Content-Type", "application/octet-stream")
-            .header("Content-Range", range)
-            .body(&chunk[..n])
-            .once();
-        let response = client.send(&call)?;
+        _ => false,
+    }
+}
+
+impl Upload<'_> {
+    /// POST, PATCHes of `CHUNK_SIZE` (or the registry's minimum) bytes
+    /// streamed from the file, then an empty closing PUT.
+    fn in_chunks(&self) -> Result<()> {
+        let session = self.start()?;
+        let chunk = CHUNK_SIZE.max(session.min_chunk);
+        let mut location = session.location;
+        let mut offset = 0;
+        while offset < self.size {
+            let length = chunk.min(self.size - offset);
+            let open = || self.open(offset, length);
+            let range = format!("{}-{}", offset, offset + length - 1);
+            let call = Call::new("PATCH", location.clone(), self.scopes)
+                .header("Content-Type", "application/octet-stream")
+                .header("Content-Range", range)
+                .stream(&open, length)
+                .once();
+            let response = self.client.send(&call)?;
+            if response.status() != 202 {
+                let what = format!("PATCH blob {} at {location}", self.digest);
+                return Err(registry_error(&what, response));
+            }
+            location = self::location(self.client, &response, &location)?;
+            offset += length;
+        }
+        self.finish(&location, 0)
+    }
+
+    /// Opens an upload session.
+    fn start(&self) -> Result<Session> {
+        let url = self
+            .client
+            .url(&format!("/v2/{}/blobs/uploads/", self.repository));
+        let call = Call::new("POST", url.clone(), self.scopes).header("Content-Length", "0");
+        let response = self.client.send(&call)?;
         if response.status() != 202 {
-            return Err(registry_error(&format!("PATCH {location}"), response));
+            return Err(registry_error(&format!("POST {url}"), response));
         }
-        location = self::location(client, &response, &location)?;
-        offset += n as u64;
+        let min_chunk = response
+            .headers()
+            .get("oci-chunk-min-length")
+            .and_then(|v| v.to_str().ok()?.trim().parse().ok())
+            .unwrap_or(0);
+        Ok(Session {
+            location: location(self.client, &response, &url)?,
+            min_chunk,
+        })
+    }
+
+    /// The closing PUT with the digest, carrying the file's last `length`
+    /// bytes (all of them, or none after the chunks).
+    fn finish(&self, location: &str, length: u64) -> Result<()> {
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{separator}digest={}", self.digest);
+        let open = || self.open(self.size - length, length);
+        let call = Call::new("PUT", url, self.scopes)
+            .header("Content-Type", "application/octet-stream")
+            .stream(&open, length)
+            .once();
+        let response = self.client.send(&call)?;
+        match response.status().as_u16() {
+            201 => Ok(()),
+            _ => Err(registry_error(
+                &format!("PUT blob {}", self.digest),
+                response,
+            )),
+        }
+    }
+
+    /// `length` bytes of the file from `offset`, read as they are sent. A
+    /// file grown shorter than its descriptor says fails here, for good.
+    fn open(&self, offset: u64, length: u64) -> Result<Box<dyn Read + '_>> {
+        let mut file =
+            std::fs::File::open(self.path).map_err(|e| Error::io("opening", self.path, e))?;
+        let actual = file
+            .metadata()
+            .map_err(|e| Error::io("reading", self.path, e))?
+            .len();
+        if actual < offset + length {
+            return Err(Error::file(
+                self.path,
+                format!("is {actual} bytes but its descriptor says {}", self.size),
+            ));
+        }
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io("reading", self.path, e))?;
+        Ok(Box::new(Slice {
+            file,
+            path: self.path,
+            left: length,
+        }))
+    }
+}
+
+/// Part of a blob's file, counted into the progress as it is read. A file
+/// that ends early is an error naming it, never a short body.
+struct Slice<'a> {
+    file: std::fs::File,
+    path: &'a Path,
+    left: u64,
+}
+
+impl Read for Slice<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let most = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.file.read(&mut buf[..most])?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{}: ended {} bytes short of its descriptor's size",
+                    self.path.display(),
+                    self.left
+                ),
+            ));
+        }
+        self.left -= n as u64;
         crate::progress::uploaded(n as u64);
-    }
-    if offset != size {
-        return Err(Error::file(
-            path,
-            format!("is {offset} bytes but its descriptor says {size}"),
-        ));
-    }
-    finish(client, &location, digest, &[], scopes)
-}
-
-/// The closing PUT, carrying the last bytes (or all of them) and the digest.
-fn finish(
-    client: &Client,
-    location: &str,
-    digest: &Digest,
-    bytes: &[u8],
-    scopes: &[String],
-) -> Result<()> {
-    let separator = if location.contains('?') { '&' } else { '?' };
-    let url = format!("{location}{separator}digest={digest}");
-    let call = Call::new("PUT", url.clone(), scopes)
-        .header("Content-Type", "application/octet-stream")
-        .body(bytes)
-        .once();
-    let response = client.send(&call)?;
-    match response.status().as_u16() {
-        201 => Ok(()),
-        _ => Err(registry_error(&format!("PUT blob {digest}"), response)),
+        Ok(n)
     }
 }
 
-fn location(
-    client: &Client,
-    response: &super::response::Response,
-    request: &str,
-) -> Result<String> {
+fn location(client: &Client, response: &Response, request: &str) -> Result<String> {
     response
         .headers()
         .get("location")
@@ -158,14 +272,48 @@ fn location(
         })
 }
 
-/// Reads until `buf` is full or the input ends.
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_refusal_of_the_whole_body_is_retried_in_chunks() {
+        let registry = |status: u16, message: &str| Error::Registry {
+            what: "PUT blob sha256:0".into(),
+            status,
+            message: message.into(),
+        };
+        for (error, chunks) in [
+            (registry(413, "Payload Too Large"), true),
+            (registry(405, "Method Not Allowed"), true),
+            (registry(501, "Not Implemented"), true),
+            (registry(416, "RANGE_INVALID: invalid content range"), true),
+            (
+                registry(400, "UNSUPPORTED: The operation is unsupported."),
+                true,
+            ),
+            (
+                registry(400, "DIGEST_INVALID: provided digest did not match"),
+                false,
+            ),
+            (
+                registry(400, "BLOB_UPLOAD_INVALID: blob upload invalid"),
+                false,
+            ),
+            (
+                registry(404, "BLOB_UPLOAD_UNKNOWN: blob upload unknown"),
+                false,
+            ),
+            (
+                registry(401, "UNAUTHORIZED: authentication required"),
+                false,
+            ),
+            (registry(403, "DENIED: requested access is denied"), false),
+            (registry(500, "UNKNOWN: unknown error"), false),
+            (registry(503, "Service Unavailable"), false),
+            (Error::invalid("PUT blob sha256:0: connection reset"), false),
+        ] {
+            assert_eq!(wants_chunks(&error), chunks, "{error}");
         }
     }
-    Ok(filled)
 }

@@ -1,9 +1,10 @@
 //! What goes into a layer: the entries asked for, checked, completed with
 //! their parent directories, and put in the one order rko writes them in.
 
+use super::order::{Complete, Merge};
+use super::walk::TreeWalk;
 use crate::error::{Error, IoContext, Result};
 use oci_spec::image::Digest;
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -79,62 +80,77 @@ pub enum Kind {
 }
 
 /// Checks every spec and returns the entries in write order: sorted by path
-/// component by component, so each directory comes right before its content.
+/// component by component, so each directory comes right before its
+/// content. All at once, for tests: [`stream`] gives them one at a time.
+#[cfg(test)]
 pub fn plan(specs: &[EntrySpec], defaults: &Defaults) -> Result<Vec<Entry>> {
-    let mut entries = Vec::new();
-    for spec in specs {
+    stream(specs, defaults)?.collect()
+}
+
+/// The entries of `specs` in write order, one at a time: single entries
+/// are checked now, trees are walked as the entries are taken, so that
+/// memory does not grow with the number of files (see `walk.rs`).
+pub fn stream(
+    specs: &[EntrySpec],
+    defaults: &Defaults,
+) -> Result<impl Iterator<Item = Result<Entry>>> {
+    let mut singles = Vec::new();
+    let mut trees = Vec::new();
+    for (index, spec) in specs.iter().enumerate() {
         match spec {
-            EntrySpec::File {
-                source,
-                dest,
-                mode,
-                pax,
-            } => {
-                let size = match source {
-                    Source::Path(path) => regular_file_size(path)?,
-                    Source::Bytes(bytes) => bytes.len() as u64,
-                    Source::LayoutBlob { path, digest } => {
-                        crate::image::blob::open_in_layout(path, digest)?.size()
-                    }
-                };
-                let kind = Kind::File {
-                    source: source.clone(),
-                    size,
-                };
-                let mode = mode.unwrap_or(defaults.file_mode);
-                let mut file = entry(dest_path(dest, false)?, kind, mode, defaults);
-                file.pax.clone_from(pax);
-                entries.push(file);
+            EntrySpec::Tree { source, dest } => {
+                let dest = dest_path(dest, true)?;
+                trees.push((index, TreeWalk::new(source, dest, defaults)?));
             }
-            EntrySpec::Tree { source, dest } => add_tree(&mut entries, source, dest, defaults)?,
-            EntrySpec::Symlink { dest, target } => {
-                if target.is_empty() {
-                    return Err(Error::invalid(format!(
-                        "symlink {dest:?} has an empty target"
-                    )));
-                }
-                let kind = Kind::Symlink(target.clone());
-                entries.push(entry(dest_path(dest, false)?, kind, 0o777, defaults));
-            }
-            EntrySpec::Dir { dest, mode } => {
-                let mode = mode.unwrap_or(defaults.dir_mode);
-                entries.push(entry(dest_path(dest, false)?, Kind::Dir, mode, defaults));
-            }
+            single => singles.push((index, single_entry(single, defaults)?)),
         }
     }
-    entries.sort_by(|a, b| path_order(&a.path, &b.path));
-    complete(entries, defaults)
+    Ok(Complete::new(Merge::new(singles, trees), defaults))
 }
 
-/// Orders paths component by component: as bytes, with `/` below every
-/// other byte, so `a/b` sorts before `a-b` and every directory's content
-/// follows it directly.
-fn path_order(a: &str, b: &str) -> Ordering {
-    let key = |byte: u8| if byte == b'/' { 0 } else { byte };
-    a.bytes().map(key).cmp(b.bytes().map(key))
+/// The entry of a spec other than a tree, checked.
+fn single_entry(spec: &EntrySpec, defaults: &Defaults) -> Result<Entry> {
+    match spec {
+        EntrySpec::File {
+            source,
+            dest,
+            mode,
+            pax,
+        } => {
+            let size = match source {
+                Source::Path(path) => regular_file_size(path)?,
+                Source::Bytes(bytes) => bytes.len() as u64,
+                Source::LayoutBlob { path, digest } => {
+                    crate::image::blob::open_in_layout(path, digest)?.size()
+                }
+            };
+            let kind = Kind::File {
+                source: source.clone(),
+                size,
+            };
+            let mode = mode.unwrap_or(defaults.file_mode);
+            let mut file = entry(dest_path(dest, false)?, kind, mode, defaults);
+            file.pax.clone_from(pax);
+            Ok(file)
+        }
+        EntrySpec::Symlink { dest, target } => {
+            if target.is_empty() {
+                return Err(Error::invalid(format!(
+                    "symlink {dest:?} has an empty target"
+                )));
+            }
+            let kind = Kind::Symlink(target.clone());
+            Ok(entry(dest_path(dest, false)?, kind, 0o777, defaults))
+        }
+        EntrySpec::Dir { dest, mode } => {
+            let mode = mode.unwrap_or(defaults.dir_mode);
+            Ok(entry(dest_path(dest, false)?, Kind::Dir, mode, defaults))
+        }
+        EntrySpec::Tree { .. } => unreachable!("trees are walked, see `stream`"),
+    }
 }
 
-fn entry(path: String, kind: Kind, mode: u32, defaults: &Defaults) -> Entry {
+pub(super) fn entry(path: String, kind: Kind, mode: u32, defaults: &Defaults) -> Entry {
     Entry {
         path,
         kind,
@@ -143,60 +159,6 @@ fn entry(path: String, kind: Kind, mode: u32, defaults: &Defaults) -> Entry {
         gid: defaults.gid,
         pax: PaxRecords::new(),
     }
-}
-
-/// Walks the sorted entries once: rejects duplicates (a directory asked for
-/// twice is fine), and inserts a directory entry for every missing parent.
-fn complete(sorted: Vec<Entry>, defaults: &Defaults) -> Result<Vec<Entry>> {
-    let mut out: Vec<Entry> = Vec::with_capacity(sorted.len());
-    // The chain of directories enclosing the current entry.
-    let mut chain: Vec<String> = Vec::new();
-    for item in sorted {
-        if let Some(last) = out.last() {
-            if last.path == item.path {
-                if matches!((&last.kind, &item.kind), (Kind::Dir, Kind::Dir)) {
-                    continue;
-                }
-                return Err(Error::invalid(format!(
-                    "duplicate destination {:?}: two entries write the same path in the layer",
-                    item.path
-                )));
-            }
-        }
-        while chain.last().is_some_and(|dir| {
-            !(item.path.starts_with(dir.as_str())
-                && item.path.as_bytes().get(dir.len()) == Some(&b'/'))
-        }) {
-            chain.pop();
-        }
-        let ancestors: Vec<usize> = item.path.match_indices('/').map(|(i, _)| i).collect();
-        for &end in &ancestors[chain.len()..] {
-            let parent = &item.path[..end];
-            if let Some(last) = out.last().filter(|last| last.path == parent) {
-                return Err(Error::invalid(format!(
-                    "{parent:?} is needed as a directory for {:?} but is a {}",
-                    item.path,
-                    if matches!(last.kind, Kind::Symlink(_)) {
-                        "symlink"
-                    } else {
-                        "file"
-                    }
-                )));
-            }
-            out.push(entry(
-                parent.to_string(),
-                Kind::Dir,
-                defaults.dir_mode,
-                defaults,
-            ));
-            chain.push(parent.to_string());
-        }
-        if matches!(item.kind, Kind::Dir) {
-            chain.push(item.path.clone());
-        }
-        out.push(item);
-    }
-    Ok(out)
 }
 
 /// Normalizes a destination to a relative path without trailing slash;
@@ -236,82 +198,6 @@ fn regular_file_size(path: &Path) -> Result<u64> {
         return Err(Error::file(path, "is not a regular file"));
     }
     Ok(meta.len())
-}
-
-fn add_tree(
-    entries: &mut Vec<Entry>,
-    source: &Path,
-    dest: &str,
-    defaults: &Defaults,
-) -> Result<()> {
-    let base = dest_path(dest, true)?;
-    let meta = std::fs::metadata(source).with_path("reading", source)?;
-    if !meta.is_dir() {
-        return Err(Error::file(source, "--tree: is not a directory"));
-    }
-    let root = defaults.allow_root.as_deref().unwrap_or(source);
-    let root = root.canonicalize().with_path("resolving", root)?;
-    for item in walkdir::WalkDir::new(source)
-        .follow_links(true)
-        .sort_by_file_name()
-    {
-        let item = item.map_err(|e| walk_error(source, e))?;
-        if item.path_is_symlink() {
-            let resolved = item
-                .path()
-                .canonicalize()
-                .with_path("resolving", item.path())?;
-            if !resolved.starts_with(&root) {
-                return Err(Error::file(
-                    item.path(),
-                    format!(
-                        "is a symlink to {}, outside the allowed root {}",
-                        resolved.display(),
-                        root.display()
-                    ),
-                ));
-            }
-        }
-        let relative = item
-            .path()
-            .strip_prefix(source)
-            .expect("walkdir stays under its root");
-        let relative = relative
-            .to_str()
-            .ok_or_else(|| Error::file(item.path(), "is not a UTF-8 path"))?;
-        let path = match (base.is_empty(), relative.is_empty()) {
-            (true, true) => continue, // the tree's root placed at the image root
-            (false, true) => base.clone(),
-            (true, false) => relative.to_string(),
-            (false, false) => format!("{base}/{relative}"),
-        };
-        let file_type = item.file_type();
-        let (kind, mode) = if file_type.is_dir() {
-            (Kind::Dir, defaults.dir_mode)
-        } else if file_type.is_file() {
-            let size = item.metadata().map_err(|e| walk_error(source, e))?.len();
-            let source = Source::Path(item.path().to_path_buf());
-            (Kind::File { source, size }, defaults.file_mode)
-        } else {
-            return Err(Error::file(
-                item.path(),
-                "is neither a file, a directory nor a symlink",
-            ));
-        };
-        entries.push(entry(path, kind, mode, defaults));
-    }
-    Ok(())
-}
-
-fn walk_error(tree: &Path, e: walkdir::Error) -> Error {
-    let path = e.path().unwrap_or(tree).to_path_buf();
-    if e.loop_ancestor().is_some() {
-        return Error::file(path, "symlink loop");
-    }
-    match e.into_io_error() {
-        Some(io) => Error::io("reading", path, io),
-        None => Error::file(path, "reading failed"),
-    }
 }
 
 #[cfg(test)]

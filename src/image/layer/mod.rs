@@ -2,33 +2,47 @@
 //! the descriptor that `append` consumes.
 
 mod entries;
+mod order;
 mod tar;
+mod walk;
 mod windows;
 
-pub use entries::{plan, Defaults, Entry, EntrySpec, Kind, PaxRecords, Source};
+#[cfg(test)]
+pub use entries::plan;
+pub use entries::{stream, Defaults, Entry, EntrySpec, Kind, PaxRecords, Source};
 
 use crate::atomic::{blame_output, AtomicFile};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::image::blob;
-use crate::image::compress::{compress, CompressOptions};
+use crate::image::compress::{compress_stream, CompressOptions, Direct, FileSource, StreamSink};
 use crate::image::descriptor::LayerDescriptor;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
 use tar::{EntryType, Header, TarWriter};
 
 /// Writes `entries` as a tar stream into `out`, every header with `mtime`.
 pub fn write_tar(entries: &[Entry], mtime: u64, out: &mut dyn Write) -> Result<()> {
-    write_entries(TarWriter::new(out), entries, mtime)
+    let mut out = Direct(out);
+    let entries = entries.iter().cloned().map(Ok);
+    write_entries(TarWriter::new(&mut out), entries, mtime)
 }
 
 /// Writes planned entries as a layer in ko's Windows format (see `windows.rs`).
+#[cfg(test)]
 fn write_windows_tar(entries: &[Entry], mtime: u64, out: &mut dyn Write) -> Result<()> {
-    let entries = windows::layout(entries);
-    write_entries(TarWriter::without_dir_slash(out), &entries, mtime)
+    let mut out = Direct(out);
+    let entries = windows::Layout::new(entries.iter().cloned().map(Ok));
+    write_entries(TarWriter::without_dir_slash(&mut out), entries, mtime)
 }
 
-fn write_entries(mut tar: TarWriter<&mut dyn Write>, entries: &[Entry], mtime: u64) -> Result<()> {
+fn write_entries<S: StreamSink>(
+    mut tar: TarWriter<S>,
+    entries: impl Iterator<Item = Result<Entry>>,
+    mtime: u64,
+) -> Result<()> {
     for entry in entries {
+        let entry = entry?;
         let mut header = Header {
             path: &entry.path,
             kind: EntryType::Dir,
@@ -41,20 +55,21 @@ fn write_entries(mut tar: TarWriter<&mut dyn Write>, entries: &[Entry], mtime: u
             pax: &entry.pax,
         };
         match &entry.kind {
-            Kind::Dir => tar.append(&header, io::empty()),
+            Kind::Dir => tar
+                .append(&header, io::empty())
+                .map_err(|e| entry_error(e, &entry.path, None))?,
             Kind::Symlink(target) => {
                 header.kind = EntryType::Symlink;
                 header.link = target;
                 tar.append(&header, io::empty())
+                    .map_err(|e| entry_error(e, &entry.path, None))?
             }
             Kind::File { source, size } => {
                 header.kind = EntryType::File;
                 header.size = *size;
                 append_file(&mut tar, &header, source)?;
-                Ok(())
             }
         }
-        .map_err(|e| entry_error(e, &entry.path, None))?;
     }
     tar.finish()
         .map_err(|e| blame_output(e, |e| Error::invalid(format!("writing the layer: {e}"))))?;
@@ -62,16 +77,23 @@ fn write_entries(mut tar: TarWriter<&mut dyn Write>, entries: &[Entry], mtime: u
 }
 
 /// Writes a file entry whose content comes from `source`.
-fn append_file(tar: &mut TarWriter<impl Write>, header: &Header, source: &Source) -> Result<()> {
+fn append_file<S: StreamSink>(
+    tar: &mut TarWriter<S>,
+    header: &Header,
+    source: &Source,
+) -> Result<()> {
     let entry = header.path;
     match source {
         Source::Bytes(bytes) => tar
             .append(header, &bytes[..])
             .map_err(|e| entry_error(e, entry, None)),
         Source::Path(path) => {
-            let file = std::fs::File::open(path).with_path("opening", path)?;
-            tar.append(header, file)
-                .map_err(|e| entry_error(e, entry, Some(path)))
+            let file = Arc::new(FileSource {
+                path: path.clone(),
+                entry: entry.to_string(),
+                size: header.size,
+            });
+            tar.append_file(header, &file)
         }
         Source::LayoutBlob { path, digest } => {
             let blob = blob::open_in_layout(path, digest)?;
@@ -88,7 +110,7 @@ fn append_file(tar: &mut TarWriter<impl Write>, header: &Header, source: &Source
 
 /// A failed write names the output; any other failure the entry (and the
 /// file it was read from).
-fn entry_error(e: io::Error, entry: &str, source: Option<&Path>) -> Error {
+pub(super) fn entry_error(e: io::Error, entry: &str, source: Option<&Path>) -> Error {
     blame_output(e, |e| match source {
         Some(path) => Error::invalid(format!(
             "writing layer entry {entry:?}: {}: {e}",
@@ -109,11 +131,16 @@ pub struct LayerOptions {
 }
 
 impl LayerOptions {
-    fn write_tar(&self, entries: &[Entry], out: &mut dyn Write) -> Result<()> {
+    fn write_tar(
+        &self,
+        entries: impl Iterator<Item = Result<Entry>>,
+        out: &mut dyn StreamSink,
+    ) -> Result<()> {
         if self.windows {
-            write_windows_tar(entries, self.mtime, out)
+            let entries = windows::Layout::new(entries);
+            write_entries(TarWriter::without_dir_slash(out), entries, self.mtime)
         } else {
-            write_tar(entries, self.mtime, out)
+            write_entries(TarWriter::new(out), entries, self.mtime)
         }
     }
 }
@@ -126,11 +153,11 @@ pub fn assemble(
     blob_out: &Path,
     descriptor_out: &Path,
 ) -> Result<LayerDescriptor> {
-    let entries = plan(specs, &options.defaults)?;
+    let entries = stream(specs, &options.defaults)?;
     let mut blob = AtomicFile::create(blob_out)?;
     let writer = BufWriter::with_capacity(1 << 20, &mut blob);
-    let (writer, compressed) = compress(writer, options.compress, |out| {
-        options.write_tar(&entries, out)
+    let (writer, compressed) = compress_stream(writer, options.compress, |out| {
+        options.write_tar(entries, out)
     })?;
     writer
         .into_inner()

@@ -7,7 +7,10 @@
 //! Header layout: POSIX.1-1988 "ustar" (pax(1), "ustar Interchange Format").
 
 use super::entries::PaxRecords;
+use crate::error::Result;
+use crate::image::compress::{FileSource, StreamSink};
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 
 const BLOCK: usize = 512;
 /// The largest value an 11-digit octal field holds (size, mtime).
@@ -74,19 +77,58 @@ impl<W: Write> TarWriter<W> {
 
     /// Writes a header and then exactly `header.size` bytes from `data`.
     pub fn append(&mut self, header: &Header<'_>, data: impl Read) -> io::Result<()> {
+        self.write_header(header)?;
+        self.write_data(header.size, data)
+    }
+
+    /// The header block (after a PAX header, if the entry needs one).
+    fn write_header(&mut self, header: &Header<'_>) -> io::Result<()> {
         let name = match header.kind {
             EntryType::Dir if self.dir_slash => format!("{}/", header.path),
             _ => header.path.to_string(),
         };
         let (name_field, prefix_field) = split_name(&name).unwrap_or(("", ""));
-        let mut records: Vec<(&str, &[u8])> = Vec::new();
+        if name_field.is_empty()
+            || header.link.len() > 100
+            || header.size > MAX_OCTAL_11
+            || header.uid > MAX_OCTAL_7
+            || header.gid > MAX_OCTAL_7
+            || header.mtime > MAX_OCTAL_11
+            || !header.pax.is_empty()
+        {
+            self.write_pax(header, &name, name_field.is_empty())?;
+        }
+        let short_name = if name_field.is_empty() {
+            truncate(&name, 100)
+        } else {
+            name_field
+        };
+        let block = ustar_block(
+            short_name,
+            prefix_field,
+            header.kind.flag(),
+            header.mode,
+            header.uid.min(MAX_OCTAL_7),
+            header.gid.min(MAX_OCTAL_7),
+            header.size.min(MAX_OCTAL_11),
+            header.mtime.min(MAX_OCTAL_11),
+            truncate(header.link, 100),
+        );
+        self.out.write_all(&block)
+    }
+
+    /// A PAX extended header ('x') for the entry that follows it: the
+    /// records USTAR cannot hold, then the entry's own. Its own name is
+    /// fixed so that it never depends on a process id, as GNU tar's does.
+    fn write_pax(&mut self, header: &Header<'_>, name: &str, long_name: bool) -> io::Result<()> {
         let (uid, gid, size, mtime) = (
             header.uid.to_string(),
             header.gid.to_string(),
             header.size.to_string(),
             header.mtime.to_string(),
         );
-        if name_field.is_empty() {
+        let mut records: Vec<(&str, &[u8])> = Vec::new();
+        if long_name {
             records.push(("path", name.as_bytes()));
         }
         if header.link.len() > 100 {
@@ -105,37 +147,6 @@ impl<W: Write> TarWriter<W> {
             records.push(("mtime", mtime.as_bytes()));
         }
         records.extend(header.pax.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
-        if !records.is_empty() {
-            self.write_pax(header, &name, &records)?;
-        }
-        let short_name = if name_field.is_empty() {
-            truncate(&name, 100)
-        } else {
-            name_field
-        };
-        let block = ustar_block(
-            short_name,
-            prefix_field,
-            header.kind.flag(),
-            header.mode,
-            header.uid.min(MAX_OCTAL_7),
-            header.gid.min(MAX_OCTAL_7),
-            header.size.min(MAX_OCTAL_11),
-            header.mtime.min(MAX_OCTAL_11),
-            truncate(header.link, 100),
-        );
-        self.out.write_all(&block)?;
-        self.write_data(header.size, data)
-    }
-
-    /// A PAX extended header ('x') for the entry that follows it. Its own
-    /// name is fixed so that it never depends on a process id, as GNU tar's does.
-    fn write_pax(
-        &mut self,
-        header: &Header<'_>,
-        name: &str,
-        records: &[(&str, &[u8])],
-    ) -> io::Result<()> {
         let mut body = Vec::new();
         for (key, value) in records {
             body.extend_from_slice(&pax_record(key, value));
@@ -165,6 +176,11 @@ impl<W: Write> TarWriter<W> {
                 format!("expected {size} bytes but the file has only {copied}: did it change while rko read it?"),
             ));
         }
+        self.pad(size)
+    }
+
+    /// Zeros up to the next block after `size` bytes of data.
+    fn pad(&mut self, size: u64) -> io::Result<()> {
         let padding = (BLOCK - (size % BLOCK as u64) as usize) % BLOCK;
         self.out.write_all(&[0u8; BLOCK][..padding])
     }
@@ -173,6 +189,18 @@ impl<W: Write> TarWriter<W> {
     pub fn finish(mut self) -> io::Result<W> {
         self.out.write_all(&[0u8; 2 * BLOCK])?;
         Ok(self.out)
+    }
+}
+
+impl<W: StreamSink> TarWriter<W> {
+    /// Writes a header and then the content of `file` (`header.size`
+    /// bytes), which the sink may read later, on another thread.
+    pub fn append_file(&mut self, header: &Header<'_>, file: &Arc<FileSource>) -> Result<()> {
+        debug_assert_eq!(header.size, file.size);
+        let entry = |e| super::entry_error(e, header.path, None);
+        self.write_header(header).map_err(entry)?;
+        self.out.append_file(file)?;
+        self.pad(header.size).map_err(entry)
     }
 }
 
@@ -249,10 +277,15 @@ fn ustar_block(
 }
 
 /// Zero-padded octal digits filling the field but its last byte, a NUL.
+/// (Callers clamp `value` to what the digits hold.)
 fn octal(field: &mut [u8], value: u64) {
     let digits = field.len() - 1;
-    let text = format!("{value:0digits$o}");
-    field[..digits].copy_from_slice(text.as_bytes());
+    let mut rest = value;
+    for byte in field[..digits].iter_mut().rev() {
+        *byte = b'0' + (rest & 7) as u8;
+        rest >>= 3;
+    }
+    debug_assert_eq!(rest, 0, "{value:o} does not fit in {digits} octal digits");
     field[digits] = 0;
 }
 

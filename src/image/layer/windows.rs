@@ -4,6 +4,8 @@
 //! `MSWINDOWS.rawsd` that lets Windows execute it.
 
 use super::entries::{Entry, Kind, PaxRecords};
+use crate::error::Result;
+use std::collections::VecDeque;
 
 /// The PAX key for a file's Windows security descriptor.
 pub const RAWSD: &str = "MSWINDOWS.rawsd";
@@ -13,30 +15,81 @@ pub const RAWSD: &str = "MSWINDOWS.rawsd";
 pub const USERS_OWNER_AND_GROUP: &str =
     "AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA==";
 
-/// `entries` (planned, parents first) moved under `Files/`, after `Hives`
-/// and `Files` themselves, which take the mode and owner of the first
-/// directory (ko: 0555, root).
-pub fn layout(entries: &[Entry]) -> Vec<Entry> {
-    let template = entries.iter().find(|e| matches!(e.kind, Kind::Dir));
-    let dir = |path: &str| Entry {
-        path: path.to_string(),
-        kind: Kind::Dir,
-        mode: template.map_or(0o555, |t| t.mode),
-        uid: template.map_or(0, |t| t.uid),
-        gid: template.map_or(0, |t| t.gid),
-        pax: PaxRecords::new(),
-    };
-    let mut out = vec![dir("Hives"), dir("Files")];
-    out.extend(entries.iter().map(|entry| {
-        let mut entry = entry.clone();
-        entry.path = format!("Files/{}", entry.path);
-        if matches!(entry.kind, Kind::File { .. }) {
-            let descriptor = USERS_OWNER_AND_GROUP.as_bytes().to_vec();
-            entry.pax.insert(RAWSD.to_string(), descriptor);
+/// `entries` (in write order, parents first) moved under `Files/`, after
+/// `Hives` and `Files` themselves, which take the mode and owner of the
+/// first directory (ko: 0555, root). Entries before that directory are
+/// held until it comes.
+pub struct Layout<I> {
+    entries: I,
+    ready: VecDeque<Result<Entry>>,
+    started: bool,
+}
+
+impl<I: Iterator<Item = Result<Entry>>> Layout<I> {
+    pub fn new(entries: I) -> Self {
+        Layout {
+            entries,
+            ready: VecDeque::new(),
+            started: false,
         }
-        entry
-    }));
-    out
+    }
+
+    /// Takes entries up to the first directory and readies `Hives`, `Files`
+    /// and those entries.
+    fn start(&mut self) {
+        let mut held = VecDeque::new();
+        let mut template = None;
+        for item in self.entries.by_ref() {
+            let stop = match &item {
+                Ok(e) if matches!(e.kind, Kind::Dir) => {
+                    template = Some((e.mode, e.uid, e.gid));
+                    true
+                }
+                Ok(_) => false,
+                Err(_) => true,
+            };
+            held.push_back(item.map(under_files));
+            if stop {
+                break;
+            }
+        }
+        let (mode, uid, gid) = template.unwrap_or((0o555, 0, 0));
+        let dir = |path: &str| Entry {
+            path: path.to_string(),
+            kind: Kind::Dir,
+            mode,
+            uid,
+            gid,
+            pax: PaxRecords::new(),
+        };
+        self.ready = VecDeque::from([Ok(dir("Hives")), Ok(dir("Files"))]);
+        self.ready.append(&mut held);
+    }
+}
+
+/// The entry under `Files/`, a file with its security descriptor.
+fn under_files(mut entry: Entry) -> Entry {
+    entry.path = format!("Files/{}", entry.path);
+    if matches!(entry.kind, Kind::File { .. }) {
+        let descriptor = USERS_OWNER_AND_GROUP.as_bytes().to_vec();
+        entry.pax.insert(RAWSD.to_string(), descriptor);
+    }
+    entry
+}
+
+impl<I: Iterator<Item = Result<Entry>>> Iterator for Layout<I> {
+    type Item = Result<Entry>;
+
+    fn next(&mut self) -> Option<Result<Entry>> {
+        if !self.started {
+            self.started = true;
+            self.start();
+        }
+        match self.ready.pop_front() {
+            Some(item) => Some(item),
+            None => self.entries.next().map(|item| item.map(under_files)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -68,7 +121,10 @@ mod tests {
                 pax: PaxRecords::new(),
             },
         ];
-        let entries = layout(&plan(&specs, &defaults).unwrap());
+        let planned = plan(&specs, &defaults).unwrap();
+        let entries: Vec<Entry> = Layout::new(planned.into_iter().map(Ok))
+            .collect::<Result<_>>()
+            .unwrap();
         let rawsd = || {
             let descriptor = USERS_OWNER_AND_GROUP.as_bytes().to_vec();
             PaxRecords::from([(RAWSD.to_string(), descriptor)])
