@@ -124,10 +124,10 @@ impl Workspace {
         );
     }
 
-    /// Appends `text` to the workspace's file `name`.
+    /// Appends `text` to the workspace's file `name` (made when missing).
     pub fn append(&self, name: &str, text: &str) {
         let path = self.path.join(name);
-        let mut content = fs::read_to_string(&path).unwrap();
+        let mut content = fs::read_to_string(&path).unwrap_or_default();
         content.push_str(text);
         fs::write(&path, content).unwrap();
     }
