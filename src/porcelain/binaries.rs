@@ -9,7 +9,7 @@
 
 use super::build::Context;
 use super::cache::{self, BinarySlot};
-use super::fingerprint::{self, Observer, Recorded, Snapshot};
+use super::fingerprint::{self, Inputs, Observer, Recorded, Snapshot};
 use super::gobuild::{self, GoBuild, Package};
 use super::goinputs::{self, Shared};
 use super::plan::PackagePlan;
@@ -88,6 +88,10 @@ pub fn binaries(cx: Context, wanted: &[Wanted]) -> Result<Vec<Arc<Binary>>> {
     let reused = parallel::map(&checks, cx.jobs, |(spec, record)| {
         reusable(cx, &slots[&spec.key], record.as_ref(), spec, &observer)
     })?;
+    let previous: BTreeMap<&str, &Snapshot> = checks
+        .iter()
+        .filter_map(|(spec, record)| Some((spec.key.as_str(), record.as_ref()?.inputs())))
+        .collect();
     let mut digests: BTreeMap<String, Digest> = BTreeMap::new();
     let mut hits = Vec::new();
     let mut misses = Vec::new();
@@ -120,7 +124,7 @@ pub fn binaries(cx: Context, wanted: &[Wanted]) -> Result<Vec<Arc<Binary>>> {
             dir,
             n: *n,
         };
-        run.build(members, go.as_deref(), &observer)
+        run.build(members, go.as_deref(), &observer, &previous)
     })?;
     digests.extend(built.into_iter().flatten());
     if cx.settings.verify_cache {
@@ -245,6 +249,17 @@ struct GroupRun<'a> {
 }
 
 impl GroupRun<'_> {
+    /// Forgets each member's record, and links its cached binary in where
+    /// Go writes it: Go keeps an up-to-date binary where it is, and
+    /// relinks only what changed.
+    fn link_cached(&self, build: &GoBuild, members: &[&Spec]) {
+        for member in members {
+            let slot = &self.slots[&member.key];
+            fingerprint::forget(&slot.path);
+            let _ = fs::hard_link(&slot.path, build.output_of(member.import_path()));
+        }
+    }
+
     /// The `go build` of `members` into `DIR/out-N/` (`verify-N` for
     /// `--verify-cache`), Go's temporaries in `DIR/tmp-N` (in `KOCACHE`,
     /// so Go renames its output rather than copying it).
@@ -268,23 +283,50 @@ impl GroupRun<'_> {
 
     /// Builds `members`, each into its slot, recording each with its
     /// inputs as they were before `go build` ran; (key, digest) for each.
+    /// When every member has a record of its last build with the same
+    /// settings (an edit, not a new target or toolchain), `go list` runs
+    /// beside `go build`, and what it finds is taken as the look at the
+    /// last build's inputs just before `go build` started saw it
+    /// ([`Observer::snapshot_since`]); else `go list` and the look come
+    /// first.
     fn build(
         &self,
         members: &[&Spec],
         go: Option<&Path>,
         observer: &Observer,
+        previous: &BTreeMap<&str, &Snapshot>,
     ) -> Result<Vec<(String, Digest)>> {
         let build = self.go_build(members, "out")?;
-        let snapshots = snapshots(&build, members, self.cx, go, observer);
-        for member in members {
-            let slot = &self.slots[&member.key];
-            fingerprint::forget(&slot.path);
-            // Go keeps an up-to-date binary where it is: link the cached
-            // one in, and Go relinks only what changed.
-            let linked = build.output_of(member.import_path());
-            let _ = fs::hard_link(&slot.path, linked);
-        }
-        gobuild::build(&build)?;
+        let snapshots = match last_inputs(members, previous) {
+            Some(last) => {
+                let before = observer.snapshot(&last);
+                self.link_cached(&build, members);
+                let start = fingerprint::clock();
+                let (listed, built) = std::thread::scope(|scope| {
+                    let listing = scope.spawn(|| inputs(&build, members, self.cx, go));
+                    let built = gobuild::build(&build);
+                    (listing.join(), built)
+                });
+                built?;
+                let listed = listed.unwrap_or_else(|_| members.iter().map(|_| None).collect());
+                listed
+                    .iter()
+                    .map(|i| {
+                        i.as_ref()
+                            .map(|i| observer.snapshot_since(i, &before, start))
+                    })
+                    .collect()
+            }
+            None => {
+                let snapshots: Vec<_> = inputs(&build, members, self.cx, go)
+                    .iter()
+                    .map(|i| i.as_ref().map(|i| observer.snapshot(i)))
+                    .collect();
+                self.link_cached(&build, members);
+                gobuild::build(&build)?;
+                snapshots
+            }
+        };
         members
             .iter()
             .zip(snapshots)
@@ -302,17 +344,32 @@ impl GroupRun<'_> {
     }
 }
 
-/// Each member's inputs as they are now, from one `go list -deps` of the
-/// group; `None` for a member whose inputs rko cannot know (it is then
-/// built every time), or for all when `go list` fails (`go build` then
-/// says why).
-fn snapshots(
+/// What the last builds of `members` read, together, when each has a
+/// record with its settings of now.
+fn last_inputs(members: &[&Spec], previous: &BTreeMap<&str, &Snapshot>) -> Option<Inputs> {
+    let mut union = Inputs::default();
+    for member in members {
+        let last = previous.get(member.key.as_str())?;
+        if last.settings() != member.settings {
+            return None;
+        }
+        let inputs = last.inputs();
+        union.files.extend(inputs.files);
+        union.dirs.extend(inputs.dirs);
+        union.repository = union.repository.or(inputs.repository);
+    }
+    Some(union)
+}
+
+/// Each member's inputs, from one `go list -deps` of the group; `None` for
+/// a member whose inputs rko cannot know (it is then built every time), or
+/// for all when `go list` fails (`go build` then says why).
+fn inputs(
     build: &GoBuild,
     members: &[&Spec],
     cx: Context,
     go: Option<&Path>,
-    observer: &Observer,
-) -> Vec<Option<Snapshot>> {
+) -> Vec<Option<Inputs>> {
     let nothing = || members.iter().map(|_| None).collect();
     let Some(go) = go else {
         return nothing();
@@ -344,7 +401,7 @@ fn snapshots(
                 &listed,
                 member.settings.clone(),
             ) {
-                Ok(inputs) => Some(observer.snapshot(&inputs)),
+                Ok(inputs) => Some(inputs),
                 Err(why) => {
                     log::debug!("{}: go build runs every time: {why}", member.import_path());
                     None

@@ -37,6 +37,10 @@ use std::sync::{Arc, Mutex};
 /// is covered.
 const RACY_NS: i128 = 2_000_000_000;
 
+/// What a snapshot records for what it could not see as `go build` saw it:
+/// no digest, listing or repository state is ever equal to it.
+const UNKNOWN: &str = "unknown";
+
 /// Which files of a directory count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum DirKind {
@@ -72,6 +76,27 @@ pub struct Snapshot {
     dirs: Vec<(PathBuf, DirKind, String, String)>,
     /// (file, stamp, content digest when racy).
     files: Vec<(PathBuf, String, Option<String>)>,
+}
+
+impl Snapshot {
+    /// The inputs it names, with `settings`: to be looked at again.
+    pub fn inputs(&self) -> Inputs {
+        Inputs {
+            settings: self.settings.clone(),
+            files: self.files.iter().map(|(file, ..)| file.clone()).collect(),
+            dirs: self
+                .dirs
+                .iter()
+                .map(|(dir, kind, ..)| (dir.clone(), *kind))
+                .collect(),
+            repository: self.repository.as_ref().map(|(root, _)| root.clone()),
+        }
+    }
+
+    /// The settings it was taken with.
+    pub fn settings(&self) -> &str {
+        &self.settings
+    }
 }
 
 /// A snapshot and the binary made from it, as stored.
@@ -123,8 +148,12 @@ impl Observer {
             return stamp.clone();
         }
         let stamp = observe(path);
-        lock(&self.stamps).insert(path.as_os_str().to_owned(), stamp.clone());
-        stamp
+        // The first look is the one kept: a snapshot taken before a `go
+        // build` must not change under it (see [`Observer::snapshot_since`]).
+        lock(&self.stamps)
+            .entry(path.as_os_str().to_owned())
+            .or_insert(stamp)
+            .clone()
     }
 
     fn racy(&self, stamp: &Stamp) -> bool {
@@ -170,8 +199,10 @@ impl Observer {
             return hash.clone();
         }
         let hash = digest::sha256_file(path).ok().map(|(d, _)| d.to_string());
-        lock(&self.hashes).insert(path.to_path_buf(), hash.clone());
-        hash
+        lock(&self.hashes)
+            .entry(path.to_path_buf())
+            .or_insert(hash)
+            .clone()
     }
 
     fn listing(&self, dir: &Path, kind: DirKind) -> Listing {
@@ -180,8 +211,7 @@ impl Observer {
             return listing.clone();
         }
         let listing = Arc::new(goinputs::listing(dir, kind));
-        lock(&self.listings).insert(key, listing.clone());
-        listing
+        lock(&self.listings).entry(key).or_insert(listing).clone()
     }
 
     fn repository(&self, root: &Path) -> String {
@@ -189,8 +219,10 @@ impl Observer {
             return state.clone();
         }
         let state = super::vcs::state(root);
-        lock(&self.repositories).insert(root.to_path_buf(), state.clone());
-        state
+        lock(&self.repositories)
+            .entry(root.to_path_buf())
+            .or_insert(state)
+            .clone()
     }
 
     /// The inputs as they are now: taken before `go build` runs, so that
@@ -222,6 +254,65 @@ impl Observer {
                 .repository
                 .as_ref()
                 .map(|root| (root.clone(), self.repository(root))),
+            dirs,
+            files,
+        }
+    }
+
+    /// The inputs as they were when a `go build` started at `start` (ns
+    /// since the epoch), looked at after it ran (`go list` ran beside it),
+    /// given `before`, a snapshot taken just before it started of what the
+    /// last build read. What `before` names is as it recorded it. A file it
+    /// does not name is recorded by its stamp only if its times are more
+    /// than [`RACY_NS`] older than `start` (a later write would give it a
+    /// newer ctime, so it read the same then); anything else it does not
+    /// name (a newer file, a directory, another repository) is recorded as
+    /// unknown, which never holds: the next run builds again.
+    pub fn snapshot_since(&self, inputs: &Inputs, before: &Snapshot, start: i128) -> Snapshot {
+        let old_dirs: HashMap<(&Path, DirKind), _> = before
+            .dirs
+            .iter()
+            .map(|entry| ((entry.0.as_path(), entry.1), entry))
+            .collect();
+        let old_files: HashMap<&Path, _> = before
+            .files
+            .iter()
+            .map(|entry| (entry.0.as_path(), entry))
+            .collect();
+        let mut files = inputs.files.clone();
+        let mut dirs = Vec::new();
+        for (dir, kind) in &inputs.dirs {
+            match old_dirs.get(&(dir.as_path(), *kind)) {
+                Some(&entry) => {
+                    // The listing `before` was made from: looks are kept.
+                    files.extend(self.listing(dir, *kind).iter().flatten().cloned());
+                    dirs.push(entry.clone());
+                }
+                None => dirs.push((dir.clone(), *kind, UNKNOWN.to_string(), String::new())),
+            }
+        }
+        let files = files
+            .into_iter()
+            .map(|file| match old_files.get(file.as_path()) {
+                Some(&entry) => entry.clone(),
+                None => {
+                    let stamp = self.stamp(&file);
+                    let unknown = stamp.newest >= start - RACY_NS;
+                    (file, stamp.text, unknown.then(|| UNKNOWN.to_string()))
+                }
+            })
+            .collect();
+        let repository = inputs
+            .repository
+            .as_ref()
+            .map(|root| match &before.repository {
+                Some((old, state)) if old == root => (root.clone(), state.clone()),
+                _ => (root.clone(), UNKNOWN.to_string()),
+            });
+        Snapshot {
+            format: goinputs::FORMAT,
+            settings: inputs.settings.clone(),
+            repository,
             dirs,
             files,
         }
@@ -268,6 +359,13 @@ impl Observer {
         }
         Some(fresh)
     }
+}
+
+/// The time now, ns since the epoch, as [`Observer::snapshot_since`] takes it.
+pub fn clock() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
 }
 
 /// The file at `path` as it is now.
@@ -467,6 +565,80 @@ mod tests {
                 let racy = if start == 0 { "racy" } else { "old" };
                 assert_eq!(holds, want, "{change} ({racy})");
             }
+        }
+    }
+
+    /// `go list` runs beside `go build` after an edit: what it finds is
+    /// recorded as the look just before `go build` started saw it, and
+    /// what that look did not see is trusted only if it is older than the
+    /// build by more than the racy margin.
+    #[test]
+    fn after_go_build_only_what_was_seen_before_it_or_is_older_is_trusted() {
+        /// A change made once `go build` started, to the package directory
+        /// the last build read or elsewhere (`other`), and what `go list`
+        /// then finds.
+        type Change = fn(package: &Path, other: &Path, found: &mut Inputs);
+        let second = 1_000_000_000;
+        // (what, change, how long after the change the build started, holds)
+        let cases: [(&str, Change, i128, bool); 6] = [
+            ("nothing changed", |_, _, _| {}, 0, true),
+            (
+                "a file seen before, changed",
+                |package, _, _| write(&package.join("main.go")),
+                3 * second,
+                false,
+            ),
+            (
+                "a file added to a directory seen before",
+                |package, _, _| write(&package.join("added.go")),
+                3 * second,
+                false,
+            ),
+            (
+                "a file not seen before, older than the build",
+                |_, other, found| {
+                    write(&other.join("extra.go"));
+                    found.files.insert(other.join("extra.go"));
+                },
+                3 * second,
+                true,
+            ),
+            (
+                "a file not seen before, as new as the build",
+                |_, other, found| {
+                    write(&other.join("extra.go"));
+                    found.files.insert(other.join("extra.go"));
+                },
+                0,
+                false,
+            ),
+            (
+                "a directory not seen before",
+                |_, other, found| {
+                    found.dirs.insert((other.to_path_buf(), DirKind::Sources));
+                },
+                3 * second,
+                false,
+            ),
+        ];
+        fn write(path: &Path) {
+            fs::write(path, format!("package main // {}", path.display())).unwrap();
+        }
+        for (what, change, later, want) in cases {
+            let (package, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            fs::write(package.path().join("main.go"), "package main").unwrap();
+            let mut inputs = Inputs {
+                settings: "s".to_string(),
+                dirs: [(package.path().to_path_buf(), DirKind::Sources)].into(),
+                ..Inputs::default()
+            };
+            let observer = Observer::new(0);
+            let before = observer.snapshot(&inputs);
+            change(package.path(), other.path(), &mut inputs);
+            let start = clock() + later;
+            let after = observer.snapshot_since(&inputs, &before, start);
+            let holds = Observer::new(0).holds(&after, "s").is_some();
+            assert_eq!(holds, want, "{what}");
         }
     }
 
