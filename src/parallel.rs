@@ -6,6 +6,12 @@ use crate::error::Result;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+/// The threads one of `items` concurrent work items may use inside itself,
+/// when `jobs` bounds them all.
+pub fn share(jobs: usize, items: usize) -> usize {
+    (jobs / items.max(1)).max(1)
+}
+
 /// `work` applied to every item on up to `jobs` threads.
 pub fn map<T: Sync, R: Send>(
     items: &[T],

@@ -7,7 +7,7 @@
 //! from a registry is resolved while `go build` runs.
 
 use crate::util::hostile::{Answer, Hostile, Image};
-use crate::util::registry::{Auth, FaultProxy, Registry};
+use crate::util::registry::{Auth, Fault, FaultProxy, Registry, Rule, MEET_TIMEOUT};
 use crate::util::*;
 use std::fs;
 use std::io::{Read, Write};
@@ -184,5 +184,42 @@ fn a_registry_base_is_resolved_while_go_build_runs() {
     assert!(
         seen_first.load(Ordering::Relaxed),
         "the base was resolved before go build started"
+    );
+}
+
+/// The images of one `rko build` are pushed at the same time, as ko
+/// publishes each image as soon as it is built: the proxy holds each
+/// image's manifest PUT until the other's arrives, which happens only if
+/// neither push waits for the other to finish.
+#[test]
+fn the_images_of_one_build_are_pushed_at_the_same_time() {
+    let registry = Registry::start(Auth::None);
+    let proxy = FaultProxy::start(registry.port);
+    proxy.add(Rule {
+        method: "PUT",
+        path_contains: "/manifests/latest",
+        fault: Fault::Meet(2),
+        times: usize::MAX,
+    });
+    let dir = temp_dir();
+    let module = multi(dir.path());
+    let mut build = rko_build(&module, dir.path());
+    build
+        .env("KO_DOCKER_REPO", format!("{}/team", proxy.host()))
+        .args(["./cmd/api", "./cmd/web"]);
+    let printed = run_ok(&mut build);
+    assert_eq!(
+        proxy.missed(),
+        0,
+        "one image's manifest waited {MEET_TIMEOUT:?} for the other's: the pushes ran one after the other"
+    );
+    let names: Vec<&str> = printed
+        .lines()
+        .map(|l| l.split('@').next().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{printed}");
+    assert!(
+        names[0].contains("/team/api-") && names[1].contains("/team/web-"),
+        "in the order given: {printed}"
     );
 }

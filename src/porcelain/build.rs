@@ -131,7 +131,7 @@ pub fn build_all(cx: Context, targets: &[String]) -> Result<Vec<Built>> {
             &prepared[*i],
             base,
             (platform, binary),
-            share(cx.jobs, work.len()),
+            parallel::share(cx.jobs, work.len()),
         )
     })?
     .into_iter();
@@ -210,15 +210,10 @@ fn bases_and_prepared(
     let plans: Vec<&PackagePlan> = pairs.iter().map(|(_, plan)| plan).collect();
     let bases = resolve_bases(cx, &plans)?;
     let prepared = parallel::map(pairs, cx.jobs, |(package, plan)| {
-        let jobs = share(cx.jobs, pairs.len());
+        let jobs = parallel::share(cx.jobs, pairs.len());
         prepare(cx, package, plan, &bases[&plan.base_image], jobs)
     })?;
     Ok((bases, prepared))
-}
-
-/// The threads one of `items` concurrent work items may use inside itself.
-fn share(jobs: usize, items: usize) -> usize {
-    (jobs / items.max(1)).max(1)
 }
 
 /// Each distinct base image, resolved (and pulled if needed) once.

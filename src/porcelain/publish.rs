@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::image::export::{self, ExportOptions, Format};
 use crate::image::layout::{self, Layout, LayoutWriter};
 use crate::image::platform::Platform;
+use crate::parallel;
 use crate::registry::push::{self, PushOptions, Pushed};
 use crate::registry::unchanged;
 use crate::registry::{Reference, RegistryOptions};
@@ -167,8 +168,9 @@ pub struct Published {
     pub loaded_into: Option<String>,
 }
 
-/// Publishes every image to every destination, in order; `jobs` bounds
-/// the concurrent uploads of one push.
+/// Publishes every image to every destination: to a registry all at once
+/// (as ko publishes each image as soon as it is built), `jobs` bounding
+/// the uploads of all the pushes together; elsewhere one after another.
 pub fn publish_all(
     images: &[Image],
     publishing: &Publishing,
@@ -182,14 +184,22 @@ pub fn publish_all(
     }
     let tags = &publishing.tags;
     let tag = tags.first().map_or("latest", String::as_str);
+    let names: Vec<String> = images
+        .iter()
+        .map(|image| image_name(&publishing.repository, image.import_path, publishing.naming))
+        .collect();
+    let pushes: Vec<Option<Pushed>> = if to.registry {
+        let each = parallel::share(jobs, images.len());
+        let work: Vec<(&Image, &String)> = images.iter().zip(&names).collect();
+        parallel::map(&work, jobs, |(image, name)| {
+            to_registry(image.layout, name, tags, registry, each, image.reused).map(Some)
+        })?
+    } else {
+        images.iter().map(|_| None).collect()
+    };
     let mut published = Vec::new();
     let mut named_layouts = Vec::new();
-    for image in images {
-        let name = image_name(&publishing.repository, image.import_path, publishing.naming);
-        let pushed = to
-            .registry
-            .then(|| to_registry(image.layout, &name, tags, registry, jobs, image.reused))
-            .transpose()?;
+    for ((image, name), pushed) in images.iter().zip(names).zip(pushes) {
         let loaded = to
             .local
             .then(|| {

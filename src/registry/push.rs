@@ -84,7 +84,19 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
             client: OnceLock::new(),
         }),
     };
-    let outcome = push_blobs(&target, &blobs, options.jobs)?;
+    let pushed: Vec<&Digest> = manifests.iter().map(|m| m.descriptor.digest()).collect();
+    let artifacts = artifacts(&layout, &pushed, options.sbom_tags)?;
+    // The artifacts' blobs go up beside the image's: a blob is harmless
+    // before the manifest that names it.
+    let (outcome, artifact_blobs) = std::thread::scope(|scope| {
+        let extra = scope.spawn(|| push_artifact_blobs(&target, &artifacts, options.jobs));
+        let outcome = push_blobs(&target, &blobs, options.jobs);
+        let extra = extra
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (outcome, extra)
+    });
+    let outcome = outcome?;
     if let Some(missing) = outcome.missing {
         return Err(Error::file(
             &options.layout,
@@ -94,12 +106,12 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
             ),
         ));
     }
+    artifact_blobs?;
     put_manifests(&client, options, &manifests, &scopes)?;
     let top = manifests
         .last()
         .expect("the root manifest is always collected");
-    let pushed: Vec<&Digest> = manifests.iter().map(|m| m.descriptor.digest()).collect();
-    let referrers = push_referrers(&target, &layout, &pushed, options)?;
+    let referrers = push_referrers(&target, &artifacts, options.jobs)?;
     let digest = top.descriptor.digest().clone();
     Ok(Pushed {
         reference: format!("{}@{digest}", reference.repository_name()),
@@ -164,73 +176,85 @@ fn put_manifests(
     Ok(())
 }
 
-/// Pushes the layout's artifacts whose subject was pushed: their blobs, then
-/// the manifest by digest. A registry without the referrers API (no
-/// `OCI-Subject` in its answer) gets the referrers tag schema instead: an
-/// index tagged `sha256-<subject hex>` listing them (distribution spec 1.1,
-/// "Referrers Tag Schema").
-fn push_referrers(
-    target: &Target<'_>,
-    layout: &Layout,
-    pushed: &[&Digest],
-    options: &PushOptions,
-) -> Result<usize> {
-    let mut count = 0;
-    for (descriptor, manifest, bytes) in crate::image::referrers::in_layout(layout)? {
-        let subject = manifest
-            .subject()
-            .as_ref()
-            .expect("in_layout returns manifests with a subject");
-        if !pushed.contains(&subject.digest()) {
-            continue;
-        }
-        let mut blobs = Vec::new();
-        add_blobs(&manifest, &mut blobs);
-        let outcome = push_blobs(target, &blobs, options.jobs)?;
-        if let Some(missing) = outcome.missing {
-            return Err(Error::file(
-                layout.root(),
-                format!(
-                    "is missing blob {missing} of artifact {}",
-                    descriptor.digest()
-                ),
-            ));
-        }
-        let digest = descriptor.digest().to_string();
-        let processed = manifests::put(
-            target.client,
-            target.repository,
-            &digest,
-            descriptor.media_type(),
-            &bytes,
-            target.scopes,
-        )?;
-        if !processed {
-            add_to_fallback_index(target, subject.digest(), &descriptor, &manifest)?;
-        }
-        if options.sbom_tags {
-            push_cosign_sbom(target, subject.digest(), &manifest)?;
-        }
-        count += 1;
-    }
-    Ok(count)
+/// An artifact of the layout (an SBOM) whose subject is being pushed.
+struct Artifact {
+    descriptor: Descriptor,
+    manifest: ImageManifest,
+    bytes: Vec<u8>,
+    /// The same SBOM in cosign's attachment layout, as ko pushes it, when
+    /// asked for and the artifact is one SBOM file.
+    cosign: Option<cosign::FileImage>,
 }
 
-/// Pushes an SBOM artifact also as ko does: in cosign's attachment layout,
-/// tagged `sha256-<subject hex>.sbom`, for `cosign download sbom`. Its one
-/// layer is the artifact's, already pushed; only the config is new. An
-/// artifact that is not one SBOM file is left out.
-fn push_cosign_sbom(target: &Target<'_>, subject: &Digest, artifact: &ImageManifest) -> Result<()> {
+impl Artifact {
+    fn subject(&self) -> &Digest {
+        self.manifest
+            .subject()
+            .as_ref()
+            .expect("in_layout returns manifests with a subject")
+            .digest()
+    }
+}
+
+/// The layout's artifacts whose subject is one of `pushed`.
+fn artifacts(layout: &Layout, pushed: &[&Digest], sbom_tags: bool) -> Result<Vec<Artifact>> {
+    let mut found = Vec::new();
+    for (descriptor, manifest, bytes) in crate::image::referrers::in_layout(layout)? {
+        let cosign = sbom_tags.then(|| cosign_form(&manifest)).flatten();
+        let artifact = Artifact {
+            descriptor,
+            manifest,
+            bytes,
+            cosign,
+        };
+        if pushed.contains(&artifact.subject()) {
+            found.push(artifact);
+        }
+    }
+    Ok(found)
+}
+
+/// An SBOM artifact in cosign's attachment layout (its one layer is the
+/// artifact's, only the config is new); `None` for an artifact that is
+/// not one SBOM file.
+fn cosign_form(artifact: &ImageManifest) -> Option<cosign::FileImage> {
     let layer_type = artifact
         .artifact_type()
         .as_ref()
-        .and_then(|t| cosign::sbom_layer_type(t.as_ref()));
-    let (Some(layer_type), [layer]) = (layer_type, artifact.layers().as_slice()) else {
-        return Ok(());
+        .and_then(|t| cosign::sbom_layer_type(t.as_ref()))?;
+    let [layer] = artifact.layers().as_slice() else {
+        return None;
     };
-    let image = cosign::file_image(layer.digest(), layer.size(), layer_type);
+    Some(cosign::file_image(layer.digest(), layer.size(), layer_type))
+}
+
+/// Pushes the artifacts' blobs, and the configs of their cosign forms.
+fn push_artifact_blobs(target: &Target<'_>, artifacts: &[Artifact], jobs: usize) -> Result<()> {
+    let mut blobs = Vec::new();
+    for artifact in artifacts {
+        add_blobs(&artifact.manifest, &mut blobs);
+    }
+    let mut seen = std::collections::HashSet::new();
+    blobs.retain(|(digest, _)| seen.insert(digest.to_string()));
+    let outcome = push_blobs(target, &blobs, jobs)?;
+    if let Some(missing) = outcome.missing {
+        let artifact = artifacts
+            .iter()
+            .find(|a| {
+                a.manifest.config().digest() == &missing
+                    || a.manifest.layers().iter().any(|l| l.digest() == &missing)
+            })
+            .map_or(String::new(), |a| a.descriptor.digest().to_string());
+        return Err(Error::file(
+            target.layout.root(),
+            format!("is missing blob {missing} of artifact {artifact}"),
+        ));
+    }
     let (client, repository, scopes) = (target.client, target.repository, target.scopes);
-    if !upload::exists(client, repository, &image.config_digest, scopes)? {
+    for image in artifacts.iter().filter_map(|a| a.cosign.as_ref()) {
+        if upload::exists(client, repository, &image.config_digest, scopes)? {
+            continue;
+        }
         let temp = tempfile::NamedTempFile::new()
             .map_err(|e| Error::io("creating", std::env::temp_dir(), e))?;
         std::fs::write(temp.path(), &image.config)
@@ -245,19 +269,62 @@ fn push_cosign_sbom(target: &Target<'_>, subject: &Digest, artifact: &ImageManif
             scopes,
         )?;
     }
-    let tag = cosign::sbom_tag(subject);
-    manifests::put(
+    Ok(())
+}
+
+/// PUTs the artifacts' manifests, their blobs being there: each by digest,
+/// and in cosign's layout tagged `sha256-<subject hex>.sbom` (for `cosign
+/// download sbom`). A registry without the referrers API (no
+/// `OCI-Subject` in its answer) gets the referrers tag schema instead: an
+/// index tagged `sha256-<subject hex>` listing them (distribution spec 1.1,
+/// "Referrers Tag Schema"). The artifacts of one subject go one after
+/// another (they share that index), those of different subjects at once.
+fn push_referrers(target: &Target<'_>, artifacts: &[Artifact], jobs: usize) -> Result<usize> {
+    let mut by_subject: Vec<(&Digest, Vec<&Artifact>)> = Vec::new();
+    for artifact in artifacts {
+        match by_subject
+            .iter_mut()
+            .find(|(s, _)| *s == artifact.subject())
+        {
+            Some((_, group)) => group.push(artifact),
+            None => by_subject.push((artifact.subject(), vec![artifact])),
+        }
+    }
+    crate::parallel::map(&by_subject, jobs, |(subject, group)| {
+        for artifact in group {
+            put_referrer(target, subject, artifact)?;
+        }
+        Ok(())
+    })?;
+    Ok(artifacts.len())
+}
+
+fn put_referrer(target: &Target<'_>, subject: &Digest, artifact: &Artifact) -> Result<()> {
+    let (client, repository, scopes) = (target.client, target.repository, target.scopes);
+    let descriptor = &artifact.descriptor;
+    let processed = manifests::put(
         client,
         repository,
-        &tag,
-        &oci_spec::image::MediaType::ImageManifest,
-        &image.manifest,
+        &descriptor.digest().to_string(),
+        descriptor.media_type(),
+        &artifact.bytes,
         scopes,
     )?;
-    log::info!(
-        "Published SBOM {}/{repository}:{tag}",
-        target.client.registry()
-    );
+    if !processed {
+        add_to_fallback_index(target, subject, descriptor, &artifact.manifest)?;
+    }
+    if let Some(image) = &artifact.cosign {
+        let tag = cosign::sbom_tag(subject);
+        manifests::put(
+            client,
+            repository,
+            &tag,
+            &oci_spec::image::MediaType::ImageManifest,
+            &image.manifest,
+            scopes,
+        )?;
+        log::info!("Published SBOM {}/{repository}:{tag}", client.registry());
+    }
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 pub const USER: &str = "rko-user";
@@ -394,6 +394,36 @@ pub enum Fault {
     ResetMidBody,
     /// Forward, but pass on only half of the response body.
     TruncateResponse,
+    /// Forward only once this many requests of the rule are held together
+    /// (or after [`MEET_TIMEOUT`], counted in [`FaultProxy::missed`]):
+    /// shows that a client sends them at the same time.
+    Meet(usize),
+}
+
+/// How long a [`Fault::Meet`] request waits for the others.
+pub const MEET_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The requests held by [`Fault::Meet`] so far, and the meetings missed.
+#[derive(Default)]
+struct Meeting {
+    held: Mutex<(usize, usize)>,
+    arrived: Condvar,
+}
+
+impl Meeting {
+    /// Holds one request until `n` have come, or [`MEET_TIMEOUT`].
+    fn wait(&self, n: usize) {
+        let mut state = self.held.lock().unwrap();
+        state.0 += 1;
+        self.arrived.notify_all();
+        let (mut state, timeout) = self
+            .arrived
+            .wait_timeout_while(state, MEET_TIMEOUT, |(held, _)| *held < n)
+            .unwrap();
+        if timeout.timed_out() {
+            state.1 += 1;
+        }
+    }
 }
 
 /// A fault for requests whose method and path (prefix) match.
@@ -413,6 +443,7 @@ pub struct FaultProxy {
     pub rules: Arc<Mutex<Vec<Rule>>>,
     /// (method, path) of every request seen, in order.
     pub seen: Arc<Mutex<Vec<(String, String)>>>,
+    meeting: Arc<Meeting>,
     stop: Arc<AtomicBool>,
 }
 
@@ -430,16 +461,18 @@ impl FaultProxy {
         let rules: Arc<Mutex<Vec<Rule>>> = Arc::default();
         let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
+        let meeting: Arc<Meeting> = Arc::default();
         let (r, s, st) = (Arc::clone(&rules), Arc::clone(&seen), Arc::clone(&stop));
+        let m = Arc::clone(&meeting);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if st.load(Ordering::Relaxed) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                let (r, s) = (Arc::clone(&r), Arc::clone(&s));
+                let (r, s, m) = (Arc::clone(&r), Arc::clone(&s), Arc::clone(&m));
                 std::thread::spawn(move || {
-                    let _ = proxy_one(stream, upstream, &r, &s);
+                    let _ = proxy_one(stream, upstream, &r, &s, &m);
                 });
             }
         });
@@ -447,6 +480,7 @@ impl FaultProxy {
             port,
             rules,
             seen,
+            meeting,
             stop,
         }
     }
@@ -462,6 +496,11 @@ impl FaultProxy {
     pub fn clear(&self) {
         self.rules.lock().unwrap().clear();
         self.seen.lock().unwrap().clear();
+    }
+
+    /// How many [`Fault::Meet`] requests gave up waiting for the others.
+    pub fn missed(&self) -> usize {
+        self.meeting.held.lock().unwrap().1
     }
 
     /// Requests seen with this method whose path contains `part`.
@@ -541,6 +580,7 @@ fn proxy_one(
     upstream: u16,
     rules: &Mutex<Vec<Rule>>,
     seen: &Mutex<Vec<(String, String)>>,
+    meeting: &Meeting,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let mut client = client;
@@ -571,6 +611,7 @@ fn proxy_one(
             client.shutdown(Shutdown::Both)?;
             return Ok(());
         }
+        Some(Fault::Meet(n)) => meeting.wait(n),
         _ => {}
     }
     let mut body = vec![0u8; length];
