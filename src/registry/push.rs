@@ -305,7 +305,7 @@ fn put_referrer(target: &Target<'_>, subject: &Digest, artifact: &Artifact) -> R
     let processed = manifests::put(
         client,
         repository,
-        &descriptor.digest().to_string(),
+        descriptor.digest().as_ref(),
         descriptor.media_type(),
         &artifact.bytes,
         scopes,
