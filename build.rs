@@ -8,8 +8,12 @@
 
 #[path = "build/builtin_layer.rs"]
 mod builtin_layer;
+#[path = "src/image/compress/deflate.rs"]
+mod deflate;
 #[path = "src/image/builtin/root.rs"]
 mod root;
+#[path = "src/image/layer/ustar.rs"]
+mod ustar;
 
 use builtin_layer::{Entry, Kind};
 use sha2::{Digest as _, Sha256};
@@ -23,6 +27,8 @@ fn main() {
         vendor.clone(),
         manifest_dir.join("build"),
         manifest_dir.join("src/image/builtin/root.rs"),
+        manifest_dir.join("src/image/compress/deflate.rs"),
+        manifest_dir.join("src/image/layer/ustar.rs"),
     ] {
         println!("cargo:rerun-if-changed={}", input.display());
     }

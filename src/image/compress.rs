@@ -22,7 +22,6 @@
 
 use crate::digest::HashingWriter;
 use crate::error::{Error, Result};
-use flate2::{Compress, FlushCompress, Status};
 use oci_spec::image::{Digest, MediaType};
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
@@ -33,11 +32,13 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
 mod chunk;
+mod deflate;
 
-#[cfg(test)]
-use chunk::CHUNK_SIZE;
 use chunk::{ChunkWriter, Job};
 pub use chunk::{Direct, FileSource, StreamSink};
+#[cfg(test)]
+use deflate::CHUNK_SIZE;
+use deflate::{deflate_chunk, GZIP_HEADER};
 
 /// How a layer's tar stream is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,8 +194,7 @@ where
     let mut sink = HashingWriter::new(out);
     if codec == Compression::Gzip {
         // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255
-        sink.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255])
-            .map_err(write_error)?;
+        sink.write_all(&GZIP_HEADER).map_err(write_error)?;
     }
 
     let tokens = 2 * jobs + 2;
@@ -308,42 +308,6 @@ fn compress_job(codec: Compression, level: u32, job: Job) -> Result<Done> {
         crc,
         compressed,
     })
-}
-
-/// Compresses one chunk with a fresh deflate state: a reused, reset state
-/// was seen to give different (valid) bytes depending on its history, and
-/// the output must depend on the chunk and its dictionary alone.
-fn deflate_chunk(level: u32, data: &[u8], dictionary: &[u8], last: bool) -> io::Result<Vec<u8>> {
-    let mut deflate = Compress::new(flate2::Compression::new(level), false);
-    if !dictionary.is_empty() {
-        deflate
-            .set_dictionary(dictionary)
-            .map_err(io::Error::other)?;
-    }
-    let flush = if last {
-        FlushCompress::Finish
-    } else {
-        FlushCompress::Sync
-    };
-    let mut out = Vec::with_capacity(data.len() / 2 + 4096);
-    loop {
-        if out.capacity() - out.len() < 4096 {
-            out.reserve(out.capacity());
-        }
-        let consumed = deflate.total_in() as usize;
-        let status = deflate
-            .compress_vec(&data[consumed..], &mut out, flush)
-            .map_err(io::Error::other)?;
-        let all_in = deflate.total_in() as usize == data.len();
-        match status {
-            Status::StreamEnd => return Ok(out),
-            // zlib: a flush is complete when it returns with output space left.
-            Status::Ok | Status::BufError if all_in && !last && out.len() < out.capacity() => {
-                return Ok(out)
-            }
-            Status::Ok | Status::BufError => {}
-        }
-    }
 }
 
 /// Writes the chunks in order, combining their CRCs, and passes their

@@ -3,6 +3,7 @@
 //! that a worker reads. The producer only describes the stream; reading
 //! the files, like compressing them, is spread over the workers.
 
+use super::deflate::{CHUNK_SIZE, DICTIONARY_SIZE};
 use crate::atomic::blame_output;
 use crate::error::{Error, IoContext, Result};
 use std::fs::File;
@@ -11,11 +12,6 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
-
-/// Size of the uncompressed chunks; part of the output format, never tuned per run.
-pub(super) const CHUNK_SIZE: usize = 1 << 20;
-/// The deflate window: how much of the previous chunk primes the next.
-pub(super) const DICTIONARY_SIZE: usize = 32 * 1024;
 
 /// A file whose first `size` bytes go into the stream as the content of
 /// layer entry `entry` (named in errors).

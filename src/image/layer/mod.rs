@@ -4,6 +4,7 @@
 mod entries;
 mod order;
 mod tar;
+mod ustar;
 mod walk;
 mod windows;
 
