@@ -269,20 +269,22 @@ impl Observer {
     /// name (a newer file, a directory, another repository) is recorded as
     /// unknown, which never holds: the next run builds again.
     pub fn snapshot_since(&self, inputs: &Inputs, before: &Snapshot, start: i128) -> Snapshot {
-        let old_dirs: HashMap<(&Path, DirKind), _> = before
+        // By the paths' bytes, as `stamps` (hashing a `Path` goes
+        // component by component).
+        let old_dirs: HashMap<(&OsStr, DirKind), _> = before
             .dirs
             .iter()
-            .map(|entry| ((entry.0.as_path(), entry.1), entry))
+            .map(|entry| ((entry.0.as_os_str(), entry.1), entry))
             .collect();
-        let old_files: HashMap<&Path, _> = before
+        let old_files: HashMap<&OsStr, _> = before
             .files
             .iter()
-            .map(|entry| (entry.0.as_path(), entry))
+            .map(|entry| (entry.0.as_os_str(), entry))
             .collect();
         let mut files = inputs.files.clone();
         let mut dirs = Vec::new();
         for (dir, kind) in &inputs.dirs {
-            match old_dirs.get(&(dir.as_path(), *kind)) {
+            match old_dirs.get(&(dir.as_os_str(), *kind)) {
                 Some(&entry) => {
                     // The listing `before` was made from: looks are kept.
                     files.extend(self.listing(dir, *kind).iter().flatten().cloned());
@@ -293,7 +295,7 @@ impl Observer {
         }
         let files = files
             .into_iter()
-            .map(|file| match old_files.get(file.as_path()) {
+            .map(|file| match old_files.get(file.as_os_str()) {
                 Some(&entry) => entry.clone(),
                 None => {
                     let stamp = self.stamp(&file);
