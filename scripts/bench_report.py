@@ -10,7 +10,7 @@ line per run.
     bench_report.py free-port
     bench_report.py yaml-input DIR
     bench_report.py bazel-profile PROFILE.json
-    bench_report.py layer|push|build|crane|resolve|bazel RESULTS
+    bench_report.py layer|push|big-push|build|crane|resolve|bazel RESULTS
 """
 
 import argparse
@@ -97,6 +97,18 @@ def push(args):
           f" re-push: {ms['rko-re-push']:.0f} ms ({ms['skopeo-re-copy'] / ms['rko-re-push']:.2f}x as fast as skopeo)")
 
 
+def big_push(args):
+    runs = runs_by_name(args.results)
+    print(f"{'tool':<8} {'wall':>21} {'peak RSS':>10}")
+    walls = {}
+    for tool in ("rko", "crane", "skopeo"):
+        walls[tool] = med_min([r[0] for r in runs[tool]])
+        kb = max(r[1] for r in runs[tool])
+        print(f"{tool:<8} {walls[tool][0]:>7.0f} ms (min {walls[tool][1]:>5.0f}) {kb / 1024:>7.1f} MB")
+    print(f"first push: rko is {walls['crane'][0] / walls['rko'][0]:.2f}x as fast as crane push"
+          f" and {walls['skopeo'][0] / walls['rko'][0]:.2f}x as fast as skopeo copy")
+
+
 def build(args):
     m = medians(runs_by_name(args.results))
     print(f"{'step':<14} {'rko build':>10} {'go build':>10}")
@@ -147,7 +159,7 @@ def main():
     p = commands.add_parser("bazel-profile", help="print 'bazel-rko-actions MS' from a JSON profile")
     p.add_argument("profile")
     p.set_defaults(run=bazel_profile)
-    for name, run in (("layer", layer), ("push", push), ("build", build), ("crane", crane),
+    for name, run in (("layer", layer), ("push", push), ("big-push", big_push), ("build", build), ("crane", crane),
                       ("resolve", resolve), ("bazel", bazel)):
         p = commands.add_parser(name, help=f"summarize scripts/bench {name}'s results")
         p.add_argument("results")
