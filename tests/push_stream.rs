@@ -153,12 +153,16 @@ fn counting_registry(most: Arc<AtomicUsize>) -> Hostile {
         if r.is("PUT", "/v2/app/manifests/") {
             return Answer::status(201);
         }
+        // No referrers index yet (the referrers tag schema's GET).
+        if r.is("GET", "/v2/app/manifests/") {
+            return Answer::status(404);
+        }
         Answer::status(200)
     })
 }
 
 #[test]
-fn the_blobs_of_an_index_upload_under_one_bound() {
+fn the_blobs_of_an_index_and_its_sbom_upload_under_one_bound() {
     let dir = temp_dir();
     let images: Vec<PathBuf> = ["amd64", "arm64"]
         .iter()
@@ -167,6 +171,14 @@ fn the_blobs_of_an_index_upload_under_one_bound() {
     let index = dir.path().join("index");
     let refs: Vec<&Path> = images.iter().map(PathBuf::as_path).collect();
     crate::util::index(&refs, &index, &[]);
+    // With an SBOM, whose blobs go up beside the images'.
+    run_ok(
+        rko()
+            .args(["sbom", "--binary"])
+            .arg(hello_binary("amd64"))
+            .arg("--attach")
+            .arg(&index),
+    );
     for jobs in [1, 3] {
         let most = Arc::new(AtomicUsize::new(0));
         let registry = counting_registry(Arc::clone(&most));

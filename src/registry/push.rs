@@ -86,16 +86,22 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
     };
     let pushed: Vec<&Digest> = manifests.iter().map(|m| m.descriptor.digest()).collect();
     let artifacts = artifacts(&layout, &pushed, options.sbom_tags)?;
-    // The artifacts' blobs go up beside the image's: a blob is harmless
-    // before the manifest that names it.
-    let (outcome, artifact_blobs) = std::thread::scope(|scope| {
-        let extra = scope.spawn(|| push_artifact_blobs(&target, &artifacts, options.jobs));
+    // The artifacts' blobs go up beside the image's (a blob is harmless
+    // before the manifest that names it), the two sharing `jobs`.
+    let (outcome, artifact_blobs) = if options.jobs < 2 || artifacts.is_empty() {
         let outcome = push_blobs(&target, &blobs, options.jobs);
-        let extra = extra
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (outcome, extra)
-    });
+        (outcome, push_artifact_blobs(&target, &artifacts, 1))
+    } else {
+        let beside = options.jobs / 2;
+        std::thread::scope(|scope| {
+            let extra = scope.spawn(|| push_artifact_blobs(&target, &artifacts, beside));
+            let outcome = push_blobs(&target, &blobs, options.jobs - beside);
+            let extra = extra
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (outcome, extra)
+        })
+    };
     let outcome = outcome?;
     if let Some(missing) = outcome.missing {
         return Err(Error::file(
