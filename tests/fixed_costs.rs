@@ -7,7 +7,9 @@
 //! from a registry is resolved while `go build` runs.
 
 use crate::util::hostile::{Answer, Hostile, Image};
-use crate::util::registry::{Auth, Fault, FaultProxy, Registry, Rule, MEET_TIMEOUT};
+use crate::util::registry::{
+    Auth, Fault, FaultProxy, Registry, Rule, MEET_TIMEOUT, PASSWORD, USER,
+};
 use crate::util::*;
 use std::fs;
 use std::io::{Read, Write};
@@ -221,5 +223,54 @@ fn the_images_of_one_build_are_pushed_at_the_same_time() {
     assert!(
         names[0].contains("/team/api-") && names[1].contains("/team/web-"),
         "in the order given: {printed}"
+    );
+}
+
+/// A credential helper runs once per registry, however many images one
+/// `rko build` pushes there: each push looking the credential up again
+/// would start the helper (a process, often a network call) per image.
+#[test]
+fn a_credential_helper_runs_once_for_all_the_images_of_a_build() {
+    let registry = Registry::start(Auth::BasicTls);
+    let host = registry.host();
+    let dir = temp_dir();
+    let module = multi(dir.path());
+    let (bin, log) = (dir.path().join("bin"), dir.path().join("helper.log"));
+    fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-rkotest");
+    fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread server\necho \"$1 $server\" >> '{}'\nprintf '{{\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+    let config = dir.path().join("docker");
+    fs::create_dir_all(&config).unwrap();
+    fs::write(
+        config.join("config.json"),
+        format!(r#"{{"credHelpers": {{"{host}": "rkotest"}}}}"#),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut build = rko_build(&module, dir.path());
+    build
+        .env("KO_DOCKER_REPO", format!("{host}/team"))
+        .env("SSL_CERT_FILE", registry.ca.as_ref().unwrap())
+        .env("PATH", path)
+        .args(["./cmd/api", "./cmd/web"]);
+    let printed = run_ok(&mut build);
+    assert_eq!(printed.lines().count(), 2, "{printed}");
+    let asked = fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        asked.lines().collect::<Vec<_>>(),
+        [format!("get {host}")],
+        "the helper was asked:\n{asked}"
     );
 }

@@ -203,6 +203,7 @@ pub fn credential_store() -> CredentialStore {
         docker_config,
         podman_auth,
         keychain: keychain(),
+        ..CredentialStore::default()
     }
 }
 

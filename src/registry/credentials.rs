@@ -12,11 +12,13 @@ use crate::registry::keychain::Keychain;
 use crate::registry::reference::DOCKER_HUB;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 /// A string that never shows itself in `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -66,6 +68,9 @@ pub struct CredentialStore {
     pub podman_auth: Vec<PathBuf>,
     /// What the environment offers when none of the above has anything.
     pub keychain: Keychain,
+    /// What each registry's lookup found, shared by the store's clones: a
+    /// build pushing many images there starts its credential helper once.
+    pub found: Arc<Mutex<HashMap<String, Credential>>>,
 }
 
 /// The key docker uses for a registry in `auths` and with helpers.
@@ -91,13 +96,24 @@ impl CredentialStore {
     /// The credential to use for `registry` (`host[:port]`): what is
     /// configured for it, else what ko's keychains find, else anonymous.
     pub fn lookup(&self, registry: &str) -> Result<Credential> {
-        Ok(match self.configured(registry)? {
+        // Held while looking: pushes at the same time wait for one lookup.
+        let mut found = self.found();
+        if let Some(credential) = found.get(registry) {
+            return Ok(credential.clone());
+        }
+        let credential = match self.configured(registry)? {
             Some(credential) => credential,
             None => self
                 .keychain
                 .lookup(registry)
                 .unwrap_or(Credential::Anonymous),
-        })
+        };
+        found.insert(registry.to_string(), credential.clone());
+        Ok(credential)
+    }
+
+    fn found(&self) -> std::sync::MutexGuard<'_, HashMap<String, Credential>> {
+        self.found.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// What docker's config.json and podman's auth files hold for `registry`.
@@ -127,6 +143,7 @@ impl CredentialStore {
     /// Saves a username and password for `registry`, in the helper the
     /// config names for it or in `auths`, as `docker login` does.
     pub fn login(&self, registry: &str, username: &str, password: &Secret) -> Result<PathBuf> {
+        self.found().remove(registry);
         let path = self.config_path()?;
         let mut config = read_config(&path)?.unwrap_or_else(|| json!({}));
         if let Some(helper) = helper_for(&config, registry) {
@@ -145,6 +162,7 @@ impl CredentialStore {
 
     /// Forgets the credentials for `registry`; false if there were none.
     pub fn logout(&self, registry: &str) -> Result<bool> {
+        self.found().remove(registry);
         let path = self.config_path()?;
         let Some(mut config) = read_config(&path)? else {
             return Ok(false);
