@@ -403,25 +403,33 @@ pub enum Fault {
 /// How long a [`Fault::Meet`] request waits for the others.
 pub const MEET_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The requests held by [`Fault::Meet`] so far, and the meetings missed.
+/// Where [`Fault::Meet`] requests wait for each other.
 #[derive(Default)]
 struct Meeting {
-    held: Mutex<(usize, usize)>,
+    counts: Mutex<MeetingCounts>,
     arrived: Condvar,
+}
+
+#[derive(Default)]
+struct MeetingCounts {
+    /// Requests that have come so far.
+    held: usize,
+    /// Requests that gave up waiting for the others.
+    missed: usize,
 }
 
 impl Meeting {
     /// Holds one request until `n` have come, or [`MEET_TIMEOUT`].
     fn wait(&self, n: usize) {
-        let mut state = self.held.lock().unwrap();
-        state.0 += 1;
+        let mut counts = self.counts.lock().unwrap();
+        counts.held += 1;
         self.arrived.notify_all();
-        let (mut state, timeout) = self
+        let (mut counts, timeout) = self
             .arrived
-            .wait_timeout_while(state, MEET_TIMEOUT, |(held, _)| *held < n)
+            .wait_timeout_while(counts, MEET_TIMEOUT, |c| c.held < n)
             .unwrap();
         if timeout.timed_out() {
-            state.1 += 1;
+            counts.missed += 1;
         }
     }
 }
@@ -500,7 +508,7 @@ impl FaultProxy {
 
     /// How many [`Fault::Meet`] requests gave up waiting for the others.
     pub fn missed(&self) -> usize {
-        self.meeting.held.lock().unwrap().1
+        self.meeting.counts.lock().unwrap().missed
     }
 
     /// Requests seen with this method whose path contains `part`.
