@@ -8,7 +8,7 @@
 
 use crate::util::hostile::{Answer, Hostile, Image};
 use crate::util::registry::{
-    Auth, Fault, FaultProxy, Registry, Rule, MEET_TIMEOUT, PASSWORD, USER,
+    credential_helper, Auth, Fault, FaultProxy, Registry, Rule, MEET_TIMEOUT,
 };
 use crate::util::*;
 use std::fs;
@@ -189,10 +189,10 @@ fn a_registry_base_is_resolved_while_go_build_runs() {
     );
 }
 
-/// The images of one `rko build` are pushed at the same time, as ko
-/// publishes each image as soon as it is built: the proxy holds each
-/// image's manifest PUT until the other's arrives, which happens only if
-/// neither push waits for the other to finish.
+/// The images of one `rko build` are pushed at the same time, as `ko
+/// resolve` publishes its references (`ko build` goes one after another):
+/// the proxy holds each image's manifest PUT until the other's arrives,
+/// which happens only if neither push waits for the other to finish.
 #[test]
 fn the_images_of_one_build_are_pushed_at_the_same_time() {
     let registry = Registry::start(Auth::None);
@@ -236,17 +236,7 @@ fn a_credential_helper_runs_once_for_all_the_images_of_a_build() {
     let dir = temp_dir();
     let module = multi(dir.path());
     let (bin, log) = (dir.path().join("bin"), dir.path().join("helper.log"));
-    fs::create_dir_all(&bin).unwrap();
-    let helper = bin.join("docker-credential-rkotest");
-    fs::write(
-        &helper,
-        format!(
-            "#!/bin/sh\nread server\necho \"$1 $server\" >> '{}'\nprintf '{{\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+    credential_helper(&bin, "rkotest", &log);
     let config = dir.path().join("docker");
     fs::create_dir_all(&config).unwrap();
     fs::write(

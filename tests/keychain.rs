@@ -7,7 +7,7 @@
 //! not on 443; the metadata server's token is checked end to end through the
 //! credential lookup instead (src/registry/keychain_gce.rs).
 
-use crate::util::registry::{Auth, Registry, PASSWORD, USER};
+use crate::util::registry::{credential_helper, Auth, Registry, PASSWORD, USER};
 use crate::util::*;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -45,23 +45,6 @@ fn with_hosts(cmd: &Command, hosts: &Path) -> Command {
     wrapped
 }
 
-/// A stand-in `docker-credential-NAME` in `bin` that logs each request to
-/// `log` and answers the test registry's user and password.
-fn stand_in_helper(bin: &Path, name: &str, log: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    fs::create_dir_all(bin).unwrap();
-    let helper = bin.join(format!("docker-credential-{name}"));
-    fs::write(
-        &helper,
-        format!(
-            "#!/bin/sh\nread server\necho \"$1 $server\" >> '{}'\nprintf '{{\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
-}
-
 /// `rko push IMAGE REFERENCE`, trusting the test CA.
 fn push(config: &Path, image: &Path, reference: &str, ca: &Path) -> Command {
     let mut cmd = rko_in(config);
@@ -84,7 +67,7 @@ fn the_ecr_login_helper_on_path_logs_in_to_an_ecr_registry() {
     let dir = temp_dir();
     let hosts = hosts_file(dir.path(), ECR);
     let (bin, log) = (dir.path().join("bin"), dir.path().join("helper.log"));
-    stand_in_helper(&bin, "ecr-login", &log);
+    credential_helper(&bin, "ecr-login", &log);
     let path = format!(
         "{}:{}",
         bin.display(),

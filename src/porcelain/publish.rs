@@ -169,8 +169,10 @@ pub struct Published {
 }
 
 /// Publishes every image to every destination: to a registry all at once
-/// (as ko publishes each image as soon as it is built), `jobs` bounding
-/// the uploads of all the pushes together; elsewhere one after another.
+/// (as `ko resolve` does, a goroutine per reference in pkg/resolve/
+/// resolve.go; `ko build` publishes one after another, pkg/commands/
+/// publisher.go), `jobs` bounding the uploads of all the pushes together;
+/// elsewhere one after another.
 pub fn publish_all(
     images: &[Image],
     publishing: &Publishing,

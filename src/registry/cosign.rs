@@ -8,7 +8,7 @@
 //! image (struct field order, zero times), so the same SBOM gets the same
 //! manifest digest from rko as from ko.
 
-use oci_spec::image::Digest;
+use oci_spec::image::{Digest, ImageManifest};
 
 /// The OCI image manifest and config media types `NewFile` uses.
 const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -63,6 +63,20 @@ pub fn file_image(payload: &Digest, size: u64, layer_type: &str) -> FileImage {
         config_digest,
         manifest,
     }
+}
+
+/// An OCI 1.1 SBOM artifact in cosign's attachment layout: its one layer
+/// is the artifact's, only the config is new. `None` for an artifact that
+/// is not one SBOM file, which cosign's layout has no place for.
+pub fn sbom_image(artifact: &ImageManifest) -> Option<FileImage> {
+    let layer_type = artifact
+        .artifact_type()
+        .as_ref()
+        .and_then(|t| sbom_layer_type(t.as_ref()))?;
+    let [layer] = artifact.layers().as_slice() else {
+        return None;
+    };
+    Some(file_image(layer.digest(), layer.size(), layer_type))
 }
 
 #[cfg(test)]

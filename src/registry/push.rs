@@ -206,7 +206,7 @@ impl Artifact {
 fn artifacts(layout: &Layout, pushed: &[&Digest], sbom_tags: bool) -> Result<Vec<Artifact>> {
     let mut found = Vec::new();
     for (descriptor, manifest, bytes) in crate::image::referrers::in_layout(layout)? {
-        let cosign = sbom_tags.then(|| cosign_form(&manifest)).flatten();
+        let cosign = sbom_tags.then(|| cosign::sbom_image(&manifest)).flatten();
         let artifact = Artifact {
             descriptor,
             manifest,
@@ -218,20 +218,6 @@ fn artifacts(layout: &Layout, pushed: &[&Digest], sbom_tags: bool) -> Result<Vec
         }
     }
     Ok(found)
-}
-
-/// An SBOM artifact in cosign's attachment layout (its one layer is the
-/// artifact's, only the config is new); `None` for an artifact that is
-/// not one SBOM file.
-fn cosign_form(artifact: &ImageManifest) -> Option<cosign::FileImage> {
-    let layer_type = artifact
-        .artifact_type()
-        .as_ref()
-        .and_then(|t| cosign::sbom_layer_type(t.as_ref()))?;
-    let [layer] = artifact.layers().as_slice() else {
-        return None;
-    };
-    Some(cosign::file_image(layer.digest(), layer.size(), layer_type))
 }
 
 /// Pushes the artifacts' blobs, and the configs of their cosign forms.

@@ -72,7 +72,8 @@ pub fn already_pushed(options: &PushOptions) -> Result<Option<Pushed>> {
             return Ok(None);
         }
         blobs.extend(blob_digests(&manifest));
-        if let Some(cosign_manifest) = cosign_manifest(&manifest).filter(|_| options.sbom_tags) {
+        let cosign = cosign::sbom_image(&manifest).filter(|_| options.sbom_tags);
+        if let Some(cosign_manifest) = cosign.map(|image| crate::digest::sha256(&image.manifest)) {
             if !holds(&cosign::sbom_tag(&subject), &cosign_manifest)? {
                 return Ok(None);
             }
@@ -104,19 +105,4 @@ fn blob_digests(manifest: &ImageManifest) -> Vec<String> {
     std::iter::once(manifest.config().digest().to_string())
         .chain(layers)
         .collect()
-}
-
-/// The digest of the manifest `push` writes under an SBOM artifact's
-/// cosign tag (see `push_cosign_sbom`); `None` for an artifact that is not
-/// one SBOM file, which gets no such tag.
-fn cosign_manifest(artifact: &ImageManifest) -> Option<Digest> {
-    let layer_type = artifact
-        .artifact_type()
-        .as_ref()
-        .and_then(|t| cosign::sbom_layer_type(t.as_ref()))?;
-    let [layer] = artifact.layers().as_slice() else {
-        return None;
-    };
-    let image = cosign::file_image(layer.digest(), layer.size(), layer_type);
-    Some(crate::digest::sha256(&image.manifest))
 }

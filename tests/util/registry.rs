@@ -660,3 +660,20 @@ fn forward(upstream: u16, request: &Request, body: &[u8]) -> std::io::Result<Vec
     upstream.read_to_end(&mut response)?;
     Ok(response)
 }
+
+/// A stand-in `docker-credential-NAME` in `bin` that logs each request to
+/// `log` and answers the test registry's user and password.
+pub fn credential_helper(bin: &Path, name: &str, log: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(bin).unwrap();
+    let helper = bin.join(format!("docker-credential-{name}"));
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread server\necho \"$1 $server\" >> '{}'\nprintf '{{\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
