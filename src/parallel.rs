@@ -12,6 +12,13 @@ pub fn share(jobs: usize, items: usize) -> usize {
     (jobs / items.max(1)).max(1)
 }
 
+/// What a scoped thread returned, its panic passed on to the caller.
+pub fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 /// `work` applied to every item on up to `jobs` threads.
 pub fn map<T: Sync, R: Send>(
     items: &[T],

@@ -264,3 +264,38 @@ fn a_credential_helper_runs_once_for_all_the_images_of_a_build() {
         "the helper was asked:\n{asked}"
     );
 }
+
+/// Pushing an image with its SBOM (the OCI referrer, its fallback index,
+/// cosign's `.sbom` tag) waits on few round trips one after another: the
+/// ping; each blob's HEAD, POST and PUT, all blobs at once, the SBOM's and
+/// cosign's config among them; the image manifest; then the SBOM's two
+/// forms and the fallback index's GET at once; the fallback index's PUT.
+/// A far registry makes every round trip count. The proxy delays every
+/// request, so that those sent together overlap, and finds the longest
+/// chain of requests each sent after the one before was answered.
+#[test]
+fn a_push_with_its_sbom_waits_on_seven_round_trips() {
+    let registry = Registry::start(Auth::None);
+    let proxy = FaultProxy::start(registry.port);
+    for method in ["GET", "HEAD", "POST", "PUT", "PATCH"] {
+        proxy.add(Rule {
+            method,
+            path_contains: "/v2/",
+            fault: Fault::Delay(Duration::from_millis(150)),
+            times: usize::MAX,
+        });
+    }
+    let dir = temp_dir();
+    let module = multi(dir.path());
+    let mut build = rko_build(&module, dir.path());
+    build
+        .env("KO_DOCKER_REPO", format!("{}/team", proxy.host()))
+        .args(["./cmd/api", "--jobs=8"]);
+    run_ok(&mut build);
+    let (rounds, chain) = proxy.rounds();
+    assert!(
+        rounds <= 7,
+        "{rounds} round trips one after another:\n{}",
+        chain.join("\n")
+    );
+}

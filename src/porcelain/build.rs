@@ -193,10 +193,7 @@ fn overlapped(
     let (ready, binaries) = std::thread::scope(|scope| {
         let ready = scope.spawn(|| bases_and_prepared(cx, pairs));
         let binaries = binaries::binaries(cx, &wanted);
-        let ready = ready
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (ready, binaries)
+        (crate::parallel::joined(ready), binaries)
     });
     let (bases, prepared) = ready?;
     Ok((bases, prepared, binaries?))

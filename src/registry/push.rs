@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use crate::image::layout::{Layout, REF_NAME};
 use crate::image::media_types;
+use crate::parallel::joined;
 use crate::registry::client::{Client, RegistryOptions};
 use crate::registry::cosign;
 use crate::registry::manifests;
@@ -71,6 +72,13 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
     if let Some(from) = &mount_from {
         scopes.push(format!("repository:{from}:pull"));
     }
+    let pushed: Vec<&Digest> = manifests.iter().map(|m| m.descriptor.digest()).collect();
+    let artifacts = artifacts(&layout, &pushed, options.sbom_tags)?;
+    let made: Vec<(Digest, &[u8])> = artifacts
+        .iter()
+        .filter_map(|a| a.cosign.as_ref())
+        .map(|image| (image.config_digest.clone(), image.config.as_slice()))
+        .collect();
     let client = Client::connect(&reference.registry, &options.registry)?;
     let target = Target {
         client: &client,
@@ -83,9 +91,8 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
             options: &options.registry,
             client: OnceLock::new(),
         }),
+        made: &made,
     };
-    let pushed: Vec<&Digest> = manifests.iter().map(|m| m.descriptor.digest()).collect();
-    let artifacts = artifacts(&layout, &pushed, options.sbom_tags)?;
     // The artifacts' blobs go up beside the image's (a blob is harmless
     // before the manifest that names it), the two sharing `jobs`.
     let (outcome, artifact_blobs) = if options.jobs < 2 || artifacts.is_empty() {
@@ -96,10 +103,7 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
         std::thread::scope(|scope| {
             let extra = scope.spawn(|| push_artifact_blobs(&target, &artifacts, beside));
             let outcome = push_blobs(&target, &blobs, options.jobs - beside);
-            let extra = extra
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (outcome, extra)
+            (outcome, joined(extra))
         })
     };
     let outcome = outcome?;
@@ -220,12 +224,14 @@ fn artifacts(layout: &Layout, pushed: &[&Digest], sbom_tags: bool) -> Result<Vec
     Ok(found)
 }
 
-/// Pushes the artifacts' blobs, and the configs of their cosign forms.
+/// Pushes the artifacts' blobs, and the configs of their cosign forms,
+/// all at once.
 fn push_artifact_blobs(target: &Target<'_>, artifacts: &[Artifact], jobs: usize) -> Result<()> {
     let mut blobs = Vec::new();
     for artifact in artifacts {
         add_blobs(&artifact.manifest, &mut blobs);
     }
+    blobs.extend(target.made.iter().map(|(d, b)| (d.clone(), b.len() as u64)));
     let mut seen = std::collections::HashSet::new();
     blobs.retain(|(digest, _)| seen.insert(digest.to_string()));
     let outcome = push_blobs(target, &blobs, jobs)?;
@@ -241,25 +247,6 @@ fn push_artifact_blobs(target: &Target<'_>, artifacts: &[Artifact], jobs: usize)
             target.layout.root(),
             format!("is missing blob {missing} of artifact {artifact}"),
         ));
-    }
-    let (client, repository, scopes) = (target.client, target.repository, target.scopes);
-    for image in artifacts.iter().filter_map(|a| a.cosign.as_ref()) {
-        if upload::exists(client, repository, &image.config_digest, scopes)? {
-            continue;
-        }
-        let temp = tempfile::NamedTempFile::new()
-            .map_err(|e| Error::io("creating", std::env::temp_dir(), e))?;
-        std::fs::write(temp.path(), &image.config)
-            .map_err(|e| Error::io("writing", temp.path(), e))?;
-        let size = image.config.len() as u64;
-        upload::upload(
-            client,
-            repository,
-            &image.config_digest,
-            size,
-            temp.path(),
-            scopes,
-        )?;
     }
     Ok(())
 }
@@ -291,54 +278,80 @@ fn push_referrers(target: &Target<'_>, artifacts: &[Artifact], jobs: usize) -> R
     Ok(artifacts.len())
 }
 
+/// PUTs one artifact's manifest, and its cosign form beside it. The
+/// fallback index is fetched at the same time, in case the registry turns
+/// out to have no referrers API: three round trips at once, not one after
+/// another.
 fn put_referrer(target: &Target<'_>, subject: &Digest, artifact: &Artifact) -> Result<()> {
     let (client, repository, scopes) = (target.client, target.repository, target.scopes);
     let descriptor = &artifact.descriptor;
-    let processed = manifests::put(
-        client,
-        repository,
-        descriptor.digest().as_ref(),
-        descriptor.media_type(),
-        &artifact.bytes,
-        scopes,
-    )?;
-    if !processed {
-        add_to_fallback_index(target, subject, descriptor, &artifact.manifest)?;
-    }
-    if let Some(image) = &artifact.cosign {
-        let tag = cosign::sbom_tag(subject);
-        manifests::put(
+    let tag = fallback_tag(subject);
+    let (processed, fallback, cosign) = std::thread::scope(|scope| {
+        let fallback = scope.spawn(|| manifests::get_optional(client, repository, &tag, scopes));
+        let cosign = scope.spawn(|| put_cosign_form(target, subject, artifact));
+        let processed = manifests::put(
             client,
             repository,
-            &tag,
-            &oci_spec::image::MediaType::ImageManifest,
-            &image.manifest,
+            descriptor.digest().as_ref(),
+            descriptor.media_type(),
+            &artifact.bytes,
             scopes,
-        )?;
-        log::info!("Published SBOM {}/{repository}:{tag}", client.registry());
+        );
+        (processed, joined(fallback), joined(cosign))
+    });
+    let processed = processed?;
+    cosign?;
+    if !processed {
+        add_to_fallback_index(target, &tag, fallback?, descriptor, &artifact.manifest)?;
     }
     Ok(())
 }
 
+/// PUTs the artifact in cosign's layout, tagged `sha256-<subject hex>.sbom`,
+/// when it has that form.
+fn put_cosign_form(target: &Target<'_>, subject: &Digest, artifact: &Artifact) -> Result<()> {
+    let Some(image) = &artifact.cosign else {
+        return Ok(());
+    };
+    let tag = cosign::sbom_tag(subject);
+    manifests::put(
+        target.client,
+        target.repository,
+        &tag,
+        &oci_spec::image::MediaType::ImageManifest,
+        &image.manifest,
+        target.scopes,
+    )?;
+    log::info!(
+        "Published SBOM {}/{}:{tag}",
+        target.client.registry(),
+        target.repository
+    );
+    Ok(())
+}
+
+/// The referrers tag schema's tag for `subject`: `sha256-<hex>`.
+fn fallback_tag(subject: &Digest) -> String {
+    format!("{}-{}", subject.algorithm(), subject.digest())
+}
+
+/// Adds the artifact to the fallback index under `tag`, `fetched` being
+/// that index as it was before.
 fn add_to_fallback_index(
     target: &Target<'_>,
-    subject: &Digest,
+    tag: &str,
+    fetched: Option<manifests::Fetched>,
     descriptor: &Descriptor,
     manifest: &ImageManifest,
 ) -> Result<()> {
-    let tag = format!("{}-{}", subject.algorithm(), subject.digest());
-    let mut entries: Vec<Descriptor> =
-        match manifests::get_optional(target.client, target.repository, &tag, target.scopes)? {
-            Some(fetched) => {
-                let index: ImageIndex = crate::json::parse(
-                    &fetched.bytes,
-                    std::path::Path::new(&tag),
-                    "referrers index",
-                )?;
-                index.manifests().clone()
-            }
-            None => Vec::new(),
-        };
+    let mut entries: Vec<Descriptor> = match fetched {
+        Some(fetched) => {
+            let index: ImageIndex =
+                crate::json::parse(&fetched.bytes, std::path::Path::new(tag), "referrers index")?;
+            index.manifests().clone()
+        }
+        None => Vec::new(),
+    };
     if entries.iter().any(|d| d.digest() == descriptor.digest()) {
         return Ok(());
     }
@@ -360,7 +373,7 @@ fn add_to_fallback_index(
     manifests::put(
         target.client,
         target.repository,
-        &tag,
+        tag,
         &oci_spec::image::MediaType::ImageIndex,
         &bytes,
         target.scopes,
@@ -463,6 +476,8 @@ struct Target<'a> {
     mount_from: Option<&'a str>,
     /// A repository on another registry to copy missing blobs from.
     copy_from: Option<Remote<'a>>,
+    /// Blobs made for the push, not in the layout: cosign's configs.
+    made: &'a [(Digest, &'a [u8])],
 }
 
 /// Another registry, connected to on first use.
@@ -543,6 +558,14 @@ fn push_blob_quietly(target: &Target<'_>, digest: &Digest, size: u64) -> Result<
         if upload::mount(client, repository, digest, from, scopes)? {
             return Ok(BlobResult::Mounted);
         }
+    }
+    if let Some((_, bytes)) = target.made.iter().find(|(d, _)| d == digest) {
+        // Through a temporary file: the upload may have to start over.
+        let temp = tempfile::NamedTempFile::new()
+            .map_err(|e| Error::io("creating", std::env::temp_dir(), e))?;
+        std::fs::write(temp.path(), bytes).map_err(|e| Error::io("writing", temp.path(), e))?;
+        upload::upload(client, repository, digest, size, temp.path(), scopes)?;
+        return Ok(BlobResult::Uploaded);
     }
     let path = target.layout.blob_path(digest);
     if !path.exists() {

@@ -398,6 +398,9 @@ pub enum Fault {
     /// (or after [`MEET_TIMEOUT`], counted in [`FaultProxy::missed`]):
     /// shows that a client sends them at the same time.
     Meet(usize),
+    /// Forward after this long: makes every request of a round overlap
+    /// the others, for [`FaultProxy::rounds`].
+    Delay(Duration),
 }
 
 /// How long a [`Fault::Meet`] request waits for the others.
@@ -451,9 +454,14 @@ pub struct FaultProxy {
     pub rules: Arc<Mutex<Vec<Rule>>>,
     /// (method, path) of every request seen, in order.
     pub seen: Arc<Mutex<Vec<(String, String)>>>,
+    /// When each forwarded request came and was answered.
+    spans: Arc<Mutex<Vec<Span>>>,
     meeting: Arc<Meeting>,
     stop: Arc<AtomicBool>,
 }
+
+/// A forwarded request: `METHOD path`, when it came, when it was answered.
+type Span = (String, Instant, Instant);
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
@@ -470,8 +478,9 @@ impl FaultProxy {
         let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let meeting: Arc<Meeting> = Arc::default();
+        let spans: Arc<Mutex<Vec<Span>>> = Arc::default();
         let (r, s, st) = (Arc::clone(&rules), Arc::clone(&seen), Arc::clone(&stop));
-        let m = Arc::clone(&meeting);
+        let (m, sp) = (Arc::clone(&meeting), Arc::clone(&spans));
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if st.load(Ordering::Relaxed) {
@@ -479,8 +488,9 @@ impl FaultProxy {
                 }
                 let Ok(stream) = stream else { continue };
                 let (r, s, m) = (Arc::clone(&r), Arc::clone(&s), Arc::clone(&m));
+                let sp = Arc::clone(&sp);
                 std::thread::spawn(move || {
-                    let _ = proxy_one(stream, upstream, &r, &s, &m);
+                    let _ = proxy_one(stream, upstream, &r, &s, &m, &sp);
                 });
             }
         });
@@ -488,6 +498,7 @@ impl FaultProxy {
             port,
             rules,
             seen,
+            spans,
             meeting,
             stop,
         }
@@ -509,6 +520,32 @@ impl FaultProxy {
     /// How many [`Fault::Meet`] requests gave up waiting for the others.
     pub fn missed(&self) -> usize {
         self.meeting.counts.lock().unwrap().missed
+    }
+
+    /// The longest chain of forwarded requests each sent only after the one
+    /// before it was answered: the round trips a client waited for one
+    /// after another (with a [`Fault::Delay`] on every request, requests
+    /// sent together surely overlap). Its length and its requests.
+    pub fn rounds(&self) -> (usize, Vec<String>) {
+        let mut spans = self.spans.lock().unwrap().clone();
+        spans.sort_by_key(|(_, start, _)| *start);
+        // longest[i]: the longest chain ending with request i, and the
+        // request before i in it.
+        let mut longest: Vec<(usize, Option<usize>)> = Vec::new();
+        for (i, (_, start, _)) in spans.iter().enumerate() {
+            let before = (0..i)
+                .filter(|&j| spans[j].2 <= *start)
+                .max_by_key(|&j| longest[j].0);
+            longest.push((before.map_or(1, |j| longest[j].0 + 1), before));
+        }
+        let mut chain = Vec::new();
+        let mut at = (0..spans.len()).max_by_key(|&i| longest[i].0);
+        while let Some(i) = at {
+            chain.push(spans[i].0.clone());
+            at = longest[i].1;
+        }
+        chain.reverse();
+        (chain.len(), chain)
     }
 
     /// Requests seen with this method whose path contains `part`.
@@ -589,12 +626,14 @@ fn proxy_one(
     rules: &Mutex<Vec<Rule>>,
     seen: &Mutex<Vec<(String, String)>>,
     meeting: &Meeting,
+    spans: &Mutex<Vec<Span>>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let mut client = client;
     let Some(request) = read_request(&mut reader)? else {
         return Ok(());
     };
+    let came = Instant::now();
     seen.lock()
         .unwrap()
         .push((request.method.clone(), request.path.clone()));
@@ -620,6 +659,7 @@ fn proxy_one(
             return Ok(());
         }
         Some(Fault::Meet(n)) => meeting.wait(n),
+        Some(Fault::Delay(delay)) => std::thread::sleep(delay),
         _ => {}
     }
     let mut body = vec![0u8; length];
@@ -643,6 +683,8 @@ fn proxy_one(
     client.write_all(&response[..text_end])?;
     client.write_all(b"Connection: close\r\n")?;
     client.write_all(&response[text_end..])?;
+    let label = format!("{} {}", request.method, request.path);
+    spans.lock().unwrap().push((label, came, Instant::now()));
     Ok(())
 }
 
