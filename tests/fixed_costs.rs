@@ -299,3 +299,61 @@ fn a_push_with_its_sbom_waits_on_seven_round_trips() {
         chain.join("\n")
     );
 }
+
+/// The registry a build pushes to is pinged while `go build` runs, and
+/// once for all the build's images: the `go` wrapper here holds `go
+/// build` until the proxy has seen `GET /v2/` (or a bounded wait, when rko
+/// pings only after the build), and says which it was.
+#[test]
+fn the_registry_is_pinged_once_while_go_build_runs() {
+    let registry = Registry::start(Auth::None);
+    let proxy = FaultProxy::start(registry.port);
+    let dir = temp_dir();
+    let (pinged, seen_by_go) = (dir.path().join("pinged"), dir.path().join("seen"));
+    let wrapper = dir.path().join("go-wrapper");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = build ]; then\n  for i in $(seq 200); do [ -e '{pinged}' ] && break; sleep 0.1; done\n  [ -e '{pinged}' ] && touch '{seen}'\nfi\nexec '{go}' \"$@\"\n",
+            pinged = pinged.display(),
+            seen = seen_by_go.display(),
+            go = require("go").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (seen, done, pinged) = (Arc::clone(&proxy.seen), Arc::clone(&done), pinged.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                if seen
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|(m, p)| m == "GET" && p == "/v2/")
+                {
+                    fs::write(&pinged, "").unwrap();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let module = multi(dir.path());
+    let mut build = rko_build(&module, dir.path());
+    build
+        .env("KO_GO_PATH", &wrapper)
+        .env("KO_DOCKER_REPO", format!("{}/team", proxy.host()))
+        .args(["./cmd/api", "./cmd/web"]);
+    run_ok(&mut build);
+    done.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+    assert!(
+        seen_by_go.exists(),
+        "go build started before the registry was pinged"
+    );
+    let requests = seen(&proxy);
+    let pings = requests.iter().filter(|r| *r == "GET /v2/").count();
+    assert_eq!(pings, 1, "{requests:#?}");
+}

@@ -167,6 +167,7 @@ impl ConnectionArgs {
             credentials: credential_store(),
             retry: RetryPolicy::default(),
             idle_timeout: self.network_timeout,
+            sessions: Default::default(),
         }
     }
 }

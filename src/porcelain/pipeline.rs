@@ -69,7 +69,13 @@ pub fn build_and_publish(request: &Request) -> Result<Report> {
         env: &request.env,
         now: request.now,
     };
-    let builds = build::build_all(context, &request.targets)?;
+    let publishing = &settings.publish;
+    let builds = std::thread::scope(|scope| {
+        if publishing.to.registry {
+            scope.spawn(|| publish::warm_up(&publishing.repository, &registry));
+        }
+        build::build_all(context, &request.targets)
+    })?;
     let images: Vec<Image> = builds
         .iter()
         .map(|b| Image {

@@ -13,7 +13,7 @@ use crate::image::platform::Platform;
 use crate::parallel;
 use crate::registry::push::{self, PushOptions, Pushed};
 use crate::registry::unchanged;
-use crate::registry::{Reference, RegistryOptions};
+use crate::registry::{Client, Reference, RegistryOptions};
 use oci_spec::image::Digest;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -61,6 +61,21 @@ pub fn to_registry(
     };
     log::info!("Published {}", pushed.reference);
     Ok(pushed)
+}
+
+/// Connects to the registry of `repository` (`KO_DOCKER_REPO`), so that
+/// the pushes to come find it pinged and its credential looked up; run
+/// while `go build` works. What goes wrong here, the first push says.
+pub fn warm_up(repository: &str, registry: &RegistryOptions) {
+    let Ok(reference) = format!("{repository}:latest").parse::<Reference>() else {
+        return;
+    };
+    if let Err(e) = Client::connect(&reference.registry, registry) {
+        log::debug!(
+            "connecting to {} ahead of the push: {e}",
+            reference.registry
+        );
+    }
 }
 
 /// Writes `layout` as a tarball: docker-save for one image, an OCI archive

@@ -7,6 +7,7 @@
 
 use super::credentials::{Credential, CredentialStore};
 use super::response::{registry_error, retry_after, retryable, transient, Response};
+use super::session::{self, Session, Sessions};
 use super::token::Authenticator;
 use super::trust;
 use crate::error::{Error, Result};
@@ -62,6 +63,8 @@ pub struct RegistryOptions {
     /// The longest any single network read or write may wait (a stalled
     /// body, a silent server) before the attempt fails.
     pub idle_timeout: Duration,
+    /// Registries already pinged in this run; shared by clones.
+    pub sessions: Sessions,
 }
 
 impl Default for RegistryOptions {
@@ -74,6 +77,7 @@ impl Default for RegistryOptions {
             credentials: CredentialStore::default(),
             retry: RetryPolicy::default(),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            sessions: Sessions::default(),
         }
     }
 }
@@ -203,13 +207,68 @@ impl Client {
         Client::connect_with(registry, options, credential)
     }
 
-    /// Like [`connect`](Self::connect), presenting `credential`.
+    /// Like [`connect`](Self::connect), presenting `credential`. A
+    /// registry this run has pinged already is not pinged again: the
+    /// client starts from what that ping learned ([`Sessions`]).
     pub fn connect_with(
         registry: &str,
         options: &RegistryOptions,
         credential: Credential,
     ) -> Result<Client> {
         let insecure = options.insecure.iter().any(|r| r == registry);
+        let slot = options.sessions.slot(registry, insecure);
+        let mut known = session::lock(&slot);
+        match known.as_ref() {
+            Some(Ok(session)) => return Ok(Client::resume(registry, options, credential, session)),
+            Some(Err(message)) => return Err(Error::invalid(message.clone())),
+            None => {}
+        }
+        let pinged = Client::ping_first(registry, options, credential, insecure);
+        *known = Some(match &pinged {
+            Ok(client) => Ok(Session {
+                base: client.base.clone(),
+                agent: client.agent.clone(),
+                challenge: client.auth.challenge(),
+            }),
+            Err(e) => Err(e.to_string()),
+        });
+        pinged
+    }
+
+    /// A client of a registry pinged before, as that ping left it.
+    fn resume(
+        registry: &str,
+        options: &RegistryOptions,
+        credential: Credential,
+        session: &Session,
+    ) -> Client {
+        let requests = Arc::new(AtomicU64::new(0));
+        let auth = Authenticator::new(
+            registry,
+            credential,
+            &options.insecure,
+            Arc::clone(&requests),
+        );
+        auth.set_challenge(session.challenge.clone());
+        Client {
+            registry: registry.to_string(),
+            base: session.base.clone(),
+            agent: session.agent.clone(),
+            auth,
+            retry: options.retry,
+            idle_timeout: options.idle_timeout,
+            requests,
+        }
+    }
+
+    /// A client of a registry not pinged yet: pings it over HTTPS, or
+    /// over HTTP where that is allowed.
+    fn ping_first(
+        registry: &str,
+        options: &RegistryOptions,
+        credential: Credential,
+        insecure: bool,
+    ) -> Result<Client> {
         let requests = Arc::new(AtomicU64::new(0));
         let idle = options.idle_timeout;
         let mut client = Client {

@@ -16,6 +16,7 @@ pub(crate) mod pull;
 pub(crate) mod push;
 pub(crate) mod reference;
 mod response;
+mod session;
 mod token;
 mod trust;
 pub(crate) mod unchanged;

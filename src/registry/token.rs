@@ -98,6 +98,16 @@ impl Authenticator {
         self.state().challenge = challenge::parse(www_authenticate(response));
     }
 
+    /// The challenge the registry sent last.
+    pub fn challenge(&self) -> Option<Challenge> {
+        self.state().challenge.clone()
+    }
+
+    /// Starts from a challenge learned by another client of the registry.
+    pub fn set_challenge(&self, challenge: Option<Challenge>) {
+        self.state().challenge = challenge;
+    }
+
     /// The `Authorization` header for a request needing `scopes`, when the
     /// registry has asked for one and it is known.
     pub fn authorization(&self, scopes: &[String]) -> Option<String> {
