@@ -85,8 +85,11 @@ pub fn build_and_publish(request: &Request) -> Result<Report> {
             reused: b.layers_built == 0,
         })
         .collect();
-    // Pushing waits on the network, not the CPU: at least four uploads.
-    let jobs = request.jobs.max(4);
+    // Pushing waits on the network, not the CPU: at least eight requests
+    // at once, so that no blob of an image with its SBOM (base, binary and
+    // kodata layers, config; the SBOM, its empty config, cosign's config)
+    // waits for another.
+    let jobs = request.jobs.max(8);
     let published = publish::publish_all(&images, &settings.publish, &registry, jobs, &cache)?;
     let outcomes = request
         .targets

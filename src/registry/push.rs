@@ -93,20 +93,12 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
         }),
         made: &made,
     };
-    // The artifacts' blobs go up beside the image's (a blob is harmless
-    // before the manifest that names it), the two sharing `jobs`.
-    let (outcome, artifact_blobs) = if options.jobs < 2 || artifacts.is_empty() {
-        let outcome = push_blobs(&target, &blobs, options.jobs);
-        (outcome, push_artifact_blobs(&target, &artifacts, 1))
-    } else {
-        let beside = options.jobs / 2;
-        std::thread::scope(|scope| {
-            let extra = scope.spawn(|| push_artifact_blobs(&target, &artifacts, beside));
-            let outcome = push_blobs(&target, &blobs, options.jobs - beside);
-            (outcome, joined(extra))
-        })
-    };
-    let outcome = outcome?;
+    // The artifacts' blobs go up with the image's, all under one bound (a
+    // blob is harmless before the manifest that names it).
+    let all = with_artifact_blobs(&blobs, &artifacts, &made);
+    let results = push_blobs(&target, &all, options.jobs)?;
+    let (ours, theirs) = results.split_at(blobs.len());
+    let outcome = BlobOutcome::of(&blobs, ours);
     if let Some(missing) = outcome.missing {
         return Err(Error::file(
             &options.layout,
@@ -116,7 +108,9 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
             ),
         ));
     }
-    artifact_blobs?;
+    if let Some(missing) = BlobOutcome::of(&all[blobs.len()..], theirs).missing {
+        return Err(missing_artifact_blob(&layout, &artifacts, &missing));
+    }
     put_manifests(&client, options, &manifests, &scopes)?;
     let top = manifests
         .last()
@@ -224,31 +218,36 @@ fn artifacts(layout: &Layout, pushed: &[&Digest], sbom_tags: bool) -> Result<Vec
     Ok(found)
 }
 
-/// Pushes the artifacts' blobs, and the configs of their cosign forms,
-/// all at once.
-fn push_artifact_blobs(target: &Target<'_>, artifacts: &[Artifact], jobs: usize) -> Result<()> {
-    let mut blobs = Vec::new();
+/// The image's `blobs`, then those of its artifacts and the configs of
+/// their cosign forms (`made`) that are not among them.
+fn with_artifact_blobs(
+    blobs: &[Blob],
+    artifacts: &[Artifact],
+    made: &[(Digest, &[u8])],
+) -> Vec<Blob> {
+    let mut all = blobs.to_vec();
     for artifact in artifacts {
-        add_blobs(&artifact.manifest, &mut blobs);
+        add_blobs(&artifact.manifest, &mut all);
     }
-    blobs.extend(target.made.iter().map(|(d, b)| (d.clone(), b.len() as u64)));
+    all.extend(made.iter().map(|(d, b)| (d.clone(), b.len() as u64)));
     let mut seen = std::collections::HashSet::new();
-    blobs.retain(|(digest, _)| seen.insert(digest.to_string()));
-    let outcome = push_blobs(target, &blobs, jobs)?;
-    if let Some(missing) = outcome.missing {
-        let artifact = artifacts
-            .iter()
-            .find(|a| {
-                a.manifest.config().digest() == &missing
-                    || a.manifest.layers().iter().any(|l| l.digest() == &missing)
-            })
-            .map_or(String::new(), |a| a.descriptor.digest().to_string());
-        return Err(Error::file(
-            target.layout.root(),
-            format!("is missing blob {missing} of artifact {artifact}"),
-        ));
-    }
-    Ok(())
+    all.retain(|(digest, _)| seen.insert(digest.to_string()));
+    all
+}
+
+/// The error for an artifact's blob that is nowhere to be had.
+fn missing_artifact_blob(layout: &Layout, artifacts: &[Artifact], missing: &Digest) -> Error {
+    let artifact = artifacts
+        .iter()
+        .find(|a| {
+            a.manifest.config().digest() == missing
+                || a.manifest.layers().iter().any(|l| l.digest() == missing)
+        })
+        .map_or(String::new(), |a| a.descriptor.digest().to_string());
+    Error::file(
+        layout.root(),
+        format!("is missing blob {missing} of artifact {artifact}"),
+    )
 }
 
 /// PUTs the artifacts' manifests, their blobs being there: each by digest,
@@ -508,23 +507,30 @@ struct BlobOutcome {
     missing: Option<Digest>,
 }
 
-fn push_blobs(target: &Target<'_>, blobs: &[Blob], jobs: usize) -> Result<BlobOutcome> {
-    let results = crate::parallel::map(blobs, jobs, |(digest, size)| {
-        push_blob(target, digest, *size)
-    })?;
-    let mut outcome = BlobOutcome::default();
-    for ((digest, _), result) in blobs.iter().zip(results) {
-        match result {
-            BlobResult::Present => outcome.present += 1,
-            BlobResult::Mounted => outcome.mounted += 1,
-            BlobResult::Copied => outcome.copied += 1,
-            BlobResult::Uploaded => outcome.uploaded += 1,
-            BlobResult::Missing => {
-                outcome.missing.get_or_insert_with(|| digest.clone());
+impl BlobOutcome {
+    /// What happened to `blobs`, as `results` say.
+    fn of(blobs: &[Blob], results: &[BlobResult]) -> BlobOutcome {
+        let mut outcome = BlobOutcome::default();
+        for ((digest, _), result) in blobs.iter().zip(results) {
+            match result {
+                BlobResult::Present => outcome.present += 1,
+                BlobResult::Mounted => outcome.mounted += 1,
+                BlobResult::Copied => outcome.copied += 1,
+                BlobResult::Uploaded => outcome.uploaded += 1,
+                BlobResult::Missing => {
+                    outcome.missing.get_or_insert_with(|| digest.clone());
+                }
             }
         }
+        outcome
     }
-    Ok(outcome)
+}
+
+/// Pushes every blob, `jobs` at a time; what happened to each, in order.
+fn push_blobs(target: &Target<'_>, blobs: &[Blob], jobs: usize) -> Result<Vec<BlobResult>> {
+    crate::parallel::map(blobs, jobs, |(digest, size)| {
+        push_blob(target, digest, *size)
+    })
 }
 
 enum BlobResult {
