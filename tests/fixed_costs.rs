@@ -3,8 +3,9 @@
 //! with its SBOMs, writes nothing: a HEAD per tag, per SBOM referrer and
 //! per cosign SBOM tag shows that everything is there (go-containerregistry's
 //! `remote.Write` likewise skips an image whose manifest exists). Requests
-//! are counted by a proxy in front of the real registry. And a base image
-//! from a registry is resolved while `go build` runs.
+//! are counted by a proxy in front of the real registry. A base image from
+//! a registry is resolved, and the registry pushed to pinged, while `go
+//! build` runs; a push waits on few round trips one after another.
 
 use crate::util::hostile::{Answer, Hostile, Image};
 use crate::util::registry::{
@@ -357,4 +358,89 @@ fn the_registry_is_pinged_once_while_go_build_runs() {
     let requests = seen(&proxy);
     let pings = requests.iter().filter(|r| *r == "GET /v2/").count();
     assert_eq!(pings, 1, "{requests:#?}");
+}
+
+/// The ping ahead of the pushes is not waited for when the build fails:
+/// the compile error comes at once, even with `KO_DOCKER_REPO` on a
+/// registry that accepts connections and never answers (they are held
+/// until rko has exited; a bounded wait tells a hang from an exit). The
+/// `go` wrapper starts `go build` only once rko has connected.
+#[test]
+fn a_failing_build_does_not_wait_for_the_registry_it_would_push_to() {
+    let dir = temp_dir();
+    let connected = dir.path().join("connected");
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    silent.set_nonblocking(true).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let holding = {
+        let (stop, connected) = (Arc::clone(&stop), connected.clone());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok((stream, _)) = silent.accept() {
+                    held.push(stream);
+                    fs::write(&connected, "").unwrap();
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let wrapper = dir.path().join("go-wrapper");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh
+if [ \"$1\" = build ]; then\n  for i in $(seq 200); do [ -e '{connected}' ] && break; sleep 0.1; done\nfi\nexec '{go}' \"$@\"\n",
+            connected = connected.display(),
+            go = require("go").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let module = dir.path().join("hello");
+    copy_tree(&repo_root().join("examples/hello"), &module);
+    fs::write(
+        module.join("main.go"),
+        "package main\n\nfunc main() { undefined() }\n",
+    )
+    .unwrap();
+    let mut child = rko_build(&module, dir.path())
+        .env("KO_GO_PATH", &wrapper)
+        .env("KO_DOCKER_REPO", format!("127.0.0.1:{port}/team"))
+        .env("RKO_NETWORK_TIMEOUT", "600")
+        .arg(".")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("rko was still running 120 s after starting: it waited on the silent registry");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    stop.store(true, Ordering::Relaxed);
+    holding.join().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("undefined"),
+        "the compile error is said: {stderr}"
+    );
+    assert!(
+        connected.exists(),
+        "rko connected to the registry ahead of the push"
+    );
 }

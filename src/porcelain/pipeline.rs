@@ -69,13 +69,13 @@ pub fn build_and_publish(request: &Request) -> Result<Report> {
         env: &request.env,
         now: request.now,
     };
-    let publishing = &settings.publish;
-    let builds = std::thread::scope(|scope| {
-        if publishing.to.registry {
-            scope.spawn(|| publish::warm_up(&publishing.repository, &registry));
-        }
-        build::build_all(context, &request.targets)
-    })?;
+    if settings.publish.to.registry {
+        // Not waited for: a build that fails says so at once, whatever the
+        // registry. The first push waits for it instead (see Sessions).
+        let (repository, registry) = (settings.publish.repository.clone(), registry.clone());
+        std::thread::spawn(move || publish::warm_up(&repository, &registry));
+    }
+    let builds = build::build_all(context, &request.targets)?;
     let images: Vec<Image> = builds
         .iter()
         .map(|b| Image {
