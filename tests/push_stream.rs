@@ -6,6 +6,7 @@
 //! them back.
 
 use crate::util::hostile::{Answer, Hostile};
+use crate::util::nginx::start_nginx_proxy;
 use crate::util::registry::{Auth, Fault, FaultProxy, Registry, Rule};
 use crate::util::*;
 use std::path::{Path, PathBuf};
@@ -198,4 +199,25 @@ fn the_blobs_of_an_index_and_its_sbom_upload_under_one_bound() {
             assert!(most > 1, "--jobs {jobs}: blobs went one after another");
         }
     }
+}
+
+/// nginx in front of a registry refuses bodies over its
+/// `client_max_body_size` (1 MB by default; docker's and crane's pushes of
+/// bigger layers then fail): rko sends the layer in ever smaller chunks
+/// until they pass, and the image reads back whole.
+#[test]
+fn a_registry_behind_an_nginx_body_limit_gets_chunks_small_enough() {
+    let registry = Registry::start(Auth::None);
+    let dir = temp_dir();
+    let nginx = start_nginx_proxy(&dir.path().join("nginx"), registry.port, "1m");
+    let image = image_with_file(dir.path(), "big", &noise(15, 3 << 20), "/data/big.bin");
+    let target = format!("127.0.0.1:{}/limited:1", nginx.port);
+    let pushed = run_ok(
+        rko_in(&dir.path().join("docker"))
+            .arg("push")
+            .arg(&image)
+            .arg(&target),
+    );
+    assert_eq!(pushed_digest(&pushed), layout_digest(&image));
+    assert_reads_back(&target, &image, dir.path());
 }

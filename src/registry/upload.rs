@@ -9,8 +9,9 @@
 //! or proxy that refuses so large a body (413, or says it cannot) gets the
 //! blob again in a fresh session as chunks ("Pushing a blob in chunks":
 //! PATCH with `Content-Range`, each at least `OCI-Chunk-Min-Length`), each
-//! chunk also streamed. A broken upload restarts from a fresh session: a
-//! half-sent request cannot be resumed reliably.
+//! chunk also streamed; chunks refused as too large (a proxy's body limit)
+//! are halved, down to 256 KiB. A broken upload restarts from a fresh
+//! session: a half-sent request cannot be resumed reliably.
 
 use super::client::{Call, Client};
 use super::response::{registry_error, Response};
@@ -21,6 +22,9 @@ use std::path::Path;
 
 /// The size of each PATCH when a registry wants chunks.
 pub const CHUNK_SIZE: u64 = 8 << 20;
+
+/// The smallest PATCH tried against a proxy's body limit.
+const MIN_CHUNK_SIZE: u64 = 256 << 10;
 
 /// Whether `repository` already has the blob.
 pub fn exists(
@@ -96,6 +100,7 @@ pub fn upload(
         scopes,
     };
     let mut chunked = false;
+    let mut chunk = CHUNK_SIZE;
     client.restarting(|| {
         // Each attempt sends the blob anew: the progress counts it again.
         crate::progress::upload_started(size);
@@ -111,8 +116,30 @@ pub fn upload(
                 done => return done,
             }
         }
-        upload.in_chunks()
+        loop {
+            match upload.in_chunks(chunk) {
+                // A proxy's body limit (nginx's `client_max_body_size`, 1 MB
+                // unless set): smaller chunks may pass, in a fresh session.
+                Err(e) if too_large(&e) && chunk.min(size) / 2 >= MIN_CHUNK_SIZE => {
+                    chunk = chunk.min(size) / 2;
+                    log::debug!("{e}; sending blob {digest} in chunks of {chunk} bytes");
+                    crate::progress::upload_started(size);
+                }
+                Err(e) if too_large(&e) => {
+                    return Err(e.hint(&format!(
+                        "refused even in chunks of {chunk} bytes: a proxy in front of the \
+                         registry limits request bodies (nginx: client_max_body_size)"
+                    )))
+                }
+                done => return done,
+            }
+        }
     })
+}
+
+/// Whether the registry, or a proxy before it, refused a body as too large.
+fn too_large(error: &Error) -> bool {
+    matches!(error, Error::Registry { status: 413, .. })
 }
 
 /// Whether a registry's answer to the PUT carrying the whole blob says it
@@ -133,11 +160,11 @@ fn wants_chunks(error: &Error) -> bool {
 }
 
 impl Upload<'_> {
-    /// POST, PATCHes of `CHUNK_SIZE` (or the registry's minimum) bytes
+    /// POST, PATCHes of `chunk` (or the registry's minimum) bytes
     /// streamed from the file, then an empty closing PUT.
-    fn in_chunks(&self) -> Result<()> {
+    fn in_chunks(&self, chunk: u64) -> Result<()> {
         let session = self.start()?;
-        let chunk = CHUNK_SIZE.max(session.min_chunk);
+        let chunk = chunk.max(session.min_chunk);
         let mut location = session.location;
         let mut offset = 0;
         while offset < self.size {

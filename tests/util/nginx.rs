@@ -1,5 +1,5 @@
-//! nginx serving a WebDAV directory on 127.0.0.1: Bazel's HTTP remote cache
-//! in the tests.
+//! nginx on 127.0.0.1: serving a WebDAV directory (Bazel's HTTP remote
+//! cache in the tests), or in front of a registry with a body limit.
 
 use super::registry::free_port;
 use super::require;
@@ -24,8 +24,29 @@ impl Drop for Nginx {
     }
 }
 
-/// nginx on 127.0.0.1 with its files under `dir`, stopped when dropped.
+/// nginx on 127.0.0.1 serving WebDAV from `dir/cache`, its files under
+/// `dir`, stopped when dropped.
 pub fn start_nginx(dir: &Path) -> Nginx {
+    start(
+        dir,
+        "    client_max_body_size 0;\n    location / {\n      dav_methods PUT DELETE;\n      create_full_put_path on;\n      dav_access user:rw group:rw all:r;\n    }\n",
+    )
+}
+
+/// nginx on 127.0.0.1 in front of the server on `upstream`, refusing
+/// request bodies over `max_body` (nginx's `client_max_body_size`, as
+/// `1m`) with 413, as a proxy in front of a registry may.
+pub fn start_nginx_proxy(dir: &Path, upstream: u16, max_body: &str) -> Nginx {
+    start(
+        dir,
+        &format!(
+            "    client_max_body_size {max_body};\n    location / {{\n      proxy_pass http://127.0.0.1:{upstream};\n      proxy_set_header Host $http_host;\n      proxy_request_buffering off;\n    }}\n"
+        ),
+    )
+}
+
+/// nginx with `server` inside its one `server` block.
+fn start(dir: &Path, server: &str) -> Nginx {
     let nginx = require("nginx");
     let port = free_port();
     for sub in ["cache", "logs", "tmp"] {
@@ -35,7 +56,7 @@ pub fn start_nginx(dir: &Path) -> Nginx {
     fs::write(
         &config,
         format!(
-            "user root;\ndaemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\nevents {{}}\nhttp {{\n  access_log {d}/logs/access.log;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  server {{\n    listen 127.0.0.1:{port};\n    root {d}/cache;\n    client_max_body_size 0;\n    location / {{\n      dav_methods PUT DELETE;\n      create_full_put_path on;\n      dav_access user:rw group:rw all:r;\n    }}\n  }}\n}}\n",
+            "user root;\ndaemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\nevents {{}}\nhttp {{\n  access_log {d}/logs/access.log;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  server {{\n    listen 127.0.0.1:{port};\n    root {d}/cache;\n{server}  }}\n}}\n",
             d = dir.display()
         ),
     )
