@@ -38,6 +38,37 @@ fn push_web(module: &Path, state: &Path, repo: &str, platforms: &str) -> Command
     cmd
 }
 
+/// `rko build ARGS` of `module`, pushing to `repo`.
+fn build_to(module: &Path, state: &Path, repo: &str, args: &[&str]) -> Command {
+    let mut cmd = rko_build(module, state);
+    cmd.env("KO_DOCKER_REPO", repo).args(args);
+    cmd
+}
+
+/// A `go` for `KO_GO_PATH`, in `dir`: runs the shell `on_build` before a
+/// `go build`, then the real `go`.
+fn go_wrapper(dir: &Path, on_build: &str) -> PathBuf {
+    let wrapper = dir.join("go-wrapper");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = build ]; then\n{on_build}\nfi\nexec '{}' \"$@\"\n",
+            require("go").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    wrapper
+}
+
+/// Shell that waits for `file` to exist, at most 20 s.
+fn wait_for(file: &Path) -> String {
+    format!(
+        "  for i in $(seq 200); do [ -e '{}' ] && break; sleep 0.1; done",
+        file.display()
+    )
+}
+
 /// The requests the proxy saw, as `METHOD path` lines, and forgets them.
 fn seen(proxy: &FaultProxy) -> Vec<String> {
     let mut seen = proxy.seen.lock().unwrap();
@@ -163,17 +194,7 @@ fn a_registry_base_is_resolved_while_go_build_runs() {
             None => Answer::status(404),
         }
     });
-    let wrapper = dir.path().join("go-wrapper");
-    fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = build ] && touch '{}'\nexec '{}' \"$@\"\n",
-            started.display(),
-            require("go").display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let wrapper = go_wrapper(dir.path(), &format!("  touch '{}'", started.display()));
     let module = dir.path().join("hello");
     copy_tree(&repo_root().join("examples/hello"), &module);
 
@@ -206,11 +227,13 @@ fn the_images_of_one_build_are_pushed_at_the_same_time() {
     });
     let dir = temp_dir();
     let module = multi(dir.path());
-    let mut build = rko_build(&module, dir.path());
-    build
-        .env("KO_DOCKER_REPO", format!("{}/team", proxy.host()))
-        .args(["./cmd/api", "./cmd/web"]);
-    let printed = run_ok(&mut build);
+    let team = format!("{}/team", proxy.host());
+    let printed = run_ok(&mut build_to(
+        &module,
+        dir.path(),
+        &team,
+        &["./cmd/api", "./cmd/web"],
+    ));
     assert_eq!(
         proxy.missed(),
         0,
@@ -250,12 +273,15 @@ fn a_credential_helper_runs_once_for_all_the_images_of_a_build() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut build = rko_build(&module, dir.path());
+    let mut build = build_to(
+        &module,
+        dir.path(),
+        &format!("{host}/team"),
+        &["./cmd/api", "./cmd/web"],
+    );
     build
-        .env("KO_DOCKER_REPO", format!("{host}/team"))
         .env("SSL_CERT_FILE", registry.ca.as_ref().unwrap())
-        .env("PATH", path)
-        .args(["./cmd/api", "./cmd/web"]);
+        .env("PATH", path);
     let printed = run_ok(&mut build);
     assert_eq!(printed.lines().count(), 2, "{printed}");
     let asked = fs::read_to_string(&log).unwrap();
@@ -289,11 +315,13 @@ fn a_push_with_its_sbom_waits_on_seven_round_trips() {
     }
     let dir = temp_dir();
     let module = multi(dir.path());
-    let mut build = rko_build(&module, dir.path());
-    build
-        .env("KO_DOCKER_REPO", format!("{}/team", proxy.host()))
-        .args(["./cmd/api", "--jobs=2"]);
-    run_ok(&mut build);
+    let team = format!("{}/team", proxy.host());
+    run_ok(&mut build_to(
+        &module,
+        dir.path(),
+        &team,
+        &["./cmd/api", "--jobs=2"],
+    ));
     let (rounds, chain) = proxy.rounds();
     assert!(
         rounds <= 7,
@@ -312,18 +340,12 @@ fn the_registry_is_pinged_once_while_go_build_runs() {
     let proxy = FaultProxy::start(registry.port);
     let dir = temp_dir();
     let (pinged, seen_by_go) = (dir.path().join("pinged"), dir.path().join("seen"));
-    let wrapper = dir.path().join("go-wrapper");
-    fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nif [ \"$1\" = build ]; then\n  for i in $(seq 200); do [ -e '{pinged}' ] && break; sleep 0.1; done\n  [ -e '{pinged}' ] && touch '{seen}'\nfi\nexec '{go}' \"$@\"\n",
-            pinged = pinged.display(),
-            seen = seen_by_go.display(),
-            go = require("go").display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let mark = format!(
+        "  [ -e '{}' ] && touch '{}'",
+        pinged.display(),
+        seen_by_go.display()
+    );
+    let wrapper = go_wrapper(dir.path(), &format!("{}\n{mark}", wait_for(&pinged)));
     let done = Arc::new(AtomicBool::new(false));
     let watcher = {
         let (seen, done, pinged) = (Arc::clone(&proxy.seen), Arc::clone(&done), pinged.clone());
@@ -343,12 +365,9 @@ fn the_registry_is_pinged_once_while_go_build_runs() {
         })
     };
     let module = multi(dir.path());
-    let mut build = rko_build(&module, dir.path());
-    build
-        .env("KO_GO_PATH", &wrapper)
-        .env("KO_DOCKER_REPO", format!("{}/team", proxy.host()))
-        .args(["./cmd/api", "./cmd/web"]);
-    run_ok(&mut build);
+    let team = format!("{}/team", proxy.host());
+    let mut build = build_to(&module, dir.path(), &team, &["./cmd/api", "./cmd/web"]);
+    run_ok(build.env("KO_GO_PATH", &wrapper));
     done.store(true, Ordering::Relaxed);
     watcher.join().unwrap();
     assert!(
@@ -386,18 +405,7 @@ fn a_failing_build_does_not_wait_for_the_registry_it_would_push_to() {
             }
         })
     };
-    let wrapper = dir.path().join("go-wrapper");
-    fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh
-if [ \"$1\" = build ]; then\n  for i in $(seq 200); do [ -e '{connected}' ] && break; sleep 0.1; done\nfi\nexec '{go}' \"$@\"\n",
-            connected = connected.display(),
-            go = require("go").display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let wrapper = go_wrapper(dir.path(), &wait_for(&connected));
     let module = dir.path().join("hello");
     copy_tree(&repo_root().join("examples/hello"), &module);
     fs::write(
@@ -405,15 +413,18 @@ if [ \"$1\" = build ]; then\n  for i in $(seq 200); do [ -e '{connected}' ] && b
         "package main\n\nfunc main() { undefined() }\n",
     )
     .unwrap();
-    let mut child = rko_build(&module, dir.path())
-        .env("KO_GO_PATH", &wrapper)
-        .env("KO_DOCKER_REPO", format!("127.0.0.1:{port}/team"))
-        .env("RKO_NETWORK_TIMEOUT", "600")
-        .arg(".")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = build_to(
+        &module,
+        dir.path(),
+        &format!("127.0.0.1:{port}/team"),
+        &["."],
+    )
+    .env("KO_GO_PATH", &wrapper)
+    .env("RKO_NETWORK_TIMEOUT", "600")
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

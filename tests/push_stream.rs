@@ -58,6 +58,17 @@ fn assert_reads_back(reference: &str, layout: &Path, dir: &Path) {
     }
 }
 
+/// `rko push` of the layout `image` to `target`, which must push it whole.
+fn push_whole(image: &Path, target: &str, dir: &Path) {
+    let pushed = run_ok(
+        rko_in(&dir.join("docker"))
+            .arg("push")
+            .arg(image)
+            .arg(target),
+    );
+    assert_eq!(pushed_digest(&pushed), layout_digest(image));
+}
+
 fn big_image(dir: &Path) -> PathBuf {
     image_with_file(dir, "big", &noise(14, BIG), "/data/big.bin")
 }
@@ -71,13 +82,7 @@ fn each_blob_goes_in_one_post_and_one_streamed_put() {
     let (layer, size) = biggest(&image);
     assert!(size > 2 * CHUNK, "the layer is {size} bytes");
     let target = format!("{}/stream:1", proxy.host());
-    let pushed = run_ok(
-        rko_in(&dir.path().join("docker"))
-            .arg("push")
-            .arg(&image)
-            .arg(&target),
-    );
-    assert_eq!(pushed_digest(&pushed), layout_digest(&image));
+    push_whole(&image, &target, dir.path());
 
     let count = blobs(&image).len();
     assert_eq!(proxy.count("HEAD", "/blobs/"), count);
@@ -108,13 +113,7 @@ fn a_registry_refusing_the_whole_blob_in_one_put_gets_it_in_chunks() {
         times: 1,
     });
     let target = format!("{}/chunks:1", proxy.host());
-    let pushed = run_ok(
-        rko_in(&dir.path().join("docker"))
-            .arg("push")
-            .arg(&image)
-            .arg(&target),
-    );
-    assert_eq!(pushed_digest(&pushed), layout_digest(&image));
+    push_whole(&image, &target, dir.path());
     let count = blobs(&image).len();
     assert_eq!(
         proxy.count("POST", "/blobs/uploads/"),
@@ -212,12 +211,6 @@ fn a_registry_behind_an_nginx_body_limit_gets_chunks_small_enough() {
     let nginx = start_nginx_proxy(&dir.path().join("nginx"), registry.port, "1m");
     let image = image_with_file(dir.path(), "big", &noise(15, 3 << 20), "/data/big.bin");
     let target = format!("127.0.0.1:{}/limited:1", nginx.port);
-    let pushed = run_ok(
-        rko_in(&dir.path().join("docker"))
-            .arg("push")
-            .arg(&image)
-            .arg(&target),
-    );
-    assert_eq!(pushed_digest(&pushed), layout_digest(&image));
+    push_whole(&image, &target, dir.path());
     assert_reads_back(&target, &image, dir.path());
 }
