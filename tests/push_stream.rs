@@ -201,8 +201,8 @@ fn the_blobs_of_an_index_and_its_sbom_upload_under_one_bound() {
 }
 
 /// nginx in front of a registry refuses bodies over its
-/// `client_max_body_size` (1 MB by default; docker's and crane's pushes of
-/// bigger layers then fail): rko sends the layer in ever smaller chunks
+/// `client_max_body_size` (1 MB by default; crane's push of a bigger layer
+/// then fails, its one PATCH refused): rko sends the layer in ever smaller chunks
 /// until they pass, and the image reads back whole.
 #[test]
 fn a_registry_behind_an_nginx_body_limit_gets_chunks_small_enough() {
