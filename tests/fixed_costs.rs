@@ -309,7 +309,7 @@ fn a_push_with_its_sbom_waits_on_seven_round_trips() {
         proxy.add(Rule {
             method,
             path_contains: "/v2/",
-            fault: Fault::Delay(Duration::from_millis(150)),
+            fault: Fault::Delay(Duration::from_millis(300)),
             times: usize::MAX,
         });
     }
