@@ -17,9 +17,7 @@ use tempfile::{NamedTempFile, TempDir};
 static PENDING: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
 fn pending() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
-    PENDING
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    crate::parallel::lock(&PENDING)
 }
 
 /// Removes every temporary output still being written. Meant for a

@@ -12,6 +12,14 @@ pub fn share(jobs: usize, items: usize) -> usize {
     (jobs / items.max(1)).max(1)
 }
 
+/// The guard of `mutex`, even if a thread panicked holding it: what rko
+/// keeps under a lock (caches, lists) is whole after each single write.
+pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// What a scoped thread returned, its panic passed on to the caller.
 pub fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
     handle

@@ -8,9 +8,7 @@
 //! build` runs; a push waits on few round trips one after another.
 
 use crate::util::hostile::{Answer, Hostile, Image};
-use crate::util::registry::{
-    credential_helper, Auth, Fault, FaultProxy, Registry, Rule, MEET_TIMEOUT,
-};
+use crate::util::registry::{helped, Auth, Fault, FaultProxy, Registry, Rule, MEET_TIMEOUT};
 use crate::util::*;
 use std::fs;
 use std::io::{Read, Write};
@@ -259,20 +257,7 @@ fn a_credential_helper_runs_once_for_all_the_images_of_a_build() {
     let host = registry.host();
     let dir = temp_dir();
     let module = multi(dir.path());
-    let (bin, log) = (dir.path().join("bin"), dir.path().join("helper.log"));
-    credential_helper(&bin, "rkotest", &log);
-    let config = dir.path().join("docker");
-    fs::create_dir_all(&config).unwrap();
-    fs::write(
-        config.join("config.json"),
-        format!(r#"{{"credHelpers": {{"{host}": "rkotest"}}}}"#),
-    )
-    .unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let helped = helped(dir.path(), &host);
     let mut build = build_to(
         &module,
         dir.path(),
@@ -281,10 +266,11 @@ fn a_credential_helper_runs_once_for_all_the_images_of_a_build() {
     );
     build
         .env("SSL_CERT_FILE", registry.ca.as_ref().unwrap())
-        .env("PATH", path);
+        .env("DOCKER_CONFIG", &helped.config)
+        .env("PATH", &helped.path);
     let printed = run_ok(&mut build);
     assert_eq!(printed.lines().count(), 2, "{printed}");
-    let asked = fs::read_to_string(&log).unwrap();
+    let asked = fs::read_to_string(&helped.log).unwrap();
     assert_eq!(
         asked.lines().collect::<Vec<_>>(),
         [format!("get {host}")],

@@ -2,7 +2,9 @@
 //! Basic over TLS, Bearer tokens, a credential helper, and a proxy that
 //! injects the faults real registries throw.
 
-use crate::util::registry::{free_port, Auth, Fault, FaultProxy, Registry, Rule, PASSWORD, USER};
+use crate::util::registry::{
+    free_port, helped, Auth, Fault, FaultProxy, Registry, Rule, PASSWORD, USER,
+};
 use crate::util::*;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -344,36 +346,11 @@ fn a_credential_helper_supplies_the_password() {
     let registry = Registry::start(Auth::BasicTls);
     let dir = temp_dir();
     let host = registry.host();
-    let bin = dir.path().join("bin");
-    fs::create_dir(&bin).unwrap();
-    let log = dir.path().join("helper.log");
-    let helper = bin.join("docker-credential-rkotest");
-    fs::write(
-        &helper,
-        format!(
-            "#!/bin/sh\nread server\necho \"$1 $server\" >> {}\n[ \"$server\" = \"{host}\" ] || {{ echo 'credentials not found in native keychain'; exit 1; }}\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}' \"$server\"\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
-    let config = dir.path().join("docker");
-    fs::create_dir(&config).unwrap();
-    fs::write(
-        config.join("config.json"),
-        format!(r#"{{"credHelpers": {{"{host}": "rkotest"}}}}"#),
-    )
-    .unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let helped = helped(dir.path(), &host);
     let image = hello_image(dir.path(), "amd64");
     let pushed = run_ok(
-        rko_in(&config)
-            .env("PATH", path)
+        rko_in(&helped.config)
+            .env("PATH", &helped.path)
             .arg("push")
             .arg(&image)
             .arg(format!("{host}/helped:1"))
@@ -382,7 +359,7 @@ fn a_credential_helper_supplies_the_password() {
     );
     assert_eq!(pushed_digest(&pushed), layout_digest(&image));
     assert_eq!(
-        fs::read_to_string(&log).unwrap().trim(),
+        fs::read_to_string(&helped.log).unwrap().trim(),
         format!("get {host}")
     );
 }

@@ -24,6 +24,7 @@
 use super::goinputs;
 use crate::digest;
 use crate::error::{Error, Result};
+use crate::parallel::lock;
 use oci_spec::image::Digest;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
@@ -394,10 +395,6 @@ fn observe(path: &Path) -> Stamp {
             newest: 0,
         },
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A digest of the names in a listing (a missing directory has its own).

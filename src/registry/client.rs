@@ -7,7 +7,7 @@
 
 use super::credentials::{Credential, CredentialStore};
 use super::response::{registry_error, retry_after, retryable, transient, Response};
-use super::session::{self, Session, Sessions};
+use super::session::{Session, Sessions};
 use super::token::Authenticator;
 use super::trust;
 use crate::error::{Error, Result};
@@ -217,7 +217,7 @@ impl Client {
     ) -> Result<Client> {
         let insecure = options.insecure.iter().any(|r| r == registry);
         let slot = options.sessions.slot(registry, insecure);
-        let mut known = session::lock(&slot);
+        let mut known = crate::parallel::lock(&slot);
         match known.as_ref() {
             Some(Ok(session)) => return Ok(Client::resume(registry, options, credential, session)),
             Some(Err(message)) => return Err(Error::invalid(message.clone())),

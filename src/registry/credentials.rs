@@ -113,7 +113,7 @@ impl CredentialStore {
     }
 
     fn found(&self) -> std::sync::MutexGuard<'_, HashMap<String, Credential>> {
-        self.found.lock().unwrap_or_else(|e| e.into_inner())
+        crate::parallel::lock(&self.found)
     }
 
     /// What docker's config.json and podman's auth files hold for `registry`.

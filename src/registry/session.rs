@@ -5,8 +5,9 @@
 //! once, and can do so while `go build` runs.
 
 use super::challenge::Challenge;
+use crate::parallel::lock;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use ureq::Agent;
 
 /// One registry as a ping found it.
@@ -44,10 +45,4 @@ impl std::fmt::Debug for Sessions {
         let known: Vec<String> = lock(&self.0).keys().cloned().collect();
         f.debug_tuple("Sessions").field(&known).finish()
     }
-}
-
-pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -719,3 +719,32 @@ pub fn credential_helper(bin: &Path, name: &str, log: &Path) {
     .unwrap();
     std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// A docker config whose `credHelpers` send `host` to a stand-in helper
+/// ([`credential_helper`] `rkotest`), all under `dir`.
+pub struct Helped {
+    /// The docker config directory (`DOCKER_CONFIG`).
+    pub config: PathBuf,
+    /// `PATH` with the helper's directory first.
+    pub path: String,
+    /// Where the helper logs each request (`get HOST`).
+    pub log: PathBuf,
+}
+
+pub fn helped(dir: &Path, host: &str) -> Helped {
+    let (bin, log) = (dir.join("bin"), dir.join("helper.log"));
+    credential_helper(&bin, "rkotest", &log);
+    let config = dir.join("docker");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.json"),
+        format!(r#"{{"credHelpers": {{"{host}": "rkotest"}}}}"#),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Helped { config, path, log }
+}

@@ -185,7 +185,7 @@ impl Templating {
             }
         }
         let git = if needs.git {
-            let mut known = self.git.lock().unwrap_or_else(|e| e.into_inner());
+            let mut known = crate::parallel::lock(&self.git);
             known
                 .entry(dir.to_path_buf())
                 .or_insert_with(|| GitInfo::read(dir))
