@@ -4,9 +4,12 @@
 
 set -euo pipefail
 
-# Go 1.23 from bookworm-backports lives here; Debian's golang-go in /usr/lib/go.
-export PATH="$PATH:/usr/lib/go-1.23/bin:/usr/lib/go/bin"
-# Nothing may reach for the network: no module proxy, no toolchain download.
+# The Go the machine has (/usr/local/go on the project's machines); else
+# Go 1.23 from bookworm-backports, or Debian's golang-go in /usr/lib/go.
+export PATH="$PATH:/usr/local/go/bin:/usr/lib/go-1.23/bin:/usr/lib/go/bin"
+# The install steps (scripts/peers, fill_module_cache) reach the module
+# proxy; nothing else may: no module download, no toolchain download.
+ONLINE_GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
 export GOTOOLCHAIN=local GOPROXY=off GOFLAGS="${GOFLAGS:-}"
 
 log() { printf '==> %s\n' "$*" >&2; }

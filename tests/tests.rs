@@ -20,6 +20,7 @@ mod interop;
 mod keychain;
 mod ko_yaml;
 mod layer_scale;
+mod parity;
 mod parity_base;
 mod parity_cli;
 mod parity_flags;

@@ -1,0 +1,5 @@
+//go:build !extra
+
+package greet
+
+const tagged = "untagged"
