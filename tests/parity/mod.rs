@@ -19,7 +19,7 @@ mod tarview;
 mod view;
 
 use crate::util::registry::{Auth, Registry};
-use crate::util::{repo_root, rko, run_ok, temp_dir};
+use crate::util::{repo_root, rko, run_ok};
 use fixture::Fixture;
 use observe::{Observation, Observer};
 use run::{Stage, Tool};
@@ -52,7 +52,13 @@ struct Difference {
 #[test]
 fn every_fixture_matches_ko_or_its_difference_is_listed() {
     let registry = Registry::start(Auth::None);
-    let root = temp_dir();
+    // ko takes an --oci-layout-path for a repository name, which must be
+    // lower case: the scratch directory's name is.
+    let root = tempfile::Builder::new()
+        .prefix(&format!("rko-parity-{}-", std::process::id()))
+        .rand_bytes(0)
+        .tempdir()
+        .unwrap();
     let stage = Stage {
         registry: registry.host(),
         base: push_base(&registry.host(), root.path()),
