@@ -47,8 +47,9 @@ pub struct ConfigEdits {
 #[serde(deny_unknown_fields)]
 pub struct History {
     pub author: Option<String>,
-    /// Seconds since the epoch.
-    pub created: Option<u64>,
+    /// Seconds since the epoch; negative before it (ko dates kodata at
+    /// Go's zero time, [`GO_ZERO_TIME`], without `KO_DATA_DATE_EPOCH`).
+    pub created: Option<i64>,
     pub created_by: Option<String>,
     pub comment: Option<String>,
 }
@@ -71,7 +72,10 @@ impl History {
 
     fn to_json(&self, image_created: u64) -> Value {
         let mut entry = Map::new();
-        let created = rfc3339(self.created.unwrap_or(image_created));
+        let created = match self.created {
+            Some(seconds) => rfc3339_signed(seconds),
+            None => rfc3339(image_created),
+        };
         entry.insert("created".into(), json!(created));
         let fields = [
             ("author", &self.author),
@@ -220,10 +224,18 @@ fn set_env(runtime: &mut Map<String, Value>, key: &str, value: &str) {
     }
 }
 
+/// Go's zero `time.Time`, 0001-01-01T00:00:00Z, in seconds since the epoch.
+pub const GO_ZERO_TIME: i64 = -62_135_596_800;
+
 /// Seconds since the epoch as RFC 3339 UTC (`1970-01-01T00:00:00Z`).
 pub fn rfc3339(seconds: u64) -> String {
-    let days = (seconds / 86_400) as i64;
-    let rest = seconds % 86_400;
+    rfc3339_signed(seconds as i64)
+}
+
+/// [`rfc3339`] of any second since year 1.
+pub fn rfc3339_signed(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let rest = seconds.rem_euclid(86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -253,9 +265,11 @@ mod tests {
             (951_782_400, "2000-02-29T00:00:00Z"),
             (1_700_000_000, "2023-11-14T22:13:20Z"),
             (4_102_444_799, "2099-12-31T23:59:59Z"),
+            (-1, "1969-12-31T23:59:59Z"),
+            (GO_ZERO_TIME, "0001-01-01T00:00:00Z"),
         ];
         for (seconds, want) in cases {
-            assert_eq!(rfc3339(seconds), want);
+            assert_eq!(rfc3339_signed(seconds), want);
         }
     }
 
@@ -339,7 +353,7 @@ mod tests {
 
     #[test]
     fn history_entries_are_written_as_given_else_rko_appends_own() {
-        let ko = |comment: &str, created: Option<u64>| History {
+        let ko = |comment: &str, created: Option<i64>| History {
             author: Some("ko".into()),
             created,
             created_by: Some("ko build ko://x".into()),

@@ -21,7 +21,7 @@ use super::plan::{self, Env, PackagePlan, Settings};
 use super::template::Templating;
 use crate::error::{Error, IoContext, Result};
 use crate::image::append::{self, AppendOptions, LayerInput};
-use crate::image::config::{rfc3339, ConfigEdits, History, KO_APP_DIR};
+use crate::image::config::{rfc3339, ConfigEdits, History, GO_ZERO_TIME, KO_APP_DIR};
 use crate::image::index::{self, IndexOptions};
 use crate::image::platform::Platform;
 use crate::image::referrers;
@@ -262,20 +262,19 @@ fn prepare(
         layers::kodata_layer(
             cx.cache,
             &package.dir,
-            &package.module_dir,
             allowed_root.as_deref(),
-            cx.settings.kodata_mtime,
+            cx.settings.kodata_mtime.unwrap_or(0),
             jobs,
             windows,
             &counters,
         )
     };
     let kodata_windows = if platforms.iter().any(|p| p.os == "windows") {
-        kodata(true)?
+        Some(kodata(true)?)
     } else {
         None
     };
-    let kodata = kodata(false)?;
+    let kodata = Some(kodata(false)?);
     let publishing = &cx.settings.publish;
     Ok(Prepared {
         image_name: naming::image_name(
@@ -322,7 +321,6 @@ fn build_platform(
     layers.push(layers::binary_layer(
         cx.cache,
         app,
-        settings.created,
         jobs,
         windows,
         &target.counters,
@@ -470,20 +468,19 @@ const KO_AUTHOR: &str = "github.com/ko-build/ko";
 /// "ko", created by `ko build ko://IMPORT_PATH`, created at
 /// `KO_DATA_DATE_EPOCH` and `SOURCE_DATE_EPOCH`.
 fn ko_history(target: &Prepared, settings: &Settings, name: &str) -> Vec<History> {
-    let entry = |created: u64, comment: String| History {
+    let entry = |created: i64, comment: String| History {
         author: Some("ko".to_string()),
         created: Some(created),
         created_by: Some(format!("ko build ko://{}", target.package.import_path)),
         comment: Some(comment),
     };
-    let kodata = target.kodata.as_ref().map(|_| {
-        entry(
-            settings.kodata_mtime,
-            "kodata contents, at $KO_DATA_PATH".to_string(),
-        )
-    });
+    let kodata_time = settings.kodata_mtime.map_or(GO_ZERO_TIME, |t| t as i64);
+    let kodata = target
+        .kodata
+        .as_ref()
+        .map(|_| entry(kodata_time, "kodata contents, at $KO_DATA_PATH".to_string()));
     let binary = entry(
-        settings.created,
+        settings.created as i64,
         format!("go build output, at {KO_APP_DIR}/{name}"),
     );
     kodata.into_iter().chain([binary]).collect()

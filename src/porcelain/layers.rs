@@ -9,9 +9,9 @@ use crate::error::{Error, Result};
 use crate::image::append::LayerInput;
 use crate::image::compress::{CompressOptions, Compression};
 use crate::image::descriptor::LayerDescriptor;
-use crate::image::layer::{self, Defaults, EntrySpec, LayerOptions, PaxRecords, Source};
+use crate::image::layer::{self, ko, Entry, PaxRecords};
 use oci_spec::image::Digest;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How many layers were built and how many came from the cache.
@@ -31,12 +31,13 @@ impl Counters {
     }
 }
 
-/// A layer from the cache, or built into it.
+/// A layer from the cache, or built into it from ko's `entries`.
 fn cached_layer(
     cache: &Cache,
     key: &str,
-    specs: &[EntrySpec],
-    options: &LayerOptions,
+    entries: impl FnOnce() -> Result<Vec<Entry>>,
+    mtime: u64,
+    jobs: usize,
     counters: &Counters,
 ) -> Result<LayerInput> {
     if let Some((blob, descriptor)) = cache.layer(key) {
@@ -44,41 +45,24 @@ fn cached_layer(
         return Ok(LayerInput { blob, descriptor });
     }
     let (blob, descriptor_path) = cache.layer_paths(key);
-    let descriptor: LayerDescriptor = layer::assemble(specs, options, &blob, &descriptor_path)?;
+    let compress = CompressOptions {
+        compression: Compression::Gzip,
+        level: None,
+        jobs,
+    };
+    let descriptor: LayerDescriptor =
+        layer::assemble_ko(entries()?, mtime, compress, &blob, &descriptor_path)?;
     cache.record_layer(key, &descriptor.digest);
     counters.built.fetch_add(1, Ordering::Relaxed);
     Ok(LayerInput { blob, descriptor })
 }
 
-/// ko's layer options: root-owned, read-only, gzip at rko's default level;
-/// for a Windows image, in ko's Windows layer format.
-fn layer_options(
-    mtime: u64,
-    allow_root: Option<PathBuf>,
-    jobs: usize,
-    windows: bool,
-) -> LayerOptions {
-    LayerOptions {
-        defaults: Defaults {
-            file_mode: 0o555,
-            dir_mode: 0o555,
-            uid: 0,
-            gid: 0,
-            allow_root,
-        },
-        mtime,
-        compress: CompressOptions {
-            compression: Compression::Gzip,
-            level: None,
-            jobs,
-        },
-        windows,
-    }
-}
-
-/// The cache key part for the layer format: none for Linux (keys as before).
-fn format_key(windows: bool) -> Option<String> {
-    windows.then(|| "windows".to_string())
+/// The cache key part for the layer format. Layers written before rko
+/// matched ko's entries byte for byte had other keys, so none of them is
+/// taken for one of these.
+fn format_key(windows: bool) -> String {
+    let os = if windows { "windows" } else { "linux" };
+    format!("ko-v0.19.1-entries-{os}")
 }
 
 /// The built program, as its layer needs it.
@@ -94,12 +78,11 @@ pub struct AppBinary<'a> {
 }
 
 /// `/ko-app/NAME`, keyed by the binary's digest, its capabilities and the
-/// layer options; `Files/ko-app/NAME` in a Windows layer (ko: gobuild.go,
-/// tarBinary).
+/// layer format. ko leaves every time in this layer at zero (the image's
+/// `created` is `SOURCE_DATE_EPOCH`, the layer's entries are not).
 pub fn binary_layer(
     cache: &Cache,
     binary: AppBinary,
-    mtime: u64,
     jobs: usize,
     windows: bool,
     counters: &Counters,
@@ -109,102 +92,62 @@ pub fn binary_layer(
         "binary".to_string(),
         binary.digest.to_string(),
         binary.name.to_string(),
-        mtime.to_string(),
         "gzip-default".to_string(),
+        format_key(windows),
     ];
     key_parts.extend(
         xattr
             .as_ref()
             .map(|x| format!("capabilities={}", hex::encode(x))),
     );
-    key_parts.extend(format_key(windows));
     let key = cache::key(&key_parts.iter().map(String::as_str).collect::<Vec<_>>());
     let pax: PaxRecords = xattr
         .into_iter()
         .map(|x| (capabilities::PAX_KEY.to_string(), x))
         .collect();
-    let specs = [EntrySpec::File {
-        source: Source::Path(binary.path.to_path_buf()),
-        dest: format!("/ko-app/{}", binary.name),
-        mode: None,
-        pax,
-    }];
-    let options = layer_options(mtime, None, jobs, windows);
-    cached_layer(cache, &key, &specs, &options, counters)
+    let entries = || ko::binary_entries(binary.path, binary.name, windows, pax);
+    cached_layer(cache, &key, entries, 0, jobs, counters)
 }
 
-/// `package_dir/kodata` under `/var/run/ko`, when the package has one.
+/// `package_dir/kodata` under `/var/run/ko`; ko adds this layer to every
+/// image, with its three directories alone when there is no `kodata/`.
 /// The cache key lists every file's path, size, mode and mtime (symlinks
 /// followed), so any change to the tree rebuilds the layer. Symlinks may
-/// not leave [`kodata_allowed_root`]. For a Windows image the tree is under
-/// `Files/var/run/ko` (ko: gobuild.go, tarKoData).
-#[allow(clippy::too_many_arguments)]
+/// not leave `kodata/` (ko v0.19.1's rule), or `allowed_root` when given
+/// (`KO_DATA_PATH_ALLOWED_ROOT`, from ko releases after v0.19.1) and it
+/// holds `kodata/`.
 pub fn kodata_layer(
     cache: &Cache,
     package_dir: &Path,
-    module_dir: &Path,
     allowed_root: Option<&Path>,
     mtime: u64,
     jobs: usize,
     windows: bool,
     counters: &Counters,
-) -> Result<Option<LayerInput>> {
+) -> Result<LayerInput> {
     let dir = package_dir.join("kodata");
-    if !dir.is_dir() {
-        return Ok(None);
-    }
-    let real = dir
-        .canonicalize()
-        .map_err(|e| Error::io("resolving", &dir, e))?;
-    let root = kodata_allowed_root(
-        &real,
-        module_dir,
-        allowed_root,
-        enclosing_git_root(&real).as_deref(),
-    );
-    let mut key_parts = vec![
+    let real = match dir.canonicalize() {
+        Ok(real) => Some(real),
+        Err(_) if dir.symlink_metadata().is_err() => None,
+        Err(e) => return Err(Error::io("resolving", &dir, e)),
+    };
+    let root = real
+        .as_deref()
+        .and_then(|real| allowed_root.filter(|a| real.starts_with(a)));
+    let listing = match &real {
+        Some(_) => tree_listing(&dir)?,
+        None => String::new(),
+    };
+    let key_parts = [
         "kodata".to_string(),
-        tree_listing(&dir)?,
+        listing,
         mtime.to_string(),
-        root.display().to_string(),
+        root.map(|r| r.display().to_string()).unwrap_or_default(),
+        format_key(windows),
     ];
-    key_parts.extend(format_key(windows));
     let key = cache::key(&key_parts.iter().map(String::as_str).collect::<Vec<_>>());
-    let specs = [EntrySpec::Tree {
-        source: dir,
-        dest: "/var/run/ko".to_string(),
-    }];
-    let options = layer_options(mtime, Some(root), jobs, windows);
-    cached_layer(cache, &key, &specs, &options, counters).map(Some)
-}
-
-/// Where kodata symlinks may point (ko's `resolveKodataAllowedRoot`):
-/// `KO_DATA_PATH_ALLOWED_ROOT` (`allowed`) when it holds the kodata
-/// directory; else the git work tree holding it, when that holds the
-/// module too; else the module (ko: the kodata directory itself). All
-/// paths are absolute with symlinks resolved.
-pub fn kodata_allowed_root(
-    kodata: &Path,
-    module_dir: &Path,
-    allowed: Option<&Path>,
-    git_root: Option<&Path>,
-) -> PathBuf {
-    if let Some(allowed) = allowed.filter(|a| kodata.starts_with(a)) {
-        return allowed.to_path_buf();
-    }
-    match git_root {
-        Some(git) if module_dir.starts_with(git) => git.to_path_buf(),
-        _ => module_dir.to_path_buf(),
-    }
-}
-
-/// The nearest directory at or above `dir` with a `.git` entry (a
-/// directory, or the file of a linked work tree), as ko's
-/// `enclosingGitRoot` finds it, without running git.
-fn enclosing_git_root(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors()
-        .find(|d| d.join(".git").symlink_metadata().is_ok())
-        .map(Path::to_path_buf)
+    let entries = || ko::kodata_entries(&dir, root, windows);
+    cached_layer(cache, &key, entries, mtime, jobs, counters)
 }
 
 /// One line per entry under `dir`: path, size, mode, mtime (s and ns).
@@ -229,62 +172,4 @@ fn tree_listing(dir: &Path) -> Result<String> {
         ));
     }
     Ok(listing)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// ko's pkg/build/gobuild.go `resolveKodataAllowedRoot`,
-    /// `kodataAllowedRootCandidate` and `enclosingGitRoot` (rko keeps the
-    /// module as the root outside a repository, where ko uses kodata/).
-    #[test]
-    fn kodata_symlinks_may_point_anywhere_in_the_git_work_tree() {
-        let p = |s: &str| PathBuf::from(s);
-        let kodata = p("/repo/svc/cmd/app/kodata");
-        let module = p("/repo/svc");
-        let cases = [
-            (
-                "in a repository holding the module: the work tree",
-                None,
-                Some("/repo"),
-                "/repo",
-            ),
-            (
-                "outside any repository: the module (ko: kodata itself)",
-                None,
-                None,
-                "/repo/svc",
-            ),
-            (
-                "a repository inside the module: the module",
-                None,
-                Some("/repo/svc/cmd"),
-                "/repo/svc",
-            ),
-            (
-                "KO_DATA_PATH_ALLOWED_ROOT holding kodata wins",
-                Some("/"),
-                Some("/repo"),
-                "/",
-            ),
-            (
-                "KO_DATA_PATH_ALLOWED_ROOT may narrow the tree",
-                Some("/repo/svc/cmd"),
-                Some("/repo"),
-                "/repo/svc/cmd",
-            ),
-            (
-                "KO_DATA_PATH_ALLOWED_ROOT not holding kodata is ignored",
-                Some("/elsewhere"),
-                Some("/repo"),
-                "/repo",
-            ),
-        ];
-        for (rule, allowed, git, want) in cases {
-            let got =
-                kodata_allowed_root(&kodata, &module, allowed.map(Path::new), git.map(Path::new));
-            assert_eq!(got, p(want), "{rule}");
-        }
-    }
 }

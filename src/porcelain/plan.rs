@@ -84,7 +84,9 @@ pub struct Settings {
     /// The image's creation time and the binary layer's mtime.
     pub created: u64,
     /// The kodata layer's mtime.
-    pub kodata_mtime: u64,
+    /// `KO_DATA_DATE_EPOCH`: the kodata layer's time; without it, ko's
+    /// zero time (0 in the tar, 0001-01-01 in the history).
+    pub kodata_mtime: Option<u64>,
     /// `KO_DATA_PATH_ALLOWED_ROOT`: where kodata symlinks may point, when
     /// it holds the kodata directory (relative to the working directory).
     pub kodata_allowed_root: Option<PathBuf>,
@@ -223,7 +225,7 @@ pub fn settings(flags: &Flags, env: &Env, config: &KoConfig) -> Result<Settings>
         go: go_command(env),
         platforms: platforms(&flags.platforms, env, config)?,
         created: epoch(env, "SOURCE_DATE_EPOCH")?.unwrap_or(0),
-        kodata_mtime: epoch(env, "KO_DATA_DATE_EPOCH")?.unwrap_or(0),
+        kodata_mtime: epoch(env, "KO_DATA_DATE_EPOCH")?,
         kodata_allowed_root: var(env, "KO_DATA_PATH_ALLOWED_ROOT").map(PathBuf::from),
         disable_optimizations: flags.disable_optimizations,
         verify_cache: flags.verify_cache,
@@ -670,7 +672,10 @@ mod tests {
                 let to = settings.publish.to;
                 format!("registry={} local={}", to.registry, to.local)
             }
-            Look::Created => format!("{} {}", settings.created, settings.kodata_mtime),
+            Look::Created => {
+                let kodata = settings.kodata_mtime.map(|t| t.to_string());
+                format!("{} {}", settings.created, kodata.as_deref().unwrap_or("zero"))
+            }
             Look::Tags => settings.publish.tags.join(","),
             Look::Insecure => settings.insecure_registries.join(" "),
             Look::Warnings => settings.warnings.join("; "),
@@ -795,12 +800,20 @@ mod tests {
         vec![
             // Times, paths and refusals.
             Case {
-                rule: "SOURCE_DATE_EPOCH and KO_DATA_DATE_EPOCH, else 0",
+                rule: "SOURCE_DATE_EPOCH, else 0; KO_DATA_DATE_EPOCH, else Go's zero time",
                 yaml: "",
                 env: &[("SOURCE_DATE_EPOCH", "7")],
                 flags: no_flags,
                 look: Look::Created,
-                want: "7 0",
+                want: "7 zero",
+            },
+            Case {
+                rule: "KO_DATA_DATE_EPOCH dates kodata",
+                yaml: "",
+                env: &[("KO_DATA_DATE_EPOCH", "9")],
+                flags: no_flags,
+                look: Look::Created,
+                want: "0 9",
             },
             Case {
                 rule: "a SOURCE_DATE_EPOCH that is not a number is an error",

@@ -76,12 +76,14 @@ fn every_fixture_matches_ko_or_its_difference_is_listed() {
         .filter(|f| only.as_ref().is_none_or(|o| o.contains(&f.name)))
         .collect();
     if only.is_none() {
-        assert!(fixtures.len() >= 25, "issue 20 asks for at least 25 fixtures");
+        assert!(
+            fixtures.len() >= 25,
+            "issue 20 asks for at least 25 fixtures"
+        );
     }
 
-    let mut report = String::from(
-        "| fixture | names | config | diffIDs | other |\n|---|---|---|---|---|\n",
-    );
+    let mut report =
+        String::from("| fixture | names | config | diffIDs | other |\n|---|---|---|---|---|\n");
     let mut unlisted = Vec::new();
     let mut used = vec![false; listed.len()];
     for fixture in &fixtures {
@@ -132,7 +134,11 @@ fn every_fixture_matches_ko_or_its_difference_is_listed() {
             d.field,
             d.ko,
             d.rko,
-            if d.detail.is_empty() { String::new() } else { format!("\n    why: {}", d.detail) }
+            if d.detail.is_empty() {
+                String::new()
+            } else {
+                format!("\n    why: {}", d.detail)
+            }
         )
         .unwrap();
     }
@@ -164,10 +170,12 @@ fn compare(stage: &Stage, fixture: &Fixture) -> Vec<Difference> {
     let (ko_seen, rko_seen) = (ko_view.observe(), rko_view.observe());
     let mut differences = Vec::new();
     let missing = "(none)".to_string();
-    let fields: std::collections::BTreeSet<&String> = ko_seen.keys().chain(rko_seen.keys()).collect();
+    let fields: std::collections::BTreeSet<&String> =
+        ko_seen.keys().chain(rko_seen.keys()).collect();
     // An image only one tool made is one difference, not one per field.
     let has = |seen: &Observation, image: &str| {
-        seen.keys().any(|k| k.split([' ', '{']).next() == Some(image))
+        seen.keys()
+            .any(|k| k.split([' ', '{']).next() == Some(image))
     };
     let only_one_side = |field: &str| {
         let image = field.split([' ', '{']).next().unwrap_or("");
@@ -193,7 +201,10 @@ fn compare(stage: &Stage, fixture: &Fixture) -> Vec<Difference> {
             }
             continue;
         }
-        let (a, b) = (ko_seen.get(field).unwrap_or(&missing), rko_seen.get(field).unwrap_or(&missing));
+        let (a, b) = (
+            ko_seen.get(field).unwrap_or(&missing),
+            rko_seen.get(field).unwrap_or(&missing),
+        );
         if a == b {
             continue;
         }
@@ -235,10 +246,17 @@ fn explain_diff_id(
     let layer = |observer: &Observer, diff_id: &str| -> Result<Vec<tarview::Header>, String> {
         for (_, image) in &observer.images {
             for pulled in std::iter::once(image).chain(image.children.values()) {
-                let Some(config) = &pulled.config else { continue };
-                let ids = config["rootfs"]["diff_ids"].as_array().cloned().unwrap_or_default();
+                let Some(config) = &pulled.config else {
+                    continue;
+                };
+                let ids = config["rootfs"]["diff_ids"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 if let Some(i) = ids.iter().position(|d| d == diff_id) {
-                    let digest = pulled.manifest["layers"][i]["digest"].as_str().unwrap_or("");
+                    let digest = pulled.manifest["layers"][i]["digest"]
+                        .as_str()
+                        .unwrap_or("");
                     return tarview::headers(&pulled.blob(digest)?);
                 }
             }
@@ -258,7 +276,11 @@ fn column_of(field: &str) -> usize {
         2
     } else if field.contains(" config") || field.contains(" manifest") {
         1
-    } else if field == "stdout" || field == "exit" || field.starts_with("tags ") || field.starts_with("error") {
+    } else if field == "stdout"
+        || field == "exit"
+        || field.starts_with("tags ")
+        || field.starts_with("error")
+    {
         0
     } else {
         3
@@ -270,14 +292,20 @@ fn glob(pattern: &str, text: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == text,
         Some((head, tail)) => {
-            let Some(rest) = text.strip_prefix(head) else { return false };
+            let Some(rest) = text.strip_prefix(head) else {
+                return false;
+            };
             (0..=rest.len()).any(|i| rest.is_char_boundary(i) && glob(tail, &rest[i..]))
         }
     }
 }
 
 fn last_line(text: &str) -> &str {
-    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim()
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
 }
 
 /// Pushes builtin:static for linux/amd64 and linux/arm64, as an index, to
@@ -287,7 +315,13 @@ fn push_base(registry: &str, dir: &std::path::Path) -> String {
     let mut images = Vec::new();
     for arch in ["amd64", "arm64"] {
         let out = dir.join(format!("base-{arch}"));
-        run_ok(rko().args(["append", "--base", "builtin:static", "--platform"]).arg(format!("linux/{arch}")).arg("--out").arg(&out));
+        run_ok(
+            rko()
+                .args(["append", "--base", "builtin:static", "--platform"])
+                .arg(format!("linux/{arch}"))
+                .arg("--out")
+                .arg(&out),
+        );
         images.push(out);
     }
     let index = dir.join("base-index");
@@ -307,7 +341,11 @@ fn globs_match_runs_of_characters() {
     for (pattern, text, expected) in [
         ("*", "anything", true),
         ("tags *", "tags app-1", true),
-        ("image1 config.history[*].created", "image1 config.history[2].created", true),
+        (
+            "image1 config.history[*].created",
+            "image1 config.history[2].created",
+            true,
+        ),
         ("image1 config", "image1 config.x", false),
         ("a*c", "abc", true),
         ("a*c", "abd", false),

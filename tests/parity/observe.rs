@@ -130,7 +130,12 @@ impl<'a> Observer<'a> {
             .stderr
             .lines()
             .map(strip_log_time)
-            .filter(|l| self.fixture.stderr.iter().any(|p| l.starts_with(p.as_str())))
+            .filter(|l| {
+                self.fixture
+                    .stderr
+                    .iter()
+                    .any(|p| l.starts_with(p.as_str()))
+            })
             .map(|l| self.normalize(l))
             .collect();
         seen.insert("stderr".into(), lines.join("\n"));
@@ -171,20 +176,29 @@ impl<'a> Observer<'a> {
             .output()
             .expect("cannot run cosign");
         if !out.status.success() {
-            return format!("none ({})", first_line(&String::from_utf8_lossy(&out.stderr)));
+            return format!(
+                "none ({})",
+                first_line(&String::from_utf8_lossy(&out.stderr))
+            );
         }
         let text = String::from_utf8_lossy(&out.stdout);
         let kinds: Vec<String> = text
             .split("\n{")
             .filter_map(|doc| {
-                let doc = if doc.starts_with('{') { doc.to_string() } else { format!("{{{doc}") };
+                let doc = if doc.starts_with('{') {
+                    doc.to_string()
+                } else {
+                    format!("{{{doc}")
+                };
                 serde_json::from_str::<Value>(&doc).ok()
             })
-            .map(|doc| match (doc["spdxVersion"].as_str(), doc["bomFormat"].as_str()) {
-                (Some(v), _) => v.to_string(),
-                (_, Some(f)) => format!("{f} {}", doc["specVersion"].as_str().unwrap_or("")),
-                _ => "unknown".to_string(),
-            })
+            .map(
+                |doc| match (doc["spdxVersion"].as_str(), doc["bomFormat"].as_str()) {
+                    (Some(v), _) => v.to_string(),
+                    (_, Some(f)) => format!("{f} {}", doc["specVersion"].as_str().unwrap_or("")),
+                    _ => "unknown".to_string(),
+                },
+            )
             .collect();
         kinds.join(", ")
     }
@@ -284,9 +298,10 @@ pub fn printed_references(stdout: &str) -> Vec<String> {
     let mut references: Vec<String> = Vec::new();
     for line in stdout.lines().map(str::trim) {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let found = words.iter().copied().filter(|w| {
-            w.contains('/') && (words.len() == 1 || w.contains("@sha256:"))
-        });
+        let found = words
+            .iter()
+            .copied()
+            .filter(|w| w.contains('/') && (words.len() == 1 || w.contains("@sha256:")));
         for word in found {
             let word = word.trim_matches('"').to_string();
             if !references.contains(&word) {
@@ -324,7 +339,10 @@ fn strip_log_time(line: &str) -> &str {
 }
 
 fn first_line(text: &str) -> &str {
-    text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim()
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
 }
 
 /// Every leaf of `value` as `prefix.path = value`.

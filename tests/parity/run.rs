@@ -4,9 +4,9 @@
 
 use super::fixture::Fixture;
 use crate::util::{copy_tree, gocache, repo_root, require};
-use std::path::{Path, PathBuf};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +87,9 @@ impl Stage {
         let source = if fixture.module.contains('/') {
             repo_root().join(&fixture.module)
         } else {
-            repo_root().join("tests/parity/modules").join(&fixture.module)
+            repo_root()
+                .join("tests/parity/modules")
+                .join(&fixture.module)
         };
         copy_tree(&source, &dest);
         for (path, content) in &fixture.files {
@@ -162,8 +164,13 @@ impl Stage {
 fn search_path() -> String {
     let go = require("go");
     let mut dirs = vec![go.parent().unwrap().to_path_buf()];
-    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
-    std::env::join_paths(dirs).unwrap().to_string_lossy().into_owned()
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The machine's Go module cache, which the install step filled for the

@@ -70,8 +70,16 @@ pub fn first_difference(ko: &[Header], rko: &[Header]) -> Option<String> {
             ("name", a.name.clone(), b.name.clone()),
             ("type", a.kind.to_string(), b.kind.to_string()),
             ("mode", a.mode.clone(), b.mode.clone()),
-            ("uid/gid", format!("{}/{}", a.uid, a.gid), format!("{}/{}", b.uid, b.gid)),
-            ("uname/gname", format!("{}/{}", a.uname, a.gname), format!("{}/{}", b.uname, b.gname)),
+            (
+                "uid/gid",
+                format!("{}/{}", a.uid, a.gid),
+                format!("{}/{}", b.uid, b.gid),
+            ),
+            (
+                "uname/gname",
+                format!("{}/{}", a.uname, a.gname),
+                format!("{}/{}", b.uname, b.gname),
+            ),
             ("mtime", a.mtime.to_string(), b.mtime.to_string()),
             ("size", a.size.to_string(), b.size.to_string()),
             ("link", a.link.clone(), b.link.clone()),
@@ -79,7 +87,10 @@ pub fn first_difference(ko: &[Header], rko: &[Header]) -> Option<String> {
             ("content", a.content.clone(), b.content.clone()),
         ];
         if let Some((field, x, y)) = fields.into_iter().find(|(_, x, y)| x != y) {
-            return Some(format!("entry {i} ({}): {field} {x:?} (ko) vs {y:?} (rko)", a.name));
+            return Some(format!(
+                "entry {i} ({}): {field} {x:?} (ko) vs {y:?} (rko)",
+                a.name
+            ));
         }
     }
     match ko.len().cmp(&rko.len()) {

@@ -2,6 +2,7 @@
 //! the descriptor that `append` consumes.
 
 mod entries;
+pub mod ko;
 mod order;
 mod tar;
 mod ustar;
@@ -34,7 +35,7 @@ pub fn write_tar(entries: &[Entry], mtime: u64, out: &mut dyn Write) -> Result<(
 fn write_windows_tar(entries: &[Entry], mtime: u64, out: &mut dyn Write) -> Result<()> {
     let mut out = Direct(out);
     let entries = windows::Layout::new(entries.iter().cloned().map(Ok));
-    write_entries(TarWriter::without_dir_slash(&mut out), entries, mtime)
+    write_entries(TarWriter::like_go(&mut out), entries, mtime)
 }
 
 fn write_entries<S: StreamSink>(
@@ -139,7 +140,7 @@ impl LayerOptions {
     ) -> Result<()> {
         if self.windows {
             let entries = windows::Layout::new(entries);
-            write_entries(TarWriter::without_dir_slash(out), entries, self.mtime)
+            write_entries(TarWriter::like_go(out), entries, self.mtime)
         } else {
             write_entries(TarWriter::new(out), entries, self.mtime)
         }
@@ -155,15 +156,40 @@ pub fn assemble(
     descriptor_out: &Path,
 ) -> Result<LayerDescriptor> {
     let entries = stream(specs, &options.defaults)?;
+    write_layer(options.compress, blob_out, descriptor_out, |out| {
+        options.write_tar(entries, out)
+    })
+}
+
+/// Builds one of ko's layers (see `ko.rs`) from its entries, in order, as
+/// Go's archive/tar writes them, every header with `mtime`.
+pub fn assemble_ko(
+    entries: Vec<Entry>,
+    mtime: u64,
+    compress: CompressOptions,
+    blob_out: &Path,
+    descriptor_out: &Path,
+) -> Result<LayerDescriptor> {
+    write_layer(compress, blob_out, descriptor_out, |out| {
+        write_entries(TarWriter::like_go(out), entries.into_iter().map(Ok), mtime)
+    })
+}
+
+/// Compresses the tar `write_tar` writes into `blob_out` and describes it
+/// in `descriptor_out`; both appear only once complete.
+fn write_layer(
+    compress: CompressOptions,
+    blob_out: &Path,
+    descriptor_out: &Path,
+    write_tar: impl FnOnce(&mut dyn StreamSink) -> Result<()>,
+) -> Result<LayerDescriptor> {
     let mut blob = AtomicFile::create(blob_out)?;
     let writer = BufWriter::with_capacity(1 << 20, &mut blob);
-    let (writer, compressed) = compress_stream(writer, options.compress, |out| {
-        options.write_tar(entries, out)
-    })?;
+    let (writer, compressed) = compress_stream(writer, compress, write_tar)?;
     writer
         .into_inner()
         .map_err(|e| blame_output(e.into_error(), |e| Error::io("writing", blob_out, e)))?;
-    let descriptor = LayerDescriptor::new(options.compress.compression, compressed);
+    let descriptor = LayerDescriptor::new(compress.compression, compressed);
     // Created only now, so that its temporary is never idle for long (see
     // `crate::atomic`'s sweep of stale temporaries).
     let mut descriptor_file = AtomicFile::create(descriptor_out)?;

@@ -55,24 +55,26 @@ pub struct Header<'a> {
 /// Writes tar entries to `W`.
 pub struct TarWriter<W> {
     out: W,
-    dir_slash: bool,
+    /// Byte for byte as Go's archive/tar writes a header it chooses the
+    /// format of (ko's layers): names as given (no `/` added to
+    /// directories), PAX extended headers named `DIR/PaxHeaders.0/FILE`
+    /// with mode and time 0, and the USTAR name split or the PAX `path`
+    /// record chosen as Go chooses them.
+    like_go: bool,
 }
 
 impl<W: Write> TarWriter<W> {
     pub fn new(out: W) -> Self {
         TarWriter {
             out,
-            dir_slash: true,
+            like_go: false,
         }
     }
 
-    /// Directory names without the trailing `/`, as Go's archive/tar writes
-    /// them when not asked to (ko's Windows layers).
-    pub fn without_dir_slash(out: W) -> Self {
-        TarWriter {
-            out,
-            dir_slash: false,
-        }
+    /// A writer whose output is what Go's archive/tar writes for the same
+    /// headers (ko's layers; see `like_go`).
+    pub fn like_go(out: W) -> Self {
+        TarWriter { out, like_go: true }
     }
 
     /// Writes a header and then exactly `header.size` bytes from `data`.
@@ -84,11 +86,18 @@ impl<W: Write> TarWriter<W> {
     /// The header block (after a PAX header, if the entry needs one).
     fn write_header(&mut self, header: &Header<'_>) -> io::Result<()> {
         let name = match header.kind {
-            EntryType::Dir if self.dir_slash => format!("{}/", header.path),
+            EntryType::Dir if !self.like_go => format!("{}/", header.path),
             _ => header.path.to_string(),
         };
-        let (name_field, prefix_field) = split_name(&name).unwrap_or(("", ""));
+        let split = if self.like_go {
+            split_name_as_go(&name)
+        } else {
+            split_name(&name)
+        };
+        let (name_field, prefix_field) = split.unwrap_or(("", ""));
+        let non_ascii = self.like_go && (!name.is_ascii() || !header.link.is_ascii());
         if name_field.is_empty()
+            || non_ascii
             || header.link.len() > 100
             || header.size > MAX_OCTAL_11
             || header.uid > MAX_OCTAL_7
@@ -98,7 +107,12 @@ impl<W: Write> TarWriter<W> {
         {
             self.write_pax(header, &name, name_field.is_empty())?;
         }
-        let short_name = if name_field.is_empty() {
+        // Go keeps the ASCII characters of a name it records in PAX.
+        let ascii_name: String;
+        let short_name = if name_field.is_empty() && self.like_go {
+            ascii_name = name.chars().filter(char::is_ascii).collect();
+            truncate(&ascii_name, 100)
+        } else if name_field.is_empty() {
             truncate(&name, 100)
         } else {
             name_field
@@ -128,10 +142,11 @@ impl<W: Write> TarWriter<W> {
             header.mtime.to_string(),
         );
         let mut records: Vec<(&str, &[u8])> = Vec::new();
-        if long_name {
+        let non_ascii = self.like_go && !name.is_ascii();
+        if long_name || non_ascii {
             records.push(("path", name.as_bytes()));
         }
-        if header.link.len() > 100 {
+        if header.link.len() > 100 || (self.like_go && !header.link.is_ascii()) {
             records.push(("linkpath", header.link.as_bytes()));
         }
         if header.size > MAX_OCTAL_11 {
@@ -147,23 +162,40 @@ impl<W: Write> TarWriter<W> {
             records.push(("mtime", mtime.as_bytes()));
         }
         records.extend(header.pax.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
+        if self.like_go {
+            // Go writes every record in key order.
+            records.sort_by(|a, b| a.0.cmp(b.0));
+        }
         let mut body = Vec::new();
         for (key, value) in records {
             body.extend_from_slice(&pax_record(key, value));
         }
-        let base = name.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-        let pax_name = format!("PaxHeaders/{}", truncate(base, 80));
-        let block = ustar_block(
-            &pax_name,
-            "",
-            b'x',
-            0o644,
-            0,
-            0,
-            body.len() as u64,
-            header.mtime.min(MAX_OCTAL_11),
-            "",
-        );
+        let block = if self.like_go {
+            // Go: path.Join(dir, "PaxHeaders.0", file), ASCII only, cut to
+            // 100 bytes, mode and time 0 (archive/tar, writePAXHeader and
+            // writeRawFile).
+            let joined = match name.rfind('/') {
+                Some(i) => format!("{}PaxHeaders.0/{}", &name[..=i], &name[i + 1..]),
+                None => format!("PaxHeaders.0/{name}"),
+            };
+            let ascii: String = joined.chars().filter(char::is_ascii).collect();
+            let pax_name = truncate(&ascii, 100).trim_end_matches('/');
+            ustar_block(pax_name, "", b'x', 0, 0, 0, body.len() as u64, 0, "")
+        } else {
+            let base = name.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+            let pax_name = format!("PaxHeaders/{}", truncate(base, 80));
+            ustar_block(
+                &pax_name,
+                "",
+                b'x',
+                0o644,
+                0,
+                0,
+                body.len() as u64,
+                header.mtime.min(MAX_OCTAL_11),
+                "",
+            )
+        };
         self.out.write_all(&block)?;
         self.write_data(body.len() as u64, &body[..])
     }
@@ -215,6 +247,29 @@ fn split_name(name: &str) -> Option<(&str, &str)> {
     let cut = name[..limit].rfind('/')?;
     let (prefix, rest) = (&name[..cut], &name[cut + 1..]);
     (!rest.is_empty() && rest.len() <= 100 && prefix.len() <= 155).then_some((rest, prefix))
+}
+
+/// Go's `splitUSTARPath`: a name over 100 bytes is split at the last `/`
+/// within its first 156 bytes (155 of a directory's); never at a leading
+/// `/`, never a non-ASCII name.
+fn split_name_as_go(name: &str) -> Option<(&str, &str)> {
+    if name.len() <= 100 {
+        return name.is_ascii().then_some((name, ""));
+    }
+    if !name.is_ascii() {
+        return None;
+    }
+    let length = if name.len() > 156 {
+        156
+    } else if name.ends_with('/') {
+        name.len() - 1
+    } else {
+        name.len()
+    };
+    let cut = name[..length].rfind('/')?;
+    let (prefix, rest) = (&name[..cut], &name[cut + 1..]);
+    (cut > 0 && !rest.is_empty() && rest.len() <= 100 && prefix.len() <= 155)
+        .then_some((rest, prefix))
 }
 
 fn truncate(s: &str, max: usize) -> &str {
