@@ -39,9 +39,11 @@ pub use image::base::BaseSpec;
 pub use image::binary_check::check as check_binary_platform;
 pub use image::compress::{CompressOptions, Compression};
 pub use image::config::{rfc3339, ConfigEdits, History};
+pub use image::descriptor::LayerDescriptor;
 pub use image::export::{export, ExportOptions, Format as ExportFormat};
 pub use image::index::{build as index, IndexOptions};
 pub use image::layer::{assemble as assemble_layer, Defaults, EntrySpec, LayerOptions, Source};
+pub use image::layer::{assemble_ko as assemble_ko_layer, ko as ko_layer};
 pub use image::platform::Platform;
 pub use image::referrers::attach as attach_artifact;
 

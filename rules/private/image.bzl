@@ -3,7 +3,7 @@ given several `platforms`, the binary is built for each through a transition
 and the images are joined into one image index, as `ko build --platform` does."""
 
 load(":index.bzl", "index_action")
-load(":layer.bzl", "KODATA", "files_layer", "layer_action")
+load(":layer.bzl", "KODATA", "files_layer", "history_created", "layer_action")
 load(":providers.bzl", "ImageInfo", "LayerInfo", "TOOLCHAIN", "TargetPlatformInfo", "params_args", "rko_binary")
 load(":transition.bzl", "TRANSITION_ALLOWLIST", "platforms_transition")
 
@@ -13,9 +13,9 @@ def _json_string(text):
 def _ko_history(ctx, name, app, layers):
     """ko's config history entries (each layer's, then the binary's), as a JSON file for append --history-file."""
     created_by = _json_string("ko build ko://" + ctx.attr.importpath)
-    entry = '{"author":"ko","created":%d,"created_by":%s,"comment":%s}'
-    entries = [entry % (layer.created, created_by, _json_string(layer.comment)) for layer in layers]
-    entries.append(entry % (ctx.attr.created, created_by, _json_string("go build output, at /ko-app/" + app)))
+    entry = '{"author":"ko","created":%s,"created_by":%s,"comment":%s}'
+    entries = [entry % (history_created(layer.created), created_by, _json_string(layer.comment)) for layer in layers]
+    entries.append(entry % (str(ctx.attr.created), created_by, _json_string("go build output, at /ko-app/" + app)))
     history = ctx.actions.declare_file(name + ".history.json")
     ctx.actions.write(history, "[%s]\n" % ",".join(entries))
     return history
@@ -68,10 +68,9 @@ def _builds(ctx):
 
 def _file_layers(ctx, rko):
     """The layers below the binary, in order: `kodata`'s, then `layers`."""
-    layers = []
-    if ctx.files.kodata:
-        name = ctx.label.name + ".kodata"
-        layers.append(files_layer(ctx, rko, name, ctx.files.kodata, KODATA, ctx.attr.kodata_strip_prefix, ctx.attr.kodata_created))
+    # ko gives every image a kodata layer, empty (/var/run/ko alone) or not.
+    name = ctx.label.name + ".kodata"
+    layers = [files_layer(ctx, rko, name, ctx.files.kodata, KODATA, ctx.attr.kodata_strip_prefix, ctx.attr.kodata_created)]
     return layers + [target[LayerInfo] for target in ctx.attr.layers]
 
 def _config_args(ctx, args):
@@ -99,10 +98,11 @@ def _image(ctx, rko, build, layers):
         ctx,
         rko,
         build.name + ".bin",
-        ["%s=/ko-app/%s" % (build.binary.path, app)],
+        ["%s=%s" % (build.binary.path, app)],
         [build.binary],
         ctx.attr.created,
         "binary (%s)" % build.platform,
+        "--ko-app",
     )
     layout = ctx.actions.declare_directory(build.name)
     digest = ctx.actions.declare_file(build.name + ".digest")
@@ -178,7 +178,7 @@ _ATTRS = {
     "base_name": attr.string(doc = "Recorded as org.opencontainers.image.base.name."),
     "kodata": attr.label_list(doc = "Files for /var/run/ko (KO_DATA_PATH); one layer, shared by every platform.", allow_files = True),
     "kodata_strip_prefix": attr.string(doc = "Strip this from kodata paths; default: everything up to `kodata/`."),
-    "kodata_created": attr.int(doc = "Modification time of the kodata files (KO_DATA_DATE_EPOCH).", default = 0),
+    "kodata_created": attr.int(doc = "Modification time of the kodata files (KO_DATA_DATE_EPOCH); negative (the default) as ko without it: time 0 in the layer, 0001-01-01 in the history.", default = -1),
     "layers": attr.label_list(doc = "ko_layer targets, below the binary in this order (after `kodata`'s layer): a package's kodata as a ko_layer is built once for all its images and platforms.", providers = [LayerInfo]),
     "entrypoint": attr.string_list(doc = "Overrides ko's entrypoint /ko-app/NAME."),
     "args": attr.string_list(doc = "Fixed arguments after the entrypoint (the image's Cmd)."),
@@ -187,7 +187,7 @@ _ATTRS = {
     "annotations": attr.string_dict(doc = "Manifest annotations (and, with several platforms, the index's, as ko does)."),
     "user": attr.string(doc = "The user the container runs as."),
     "workdir": attr.string(doc = "The container's working directory."),
-    "created": attr.int(doc = "Creation time and binary mtime, seconds since the epoch (SOURCE_DATE_EPOCH).", default = 0),
+    "created": attr.int(doc = "Creation time, seconds since the epoch (SOURCE_DATE_EPOCH); ko leaves the binary's mtime 0.", default = 0),
     "tag": attr.string(doc = "The image's name in the layout's index.json.", default = "latest"),
     "_target_platform": attr.label(
         default = Label("//rules/platforms:target"),

@@ -5,14 +5,20 @@ load(":providers.bzl", "LayerInfo", "TOOLCHAIN", "params_args", "rko_binary")
 
 KODATA = "/var/run/ko"
 
-def layer_action(ctx, rko, name, entries, inputs, mtime, what):
-    """`rko assemble-layer` of `entries` (SRC=DEST); returns struct(blob, descriptor)."""
+def layer_action(ctx, rko, name, entries, inputs, mtime, what, flag = "--file"):
+    """`rko assemble-layer` of `entries` (SRC=DEST), each after `flag`;
+    returns struct(blob, descriptor). With `flag = "--ko-data-file"`, ko's
+    own kodata layer (`--ko-data`), with `--ko-app`, ko's binary layer."""
     blob = ctx.actions.declare_file(name + ".tar.gz")
     descriptor = ctx.actions.declare_file(name + ".json")
     args = params_args(ctx, "assemble-layer")
+    if flag == "--ko-data-file":
+        args.add("--ko-data")
     for entry in entries:
-        args.add("--file", entry)
-    args.add("--mtime", str(mtime))
+        args.add(flag, entry)
+    if flag != "--ko-app":
+        # A negative time is ko's "unset": 0 in the tar (see history_created).
+        args.add("--mtime", str(max(mtime, 0)))
     args.add("--out", blob)
     args.add("--descriptor", descriptor)
     ctx.actions.run(
@@ -39,6 +45,15 @@ def _dest(file, strip_prefix):
         return file.basename
     return path[marker + len("kodata/"):]
 
+# Go's zero time, 0001-01-01T00:00:00Z, in seconds (too big for Bazel's
+# 32-bit ints, hence a string): what ko dates kodata at without
+# KO_DATA_DATE_EPOCH.
+GO_ZERO_TIME = "-62135596800"
+
+def history_created(created):
+    """The history entry's time of a layer made at `created` (negative: unset, as ko)."""
+    return str(created) if created >= 0 else GO_ZERO_TIME
+
 def history_comment(directory):
     """The config history comment ko writes for a layer of files at `directory`."""
     if directory == KODATA:
@@ -47,12 +62,16 @@ def history_comment(directory):
 
 def files_layer(ctx, rko, name, files, directory, strip_prefix, mtime):
     """A LayerInfo for `files` placed below `directory`."""
-    entries = [
-        "%s=%s/%s" % (f.path, directory.rstrip("/"), _dest(f, strip_prefix))
-        for f in files
-    ]
-    what = "kodata" if directory == KODATA else directory
-    layer = layer_action(ctx, rko, name, entries, files, mtime, what)
+    if directory == KODATA:
+        # ko's own kodata layer, entry for entry (the same diffID as ko's).
+        entries = ["%s=%s" % (f.path, _dest(f, strip_prefix)) for f in files]
+        layer = layer_action(ctx, rko, name, entries, files, mtime, "kodata", "--ko-data-file")
+    else:
+        entries = [
+            "%s=%s/%s" % (f.path, directory.rstrip("/"), _dest(f, strip_prefix))
+            for f in files
+        ]
+        layer = layer_action(ctx, rko, name, entries, files, mtime, directory)
     return LayerInfo(
         blob = layer.blob,
         descriptor = layer.descriptor,

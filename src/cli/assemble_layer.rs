@@ -54,6 +54,22 @@ pub struct Args {
     /// (PAX record MSWINDOWS.rawsd) Windows needs to execute it.
     #[arg(long)]
     windows: bool,
+    /// ko's binary layer of the Go binary SRC, as ko v0.19.1 writes it
+    /// (`ko-app`, then `/ko-app/NAME`, times 0): the same diffID as ko's.
+    /// Takes no other entries; --mtime, modes and owners do not apply.
+    #[arg(long, value_name = "SRC=NAME", conflicts_with_all = ["files", "trees", "symlinks", "dirs", "ko_data", "ko_data_files"])]
+    ko_app: Option<String>,
+    /// ko's kodata layer, as ko v0.19.1 writes it, dated --mtime: of the
+    /// directory DIR (which may be missing), or without DIR of the
+    /// --ko-data-file entries; with neither, /var/run/ko alone, as ko adds
+    /// to an image without kodata. Symlinks in DIR are followed and must
+    /// stay inside it (or --allow-root).
+    #[arg(long, value_name = "DIR", num_args = 0..=1, conflicts_with_all = ["files", "trees", "symlinks", "dirs"])]
+    ko_data: Option<Option<PathBuf>>,
+    /// A file of ko's kodata layer (with --ko-data and no DIR): SRC at PATH
+    /// inside kodata/; repeat for each.
+    #[arg(long = "ko-data-file", value_name = "SRC=PATH", requires = "ko_data")]
+    ko_data_files: Vec<String>,
     /// Compression threads [default: all cores]. Never changes the output.
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
@@ -66,6 +82,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args, results: Results) -> Result<()> {
+    if let Some(descriptor) = ko_layer(&args)? {
+        results.print(&descriptor.digest, true);
+        return Ok(());
+    }
     let mut specs = Vec::new();
     for value in &args.files {
         let (src, dest) = split_pair("--file", value, "SRC=DEST")?;
@@ -121,6 +141,52 @@ pub fn run(args: Args, results: Results) -> Result<()> {
     // The descriptor file holds the digest too.
     results.print(&descriptor.digest, true);
     Ok(())
+}
+
+/// One of ko's own layers, when --ko-app, --ko-data or --ko-data-file ask for it.
+fn ko_layer(args: &Args) -> Result<Option<rko::LayerDescriptor>> {
+    let compress = CompressOptions {
+        compression: args.compression.parse::<Compression>()?,
+        level: args.level,
+        jobs: jobs(args.jobs),
+    };
+    let (entries, mtime) = if let Some(value) = &args.ko_app {
+        let (src, name) = split_pair("--ko-app", value, "SRC=NAME")?;
+        let pax = Default::default();
+        (
+            rko::ko_layer::binary_entries(src.as_ref(), name, args.windows, pax)?,
+            0,
+        )
+    } else if let Some(Some(dir)) = &args.ko_data {
+        if !args.ko_data_files.is_empty() {
+            return Err(Error::invalid(
+                "--ko-data DIR and --ko-data-file: give one or the other",
+            ));
+        }
+        let root = args
+            .allow_root
+            .as_ref()
+            .map(|r| r.canonicalize().unwrap_or(r.clone()));
+        (
+            rko::ko_layer::kodata_entries(dir, root.as_deref(), args.windows)?,
+            args.mtime,
+        )
+    } else if args.ko_data.is_some() {
+        let files = args
+            .ko_data_files
+            .iter()
+            .map(|v| {
+                split_pair("--ko-data-file", v, "SRC=PATH").map(|(s, d)| (s.into(), d.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        (
+            rko::ko_layer::kodata_entries_from_files(&files, args.windows)?,
+            args.mtime,
+        )
+    } else {
+        return Ok(None);
+    };
+    rko::assemble_ko_layer(entries, mtime, compress, &args.out, &args.descriptor).map(Some)
 }
 
 fn octal(flag: &str, value: &str) -> Result<u32> {

@@ -674,7 +674,11 @@ mod tests {
             }
             Look::Created => {
                 let kodata = settings.kodata_mtime.map(|t| t.to_string());
-                format!("{} {}", settings.created, kodata.as_deref().unwrap_or("zero"))
+                format!(
+                    "{} {}",
+                    settings.created,
+                    kodata.as_deref().unwrap_or("zero")
+                )
             }
             Look::Tags => settings.publish.tags.join(","),
             Look::Insecure => settings.insecure_registries.join(" "),

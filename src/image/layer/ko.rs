@@ -123,6 +123,108 @@ pub fn kodata_entries(
     Ok(walk.entries)
 }
 
+/// The kodata layer ko would write for a `kodata/` directory holding just
+/// `files` (each a regular file and its path inside `kodata/`), as a build
+/// system that lists files rather than directories has them.
+pub fn kodata_entries_from_files(files: &[(PathBuf, String)], windows: bool) -> Result<Vec<Entry>> {
+    let mut tree = Tree::default();
+    for (source, dest) in files {
+        let parts: Vec<&str> = dest
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        if parts.is_empty() || parts.contains(&"..") {
+            return Err(Error::invalid(format!(
+                "kodata file {dest:?} ({}) names no path inside kodata/",
+                source.display()
+            )));
+        }
+        let meta = std::fs::metadata(source).with_path("reading", source)?;
+        if !meta.is_file() {
+            return Err(Error::file(source, "is not a regular file"));
+        }
+        tree.insert(&parts, source, meta.len())?;
+    }
+    let (dirs, chroot): (&[&str], &str) = if windows {
+        (
+            &[
+                "Hives",
+                "Files",
+                "Files/var",
+                "Files/var/run",
+                "Files/var/run/ko",
+            ],
+            "Files/var/run/ko",
+        )
+    } else {
+        (&["/var", "/var/run", "/var/run/ko"], "/var/run/ko")
+    };
+    let mut entries: Vec<Entry> = dirs.iter().map(|d| dir(d)).collect();
+    tree.emit(chroot, windows, &mut entries);
+    Ok(entries)
+}
+
+/// Files by path, as `filepath.Walk` would meet them.
+#[derive(Default)]
+struct Tree(std::collections::BTreeMap<Vec<u8>, Node>);
+
+enum Node {
+    Dir(Tree),
+    File(PathBuf, u64),
+}
+
+impl Tree {
+    fn insert(&mut self, parts: &[&str], source: &Path, size: u64) -> Result<()> {
+        let clash = || {
+            Error::invalid(format!(
+                "kodata path {:?} is given twice, or as a file and a directory",
+                parts.join("/")
+            ))
+        };
+        let key = parts[0].as_bytes().to_vec();
+        if parts.len() == 1 {
+            if self.0.contains_key(&key) {
+                return Err(clash());
+            }
+            self.0.insert(key, Node::File(source.to_path_buf(), size));
+            return Ok(());
+        }
+        match self
+            .0
+            .entry(key)
+            .or_insert_with(|| Node::Dir(Tree::default()))
+        {
+            Node::Dir(tree) => tree.insert(&parts[1..], source, size),
+            Node::File(..) => Err(clash()),
+        }
+    }
+
+    fn emit(&self, chroot: &str, windows: bool, out: &mut Vec<Entry>) {
+        // BTreeMap's byte order is Go's name order.
+        for (name, node) in &self.0 {
+            let path = format!("{chroot}/{}", String::from_utf8_lossy(name));
+            match node {
+                Node::Dir(tree) => {
+                    out.push(dir(&path));
+                    tree.emit(&path, windows, out);
+                }
+                Node::File(source, size) => {
+                    let pax = if windows {
+                        windows_pax()
+                    } else {
+                        PaxRecords::new()
+                    };
+                    let kind = Kind::File {
+                        source: Source::Path(source.clone()),
+                        size: *size,
+                    };
+                    out.push(entry(path, kind, pax));
+                }
+            }
+        }
+    }
+}
+
 /// `filepath.Walk` over a kodata tree, with ko's `walkRecursive` callback.
 struct Walk {
     entries: Vec<Entry>,
@@ -290,6 +392,28 @@ mod tests {
             !names(&windows).iter().any(|n| n.contains("link")),
             "symlinks are skipped on Windows"
         );
+    }
+
+    #[test]
+    fn listed_files_give_the_layer_their_directory_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let kodata = dir.path().join("kodata");
+        std::fs::create_dir_all(kodata.join("sub")).unwrap();
+        let mut files = Vec::new();
+        for (path, content) in [("sub/nested.txt", "n"), ("a.txt", "aa"), ("sub.txt", "s")] {
+            std::fs::write(kodata.join(path), content).unwrap();
+            files.push((kodata.join(path), path.to_string()));
+        }
+        let walked = names(&kodata_entries(&kodata, None, false).unwrap());
+        assert_eq!(
+            names(&kodata_entries_from_files(&files, false).unwrap()),
+            walked
+        );
+        files.push((kodata.join("a.txt"), "sub".to_string()));
+        let err = kodata_entries_from_files(&files, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"sub\""), "{err}");
     }
 
     #[test]
