@@ -185,8 +185,8 @@ fn least_recently_used_entries_go_first_and_recent_ones_stay() {
     );
     assert_eq!(
         cached_layers(&state),
-        2,
-        "the layers of b and c went with them"
+        3,
+        "the layers of b and c went with them (a's and d's binaries, and the empty kodata layer ko gives every image)"
     );
 
     // What went is built again, to the same image; what stayed is reused.
@@ -195,10 +195,10 @@ fn least_recently_used_entries_go_first_and_recent_ones_stay() {
     let want: Vec<String> = first.values().cloned().collect();
     assert_eq!(again, want, "the same digests after eviction");
     for (name, counts) in [
-        ("a", "0 layers built, 1 from cache"),
-        ("b", "1 layers built, 0 from cache"),
-        ("c", "1 layers built, 0 from cache"),
-        ("d", "0 layers built, 1 from cache"),
+        ("a", "0 layers built, 2 from cache"),
+        ("b", "1 layers built, 1 from cache"),
+        ("c", "1 layers built, 1 from cache"),
+        ("d", "0 layers built, 2 from cache"),
     ] {
         assert_eq!(layer_counts(&stderr, name), counts, "{name}");
     }
@@ -270,8 +270,8 @@ fn prune_all_keeps_what_a_running_build_holds_and_empties_the_rest() {
     build(&state, &module, &["a"], "off");
     assert_eq!(
         cached_layers(&state),
-        3,
-        "e's binary and kodata layers, a's binary layer"
+        4,
+        "e's binary and kodata layers, a's binary and (empty) kodata layers"
     );
 
     // A second rko builds e and stops inside go build: it holds e's binary
@@ -348,7 +348,8 @@ fn kocache_stays_under_its_cap_while_edits_pile_up() {
         sizes.windows(2).all(|w| w[1].0 > w[0].0) && sizes[5].0 > cap,
         "without a cap every edit adds a layer: {sizes:?}"
     );
-    assert_eq!(cached_layers(&unbounded), 7);
+    // Six binaries and the one empty kodata layer they share.
+    assert_eq!(cached_layers(&unbounded), 7 + 1);
 }
 
 #[test]
@@ -363,7 +364,7 @@ fn info_reports_path_size_cap_and_entries_by_kind() {
     assert_eq!(info["cap"], "3.0 MB (3000000 bytes)");
     assert_eq!(bytes_in(&info["size"]), cache_bytes(&state));
     assert_eq!(entries_in(&info["bin"]), 2, "{info:?}");
-    assert_eq!(entries_in(&info["layers"]), 3, "{info:?}");
+    assert_eq!(entries_in(&info["layers"]), 4, "{info:?}");
     assert_eq!(entries_in(&info["bases"]), 0, "{info:?}");
     // Each `go list` answer is kept under the target as given (`./cmd/e`)
     // and under its import path, as `rko resolve` names it.
