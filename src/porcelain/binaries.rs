@@ -7,6 +7,7 @@
 //! to the same file name. `--verify-cache` builds the reused ones too, and
 //! fails if Go now makes another binary.
 
+use super::announce::Announcer;
 use super::build::Context;
 use super::cache::{self, BinarySlot};
 use super::fingerprint::{self, Inputs, Observer, Recorded, Snapshot};
@@ -61,11 +62,11 @@ impl Spec {
 }
 
 /// Every wanted binary, in order (the same one, wanted twice, shared).
-pub fn binaries(cx: Context, wanted: &[Wanted]) -> Result<Vec<Arc<Binary>>> {
+pub fn binaries(cx: Context, wanted: &[Wanted], announcer: &Announcer) -> Result<Vec<Arc<Binary>>> {
     let go = goinputs::resolve_go(&cx.settings.go, cx.env, cx.work_dir);
     let specs = wanted
         .iter()
-        .map(|w| spec(cx, w, go.as_deref()))
+        .map(|w| spec(cx, w, go.as_deref(), announcer))
         .collect::<Result<Vec<_>>>()?;
     let mut unique: BTreeMap<&str, &Spec> = BTreeMap::new();
     for spec in &specs {
@@ -142,7 +143,7 @@ pub fn binaries(cx: Context, wanted: &[Wanted]) -> Result<Vec<Arc<Binary>>> {
 
 /// A binary's spec: its flags and ldflags rendered for its platform (as
 /// ko's `createBuildArgs` does), its settings' digest and its group.
-fn spec(cx: Context, wanted: &Wanted, go: Option<&Path>) -> Result<Spec> {
+fn spec(cx: Context, wanted: &Wanted, go: Option<&Path>, announcer: &Announcer) -> Result<Spec> {
     let Wanted {
         package,
         plan,
@@ -176,7 +177,8 @@ fn spec(cx: Context, wanted: &Wanted, go: Option<&Path>) -> Result<Spec> {
         build.dir.display(),
         gobuild::build_args(&build)
     );
-    log::info!("Building {} for {platform}", package.import_path);
+    let line = format!("Building {} for {platform}", package.import_path);
+    announcer.after_base(&package.import_path, line);
     Ok(Spec {
         key,
         name: package.binary_name(),

@@ -10,6 +10,7 @@
 //! given, base images from a registry or the daemon are resolved (and
 //! kodata layers made) while `go build` runs.
 
+use super::announce::Announcer;
 use super::base_image::BaseImage;
 use super::binaries::{self, Binary, Wanted};
 use super::cache::{Cache, Scratch};
@@ -105,13 +106,14 @@ pub fn build_all(cx: Context, targets: &[String]) -> Result<Vec<Built>> {
         .map(|package| plan::for_package(cx.settings, cx.config, package))
         .collect::<Result<Vec<_>>>()?;
     let pairs: Vec<(Package, PackagePlan)> = packages.into_iter().zip(plans).collect();
+    let announcer = Announcer::default();
     let (bases, prepared, binaries) = match &cx.settings.platforms {
         plan::Platforms::List(platforms)
             if pairs.iter().any(|(_, plan)| waits(&plan.base_image)) =>
         {
-            overlapped(cx, &pairs, platforms)?
+            overlapped(cx, &pairs, platforms, &announcer)?
         }
-        _ => in_turn(cx, &pairs)?,
+        _ => in_turn(cx, &pairs, &announcer)?,
     };
     let work: Vec<(usize, Platform)> = prepared
         .iter()
@@ -155,8 +157,8 @@ fn waits(base: &str) -> bool {
 }
 
 /// Bases first (the platforms may come from them), then the binaries.
-fn in_turn(cx: Context, pairs: &[(Package, PackagePlan)]) -> Result<Ready> {
-    let (bases, prepared) = bases_and_prepared(cx, pairs)?;
+fn in_turn(cx: Context, pairs: &[(Package, PackagePlan)], announcer: &Announcer) -> Result<Ready> {
+    let (bases, prepared) = bases_and_prepared(cx, pairs, announcer)?;
     let wanted: Vec<Wanted> = prepared
         .iter()
         .flat_map(|p| {
@@ -167,7 +169,7 @@ fn in_turn(cx: Context, pairs: &[(Package, PackagePlan)]) -> Result<Ready> {
             })
         })
         .collect();
-    let binaries = binaries::binaries(cx, &wanted)?;
+    let binaries = binaries::binaries(cx, &wanted, announcer)?;
     Ok((bases, prepared, binaries))
 }
 
@@ -178,6 +180,7 @@ fn overlapped(
     cx: Context,
     pairs: &[(Package, PackagePlan)],
     platforms: &[Platform],
+    announcer: &Announcer,
 ) -> Result<Ready> {
     // In the order `prepare` lists them: each import path, each platform.
     let wanted: Vec<Wanted> = pairs
@@ -191,8 +194,8 @@ fn overlapped(
         })
         .collect();
     let (ready, binaries) = std::thread::scope(|scope| {
-        let ready = scope.spawn(|| bases_and_prepared(cx, pairs));
-        let binaries = binaries::binaries(cx, &wanted);
+        let ready = scope.spawn(|| bases_and_prepared(cx, pairs, announcer));
+        let binaries = binaries::binaries(cx, &wanted, announcer);
         (crate::parallel::joined(ready), binaries)
     });
     let (bases, prepared) = ready?;
@@ -203,12 +206,13 @@ fn overlapped(
 fn bases_and_prepared(
     cx: Context,
     pairs: &[(Package, PackagePlan)],
+    announcer: &Announcer,
 ) -> Result<(BTreeMap<String, BaseImage>, Vec<Prepared>)> {
     let plans: Vec<&PackagePlan> = pairs.iter().map(|(_, plan)| plan).collect();
     let bases = resolve_bases(cx, &plans)?;
     let prepared = parallel::map(pairs, cx.jobs, |(package, plan)| {
         let jobs = parallel::share(cx.jobs, pairs.len());
-        prepare(cx, package, plan, &bases[&plan.base_image], jobs)
+        prepare(cx, package, plan, &bases[&plan.base_image], jobs, announcer)
     })?;
     Ok((bases, prepared))
 }
@@ -239,6 +243,7 @@ fn prepare(
     plan: &PackagePlan,
     base: &BaseImage,
     jobs: usize,
+    announcer: &Announcer,
 ) -> Result<Prepared> {
     let platforms = match &cx.settings.platforms {
         plan::Platforms::List(list) => list.clone(),
@@ -247,12 +252,13 @@ fn prepare(
     for platform in platforms.iter().filter(|p| p.os != "linux") {
         check_base_has(&plan.base_image, &base.all_platforms()?, platform)?;
     }
-    match (base.name(), base.digest()) {
+    let base_line = match (base.name(), base.digest()) {
         (Some(name), Some(digest)) => {
-            log::info!("Using base {name}@{digest} for {}", package.import_path)
+            format!("Using base {name}@{digest} for {}", package.import_path)
         }
-        _ => log::info!("Using base {} for {}", plan.base_image, package.import_path),
-    }
+        _ => format!("Using base {} for {}", plan.base_image, package.import_path),
+    };
+    announcer.base(&package.import_path, base_line);
     let counters = Counters::default();
     let allowed_root = cx.settings.kodata_allowed_root.as_ref().map(|root| {
         let root = cx.work_dir.join(root);

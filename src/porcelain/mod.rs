@@ -10,6 +10,7 @@
 //! reads no environment variables, clock or working directory: those
 //! arrive as values.
 
+pub(crate) mod announce;
 pub(crate) mod base_image;
 pub(crate) mod binaries;
 pub(crate) mod build;
