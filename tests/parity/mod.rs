@@ -173,15 +173,15 @@ fn compare(stage: &Stage, fixture: &Fixture) -> Vec<Difference> {
     let fields: std::collections::BTreeSet<&String> =
         ko_seen.keys().chain(rko_seen.keys()).collect();
     // An image only one tool made is one difference, not one per field.
+    let image_of = |field: &str| {
+        let (image, _) = field.strip_prefix('[')?.split_once(']')?;
+        Some(format!("[{image}]"))
+    };
     let has = |seen: &Observation, image: &str| {
-        seen.keys()
-            .any(|k| k.split([' ', '{']).next() == Some(image))
+        seen.keys().any(|k| image_of(k).as_deref() == Some(image))
     };
-    let only_one_side = |field: &str| {
-        let image = field.split([' ', '{']).next().unwrap_or("");
-        (image.starts_with("image") && has(&ko_seen, image) != has(&rko_seen, image))
-            .then_some(image.to_string())
-    };
+    let only_one_side =
+        |field: &str| image_of(field).filter(|image| has(&ko_seen, image) != has(&rko_seen, image));
     let mut reported_images = Vec::new();
     for field in fields {
         if let Some(image) = only_one_side(field) {
@@ -244,7 +244,7 @@ fn explain_diff_id(
         return String::new();
     };
     let layer = |observer: &Observer, diff_id: &str| -> Result<Vec<tarview::Header>, String> {
-        for (_, image) in &observer.images {
+        for (_, _, image) in &observer.images {
             for pulled in std::iter::once(image).chain(image.children.values()) {
                 let Some(config) = &pulled.config else {
                     continue;

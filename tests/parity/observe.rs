@@ -43,8 +43,10 @@ pub struct Observer<'a> {
     pub stage: &'a Stage,
     pub fixture: &'a Fixture,
     pub outcome: &'a Outcome,
-    /// The images the tool printed, read back.
-    pub images: Vec<(String, Pulled)>,
+    /// The images the tool printed, read back, each named `[REPO]` by its
+    /// repository under the tool's `KO_DOCKER_REPO` (ko prints several in
+    /// no fixed order, so the order cannot name them).
+    pub images: Vec<(String, String, Pulled)>,
     names: Names,
 }
 
@@ -57,18 +59,26 @@ impl<'a> Observer<'a> {
             images: Vec::new(),
             names: Names::default(),
         };
-        for (i, reference) in printed_references(&outcome.stdout).iter().enumerate() {
-            let name = format!("image{}", i + 1);
+        for reference in printed_references(&outcome.stdout) {
+            let repository = view::repository_of(&reference);
+            let short = repository
+                .strip_prefix(&outcome.repo)
+                .unwrap_or(&repository)
+                .trim_start_matches('/');
+            let mut name = format!("[{short}]");
+            if observer.images.iter().any(|(n, _, _)| *n == name) {
+                name = format!("[{short}#{}]", observer.images.len() + 1);
+            }
             if let Some(digest) = reference.split('@').nth(1) {
                 observer.names.add(digest, name.clone());
             }
-            if let Ok(pulled) = Pulled::read(reference) {
+            if let Ok(pulled) = Pulled::read(&reference) {
                 for platform in pulled.children.keys() {
                     if let Some(digest) = child_digest(&pulled, platform) {
                         observer.names.add(&digest, format!("{name}{{{platform}}}"));
                     }
                 }
-                observer.images.push((name, pulled));
+                observer.images.push((name, reference.clone(), pulled));
             }
         }
         observer
@@ -103,18 +113,39 @@ impl<'a> Observer<'a> {
                 flatten(&format!("yaml[{i}]"), doc, &mut seen, self);
             }
         } else if success {
-            seen.insert("stdout".into(), self.normalize(&self.outcome.stdout));
+            // ko prints the references of several images in the order of a
+            // Go map (random); rko in the order asked: compared as sets.
+            let mut lines: Vec<String> = self
+                .outcome
+                .stdout
+                .lines()
+                .map(|l| self.normalize(l))
+                .collect();
+            lines.sort();
+            seen.insert("stdout".into(), lines.join("\n"));
         }
         self.observe_stderr(&mut seen);
         let prefix = format!("{}/", self.stage.registry);
         let prefix = self.outcome.repo.strip_prefix(&prefix).unwrap();
         for (repo, tags) in view::tags_under(&self.stage.registry, prefix) {
-            seen.insert(format!("tags {repo}"), self.normalize(&tags.join(" ")));
+            // The OCI referrers API's fallback (distribution-spec: a tag
+            // `sha256-HEX` holding an index of the referrers) apart from
+            // the tags a user asked for and cosign's.
+            let (fallback, tags): (Vec<String>, Vec<String>) = tags
+                .iter()
+                .map(|t| self.normalize(t))
+                .partition(|t| t.starts_with("sha256-") && !t.contains('.'));
+            for (field, mut list) in [("tags", tags), ("referrers fallback tags", fallback)] {
+                list.sort();
+                if !list.is_empty() {
+                    seen.insert(format!("{field} {repo}"), list.join(" "));
+                }
+            }
         }
-        for (name, pulled) in &self.images {
+        for (name, reference, pulled) in &self.images {
             self.observe_image(&mut seen, name, pulled);
             if self.fixture.sbom {
-                seen.insert(format!("{name} sbom"), self.sbom_kind(name));
+                seen.insert(format!("{name} sbom"), self.sbom_kind(reference));
             }
         }
         self.observe_files(&mut seen);
@@ -166,13 +197,9 @@ impl<'a> Observer<'a> {
     }
 
     /// `cosign download sbom`'s document kind for the image.
-    fn sbom_kind(&self, name: &str) -> String {
-        let reference = printed_references(&self.outcome.stdout)
-            .into_iter()
-            .nth(name.trim_start_matches("image").parse::<usize>().unwrap() - 1)
-            .unwrap();
+    fn sbom_kind(&self, reference: &str) -> String {
         let out = Command::new(peer("cosign"))
-            .args(["download", "sbom", "--allow-insecure-registry", &reference])
+            .args(["download", "sbom", "--allow-insecure-registry", reference])
             .output()
             .expect("cannot run cosign");
         if !out.status.success() {
