@@ -61,3 +61,16 @@ ensure_tools() {
     apt_update
     apt_install "${missing[@]}"
 }
+
+# fill_module_cache: downloads, once, the modules of the examples that have
+# third-party dependencies (examples/deps, and the golang.org/x/tools
+# commands the parity fixtures build from it) into the Go module cache; the
+# tests then build them with GOPROXY=off.
+fill_module_cache() {
+    (
+        cd examples/deps
+        export GOPROXY="$ONLINE_GOPROXY" GOFLAGS=-mod=mod
+        go mod download
+        go list -deps ./... golang.org/x/tools/cmd/{stringer,callgraph,digraph,gotype,eg} >/dev/null
+    ) || { echo "error: could not fill the Go module cache for examples/deps (is the module proxy reachable?)" >&2; exit 1; }
+}

@@ -52,6 +52,11 @@ pub struct Fixture {
     /// tool must end quietly (stdout itself is not compared).
     #[serde(default)]
     pub close_stdout: bool,
+    /// The tools load into the local daemon (podman's Docker API for ko,
+    /// the same storage for rko's podman); each printed image is compared
+    /// as `podman image inspect` shows it.
+    #[serde(default)]
+    pub local: bool,
 }
 
 impl Fixture {

@@ -14,6 +14,7 @@
 
 mod fixture;
 mod observe;
+mod podman;
 mod run;
 mod tarview;
 mod view;
@@ -63,6 +64,7 @@ fn every_fixture_matches_ko_or_its_difference_is_listed() {
         registry: registry.host(),
         base: push_base(&registry.host(), root.path()),
         root: root.path().to_path_buf(),
+        podman: podman::PodmanService::start(&root.path().join("podman")),
     };
     let listed: Vec<Listed> = serde_norway::from_str(
         &std::fs::read_to_string(repo_root().join("tests/parity/differences.yaml")).unwrap(),
@@ -163,11 +165,14 @@ fn every_fixture_matches_ko_or_its_difference_is_listed() {
 /// Runs both tools on `fixture` and lists every field that differs.
 fn compare(stage: &Stage, fixture: &Fixture) -> Vec<Difference> {
     stage.prepare(fixture);
+    // Each tool's results are read before the other runs: with -L both
+    // load the same names into the one daemon.
     let ko = stage.run(fixture, Tool::Ko);
-    let rko = stage.run(fixture, Tool::Rko);
     let ko_view = Observer::new(stage, fixture, &ko);
+    let ko_seen = ko_view.observe();
+    let rko = stage.run(fixture, Tool::Rko);
     let rko_view = Observer::new(stage, fixture, &rko);
-    let (ko_seen, rko_seen) = (ko_view.observe(), rko_view.observe());
+    let rko_seen = rko_view.observe();
     let mut differences = Vec::new();
     let missing = "(none)".to_string();
     let fields: std::collections::BTreeSet<&String> =

@@ -34,6 +34,8 @@ impl Names {
             let hex = digest.trim_start_matches("sha256:");
             text = text.replace(digest, &format!("<{name}>"));
             text = text.replace(&format!("sha256-{hex}"), &format!("sha256-<{name}>"));
+            // ko.local tags are the bare hex of the image's digest.
+            text = text.replace(hex, &format!("<{name}>"));
         }
         text
     }
@@ -71,6 +73,10 @@ impl<'a> Observer<'a> {
             }
             if let Some(digest) = reference.split('@').nth(1) {
                 observer.names.add(digest, name.clone());
+            }
+            let tag = reference.rsplit_once(':').map_or("", |(_, tag)| tag);
+            if tag.len() == 64 && tag.bytes().all(|b| b.is_ascii_hexdigit()) {
+                observer.names.add(&format!("sha256:{tag}"), name.clone());
             }
             if let Ok(pulled) = Pulled::read(&reference) {
                 for platform in pulled.children.keys() {
@@ -142,6 +148,9 @@ impl<'a> Observer<'a> {
                 }
             }
         }
+        if self.fixture.local {
+            self.observe_local(&mut seen);
+        }
         for (name, reference, pulled) in &self.images {
             self.observe_image(&mut seen, name, pulled);
             if self.fixture.sbom {
@@ -193,6 +202,35 @@ impl<'a> Observer<'a> {
         }
         for (platform, child) in &pulled.children {
             self.observe_image(seen, &format!("{name}{{{platform}}}"), child);
+        }
+    }
+
+    /// Each printed image as the local daemon has it.
+    fn observe_local(&self, seen: &mut Observation) {
+        for (i, reference) in printed_references(&self.outcome.stdout).iter().enumerate() {
+            let name = format!("[local{}]", i + 1);
+            let Some(mut image) = self.stage.podman.inspect(reference) else {
+                seen.insert(name, "not in the daemon".into());
+                continue;
+            };
+            // What podman computes of bytes the compressor decided, and
+            // when it loaded the image.
+            if let Some(image) = image.as_object_mut() {
+                for key in [
+                    "Id",
+                    "Digest",
+                    "RepoDigests",
+                    "Size",
+                    "VirtualSize",
+                    "Created",
+                    "NamesHistory",
+                    "GraphDriver",
+                    "ManifestType",
+                ] {
+                    image.remove(key);
+                }
+            }
+            flatten(&format!("{name} daemon"), &image, seen, self);
         }
     }
 

@@ -51,6 +51,8 @@ pub struct Stage {
     pub base: String,
     /// A scratch directory the whole run lives in.
     pub root: PathBuf,
+    /// podman's Docker API, for the fixtures that load into the daemon.
+    pub podman: super::podman::PodmanService,
 }
 
 /// What one tool did.
@@ -139,6 +141,9 @@ impl Stage {
         }
         for key in &fixture.unset {
             cmd.env_remove(key);
+        }
+        if fixture.local {
+            self.podman.serve(&mut cmd);
         }
         cmd.args(fixture.args.iter().map(|a| self.expand(a, &out, &repo)));
         let output = if fixture.close_stdout {
