@@ -191,6 +191,7 @@ fn find_tool(tool: &str) -> Option<PathBuf> {
         if let Some(go) = std::env::var_os("GO") {
             return Some(PathBuf::from(go));
         }
+        dirs.push("/usr/local/go/bin".into());
         dirs.push("/usr/lib/go-1.23/bin".into());
         dirs.push("/usr/lib/go/bin".into());
     }
