@@ -145,12 +145,14 @@ fn step_nothing_changed_nothing_is_built_or_uploaded(
     assert_eq!(stderr.matches("pushed 0 blobs").count(), 2, "{stderr}");
 }
 
-/// The index `rko build -B` wrote into `layout` for cmd/web, as skopeo reads it.
+/// The index `rko build -B` wrote into `layout` for cmd/web, as skopeo
+/// reads it (the layout's one image, unnamed, as ko writes it).
 fn web_index(layout: &Path) -> serde_json::Value {
-    json(&run_ok(skopeo("inspect").arg("--raw").arg(format!(
-        "oci:{}:ko.local/web:latest",
-        layout.display()
-    ))))
+    json(&run_ok(
+        skopeo("inspect")
+            .arg("--raw")
+            .arg(format!("oci:{}", layout.display())),
+    ))
 }
 
 /// The architecture of each image an index lists, in order.
@@ -177,21 +179,60 @@ fn two_platforms_give_an_index_with_an_aarch64_binary() {
                 "-B",
             ])
             .arg("--oci-layout-path")
-            .arg(&layout),
+            .arg(&layout)
+            .arg("--image-refs")
+            .arg(dir.path().join("refs")),
     );
     let index = web_index(&layout);
     assert_eq!(architectures(&index), ["amd64", "arm64"]);
-    let printed = stdout.trim();
-    assert!(
-        printed.ends_with(&format!("@{}", layout_digest(&layout))),
-        "the printed digest is the index's: {printed}"
+    // --image-refs: the index, then each of its images (ko's recorder).
+    let listed: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap().to_string())
+        .collect();
+    let refs: Vec<String> = std::iter::once(layout_digest(&layout))
+        .chain(listed)
+        .map(|digest| format!("{}@{digest}\n", layout.display()))
+        .collect();
+    assert_eq!(
+        fs::read_to_string(dir.path().join("refs")).unwrap(),
+        refs.concat()
     );
+    assert_eq!(
+        stdout.trim(),
+        format!("{}@{}", layout.display(), layout_digest(&layout)),
+        "the layout, the last publisher, names the index (as ko prints it)"
+    );
+    // builtin:static is named as the base of the index and of each image.
+    assert_eq!(
+        index["annotations"]["org.opencontainers.image.base.name"], "builtin:static",
+        "{index}"
+    );
+    for entry in index["manifests"].as_array().unwrap() {
+        let hex = entry["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:");
+        let image = read_json(&layout.join("blobs/sha256").join(hex));
+        assert_eq!(
+            image["annotations"]["org.opencontainers.image.base.name"], "builtin:static",
+            "{image}"
+        );
+        assert!(
+            image["annotations"]["org.opencontainers.image.base.digest"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("sha256:")),
+            "{image}"
+        );
+    }
     // The arm64 image's binary is an aarch64 ELF (e_machine 0xB7).
     let bundle = dir.path().join("arm");
     run_ok(
         skopeo("copy")
             .args(["--override-arch", "arm64"])
-            .arg(format!("oci:{}:ko.local/web:latest", layout.display()))
+            .arg(format!("oci:{}", layout.display()))
             .arg(format!("oci:{}:arm", bundle.display())),
     );
     let rootfs = unpack(&bundle, "arm", &dir.path().join("arm-bundle")).join("rootfs");
@@ -428,7 +469,7 @@ fn a_registry_base_image_serves_all_its_platforms() {
     );
 
     let layout = dir.path().join("layout");
-    let (stdout, _) = run_ok_with_stderr(
+    let (stdout, stderr) = run_ok_with_stderr(
         rko_build(&module, dir.path())
             .env("KO_DEFAULTBASEIMAGE", &base)
             .args(["main.go", "--push=false", "--platform=all", "-B"])
@@ -437,8 +478,12 @@ fn a_registry_base_image_serves_all_its_platforms() {
             .arg(&layout),
     );
     assert!(
-        stdout.starts_with("ko.local/web@sha256:"),
-        "a .go file names its package: {stdout}"
+        stderr.contains("Saving ko://example.com/multi/cmd/web"),
+        "a .go file names its package: {stderr}"
+    );
+    assert!(
+        stdout.starts_with(&format!("{}@sha256:", layout.display())),
+        "the layout, the last publisher, is printed: {stdout}"
     );
     let index = web_index(&layout);
     assert_eq!(

@@ -58,10 +58,21 @@ fn rootfs(layout: &Path, arch: &str, work: &Path) -> PathBuf {
     run_ok(
         skopeo("copy")
             .args(["--override-arch", arch])
-            .arg(format!("oci:{}:ko.local/app:latest", layout.display()))
+            .arg(format!("oci:{}", layout.display()))
             .arg(format!("oci:{}:{arch}", one.display())),
     );
     unpack(&one, arch, &work.join(format!("bundle-{arch}"))).join("rootfs")
+}
+
+/// The one image of the --oci-layout-path `layout` (unnamed, as ko writes
+/// it) copied into a layout at `out` that names it `app`, for umoci.
+fn named(layout: &Path, out: &Path) -> PathBuf {
+    run_ok(
+        skopeo("copy")
+            .arg(format!("oci:{}", layout.display()))
+            .arg(format!("oci:{}:app", out.display())),
+    );
+    out.to_path_buf()
 }
 
 /// A program printing what its ldflags set.
@@ -246,8 +257,11 @@ fn linux_capabilities_are_the_binarys_file_capabilities_as_ko_writes_them() {
     // The first image: permitted only; the program does not raise it, so
     // its nonroot bind to port 80 is refused.
     let bundle = unpack(
-        &dir.path().join("state0/layout"),
-        "ko.local/app:latest",
+        &named(
+            &dir.path().join("state0/layout"),
+            &dir.path().join("named0"),
+        ),
+        "app",
         &dir.path().join("bundle0"),
     );
     let refused = Container::start(&bundle, dir.path(), 80);
@@ -255,8 +269,11 @@ fn linux_capabilities_are_the_binarys_file_capabilities_as_ko_writes_them() {
     drop(refused);
     // The second image: effective, so the nonroot server binds port 80.
     let bundle = unpack(
-        &dir.path().join("state1/layout"),
-        "ko.local/app:latest",
+        &named(
+            &dir.path().join("state1/layout"),
+            &dir.path().join("named1"),
+        ),
+        "app",
         &dir.path().join("bundle"),
     );
     let getcap = run_ok(Command::new(require("getcap")).arg(bundle.join("rootfs/ko-app/app")));

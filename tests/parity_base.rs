@@ -88,7 +88,7 @@ fn the_default_base_has_time_zones_os_release_and_licences() {
     let named = dir.path().join("named");
     run_ok(
         skopeo("copy")
-            .arg(format!("oci:{}:ko.local/paris:latest", layout.display()))
+            .arg(format!("oci:{}", layout.display()))
             .arg(format!("oci:{}:paris", named.display())),
     );
     let bundle = unpack(&named, "paris", &dir.path().join("bundle"));

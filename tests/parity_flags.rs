@@ -443,18 +443,10 @@ fn sbom_go_version_m_is_go_version_m_output_as_in_ko() {
     );
     let written = fs::read_to_string(sbom_dir.join("hello-linux-amd64.go.version-m")).unwrap();
     assert_eq!(written, want);
+    // The SBOM goes to the registry with the image, never into the
+    // --oci-layout-path, which holds the image alone (ko: pkg/publish/layout.go).
     let index = read_json(&layout.join("index.json"));
-    let artifact = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["artifactType"] == "application/vnd.go.version-m")
-        .unwrap_or_else(|| panic!("no go.version-m artifact: {index}"));
-    let artifact = blob(&layout, artifact["digest"].as_str().unwrap());
-    assert_eq!(
-        artifact["subject"]["digest"],
-        layout_digest(&layout).as_str()
-    );
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1, "{index}");
 
     let two = dir.path().join("two");
     run_ok(

@@ -148,16 +148,22 @@ fn dir(path: &str) -> Entry {
     }
 }
 
-/// A blob of `layout`, checked against its digest when it is written.
-fn blob_entry(layout: &Layout, digest: &Digest) -> Result<Entry> {
+/// A blob of `layout` as the archive member `name`, checked against its
+/// digest when it is written.
+fn blob_entry(layout: &Layout, digest: &Digest, name: String) -> Result<Entry> {
     let size = layout.open_blob(digest)?.size();
     let source = Source::LayoutBlob {
         path: layout.blob_path(digest),
         digest: digest.clone(),
     };
-    Ok(file(blob_name(digest), source, size))
+    Ok(file(name, source, size))
 }
 
+/// The docker-save tarball go-containerregistry writes for ko's
+/// `--tarball` and `ko build -L` (`tarball.MultiRefWrite`): the config as
+/// `sha256:<hex>`, each layer once as `<hex>.tar.gz` in manifest order,
+/// then `manifest.json`; no directories. `docker load` and `podman load`
+/// read it.
 fn docker_entries(
     layout: &Layout,
     platform: Option<&Platform>,
@@ -165,24 +171,30 @@ fn docker_entries(
 ) -> Result<Vec<Entry>> {
     let image = layout.find_image(platform)?;
     let manifest = &image.manifest;
-    let mut blobs = vec![manifest.config().digest().clone()];
-    blobs.extend(manifest.layers().iter().map(|l| l.digest().clone()));
+    let config = manifest.config().digest();
+    let layer_name = |digest: &Digest| format!("{}.tar.gz", digest.digest());
     let description = [DockerManifest {
-        config: blob_name(manifest.config().digest()),
+        config: config.to_string(),
         repo_tags: tags,
         layers: manifest
             .layers()
             .iter()
-            .map(|l| blob_name(l.digest()))
+            .map(|l| layer_name(l.digest()))
             .collect(),
     }];
     let manifest_json = serde_json::to_vec(&description).expect("manifest.json always serializes");
 
-    let mut entries = vec![dir("blobs"), dir("blobs/sha256")];
-    blobs.sort_by_key(|d| d.to_string());
-    blobs.dedup();
-    for digest in &blobs {
-        entries.push(blob_entry(layout, digest)?);
+    let mut entries = vec![blob_entry(layout, config, config.to_string())?];
+    let mut seen = Vec::new();
+    for layer in manifest.layers() {
+        if !seen.contains(layer.digest()) {
+            seen.push(layer.digest().clone());
+            entries.push(blob_entry(
+                layout,
+                layer.digest(),
+                layer_name(layer.digest()),
+            )?);
+        }
     }
     let size = manifest_json.len() as u64;
     entries.push(file(
@@ -213,7 +225,7 @@ fn oci_entries(layout: &Layout, tag: Option<&str>) -> Result<Vec<Entry>> {
 
     let mut entries = vec![dir("blobs"), dir("blobs/sha256")];
     for digest in layout.blob_digests()? {
-        entries.push(blob_entry(layout, &digest)?);
+        entries.push(blob_entry(layout, &digest, blob_name(&digest))?);
     }
     let size = index_json.len() as u64;
     entries.push(file(

@@ -44,10 +44,13 @@ pub fn build(options: &IndexOptions, out: &Path) -> Result<Digest> {
         docker &= media_types::is_docker(image.descriptor.media_type());
         copy_all_blobs(&source, &mut writer)?;
         blob_source = blob_source.or_else(|| source.blob_source());
-        let mut descriptor = Descriptor::new(
+        // As ko's `mutate.AppendManifests` lists each image (with its
+        // config's media type as `artifactType`).
+        let mut descriptor = layout::image_descriptor(
             image.descriptor.media_type().clone(),
             image.descriptor.size(),
             image.descriptor.digest().clone(),
+            &image.manifest,
         );
         descriptor.set_platform(Some(image.platform.to_oci()));
         manifests.push(descriptor);

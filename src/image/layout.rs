@@ -71,18 +71,12 @@ impl Layout {
 
     /// `index.json`'s images and indexes; artifacts (SBOMs) left out.
     pub fn roots(&self) -> impl Iterator<Item = &Descriptor> {
-        self.index
-            .manifests()
-            .iter()
-            .filter(|d| d.artifact_type().is_none())
+        self.index.manifests().iter().filter(|d| !is_artifact(d))
     }
 
     /// `index.json`'s artifacts (SBOMs), which refer to its images.
     pub fn artifacts(&self) -> impl Iterator<Item = &Descriptor> {
-        self.index
-            .manifests()
-            .iter()
-            .filter(|d| d.artifact_type().is_some())
+        self.index.manifests().iter().filter(|d| is_artifact(d))
     }
 
     /// Where the blobs missing from this layout are, if it says (see [`BLOB_SOURCE`]).
@@ -196,6 +190,41 @@ impl Layout {
         Ok(())
     }
 
+    /// The blobs `root` leads to, itself first: for an index its
+    /// manifests, for a manifest its config and layers; each once, in
+    /// that order. Artifacts that refer to `root` are not among them.
+    pub fn blobs_of(&self, root: &Descriptor) -> Result<Vec<Digest>> {
+        let mut found = Vec::new();
+        self.gather(root, &mut found, 0)?;
+        Ok(found)
+    }
+
+    fn gather(&self, descriptor: &Descriptor, found: &mut Vec<Digest>, depth: usize) -> Result<()> {
+        if depth > 4 {
+            return Err(Error::file(&self.root, "image indexes nested too deeply"));
+        }
+        let mut add = |digest: &Digest| {
+            if !found.contains(digest) {
+                found.push(digest.clone());
+            }
+        };
+        add(descriptor.digest());
+        let media_type = descriptor.media_type();
+        if media_types::is_index(media_type) {
+            let index: ImageIndex = self.read_json(descriptor, "image index")?;
+            for child in index.manifests() {
+                self.gather(child, found, depth + 1)?;
+            }
+        } else if media_types::is_manifest(media_type) {
+            let manifest: ImageManifest = self.read_json(descriptor, "image manifest")?;
+            add(manifest.config().digest());
+            for layer in manifest.layers() {
+                add(layer.digest());
+            }
+        }
+        Ok(())
+    }
+
     fn require(&self, digest: &Digest, listed_by: &str) -> Result<()> {
         if self.has_blob(digest) {
             return Ok(());
@@ -237,7 +266,7 @@ impl Layout {
         }
         for descriptor in descriptors {
             // Artifacts (SBOMs and the like) refer to images; they are not images.
-            if descriptor.artifact_type().is_some() {
+            if is_artifact(descriptor) {
                 continue;
             }
             let media_type = descriptor.media_type();
@@ -306,6 +335,35 @@ impl Layout {
                 }),
         }
     }
+}
+
+/// Whether an `index.json` or index entry is an artifact (an SBOM) rather
+/// than an image: it has an `artifactType`, and not the one
+/// go-containerregistry gives every image (its config's media type,
+/// `partial.Descriptor`), which ko's indexes and layouts carry.
+pub fn is_artifact(descriptor: &Descriptor) -> bool {
+    descriptor
+        .artifact_type()
+        .as_ref()
+        .is_some_and(|t| !media_types::is_config(t))
+}
+
+/// The descriptor go-containerregistry writes for `manifest`, as ko's
+/// index entries and `--oci-layout-path` have it: an image's carries its
+/// `artifactType`, or else its config's media type (`partial.Descriptor`).
+pub fn image_descriptor(
+    media_type: MediaType,
+    size: u64,
+    digest: Digest,
+    manifest: &ImageManifest,
+) -> Descriptor {
+    let mut descriptor = Descriptor::new(media_type, size, digest);
+    let artifact_type = manifest
+        .artifact_type()
+        .clone()
+        .unwrap_or_else(|| manifest.config().media_type().clone());
+    descriptor.set_artifact_type(Some(artifact_type));
+    descriptor
 }
 
 /// `<root>/blobs/<algorithm>/<hex>`.

@@ -13,6 +13,11 @@ pub fn is_manifest(media_type: &MediaType) -> bool {
     matches!(media_type, MediaType::ImageManifest) || media_type.to_string() == DOCKER_MANIFEST
 }
 
+/// An image config, OCI or Docker.
+pub fn is_config(media_type: &MediaType) -> bool {
+    matches!(media_type, MediaType::ImageConfig) || media_type.to_string() == DOCKER_CONFIG
+}
+
 /// An image index or Docker manifest list.
 pub fn is_index(media_type: &MediaType) -> bool {
     matches!(media_type, MediaType::ImageIndex) || media_type.to_string() == DOCKER_MANIFEST_LIST

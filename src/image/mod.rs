@@ -21,6 +21,7 @@ pub(crate) mod export;
 pub(crate) mod index;
 pub(crate) mod layer;
 pub(crate) mod layout;
+pub(crate) mod layout_add;
 pub(crate) mod media_types;
 pub(crate) mod platform;
 pub(crate) mod referrers;

@@ -16,6 +16,9 @@ use crate::registry::{Reference, RegistryOptions};
 use oci_spec::image::Digest;
 use std::path::PathBuf;
 
+/// What `--base-image` and `defaultBaseImage` call rko's embedded base.
+const BUILTIN_NAME: &str = "builtin:static";
+
 /// The platforms `builtin:static` and `scratch` offer for `--platform=all`.
 const BUILTIN_PLATFORMS: [&str; 5] = [
     "linux/amd64",
@@ -64,7 +67,7 @@ impl BaseImage {
         jobs: usize,
     ) -> Result<BaseImage> {
         match name {
-            "builtin:static" => return Ok(BaseImage::Builtin),
+            BUILTIN_NAME => return Ok(BaseImage::Builtin),
             "scratch" => return Ok(BaseImage::Scratch),
             _ => {}
         }
@@ -170,6 +173,17 @@ impl BaseImage {
         match self {
             BaseImage::Pulled { reference, .. } => Some(reference.to_string()),
             _ => None,
+        }
+    }
+
+    /// The `org.opencontainers.image.base.name` the image records: the
+    /// reference, or `builtin:static` as the user writes it (the value
+    /// `--base-image` and `defaultBaseImage` take); none for `scratch`,
+    /// which is no base at all.
+    pub fn annotated_name(&self) -> Option<String> {
+        match self {
+            BaseImage::Builtin => Some(BUILTIN_NAME.to_string()),
+            _ => self.name(),
         }
     }
 

@@ -334,7 +334,7 @@ fn build_platform(
     let image = &target.plan.image;
     let options = AppendOptions {
         base: base.spec(),
-        base_name: base.name(),
+        base_name: base.annotated_name(),
         platform: Some(platform.clone()),
         layers,
         edits: ConfigEdits {
@@ -390,7 +390,7 @@ fn finish(
         Ok([image]) => (image.layout, image.digest),
         Err(images) => {
             let out = target.scratch.path().join("index");
-            let mut annotations = index::base_annotations(base.name(), base.digest());
+            let mut annotations = index::base_annotations(base.annotated_name(), base.digest());
             annotations.extend(target.plan.image.annotations.clone());
             let digest = index::build(
                 &IndexOptions {

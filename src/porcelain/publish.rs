@@ -5,17 +5,18 @@ use super::cache::Cache;
 use super::daemon;
 use super::kind;
 use super::naming::{image_name, local_reference, printed_reference};
-use super::plan::Publishing;
+use super::plan::{Destinations, Publishing};
 use crate::error::{Error, Result};
 use crate::image::export::{self, ExportOptions, Format};
-use crate::image::layout::{self, Layout, LayoutWriter};
+use crate::image::layout::Layout;
+use crate::image::layout_add;
 use crate::image::platform::Platform;
 use crate::parallel;
 use crate::registry::push::{self, PushOptions, Pushed};
 use crate::registry::unchanged;
 use crate::registry::{Client, Reference, RegistryOptions};
 use oci_spec::image::Digest;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// Pushes `layout` as `name` with `tags`. With `ask_first`, the registry is
@@ -78,18 +79,19 @@ pub fn warm_up(repository: &str, registry: &RegistryOptions) {
     }
 }
 
-/// Writes `layout` as a tarball: docker-save for one image, an OCI archive
-/// for an index (which docker-save cannot hold).
+/// Writes `layout` as a tarball: docker-save for one image, named by each
+/// of `tags` as ko's tarball publisher names it; an OCI archive for an
+/// index (which docker-save cannot hold, and ko refuses).
 pub fn to_tarball(layout_path: &Path, name: &str, tags: &[String], out: &Path) -> Result<()> {
     let layout = Layout::open(layout_path)?;
     let is_index = crate::image::media_types::is_index(layout.index().manifests()[0].media_type());
+    if !is_index {
+        let tags: Vec<String> = tags.iter().map(|tag| format!("{name}:{tag}")).collect();
+        return export::export_docker(layout_path, None, &tags, out);
+    }
     let tag = tags.first().map_or("latest", String::as_str);
     let options = ExportOptions {
-        format: if is_index {
-            Format::Oci
-        } else {
-            Format::Docker
-        },
+        format: Format::Oci,
         tag: Some(format!("{name}:{tag}")),
         platform: None,
     };
@@ -140,25 +142,44 @@ pub fn to_local(
     Ok((cli, digest))
 }
 
-/// Writes every `(layout, name)` into one OCI layout at `out`, each entry
-/// named `name:tag` (`org.opencontainers.image.ref.name`).
-pub fn to_layout(images: &[(PathBuf, String)], out: &Path) -> Result<()> {
-    let mut writer = LayoutWriter::create(out)?;
-    let mut entries = Vec::new();
-    for (path, name) in images {
+/// Adds each image (or index) of `layouts` to the OCI layout at `out`, as
+/// ko's layout publisher does (pkg/publish/layout.go): the image alone,
+/// with neither a name nor its SBOM, so that `skopeo inspect oci:DIR`
+/// reads it. An existing layout is added to; see [`layout_add::add_image`].
+pub fn to_layout(layouts: &[&Path], out: &Path) -> Result<()> {
+    for path in layouts {
         let source = Layout::open(path)?;
-        for digest in source.blob_digests()? {
-            writer.add_blob(&source, &digest)?;
-        }
-        entries.extend(
-            source
-                .roots()
-                .map(|d| layout::with_ref_name(d.clone(), name)),
-        );
-        // SBOMs are not named: they refer to the image.
-        entries.extend(source.artifacts().cloned());
+        let root = source
+            .roots()
+            .next()
+            .cloned()
+            .ok_or_else(|| Error::file(path, "holds no image"))?;
+        layout_add::add_image(&source, &root, out)?;
     }
-    writer.finish(entries)
+    Ok(())
+}
+
+/// What ko's `--image-refs` file lists for one published image
+/// (pkg/publish/recorder.go): the printed reference; for an index, the
+/// index and then each of its images, each as `repository@digest`.
+fn recorded_refs(
+    reference: &str,
+    repository: &str,
+    layout: &Path,
+    digest: &Digest,
+) -> Result<Vec<String>> {
+    let source = Layout::open(layout)?;
+    let Some(root) = source.roots().find(|d| d.digest() == digest) else {
+        return Ok(vec![reference.to_string()]);
+    };
+    if !crate::image::media_types::is_index(root.media_type()) {
+        return Ok(vec![reference.to_string()]);
+    }
+    let index: oci_spec::image::ImageIndex = source.read_json(root, "image index")?;
+    Ok(std::iter::once(digest)
+        .chain(index.manifests().iter().map(|d| d.digest()))
+        .map(|d| format!("{repository}@{d}"))
+        .collect())
 }
 
 /// One built image to publish.
@@ -200,7 +221,6 @@ pub fn publish_all(
         return Err(Error::invalid("--tarball takes one import path"));
     }
     let tags = &publishing.tags;
-    let tag = tags.first().map_or("latest", String::as_str);
     let names: Vec<String> = images
         .iter()
         .map(|image| image_name(&publishing.repository, image.import_path, publishing.naming))
@@ -215,7 +235,7 @@ pub fn publish_all(
         images.iter().map(|_| None).collect()
     };
     let mut published = Vec::new();
-    let mut named_layouts = Vec::new();
+    let mut refs = Vec::new();
     for ((image, name), pushed) in images.iter().zip(names).zip(pushes) {
         let loaded = to
             .local
@@ -234,16 +254,43 @@ pub fn publish_all(
             }
             (_, loaded) => loaded,
         };
+        // ko's order: the layout, then the tarball (pkg/commands/resolver.go).
+        if let Some(dir) = &to.layout {
+            // ko's layout publisher names the import path, not the directory.
+            log::info!("Saving ko://{}", image.import_path);
+            to_layout(&[image.layout], dir)?;
+            log::info!("Saved ko://{}", image.import_path);
+        }
         if let Some(tarball) = &to.tarball {
             log::info!("Saving {}", tarball.display());
             to_tarball(image.layout, &name, tags, tarball)?;
             log::info!("Saved {}", tarball.display());
         }
-        named_layouts.push((image.layout.to_path_buf(), format!("{name}:{tag}")));
-        let reference = match &loaded {
-            Some((_, digest)) => local_reference(&name, digest),
-            None => printed_reference(&name, tags, image.digest, publishing.tag_only),
+        let (reference, repository) = match (&loaded, last_publisher(to)) {
+            (Some((_, digest)), _) => (local_reference(&name, digest), name.clone()),
+            (None, Last::Layout(dir)) => {
+                let dir = dir.display().to_string();
+                (format!("{dir}@{}", image.digest), dir)
+            }
+            // ko's tarball publisher names the image by digest whatever
+            // --tag-only says (pkg/publish/tarball.go).
+            (None, Last::Tarball) => (
+                printed_reference(&name, tags, image.digest, false),
+                name.clone(),
+            ),
+            (None, Last::Registry | Last::Nothing) => (
+                printed_reference(&name, tags, image.digest, publishing.tag_only),
+                name.clone(),
+            ),
         };
+        if to.image_refs.is_some() {
+            refs.extend(recorded_refs(
+                &reference,
+                &repository,
+                image.layout,
+                image.digest,
+            )?);
+        }
         published.push(Published {
             reference,
             name,
@@ -251,16 +298,30 @@ pub fn publish_all(
             loaded_into: loaded.map(|(cli, _)| cli),
         });
     }
-    if let Some(dir) = &to.layout {
-        log::info!("Saving {}", dir.display());
-        to_layout(&named_layouts, dir)?;
-        log::info!("Saved {}", dir.display());
-    }
     if let Some(path) = &to.image_refs {
-        let refs: Vec<String> = published.iter().map(|p| p.reference.clone()).collect();
         write_refs(path, &refs)?;
     }
     Ok(published)
+}
+
+/// The publisher whose reference ko prints: ko chains the layout, the
+/// tarball and the registry in that order (pkg/commands/resolver.go,
+/// `makePublisher`) and prints what the last one returns.
+#[derive(Debug, PartialEq, Eq)]
+enum Last<'a> {
+    Registry,
+    Tarball,
+    Layout(&'a Path),
+    Nothing,
+}
+
+fn last_publisher(to: &Destinations) -> Last<'_> {
+    match (to.registry, &to.tarball, &to.layout) {
+        (true, _, _) => Last::Registry,
+        (false, Some(_), _) => Last::Tarball,
+        (false, None, Some(dir)) => Last::Layout(dir),
+        (false, None, None) => Last::Nothing,
+    }
 }
 
 /// Writes the printed references, one per line, for `--image-refs`.
@@ -268,4 +329,31 @@ pub fn write_refs(path: &Path, refs: &[String]) -> Result<()> {
     let mut text = refs.join("\n");
     text.push('\n');
     crate::atomic::write_file(path, text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn the_printed_reference_is_the_last_publishers_as_in_ko() {
+        let dir = PathBuf::from("out/layout");
+        let to = |registry: bool, tarball: bool, layout: bool| Destinations {
+            registry,
+            tarball: tarball.then(|| PathBuf::from("app.tar")),
+            layout: layout.then(|| dir.clone()),
+            ..Destinations::default()
+        };
+        let cases = [
+            (to(true, true, true), Last::Registry),
+            (to(true, false, false), Last::Registry),
+            (to(false, true, true), Last::Tarball),
+            (to(false, false, true), Last::Layout(&dir)),
+            (to(false, false, false), Last::Nothing),
+        ];
+        for (destinations, want) in cases {
+            assert_eq!(last_publisher(&destinations), want, "{destinations:?}");
+        }
+    }
 }
