@@ -10,7 +10,7 @@ use super::run::{peer, Outcome, Stage};
 use super::view::{self, Pulled};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Field → value, for one tool.
@@ -62,7 +62,8 @@ impl<'a> Observer<'a> {
             names: Names::default(),
         };
         for reference in printed_references(&outcome.stdout) {
-            let repository = view::repository_of(&reference);
+            let out = outcome.out.display().to_string();
+            let repository = view::repository_of(&reference).replace(&out, "{out}");
             let short = repository
                 .strip_prefix(&outcome.repo)
                 .unwrap_or(&repository)
@@ -78,6 +79,9 @@ impl<'a> Observer<'a> {
             if tag.len() == 64 && tag.bytes().all(|b| b.is_ascii_hexdigit()) {
                 observer.names.add(&format!("sha256:{tag}"), name.clone());
             }
+            if let Some(layout) = reference.split('@').next().filter(|r| r.starts_with(&out)) {
+                observer.name_layout_children(Path::new(layout), &name);
+            }
             if let Ok(pulled) = Pulled::read(&reference) {
                 for platform in pulled.children.keys() {
                     if let Some(digest) = child_digest(&pulled, platform) {
@@ -88,6 +92,28 @@ impl<'a> Observer<'a> {
             }
         }
         observer
+    }
+
+    /// Names the children of the index at the top of an OCI layout, as
+    /// those of a pulled index are named.
+    fn name_layout_children(&mut self, layout: &Path, name: &str) {
+        let read = |path: PathBuf| {
+            std::fs::read(path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        };
+        let Some(top) = read(layout.join("index.json")) else { return };
+        for entry in top["manifests"].as_array().into_iter().flatten() {
+            let digest = entry["digest"].as_str().unwrap_or_default();
+            let blob = layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+            let Some(index) = read(blob) else { continue };
+            for child in index["manifests"].as_array().into_iter().flatten() {
+                let platform = view::platform_of(&child["platform"]);
+                if let Some(digest) = child["digest"].as_str() {
+                    self.names.add(digest, format!("{name}{{{platform}}}"));
+                }
+            }
+        }
     }
 
     /// `text` with the tool's repository, output directory and made
