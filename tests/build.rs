@@ -198,6 +198,8 @@ fn two_platforms_give_an_index_with_an_aarch64_binary() {
     assert_eq!(u16::from_le_bytes([elf[18], elf[19]]), 0xB7, "EM_AARCH64");
 }
 
+/// What ko v0.19.1 prints with `--push=false` (its nopPublisher): the
+/// first tag, `latest` too; with `--tag-only`, no digest.
 #[test]
 fn names_and_tags_follow_ko() {
     let dir = temp_dir();
@@ -205,12 +207,21 @@ fn names_and_tags_follow_ko() {
     let repo = "registry.example/team";
     let web = "example.com/multi/cmd/web";
     let cases: Vec<(Vec<&str>, String)> = vec![
-        (vec![], format!("{repo}/web-{}@sha256:", md5_name(web))),
-        (vec!["-B"], format!("{repo}/web@sha256:")),
-        (vec!["-P"], format!("{repo}/{web}@sha256:")),
-        (vec!["--bare"], format!("{repo}@sha256:")),
+        (
+            vec![],
+            format!("{repo}/web-{}:latest@sha256:", md5_name(web)),
+        ),
+        (vec!["-B"], format!("{repo}/web:latest@sha256:")),
+        (vec!["-P"], format!("{repo}/{web}:latest@sha256:")),
+        (vec!["--bare"], format!("{repo}:latest@sha256:")),
         (vec!["-B", "-t", "v1"], format!("{repo}/web:v1@sha256:")),
-        (vec!["-B", "-t", "v1,v2"], format!("{repo}/web@sha256:")),
+        (vec!["-B", "-t", "v1,v2"], format!("{repo}/web:v1@sha256:")),
+        (
+            vec!["-B", "-t", "v1", "-t", "v2"],
+            format!("{repo}/web:v1@sha256:"),
+        ),
+        (vec!["-B", "--tags="], format!("{repo}/web@sha256:")),
+        (vec!["-B", "--tag-only"], format!("{repo}/web:latest\n")),
         (
             vec!["-B", "-t", "v1", "--tag-only"],
             format!("{repo}/web:v1\n"),
@@ -434,10 +445,12 @@ fn a_registry_base_image_serves_all_its_platforms() {
             .arg("--oci-layout-path")
             .arg(&layout),
     );
+    // ko prints the layout when it is the only place written.
     assert!(
-        stdout.starts_with("ko.local/web@sha256:"),
-        "a .go file names its package: {stdout}"
+        stdout.starts_with(&format!("{}@sha256:", layout.display())),
+        "{stdout}"
     );
+    // A .go file names its package: the layout holds ko.local/web.
     let index = web_index(&layout);
     assert_eq!(
         architectures(&index),

@@ -119,8 +119,7 @@ pub fn run(args: Args, results: Results) -> Result<()> {
     };
     let descriptor = rko::assemble_layer(&specs, &options, &args.out, &args.descriptor)?;
     // The descriptor file holds the digest too.
-    results.print(&descriptor.digest, true);
-    Ok(())
+    results.print(&descriptor.digest, true)
 }
 
 fn octal(flag: &str, value: &str) -> Result<u32> {

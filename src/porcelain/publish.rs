@@ -4,7 +4,7 @@
 use super::cache::Cache;
 use super::daemon;
 use super::kind;
-use super::naming::{image_name, local_reference, printed_reference};
+use super::naming::{image_name, local_reference, printed_reference, Printer};
 use super::plan::Publishing;
 use crate::error::{Error, Result};
 use crate::image::export::{self, ExportOptions, Format};
@@ -201,6 +201,12 @@ pub fn publish_all(
     }
     let tags = &publishing.tags;
     let tag = tags.first().map_or("latest", String::as_str);
+    let printer = match (&to.tarball, &to.layout) {
+        _ if to.registry => Printer::Registry,
+        (Some(_), _) => Printer::Tarball,
+        (None, Some(dir)) => Printer::Layout(dir),
+        (None, None) => Printer::Nothing,
+    };
     let names: Vec<String> = images
         .iter()
         .map(|image| image_name(&publishing.repository, image.import_path, publishing.naming))
@@ -242,7 +248,7 @@ pub fn publish_all(
         named_layouts.push((image.layout.to_path_buf(), format!("{name}:{tag}")));
         let reference = match &loaded {
             Some((_, digest)) => local_reference(&name, digest),
-            None => printed_reference(&name, tags, image.digest, publishing.tag_only),
+            None => printed_reference(&name, tags, image.digest, publishing.tag_only, printer),
         };
         published.push(Published {
             reference,
