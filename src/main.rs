@@ -4,6 +4,7 @@
 mod cli;
 
 use clap::Parser;
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -27,6 +28,8 @@ fn main() -> ExitCode {
     cli::progress::finish();
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `rko … | head -1`: the reader has what it wanted.
+        Err(err) if cli::stdout::reader_gone(&err) => ExitCode::SUCCESS,
         Err(err) => fail(&err),
     }
 }
@@ -42,6 +45,7 @@ fn fail(err: &rko::Error) -> ExitCode {
         }
         source = cause.source();
     }
-    eprintln!("rko: {message}");
+    // A closed stderr loses the message; it never panics.
+    let _ = writeln!(std::io::stderr(), "rko: {message}");
     ExitCode::FAILURE
 }

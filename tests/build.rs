@@ -241,6 +241,8 @@ fn two_platforms_give_an_index_with_an_aarch64_binary() {
     assert_eq!(u16::from_le_bytes([elf[18], elf[19]]), 0xB7, "EM_AARCH64");
 }
 
+/// What ko v0.19.1 prints with `--push=false` (its nopPublisher): the
+/// first tag, `latest` too; with `--tag-only`, no digest.
 #[test]
 fn names_and_tags_follow_ko() {
     let dir = temp_dir();
@@ -248,12 +250,21 @@ fn names_and_tags_follow_ko() {
     let repo = "registry.example/team";
     let web = "example.com/multi/cmd/web";
     let cases: Vec<(Vec<&str>, String)> = vec![
-        (vec![], format!("{repo}/web-{}@sha256:", md5_name(web))),
-        (vec!["-B"], format!("{repo}/web@sha256:")),
-        (vec!["-P"], format!("{repo}/{web}@sha256:")),
-        (vec!["--bare"], format!("{repo}@sha256:")),
+        (
+            vec![],
+            format!("{repo}/web-{}:latest@sha256:", md5_name(web)),
+        ),
+        (vec!["-B"], format!("{repo}/web:latest@sha256:")),
+        (vec!["-P"], format!("{repo}/{web}:latest@sha256:")),
+        (vec!["--bare"], format!("{repo}:latest@sha256:")),
         (vec!["-B", "-t", "v1"], format!("{repo}/web:v1@sha256:")),
-        (vec!["-B", "-t", "v1,v2"], format!("{repo}/web@sha256:")),
+        (vec!["-B", "-t", "v1,v2"], format!("{repo}/web:v1@sha256:")),
+        (
+            vec!["-B", "-t", "v1", "-t", "v2"],
+            format!("{repo}/web:v1@sha256:"),
+        ),
+        (vec!["-B", "--tags="], format!("{repo}/web@sha256:")),
+        (vec!["-B", "--tag-only"], format!("{repo}/web:latest\n")),
         (
             vec!["-B", "-t", "v1", "--tag-only"],
             format!("{repo}/web:v1\n"),
@@ -477,6 +488,7 @@ fn a_registry_base_image_serves_all_its_platforms() {
             .arg("--oci-layout-path")
             .arg(&layout),
     );
+    // ko prints the layout when it is the only place written.
     assert!(
         stderr.contains("Saving ko://example.com/multi/cmd/web"),
         "a .go file names its package: {stderr}"

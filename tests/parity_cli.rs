@@ -98,3 +98,118 @@ fn man_pages_are_written_for_rko_and_every_subcommand() {
         "the same pages every time"
     );
 }
+
+/// Issue 20, item 10: a reader that has gone (`rko completion bash | head
+/// -1`) ends a command quietly, as it ends ko (killed by SIGPIPE) and
+/// ripgrep (exit 0): no panic, no message, success.
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    let dir = temp_dir();
+    let docker = dir.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    // "someone:secret"
+    std::fs::write(
+        docker.join("config.json"),
+        r#"{"auths": {"r.example": {"auth": "c29tZW9uZTpzZWNyZXQ="}}}"#,
+    )
+    .unwrap();
+    let commands: [&[&str]; 5] = [
+        &["version"],
+        &["completion", "bash"],
+        &["completion", "zsh"],
+        &["name", "--repository", "r.example/me", "./cmd/a", "./cmd/b"],
+        &["auth", "get", "r.example"],
+    ];
+    for args in commands {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = rko_in(&docker)
+            .args(args)
+            .env("KOCACHE", dir.path().join("kocache"))
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.is_empty(),
+            "rko {args:?} into a closed pipe: {}\n{stderr}",
+            out.status
+        );
+    }
+}
+
+/// ko's hidden `auth` group (crane's): `auth login` saves the credentials
+/// without asking the registry, `auth get` answers as a docker credential
+/// helper, `auth logout` forgets them; nothing but `get` prints on stdout.
+#[test]
+fn auth_login_get_and_logout_are_spelled_as_ko_spells_them() {
+    let dir = temp_dir();
+    let docker = dir.path().join("docker");
+    // Nothing listens on port 9: the login is saved, not tried.
+    let registry = "127.0.0.1:9";
+    let out =
+        run_ok(rko_in(&docker).args(["auth", "login", registry, "-u", "someone", "-p", "secret"]));
+    assert_eq!(out, "");
+    let config = std::fs::read_to_string(docker.join("config.json")).unwrap();
+    assert_eq!(
+        config,
+        "{\n\t\"auths\": {\n\t\t\"127.0.0.1:9\": {\n\t\t\t\"auth\": \"c29tZW9uZTpzZWNyZXQ=\"\n\t\t}\n\t}\n}"
+    );
+    let got = run_ok(rko_in(&docker).args(["auth", "get", registry]));
+    assert_eq!(got, "{\"Username\":\"someone\",\"Secret\":\"secret\"}\n");
+    // The registry on standard input, as docker asks a helper.
+    let mut get = rko_in(&docker);
+    get.args(["auth", "get"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = get.spawn().unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        format!("{registry}\n").as_bytes(),
+    )
+    .unwrap();
+    let got = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout),
+        "{\"Username\":\"someone\",\"Secret\":\"secret\"}\n"
+    );
+
+    let out = run_ok(rko_in(&docker).args(["auth", "logout", registry]));
+    assert_eq!(out, "");
+    let missing = rko_in(&docker)
+        .args(["auth", "get", registry])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stdout),
+        "credentials not found in native keychain\n"
+    );
+    // --password-stdin loses one line end, as crane's does.
+    let mut login = rko_in(&docker);
+    login
+        .args([
+            "auth",
+            "login",
+            registry,
+            "-u",
+            "someone",
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"two\nlines\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let got = run_ok(rko_in(&docker).args(["auth", "get", registry]));
+    assert_eq!(
+        got,
+        "{\"Username\":\"someone\",\"Secret\":\"two\\nlines\"}\n"
+    );
+    // Neither a user nor a password is an error that says so.
+    let empty = rko_in(&docker)
+        .args(["auth", "login", registry])
+        .output()
+        .unwrap();
+    assert!(!empty.status.success());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("username and password required"));
+}

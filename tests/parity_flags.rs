@@ -72,8 +72,14 @@ fn insecure_registry_is_a_boolean_that_never_takes_the_next_argument() {
         );
         let refs: Vec<&str> = out.lines().collect();
         assert_eq!(refs.len(), 2, "{flag}: both import paths built: {out}");
-        assert!(refs[0].starts_with("registry.example/team/web@"), "{out}");
-        assert!(refs[1].starts_with("registry.example/team/api@"), "{out}");
+        assert!(
+            refs[0].starts_with("registry.example/team/web:latest@"),
+            "{out}"
+        );
+        assert!(
+            refs[1].starts_with("registry.example/team/api:latest@"),
+            "{out}"
+        );
     }
     let out = run_ok(
         rko_build(&module, dir.path())
@@ -85,7 +91,10 @@ fn insecure_registry_is_a_boolean_that_never_takes_the_next_argument() {
                 "./cmd/web",
             ]),
     );
-    assert!(out.starts_with("registry.example/team/web@"), "{out}");
+    assert!(
+        out.starts_with("registry.example/team/web:latest@"),
+        "{out}"
+    );
 }
 
 // Item 2. ko: pkg/commands/resolver.go, makePublisher
@@ -361,14 +370,17 @@ fn base_import_paths_wins_over_bare_with_a_warning_as_in_ko() {
         )
     };
     let (out, err) = build(&["-B", "--bare"]);
-    assert!(out.starts_with(&format!("{repo}/web@sha256:")), "{out}");
+    assert!(
+        out.starts_with(&format!("{repo}/web:latest@sha256:")),
+        "{out}"
+    );
     assert!(
         err.contains("warning") && err.contains("--base-import-paths") && err.contains("--bare"),
         "{err}"
     );
     let (out, _) = build(&["-P", "--bare"]);
     assert!(
-        out.starts_with(&format!("{repo}/example.com/multi/cmd/web@sha256:")),
+        out.starts_with(&format!("{repo}/example.com/multi/cmd/web:latest@sha256:")),
         "{out}"
     );
     let (_, err) = build(&["-B"]);

@@ -83,8 +83,7 @@ pub struct Args {
 
 pub fn run(args: Args, results: Results) -> Result<()> {
     if let Some(descriptor) = ko_layer(&args)? {
-        results.print(&descriptor.digest, true);
-        return Ok(());
+        return results.print(&descriptor.digest, true);
     }
     let mut specs = Vec::new();
     for value in &args.files {
@@ -139,8 +138,7 @@ pub fn run(args: Args, results: Results) -> Result<()> {
     };
     let descriptor = rko::assemble_layer(&specs, &options, &args.out, &args.descriptor)?;
     // The descriptor file holds the digest too.
-    results.print(&descriptor.digest, true);
-    Ok(())
+    results.print(&descriptor.digest, true)
 }
 
 /// One of ko's own layers, when --ko-app, --ko-data or --ko-data-file ask for it.

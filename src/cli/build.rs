@@ -3,6 +3,8 @@
 //! library, which reads `.ko.yaml`, builds each import path and publishes it.
 
 use super::registry::PorcelainRegistryArgs;
+use super::stdout;
+use super::string_slice::csv_values;
 use super::{jobs, key_values};
 use rko::{
     BuildValues, Error, ImageSettings, NamingFlags, PublishFlags, Request, Result, SbomFormat,
@@ -27,9 +29,13 @@ pub struct Args {
 #[derive(Debug, Clone, clap::Args)]
 pub struct BuildFlags {
     /// Platforms: `all` (every platform of the base image) or OS/ARCH[/VARIANT],…
-    /// (repeatable) [default: KO_DEFAULTPLATFORMS, .ko.yaml's defaultPlatforms,
+    /// (repeatable; an OS alone picks each platform of the base with that OS) [default: KO_DEFAULTPLATFORMS, .ko.yaml's defaultPlatforms,
     /// GOOS/GOARCH[/GOARM] when both are set, else linux/amd64].
-    #[arg(long = "platform", value_name = "all|OS/ARCH,…")]
+    #[arg(
+        long = "platform",
+        value_name = "all|OS[/ARCH[/VARIANT]],…",
+        allow_hyphen_values = true
+    )]
     platforms: Vec<String>,
     /// Name images <repo>/<last element of the import path>.
     #[arg(short = 'B', long)]
@@ -40,12 +46,12 @@ pub struct BuildFlags {
     /// Name images <repo> itself.
     #[arg(long)]
     bare: bool,
-    /// Tags, comma-separated or repeated.
+    /// Tags, comma-separated or repeated ("…" quotes a comma).
     #[arg(
         short = 't',
         long = "tags",
-        value_delimiter = ',',
-        default_value = "latest"
+        default_value = "latest",
+        allow_hyphen_values = true
     )]
     tags: Vec<String>,
     /// Print name:tag references without digests.
@@ -58,28 +64,34 @@ pub struct BuildFlags {
     #[arg(short = 'L', long)]
     local: bool,
     /// Also write the images into this OCI layout directory.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", allow_hyphen_values = true)]
     oci_layout_path: Option<PathBuf>,
     /// Also write a tarball: docker-save for one platform, an OCI archive for several.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", allow_hyphen_values = true)]
     tarball: Option<PathBuf>,
     /// Write the printed references to this file too.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", allow_hyphen_values = true)]
     image_refs: Option<PathBuf>,
     /// Add labels to the image config (K=V[,K=V]…, repeatable; "…" quotes a comma).
-    #[arg(long = "image-label", value_name = "K=V,…")]
+    #[arg(long = "image-label", value_name = "K=V,…", allow_hyphen_values = true)]
     image_labels: Vec<String>,
     /// Add annotations to the manifest (K=V[,K=V]…, repeatable; "…" quotes a comma).
-    #[arg(long = "image-annotation", value_name = "K=V,…")]
+    #[arg(
+        long = "image-annotation",
+        value_name = "K=V,…",
+        allow_hyphen_values = true
+    )]
     image_annotations: Vec<String>,
     /// The user the container runs as.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     image_user: Option<String>,
     /// The base image (overrides .ko.yaml's defaultBaseImage).
-    #[arg(long, value_name = "REF")]
+    #[arg(long, value_name = "REF", allow_hyphen_values = true)]
     base_image: Option<String>,
-    /// Extra -ldflags for go build (repeatable).
-    #[arg(long)]
+    /// -ldflags for go build, replacing .ko.yaml's: repeatable and
+    /// comma-separated, the values joined with spaces (`--ldflags -s
+    /// --ldflags -w`, `--ldflags "-s -w"` and `--ldflags=-s,-w` are one).
+    #[arg(long, allow_hyphen_values = true)]
     ldflags: Vec<String>,
     /// Build with optimizations and inlining off, for debuggers.
     #[arg(long)]
@@ -91,10 +103,10 @@ pub struct BuildFlags {
     verify_cache: bool,
     /// The SBOM attached to every image and index: spdx, cyclonedx,
     /// go.version-m (`go version -m`'s text, images only) or none.
-    #[arg(long, default_value = "spdx")]
+    #[arg(long, default_value = "spdx", allow_hyphen_values = true)]
     sbom: String,
     /// Also write the SBOMs into this directory.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", allow_hyphen_values = true)]
     sbom_dir: Option<PathBuf>,
     /// How many builds and uploads run at once [default: all cores].
     #[arg(short = 'j', long)]
@@ -110,7 +122,7 @@ pub fn run(args: Args) -> Result<()> {
         args.import_paths.clone()
     };
     for (_, reference) in build_and_publish(&args.flags, &targets)? {
-        println!("{reference}");
+        stdout::line(reference)?;
     }
     Ok(())
 }
@@ -171,7 +183,7 @@ impl BuildFlags {
         Ok(BuildValues {
             platforms: csv_values("--platform", &self.platforms)?,
             base_image: self.base_image.clone(),
-            ldflags: self.ldflags.clone(),
+            ldflags: csv_values("--ldflags", &self.ldflags)?,
             disable_optimizations: self.disable_optimizations,
             verify_cache: self.verify_cache,
             image: ImageSettings {
@@ -186,7 +198,7 @@ impl BuildFlags {
                 base_import_paths: self.base_import_paths,
             },
             publish: PublishFlags {
-                tags: self.tags.clone(),
+                tags: csv_values("--tags", &self.tags)?,
                 tag_only: self.tag_only,
                 push: self.push,
                 local: self.local,
@@ -218,90 +230,4 @@ fn pairs(flag: &str, values: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(key_values(flag, &csv_values(flag, values)?, "", None)?
         .into_iter()
         .collect())
-}
-
-/// The values of a ko string-slice flag (`--platform`, `--image-label`,
-/// `--image-annotation`): pflag reads each as one CSV record, so each is
-/// split at its commas, and a field in double quotes may hold commas
-/// (`""` for a quote).
-fn csv_values(flag: &str, values: &[String]) -> Result<Vec<String>> {
-    let mut fields = Vec::new();
-    for value in values {
-        fields.extend(
-            csv_record(value).map_err(|why| Error::invalid(format!("{flag} {value:?}: {why}")))?,
-        );
-    }
-    Ok(fields)
-}
-
-/// One CSV record as Go's encoding/csv reads it (no lazy quotes); empty
-/// for an empty value, as pflag's `readAsCSV`.
-fn csv_record(value: &str) -> std::result::Result<Vec<String>, &'static str> {
-    let mut fields = Vec::new();
-    if value.is_empty() {
-        return Ok(fields);
-    }
-    let mut chars = value.chars().peekable();
-    loop {
-        let mut field = String::new();
-        let quoted = chars.peek() == Some(&'"');
-        if quoted {
-            chars.next();
-        }
-        let ended = loop {
-            match (chars.next(), quoted) {
-                (None, true) => return Err("a quoted field has no closing quote"),
-                (None, false) => break true,
-                (Some('"'), true) if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                (Some('"'), true) => match chars.next() {
-                    None => break true,
-                    Some(',') => break false,
-                    Some(_) => return Err("text after a closing quote: quote the whole field"),
-                },
-                (Some('"'), false) => {
-                    return Err("a quote inside a field: quote the whole field (\"…\")")
-                }
-                (Some(','), false) => break false,
-                (Some(c), _) => field.push(c),
-            }
-        };
-        fields.push(field);
-        if ended {
-            return Ok(fields);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn string_slice_values_split_as_pflag_reads_them() {
-        let ok = |v: &[&str]| Ok(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        for (value, want) in [
-            ("", ok(&[])),
-            ("a=1", ok(&["a=1"])),
-            ("a=1,b=2", ok(&["a=1", "b=2"])),
-            ("a=1,", ok(&["a=1", ""])),
-            (",", ok(&["", ""])),
-            ("\"a=1,2\",b=3", ok(&["a=1,2", "b=3"])),
-            ("\"a=\"\"x\"\"\"", ok(&["a=\"x\""])),
-            ("b=3,\"a=1,2\"", ok(&["b=3", "a=1,2"])),
-            (
-                "a=\"1\"",
-                Err("a quote inside a field: quote the whole field (\"…\")"),
-            ),
-            ("\"a=1", Err("a quoted field has no closing quote")),
-            (
-                "\"a\"=1",
-                Err("text after a closing quote: quote the whole field"),
-            ),
-        ] {
-            assert_eq!(csv_record(value), want, "{value:?}");
-        }
-    }
 }

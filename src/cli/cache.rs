@@ -1,6 +1,7 @@
 //! `rko cache info` and `rko cache prune`: what `KOCACHE` holds, and
 //! removing its least recently used entries.
 
+use super::stdout;
 use clap::Subcommand;
 use rko::{CacheUsage, Error, PruneTo, Pruned, Result};
 use std::collections::BTreeMap;
@@ -41,8 +42,7 @@ pub fn run(args: Args) -> Result<()> {
     match args.verb {
         Verb::Info => {
             let cap = rko::cache_cap(&env)?;
-            print!("{}", describe(&rko::cache_info(&dir), cap));
-            Ok(())
+            stdout::write(describe(&rko::cache_info(&dir), cap).as_bytes())
         }
         Verb::Prune(prune) => {
             let to = prune_to(&prune, &env)?;
@@ -50,8 +50,7 @@ pub fn run(args: Args) -> Result<()> {
             for failure in &pruned.failures {
                 log::warn!("{failure}");
             }
-            println!("{}", summary(&pruned));
-            Ok(())
+            stdout::line(summary(&pruned))
         }
     }
 }

@@ -3,7 +3,7 @@
 //! clap_complete), and `rko man DIR`, man pages written by clap_mangen
 //! from the same definitions the command line is parsed with.
 
-use super::Cli;
+use super::{stdout, Cli};
 use clap::CommandFactory;
 use clap_complete::Shell;
 use rko::{Error, Result};
@@ -28,18 +28,14 @@ pub struct ManArgs {
 }
 
 pub fn version(_: VersionArgs) -> Result<()> {
-    println!("{}", env!("CARGO_PKG_VERSION"));
-    Ok(())
+    stdout::line(env!("CARGO_PKG_VERSION"))
 }
 
 pub fn completion(args: CompletionArgs) -> Result<()> {
-    clap_complete::generate(
-        args.shell,
-        &mut Cli::command(),
-        "rko",
-        &mut std::io::stdout(),
-    );
-    Ok(())
+    // clap_complete panics when its writer fails: it writes to memory.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "rko", &mut script);
+    stdout::write(&script)
 }
 
 pub fn man(args: ManArgs) -> Result<()> {

@@ -35,6 +35,5 @@ pub fn run(args: Args, results: Results) -> Result<()> {
             .transpose()?,
     };
     rko::export(&args.layout, &options, &args.out)?;
-    results.print(args.out.display(), true);
-    Ok(())
+    results.print(args.out.display(), true)
 }

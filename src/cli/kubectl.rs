@@ -4,6 +4,8 @@
 //! (build, then `kubectl run`), as ko drives kubectl.
 
 use super::build::{build_and_publish, BuildFlags};
+use super::stdout;
+use super::string_slice::csv_values;
 use rko::{Error, Reference, Result, Selector, YamlInput as Input, KO_PREFIX};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -13,19 +15,21 @@ use std::process::{Command, Stdio};
 /// The YAML inputs ko takes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FileArgs {
-    /// A YAML file, a directory of them, or - for standard input (repeatable).
+    /// A YAML file, a directory of them, or - for standard input (repeatable,
+    /// comma-separated).
     #[arg(
         short = 'f',
         long = "filename",
         value_name = "FILE|DIR|-",
-        required = true
+        required = true,
+        allow_hyphen_values = true
     )]
     files: Vec<String>,
     /// Walk directories recursively.
     #[arg(short = 'R', long)]
     recursive: bool,
     /// Keep only documents whose metadata.labels match (k=v, k!=v, k, !k; comma-joined).
-    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    #[arg(short = 'l', long, value_name = "SELECTOR", allow_hyphen_values = true)]
     selector: Option<String>,
 }
 
@@ -80,9 +84,7 @@ pub struct RunArgs {
 
 pub fn resolve(args: ResolveArgs) -> Result<()> {
     let output = resolved_yaml(&args.files, &args.build)?;
-    std::io::stdout()
-        .write_all(output.as_bytes())
-        .map_err(|e| Error::invalid(format!("writing standard output: {e}")))
+    stdout::write(output.as_bytes())
 }
 
 pub fn apply(args: ApplyArgs, verb: &str) -> Result<()> {
@@ -232,7 +234,8 @@ fn run_argv(reference: &str, extra: &[String]) -> Result<Vec<String>> {
 
 /// Reads, builds and rewrites: the YAML with every `ko://` reference resolved.
 fn resolved_yaml(files: &FileArgs, build: &BuildFlags) -> Result<String> {
-    let inputs = read_inputs(&files.files, files.recursive)?;
+    let names = csv_values("--filename", &files.files)?;
+    let inputs = read_inputs(&names, files.recursive)?;
     let selector = files
         .selector
         .as_deref()

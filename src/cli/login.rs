@@ -1,6 +1,10 @@
-//! `rko login` / `rko logout`: credentials in docker's config.json.
+//! `rko login` / `rko logout` (docker's spelling: the login is checked
+//! against the registry) and ko's hidden `auth` group (`rko auth login`,
+//! `logout`, `get`: crane's, which saves without asking the registry):
+//! credentials in docker's config.json or its credential helpers.
 
 use super::registry::{credential_store, RegistryArgs};
+use super::stdout;
 use rko::{Client, Credential, CredentialStore, Secret};
 use rko::{Error, Result};
 use std::io::Read;
@@ -31,21 +35,135 @@ pub struct LogoutArgs {
     registry: String,
 }
 
-pub fn login(args: LoginArgs) -> Result<()> {
-    let password = match (args.password, args.password_stdin) {
-        (Some(password), false) => password,
-        (None, true) => {
+/// ko's `auth` group (crane's `auth`, hidden in ko's help as here).
+#[derive(Debug, clap::Args)]
+pub struct AuthArgs {
+    #[command(subcommand)]
+    verb: AuthVerb,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AuthVerb {
+    Login(AuthLoginArgs),
+    Logout(LogoutArgs),
+    Get(AuthGetArgs),
+}
+
+/// Save credentials for a registry, as `ko auth login` does: without
+/// asking the registry whether they are right.
+#[derive(Debug, clap::Args)]
+pub struct AuthLoginArgs {
+    /// The registry: HOST[:PORT].
+    registry: String,
+    /// The username.
+    #[arg(long, short = 'u', default_value = "", allow_hyphen_values = true)]
+    username: String,
+    /// The password (visible to other users of this machine: prefer --password-stdin).
+    #[arg(long, short = 'p', allow_hyphen_values = true)]
+    password: Option<String>,
+    /// Read the password from standard input (over -p, as in ko).
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+/// Print the credentials for a registry as a docker credential helper
+/// does (`{"Username":…,"Secret":…}`): the registry is the argument, else
+/// standard input.
+#[derive(Debug, clap::Args)]
+pub struct AuthGetArgs {
+    /// The registry: HOST[:PORT] [default: read from standard input].
+    registry: Option<String>,
+}
+
+pub fn auth(args: AuthArgs) -> Result<()> {
+    match args.verb {
+        AuthVerb::Login(args) => auth_login(args),
+        AuthVerb::Logout(args) => auth_logout(args),
+        AuthVerb::Get(args) => auth_get(args),
+    }
+}
+
+/// The password from `-p` or standard input (crane's rule: without its
+/// final line end; standard input wins over `-p`).
+fn password(flag: Option<String>, from_stdin: bool) -> Result<Option<String>> {
+    if !from_stdin {
+        return Ok(flag);
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| Error::invalid(format!("reading the password from stdin: {e}")))?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    Ok(Some(text.strip_suffix('\r').unwrap_or(text).to_string()))
+}
+
+fn auth_login(args: AuthLoginArgs) -> Result<()> {
+    let password = password(args.password, args.password_stdin)?.unwrap_or_default();
+    if args.username.is_empty() && password.is_empty() {
+        return Err(Error::invalid(
+            "auth login: username and password required: give -u and -p or --password-stdin",
+        ));
+    }
+    let registry = normalize(&args.registry);
+    let path = credential_store().login(&registry, &args.username, &Secret::new(password))?;
+    log::info!("logged in via {}", path.display());
+    Ok(())
+}
+
+fn auth_logout(args: LogoutArgs) -> Result<()> {
+    let registry = normalize(&args.registry);
+    let store = credential_store();
+    store.logout(&registry)?;
+    if let Some(path) = &store.docker_config {
+        log::info!("logged out via {}", path.display());
+    }
+    Ok(())
+}
+
+fn auth_get(args: AuthGetArgs) -> Result<()> {
+    let registry = match args.registry {
+        Some(registry) => registry,
+        None => {
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
-                .map_err(|e| Error::invalid(format!("reading the password from stdin: {e}")))?;
-            text.trim_end_matches(['\n', '\r']).to_string()
+                .map_err(|e| Error::invalid(format!("reading the registry from stdin: {e}")))?;
+            text.trim().to_string()
         }
-        _ => {
-            return Err(Error::invalid(
-                "give the password with --password-stdin or -p",
-            ))
+    };
+    let registry = normalize(&registry);
+    let (username, secret) = match credential_store().lookup(&registry)? {
+        Credential::Basic { username, password } => (username, password),
+        Credential::IdentityToken(token) => ("<token>".to_string(), token),
+        Credential::Anonymous => {
+            // The words docker's credential helpers answer with.
+            stdout::line("credentials not found in native keychain")?;
+            return Err(Error::invalid(format!(
+                "auth get: no credentials for {registry}"
+            )));
         }
+    };
+    let helper_answer = HelperAnswer {
+        username: &username,
+        secret: secret.expose(),
+    };
+    stdout::line(serde_json::to_string(&helper_answer).expect("strings always serialize"))
+}
+
+/// A docker credential helper's answer to `get`, as crane writes it.
+#[derive(serde::Serialize)]
+struct HelperAnswer<'a> {
+    #[serde(rename = "Username", skip_serializing_if = "str::is_empty")]
+    username: &'a str,
+    #[serde(rename = "Secret", skip_serializing_if = "str::is_empty")]
+    secret: &'a str,
+}
+
+pub fn login(args: LoginArgs) -> Result<()> {
+    let Some(password) = password(args.password, args.password_stdin)? else {
+        return Err(Error::invalid(
+            "give the password with --password-stdin or -p",
+        ));
     };
     let registry = normalize(&args.registry);
     let password = Secret::new(password);
@@ -66,14 +184,13 @@ pub fn login(args: LoginArgs) -> Result<()> {
         "rko: credentials for {registry} saved in {}",
         path.display()
     );
-    println!("Login Succeeded");
-    Ok(())
+    stdout::line("Login Succeeded")
 }
 
 pub fn logout(args: LogoutArgs) -> Result<()> {
     let registry = normalize(&args.registry);
     if credential_store().logout(&registry)? {
-        println!("Removing login credentials for {registry}");
+        stdout::line(format_args!("Removing login credentials for {registry}"))?;
     } else {
         log::warn!("not logged in to {registry}");
     }

@@ -19,6 +19,8 @@ mod push;
 mod registry;
 mod resolve_yaml;
 mod sbom;
+pub mod stdout;
+mod string_slice;
 
 use clap::{Parser, Subcommand};
 use rko::{Error, Result};
@@ -62,6 +64,10 @@ enum Command {
     Push(push::Args),
     Login(login::LoginArgs),
     Logout(login::LogoutArgs),
+    /// ko's spelling of login and logout (crane's `auth`): `auth login
+    /// REGISTRY -u USER -p PASS` saves without asking the registry.
+    #[command(hide = true)]
+    Auth(login::AuthArgs),
     ResolveYaml(resolve_yaml::Args),
     Name(name::Args),
     Sbom(sbom::Args),
@@ -89,6 +95,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Push(args) => push::run(args, results),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
+        Command::Auth(args) => login::auth(args),
         Command::ResolveYaml(args) => resolve_yaml::run(args),
         Command::Name(args) => name::run(args),
         Command::Sbom(args) => sbom::run(args),
@@ -172,10 +179,11 @@ pub struct Results {
 
 impl Results {
     /// Prints `line`; `filed` says a file named on the command line holds it.
-    fn print(self, line: impl std::fmt::Display, filed: bool) {
-        if !(self.quiet && filed) {
-            println!("{line}");
+    fn print(self, line: impl std::fmt::Display, filed: bool) -> Result<()> {
+        if self.quiet && filed {
+            return Ok(());
         }
+        stdout::line(line)
     }
 
     /// Writes `digest` to `file` when one was named, and prints `line`.
@@ -183,8 +191,7 @@ impl Results {
         if let Some(path) = file {
             rko::write_file(path, digest.as_bytes())?;
         }
-        self.print(line, file.is_some());
-        Ok(())
+        self.print(line, file.is_some())
     }
 }
 

@@ -2,6 +2,7 @@
 //! build system names images as rko does (Bazel's ko_resolve asks this).
 
 use super::split_pair;
+use super::stdout;
 use rko::{image_name, Error, Naming, Result, KO_PREFIX};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -61,7 +62,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let Some(out) = &args.out else {
         for import_path in &args.import_paths {
-            println!("{}", name(import_path));
+            stdout::line(name(import_path))?;
         }
         return Ok(());
     };

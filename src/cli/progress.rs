@@ -7,7 +7,7 @@
 
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -101,7 +101,10 @@ impl Log for Logger {
                     bar.set_message(message);
                 }
             }
-            None => eprintln!("{line}"),
+            // A closed stderr loses the line; it never panics.
+            None => {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 
 use super::network_jobs;
 use super::registry::RegistryArgs;
+use super::stdout;
 use rko::{Platform, PullOptions, Reference, Result};
 use std::path::PathBuf;
 
@@ -44,6 +45,9 @@ pub fn run(args: Args) -> Result<()> {
     };
     let pulled = rko::pull(&options, &args.out)?;
     log::info!("rko: pulled with {} HTTP requests", pulled.requests);
-    println!("{}@{}", options.reference.repository_name(), pulled.digest);
-    Ok(())
+    stdout::line(format_args!(
+        "{}@{}",
+        options.reference.repository_name(),
+        pulled.digest
+    ))
 }

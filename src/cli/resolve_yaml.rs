@@ -97,12 +97,12 @@ pub fn run(args: Args) -> Result<()> {
             file.commit()
         }
         None => {
-            let stdout = std::io::stdout();
-            let mut writer = std::io::BufWriter::new(stdout.lock());
-            prepared
-                .write(&map, &mut writer)
-                .and_then(|()| std::io::Write::flush(&mut writer))
-                .map_err(|e| Error::invalid(format!("writing standard output: {e}")))
+            let mut writer = super::stdout::writer();
+            super::stdout::finish(
+                prepared
+                    .write(&map, &mut writer)
+                    .and_then(|()| std::io::Write::flush(&mut writer)),
+            )
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `rko sbom`: an SBOM from a Go binary's embedded build information.
 
+use super::stdout;
 use rko::{Error, ImageRef, Result, SbomFormat as Format, SbomOptions};
 use std::path::PathBuf;
 
@@ -102,7 +103,7 @@ pub fn run(args: Args) -> Result<()> {
             subject.as_ref(),
             &created,
         )?;
-        println!("{attached}");
+        stdout::line(attached)?;
     }
     Ok(())
 }

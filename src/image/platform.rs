@@ -86,6 +86,54 @@ impl FromStr for Platform {
     }
 }
 
+/// A platform as ko's `--platform` may name it: in full, or by its OS
+/// alone (`linux`, ko's `v1.ParsePlatform` leaving the architecture empty),
+/// which matches every architecture of that OS the base image has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformPattern {
+    Os(String),
+    Full(Platform),
+}
+
+impl PlatformPattern {
+    /// Whether the base image's `platform` is one this pattern asks for.
+    pub fn matches(&self, platform: &Platform) -> bool {
+        match self {
+            PlatformPattern::Os(os) => &platform.os == os,
+            PlatformPattern::Full(full) => full.matches(platform),
+        }
+    }
+}
+
+impl FromStr for PlatformPattern {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        if s.contains('/') {
+            return s.parse().map(PlatformPattern::Full);
+        }
+        // One part: the checks of a full platform, with a stand-in architecture.
+        format!("{s}/any")
+            .parse::<Platform>()
+            .map(|p| PlatformPattern::Os(p.os))
+            .map_err(|_| {
+                Error::invalid(format!(
+                    "invalid platform {s:?}: {s:?} is not a valid name; expected OS or \
+                     OS/ARCH[/VARIANT], such as linux or linux/arm/v7"
+                ))
+            })
+    }
+}
+
+impl fmt::Display for PlatformPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlatformPattern::Os(os) => f.write_str(os),
+            PlatformPattern::Full(full) => full.fmt(f),
+        }
+    }
+}
+
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.os, self.arch)?;
@@ -126,6 +174,43 @@ mod tests {
         assert!(p("linux/arm64/v8").matches(&p("linux/arm64")));
         assert!(!p("linux/arm/v7").matches(&p("linux/arm/v6")));
         assert!(!p("linux/amd64").matches(&p("linux/arm64")));
+    }
+
+    #[test]
+    fn patterns_name_an_os_alone_or_a_whole_platform() {
+        let p = |s: &str| s.parse::<Platform>().unwrap();
+        let cases = [
+            (
+                "linux",
+                Ok(vec!["linux/amd64", "linux/arm64", "linux/arm/v7"]),
+            ),
+            ("windows", Ok(vec!["windows/amd64"])),
+            ("linux/arm64", Ok(vec!["linux/arm64"])),
+            ("linux/arm", Ok(vec!["linux/arm/v7"])),
+            ("", Err("\"\" is not a valid name")),
+            ("Linux", Err("\"Linux\" is not a valid name")),
+            ("linux/", Err("\"\" is not a valid name")),
+        ];
+        let base = [
+            "linux/amd64",
+            "linux/arm64",
+            "linux/arm/v7",
+            "windows/amd64",
+        ];
+        for (input, want) in cases {
+            match (input.parse::<PlatformPattern>(), want) {
+                (Ok(pattern), Ok(want)) => {
+                    assert_eq!(pattern.to_string(), input);
+                    let matched: Vec<&str> = base
+                        .into_iter()
+                        .filter(|b| pattern.matches(&p(b)))
+                        .collect();
+                    assert_eq!(matched, want, "{input}");
+                }
+                (Err(e), Err(want)) => assert!(e.to_string().contains(want), "{input}: {e}"),
+                (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 
     #[test]

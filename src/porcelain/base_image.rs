@@ -76,7 +76,7 @@ impl BaseImage {
             return Self::from_daemon(reference, cache, jobs);
         }
         let wanted = match platforms {
-            Platforms::All => Vec::new(),
+            Platforms::All | Platforms::Matching(_) => Vec::new(),
             Platforms::List(list) => list.clone(),
         };
         let digest = match &reference.digest {

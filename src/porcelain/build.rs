@@ -248,6 +248,24 @@ fn prepare(
     let platforms = match &cx.settings.platforms {
         plan::Platforms::List(list) => list.clone(),
         plan::Platforms::All => base.all_platforms()?,
+        plan::Platforms::Matching(patterns) => {
+            let offered = base.all_platforms()?;
+            let matched: Vec<Platform> = offered
+                .iter()
+                .filter(|p| patterns.iter().any(|pattern| pattern.matches(p)))
+                .cloned()
+                .collect();
+            if matched.is_empty() {
+                let names = |v: Vec<String>| v.join(",");
+                return Err(Error::invalid(format!(
+                    "--platform {}: base image {} has no matching image (it has {})",
+                    names(patterns.iter().map(|p| p.to_string()).collect()),
+                    plan.base_image,
+                    names(offered.iter().map(Platform::to_string).collect()),
+                )));
+            }
+            matched
+        }
     };
     for platform in platforms.iter().filter(|p| p.os != "linux") {
         check_base_has(&plan.base_image, &base.all_platforms()?, platform)?;

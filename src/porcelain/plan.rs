@@ -11,7 +11,8 @@ use super::ko_yaml::{BuildConfig, ImageSettings, KoConfig};
 use super::naming::{Naming, KIND, LOCAL};
 use super::template::Origin;
 use crate::error::{Error, Result};
-use crate::image::platform::Platform;
+use crate::image::platform::{Platform, PlatformPattern};
+use crate::registry::reference::check_repository_name;
 use crate::registry::Reference;
 use crate::sbom;
 use std::collections::BTreeMap;
@@ -73,6 +74,9 @@ pub enum Platforms {
     /// Every platform the base image has.
     All,
     List(Vec<Platform>),
+    /// The base image's platforms that one of these matches: a list in
+    /// which some platform is named by its OS alone (`--platform=linux`).
+    Matching(Vec<PlatformPattern>),
 }
 
 /// What one run shares across its import paths.
@@ -284,13 +288,24 @@ fn platforms(flag: &[String], env: &Env, config: &KoConfig) -> Result<Platforms>
         }
         return Ok(Platforms::All);
     }
-    list.iter()
+    let patterns: Vec<PlatformPattern> = list
+        .iter()
         .map(|p| {
             p.parse()
                 .map_err(|e| Error::invalid(format!("{source}: {e}")))
         })
-        .collect::<Result<_>>()
-        .map(Platforms::List)
+        .collect::<Result<_>>()?;
+    let full: Option<Vec<Platform>> = patterns
+        .iter()
+        .map(|p| match p {
+            PlatformPattern::Full(platform) => Some(platform.clone()),
+            PlatformPattern::Os(_) => None,
+        })
+        .collect();
+    Ok(match full {
+        Some(list) => Platforms::List(list),
+        None => Platforms::Matching(patterns),
+    })
 }
 
 /// ko's platform when nothing names one: GOOS/GOARCH when both are set,
@@ -416,7 +431,24 @@ fn publishing(flags: &Flags, env: &Env) -> Result<Publishing> {
              or pass -L, --oci-layout-path DIR, --tarball FILE, or --push=false",
         ));
     }
+    // As ko's makePublisher, before anything is built.
+    if let Some(repo) = repo.filter(|_| !local && kind.is_none()) {
+        check_repository_name(repo).map_err(|e| match e {
+            Error::BadReference { message, .. } => Error::invalid(format!(
+                "KO_DOCKER_REPO={repo:?} is not a repository: {message}; \
+                 set it to REGISTRY[/PATH], such as ghcr.io/you/apps"
+            )),
+            other => other,
+        })?;
+    }
     let registry = publish.push && !local && kind.is_none() && repo.is_some();
+    let written = publish.oci_layout_path.is_some() || publish.tarball.is_some();
+    if publish.tag_only && publish.tags.is_empty() && !registry && !local && !written {
+        // ko's nopPublisher prints name:<first tag>.
+        return Err(Error::invalid(
+            "--tag-only without a tag: give the tag to print with -t",
+        ));
+    }
     Ok(Publishing {
         repository: repo.unwrap_or(LOCAL).to_string(),
         naming: naming(flags.naming),
@@ -452,6 +484,12 @@ fn tags(publish: &PublishFlags, pushing: bool) -> Result<Vec<String>> {
         if !tags.contains(tag) {
             tags.push(tag.clone());
         }
+    }
+    if pushing && tags.is_empty() {
+        // ko would print a digest it never pushed.
+        return Err(Error::invalid(
+            "--tags is empty: a push needs at least one tag (the default is latest)",
+        ));
     }
     if publish.tag_only && pushing {
         match tags.as_slice() {
@@ -653,6 +691,13 @@ mod tests {
                     .map(Platform::to_string)
                     .collect::<Vec<_>>()
                     .join(","),
+                Platforms::Matching(list) => format!(
+                    "matching {}",
+                    list.iter()
+                        .map(PlatformPattern::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
             },
             Look::GoEnv => pairs(&plan.env),
             Look::GoFlags => plan.flags.join(" "),
@@ -707,6 +752,8 @@ mod tests {
             Case { rule: "KO_DEFAULTPLATFORMS over defaultPlatforms", yaml: "defaultPlatforms: [linux/arm64]\n", env: &[("KO_DEFAULTPLATFORMS", "linux/s390x,linux/arm/v7")], flags: no_flags, look: Look::Platforms, want: "linux/s390x,linux/arm/v7" },
             Case { rule: "--platform over KO_DEFAULTPLATFORMS", yaml: "", env: &[("KO_DEFAULTPLATFORMS", "linux/s390x")], flags: |f| f.platforms = vec!["linux/ppc64le".into()], look: Look::Platforms, want: "linux/ppc64le" },
             Case { rule: "--platform values add up (repeated, comma-split)", yaml: "", env: &[], flags: |f| f.platforms = vec!["linux/amd64".into(), "linux/arm64".into()], look: Look::Platforms, want: "linux/amd64,linux/arm64" },
+            Case { rule: "an OS alone matches every platform of the base with that OS", yaml: "", env: &[], flags: |f| f.platforms = vec!["linux".into(), "windows/amd64".into()], look: Look::Platforms, want: "matching linux,windows/amd64" },
+            Case { rule: "an invalid OS is refused by name", yaml: "", env: &[], flags: |f| f.platforms = vec!["Linux".into()], look: Look::Platforms, want: "error: --platform: invalid platform \"Linux\"" },
             Case { rule: "all means every platform of the base", yaml: "", env: &[], flags: |f| f.platforms = vec!["all".into()], look: Look::Platforms, want: "all" },
             Case { rule: "all beside a platform is an error (ko's Validate)", yaml: "", env: &[], flags: |f| f.platforms = vec!["linux/amd64".into(), "all".into()], look: Look::Platforms, want: "error: --platform linux/amd64,all: all or specific platforms" },
             Case { rule: "no platform anywhere: GOOS/GOARCH when both are set", yaml: "", env: &[("GOOS", "linux"), ("GOARCH", "arm64")], flags: no_flags, look: Look::Platforms, want: "linux/arm64" },
@@ -762,6 +809,9 @@ mod tests {
             Case { rule: "--tag-only with latest is refused when pushing", yaml: "", env: &[], flags: |f| f.publish.tag_only = true, look: Look::Tags, want: "error: --tag-only: the latest tag cannot be used" },
             Case { rule: "--tag-only with several tags is refused when pushing", yaml: "", env: &[], flags: |f| { f.publish.tag_only = true; f.publish.tags = vec!["v1".into(), "v2".into()]; }, look: Look::Tags, want: "error: --tag-only with --tags v1,v2: must specify exactly one tag" },
             Case { rule: "--tag-only with one tag twice is one tag", yaml: "", env: &[], flags: |f| { f.publish.tag_only = true; f.publish.tags = vec!["v1".into(), "v1".into()]; }, look: Look::Tags, want: "v1" },
+            Case { rule: "a push without tags is refused by flag (ko would print a digest it never pushed)", yaml: "", env: &[], flags: |f| f.publish.tags = vec![], look: Look::Tags, want: "error: --tags is empty" },
+            Case { rule: "no tags without a push print name@digest", yaml: "", env: &[], flags: |f| { f.publish.tags = vec![]; f.publish.push = false; }, look: Look::Tags, want: "" },
+            Case { rule: "--tag-only without a push needs a tag to print", yaml: "", env: &[], flags: |f| { f.publish.tag_only = true; f.publish.push = false; f.publish.tags = vec![]; }, look: Look::Tags, want: "error: --tag-only without a tag" },
             Case { rule: "--tag-only without a push takes the first tag, latest too", yaml: "", env: &[], flags: |f| { f.publish.tag_only = true; f.publish.push = false; }, look: Look::Tags, want: "latest" },
             // --insecure-registry.
             Case { rule: "without --insecure-registry no registry is insecure", yaml: "defaultBaseImage: b.io/base\n", env: &[], flags: no_flags, look: Look::Insecure, want: "" },
@@ -771,6 +821,9 @@ mod tests {
             Case { rule: "--insecure-registry: the same registry once", yaml: "defaultBaseImage: r.io/base\n", env: &[], flags: |f| f.insecure_registry = true, look: Look::Insecure, want: "r.io" },
             // Destinations.
             Case { rule: "KO_DOCKER_REPO is the repository, pushed to", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/me")], flags: no_flags, look: Look::Destinations, want: "registry=true local=false" },
+            Case { rule: "a malformed KO_DOCKER_REPO is refused by name, before any build", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/Not_A_Valid/REPO!")], flags: no_flags, look: Look::Destinations, want: "error: KO_DOCKER_REPO=\"r.io/Not_A_Valid/REPO!\" is not a repository: repository \"Not_A_Valid/REPO!\" contains 'N'" },
+            Case { rule: "a malformed KO_DOCKER_REPO is refused without a push too", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/a//b")], flags: |f| f.publish.push = false, look: Look::Destinations, want: "error: KO_DOCKER_REPO=\"r.io/a//b\" is not a repository: repository \"a//b\" has an empty path component" },
+            Case { rule: "a registry alone is a repository", yaml: "", env: &[("KO_DOCKER_REPO", "localhost:5000")], flags: no_flags, look: Look::Destinations, want: "registry=true local=false" },
             Case { rule: "no KO_DOCKER_REPO and nowhere else to go is an error", yaml: "", env: &[], flags: no_flags, look: Look::Destinations, want: "error: no destination: set KO_DOCKER_REPO" },
             Case { rule: "KO_DOCKER_REPO=ko.local loads locally", yaml: "", env: &[("KO_DOCKER_REPO", "ko.local")], flags: no_flags, look: Look::Destinations, want: "registry=false local=true" },
             Case { rule: "-L loads locally whatever KO_DOCKER_REPO says", yaml: "", env: &[("KO_DOCKER_REPO", "r.io/me")], flags: |f| f.publish.local = true, look: Look::Destinations, want: "registry=false local=true" },

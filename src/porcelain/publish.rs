@@ -4,7 +4,7 @@
 use super::cache::Cache;
 use super::daemon;
 use super::kind;
-use super::naming::{image_name, local_reference, printed_reference};
+use super::naming::{image_name, local_reference, printed_reference, Printer};
 use super::plan::{Destinations, Publishing};
 use crate::error::{Error, Result};
 use crate::image::export::{self, ExportOptions, Format};
@@ -221,6 +221,7 @@ pub fn publish_all(
         return Err(Error::invalid("--tarball takes one import path"));
     }
     let tags = &publishing.tags;
+    let printer = last_publisher(to);
     let names: Vec<String> = images
         .iter()
         .map(|image| image_name(&publishing.repository, image.import_path, publishing.naming))
@@ -266,22 +267,14 @@ pub fn publish_all(
             to_tarball(image.layout, &name, tags, tarball)?;
             log::info!("Saved {}", tarball.display());
         }
-        let (reference, repository) = match (&loaded, last_publisher(to)) {
-            (Some((_, digest)), _) => (local_reference(&name, digest), name.clone()),
-            (None, Last::Layout(dir)) => {
-                let dir = dir.display().to_string();
-                (format!("{dir}@{}", image.digest), dir)
-            }
-            // ko's tarball publisher names the image by digest whatever
-            // --tag-only says (pkg/publish/tarball.go).
-            (None, Last::Tarball) => (
-                printed_reference(&name, tags, image.digest, false),
-                name.clone(),
-            ),
-            (None, Last::Registry | Last::Nothing) => (
-                printed_reference(&name, tags, image.digest, publishing.tag_only),
-                name.clone(),
-            ),
+        let reference = match &loaded {
+            Some((_, digest)) => local_reference(&name, digest),
+            None => printed_reference(&name, tags, image.digest, publishing.tag_only, printer),
+        };
+        // --image-refs names an index's children in the printed repository.
+        let repository = match (&loaded, printer) {
+            (None, Printer::Layout(dir)) => dir.display().to_string(),
+            _ => name.clone(),
         };
         if to.image_refs.is_some() {
             refs.extend(recorded_refs(
@@ -307,20 +300,12 @@ pub fn publish_all(
 /// The publisher whose reference ko prints: ko chains the layout, the
 /// tarball and the registry in that order (pkg/commands/resolver.go,
 /// `makePublisher`) and prints what the last one returns.
-#[derive(Debug, PartialEq, Eq)]
-enum Last<'a> {
-    Registry,
-    Tarball,
-    Layout(&'a Path),
-    Nothing,
-}
-
-fn last_publisher(to: &Destinations) -> Last<'_> {
+fn last_publisher(to: &Destinations) -> Printer<'_> {
     match (to.registry, &to.tarball, &to.layout) {
-        (true, _, _) => Last::Registry,
-        (false, Some(_), _) => Last::Tarball,
-        (false, None, Some(dir)) => Last::Layout(dir),
-        (false, None, None) => Last::Nothing,
+        (true, _, _) => Printer::Registry,
+        (false, Some(_), _) => Printer::Tarball,
+        (false, None, Some(dir)) => Printer::Layout(dir),
+        (false, None, None) => Printer::Nothing,
     }
 }
 
@@ -346,11 +331,11 @@ mod tests {
             ..Destinations::default()
         };
         let cases = [
-            (to(true, true, true), Last::Registry),
-            (to(true, false, false), Last::Registry),
-            (to(false, true, true), Last::Tarball),
-            (to(false, false, true), Last::Layout(&dir)),
-            (to(false, false, false), Last::Nothing),
+            (to(true, true, true), Printer::Registry),
+            (to(true, false, false), Printer::Registry),
+            (to(false, true, true), Printer::Tarball),
+            (to(false, false, true), Printer::Layout(&dir)),
+            (to(false, false, false), Printer::Nothing),
         ];
         for (destinations, want) in cases {
             assert_eq!(last_publisher(&destinations), want, "{destinations:?}");

@@ -120,6 +120,22 @@ impl FromStr for Reference {
     }
 }
 
+/// Checks a repository named without tag or digest, as `KO_DOCKER_REPO`
+/// is: a registry alone (`host[:port]`) or `[host/]path`, the two forms
+/// ko accepts (`name.NewRegistry`, else `name.NewRepository`).
+pub fn check_repository_name(input: &str) -> Result<()> {
+    if input.is_empty() {
+        return Err(bad_reference(input, "it is empty".to_string()));
+    }
+    let (registry, repository) = split_registry(input);
+    match registry {
+        Some(host) => check_host(input, host)?,
+        None if !input.contains('/') && check_host(input, input).is_ok() => return Ok(()),
+        None => {}
+    }
+    check_repository(input, repository)
+}
+
 /// A first component is a registry if it looks like a host: it has a `.`
 /// or a `:` or is `localhost` (or an IPv6 literal in brackets).
 fn split_registry(name: &str) -> (Option<&str>, &str) {
@@ -298,6 +314,36 @@ mod tests {
         for (input, want) in cases {
             let err = input.parse::<Reference>().unwrap_err().to_string();
             assert!(err.contains(want), "{input:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn repository_names_are_a_registry_alone_or_a_path() {
+        let cases = [
+            ("127.0.0.1:5000", Ok(())),
+            ("gcr.io", Ok(())),
+            ("localhost", Ok(())),
+            ("me", Ok(())),
+            ("gcr.io/me/apps", Ok(())),
+            ("127.0.0.1:5000/a/b", Ok(())),
+            ("me/apps", Ok(())),
+            ("", Err("is empty")),
+            (
+                "127.0.0.1:5000/Not_A_Valid/REPO!",
+                Err("repository \"Not_A_Valid/REPO!\" contains 'N'"),
+            ),
+            ("gcr.io/me/", Err("empty path component")),
+            ("bad_host.com/app", Err("registry \"bad_host.com\"")),
+            ("host:port/app", Err("port \"port\"")),
+            ("REPO!", Err("repository \"REPO!\" contains 'R'")),
+            ("gcr.io/me:v1", Err("contains ':'")),
+        ];
+        for (input, want) in cases {
+            match (check_repository_name(input), want) {
+                (Ok(()), Ok(())) => {}
+                (Err(e), Err(want)) => assert!(e.to_string().contains(want), "{input:?}: {e}"),
+                (got, want) => panic!("{input:?}: got {got:?}, want {want:?}"),
+            }
         }
     }
 

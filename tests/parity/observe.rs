@@ -102,10 +102,14 @@ impl<'a> Observer<'a> {
                 .ok()
                 .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
         };
-        let Some(top) = read(layout.join("index.json")) else { return };
+        let Some(top) = read(layout.join("index.json")) else {
+            return;
+        };
         for entry in top["manifests"].as_array().into_iter().flatten() {
             let digest = entry["digest"].as_str().unwrap_or_default();
-            let blob = layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+            let blob = layout
+                .join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:"));
             let Some(index) = read(blob) else { continue };
             for child in index["manifests"].as_array().into_iter().flatten() {
                 let platform = view::platform_of(&child["platform"]);
