@@ -170,7 +170,7 @@ impl<'a> Observer<'a> {
             let (fallback, tags): (Vec<String>, Vec<String>) = tags
                 .iter()
                 .map(|t| self.normalize(t))
-                .partition(|t| t.starts_with("sha256-") && !t.contains('.'));
+                .partition(|t| is_fallback_tag(t));
             for (field, mut list) in [("tags", tags), ("referrers fallback tags", fallback)] {
                 list.sort();
                 if !list.is_empty() {
@@ -464,4 +464,14 @@ fn flatten(prefix: &str, value: &Value, seen: &mut Observation, observer: &Obser
             seen.insert(prefix.to_string(), observer.normalize(&text));
         }
     }
+}
+
+/// `sha256-<digest hex>` alone (named or not), the referrers API's
+/// fallback tag; cosign's tags have a suffix (`.sbom`, `.att`, `.sig`).
+fn is_fallback_tag(tag: &str) -> bool {
+    let Some(rest) = tag.strip_prefix("sha256-") else {
+        return false;
+    };
+    (rest.starts_with('<') && rest.ends_with('>'))
+        || (rest.len() == 64 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
 }
