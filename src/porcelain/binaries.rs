@@ -176,6 +176,11 @@ fn spec(cx: Context, wanted: &Wanted, go: Option<&Path>) -> Result<Spec> {
         build.dir.display(),
         gobuild::build_args(&build)
     );
+    // ko names the builds[] entry before each build (its
+    // configForImportPath), then says what it builds.
+    if let Some(id) = &plan.build_config {
+        log::info!("Using build config {id} for {}", package.import_path);
+    }
     log::info!("Building {} for {platform}", package.import_path);
     Ok(Spec {
         key,

@@ -125,6 +125,15 @@ impl Origin {
         }
     }
 
+    /// An error about the value from here: `message` after the file and key.
+    pub fn invalid(&self, message: impl fmt::Display) -> Error {
+        let message = format!("{}: {message}", self.key);
+        match &self.file {
+            Some(file) => Error::file(file, message),
+            None => Error::invalid(message),
+        }
+    }
+
     /// The error for `text`, from here, that `e` describes.
     pub fn error(&self, text: &str, e: TemplateError) -> Error {
         let mut message = format!(
