@@ -176,12 +176,7 @@ fn spec(cx: Context, wanted: &Wanted, go: Option<&Path>) -> Result<Spec> {
         build.dir.display(),
         gobuild::build_args(&build)
     );
-    // ko names the builds[] entry before each build (its
-    // configForImportPath), then says what it builds.
-    if let Some(id) = &plan.build_config {
-        log::info!("Using build config {id} for {}", package.import_path);
-    }
-    log::info!("Building {} for {platform}", package.import_path);
+    announce(package, plan, platform);
     Ok(Spec {
         key,
         name: package.binary_name(),
@@ -189,6 +184,15 @@ fn spec(cx: Context, wanted: &Wanted, go: Option<&Path>) -> Result<Spec> {
         settings,
         group,
     })
+}
+
+/// ko's lines before each `go build`: the `builds[]` entry that applies
+/// (its `configForImportPath`), then what is built. They go together.
+fn announce(package: &Package, plan: &PackagePlan, platform: &Platform) {
+    if let Some(id) = &plan.build_config {
+        log::info!("Using build config {id} for {}", package.import_path);
+    }
+    log::info!("Building {} for {platform}", package.import_path);
 }
 
 /// The digest of the binary in `slot`, when its recorded inputs hold.
