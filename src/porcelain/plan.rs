@@ -582,7 +582,10 @@ pub fn for_package(
             .merged(&own_image)
             .merged(&settings.image),
         capabilities,
-        build_config: found.map(|(i, b)| b.id.clone().unwrap_or_else(|| format!("#{i}"))),
+        build_config: found.map(|(i, b)| match b.id.as_deref() {
+            Some(id) if !id.is_empty() => id.to_string(),
+            _ => format!("#{i}"),
+        }),
     })
 }
 
@@ -781,6 +784,7 @@ mod tests {
             Case { rule: "builds[] matches by dir/main", yaml: BUILDS, env: &[], flags: no_flags, look: Look::Dir, want: "/m" },
             Case { rule: "the builds[] entry is named by its id", yaml: "builds:\n- id: the-app\n  main: ./cmd/app\n", env: &[], flags: no_flags, look: Look::BuildConfig, want: "the-app" },
             Case { rule: "... or #N without one (ko's createBuildConfigMap)", yaml: "builds:\n- main: ./cmd/other\n- main: ./cmd/app\n", env: &[], flags: no_flags, look: Look::BuildConfig, want: "#1" },
+            Case { rule: "... an empty id too", yaml: "builds:\n- id: ''\n  main: ./cmd/app\n", env: &[], flags: no_flags, look: Look::BuildConfig, want: "#0" },
             Case { rule: "no builds[] entry, no name", yaml: "builds:\n- id: x\n  main: ./cmd/other\n", env: &[], flags: no_flags, look: Look::BuildConfig, want: "none" },
             // viper's AutomaticEnv: KO_DEFAULTENV, KO_DEFAULTFLAGS, KO_DEFAULTLDFLAGS.
             Case { rule: "KO_DEFAULTENV over defaultEnv, split at whitespace", yaml: "defaultEnv: [A=yaml]\n", env: &[("KO_DEFAULTENV", "B=1 C=2")], flags: no_flags, look: Look::GoEnv, want: "CGO_ENABLED=0 B=1 C=2" },
