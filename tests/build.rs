@@ -383,10 +383,13 @@ fn mistakes_get_one_clear_line() {
     let registry = Registry::start(Auth::None);
     let dir = temp_dir();
     let module = multi(dir.path());
-    let bad_key = dir.path().join("bad-key.yaml");
+    // ko ignores a key it does not know (rko warns); a file that is not
+    // there is an error in both.
+    let missing = dir.path().join("missing.yaml");
+    let bad_type = dir.path().join("bad-type.yaml");
     fs::write(
-        &bad_key,
-        "defaultBaseImage: builtin:static\ndefaultPlatform: [linux/amd64]\n",
+        &bad_type,
+        "defaultBaseImage: builtin:static\ndefaultPlatforms: {a: b}\n",
     )
     .unwrap();
     let bad_template = dir.path().join("bad-template.yaml");
@@ -430,8 +433,13 @@ fn mistakes_get_one_clear_line() {
         },
         Mistake {
             args: &web,
-            env: &[("KO_CONFIG_PATH", bad_key.to_str().unwrap())],
-            says: &["unknown field `defaultPlatform`"],
+            env: &[("KO_CONFIG_PATH", missing.to_str().unwrap())],
+            says: &["KO_CONFIG_PATH", "missing.yaml: No such file"],
+        },
+        Mistake {
+            args: &web,
+            env: &[("KO_CONFIG_PATH", bad_type.to_str().unwrap())],
+            says: &["bad-type.yaml", "defaultPlatforms", "line 2"],
         },
         Mistake {
             args: &web,

@@ -142,8 +142,8 @@ fn a_template_rko_cannot_run_fails_naming_the_file_the_build_and_the_template() 
     let dir = temp_dir();
     let cases = [
         (
-            "  ldflags: ['-X main.v={{range .Env}}{{end}}']\n",
-            "builds[0].ldflags: bad template {{range .Env}} in \"-X main.v={{range .Env}}{{end}}\": range is outside",
+            "  ldflags: ['-X main.v={{html .Env}}']\n",
+            "builds[0].ldflags: bad template {{html .Env}} in \"-X main.v={{html .Env}}\": html is outside",
         ),
         (
             "  flags: ['-tags={{.Env.NOT_SET_ANYWHERE}}']\n",

@@ -177,8 +177,7 @@ fn spec(cx: Context, wanted: &Wanted, go: Option<&Path>, announcer: &Announcer) 
         build.dir.display(),
         gobuild::build_args(&build)
     );
-    let line = format!("Building {} for {platform}", package.import_path);
-    announcer.after_base(&package.import_path, line);
+    announce(package, plan, platform, announcer);
     Ok(Spec {
         key,
         name: package.binary_name(),
@@ -186,6 +185,17 @@ fn spec(cx: Context, wanted: &Wanted, go: Option<&Path>, announcer: &Announcer) 
         settings,
         group,
     })
+}
+
+/// ko's lines before each `go build`: the `builds[]` entry that applies
+/// (its `configForImportPath`), then what is built. They go together,
+/// after the import path's `Using base` line (see `announce.rs`).
+fn announce(package: &Package, plan: &PackagePlan, platform: &Platform, announcer: &Announcer) {
+    let path = &package.import_path;
+    if let Some(id) = &plan.build_config {
+        announcer.after_base(path, format!("Using build config {id} for {path}"));
+    }
+    announcer.after_base(path, format!("Building {path} for {platform}"));
 }
 
 /// The digest of the binary in `slot`, when its recorded inputs hold.

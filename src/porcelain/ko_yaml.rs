@@ -1,70 +1,61 @@
 //! `.ko.yaml`: ko's build configuration, plus rko's image configuration
-//! (`defaultImage:` and each build's `image:`). Unknown keys are errors.
+//! (`defaultImage:` and each build's `image:`). Keys are matched without
+//! case and unknown keys are ignored with a warning, as ko (viper and
+//! mapstructure) reads them; rko's own `image` settings are strict.
 
+pub use super::ko_yaml_source::ConfigSource;
 use crate::error::{Error, Result};
 use crate::porcelain::template::{Needs, Origin, Templating, Value};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// The whole file.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug, Clone, Default)]
 pub struct KoConfig {
     pub default_base_image: Option<String>,
-    #[serde(default)]
     pub base_image_overrides: BTreeMap<String, String>,
-    #[serde(default)]
     pub default_platforms: Vec<String>,
     /// These three, as ko reads them with viper's GetStringSlice, may be
     /// one string of whitespace-separated values instead of a list.
-    #[serde(default, deserialize_with = "fields")]
     pub default_env: Vec<String>,
-    #[serde(default, deserialize_with = "fields")]
     pub default_flags: Vec<String>,
-    #[serde(default, deserialize_with = "fields")]
     pub default_ldflags: Vec<String>,
-    #[serde(default)]
     pub default_image: ImageSettings,
-    #[serde(default)]
     pub builds: Vec<BuildConfig>,
-    /// The file read (`builds[].dir` is relative to its directory).
-    #[serde(skip)]
+    /// Keys ko does not know (`someKey`, `builds[0].someKey`), ignored.
+    pub ignored: Vec<String>,
+    /// The file read (empty when there is none).
     pub path: PathBuf,
 }
 
 /// One `builds[]` entry.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct BuildConfig {
-    /// ko names builds by `id` for its own tooling; rko accepts and ignores it.
-    #[serde(default, rename = "id")]
-    _id: serde::de::IgnoredAny,
-    /// The directory `go build` runs in (relative to `.ko.yaml`).
-    #[serde(default)]
+    /// ko's name for the entry, in its `Using build config` line.
+    pub id: Option<String>,
+    /// The directory `go build` runs in (relative to the working directory).
     pub dir: String,
     /// The import path or directory of the main package (relative to `dir`).
-    #[serde(default)]
     pub main: String,
     /// Build environment (`GOEXPERIMENT=...`), not the container's.
-    #[serde(default)]
     pub env: Vec<String>,
     /// A string is split at whitespace, as ko's `FlagArray` does.
-    #[serde(default, deserialize_with = "fields")]
     pub flags: Vec<String>,
     /// A string is one value, as ko's `StringArray` does.
-    #[serde(default, deserialize_with = "one_or_many")]
     pub ldflags: Vec<String>,
     /// File capabilities of the binary (ko's extension): capability names
     /// (`net_bind_service`) or `setcap` clauses (`cap_bpf,cap_perfmon=ep`);
     /// a string is split at whitespace (ko's `FlagArray`).
-    #[serde(default, deserialize_with = "fields")]
     pub linux_capabilities: Vec<String>,
-    #[serde(default)]
     pub image: ImageSettings,
-    /// `dir/main` as an absolute path with symlinks resolved: the package
-    /// directory this entry applies to.
-    #[serde(skip)]
+    /// Keys ko does not know, ignored.
+    pub ignored: Vec<String>,
+    /// `dir` from the working directory.
+    pub build_dir: PathBuf,
+    /// `dir/main` from the working directory (a `.go` file's directory):
+    /// the package directory this entry applies to; absolute with
+    /// symlinks resolved once [`KoConfig::load`] has checked it exists.
     pub main_dir: PathBuf,
 }
 
@@ -111,42 +102,86 @@ impl ImageSettings {
 }
 
 impl KoConfig {
-    /// Reads `.ko.yaml` (or `.ko.yaml` inside `path` when it is a
-    /// directory); a missing file is the empty configuration.
-    pub fn load(path: &Path) -> Result<KoConfig> {
-        let path = if path.is_dir() {
-            path.join(".ko.yaml")
-        } else {
-            path.to_path_buf()
+    /// Reads the configuration `source` names (none is the empty
+    /// configuration), and checks that each build's `dir/main` exists, as
+    /// ko's `LoadConfig` does. `dir` and `main` are taken from `work_dir`.
+    pub fn load(source: &ConfigSource, work_dir: &Path) -> Result<KoConfig> {
+        let Some(path) = source.find()? else {
+            let dir = match source {
+                ConfigSource::Search(dir) => dir.clone(),
+                ConfigSource::Named { path, .. } => path.clone(),
+            };
+            return KoConfig::parse("", &dir.join(".ko.yaml"), work_dir);
         };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(Error::io("reading", &path, e)),
-        };
-        KoConfig::parse(&text, &path)
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io("reading", &path, e))?;
+        let mut config = KoConfig::parse(&text, &path, work_dir)?;
+        config.check_mains()?;
+        Ok(config)
     }
 
     /// Parses the text of the file at `path`, locating each build's
-    /// `dir/main` relative to the file's directory.
-    pub fn parse(text: &str, path: &Path) -> Result<KoConfig> {
+    /// `dir/main` from `work_dir` (ko's `createBuildConfigMap`), without
+    /// looking at the file system.
+    pub fn parse(text: &str, path: &Path, work_dir: &Path) -> Result<KoConfig> {
         let mut config: KoConfig = if text.trim().is_empty() {
             KoConfig::default()
         } else {
             serde_norway::from_str(text).map_err(|e| Error::file(path, e.to_string()))?
         };
         config.path = path.to_path_buf();
-        let dir = config.dir().to_path_buf();
         for build in &mut config.builds {
-            let main = if build.main.is_empty() {
-                "."
-            } else {
-                &build.main
-            };
-            let main_dir = dir.join(&build.dir).join(main);
-            build.main_dir = main_dir.canonicalize().unwrap_or(main_dir);
+            build.build_dir = clean(&work_dir.join(&build.dir));
+            build.main_dir = clean(&build.build_dir.join(build.main_or_dot()));
         }
         Ok(config)
+    }
+
+    /// Checks that every build's `dir/main` is there; a `.go` file stands
+    /// for its directory (as in GoReleaser and ko).
+    fn check_mains(&mut self) -> Result<()> {
+        for (i, build) in self.builds.iter_mut().enumerate() {
+            let meta = std::fs::metadata(&build.main_dir).map_err(|e| {
+                let relative = clean(&Path::new(&build.dir).join(build.main_or_dot()));
+                Error::file(
+                    &self.path,
+                    format!(
+                        "builds[{i}]: stat {}: {e} (dir and main are relative to the \
+                         working directory, as in ko)",
+                        relative.display()
+                    ),
+                )
+            })?;
+            if meta.is_file() {
+                if let Some(parent) = build.main_dir.parent() {
+                    build.main_dir = parent.to_path_buf();
+                }
+            }
+            if let Ok(real) = build.main_dir.canonicalize() {
+                build.main_dir = real;
+            }
+        }
+        Ok(())
+    }
+
+    /// What ko warns about nothing for: the keys it ignores, each named
+    /// with the file.
+    pub fn warnings(&self) -> Vec<String> {
+        let builds = self.builds.iter().enumerate().flat_map(|(i, b)| {
+            b.ignored
+                .iter()
+                .map(move |key| format!("builds[{i}].{key}"))
+        });
+        self.ignored
+            .iter()
+            .cloned()
+            .chain(builds)
+            .map(|key| {
+                format!(
+                    "{}: unknown key {key:?} ignored (ko ignores it too)",
+                    self.path.display()
+                )
+            })
+            .collect()
     }
 
     /// The directory holding the file.
@@ -264,32 +299,35 @@ impl KoConfig {
     }
 }
 
-/// A list, or one string split at whitespace (ko's `FlagArray`, viper's
-/// string slices).
-fn fields<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> std::result::Result<Vec<String>, D::Error> {
-    Ok(match StringOrList::deserialize(deserializer)? {
-        StringOrList::One(s) => s.split_whitespace().map(str::to_string).collect(),
-        StringOrList::Many(list) => list,
-    })
+impl BuildConfig {
+    /// `main`, or `.` when it is not given.
+    fn main_or_dot(&self) -> &str {
+        if self.main.is_empty() {
+            "."
+        } else {
+            &self.main
+        }
+    }
 }
 
-/// A list, or one string as a list of one (ko's `StringArray`).
-fn one_or_many<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> std::result::Result<Vec<String>, D::Error> {
-    Ok(match StringOrList::deserialize(deserializer)? {
-        StringOrList::One(s) => vec![s],
-        StringOrList::Many(list) => list,
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum StringOrList {
-    One(String),
-    Many(Vec<String>),
+/// `path` with `.` left out and `..` taken back, as Go's filepath.Clean.
+fn clean(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -298,9 +336,9 @@ mod tests {
 
     fn parse(text: &str) -> Result<KoConfig> {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".ko.yaml");
-        std::fs::write(&path, text).unwrap();
-        KoConfig::load(&path)
+        std::fs::create_dir_all(dir.path().join("cmd/app")).unwrap();
+        std::fs::write(dir.path().join(".ko.yaml"), text).unwrap();
+        KoConfig::load(&ConfigSource::Search(dir.path().into()), dir.path())
     }
 
     #[test]
@@ -320,17 +358,123 @@ mod tests {
         assert_eq!(merged.args, Some(vec!["serve".to_string()]));
     }
 
+    /// viper and mapstructure match keys without case and ignore the
+    /// ones they do not know; rko warns about those, naming the file.
     #[test]
-    fn unknown_keys_are_named_with_their_position() {
-        let err = parse("defaultBaseImage: x\ndefaultPlatform: [linux/amd64]\n")
+    fn keys_match_without_case_and_unknown_ones_are_warned_about() {
+        let config = parse(
+            "defaultbaseimage: x\ndefaultPlatform: [linux/amd64]\n\
+             builds:\n- ID: a\n  Main: ./cmd/app\n  mian: ./x\n",
+        )
+        .unwrap();
+        assert_eq!(config.default_base_image.as_deref(), Some("x"));
+        assert_eq!(config.builds[0].id.as_deref(), Some("a"));
+        assert_eq!(config.builds[0].main, "./cmd/app");
+        let warnings = config.warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        for (warning, key) in warnings.iter().zip(["defaultPlatform", "builds[0].mian"]) {
+            assert!(warning.contains(".ko.yaml: unknown key"), "{warning}");
+            assert!(warning.contains(&format!("{key:?}")), "{warning}");
+        }
+        let err = parse("defaultEnv: [A=1]\nDEFAULTENV: [B=2]\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("unknown field `defaultPlatform`"), "{err}");
-        assert!(err.contains("line 2"), "{err}");
-        let err = parse("builds:\n- id: a\n  mian: ./x\n")
+        assert!(err.contains("defaultEnv is given twice"), "{err}");
+        let err = parse("defaultPlatforms: {a: b}\n").unwrap_err().to_string();
+        assert!(err.contains("line 1"), "{err}");
+        let err = parse("defaultImage: {labls: {}}\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("unknown field `mian`"), "{err}");
+        assert!(
+            err.contains("unknown field `labls`"),
+            "rko's own keys are strict: {err}"
+        );
+    }
+
+    /// ko's `LoadConfig` and `createBuildConfigMap`: `KO_CONFIG_PATH` must
+    /// name a regular file of a type viper reads, or a directory holding
+    /// `.ko.yaml`; without it, viper looks for `.ko.<ext>` in its order;
+    /// `dir/main` must exist, from the working directory.
+    #[test]
+    fn the_file_is_found_as_ko_finds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for (path, text) in [
+            ("conf/.ko.yaml", "defaultLdflags: [-s]\n"),
+            ("conf/x.yml", "defaultLdflags: [-yml]\n"),
+            ("conf/x.json", "{\"defaultLdflags\": [\"-json\"]}"),
+            ("conf/x.conf", ""),
+            ("conf/x", ""),
+            ("empty/.keep", ""),
+            ("search/.ko.yaml", "defaultLdflags: [-yaml]\n"),
+            ("search/.ko.json", "{\"defaultLdflags\": [\"-json-first\"]}"),
+            ("toml/.ko.toml", ""),
+            ("gone/.ko.yaml", "builds:\n- main: ./cmd/gone\n"),
+            ("file/.ko.yaml", "builds:\n- main: ./cmd/app/main.go\n"),
+            ("file/cmd/app/main.go", ""),
+        ] {
+            std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+            std::fs::write(root.join(path), text).unwrap();
+        }
+        let named = |given: &str| ConfigSource::Named {
+            given: given.into(),
+            path: root.join(given),
+        };
+        let search = |sub: &str| ConfigSource::Search(root.join(sub));
+        let cases = [
+            (named("conf"), "-s"),
+            (named("conf/x.yml"), "-yml"),
+            (named("conf/x.json"), "-json"),
+            (named("missing.yaml"), "error: KO_CONFIG_PATH=\"missing.yaml\": error looking for config file: stat"),
+            (named("empty"), "error: KO_CONFIG_PATH=\"empty\": error looking for config file: stat"),
+            (named("conf/x.conf"), "error: KO_CONFIG_PATH=\"conf/x.conf\": error reading config file: Unsupported Config Type \"conf\""),
+            (named("conf/x"), "error: KO_CONFIG_PATH=\"conf/x\": error reading config file: Unsupported Config Type \"\""),
+            (ConfigSource::Named { given: "/dev/null".into(), path: "/dev/null".into() }, "error: KO_CONFIG_PATH=\"/dev/null\": config file /dev/null is not a regular file"),
+            (search("empty"), ""),
+            (search("search"), "-json-first"),
+            (search("toml"), "error:"),
+        ];
+        for (source, want) in cases {
+            let got = match KoConfig::load(&source, root) {
+                Ok(config) => config.default_ldflags.join(" "),
+                Err(e) => format!("error: {e}"),
+            };
+            assert!(
+                got.starts_with(want) && (want.is_empty() == got.is_empty()),
+                "{source:?}: {got}"
+            );
+        }
+        let err = KoConfig::load(&search("gone"), root)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("builds[0]: stat cmd/gone: No such file"),
+            "{err}"
+        );
+        let config = KoConfig::load(&search("file"), &root.join("file")).unwrap();
+        assert_eq!(
+            config.builds[0].main_dir,
+            root.join("file/cmd/app").canonicalize().unwrap()
+        );
+    }
+
+    #[test]
+    fn dir_and_main_are_taken_from_the_working_directory() {
+        let cases = [
+            ("builds:\n- main: ./cmd/app\n", "/w/cmd/app", "/w"),
+            (
+                "builds:\n- dir: sub\n  main: ./cmd/../app\n",
+                "/w/sub/app",
+                "/w/sub",
+            ),
+            ("builds:\n- dir: .\n", "/w", "/w"),
+        ];
+        for (yaml, main_dir, build_dir) in cases {
+            let config =
+                KoConfig::parse(yaml, Path::new("/elsewhere/.ko.yaml"), Path::new("/w")).unwrap();
+            assert_eq!(config.builds[0].main_dir, Path::new(main_dir), "{yaml}");
+            assert_eq!(config.builds[0].build_dir, Path::new(build_dir), "{yaml}");
+        }
     }
 
     /// ko's pkg/build/config.go: `flags` and `linux_capabilities` are a
@@ -433,12 +577,12 @@ mod tests {
 
             #[test]
             fn parsing_any_text_never_panics(text in any::<String>()) {
-                let _ = KoConfig::parse(&text, Path::new("/m/.ko.yaml"));
+                let _ = KoConfig::parse(&text, Path::new("/m/.ko.yaml"), Path::new("/m"));
             }
 
             #[test]
             fn parsing_and_rendering_ko_yaml_shaped_text_never_panics(text in ko_yaml()) {
-                if let Ok(config) = KoConfig::parse(&text, Path::new("/m/.ko.yaml")) {
+                if let Ok(config) = KoConfig::parse(&text, Path::new("/m/.ko.yaml"), Path::new("/m")) {
                     let templating = Templating::new(Default::default(), "go".into(), "/nonexistent".into(), 0);
                     let _ = config.render(&templating);
                 }

@@ -25,6 +25,8 @@ pub(crate) mod gobuild;
 pub(crate) mod goinputs;
 pub(crate) mod kind;
 pub(crate) mod ko_yaml;
+mod ko_yaml_keys;
+mod ko_yaml_source;
 pub(crate) mod layers;
 pub(crate) mod naming;
 pub(crate) mod pipeline;

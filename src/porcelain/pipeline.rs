@@ -126,7 +126,14 @@ fn with_insecure(options: &RegistryOptions, registries: &[String]) -> RegistryOp
 /// checked, and what build templates will read. `go env` and git are
 /// asked only when a template reads them.
 fn load_config(request: &Request) -> Result<(KoConfig, Templating)> {
-    let config = KoConfig::load(&plan::config_path(&request.env, &request.work_dir))?;
+    let config = KoConfig::load(
+        &plan::config_path(&request.env, &request.work_dir),
+        &request.work_dir,
+    )?;
+    // Said at once: a key mistyped may be why the build goes wrong.
+    for warning in config.warnings() {
+        log::warn!("{warning}");
+    }
     let created = plan::epoch(&request.env, "SOURCE_DATE_EPOCH")?;
     let templating = Templating::new(
         request.env.clone(),

@@ -7,7 +7,7 @@
 
 use super::capabilities::FileCaps;
 use super::gobuild::Package;
-use super::ko_yaml::{BuildConfig, ImageSettings, KoConfig};
+use super::ko_yaml::{BuildConfig, ConfigSource, ImageSettings, KoConfig};
 use super::naming::{Naming, KIND, LOCAL};
 use super::template::Origin;
 use crate::error::{Error, Result};
@@ -103,6 +103,9 @@ pub struct Settings {
     pub default_base: String,
     /// The Go environment that comes before `.ko.yaml`'s.
     pub env: Vec<(String, String)>,
+    /// `defaultEnv`, `defaultFlags` and `defaultLdflags`, from the
+    /// environment or `.ko.yaml`.
+    pub defaults: GoDefaults,
     /// `--ldflags`, which replace `.ko.yaml`'s.
     pub ldflags: Vec<String>,
     /// The image settings from flags, over `.ko.yaml`'s.
@@ -142,6 +145,15 @@ pub struct Destinations {
     pub image_refs: Option<PathBuf>,
 }
 
+/// The lists a package gets when its `builds[]` entry has none: each
+/// with where it came from.
+#[derive(Debug, Clone, Default)]
+pub struct GoDefaults {
+    pub env: (Vec<String>, Origin),
+    pub flags: (Vec<String>, Origin),
+    pub ldflags: (Vec<String>, Origin),
+}
+
 /// Everything the build of one import path needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackagePlan {
@@ -159,6 +171,9 @@ pub struct PackagePlan {
     pub image: ImageSettings,
     /// The binary's file capabilities (`builds[].linux_capabilities`).
     pub capabilities: Option<FileCaps>,
+    /// The `id` of the `builds[]` entry that applies (`#N` for the Nth
+    /// without one), which ko names before building.
+    pub build_config: Option<String>,
 }
 
 /// A variable's value, when set and not empty (an empty variable counts as unset).
@@ -167,11 +182,37 @@ fn var<'a>(env: &'a Env, name: &str) -> Option<&'a str> {
 }
 
 /// `KO_CONFIG_PATH` (a file, or a directory holding `.ko.yaml`), else
-/// `.ko.yaml` in the working directory.
-pub fn config_path(env: &Env, work_dir: &Path) -> PathBuf {
+/// `.ko.yaml` (or another `.ko.<ext>` viper reads) in the working directory.
+pub fn config_path(env: &Env, work_dir: &Path) -> ConfigSource {
     match var(env, "KO_CONFIG_PATH") {
-        Some(path) => work_dir.join(path),
-        None => work_dir.join(".ko.yaml"),
+        Some(path) => ConfigSource::Named {
+            given: path.to_string(),
+            path: work_dir.join(path),
+        },
+        None => ConfigSource::Search(work_dir.to_path_buf()),
+    }
+}
+
+/// The `default*` lists: `KO_DEFAULTENV`, `KO_DEFAULTFLAGS` and
+/// `KO_DEFAULTLDFLAGS` over `.ko.yaml`'s keys, as viper's AutomaticEnv
+/// reads them: a variable that is set and not empty wins, split at
+/// whitespace (so a blank one is an empty list), and never at commas.
+fn go_defaults(env: &Env, config: &KoConfig) -> GoDefaults {
+    let list = |name: &str, key: &str, yaml: &Vec<String>| match var(env, name) {
+        Some(value) => (
+            value.split_whitespace().map(str::to_string).collect(),
+            Origin::flag(name),
+        ),
+        None => (yaml.clone(), config.origin(key)),
+    };
+    GoDefaults {
+        env: list("KO_DEFAULTENV", "defaultEnv", &config.default_env),
+        flags: list("KO_DEFAULTFLAGS", "defaultFlags", &config.default_flags),
+        ldflags: list(
+            "KO_DEFAULTLDFLAGS",
+            "defaultLdflags",
+            &config.default_ldflags,
+        ),
     }
 }
 
@@ -237,6 +278,7 @@ pub fn settings(flags: &Flags, env: &Env, config: &KoConfig) -> Result<Settings>
         sbom_dir: flags.sbom_dir.clone(),
         default_base,
         env: env_defaults,
+        defaults: go_defaults(env, config),
         ldflags: flags.ldflags.clone(),
         image: flags.image.clone(),
         publish: publishing(flags, env)?,
@@ -251,8 +293,13 @@ pub fn settings(flags: &Flags, env: &Env, config: &KoConfig) -> Result<Settings>
 /// ko's `gobuildOptions`, a platform named by any of the first three beside
 /// GOOS, GOARCH or GOARM is refused: the two would disagree.
 fn platforms(flag: &[String], env: &Env, config: &KoConfig) -> Result<Platforms> {
-    let from_env =
-        var(env, "KO_DEFAULTPLATFORMS").map(|v| v.split(',').map(str::to_string).collect());
+    // viper splits the variable at whitespace, ko each part at commas.
+    let from_env = var(env, "KO_DEFAULTPLATFORMS").map(|v| {
+        v.split_whitespace()
+            .flat_map(|p| p.split(','))
+            .map(str::to_string)
+            .collect()
+    });
     let (source, list): (&str, Vec<String>) = if !flag.is_empty() {
         ("--platform", flag.to_vec())
     } else if let Some(list) = from_env {
@@ -513,7 +560,7 @@ fn tags(publish: &PublishFlags, pushing: bool) -> Result<Vec<String>> {
 }
 
 /// The plan for one package: `.ko.yaml`'s `builds[]` entry whose `dir/main`
-/// is the package's directory, over the `default*` keys, under the flags.
+/// is the package's directory, over the defaults, under the flags.
 /// As in ko, a list in the entry replaces the default list (env, flags,
 /// ldflags), and `--ldflags` replaces both; image settings merge key by key.
 pub fn for_package(
@@ -530,33 +577,27 @@ pub fn for_package(
     let build = found.map(|(_, b)| b);
     // The entry's list where it has one, else the default, and which it was.
     let chosen =
-        |key: &str, own: fn(&BuildConfig) -> &Vec<String>, default: &Vec<String>| match found
-            .filter(|(_, b)| !own(b).is_empty())
-        {
-            Some((i, b)) => (own(b).clone(), config.origin(format!("builds[{i}].{key}"))),
-            None => {
-                let default_key = format!("default{}{}", key[..1].to_uppercase(), &key[1..]);
-                (default.clone(), config.origin(default_key))
+        |key: &str, own: fn(&BuildConfig) -> &Vec<String>, default: &(Vec<String>, Origin)| {
+            match found.filter(|(_, b)| !own(b).is_empty()) {
+                Some((i, b)) => (own(b).clone(), config.origin(format!("builds[{i}].{key}"))),
+                None => default.clone(),
             }
         };
-    let pick = |own: Option<&Vec<String>>, default: &Vec<String>| -> Vec<String> {
-        own.filter(|list| !list.is_empty())
-            .unwrap_or(default)
-            .clone()
-    };
+    let defaults = &settings.defaults;
     let mut env = settings.env.clone();
-    for entry in pick(build.map(|b| &b.env), &config.default_env) {
+    let (build_env, env_from) = chosen("env", |b| &b.env, &defaults.env);
+    for entry in build_env {
         let (key, value) = entry
             .split_once('=')
-            .ok_or_else(|| Error::file(&config.path, format!("build env {entry:?} is not K=V")))?;
+            .ok_or_else(|| env_from.invalid(format!("build env {entry:?} is not K=V")))?;
         env.push((key.to_string(), value.to_string()));
     }
     let (ldflags, ldflags_from) = if settings.ldflags.is_empty() {
-        chosen("ldflags", |b| &b.ldflags, &config.default_ldflags)
+        chosen("ldflags", |b| &b.ldflags, &defaults.ldflags)
     } else {
         (settings.ldflags.clone(), Origin::flag("--ldflags"))
     };
-    let (flags, flags_from) = chosen("flags", |b| &b.flags, &config.default_flags);
+    let (flags, flags_from) = chosen("flags", |b| &b.flags, &defaults.flags);
     let capabilities = match found {
         Some((i, b)) => FileCaps::new(&b.linux_capabilities).map_err(|e| {
             Error::file(&config.path, format!("builds[{i}].linux_capabilities: {e}"))
@@ -564,7 +605,7 @@ pub fn for_package(
         None => None,
     };
     let dir = match build {
-        Some(b) if !b.dir.is_empty() => config.dir().join(&b.dir),
+        Some(b) if !b.dir.is_empty() => b.build_dir.clone(),
         _ => package.module_dir.clone(),
     };
     let own_image = build.map(|b| b.image.clone()).unwrap_or_default();
@@ -581,6 +622,10 @@ pub fn for_package(
             .merged(&own_image)
             .merged(&settings.image),
         capabilities,
+        build_config: found.map(|(i, b)| match b.id.as_deref() {
+            Some(id) if !id.is_empty() => id.to_string(),
+            _ => format!("#{i}"),
+        }),
     })
 }
 
@@ -616,6 +661,7 @@ mod tests {
         Created,
         CachePath,
         ConfigPath,
+        BuildConfig,
         Tags,
         Insecure,
         Warnings,
@@ -661,10 +707,15 @@ mod tests {
             Look::CachePath => {
                 return cache_dir(&env).map_or_else(|e| e.to_string(), |p| p.display().to_string())
             }
-            Look::ConfigPath => return config_path(&env, Path::new("/w")).display().to_string(),
+            Look::ConfigPath => {
+                return match config_path(&env, Path::new("/w")) {
+                    ConfigSource::Named { given, path } => format!("{given} {}", path.display()),
+                    ConfigSource::Search(dir) => format!("search {}", dir.display()),
+                }
+            }
             _ => {}
         }
-        let config = KoConfig::parse(case.yaml, Path::new("/m/.ko.yaml")).unwrap();
+        let config = KoConfig::parse(case.yaml, Path::new("/m/.ko.yaml"), Path::new("/m")).unwrap();
         let settings = match settings(&flags, &env, &config) {
             Ok(settings) => settings,
             Err(e) => return format!("error: {e}"),
@@ -730,6 +781,7 @@ mod tests {
             Look::Warnings => settings.warnings.join("; "),
             Look::DaemonPlatform => settings.publish.daemon_platform.to_string(),
             Look::Kind => settings.publish.to.kind.unwrap_or_else(|| "none".into()),
+            Look::BuildConfig => plan.build_config.unwrap_or_else(|| "none".into()),
             Look::CachePath | Look::ConfigPath => unreachable!(),
         }
     }
@@ -750,6 +802,7 @@ mod tests {
             Case { rule: "no platform anywhere: linux/amd64", yaml: "", env: &[], flags: no_flags, look: Look::Platforms, want: "linux/amd64" },
             Case { rule: ".ko.yaml defaultPlatforms over the default", yaml: "defaultPlatforms: [linux/arm64]\n", env: &[], flags: no_flags, look: Look::Platforms, want: "linux/arm64" },
             Case { rule: "KO_DEFAULTPLATFORMS over defaultPlatforms", yaml: "defaultPlatforms: [linux/arm64]\n", env: &[("KO_DEFAULTPLATFORMS", "linux/s390x,linux/arm/v7")], flags: no_flags, look: Look::Platforms, want: "linux/s390x,linux/arm/v7" },
+            Case { rule: "KO_DEFAULTPLATFORMS may be split at whitespace too (viper's string slice)", yaml: "", env: &[("KO_DEFAULTPLATFORMS", "linux/s390x linux/arm64,linux/arm/v7")], flags: no_flags, look: Look::Platforms, want: "linux/s390x,linux/arm64,linux/arm/v7" },
             Case { rule: "--platform over KO_DEFAULTPLATFORMS", yaml: "", env: &[("KO_DEFAULTPLATFORMS", "linux/s390x")], flags: |f| f.platforms = vec!["linux/ppc64le".into()], look: Look::Platforms, want: "linux/ppc64le" },
             Case { rule: "--platform values add up (repeated, comma-split)", yaml: "", env: &[], flags: |f| f.platforms = vec!["linux/amd64".into(), "linux/arm64".into()], look: Look::Platforms, want: "linux/amd64,linux/arm64" },
             Case { rule: "an OS alone matches every platform of the base with that OS", yaml: "", env: &[], flags: |f| f.platforms = vec!["linux".into(), "windows/amd64".into()], look: Look::Platforms, want: "matching linux,windows/amd64" },
@@ -783,8 +836,22 @@ mod tests {
             Case { rule: "--ldflags replaces .ko.yaml's ldflags", yaml: "defaultLdflags: [-s]\nbuilds:\n- main: ./cmd/app\n  ldflags: [-X a=b]\n", env: &[], flags: |f| f.ldflags = vec!["-w".into()], look: Look::Ldflags, want: "-w" },
             // Where go build runs.
             Case { rule: "go build runs in the module without builds[].dir", yaml: "", env: &[], flags: no_flags, look: Look::Dir, want: "/m" },
-            Case { rule: "builds[].dir is relative to .ko.yaml", yaml: "builds:\n- dir: cmd\n  main: ./app\n", env: &[], flags: no_flags, look: Look::Dir, want: "/m/cmd" },
-            Case { rule: "builds[] matches by dir/main", yaml: BUILDS, env: &[], flags: no_flags, look: Look::Dir, want: "/m/." },
+            Case { rule: "builds[].dir is relative to the working directory (ko's NewGobuilds)", yaml: "builds:\n- dir: cmd\n  main: ./app\n", env: &[], flags: no_flags, look: Look::Dir, want: "/m/cmd" },
+            Case { rule: "builds[] matches by dir/main", yaml: BUILDS, env: &[], flags: no_flags, look: Look::Dir, want: "/m" },
+            Case { rule: "the builds[] entry is named by its id", yaml: "builds:\n- id: the-app\n  main: ./cmd/app\n", env: &[], flags: no_flags, look: Look::BuildConfig, want: "the-app" },
+            Case { rule: "... or #N without one (ko's createBuildConfigMap)", yaml: "builds:\n- main: ./cmd/other\n- main: ./cmd/app\n", env: &[], flags: no_flags, look: Look::BuildConfig, want: "#1" },
+            Case { rule: "... an empty id too", yaml: "builds:\n- id: ''\n  main: ./cmd/app\n", env: &[], flags: no_flags, look: Look::BuildConfig, want: "#0" },
+            Case { rule: "no builds[] entry, no name", yaml: "builds:\n- id: x\n  main: ./cmd/other\n", env: &[], flags: no_flags, look: Look::BuildConfig, want: "none" },
+            // viper's AutomaticEnv: KO_DEFAULTENV, KO_DEFAULTFLAGS, KO_DEFAULTLDFLAGS.
+            Case { rule: "KO_DEFAULTENV over defaultEnv, split at whitespace", yaml: "defaultEnv: [A=yaml]\n", env: &[("KO_DEFAULTENV", "B=1 C=2")], flags: no_flags, look: Look::GoEnv, want: "CGO_ENABLED=0 B=1 C=2" },
+            Case { rule: "KO_DEFAULTENV is not split at commas", yaml: "", env: &[("KO_DEFAULTENV", "A=1,B=2")], flags: no_flags, look: Look::GoEnv, want: "CGO_ENABLED=0 A=1,B=2" },
+            Case { rule: "an empty KO_DEFAULTENV counts as unset", yaml: "defaultEnv: [A=yaml]\n", env: &[("KO_DEFAULTENV", "")], flags: no_flags, look: Look::GoEnv, want: "CGO_ENABLED=0 A=yaml" },
+            Case { rule: "a blank KO_DEFAULTENV is an empty list over defaultEnv", yaml: "defaultEnv: [A=yaml]\n", env: &[("KO_DEFAULTENV", " ")], flags: no_flags, look: Look::GoEnv, want: "CGO_ENABLED=0" },
+            Case { rule: "builds[].env over KO_DEFAULTENV", yaml: "builds:\n- main: ./cmd/app\n  env: [B=2]\n", env: &[("KO_DEFAULTENV", "A=1")], flags: no_flags, look: Look::GoEnv, want: "CGO_ENABLED=0 B=2" },
+            Case { rule: "KO_DEFAULTFLAGS over defaultFlags", yaml: "defaultFlags: [-x]\n", env: &[("KO_DEFAULTFLAGS", "-v -tags=extra")], flags: no_flags, look: Look::GoFlags, want: "-v -tags=extra" },
+            Case { rule: "builds[].flags over KO_DEFAULTFLAGS", yaml: "builds:\n- main: ./cmd/app\n  flags: [-tags=b]\n", env: &[("KO_DEFAULTFLAGS", "-v")], flags: no_flags, look: Look::GoFlags, want: "-tags=b" },
+            Case { rule: "KO_DEFAULTLDFLAGS over defaultLdflags, split at whitespace", yaml: "defaultLdflags: [-s]\n", env: &[("KO_DEFAULTLDFLAGS", "-X main.a=b -w")], flags: no_flags, look: Look::Ldflags, want: "-X main.a=b -w" },
+            Case { rule: "--ldflags over KO_DEFAULTLDFLAGS", yaml: "", env: &[("KO_DEFAULTLDFLAGS", "-s")], flags: |f| f.ldflags = vec!["-w".into()], look: Look::Ldflags, want: "-w" },
             // Image settings.
             Case { rule: "builds[].image.user over defaultImage.user", yaml: "defaultImage: {user: '1'}\nbuilds:\n- main: ./cmd/app\n  image: {user: '2'}\n", env: &[], flags: no_flags, look: Look::User, want: "2" },
             Case { rule: "--image-user over .ko.yaml's user", yaml: "defaultImage: {user: '1'}\n", env: &[], flags: |f| f.image.user = Some("3".into()), look: Look::User, want: "3" },
@@ -913,20 +980,20 @@ mod tests {
                 want: "/h/.cache/rko",
             },
             Case {
-                rule: "KO_CONFIG_PATH over ./.ko.yaml",
+                rule: "KO_CONFIG_PATH over ./.ko.yaml, from the working directory",
                 yaml: "",
                 env: &[("KO_CONFIG_PATH", "conf/ko.yaml")],
                 flags: no_flags,
                 look: Look::ConfigPath,
-                want: "/w/conf/ko.yaml",
+                want: "conf/ko.yaml /w/conf/ko.yaml",
             },
             Case {
-                rule: ".ko.yaml in the working directory",
+                rule: ".ko.yaml (or .ko.yml, .ko.json) in the working directory",
                 yaml: "",
-                env: &[],
+                env: &[("KO_CONFIG_PATH", "")],
                 flags: no_flags,
                 look: Look::ConfigPath,
-                want: "/w/.ko.yaml",
+                want: "search /w",
             },
         ]
     }
@@ -976,7 +1043,7 @@ mod tests {
             module_dir: "/m".into(),
         };
         for (yaml, ldflags, want) in cases {
-            let config = KoConfig::parse(yaml, Path::new("/m/.ko.yaml")).unwrap();
+            let config = KoConfig::parse(yaml, Path::new("/m/.ko.yaml"), Path::new("/m")).unwrap();
             let env = Env::from([("KO_DOCKER_REPO".to_string(), "r.io/me".to_string())]);
             let flags = Flags {
                 ldflags: ldflags.into_iter().map(str::to_string).collect(),

@@ -133,8 +133,9 @@ pub fn run_err(cmd: &mut Command) -> String {
 /// Whether `line` is one of the step lines rko logs as ko does
 /// (`Building … for …`, `pushed blob: …`; tests/progress.rs pins them).
 pub fn is_progress(line: &str) -> bool {
-    const STEPS: [&str; 16] = [
+    const STEPS: [&str; 17] = [
         "Using base ",
+        "Using build config ",
         "Building ",
         "Publishing ",
         "Published ",

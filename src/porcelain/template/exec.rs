@@ -1,49 +1,225 @@
 //! Running a parsed template on its data, as Go's text/template executes
 //! it with `missingkey=error` (ko's option): a missing map key read as a
 //! field is an error, `and`/`or` stop at the first argument that decides,
-//! every other function sees all its arguments evaluated.
+//! every other function sees all its arguments evaluated. Variables live
+//! on one stack, as Go's `state.vars`: a declaration pushes, an assignment
+//! changes the nearest of that name, and each control structure (and each
+//! turn of a range) drops what was declared inside it.
 
 use super::lex::outside;
-use super::parse::{describe, Command, Func, Node, Pipeline, Term};
+use super::parse::{describe, Command, Decl, Func, Node, Pipeline, Term};
 use super::printf::sprintf;
 use super::value::Value;
 use super::TemplateError;
 
-/// Appends what `nodes` print to `out`.
-pub fn execute(nodes: &[Node], data: &Value, out: &mut String) -> Result<(), TemplateError> {
-    for node in nodes {
-        match node {
-            Node::Text(text) => out.push_str(text),
-            Node::Action { source, pipeline } => {
-                let printed = eval_pipeline(pipeline, data).and_then(|v| v.print());
-                out.push_str(&printed.map_err(|m| TemplateError::new(source, m))?);
+/// The variables in scope, innermost last; `$` (the data) first.
+pub struct Vars(Vec<(String, Value)>);
+
+impl Vars {
+    pub fn new(data: &Value) -> Vars {
+        Vars(vec![("$".to_string(), data.clone())])
+    }
+
+    fn get(&self, name: &str) -> Result<&Value, String> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .ok_or_else(|| format!("undefined variable: {name}"))
+    }
+
+    fn set(&mut self, name: &str, value: Value) -> Result<(), String> {
+        match self.0.iter_mut().rev().find(|(n, _)| n == name) {
+            Some(slot) => {
+                slot.1 = value;
+                Ok(())
             }
-            Node::If {
+            None => Err(format!("undefined variable: {name}")),
+        }
+    }
+
+    /// Declares or assigns `decl`'s variables: every one gets `value`.
+    fn bind(&mut self, decl: &Decl, value: &Value) -> Result<(), String> {
+        for name in &decl.names {
+            if decl.assign {
+                self.set(name, value.clone())?;
+            } else {
+                self.0.push((name.clone(), value.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a list of nodes ended: normally, or at `{{break}}`/`{{continue}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Normal,
+    Break,
+    Continue,
+}
+
+/// Appends what `nodes` print with `dot` to `out`.
+pub fn execute(
+    nodes: &[Node],
+    dot: &Value,
+    vars: &mut Vars,
+    out: &mut String,
+) -> Result<Flow, TemplateError> {
+    for node in nodes {
+        let flow = match node {
+            Node::Text(text) => {
+                out.push_str(text);
+                Flow::Normal
+            }
+            Node::Break => Flow::Break,
+            Node::Continue => Flow::Continue,
+            Node::Action {
+                source,
+                decl,
+                pipeline,
+            } => {
+                let at = |m| TemplateError::new(source, m);
+                let value = eval_pipeline(pipeline, dot, vars).map_err(at)?;
+                if decl.names.is_empty() {
+                    out.push_str(&value.print().map_err(at)?);
+                } else {
+                    vars.bind(decl, &value).map_err(at)?;
+                }
+                Flow::Normal
+            }
+            Node::Control {
+                with,
                 branches,
                 otherwise,
             } => {
-                let mut taken = None;
-                for branch in branches {
-                    let value = eval_pipeline(&branch.condition, data)
-                        .map_err(|m| TemplateError::new(&branch.source, m))?;
-                    if value.truth() {
-                        taken = Some(&branch.body);
-                        break;
-                    }
-                }
-                execute(taken.unwrap_or(otherwise), data, out)?;
+                let mark = vars.0.len();
+                let flow = control(*with, branches, otherwise, dot, vars, out);
+                vars.0.truncate(mark);
+                flow?
             }
+            Node::Range {
+                source,
+                decl,
+                pipeline,
+                body,
+                otherwise,
+            } => {
+                let mark = vars.0.len();
+                let flow = range(source, decl, pipeline, (body, otherwise), dot, vars, out);
+                vars.0.truncate(mark);
+                flow?
+            }
+        };
+        if flow != Flow::Normal {
+            return Ok(flow);
         }
     }
-    Ok(())
+    Ok(Flow::Normal)
 }
 
-fn eval_pipeline(pipeline: &Pipeline, data: &Value) -> Result<Value, String> {
+/// The first branch whose condition is true runs (with dot set to the
+/// condition's value for `with`), else `otherwise`.
+fn control(
+    with: bool,
+    branches: &[super::parse::Branch],
+    otherwise: &[Node],
+    dot: &Value,
+    vars: &mut Vars,
+    out: &mut String,
+) -> Result<Flow, TemplateError> {
+    for branch in branches {
+        let at = |m| TemplateError::new(&branch.source, m);
+        let value = eval_pipeline(&branch.condition, dot, vars).map_err(at)?;
+        vars.bind(&branch.decl, &value).map_err(at)?;
+        if value.truth() {
+            let dot = if with { &value } else { dot };
+            return execute(&branch.body, dot, vars, out);
+        }
+    }
+    execute(otherwise, dot, vars, out)
+}
+
+/// `{{range}}` over a map (in key order: key and value) or an integer n
+/// (0 to n-1, as Go 1.22 ranges), each turn with dot set to the element;
+/// `otherwise` when there is nothing to range over.
+fn range(
+    source: &str,
+    decl: &Decl,
+    pipeline: &Pipeline,
+    (body, otherwise): (&[Node], &[Node]),
+    dot: &Value,
+    vars: &mut Vars,
+    out: &mut String,
+) -> Result<Flow, TemplateError> {
+    let at = |m: String| TemplateError::new(source, m);
+    let value = eval_pipeline(pipeline, dot, vars).map_err(at)?;
+    vars.bind(decl, &value).map_err(at)?;
+    let empty = match &value {
+        Value::Map(map) => map.entries.is_empty(),
+        Value::Int(n) if decl.names.len() > 1 => {
+            return Err(at(format!(
+                "can't use {n} to iterate over more than one variable"
+            )))
+        }
+        Value::Int(n) => *n <= 0,
+        Value::Nil => true,
+        other => {
+            return Err(at(format!(
+                "range can't iterate over {}",
+                other.print().unwrap_or_default()
+            )))
+        }
+    };
+    if empty {
+        return execute(otherwise, dot, vars, out);
+    }
+    // Taken one at a time: a range over a large integer allocates nothing.
+    let turns: Box<dyn Iterator<Item = (Value, Value)>> = match &value {
+        Value::Map(map) => Box::new(
+            map.entries
+                .iter()
+                .map(|(k, v)| (Value::Str(k.clone()), v.clone())),
+        ),
+        Value::Int(n) => Box::new((0..*n).map(|i| (Value::Int(i), Value::Int(i)))),
+        _ => unreachable!("checked above"),
+    };
+    for (index, element) in turns {
+        // As Go's walkRange: with `:=` the last name gets the element and
+        // the first (of two) the index; with `=` the other way round.
+        let names = &decl.names;
+        match (names.as_slice(), decl.assign) {
+            ([], _) => {}
+            ([one], true) => vars.set(one, element.clone()).map_err(at)?,
+            ([key, value, ..], true) => {
+                vars.set(key, index).map_err(at)?;
+                vars.set(value, element.clone()).map_err(at)?;
+            }
+            (_, false) => {
+                let top = vars.0.len();
+                vars.0[top - 1].1 = element.clone();
+                if names.len() > 1 {
+                    vars.0[top - 2].1 = index;
+                }
+            }
+        }
+        let mark = vars.0.len();
+        let flow = execute(body, &element, vars, out);
+        vars.0.truncate(mark);
+        if flow? == Flow::Break {
+            break;
+        }
+    }
+    Ok(Flow::Normal)
+}
+
+fn eval_pipeline(pipeline: &Pipeline, dot: &Value, vars: &Vars) -> Result<Value, String> {
     let mut piped = None;
     for command in &pipeline.0 {
         piped = Some(match command {
-            Command::Operand(term) => eval_term(term, data)?,
-            Command::Call(f, args) => call(*f, args, piped.take(), data)?,
+            Command::Operand(term) => eval_term(term, dot, vars)?,
+            Command::Call(f, args) => call(*f, args, piped.take(), dot, vars)?,
             Command::NotAFunction(term) => {
                 return Err(format!(
                     "can't give argument to non-function {}",
@@ -55,20 +231,21 @@ fn eval_pipeline(pipeline: &Pipeline, data: &Value) -> Result<Value, String> {
     Ok(piped.expect("a pipeline has at least one command"))
 }
 
-fn eval_term(term: &Term, data: &Value) -> Result<Value, String> {
+fn eval_term(term: &Term, dot: &Value, vars: &Vars) -> Result<Value, String> {
     match term {
-        Term::Field(names) => field(data, names),
+        Term::Field(names) => field(dot, names),
+        Term::Variable(name, names) => field(vars.get(name)?, names),
         Term::Str(s) => Ok(Value::Str(s.clone())),
         Term::Int(i) => Ok(Value::Int(*i)),
         Term::Bool(b) => Ok(Value::Bool(*b)),
-        Term::Call(f) => call(*f, &[], None, data),
-        Term::Pipeline(p) => eval_pipeline(p, data),
+        Term::Call(f) => call(*f, &[], None, dot, vars),
+        Term::Pipeline(p) => eval_pipeline(p, dot, vars),
     }
 }
 
-/// `.A.B` from the data; with `missingkey=error`, a missing key is an error.
-fn field(data: &Value, names: &[String]) -> Result<Value, String> {
-    let mut value = data;
+/// `.A.B` from `value`; with `missingkey=error`, a missing key is an error.
+fn field(value: &Value, names: &[String]) -> Result<Value, String> {
+    let mut value = value;
     for name in names {
         value = match value {
             Value::Map(map) => map
@@ -87,12 +264,18 @@ fn field(data: &Value, names: &[String]) -> Result<Value, String> {
 }
 
 /// Calls `f` on `args`, then the value piped in (its last argument).
-fn call(f: Func, args: &[Term], piped: Option<Value>, data: &Value) -> Result<Value, String> {
+fn call(
+    f: Func,
+    args: &[Term],
+    piped: Option<Value>,
+    dot: &Value,
+    vars: &Vars,
+) -> Result<Value, String> {
     let count = args.len() + usize::from(piped.is_some());
     let mut piped = piped;
     let mut arg = |i: usize| -> Result<Value, String> {
         match args.get(i) {
-            Some(term) => eval_term(term, data),
+            Some(term) => eval_term(term, dot, vars),
             None => Ok(piped.take().expect("the piped value is the last argument")),
         }
     };

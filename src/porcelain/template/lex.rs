@@ -21,6 +21,13 @@ pub enum Item {
 pub enum Token {
     /// `.` (empty) or `.A.B`: a chain of fields from the data.
     Field(Vec<String>),
+    /// `$`, `$x`, or either with a chain of fields (`$x.A.B`).
+    Variable(String, Vec<String>),
+    /// `:=`
+    Declare,
+    /// `=`
+    Assign,
+    Comma,
     /// A function name or a keyword (`if`, `else`, `end`, `true`, ...).
     Ident(String),
     Str(String),
@@ -175,9 +182,15 @@ impl<'a> Lexer<'a> {
                 '`' => self.raw()?,
                 '.' => self.field()?,
                 '+' | '-' | '0'..='9' => self.number()?,
-                '$' => return Err(self.error(outside("$x (a variable)"))),
+                '$' => self.variable()?,
                 '\'' => return Err(self.error(outside(&self.char_literal()))),
-                ':' | '=' => return Err(self.error(outside(":= and = (variables)"))),
+                ':' if self.rest().starts_with(":=") => {
+                    self.tokens.push(Token::Declare);
+                    self.pos += 2;
+                }
+                ':' => return Err(self.error("expected :=")),
+                '=' => self.single(Token::Assign),
+                ',' => self.single(Token::Comma),
                 c if c == '_' || c.is_alphanumeric() => self.ident()?,
                 c => return Err(self.error(format!("bad character {c:?}"))),
             }
@@ -195,7 +208,7 @@ impl<'a> Lexer<'a> {
         match self.peek() {
             None => Ok(()),
             Some('.') => Err(self.error("unexpected . after a term")),
-            Some(c) if is_space(c) || matches!(c, '|' | ')' | '(' | ',' | ':') => Ok(()),
+            Some(c) if is_space(c) || matches!(c, '|' | ')' | '(' | ',' | ':' | '=') => Ok(()),
             Some(_) if right_delim(self.rest()).is_some() => Ok(()),
             Some(c) => Err(self.error(format!("bad character {c:?}"))),
         }
@@ -216,8 +229,29 @@ impl<'a> Lexer<'a> {
         self.terminated()
     }
 
+    /// `$` or `$name`, and the fields after it.
+    fn variable(&mut self) -> Result<(), TemplateError> {
+        self.pos += 1;
+        let name = format!("${}", self.word());
+        self.pos += name.len() - 1;
+        let after = self.rest().strip_prefix('.');
+        if after.is_some_and(|a| !a.starts_with(|c: char| c == '_' || c.is_alphanumeric())) {
+            return Err(self.error("unexpected . after a term"));
+        }
+        let names = self.fields()?;
+        self.tokens.push(Token::Variable(name, names));
+        self.terminated()
+    }
+
     /// `.` alone, or `.A.B...`.
     fn field(&mut self) -> Result<(), TemplateError> {
+        let names = self.fields()?;
+        self.tokens.push(Token::Field(names));
+        self.terminated()
+    }
+
+    /// The names of a chain of fields (`.A.B`; none for `.` alone).
+    fn fields(&mut self) -> Result<Vec<String>, TemplateError> {
         let mut names = Vec::new();
         while self.rest().starts_with('.') {
             let after = &self.rest()[1..];
@@ -235,8 +269,7 @@ impl<'a> Lexer<'a> {
             self.pos += word.len();
             names.push(word.to_string());
         }
-        self.tokens.push(Token::Field(names));
-        self.terminated()
+        Ok(names)
     }
 
     fn number_text(&self) -> &'a str {
@@ -348,7 +381,7 @@ impl<'a> Lexer<'a> {
 pub fn outside(what: &str) -> String {
     format!(
         "{what} is outside the part of Go's text/template that rko supports \
-         ({{{{if}}}}/{{{{else if}}}}/{{{{else}}}}/{{{{end}}}}, pipelines, \
+         (if, with, range, else, end, break, continue, variables, pipelines, \
          and, or, not, eq, ne, lt, le, gt, ge, len, index, print, printf)"
     )
 }

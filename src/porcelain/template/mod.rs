@@ -1,12 +1,14 @@
 //! `.ko.yaml`'s templates, as ko runs them: Go's text/template with
 //! `missingkey=error` and no functions beyond Go's own (ko's
-//! pkg/build/gobuild.go `applyTemplating`), for the part of it that flags
-//! use: text, `{{if}}`/`{{else if}}`/`{{else}}`/`{{end}}`, `{{- -}}`
-//! trimming, comments, pipelines, parentheses, string/integer/boolean
-//! literals, fields of the data (`.Env`, `.GoEnv`, `.Git`, `.Date`,
-//! `.Timestamp`) and the functions `and or not eq ne lt le gt ge len index
-//! print printf`. Anything else Go has is refused with a message naming
-//! it, never passed through as text.
+//! pkg/build/gobuild.go `applyTemplating`): text, `{{if}}`, `{{with}}` and
+//! `{{range}}` with their `{{else}}` (and `{{else if}}`, `{{else with}}`),
+//! `{{break}}`, `{{continue}}`, variables (`$x := ...`, `$x = ...`, `$`),
+//! `{{- -}}` trimming, comments, pipelines, parentheses,
+//! string/integer/boolean literals, fields of the data (`.Env`, `.GoEnv`,
+//! `.Git`, `.Date`, `.Timestamp`) and the functions `and or not eq ne lt
+//! le gt ge len index print printf`. Anything else Go has (`define`,
+//! `template`, `block`, `html`, ...) is refused with a message naming it,
+//! never passed through as text.
 
 mod data;
 mod exec;
@@ -60,43 +62,14 @@ impl Template {
     /// The text the template prints for `data`.
     pub fn execute(&self, data: &Value) -> Result<String, TemplateError> {
         let mut out = String::new();
-        exec::execute(&self.nodes, data, &mut out)?;
+        exec::execute(&self.nodes, data, &mut exec::Vars::new(data), &mut out)?;
         Ok(out)
     }
 
     /// Whether the template reads the top-level field `name` (or the whole
     /// data, `.`), so that costly data is gathered only when asked for.
     pub fn reads(&self, name: &str) -> bool {
-        use parse::{Command, Node, Pipeline, Term};
-        fn term(t: &Term, name: &str) -> bool {
-            match t {
-                Term::Field(names) => names.first().is_none_or(|first| first == name),
-                Term::Pipeline(p) => pipeline(p, name),
-                _ => false,
-            }
-        }
-        fn pipeline(p: &Pipeline, name: &str) -> bool {
-            p.0.iter().any(|c| match c {
-                Command::Operand(t) | Command::NotAFunction(t) => term(t, name),
-                Command::Call(_, args) => args.iter().any(|t| term(t, name)),
-            })
-        }
-        fn nodes(list: &[Node], name: &str) -> bool {
-            list.iter().any(|n| match n {
-                Node::Text(_) => false,
-                Node::Action { pipeline: p, .. } => pipeline(p, name),
-                Node::If {
-                    branches,
-                    otherwise,
-                } => {
-                    branches
-                        .iter()
-                        .any(|b| pipeline(&b.condition, name) || nodes(&b.body, name))
-                        || nodes(otherwise, name)
-                }
-            })
-        }
-        nodes(&self.nodes, name)
+        parse::reads(&self.nodes, name)
     }
 }
 
@@ -122,6 +95,15 @@ impl Origin {
         Origin {
             file: None,
             key: flag.into(),
+        }
+    }
+
+    /// An error about the value from here: `message` after the file and key.
+    pub fn invalid(&self, message: impl fmt::Display) -> Error {
+        let message = format!("{}: {message}", self.key);
+        match &self.file {
+            Some(file) => Error::file(file, message),
+            None => Error::invalid(message),
         }
     }
 
@@ -275,6 +257,64 @@ mod tests {
         ("{{ printf \"%-00d|%00005d|%+0d|%3%\" 3 3 0 }}", Go::Renders("3|00003|+0|%")),
         ("{{.Git.Tag|}}", Go::Renders("v1.0.0")),
         ("{{and false (\"a\" len)}}", Go::Renders("false")),
+        // range, with, break, continue and variables (Go 1.26's text/template).
+        ("{{ $g := \"none\" }}{{ with .Env.VERSION }}{{ $g = . }}{{ end }}-X main.greeting={{ $g }}{{ range $k, $v := .Env }}{{ if eq $k \"GOOS\" }}-{{ $v }}{{ end }}{{ end }}", Go::Renders("-X main.greeting=1.2.3-linux")),
+        ("{{range .Env}}[{{.}}]{{end}}", Go::Renders("[0][arm64][linux][][1.2.3]")),
+        ("{{range $k, $v := .GoEnv}}{{$k}}={{$v}};{{end}}", Go::Renders("CGO_ENABLED=0;GOARCH=arm64;GOOS=linux;GOVERSION=go1.23.1;")),
+        ("{{range $v := .GoEnv}}{{$v}},{{end}}", Go::Renders("0,arm64,linux,go1.23.1,")),
+        ("{{range 3}}{{.}}{{end}}", Go::Renders("012")),
+        ("{{range $i := 3}}{{$i}}{{end}}", Go::Renders("012")),
+        ("{{range 0}}x{{else}}empty{{end}}", Go::Renders("empty")),
+        ("{{range -2}}x{{else}}neg{{end}}", Go::Renders("neg")),
+        ("{{range .Git}}{{.}} {{end}}", Go::Renders("main 2023-11-14T22:13:19Z 1699999999 abc1234def5678 true false abc1234 v1.0.0 clean ")),
+        ("{{range $k, $v := .Env}}{{if eq $k \"GOOS\"}}{{break}}{{end}}{{$k}},{{end}}", Go::Renders("CGO_ENABLED,GOARCH,")),
+        ("{{range $k, $v := .Env}}{{if eq $k \"GOARCH\"}}{{continue}}{{end}}{{$k}},{{end}}", Go::Renders("CGO_ENABLED,GOOS,LDFLAGS,VERSION,")),
+        ("{{range .Env}}{{else}}none{{end}}", Go::Renders("")),
+        ("{{range $k, $v := .Env}}{{$.Git.Tag}}{{end}}", Go::Renders("v1.0.0v1.0.0v1.0.0v1.0.0v1.0.0")),
+        ("{{with .Env.VERSION}}v{{.}}{{end}}", Go::Renders("v1.2.3")),
+        ("{{with .Env.LDFLAGS}}set{{else}}unset{{end}}", Go::Renders("unset")),
+        ("{{with .Env.LDFLAGS}}a{{else with .Env.GOOS}}b{{.}}{{else}}c{{end}}", Go::Renders("blinux")),
+        ("{{with $x := .Git.Tag}}{{$x}}-{{.}}{{end}}", Go::Renders("v1.0.0-v1.0.0")),
+        ("{{with .Git}}{{.Tag}}{{$.Timestamp}}{{end}}", Go::Renders("v1.0.01700000000")),
+        ("{{with 0}}x{{else}}y{{end}}", Go::Renders("y")),
+        ("{{with .Git.IsClean}}{{.}}{{end}}", Go::Renders("true")),
+        ("{{$x := 1}}{{$x}}", Go::Renders("1")),
+        ("{{ $x:=1 }}{{$x}}", Go::Renders("1")),
+        ("{{$1 := 5}}{{$1}}", Go::Renders("5")),
+        ("{{$x := 1}}{{$x = 2}}{{$x}}", Go::Renders("2")),
+        ("{{$x := 1}}{{if true}}{{$x := 2}}{{$x}}{{end}}{{$x}}", Go::Renders("21")),
+        ("{{$x := 1}}{{if true}}{{$x = 2}}{{end}}{{$x}}", Go::Renders("2")),
+        ("{{if $x := .Env.GOOS}}{{$x}}{{end}}", Go::Renders("linux")),
+        ("{{$.Env.GOOS}}", Go::Renders("linux")),
+        ("{{$x := .Env}}{{$x.GOOS}}", Go::Renders("linux")),
+        ("{{$x := .Env}}{{index $x \"GOARCH\"}}", Go::Renders("arm64")),
+        ("{{$x := \"a\"}}{{$x | printf \"%s-b\"}}", Go::Renders("a-b")),
+        ("{{$x := 0}}{{range $k, $v := .Env}}{{$x = $k}}{{end}}{{$x}}", Go::Renders("VERSION")),
+        ("{{$k := \"\"}}{{$v := \"\"}}{{range $k, $v = .GoEnv}}{{end}}{{$k}}={{$v}}", Go::Renders("GOVERSION=go1.23.1")),
+        ("{{$e := \"\"}}{{range $e = .GoEnv}}{{end}}{{$e}}", Go::Renders("go1.23.1")),
+        ("{{$x := (print 1)}}{{$x}}", Go::Renders("1")),
+        ("{{ $g := \"none\" }}{{ with .Env.GREETING }}{{ $g = . }}{{ end }}", Go::Fails("map has no entry for key \"GREETING\"")),
+        ("{{range $i, $e := 3}}{{$i}}{{end}}", Go::Fails("can't use 3 to iterate over more than one variable")),
+        ("{{range .Env.VERSION}}x{{end}}", Go::Fails("range can't iterate over 1.2.3")),
+        ("{{range $i, $e := .Git.IsDirty}}{{end}}", Go::Fails("range can't iterate over false")),
+        ("{{if true}}{{continue}}{{end}}", Go::Fails("{{continue}} outside {{range}}")),
+        ("{{range .Env}}{{break 1}}{{end}}", Go::Fails("in {{break}}")),
+        ("{{with .Env.LDFLAGS}}a{{else if .Env.GOOS}}b{{end}}", Go::Fails("unexpected if")),
+        ("{{if .Env.LDFLAGS}}a{{else with .Env.GOOS}}b{{end}}", Go::Fails("unexpected with")),
+        ("{{$x}}", Go::Fails("undefined variable \"$x\"")),
+        ("{{$x = 1}}", Go::Fails("undefined variable: $x")),
+        ("{{range $k, $v = .Env}}{{end}}", Go::Fails("undefined variable: $k")),
+        ("{{if true}}{{$y := 1}}{{end}}{{$y}}", Go::Fails("undefined variable \"$y\"")),
+        ("{{range $k, $v := .Env}}{{$k}}{{end}}{{$k}}", Go::Fails("undefined variable \"$k\"")),
+        ("{{range $k, $v := .Env}}{{$x := $k}}{{end}}{{$x}}", Go::Fails("undefined variable \"$x\"")),
+        ("{{with $x, $y := .Env}}{{end}}", Go::Fails("too many declarations in with")),
+        ("{{range $a, $b, $c := .Env}}{{end}}", Go::Fails("too many declarations in range")),
+        ("{{$x := 1 2}}", Go::Fails("can't give argument to non-function 1")),
+        ("{{$x := 3}}{{$x.A}}", Go::Fails("can't evaluate field A in type int")),
+        ("{{with}}{{end}}", Go::Fails("missing value for with")),
+        ("{{range}}{{end}}", Go::Fails("missing value for range")),
+        ("{{range .Env}}", Go::Fails("unexpected EOF")),
+        ("{{with .Env}}x{{else}}y{{else}}z{{end}}", Go::Fails("found {{else}}")),
         ("{{.Env.MISSING}}", Go::Fails("map has no entry for key \"MISSING\"")),
         ("{{.GoEnv.MISSING}}", Go::Fails("map has no entry for key \"MISSING\"")),
         ("{{.Nope}}", Go::Fails("map has no entry for key \"Nope\"")),
@@ -322,11 +362,10 @@ mod tests {
         ("{{ .Env.GOOS \"b\" }}", Go::Fails("can't give argument to non-function .Env.GOOS")),
         ("{{\"a\" | .Env.GOOS}}", Go::Fails("can't give argument to non-function .Env.GOOS")),
         ("{{ 9223372036854775808 }}", Go::Fails("overflows int")),
-        ("{{break}}", Go::Fails("break")),
+        ("{{break}}", Go::Fails("{{break}} outside {{range}}")),
         ("{{template \"x\"}}", Go::Fails("template")),
-        ("{{range .Env}}x{{end}}", Go::Refused("range is outside")),
-        ("{{with .Env.VERSION}}{{.}}{{end}}", Go::Refused("with is outside")),
-        ("{{$x := 1}}", Go::Refused("$x (a variable) is outside")),
+        ("{{$}}", Go::Refused("prints a map")),
+        ("{{range .Env}}{{$}}{{end}}", Go::Refused("prints a map")),
         ("{{html \"<\"}}", Go::Refused("html is outside")),
         ("{{slice \"abc\" 1}}", Go::Refused("slice is outside")),
         ("{{ println 1 }}", Go::Refused("println is outside")),
@@ -421,8 +460,8 @@ mod tests {
         let cases = [
             (
                 Origin::file("/m/.ko.yaml", "builds[1].ldflags"),
-                "-X main.v={{.Env.VERSION}} {{range .Env}}{{end}}",
-                "/m/.ko.yaml: builds[1].ldflags: bad template {{range .Env}} in \"-X main.v={{.Env.VERSION}} {{range .Env}}{{end}}\": range is outside",
+                "-X main.v={{.Env.VERSION}} {{html .Env}}",
+                "/m/.ko.yaml: builds[1].ldflags: bad template {{html .Env}} in \"-X main.v={{.Env.VERSION}} {{html .Env}}\": html is outside",
             ),
             (
                 Origin::flag("--ldflags"),
@@ -448,6 +487,22 @@ mod tests {
                 true,
                 false,
             ),
+            ("{{with .Git}}{{.Tag}}{{end}}", true, false),
+            (
+                "{{with .Env.X}}{{.GoEnv}}{{else}}{{.Env.Y}}{{end}}",
+                false,
+                false,
+            ),
+            (
+                "{{with .Env.X}}{{.}}{{else}}{{.GoEnv.Y}}{{end}}",
+                false,
+                true,
+            ),
+            ("{{range .Env}}{{$.Git.Tag}}{{end}}", true, false),
+            ("{{range $k, $v := .Env}}{{.Git}}{{end}}", false, false),
+            ("{{$x := .}}{{$x.Git.Tag}}", true, true),
+            ("{{$x := .Env}}{{$x.GOOS}}", false, false),
+            ("{{$}}", true, true),
         ];
         for (text, git, go_env) in cases {
             let template = Template::parse(text).unwrap();
