@@ -103,7 +103,7 @@ pub fn build_all(cx: Context, targets: &[String]) -> Result<Vec<Built>> {
     })?;
     let plans = packages
         .iter()
-        .map(|package| plan::for_package(cx.settings, cx.config, package))
+        .map(|package| plan::for_package(cx.settings, cx.config, package, cx.work_dir))
         .collect::<Result<Vec<_>>>()?;
     let pairs: Vec<(Package, PackagePlan)> = packages.into_iter().zip(plans).collect();
     let announcer = Announcer::default();

@@ -567,6 +567,7 @@ pub fn for_package(
     settings: &Settings,
     config: &KoConfig,
     package: &Package,
+    work_dir: &Path,
 ) -> Result<PackagePlan> {
     let found = config
         .builds
@@ -604,9 +605,12 @@ pub fn for_package(
         })?,
         None => None,
     };
+    // ko runs `go build` in the working directory, or in a `builds[]`
+    // entry's `dir` (pkg/build/gobuilds.go): for a package of a dependency
+    // the main module is then the user's, with its go.sum.
     let dir = match build {
         Some(b) if !b.dir.is_empty() => b.build_dir.clone(),
-        _ => package.module_dir.clone(),
+        _ => work_dir.to_path_buf(),
     };
     let own_image = build.map(|b| b.image.clone()).unwrap_or_default();
     Ok(PackagePlan {
@@ -726,7 +730,7 @@ mod tests {
             module_path: "example.com/m".into(),
             module_dir: "/m".into(),
         };
-        let plan = for_package(&settings, &config, &package).unwrap();
+        let plan = for_package(&settings, &config, &package, Path::new("/m")).unwrap();
         let pairs = |v: &[(String, String)]| {
             v.iter()
                 .map(|(k, v)| format!("{k}={v}"))
@@ -1049,16 +1053,20 @@ mod tests {
                 ldflags: ldflags.into_iter().map(str::to_string).collect(),
                 ..Default::default()
             };
-            let got =
-                match for_package(&settings(&flags, &env, &config).unwrap(), &config, &package) {
-                    Ok(plan) => format!(
-                        "{} {} {}",
-                        plan.flags_from.key,
-                        plan.ldflags_from.key,
-                        plan.capabilities.map_or("none", |_| "Some")
-                    ),
-                    Err(e) => format!("error: {e}"),
-                };
+            let got = match for_package(
+                &settings(&flags, &env, &config).unwrap(),
+                &config,
+                &package,
+                Path::new("/m"),
+            ) {
+                Ok(plan) => format!(
+                    "{} {} {}",
+                    plan.flags_from.key,
+                    plan.ldflags_from.key,
+                    plan.capabilities.map_or("none", |_| "Some")
+                ),
+                Err(e) => format!("error: {e}"),
+            };
             assert_eq!(got, want, "{yaml}");
         }
     }
