@@ -16,7 +16,8 @@ pub struct Fixture {
     /// `tests/parity/modules/NAME`, or a path from the repository root
     /// (`examples/deps`).
     pub module: String,
-    /// Files this case adds to (or replaces in) the module.
+    /// Files this case adds to (or replaces in) the module (`{registry}`
+    /// and `{base}` replaced).
     #[serde(default)]
     pub files: BTreeMap<String, String>,
     /// Symbolic links this case adds: path in the module → target.

@@ -337,7 +337,14 @@ fn push_base(registry: &str, dir: &std::path::Path) -> String {
     }
     run_ok(cmd.arg("--out").arg(&index));
     let reference = format!("{registry}/base:static");
-    run_ok(rko().arg("push").arg(&index).arg(&reference));
+    // Also as base:other, for the fixtures that pick a base per import path.
+    run_ok(
+        rko()
+            .arg("push")
+            .arg(&index)
+            .arg(&reference)
+            .args(["--tag", "other"]),
+    );
     reference
 }
 

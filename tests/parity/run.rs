@@ -97,6 +97,9 @@ impl Stage {
         for (path, content) in &fixture.files {
             let path = dest.join(path);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let content = content
+                .replace("{registry}", &self.registry)
+                .replace("{base}", &self.base);
             std::fs::write(&path, content).unwrap();
         }
         for (path, target) in &fixture.symlinks {

@@ -7,7 +7,7 @@
 //! Header layout: POSIX.1-1988 "ustar" (pax(1), "ustar Interchange Format").
 
 use super::entries::PaxRecords;
-use super::ustar::{ustar_block, BLOCK};
+use super::ustar::{ustar_block, without_device_numbers, BLOCK};
 use crate::error::Result;
 use crate::image::compress::{FileSource, StreamSink};
 use std::io::{self, Read, Write};
@@ -180,7 +180,8 @@ impl<W: Write> TarWriter<W> {
             };
             let ascii: String = joined.chars().filter(char::is_ascii).collect();
             let pax_name = truncate(&ascii, 100).trim_end_matches('/');
-            ustar_block(pax_name, "", b'x', 0, 0, 0, body.len() as u64, 0, "")
+            let block = ustar_block(pax_name, "", b'x', 0, 0, 0, body.len() as u64, 0, "");
+            without_device_numbers(block)
         } else {
             let base = name.trim_end_matches('/').rsplit('/').next().unwrap_or("");
             let pax_name = format!("PaxHeaders/{}", truncate(base, 80));

@@ -46,6 +46,18 @@ pub fn ustar_block(
     b
 }
 
+/// `block` with its device number fields left empty (all NUL), as Go's
+/// archive/tar leaves them in a PAX extended header's block.
+#[allow(dead_code)] // build.rs includes this file without using it.
+pub fn without_device_numbers(mut block: [u8; BLOCK]) -> [u8; BLOCK] {
+    block[329..345].fill(0);
+    block[148..156].copy_from_slice(b"        ");
+    let sum: u32 = block.iter().map(|&x| u32::from(x)).sum();
+    octal(&mut block[148..155], u64::from(sum));
+    block[155] = b' ';
+    block
+}
+
 /// Zero-padded octal digits filling the field but its last byte, a NUL.
 /// (Callers clamp `value` to what the digits hold.)
 fn octal(field: &mut [u8], value: u64) {
