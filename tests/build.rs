@@ -537,3 +537,40 @@ fn a_registry_base_image_serves_all_its_platforms() {
         "the base is cached by digest"
     );
 }
+
+/// ko v0.19.1 refuses a kodata symlink that leaves `kodata/`
+/// (tests/parity's kodata-symlink-escapes proves it side by side);
+/// `KO_DATA_PATH_ALLOWED_ROOT`, from later ko releases, widens where
+/// links may point, when it holds `kodata/`.
+#[test]
+fn kodata_symlinks_stay_in_kodata_unless_ko_data_path_allowed_root_holds_them() {
+    let dir = temp_dir();
+    let module = dir.path().join("hello");
+    copy_tree(&repo_root().join("examples/hello"), &module);
+    std::os::unix::fs::symlink("../go.mod", module.join("kodata/go.mod")).unwrap();
+    let state = dir.path().join("state");
+    let err = build_err(&module, &state, &["--push=false"], &[]);
+    assert!(
+        err.contains("kodata/go.mod") && err.contains("outside the kodata root"),
+        "{err}"
+    );
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    let err = build_err(
+        &module,
+        &state,
+        &["--push=false"],
+        &[("KO_DATA_PATH_ALLOWED_ROOT", elsewhere.to_str().unwrap())],
+    );
+    assert!(
+        err.contains("outside the kodata root"),
+        "a root not holding kodata/ is ignored: {err}"
+    );
+    let layout = dir.path().join("layout");
+    run_ok(
+        rko_build(&module, &state)
+            .env("KO_DATA_PATH_ALLOWED_ROOT", &module)
+            .args(["--push=false", "--oci-layout-path"])
+            .arg(&layout),
+    );
+}
