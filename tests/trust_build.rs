@@ -217,7 +217,24 @@ fn builds_killed_at_random_moments_leave_a_cache_the_next_build_can_trust() {
         }
     }
     let out = dir.path().join("after");
-    assert_eq!(built_digest(&module, dir.path(), &cache, &out), reference);
+    let after = built_digest(&module, dir.path(), &cache, &out);
+    assert_eq!(
+        after,
+        reference,
+        "after the kills: {}\nclean: {}",
+        diff_ids(&out),
+        diff_ids(&dir.path().join("ref"))
+    );
+}
+
+/// The diffIDs of the one image in `layout`, to say which layer differs.
+fn diff_ids(layout: &Path) -> String {
+    let blob = |digest: &str| {
+        read_json(&layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:")))
+    };
+    let manifest = blob(&layout_digest(layout));
+    let config = blob(manifest["config"]["digest"].as_str().unwrap_or_default());
+    config["rootfs"]["diff_ids"].to_string()
 }
 
 /// A tmpfs of `size` mounted at `dir` for the life of the guard.

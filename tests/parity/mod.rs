@@ -9,7 +9,8 @@
 //!
 //! A difference passes only when `tests/parity/differences.yaml` lists it
 //! with its reason; a listed difference that no longer happens fails too,
-//! so the list stays true. `RKO_PARITY=NAME,...` runs only those fixtures.
+//! so the list stays true. `RKO_PARITY=NAME,...` runs only those fixtures;
+//! `RKO_PARITY_BIN=PATH` compares another rko binary (an older build).
 //! The table of the run is written to `target/parity-report.md`.
 
 mod fixture;

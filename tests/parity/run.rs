@@ -26,7 +26,11 @@ impl Tool {
     fn program(self) -> PathBuf {
         match self {
             Tool::Ko => peer("ko"),
-            Tool::Rko => PathBuf::from(env!("CARGO_BIN_EXE_rko")),
+            // RKO_PARITY_BIN runs another rko (an older build, for a
+            // before-and-after table).
+            Tool::Rko => std::env::var_os("RKO_PARITY_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_rko"))),
         }
     }
 }
