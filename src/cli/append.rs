@@ -13,7 +13,9 @@ pub struct Args {
     /// embedded minimal root: passwd, group, CA certificates, /tmp).
     #[arg(long, value_name = "LAYOUT|scratch|builtin:static")]
     base: String,
-    /// Recorded as the org.opencontainers.image.base.name annotation.
+    /// Recorded as the org.opencontainers.image.base.name annotation
+    /// [default: `builtin:static` on that base, as `rko build` records it;
+    /// none on another].
     #[arg(long, value_name = "REF")]
     base_name: Option<String>,
     /// OS/ARCH[/VARIANT]; picks the image from a base index [default:
@@ -110,7 +112,9 @@ pub fn run(args: Args, results: Results) -> Result<()> {
     };
     let options = AppendOptions {
         base: BaseSpec::parse(&args.base)?,
-        base_name: args.base_name,
+        base_name: args
+            .base_name
+            .or_else(|| (args.base == "builtin:static").then(|| args.base.clone())),
         platform: args
             .platform
             .as_deref()
