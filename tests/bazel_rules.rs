@@ -149,7 +149,10 @@ fn step_export_of_a_shallow_base_names_the_attribute(
             .arg("manifest.json"),
     );
     let layers = json(&listing)[0]["Layers"].as_array().unwrap().len();
-    assert_eq!(layers, 3, "builtin:static, the base's file, the binary");
+    assert_eq!(
+        layers, 4,
+        "builtin:static, the base's file, kodata (empty, as ko adds it), the binary"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -296,11 +299,19 @@ fn the_toolchain_runs_only_on_its_exec_platform_and_every_bzl_file_has_a_bzl_lib
     run_ok(ws.bazel().args(["build", "@rko//rules:defs"]));
 }
 
-/// Each `ko://` reference's replacement in resolved YAML, up to its `@`.
+/// Each `ko://` reference's replacement in resolved YAML: its repository,
+/// without tag or digest (`--push=false` prints ko's `name:latest@digest`,
+/// ko_resolve the `name@digest` a push gives).
 fn resolved_names(yaml: &str) -> Vec<String> {
     yaml.lines()
         .filter_map(|l| l.split_once("image: "))
-        .map(|(_, r)| r.split('@').next().unwrap().trim().to_string())
+        .map(|(_, r)| {
+            let name = r.split('@').next().unwrap().trim();
+            match name.rsplit_once(':') {
+                Some((repository, tag)) if !tag.contains('/') => repository.to_string(),
+                _ => name.to_string(),
+            }
+        })
         .collect()
 }
 

@@ -406,7 +406,8 @@ fn sbom_dir_is_created_when_missing_as_in_ko() {
 /// `/ko-app/NAME` of the image in `layout`, copied out of its layers to `out`.
 fn binary_from(layout: &Path, name: &str, out: &Path) -> PathBuf {
     fs::create_dir_all(out).unwrap();
-    let member = format!("ko-app/{name}");
+    // ko's name, with its leading slash; GNU tar extracts it without.
+    let member = format!("/ko-app/{name}");
     for layer in manifest(layout)["layers"].as_array().unwrap() {
         let hex = layer["digest"]
             .as_str()
@@ -423,7 +424,7 @@ fn binary_from(layout: &Path, name: &str, out: &Path) -> PathBuf {
                     .arg(out)
                     .arg(&member),
             );
-            return out.join(member);
+            return out.join(member.trim_start_matches('/'));
         }
     }
     panic!("no {member} in {}", layout.display());

@@ -255,7 +255,11 @@ fn a_ko_local_base_image_is_read_from_the_local_daemon_as_ko_does() {
         base_diff_ids[..],
         "the base's layers first"
     );
-    assert_eq!(ids.len(), base_diff_ids.len() + 1, "and the binary's");
+    assert_eq!(
+        ids.len(),
+        base_diff_ids.len() + 2,
+        "and ko's two: kodata (empty here, as ko adds it) and the binary"
+    );
     let annotations = &manifest["annotations"];
     assert_eq!(
         annotations["org.opencontainers.image.base.name"],

@@ -230,7 +230,11 @@ fn builds_killed_at_random_moments_leave_a_cache_the_next_build_can_trust() {
 /// The diffIDs of the one image in `layout`, to say which layer differs.
 fn diff_ids(layout: &Path) -> String {
     let blob = |digest: &str| {
-        read_json(&layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:")))
+        read_json(
+            &layout
+                .join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
     };
     let manifest = blob(&layout_digest(layout));
     let config = blob(manifest["config"]["digest"].as_str().unwrap_or_default());

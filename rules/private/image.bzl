@@ -3,7 +3,7 @@ given several `platforms`, the binary is built for each through a transition
 and the images are joined into one image index, as `ko build --platform` does."""
 
 load(":index.bzl", "index_action")
-load(":layer.bzl", "KODATA", "files_layer", "history_created", "layer_action")
+load(":layer.bzl", "KODATA", "files_layer", "history_comment", "history_created", "layer_action")
 load(":providers.bzl", "ImageInfo", "LayerInfo", "TOOLCHAIN", "TargetPlatformInfo", "params_args", "rko_binary")
 load(":transition.bzl", "TRANSITION_ALLOWLIST", "platforms_transition")
 
@@ -67,11 +67,17 @@ def _builds(ctx):
     return builds
 
 def _file_layers(ctx, rko):
-    """The layers below the binary, in order: `kodata`'s, then `layers`."""
-    # ko gives every image a kodata layer, empty (/var/run/ko alone) or not.
+    """The layers below the binary, in order: kodata's, then `layers`."""
+    extra = [target[LayerInfo] for target in ctx.attr.layers]
+    kodata_layers = [layer for layer in extra if layer.comment == history_comment(KODATA)]
+
+    # ko gives every image a kodata layer: an empty one (/var/run/ko alone)
+    # when neither `kodata` nor a ko_layer of `layers` holds kodata.
+    if not ctx.files.kodata and kodata_layers:
+        return extra
     name = ctx.label.name + ".kodata"
-    layers = [files_layer(ctx, rko, name, ctx.files.kodata, KODATA, ctx.attr.kodata_strip_prefix, ctx.attr.kodata_created)]
-    return layers + [target[LayerInfo] for target in ctx.attr.layers]
+    kodata = files_layer(ctx, rko, name, ctx.files.kodata, KODATA, ctx.attr.kodata_strip_prefix, ctx.attr.kodata_created)
+    return [kodata] + extra
 
 def _config_args(ctx, args):
     for key, value in sorted(ctx.attr.env.items()):
