@@ -12,6 +12,7 @@ mod bazel_rules;
 mod binary_platform;
 mod build;
 mod cache;
+mod deps;
 mod determinism;
 mod errors;
 mod fixed_costs;

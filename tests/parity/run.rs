@@ -3,7 +3,7 @@
 //! directory each writes to, and what came out (exit, stdout, stderr).
 
 use super::fixture::Fixture;
-use crate::util::{copy_tree, gocache, repo_root, require};
+use crate::util::{copy_tree, gocache, module_cache, repo_root, require};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -183,18 +183,6 @@ fn search_path() -> String {
         .unwrap()
         .to_string_lossy()
         .into_owned()
-}
-
-/// The machine's Go module cache, which the install step filled for the
-/// modules with dependencies (HOME differs per tool, so it must be named).
-fn module_cache() -> PathBuf {
-    static CACHE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    CACHE
-        .get_or_init(|| {
-            let out = crate::util::run_ok(crate::util::go().args(["env", "GOMODCACHE"]));
-            PathBuf::from(out.trim())
-        })
-        .clone()
 }
 
 /// Runs `cmd` reading one line of its stdout and then closing it, as

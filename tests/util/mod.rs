@@ -52,6 +52,7 @@ pub fn porcelain(state: &Path) -> Command {
         .env("GOCACHE", gocache())
         .env("GOTOOLCHAIN", "local")
         .env("GOPROXY", "off")
+        .env("GOMODCACHE", module_cache())
         .env("VERSION", "1.2.3");
     for variable in [
         "KO_DOCKER_REPO",
@@ -220,6 +221,16 @@ pub fn go() -> Command {
         cmd.env("GOCACHE", gocache());
     }
     cmd
+}
+
+/// The machine's Go module cache, which the install step filled for the
+/// examples with dependencies (examples/deps); named explicitly because the
+/// tests give rko and ko a HOME of their own.
+pub fn module_cache() -> PathBuf {
+    static CACHE: OnceLock<PathBuf> = OnceLock::new();
+    CACHE
+        .get_or_init(|| PathBuf::from(run_ok(go().args(["env", "GOMODCACHE"])).trim()))
+        .clone()
 }
 
 /// `cp -r from to`.
