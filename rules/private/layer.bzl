@@ -98,7 +98,7 @@ ko_layer = rule(
         "srcs": attr.label_list(doc = "The files.", allow_files = True, mandatory = True),
         "directory": attr.string(doc = "Where the files go in the image; default ko's KO_DATA_PATH.", default = KODATA),
         "strip_prefix": attr.string(doc = "Strip this from the files' paths; default: everything up to `kodata/`."),
-        "created": attr.int(doc = "The files' modification time, seconds since the epoch (KO_DATA_DATE_EPOCH).", default = 0),
+        "created": attr.int(doc = "The files' modification time, seconds since the epoch (KO_DATA_DATE_EPOCH); negative (the default) as ko without it: time 0 in the layer, 0001-01-01 in the history.", default = -1),
     },
     toolchains = [TOOLCHAIN],
 )
