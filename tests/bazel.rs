@@ -124,13 +124,13 @@ fn step_make_reruns_only_what_a_go_change_touches(d: &Path, rko_repo: &Path) {
     let plan = run_ok(&mut make_copy(&["-n", "push"]));
     assert!(
         plan.contains("go build")
-            && plan.contains("--file")
+            && plan.contains("--ko-app")
             && plan.contains(" append ")
             && plan.contains(" push "),
         "{plan}"
     );
     assert!(
-        !plan.contains("--tree"),
+        !plan.contains("--ko-data"),
         "the kodata layer would run again: {plan}"
     );
 }
@@ -259,8 +259,10 @@ fn step_a_base_pinned_by_digest_is_pulled_shallow_and_not_uploaded(
             .args(["run", "//:push_on_base"])
             .env("DOCKER_CONFIG", d.join("docker")),
     );
+    // The (empty) kodata layer ko gives every image, the binary's and the
+    // config go up; the base's three are there.
     assert!(
-        stderr.contains("pushed 2 blobs, mounted 0, copied 0, 3 already there"),
+        stderr.contains("pushed 3 blobs, mounted 0, copied 0, 3 already there"),
         "the base's layers were already in the repository: {stderr}"
     );
     let on_base = json(&run_ok(
@@ -270,8 +272,8 @@ fn step_a_base_pinned_by_digest_is_pulled_shallow_and_not_uploaded(
     ));
     assert_eq!(
         on_base["layers"].as_array().unwrap().len(),
-        4,
-        "three base layers and the binary"
+        5,
+        "three base layers, ko's (empty) kodata layer and the binary"
     );
     assert_eq!(
         on_base["annotations"]["org.opencontainers.image.base.digest"],

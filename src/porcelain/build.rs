@@ -408,7 +408,10 @@ fn finish(
         Ok([image]) => (image.layout, image.digest),
         Err(images) => {
             let out = target.scratch.path().join("index");
-            let mut annotations = index::base_annotations(base.annotated_name(), base.digest());
+            // A base index names itself on the index, as ko's does;
+            // builtin:static has no index to name (its images name it, and
+            // `rko index`, which Bazel's rules run, gives the same index).
+            let mut annotations = index::base_annotations(base.name(), base.digest());
             annotations.extend(target.plan.image.annotations.clone());
             let digest = index::build(
                 &IndexOptions {
