@@ -426,3 +426,54 @@ fn quiet_plumbing_prints_nothing_when_its_result_is_in_a_file() {
     );
     assert_eq!(quiet_export, (String::new(), String::new()));
 }
+
+/// Issue 21, item 1: an `--out` directory is replaced only when it is
+/// empty or an OCI layout; one holding anything else (a git work tree
+/// given by mistake, a `notes.txt`) is refused, naming it, and kept as it
+/// was, before any work is done.
+#[test]
+fn an_out_directory_that_is_neither_empty_nor_a_layout_is_refused_and_kept() {
+    let dir = temp_dir();
+    let image = dir.path().join("image");
+    run_ok(
+        rko()
+            .args(["append", "--base", "builtin:static", "--out"])
+            .arg(&image),
+    );
+    let notes = dir.path().join("notes");
+    fs::create_dir_all(notes.join(".git")).unwrap();
+    fs::write(notes.join("notes.txt"), "mine\n").unwrap();
+    let runs: [(&str, Vec<std::ffi::OsString>); 2] = [
+        ("append", vec!["--base".into(), "builtin:static".into()]),
+        ("index", vec!["--image".into(), image.clone().into()]),
+    ];
+    for (verb, args) in runs {
+        let err = run_err(rko().arg(verb).args(&args).arg("--out").arg(&notes));
+        assert!(
+            err.contains(&notes.display().to_string())
+                && err.contains("neither empty nor an OCI layout"),
+            "{verb}: {err}"
+        );
+        assert_eq!(
+            fs::read_to_string(notes.join("notes.txt")).unwrap(),
+            "mine\n",
+            "{verb}"
+        );
+        assert!(notes.join(".git").is_dir(), "{verb}");
+    }
+    // An existing layout and an empty directory are outputs rko may replace.
+    run_ok(
+        rko()
+            .args(["append", "--base", "builtin:static", "--out"])
+            .arg(&image),
+    );
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    run_ok(
+        rko()
+            .args(["index", "--image"])
+            .arg(&image)
+            .arg("--out")
+            .arg(&empty),
+    );
+}

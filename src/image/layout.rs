@@ -382,8 +382,30 @@ pub struct LayoutWriter {
     blobs: BTreeSet<String>,
 }
 
+/// Whether rko may replace what is at `target` with a new layout: nothing,
+/// an empty directory (as Bazel declares one), or an OCI layout (an
+/// `oci-layout` file at its top, an earlier output). Anything else may be
+/// the user's (a work tree given by mistake) and is never removed.
+pub fn check_replaceable(target: &Path) -> Result<()> {
+    let Ok(mut entries) = std::fs::read_dir(target) else {
+        return Ok(()); // missing, or not a directory (AtomicDir says so)
+    };
+    if entries.next().is_none() || target.join(LAYOUT_FILE).is_file() {
+        return Ok(());
+    }
+    Err(Error::file(
+        target,
+        "is a directory that is neither empty nor an OCI layout: rko writes a layout only \
+         there, or where nothing is, and never removes what it did not write; \
+         give a new or empty directory",
+    ))
+}
+
 impl LayoutWriter {
+    /// A layout to be written at `target`, refused at once when what is
+    /// there may not be replaced ([`check_replaceable`]).
     pub fn create(target: &Path) -> Result<Self> {
+        check_replaceable(target)?;
         let dir = AtomicDir::create(target)?;
         let blobs = dir.path().join("blobs").join("sha256");
         std::fs::create_dir_all(&blobs).with_path("writing", target)?;
@@ -455,6 +477,8 @@ impl LayoutWriter {
             json::to_canonical_vec(&index),
         )
         .with_path("writing", &self.output)?;
+        // Again: something may have been put there meanwhile.
+        check_replaceable(&self.output)?;
         self.dir.commit()
     }
 }
@@ -480,4 +504,33 @@ pub fn with_blob_source(mut descriptor: Descriptor, source: Option<&str>) -> Des
 /// Annotations as oci-spec wants them; `None` when there are none.
 pub fn annotations(pairs: &[(String, String)]) -> Option<HashMap<String, String>> {
     (!pairs.is_empty()).then(|| pairs.iter().cloned().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_nothing_an_empty_directory_or_a_layout_may_be_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name);
+        std::fs::create_dir(path("empty")).unwrap();
+        std::fs::create_dir(path("layout")).unwrap();
+        std::fs::write(path("layout").join(LAYOUT_FILE), LAYOUT_CONTENT).unwrap();
+        std::fs::create_dir(path("notes")).unwrap();
+        std::fs::write(path("notes").join("notes.txt"), "mine").unwrap();
+        let cases = [
+            ("missing", true),
+            ("empty", true),
+            ("layout", true),
+            ("notes", false),
+        ];
+        for (name, replaceable) in cases {
+            assert_eq!(
+                check_replaceable(&path(name)).is_ok(),
+                replaceable,
+                "{name}"
+            );
+        }
+    }
 }
