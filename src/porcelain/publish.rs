@@ -6,7 +6,7 @@ use super::daemon;
 use super::kind;
 use super::naming::{image_name, local_reference, printed_reference, Printer};
 use super::plan::{Destinations, Publishing};
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::image::export::{self, ExportOptions, Format};
 use crate::image::layout::Layout;
 use crate::image::layout_add;
@@ -147,6 +147,11 @@ pub fn to_local(
 /// with neither a name nor its SBOM, so that `skopeo inspect oci:DIR`
 /// reads it. An existing layout is added to; see [`layout_add::add_image`].
 pub fn to_layout(layouts: &[&Path], out: &Path) -> Result<()> {
+    // ko's layout publisher creates missing parents (layout.Write's
+    // os.MkdirAll).
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_path("creating", parent)?;
+    }
     for path in layouts {
         let source = Layout::open(path)?;
         let root = source
