@@ -349,8 +349,9 @@ pub fn is_artifact(descriptor: &Descriptor) -> bool {
 }
 
 /// The descriptor go-containerregistry writes for `manifest`, as ko's
-/// index entries and `--oci-layout-path` have it: an image's carries its
-/// `artifactType`, or else its config's media type (`partial.Descriptor`).
+/// `--oci-layout-path` has it: an image's carries its `artifactType`, or
+/// else its config's media type (`partial.Descriptor`). rko's image
+/// indexes leave that out (see `index.rs`).
 pub fn image_descriptor(
     media_type: MediaType,
     size: u64,

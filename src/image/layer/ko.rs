@@ -82,14 +82,9 @@ pub fn binary_entries(
     })
 }
 
-/// The kodata layer of the package whose `kodata/` directory is `kodata`
-/// (which need not exist). Symlinks must resolve inside `allowed_root`,
-/// or inside `kodata/` itself when it is `None`.
-pub fn kodata_entries(
-    kodata: &Path,
-    allowed_root: Option<&Path>,
-    windows: bool,
-) -> Result<Vec<Entry>> {
+/// The directories every kodata layer starts with (ko's `tarKoData`), and
+/// the one its files go under.
+fn kodata_top(windows: bool) -> (Vec<Entry>, &'static str) {
     let (dirs, chroot): (&[&str], &str) = if windows {
         (
             &[
@@ -104,8 +99,20 @@ pub fn kodata_entries(
     } else {
         (&["/var", "/var/run", "/var/run/ko"], "/var/run/ko")
     };
+    (dirs.iter().map(|d| dir(d)).collect(), chroot)
+}
+
+/// The kodata layer of the package whose `kodata/` directory is `kodata`
+/// (which need not exist). Symlinks must resolve inside `allowed_root`,
+/// or inside `kodata/` itself when it is `None`.
+pub fn kodata_entries(
+    kodata: &Path,
+    allowed_root: Option<&Path>,
+    windows: bool,
+) -> Result<Vec<Entry>> {
+    let (entries, chroot) = kodata_top(windows);
     let mut walk = Walk {
-        entries: dirs.iter().map(|d| dir(d)).collect(),
+        entries,
         root: PathBuf::new(),
         windows,
         open: Vec::new(),
@@ -145,21 +152,7 @@ pub fn kodata_entries_from_files(files: &[(PathBuf, String)], windows: bool) -> 
         }
         tree.insert(&parts, source, meta.len())?;
     }
-    let (dirs, chroot): (&[&str], &str) = if windows {
-        (
-            &[
-                "Hives",
-                "Files",
-                "Files/var",
-                "Files/var/run",
-                "Files/var/run/ko",
-            ],
-            "Files/var/run/ko",
-        )
-    } else {
-        (&["/var", "/var/run", "/var/run/ko"], "/var/run/ko")
-    };
-    let mut entries: Vec<Entry> = dirs.iter().map(|d| dir(d)).collect();
+    let (mut entries, chroot) = kodata_top(windows);
     tree.emit(chroot, windows, &mut entries);
     Ok(entries)
 }
