@@ -8,7 +8,7 @@
 //!
 //! The modules are layers, each using only those listed before it:
 //! the primitives (`error`, `digest`, `json`, `atomic`, `parallel`,
-//! `progress`),
+//! `progress`, `untrusted`),
 //! `image` (layers, layouts, append, index, export), `registry` (pull,
 //! push, credentials), `sbom`, `yaml`, and `porcelain` (`rko build`).
 
@@ -18,6 +18,7 @@ mod error;
 mod json;
 mod parallel;
 mod progress;
+mod untrusted;
 
 mod image;
 mod registry;
@@ -32,6 +33,7 @@ pub use error::{Error, Result};
 pub use atomic::{remove_pending, write_file, AtomicFile};
 pub use digest::parse as parse_digest;
 pub use progress::upload_bytes;
+pub use untrusted::escape as escape_untrusted;
 
 // Plumbing: the image layer.
 pub use image::append::{append, AppendOptions, LayerInput};
