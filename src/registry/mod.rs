@@ -5,7 +5,7 @@
 //! an OCI layout. It may use the image layer and the primitives; it knows
 //! nothing of Go, SBOM formats, YAML or `.ko.yaml`.
 
-mod challenge;
+pub(crate) mod challenge;
 pub(crate) mod client;
 mod cosign;
 pub(crate) mod credentials;
