@@ -71,6 +71,7 @@ pub fn scan(text: &str, file: &Path) -> Result<Scan> {
     // Where we are inside the current document: the keys leading to it.
     let mut path: Vec<Frame> = Vec::new();
     let mut document: Option<Document> = None;
+    let mut next_document = 0;
     for item in events(text) {
         let (event, span) = item.map_err(|e| {
             Error::at(
@@ -84,10 +85,12 @@ pub fn scan(text: &str, file: &Path) -> Result<Scan> {
         let end = offsets.byte(span.end.index());
         match event {
             Event::DocumentStart(_) => {
-                let start = with_indentation(text, start);
+                // A document's text starts where the one before ended: its
+                // comments, directives and indentation are its own, and
+                // where the parser puts its first token varies.
                 document = Some(Document {
-                    start,
-                    end: start,
+                    start: next_document,
+                    end: next_document,
                     labels: BTreeMap::new(),
                 });
                 path.clear();
@@ -98,6 +101,12 @@ pub fn scan(text: &str, file: &Path) -> Result<Scan> {
                     doc.end = start;
                     scan.documents.push(doc);
                 }
+                // After `...` the next document starts; a `---` is its own.
+                next_document = if text[start..end].starts_with("...") {
+                    end
+                } else {
+                    start
+                };
             }
             Event::MappingStart(..) => {
                 let key = take_key(&mut path);
@@ -148,18 +157,6 @@ fn events(
         Box::new(Parser::new_from_iter(text.chars()))
     } else {
         Box::new(Parser::new_from_str(text))
-    }
-}
-
-/// Where a document's text starts, given its first token at `at`: the
-/// start of that line when only indentation comes before it there, since
-/// indentation is structure (`  a: 1` then `  b: 2` is one mapping).
-fn with_indentation(text: &str, at: usize) -> usize {
-    let line = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    if text[line..at].chars().all(|c| c == ' ' || c == '\t') {
-        line
-    } else {
-        at
     }
 }
 
@@ -346,8 +343,11 @@ impl Prepared {
                 if !last_newline {
                     out.write_all(b"\n")?;
                 }
-                if !starts_with_marker(&piece.text) {
-                    out.write_all(b"---\n")?;
+                match first_line(&piece.text) {
+                    // Directives follow only a document ended with `...`.
+                    Some(line) if line.starts_with('%') => out.write_all(b"...\n")?,
+                    Some(line) if is_marker(line) => {}
+                    _ => out.write_all(b"---\n")?,
                 }
             }
             let mut cursor = 0;
@@ -378,12 +378,17 @@ impl Prepared {
     }
 }
 
-/// Whether a document's text starts with the `---` that marks a document
-/// (not `---x`, a scalar).
-fn starts_with_marker(text: &str) -> bool {
-    text.trim_start()
-        .strip_prefix("---")
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
+/// A document's first line that is neither blank nor a comment.
+fn first_line(text: &str) -> Option<&str> {
+    text.split(['\n', '\r'])
+        .find(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+}
+
+/// Whether a line starts with the `---` that marks a document (not
+/// `---x`, a scalar).
+fn is_marker(line: &str) -> bool {
+    line.strip_prefix("---")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
 }
 
 /// A label selector as kubectl takes it: `k=v`, `k==v`, `k!=v`, `k`, `!k`, comma-joined.
@@ -509,17 +514,33 @@ mod tests {
         }
     }
 
+    /// Every scalar's value, in order.
+    fn scalars(text: &str) -> Vec<String> {
+        events(text)
+            .filter_map(|item| match item.unwrap().0 {
+                Event::Scalar(value, ..) => Some(value.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Found by fuzzing (fuzz/, target resolve_yaml): a document whose
     /// text starts with `---` that is no marker (`---x: 1`) was joined to
     /// the one before it.
     #[test]
     fn selected_documents_stay_apart() {
         let selector: Selector = "!missing".parse().unwrap();
-        for text in [
+        let cases = [
             "a: 1\n...\n---x: ko://x\n",
             "e\n...\n---:\n",
             ":\n...\n---F\n",
-        ] {
+            // Found by fuzzing too: directives, block scalars and CR line
+            // breaks at a document's start belong to the document.
+            "a: 1\n...\n%YAML 1.2\n---\nb: ko://x\n",
+            "a: 1\n--- >\n  folded\n...\n >\n  b\n",
+            "a: 1\r...\r  b: 2\r  c: 3\r",
+        ];
+        for text in cases {
             let input = Input {
                 name: "t.yaml".into(),
                 text: text.into(),
@@ -528,7 +549,9 @@ mod tests {
             let (out, _) = prepared.render(&BTreeMap::new());
             let scanned = scan(&out, Path::new("out.yaml"))
                 .unwrap_or_else(|e| panic!("{text:?} gave {out:?}, not YAML: {e}"));
-            assert_eq!(scanned.documents.len(), 2, "{text:?} gave {out:?}");
+            let documents = scan(text, Path::new("t.yaml")).unwrap().documents.len();
+            assert_eq!(scanned.documents.len(), documents, "{text:?} gave {out:?}");
+            assert_eq!(scalars(&out), scalars(text), "{text:?} gave {out:?}");
         }
     }
 
@@ -549,7 +572,11 @@ mod tests {
         );
         let selector: Selector = "!missing".parse().unwrap();
         let selected = prepare(vec![input], Some(&selector)).unwrap();
-        assert_eq!(selected.render(&map).0, "---\na: r/x@sha256:1\n");
+        // The directive is the document's own.
+        assert_eq!(
+            selected.render(&map).0,
+            "%\u{3ac}\u{3ac}\n---\na: r/x@sha256:1\n"
+        );
     }
 
     #[test]
