@@ -33,7 +33,7 @@ pub use error::{Error, Result};
 pub use atomic::{remove_pending, write_file, AtomicFile};
 pub use digest::parse as parse_digest;
 pub use progress::upload_bytes;
-pub use untrusted::escape as escape_untrusted;
+pub use untrusted::{escape as escape_untrusted, escape_keeping_lines};
 
 // Plumbing: the image layer.
 pub use image::append::{append, AppendOptions, LayerInput};

@@ -45,6 +45,8 @@ fn fail(err: &rko::Error) -> ExitCode {
         }
         source = cause.source();
     }
+    // Whatever the error quotes, nothing in it may drive the terminal.
+    let message = rko::escape_keeping_lines(&message);
     // A closed stderr loses the message; it never panics.
     let _ = writeln!(std::io::stderr(), "rko: {message}");
     ExitCode::FAILURE
