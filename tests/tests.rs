@@ -14,6 +14,7 @@ mod build;
 mod cache;
 mod deps;
 mod determinism;
+mod docs;
 mod errors;
 mod fixed_costs;
 mod hostile;

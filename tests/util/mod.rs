@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 pub mod bazel;
 pub mod hostile;
+pub mod kube;
 pub mod nginx;
 pub mod registry;
 pub mod remote_worker;
