@@ -2,14 +2,15 @@
 //! made, every import path built, every image published. `resolve`,
 //! `apply`, `create` and `run` call it for the `ko://` references they find.
 
-use super::build::{self, Context};
-use super::cache::Cache;
-use super::ko_yaml::KoConfig;
-use super::plan::{self, Env, Flags};
-use super::publish::{self, Image, Published};
-use super::template::Templating;
 use crate::error::Result;
 use crate::image::platform::Platform;
+use crate::porcelain::build;
+use crate::porcelain::cache::Cache;
+use crate::porcelain::context::Context;
+use crate::porcelain::publish::{self, Image, Published};
+use crate::porcelain::settings::ko_yaml::KoConfig;
+use crate::porcelain::settings::plan::{self, Env, Flags};
+use crate::porcelain::settings::template::Templating;
 use crate::registry::RegistryOptions;
 use std::path::PathBuf;
 
@@ -55,7 +56,7 @@ pub struct Report {
 pub fn build_and_publish(request: &Request) -> Result<Report> {
     let (config, templating) = load_config(request)?;
     let settings = plan::settings(&request.flags, &request.env, &config)?;
-    let cap = super::cache_size::cap(&request.env)?;
+    let cap = crate::porcelain::cache::size::cap(&request.env)?;
     let cache = Cache::open(&plan::cache_dir(&request.env)?)?;
     let registry = with_insecure(&request.registry, &settings.insecure_registries);
     let context = Context {

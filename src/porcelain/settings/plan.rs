@@ -5,13 +5,14 @@
 //! them. ko is the reference: `pkg/commands/options/build.go`,
 //! `pkg/commands/resolver.go` and `pkg/build/gobuild.go` (`build`).
 
-use super::capabilities::FileCaps;
-use super::gobuild::Package;
-use super::ko_yaml::{BuildConfig, ConfigSource, ImageSettings, KoConfig};
-use super::naming::{Naming, KIND, LOCAL};
-use super::template::Origin;
 use crate::error::{Error, Result};
 use crate::image::platform::{Platform, PlatformPattern};
+use crate::porcelain::go::list::Package;
+use crate::porcelain::publish::naming::{Naming, KIND, LOCAL};
+use crate::porcelain::publish::{Destinations, Publishing};
+use crate::porcelain::settings::capabilities::FileCaps;
+use crate::porcelain::settings::ko_yaml::{BuildConfig, ConfigSource, ImageSettings, KoConfig};
+use crate::porcelain::settings::template::Origin;
 use crate::registry::reference::check_repository_name;
 use crate::registry::Reference;
 use crate::sbom;
@@ -115,34 +116,6 @@ pub struct Settings {
     pub insecure_registries: Vec<String>,
     /// What the flags deserve a word about, as ko warns.
     pub warnings: Vec<String>,
-}
-
-/// How built images are named, tagged and published.
-#[derive(Debug, Clone)]
-pub struct Publishing {
-    /// `KO_DOCKER_REPO`, or `ko.local`.
-    pub repository: String,
-    pub naming: Naming,
-    pub tags: Vec<String>,
-    pub tag_only: bool,
-    pub to: Destinations,
-    /// Which image of an index the local daemon gets (it holds one per name).
-    pub daemon_platform: Platform,
-}
-
-/// Where built images go.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Destinations {
-    /// Push to the registry repository.
-    pub registry: bool,
-    /// Load into the local docker or podman.
-    pub local: bool,
-    /// Load into the nodes of this kind cluster (`kind.local`).
-    pub kind: Option<String>,
-    pub layout: Option<PathBuf>,
-    pub tarball: Option<PathBuf>,
-    /// Write the printed references here too.
-    pub image_refs: Option<PathBuf>,
 }
 
 /// The lists a package gets when its `builds[]` entry has none: each
