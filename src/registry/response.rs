@@ -40,6 +40,7 @@ pub fn retry_after(response: &Response) -> Option<Duration> {
 /// The registry's error envelope, or its status line when there is none.
 pub fn registry_error(what: &str, response: Response) -> Error {
     let status = response.status();
+    let retry_after = retry_after(&response);
     let mut body = response.into_body();
     let text = body
         .with_config()
@@ -68,5 +69,6 @@ pub fn registry_error(what: &str, response: Response) -> Error {
         what: what.to_string(),
         status: status.as_u16(),
         message,
+        retry_after,
     }
 }
