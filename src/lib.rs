@@ -55,7 +55,7 @@ pub use registry::push::{push, PushOptions};
 pub use registry::reference::DOCKER_HUB;
 pub use registry::{
     Client, CloudHelpers, Credential, CredentialStore, GceMetadata, GitHubToken, Keychain,
-    Reference, RegistryOptions, RetryPolicy, Secret, GCE_METADATA_HOST,
+    RateFloor, Reference, RegistryOptions, RetryPolicy, Secret, GCE_METADATA_HOST,
 };
 
 // Plumbing: SBOMs and YAML.

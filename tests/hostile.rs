@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod machine;
+mod waits;
 
 const USER: &str = "ci-bot";
 const PASSWORD: &str = "hunter2-secret";

@@ -4,10 +4,11 @@
 //! expect: `DOCKER_CONFIG`, `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`,
 //! `SSL_CERT_FILE`; what ko's keychains read (`GITHUB_TOKEN`,
 //! `GITHUB_ACTOR`, `GCE_METADATA_HOST`, the cloud credential helpers on
-//! `PATH`); and rko's own `RKO_NETWORK_TIMEOUT`.
+//! `PATH`); and rko's own `RKO_NETWORK_TIMEOUT`, `RKO_LOW_SPEED_LIMIT`
+//! and `RKO_LOW_SPEED_TIME`.
 
 use rko::{CloudHelpers, CredentialStore, Error, GceMetadata, GitHubToken, Keychain};
-use rko::{RegistryOptions, Result, RetryPolicy, Secret};
+use rko::{RateFloor, RegistryOptions, Result, RetryPolicy, Secret};
 use std::env;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -66,6 +67,42 @@ pub struct ConnectionArgs {
         default_value = network_timeout_default()
     )]
     network_timeout: Duration,
+    /// The slowest a body may come or go, in bytes per second averaged over
+    /// --low-speed-time, before rko gives up on it, then retries (as curl's
+    /// --speed-limit); 0 turns the floor off [env: RKO_LOW_SPEED_LIMIT].
+    #[arg(
+        long = "low-speed-limit",
+        value_name = "BYTES_PER_SECOND",
+        default_value = low_speed_limit_default()
+    )]
+    low_speed_limit: u64,
+    /// Seconds over which --low-speed-limit is averaged [env: RKO_LOW_SPEED_TIME].
+    #[arg(
+        long = "low-speed-time",
+        value_name = "SECONDS",
+        value_parser = seconds,
+        default_value = low_speed_time_default()
+    )]
+    low_speed_time: Duration,
+}
+
+/// `RKO_LOW_SPEED_LIMIT`, or the default floor: the default of
+/// `--low-speed-limit`, so that clap checks the variable as it checks the flag.
+fn low_speed_limit_default() -> &'static str {
+    static DEFAULT: OnceLock<String> = OnceLock::new();
+    DEFAULT.get_or_init(|| {
+        env::var("RKO_LOW_SPEED_LIMIT")
+            .unwrap_or_else(|_| RateFloor::default().bytes_per_second.to_string())
+    })
+}
+
+/// `RKO_LOW_SPEED_TIME`, or the default window: the default of `--low-speed-time`.
+fn low_speed_time_default() -> &'static str {
+    static DEFAULT: OnceLock<String> = OnceLock::new();
+    DEFAULT.get_or_init(|| {
+        env::var("RKO_LOW_SPEED_TIME")
+            .unwrap_or_else(|_| RateFloor::default().window.as_secs().to_string())
+    })
 }
 
 /// `RKO_NETWORK_TIMEOUT`, or 30: the default of `--network-timeout`, so
@@ -87,7 +124,7 @@ fn seconds(value: &str) -> Result<Duration, String> {
         Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
         _ => Err(format!(
             "{value:?} is not a number of seconds between 0 and 86400 \
-             (--network-timeout, RKO_NETWORK_TIMEOUT)"
+             (--network-timeout, RKO_NETWORK_TIMEOUT, --low-speed-time, RKO_LOW_SPEED_TIME)"
         )),
     }
 }
@@ -167,6 +204,10 @@ impl ConnectionArgs {
             credentials: credential_store(),
             retry: RetryPolicy::default(),
             idle_timeout: self.network_timeout,
+            rate_floor: RateFloor {
+                bytes_per_second: self.low_speed_limit,
+                window: self.low_speed_time,
+            },
             sessions: Default::default(),
         }
     }

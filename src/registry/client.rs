@@ -1,15 +1,19 @@
 //! One registry's HTTP client: TLS and the HTTP fallback where it is
-//! allowed, sending calls, and retries with capped exponential backoff.
+//! allowed, sending calls, and rko's one retry loop, with capped
+//! exponential backoff: every request is one operation with one budget of
+//! attempts ([`Client::restarting`]), and each call it sends is sent once.
 //!
 //! Distribution spec: every API call may answer 401 with a challenge; the
 //! client has token.rs answer it for the scopes the call needs and tries
 //! again once.
 
 use super::credentials::{Credential, CredentialStore};
-use super::response::{registry_error, retry_after, retryable, transient, Response};
+use super::rate_floor::RateFloor;
+use super::response::{registry_error, retryable, Response};
 use super::session::{Session, Sessions};
 use super::token::Authenticator;
 use super::trust;
+use super::waits::{self, Waits};
 use crate::error::{Error, Result};
 use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
@@ -23,7 +27,8 @@ use ureq::{Agent, SendBody};
 /// How hard to try before giving up on a request.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
-    /// Tries in all, the first included.
+    /// Tries of one request in all, the first included, whatever fails
+    /// (a broken connection, a stalled or crawling body, 408, 429, 5xx).
     pub attempts: u32,
     pub initial_delay: Duration,
     pub max_delay: Duration,
@@ -63,6 +68,9 @@ pub struct RegistryOptions {
     /// The longest any single network read or write may wait (a stalled
     /// body, a silent server) before the attempt fails.
     pub idle_timeout: Duration,
+    /// The slowest transfer of a body, read or written, before the attempt
+    /// fails: a body sent a byte at a time is never idle.
+    pub rate_floor: RateFloor,
     /// Registries already pinged in this run; shared by clones.
     pub sessions: Sessions,
 }
@@ -77,6 +85,7 @@ impl Default for RegistryOptions {
             credentials: CredentialStore::default(),
             retry: RetryPolicy::default(),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            rate_floor: RateFloor::default(),
             sessions: Sessions::default(),
         }
     }
@@ -118,9 +127,6 @@ pub struct Call<'a> {
     pub scopes: &'a [String],
     pub headers: Vec<(&'static str, String)>,
     pub body: Body<'a>,
-    /// Whether a failed attempt may simply be sent again. Upload steps are
-    /// not: after a broken PATCH the whole upload restarts (see upload.rs).
-    pub retry: bool,
 }
 
 impl<'a> Call<'a> {
@@ -131,14 +137,7 @@ impl<'a> Call<'a> {
             scopes,
             headers: Vec::new(),
             body: Body::Empty,
-            retry: true,
         }
-    }
-
-    /// Fails at the first transient error instead of retrying.
-    pub fn once(mut self) -> Self {
-        self.retry = false;
-        self
     }
 
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -196,7 +195,7 @@ pub struct Client {
     agent: Agent,
     auth: Authenticator,
     retry: RetryPolicy,
-    idle_timeout: Duration,
+    waits: Waits,
     requests: Arc<AtomicU64>,
 }
 
@@ -256,7 +255,7 @@ impl Client {
             agent: session.agent.clone(),
             auth,
             retry: options.retry,
-            idle_timeout: options.idle_timeout,
+            waits: waits_of(options),
             requests,
         }
     }
@@ -282,7 +281,7 @@ impl Client {
                 Arc::clone(&requests),
             ),
             retry: options.retry,
-            idle_timeout: idle,
+            waits: waits_of(options),
             requests,
         };
         if trust::is_loopback(registry) {
@@ -335,7 +334,7 @@ impl Client {
             .max_redirects(MAX_REDIRECTS as u32)
             .build()
             .call()
-            .map_err(|e| Error::invalid(format!("GET {url}: {}", self.explain(&e))))?;
+            .map_err(|e| Error::invalid(format!("GET {url}: {}", self.waits.explain(&e))))?;
         log::debug!("GET {url} {}", response.status());
         match response.status().as_u16() {
             200 => Ok(()),
@@ -354,11 +353,13 @@ impl Client {
     pub fn check_login(&self) -> Result<()> {
         let scopes: [String; 0] = [];
         let url = self.url("/v2/");
-        let response = self.send(&Call::new("GET", url.clone(), &scopes))?;
-        match response.status().as_u16() {
-            200 => Ok(()),
-            _ => Err(registry_error(&format!("GET {url}"), response)),
-        }
+        self.restarting(|| {
+            let response = self.send(&Call::new("GET", url.clone(), &scopes))?;
+            match response.status().as_u16() {
+                200 => Ok(()),
+                _ => Err(registry_error(&format!("GET {url}"), response)),
+            }
+        })
     }
 
     pub fn registry(&self) -> &str {
@@ -376,9 +377,11 @@ impl Client {
     }
 
     /// Runs `operation` until it succeeds, fails for good, or the retry
-    /// policy's attempts run out, backing off in between: for operations a
-    /// broken connection leaves half done (an upload, a download), which
-    /// must start over rather than resend one request.
+    /// policy's attempts run out, backing off in between (as long as a
+    /// `Retry-After` asks, up to the cap). This is rko's one retry loop:
+    /// each request, with its body (a manifest, a blob download, a whole
+    /// upload session), is one operation with one budget, and the calls it
+    /// sends are each sent once, so retries never multiply.
     pub fn restarting<T>(&self, mut operation: impl FnMut() -> Result<T>) -> Result<T> {
         let mut attempt = 0;
         loop {
@@ -386,18 +389,17 @@ impl Client {
             match operation() {
                 Ok(value) => return Ok(value),
                 Err(e) if e.is_transient() && attempt < self.retry.attempts => {
-                    std::thread::sleep(self.delay(attempt, None));
+                    log::debug!("attempt {attempt} failed, trying again: {e}");
+                    std::thread::sleep(self.delay(attempt, e.retry_after()));
                 }
-                Err(Error::Network { what, message, .. }) => {
-                    return Err(Error::Network {
-                        what,
-                        message,
-                        attempts: attempt,
-                    });
-                }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.after_attempts(attempt)),
             }
         }
+    }
+
+    /// The bounds on this client's waits.
+    pub fn waits(&self) -> &Waits {
+        &self.waits
     }
 
     /// How many HTTP requests this client has made.
@@ -405,11 +407,12 @@ impl Client {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// Sends `call`, authenticating, retrying and following redirects as
-    /// needed. Returns the response for any status but 401 and the
-    /// retryable ones (408, 429, 5xx), which are retried until the policy's
-    /// attempts run out, and the redirects, which are followed (at most
-    /// ten) with credentials only while they stay on the registry.
+    /// Sends `call` once, authenticating and following redirects as
+    /// needed; [`restarting`](Self::restarting) is what tries again. Returns
+    /// the response for any status but 401 and the retryable ones (408,
+    /// 429, 5xx), which are errors worth another try, and the redirects,
+    /// which are followed (at most ten) with credentials only while they
+    /// stay on the registry. The response's body is held to the rate floor.
     pub fn send(&self, first: &Call<'_>) -> Result<Response> {
         let mut call = first.clone();
         for _ in 0..=MAX_REDIRECTS {
@@ -438,62 +441,34 @@ impl Client {
     /// challenges are answered (a foreign host's realm gets nothing).
     fn send_here(&self, call: &Call<'_>) -> Result<Response> {
         let own = trust::sends_authorization(&self.base, &call.url);
-        let mut attempt = 0;
         let mut challenged = false;
         loop {
-            attempt += 1;
             let authorization = own.then(|| self.auth.authorization(call.scopes)).flatten();
-            let attempts = if call.retry { self.retry.attempts } else { 1 };
             let mut stream = match call.body {
-                Body::Stream { open, .. } => Some(open()?),
+                Body::Stream { open, .. } => Some(self.waits.floor.reader(open()?)),
                 _ => None,
             };
-            let wait = match self.run(call, authorization.as_deref(), stream.as_deref_mut()) {
-                Err(e) if !transient(&e) => {
-                    return Err(Error::invalid(format!("{}: {e}", call.describe())));
-                }
-                Err(e) => {
-                    if attempt >= attempts {
-                        return Err(Error::Network {
-                            what: call.describe(),
-                            message: self.explain(&e),
-                            attempts: attempt,
-                        });
-                    }
-                    None
-                }
-                Ok(response) if response.status() == 401 && own && !challenged => {
+            let stream = stream.as_mut().map(|s| s as &mut dyn Read);
+            let response = self
+                .run(call, authorization.as_deref(), stream)
+                .map_err(|e| self.waits.failure(&call.describe(), &e))?;
+            let response = self.waits.floored(response);
+            match response.status().as_u16() {
+                401 if own && !challenged => {
                     challenged = true;
-                    attempt -= 1;
-                    self.auth.answer(&self.agent, &response, call.scopes)?;
-                    continue;
+                    self.auth
+                        .answer(&self.agent, &self.waits, &response, call.scopes)?;
                 }
-                Ok(response) if response.status() == 401 => {
+                401 => {
                     return Err(
                         registry_error(&call.describe(), response).hint(self.auth.rejected_hint())
                     );
                 }
-                Ok(response) if retryable(response.status().as_u16()) => {
-                    if attempt >= attempts {
-                        return Err(registry_error(&call.describe(), response)
-                            .hint(&format!("gave up after {attempt} attempts")));
-                    }
-                    retry_after(&response)
+                status if retryable(status) => {
+                    return Err(registry_error(&call.describe(), response))
                 }
-                Ok(response) => return Ok(response),
-            };
-            std::thread::sleep(self.delay(attempt, wait));
-        }
-    }
-
-    /// A transport error in words; a timeout says how long nothing came.
-    pub fn explain(&self, error: &ureq::Error) -> String {
-        match error {
-            ureq::Error::Timeout(_) => format!(
-                "the registry sent nothing for {} s (--network-timeout)",
-                self.idle_timeout.as_secs_f64()
-            ),
-            other => other.to_string(),
+                _ => return Ok(response),
+            }
         }
     }
 
@@ -609,12 +584,20 @@ fn agent(tls: Option<TlsConfig>, idle: Duration) -> Agent {
         .http_status_as_error(false)
         .max_redirects(0)
         .user_agent(concat!("rko/", env!("CARGO_PKG_VERSION")))
-        .timeout_connect(Some(Duration::from_secs(15)))
-        .timeout_recv_response(Some(Duration::from_secs(120)))
+        .timeout_connect(Some(waits::CONNECT_TIMEOUT))
+        .timeout_recv_response(Some(waits::header_timeout(idle)))
         .timeout_per_read(Some(idle))
         .timeout_per_write(Some(idle))
         .build()
         .into()
+}
+
+/// The bounds on the waits of a client made with `options`.
+fn waits_of(options: &RegistryOptions) -> Waits {
+    Waits {
+        idle: options.idle_timeout,
+        floor: options.rate_floor,
+    }
 }
 
 /// `location` (absolute, scheme-relative, absolute-path or relative) made

@@ -41,6 +41,7 @@ pub fn retry_after(response: &Response) -> Option<Duration> {
 /// the registry's words escaped, as anything a remote party wrote.
 pub fn registry_error(what: &str, response: Response) -> Error {
     let status = response.status();
+    let retry_after = retry_after(&response);
     let mut body = response.into_body();
     let text = body
         .with_config()
@@ -69,5 +70,6 @@ pub fn registry_error(what: &str, response: Response) -> Error {
         what: what.to_string(),
         status: status.as_u16(),
         message: crate::untrusted::escape(&message),
+        retry_after,
     }
 }

@@ -10,6 +10,7 @@ use super::challenge::{self, Challenge};
 use super::credentials::Credential;
 use super::response::{registry_error, Response};
 use super::trust;
+use super::waits::Waits;
 use crate::error::{Error, Result};
 use base64::Engine as _;
 use std::collections::HashMap;
@@ -120,13 +121,20 @@ impl Authenticator {
     }
 
     /// Learns the challenge from a 401 and, for Bearer, fetches a token for
-    /// `scopes` with `agent`.
-    pub fn answer(&self, agent: &Agent, response: &Response, scopes: &[String]) -> Result<()> {
+    /// `scopes` with `agent`, as bounded as any call (`waits`): a realm that
+    /// fails as a registry can is a failure worth another try.
+    pub fn answer(
+        &self,
+        agent: &Agent,
+        waits: &Waits,
+        response: &Response,
+        scopes: &[String],
+    ) -> Result<()> {
         let Some(challenge) = challenge::parse(www_authenticate(response)) else {
             return Ok(());
         };
         if challenge.scheme == "bearer" {
-            let token = self.fetch_token(agent, &challenge, scopes)?;
+            let token = self.fetch_token(agent, waits, &challenge, scopes)?;
             let mut state = self.state();
             state
                 .tokens
@@ -154,6 +162,7 @@ impl Authenticator {
     fn fetch_token(
         &self,
         agent: &Agent,
+        waits: &Waits,
         challenge: &Challenge,
         scopes: &[String],
     ) -> Result<String> {
@@ -189,11 +198,11 @@ impl Authenticator {
             }
         };
         let what = format!("getting a token from {realm}");
-        let response = result.map_err(|e| Error::invalid(format!("{what}: {e}")))?;
+        let response = waits.floored(result.map_err(|e| waits.failure(&what, &e))?);
         if response.status() != 200 {
             return Err(registry_error(&what, response).hint(self.rejected_hint()));
         }
-        read_token(&what, response)
+        read_token(&what, response, waits)
     }
 
     /// The credential to present at `realm`: ours, if the realm may see it;
@@ -241,11 +250,11 @@ fn basic_header(credential: &Credential) -> Option<String> {
 }
 
 /// The token in a realm's answer: `token`, or OAuth2's `access_token`.
-fn read_token(what: &str, response: Response) -> Result<String> {
+fn read_token(what: &str, response: Response, waits: &Waits) -> Result<String> {
     let text = response
         .into_body()
         .read_to_string()
-        .map_err(|e| Error::invalid(format!("{what}: {e}")))?;
+        .map_err(|e| waits.failure(what, &e))?;
     let body: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::invalid(format!("{what}: the answer is not JSON: {e}")))?;
     body["token"]
