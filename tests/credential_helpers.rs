@@ -229,11 +229,7 @@ fn a_helper_that_never_reads_its_stdin_answers_every_time() {
                 .env("PATH", &path)
                 .args(["auth", "get", &registry]),
         );
-        assert!(
-            out.status.success(),
-            "round {round}: {}",
-            text(&out.stderr)
-        );
+        assert!(out.status.success(), "round {round}: {}", text(&out.stderr));
         assert_eq!(
             text(&out.stdout).trim(),
             r#"{"Username":"me","Secret":"pw"}"#,
