@@ -297,3 +297,131 @@ fn through_symlinks(path: &Path) -> Result<PathBuf> {
     }
     Err(Error::file(path, "too many levels of symbolic links"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kind_of_a_json_text_is_read_from_its_first_character() {
+        for (json, want) in [
+            (" {}", "an object"),
+            ("[1]", "an array"),
+            ("\"x\"", "a string"),
+            ("true", "a boolean"),
+            ("false", "a boolean"),
+            ("null", "null"),
+            ("-1.0e400", "a number"),
+            ("12", "a number"),
+        ] {
+            assert_eq!(kind_of(json), want, "{json}");
+        }
+        for (bytes, blank) in [
+            (&b""[..], true),
+            (b" \t\r\n", true),
+            (b"{}", false),
+            // Not JSON whitespace: Go's decoder fails on it.
+            (b"\x0c", false),
+        ] {
+            assert_eq!(is_blank(bytes), blank, "{bytes:?}");
+        }
+    }
+
+    /// `content` as config.json after adding an `auths` entry for reg.io
+    /// (what `login` does); the refusal when it cannot be done.
+    fn add_reg_io(content: &str) -> Result<String, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        fs::write(&path, content).unwrap();
+        let changed = update(&path, Duration::from_secs(60), |config| {
+            let mut auths = config.auths()?;
+            auths.0.push(("reg.io".to_string(), auth_entry("QQ==")));
+            config.set_auths(&auths);
+            Ok(true)
+        });
+        let after = fs::read_to_string(&path).unwrap();
+        match changed {
+            Ok(_) => Ok(after),
+            Err(e) => {
+                assert_eq!(after, content, "a refusal leaves the file as it was");
+                let message = e.to_string();
+                Err(message.replace(&format!("{}: ", path.display()), ""))
+            }
+        }
+    }
+
+    #[test]
+    fn only_auths_is_rewritten_and_only_when_it_can_be_carried_over() {
+        let entry = "\"reg.io\": {\n\t\t\t\"auth\": \"QQ==\"\n\t\t}";
+        let refused = |why: &str| {
+            Err(format!(
+                "{why}: rko will not rewrite the file; fix that member or remove it"
+            ))
+        };
+        let not_an_object = |kind: &str| {
+            Err(format!(
+                "is {kind}, not a JSON object: rko will not rewrite it; \
+                 make it an object ({{}} when it holds nothing)"
+            ))
+        };
+        for (content, want) in [
+            ("", Ok(format!("{{\n\t\"auths\": {{\n\t\t{entry}\n\t}}\n}}"))),
+            (
+                " \n",
+                Ok(format!("{{\n\t\"auths\": {{\n\t\t{entry}\n\t}}\n}}")),
+            ),
+            // Members kept as written, in their places; auths where it was.
+            (
+                r#"{"z": 1.50, "auths": null, "a": 1e400}"#,
+                Ok(format!(
+                    "{{\n\t\"z\": 1.50,\n\t\"auths\": {{\n\t\t{entry}\n\t}},\n\t\"a\": 1e400\n}}"
+                )),
+            ),
+            (
+                r#"{"auths": {"b.io": {"x": 123456789012345678901234567890}}}"#,
+                Ok(format!(
+                    "{{\n\t\"auths\": {{\n\t\t\"b.io\": {{\"x\": 123456789012345678901234567890}},\n\t\t{entry}\n\t}}\n}}"
+                )),
+            ),
+            (r#"{"auths": "reg.io"}"#, refused("\"auths\" is a string, not an object")),
+            (r#"{"auths": [{}]}"#, refused("\"auths\" is an array, not an object")),
+            (r#"{"auths": true}"#, refused("\"auths\" is a boolean, not an object")),
+            (r#"{"auths": {}, "auths": {}}"#, refused("\"auths\" is written twice")),
+            ("[]", not_an_object("an array")),
+            ("7", not_an_object("a number")),
+            ("null", not_an_object("null")),
+        ] {
+            assert_eq!(add_reg_io(content), want, "{content}");
+        }
+    }
+
+    #[test]
+    fn a_change_that_changes_nothing_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let content = "{ \"odd\" :\n 1 }";
+        fs::write(&path, content).unwrap();
+        assert!(!update(&path, Duration::from_secs(60), |_| Ok(false)).unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), content);
+        let missing = dir.path().join("none/config.json");
+        assert!(!update(&missing, Duration::from_secs(60), |_| Ok(false)).unwrap());
+        assert!(!missing.exists());
+    }
+
+    #[test]
+    fn a_lock_held_elsewhere_is_waited_for_then_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let held = lock(&path, Duration::from_secs(60)).unwrap();
+        let err = update(&path, Duration::from_millis(100), |_| Ok(true)).unwrap_err();
+        let lock_file = dir.path().join("config.json.lock");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}: another process", lock_file.display())),
+            "{err}"
+        );
+        drop(held);
+        assert!(update(&path, Duration::from_secs(60), |_| Ok(true)).unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{}");
+    }
+}

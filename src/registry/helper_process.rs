@@ -52,7 +52,8 @@ pub enum Failure {
         stream: Stream,
         limit: usize,
     },
-    /// It exited, but a process outside its group still holds its output.
+    /// It exited, but its output was still open at the time limit (held
+    /// by a process it started, outside its group or not yet stopped).
     HeldOpen,
     /// Writing its stdin failed otherwise than by its not reading it.
     Stdin(io::Error),
@@ -84,8 +85,8 @@ impl fmt::Display for Failure {
                 }
             ),
             Failure::HeldOpen => f.write_str(
-                "it exited, but a process it started outside its process group \
-                 holds its output open",
+                "it exited, but a process it started still held its output open \
+                 at the time limit",
             ),
             Failure::Stdin(e) => write!(f, "writing its stdin: {e}"),
         }
