@@ -54,8 +54,9 @@ pub use registry::pull::{pull, PullOptions};
 pub use registry::push::{push, PushOptions};
 pub use registry::reference::DOCKER_HUB;
 pub use registry::{
-    Client, CloudHelpers, Credential, CredentialStore, GceMetadata, GitHubToken, Keychain,
-    RateFloor, Reference, RegistryOptions, RetryPolicy, Secret, GCE_METADATA_HOST,
+    stop_credential_helpers, Client, CloudHelpers, Credential, CredentialStore, GceMetadata,
+    GitHubToken, HelperLimits, Keychain, RateFloor, Reference, RegistryOptions, RetryPolicy,
+    Secret, GCE_METADATA_HOST,
 };
 
 // Plumbing: SBOMs and YAML.

@@ -12,6 +12,9 @@ fn main() -> ExitCode {
     // written, so no temporary file outlives the run.
     let _ = ctrlc::set_handler(|| {
         rko::remove_pending();
+        // Credential helpers run in process groups of their own, out of
+        // reach of the terminal's Ctrl-C.
+        rko::stop_credential_helpers();
         std::process::exit(130);
     });
     let args = match cli::params::expand(std::env::args_os()) {

@@ -191,17 +191,21 @@ fn insecure_value(value: &str) -> Result<Insecure> {
 
 impl ConnectionArgs {
     fn options(&self, insecure: Vec<String>) -> RegistryOptions {
-        let mut ca_files = Vec::new();
-        if let Some(file) = env::var_os("SSL_CERT_FILE") {
-            ca_files.push(PathBuf::from(file));
+        let (ssl_cert_file, warning) = ssl_cert_file(env::var_os("SSL_CERT_FILE"), |file| {
+            file.try_exists().unwrap_or(true)
+        });
+        if let Some(warning) = warning {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| log::warn!("{warning}"));
         }
+        let mut ca_files: Vec<PathBuf> = ssl_cert_file.into_iter().collect();
         ca_files.extend(self.ca_certs.iter().cloned());
         RegistryOptions {
             insecure,
             system_ca_files: system_ca_bundle().into_iter().collect(),
             ca_files,
             certs_dir: Some(self.certs_dir.clone()),
-            credentials: credential_store(),
+            credentials: credential_store().with_helper_timeout(self.network_timeout),
             retry: RetryPolicy::default(),
             idle_timeout: self.network_timeout,
             rate_floor: RateFloor {
@@ -211,6 +215,27 @@ impl ConnectionArgs {
             sessions: Default::default(),
         }
     }
+}
+
+/// The CA file `SSL_CERT_FILE` (its value, if set) adds, as Go's
+/// crypto/x509 (root_unix.go) takes it: unset or empty adds none; a file
+/// that `exists` says is not there adds none either, with a warning to
+/// print, and the system's store is used as ever.
+fn ssl_cert_file(
+    value: Option<OsString>,
+    exists: impl Fn(&Path) -> bool,
+) -> (Option<PathBuf>, Option<String>) {
+    let Some(file) = value.filter(|v| !v.is_empty()).map(PathBuf::from) else {
+        return (None, None);
+    };
+    if exists(&file) {
+        return (Some(file), None);
+    }
+    let warning = format!(
+        "SSL_CERT_FILE names {}, which does not exist: ignored, using the system's CA certificates",
+        file.display()
+    );
+    (None, Some(warning))
 }
 
 /// The system's CA bundle, where Go's crypto/x509 looks for it on Linux.
@@ -318,6 +343,28 @@ mod tests {
             assert_eq!(
                 find_program(&path(&dirs), "docker-credential-ecr-login"),
                 want
+            );
+        }
+    }
+
+    #[test]
+    fn ssl_cert_file_adds_a_file_that_exists_and_warns_of_one_that_does_not() {
+        let there = |file: &Path| file == Path::new("/etc/ca.pem");
+        let warning = "SSL_CERT_FILE names /gone.pem, which does not exist: ignored, \
+                       using the system's CA certificates";
+        for (value, want) in [
+            (None, (None, None)),
+            (Some(""), (None, None)),
+            (
+                Some("/etc/ca.pem"),
+                (Some(PathBuf::from("/etc/ca.pem")), None),
+            ),
+            (Some("/gone.pem"), (None, Some(warning.to_string()))),
+        ] {
+            assert_eq!(
+                ssl_cert_file(value.map(OsString::from), there),
+                want,
+                "{value:?}"
             );
         }
     }

@@ -9,6 +9,8 @@ mod challenge;
 pub(crate) mod client;
 mod cosign;
 pub(crate) mod credentials;
+pub(crate) mod docker_config;
+pub(crate) mod helper_process;
 pub(crate) mod keychain;
 pub(crate) mod keychain_gce;
 pub(crate) mod manifests;
@@ -26,6 +28,7 @@ mod waits;
 
 pub use client::{Client, RegistryOptions, RetryPolicy};
 pub use credentials::{Credential, CredentialStore, Secret};
+pub use helper_process::{stop_running as stop_credential_helpers, HelperLimits};
 pub use keychain::{CloudHelpers, GitHubToken, Keychain};
 pub use keychain_gce::{GceMetadata, DEFAULT_HOST as GCE_METADATA_HOST};
 pub use rate_floor::RateFloor;
