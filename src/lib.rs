@@ -70,8 +70,8 @@ pub use yaml::resolve::{
 // The porcelain: `rko build`, `resolve`, `apply`.
 pub use porcelain::pipeline::{build_and_publish, Outcome, Report, Request};
 pub use porcelain::publish::naming::{image_name, Naming};
+pub use porcelain::settings::flags::{Flags as BuildValues, NamingFlags, PublishFlags};
 pub use porcelain::settings::ko_yaml::ImageSettings;
-pub use porcelain::settings::plan::{Flags as BuildValues, NamingFlags, PublishFlags};
 
 // The porcelain's cache: `rko cache info` and `rko cache prune`.
 pub use porcelain::cache::evict::{
@@ -81,4 +81,4 @@ pub use porcelain::cache::prune as prune_cache;
 pub use porcelain::cache::size::{
     cap as cache_cap, describe as describe_size, format as format_size, parse as parse_size,
 };
-pub use porcelain::settings::plan::cache_dir;
+pub use porcelain::settings::env::cache_dir;

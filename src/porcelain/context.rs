@@ -3,8 +3,9 @@
 //! reading, passed down as one value.
 
 use crate::porcelain::cache::Cache;
+use crate::porcelain::settings::env::Env;
 use crate::porcelain::settings::ko_yaml::KoConfig;
-use crate::porcelain::settings::plan::{Env, Settings};
+use crate::porcelain::settings::plan::Settings;
 use crate::porcelain::settings::template::Templating;
 use crate::registry::RegistryOptions;
 use std::path::Path;

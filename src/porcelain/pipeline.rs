@@ -8,8 +8,10 @@ use crate::porcelain::build;
 use crate::porcelain::cache::Cache;
 use crate::porcelain::context::Context;
 use crate::porcelain::publish::{self, Image, Published};
+use crate::porcelain::settings::env::{self, Env};
+use crate::porcelain::settings::flags::Flags;
 use crate::porcelain::settings::ko_yaml::KoConfig;
-use crate::porcelain::settings::plan::{self, Env, Flags};
+use crate::porcelain::settings::plan;
 use crate::porcelain::settings::template::Templating;
 use crate::registry::RegistryOptions;
 use std::path::PathBuf;
@@ -57,7 +59,7 @@ pub fn build_and_publish(request: &Request) -> Result<Report> {
     let (config, templating) = load_config(request)?;
     let settings = plan::settings(&request.flags, &request.env, &config)?;
     let cap = crate::porcelain::cache::size::cap(&request.env)?;
-    let cache = Cache::open(&plan::cache_dir(&request.env)?)?;
+    let cache = Cache::open(&env::cache_dir(&request.env)?)?;
     let registry = with_insecure(&request.registry, &settings.insecure_registries);
     let context = Context {
         settings: &settings,
@@ -128,17 +130,17 @@ fn with_insecure(options: &RegistryOptions, registries: &[String]) -> RegistryOp
 /// asked only when a template reads them.
 fn load_config(request: &Request) -> Result<(KoConfig, Templating)> {
     let config = KoConfig::load(
-        &plan::config_path(&request.env, &request.work_dir),
+        &env::config_path(&request.env, &request.work_dir),
         &request.work_dir,
     )?;
     // Said at once: a key mistyped may be why the build goes wrong.
     for warning in config.warnings() {
         log::warn!("{warning}");
     }
-    let created = plan::epoch(&request.env, "SOURCE_DATE_EPOCH")?;
+    let created = env::epoch(&request.env, "SOURCE_DATE_EPOCH")?;
     let templating = Templating::new(
         request.env.clone(),
-        plan::go_command(&request.env),
+        env::go_command(&request.env),
         request.work_dir.clone(),
         created.unwrap_or(request.now),
     );

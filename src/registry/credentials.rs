@@ -469,11 +469,12 @@ mod tests {
     }
 
     #[test]
-    fn login_then_logout_round_trips_and_keeps_other_settings_and_the_mode() {
+    fn login_then_logout_round_trips_keeps_other_settings_and_narrows_the_mode_to_0600() {
         use std::os::unix::fs::PermissionsExt;
         let (_dir, store) = store_with(json!({"psFormat": "table", "auths": {}}));
         let path = store.docker_config.clone().unwrap();
-        // docker's own rewrite keeps the file's permissions too.
+        // docker's own rewrite keeps a wider mode; rko, writing a
+        // credential into it, leaves it readable by its owner alone.
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         store
             .login("localhost:5000", "me", &Secret::new("pw"))
@@ -486,7 +487,7 @@ mod tests {
         assert!(text.contains("psFormat"));
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o640
+            0o600
         );
         assert!(matches!(
             store.lookup("localhost:5000").unwrap(),

@@ -209,8 +209,10 @@ fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>> {
 /// Changes the config file at `path` with `change`, which says whether it
 /// changed anything: under `config.json.lock` beside the file (waiting at
 /// most `wait` for another rko to let go of it), from the file as it is
-/// once the lock is held, written beside it and renamed over it with its
-/// mode kept (0600 for a new file), through a symlink to the file it names.
+/// once the lock is held, written beside it and renamed over it, through a
+/// symlink to the file it names. It holds credentials, so it is left no
+/// more open than 0600 (docker keeps a wider mode; rko narrows it: the
+/// owner's bits are kept, the group's and others' dropped).
 pub(crate) fn update(
     path: &Path,
     wait: Duration,
@@ -230,7 +232,7 @@ pub(crate) fn update(
         Some(_) => {
             use std::os::unix::fs::PermissionsExt;
             let meta = fs::metadata(&target).with_path("reading the mode of", &target)?;
-            meta.permissions().mode() & 0o7777
+            meta.permissions().mode() & 0o600
         }
         None => 0o600,
     };
