@@ -37,7 +37,7 @@ pub use untrusted::{escape as escape_untrusted, escape_keeping_lines};
 
 // Plumbing: the image layer.
 pub use image::append::{append, AppendOptions, LayerInput};
-pub use image::base::BaseSpec;
+pub use image::base_spec::BaseSpec;
 pub use image::binary_check::check as check_binary_platform;
 pub use image::compress::{CompressOptions, Compression};
 pub use image::config::{rfc3339, ConfigEdits, History};

@@ -2,6 +2,7 @@
 //! the descriptor that `append` consumes.
 
 mod entries;
+mod entry;
 pub mod ko;
 mod order;
 mod tar;
@@ -11,7 +12,8 @@ mod windows;
 
 #[cfg(test)]
 pub use entries::plan;
-pub use entries::{stream, Defaults, Entry, EntrySpec, Kind, PaxRecords, Source};
+pub use entries::stream;
+pub use entry::{Defaults, Entry, EntrySpec, Kind, PaxRecords, Source};
 
 use crate::atomic::{blame_output, AtomicFile};
 use crate::error::{Error, Result};

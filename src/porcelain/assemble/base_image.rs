@@ -3,7 +3,7 @@
 //! registry image pulled into the cache by digest.
 
 use crate::error::{Error, Result};
-use crate::image::base::BaseSpec;
+use crate::image::base_spec::BaseSpec;
 use crate::image::docker_archive;
 use crate::image::layout::Layout;
 use crate::image::platform::Platform;
