@@ -54,8 +54,8 @@ pub use registry::pull::{pull, PullOptions};
 pub use registry::push::{push, PushOptions};
 pub use registry::reference::DOCKER_HUB;
 pub use registry::{
-    Client, CloudHelpers, Credential, CredentialStore, GceMetadata, GitHubToken, Keychain,
-    Reference, RegistryOptions, RetryPolicy, Secret, GCE_METADATA_HOST,
+    Client, CloudHelpers, Credential, CredentialStore, GceMetadata, GitHubToken, Keychain, Proxies,
+    ProxyEnv, Reference, RegistryOptions, RetryPolicy, Secret, GCE_METADATA_HOST,
 };
 
 // Plumbing: SBOMs and YAML.

@@ -116,11 +116,8 @@ fn http_proxy_carries_plain_http_registries_as_absolute_form_requests() {
     let log = squid.settled_log();
     assert_eq!(tunnels(&log), Vec::<&Logged>::new());
     let prefix = format!("http://{host}/v2/");
-    assert!(
-        log.iter().all(|l| l.url.starts_with(&prefix)),
-        "{log:#?}"
-    );
-    for method in ["GET", "HEAD", "POST", "PATCH", "PUT"] {
+    assert!(log.iter().all(|l| l.url.starts_with(&prefix)), "{log:#?}");
+    for method in ["GET", "HEAD", "POST", "PUT"] {
         assert!(
             log.iter().any(|l| l.method == method),
             "no {method} went through the proxy: {log:#?}"
@@ -139,7 +136,10 @@ fn loopback_registries_are_never_proxied() {
     let image = hello_image(dir.path(), "amd64");
     let image_arg = image.display().to_string();
     let url = squid.url();
-    let proxies: Vec<(&str, &str)> = PROXY_VARIABLES[..4].iter().map(|n| (*n, url.as_str())).collect();
+    let proxies: Vec<(&str, &str)> = PROXY_VARIABLES[..4]
+        .iter()
+        .map(|n| (*n, url.as_str()))
+        .collect();
     for host in [
         format!("127.0.0.1:{}", registry.port),
         format!("localhost:{}", registry.port),
@@ -202,7 +202,8 @@ fn no_proxy_names_hosts_by_domain_suffix_and_port_with_spaces_after_commas() {
     }
 }
 
-/// A small image with a layer bigger than an upload chunk (> 8 MiB).
+/// A small image with a 9 MiB layer: its upload is many writes after the
+/// request head the proxy connection rewrites.
 fn big_image(dir: &Path) -> std::path::PathBuf {
     image_with_file(dir, "big", &noise(21, 9 << 20), "/data/big.bin")
 }

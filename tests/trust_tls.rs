@@ -34,7 +34,12 @@ impl UntrustedRealm {
                 .current_dir(dir.path())
                 .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes"])
                 .args(["-keyout", "key.pem", "-out", "cert.pem", "-days", "2"])
-                .args(["-subj", "/CN=127.0.0.2", "-addext", "subjectAltName=IP:127.0.0.2"])
+                .args([
+                    "-subj",
+                    "/CN=127.0.0.2",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.2",
+                ])
                 .stderr(Stdio::null()),
         );
         let port = free_port();
@@ -103,6 +108,9 @@ fn an_insecure_registrys_realm_on_another_host_gets_verified_tls() {
         &[registry.host(), realm.host()],
         &out,
     ));
-    assert!(err.contains(&realm_url) && err.contains("not JSON"), "{err}");
+    assert!(
+        err.contains(&realm_url) && err.contains("not JSON"),
+        "{err}"
+    );
     assert!(!out.exists());
 }

@@ -5,7 +5,9 @@
 //! client has token.rs answer it for the scopes the call needs and tries
 //! again once.
 
+use super::agents::Agents;
 use super::credentials::{Credential, CredentialStore};
+use super::proxy::Proxies;
 use super::response::{registry_error, retry_after, retryable, transient, Response};
 use super::session::{Session, Sessions};
 use super::token::Authenticator;
@@ -17,8 +19,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
-use ureq::{Agent, SendBody};
+use ureq::tls::{Certificate, PemItem};
+use ureq::SendBody;
 
 /// How hard to try before giving up on a request.
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +67,8 @@ pub struct RegistryOptions {
     pub idle_timeout: Duration,
     /// Registries already pinged in this run; shared by clones.
     pub sessions: Sessions,
+    /// `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`, as Go reads them.
+    pub proxies: Proxies,
 }
 
 impl Default for RegistryOptions {
@@ -78,6 +82,7 @@ impl Default for RegistryOptions {
             retry: RetryPolicy::default(),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             sessions: Sessions::default(),
+            proxies: Proxies::default(),
         }
     }
 }
@@ -193,7 +198,7 @@ fn resolves(registry: &str) -> bool {
 pub struct Client {
     registry: String,
     base: String,
-    agent: Agent,
+    agents: Agents,
     auth: Authenticator,
     retry: RetryPolicy,
     idle_timeout: Duration,
@@ -227,7 +232,7 @@ impl Client {
         *known = Some(match &pinged {
             Ok(client) => Ok(Session {
                 base: client.base.clone(),
-                agent: client.agent.clone(),
+                agents: client.agents.clone(),
                 challenge: client.auth.challenge(),
             }),
             Err(e) => Err(e.to_string()),
@@ -253,7 +258,7 @@ impl Client {
         Client {
             registry: registry.to_string(),
             base: session.base.clone(),
-            agent: session.agent.clone(),
+            agents: session.agents.clone(),
             auth,
             retry: options.retry,
             idle_timeout: options.idle_timeout,
@@ -271,10 +276,11 @@ impl Client {
     ) -> Result<Client> {
         let requests = Arc::new(AtomicU64::new(0));
         let idle = options.idle_timeout;
+        let agents = |roots| Agents::new(roots, &options.insecure, &options.proxies, idle);
         let mut client = Client {
             registry: registry.to_string(),
             base: format!("http://{registry}"),
-            agent: agent(None, idle),
+            agents: agents(None),
             auth: Authenticator::new(
                 registry,
                 credential,
@@ -291,7 +297,7 @@ impl Client {
             let Err(http_error) = client.ping() else {
                 return Ok(client);
             };
-            client.agent = agent(Some(tls_config(registry, options, insecure)?), idle);
+            client.agents = agents(Some(roots(registry, options)?));
             client.base = format!("https://{registry}");
             client.ping().map_err(|https_error| {
                 Error::invalid(format!(
@@ -300,7 +306,7 @@ impl Client {
             })?;
             return Ok(client);
         }
-        client.agent = agent(Some(tls_config(registry, options, insecure)?), idle);
+        client.agents = agents(Some(roots(registry, options)?));
         client.base = format!("https://{registry}");
         match client.ping() {
             Ok(()) => Ok(client),
@@ -313,10 +319,14 @@ impl Client {
                 })?;
                 Ok(client)
             }
-            // Plain HTTP cannot help a name that does not resolve: say so.
-            Err(_) if !resolves(registry) => Err(Error::invalid(format!(
-                "cannot reach registry {registry}: its host name cannot be resolved (check the name and the DNS)"
-            ))),
+            // Plain HTTP cannot help a name that does not resolve: say so
+            // (a proxied name is the proxy's to resolve, not the machine's).
+            Err(_) if !client.agents.proxied(&client.base) && !resolves(registry) => {
+                Err(Error::invalid(format!(
+                    "cannot reach registry {registry}: its host name cannot be resolved \
+                     (check the name and the DNS)"
+                )))
+            }
             Err(e) => Err(Error::invalid(format!(
                 "cannot reach registry {registry} over HTTPS: {e} (if it serves plain HTTP, pass --insecure-registry={registry})"
             ))),
@@ -329,7 +339,8 @@ impl Client {
         self.requests.fetch_add(1, Ordering::Relaxed);
         // The ping carries no credentials, so its redirects may be followed.
         let response = self
-            .agent
+            .agents
+            .for_url(&url)
             .get(&url)
             .config()
             .max_redirects(MAX_REDIRECTS as u32)
@@ -344,7 +355,8 @@ impl Client {
                 Ok(())
             }
             status => Err(Error::invalid(format!(
-                "GET {url}: unexpected HTTP {status}"
+                "GET {url}{}: unexpected HTTP {status}",
+                self.agents.via(&url)
             ))),
         }
     }
@@ -465,17 +477,16 @@ impl Client {
                 Ok(response) if response.status() == 401 && own && !challenged => {
                     challenged = true;
                     attempt -= 1;
-                    self.auth.answer(&self.agent, &response, call.scopes)?;
+                    self.auth.answer(&self.agents, &response, call.scopes)?;
                     continue;
                 }
                 Ok(response) if response.status() == 401 => {
-                    return Err(
-                        registry_error(&call.describe(), response).hint(self.auth.rejected_hint())
-                    );
+                    return Err(registry_error(&self.answered(call), response)
+                        .hint(self.auth.rejected_hint()));
                 }
                 Ok(response) if retryable(response.status().as_u16()) => {
                     if attempt >= attempts {
-                        return Err(registry_error(&call.describe(), response)
+                        return Err(registry_error(&self.answered(call), response)
                             .hint(&format!("gave up after {attempt} attempts")));
                     }
                     retry_after(&response)
@@ -486,13 +497,23 @@ impl Client {
         }
     }
 
+    /// What a registry error calls `call`: through a proxy, the answer may
+    /// be the proxy's, so the proxy is named too.
+    fn answered(&self, call: &Call<'_>) -> String {
+        format!("{}{}", call.describe(), self.agents.via(&call.url))
+    }
+
     /// A transport error in words; a timeout says how long nothing came.
+    /// A proxy's failure (proxy_connect.rs) already names the proxy.
     pub fn explain(&self, error: &ureq::Error) -> String {
         match error {
             ureq::Error::Timeout(_) => format!(
                 "the registry sent nothing for {} s (--network-timeout)",
                 self.idle_timeout.as_secs_f64()
             ),
+            ureq::Error::Io(e) => e.to_string(),
+            ureq::Error::ConnectProxyFailed(message) => message.clone(),
+            ureq::Error::Other(e) => e.to_string(),
             other => other.to_string(),
         }
     }
@@ -505,6 +526,7 @@ impl Client {
         stream: Option<&mut (dyn Read + 'r)>,
     ) -> std::result::Result<Response, ureq::Error> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let agent = self.agents.for_url(&call.url);
         let mut builder = ureq::http::Request::builder()
             .method(call.method)
             .uri(&call.url);
@@ -515,14 +537,14 @@ impl Client {
             builder = builder.header("Authorization", value);
         }
         let result = match (call.body, stream) {
-            (Body::Bytes(bytes), _) => self.agent.run(builder.body(bytes)?),
+            (Body::Bytes(bytes), _) => agent.run(builder.body(bytes)?),
             (Body::Stream { length, .. }, Some(reader)) => {
                 // A known length: sent as is, not in chunked transfer encoding,
                 // which some registries and proxies refuse.
                 let builder = builder.header("Content-Length", length.to_string());
-                self.agent.run(builder.body(SendBody::from_reader(reader))?)
+                agent.run(builder.body(SendBody::from_reader(reader))?)
             }
-            _ => self.agent.run(builder.body(())?),
+            _ => agent.run(builder.body(())?),
         };
         match &result {
             Ok(response) => log::debug!("{} {} {}", call.method, call.url, response.status()),
@@ -551,7 +573,7 @@ impl Client {
 
 /// The CAs to trust for `registry`: the system bundle (or Mozilla's roots
 /// when there is none), the extra files, and Docker's certs.d for this host.
-fn tls_config(registry: &str, options: &RegistryOptions, insecure: bool) -> Result<TlsConfig> {
+fn roots(registry: &str, options: &RegistryOptions) -> Result<Vec<Certificate<'static>>> {
     let mut roots: Vec<Certificate<'static>> = Vec::new();
     for file in &options.system_ca_files {
         roots.extend(read_pem_certificates(file)?);
@@ -583,10 +605,7 @@ fn tls_config(registry: &str, options: &RegistryOptions, insecure: bool) -> Resu
         }
         roots.extend(certificates);
     }
-    Ok(TlsConfig::builder()
-        .root_certs(RootCerts::from(roots))
-        .disable_verification(insecure)
-        .build())
+    Ok(roots)
 }
 
 fn read_pem_certificates(file: &std::path::Path) -> Result<Vec<Certificate<'static>>> {
@@ -597,24 +616,6 @@ fn read_pem_certificates(file: &std::path::Path) -> Result<Vec<Certificate<'stat
             _ => None,
         })
         .collect())
-}
-
-/// An HTTP agent; without a TLS config it can still fetch `https://` URLs
-/// (a redirect to storage) with Mozilla's roots. It follows no redirect
-/// itself: [`Client::send`] does, deciding which may carry credentials.
-/// No read or write may wait longer than `idle`.
-fn agent(tls: Option<TlsConfig>, idle: Duration) -> Agent {
-    Agent::config_builder()
-        .tls_config(tls.unwrap_or_default())
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .user_agent(concat!("rko/", env!("CARGO_PKG_VERSION")))
-        .timeout_connect(Some(Duration::from_secs(15)))
-        .timeout_recv_response(Some(Duration::from_secs(120)))
-        .timeout_per_read(Some(idle))
-        .timeout_per_write(Some(idle))
-        .build()
-        .into()
 }
 
 /// `location` (absolute, scheme-relative, absolute-path or relative) made

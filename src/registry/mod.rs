@@ -5,6 +5,7 @@
 //! an OCI layout. It may use the image layer and the primitives; it knows
 //! nothing of Go, SBOM formats, YAML or `.ko.yaml`.
 
+mod agents;
 mod challenge;
 pub(crate) mod client;
 mod cosign;
@@ -12,6 +13,8 @@ pub(crate) mod credentials;
 pub(crate) mod keychain;
 pub(crate) mod keychain_gce;
 pub(crate) mod manifests;
+pub(crate) mod proxy;
+mod proxy_connect;
 pub(crate) mod pull;
 pub(crate) mod push;
 pub(crate) mod reference;
@@ -26,4 +29,5 @@ pub use client::{Client, RegistryOptions, RetryPolicy};
 pub use credentials::{Credential, CredentialStore, Secret};
 pub use keychain::{CloudHelpers, GitHubToken, Keychain};
 pub use keychain_gce::{GceMetadata, DEFAULT_HOST as GCE_METADATA_HOST};
+pub use proxy::{Proxies, ProxyEnv};
 pub use reference::Reference;

@@ -6,6 +6,7 @@
 //! tokens): a 401 names a realm and service; the client asks the realm for a
 //! token for the scopes the call needs and presents it as `Bearer`.
 
+use super::agents::Agents;
 use super::challenge::{self, Challenge};
 use super::credentials::Credential;
 use super::response::{registry_error, Response};
@@ -15,7 +16,6 @@ use base64::Engine as _;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use ureq::Agent;
 
 /// What a token was granted for: a registry and the scopes asked for, in
 /// the order the call named them.
@@ -120,13 +120,14 @@ impl Authenticator {
     }
 
     /// Learns the challenge from a 401 and, for Bearer, fetches a token for
-    /// `scopes` with `agent`.
-    pub fn answer(&self, agent: &Agent, response: &Response, scopes: &[String]) -> Result<()> {
+    /// `scopes` with the agent for the realm (verified TLS, unless the
+    /// realm's own host is named in `--insecure-registry`).
+    pub fn answer(&self, agents: &Agents, response: &Response, scopes: &[String]) -> Result<()> {
         let Some(challenge) = challenge::parse(www_authenticate(response)) else {
             return Ok(());
         };
         if challenge.scheme == "bearer" {
-            let token = self.fetch_token(agent, &challenge, scopes)?;
+            let token = self.fetch_token(agents, &challenge, scopes)?;
             let mut state = self.state();
             state
                 .tokens
@@ -153,7 +154,7 @@ impl Authenticator {
     /// the registry never named.
     fn fetch_token(
         &self,
-        agent: &Agent,
+        agents: &Agents,
         challenge: &Challenge,
         scopes: &[String],
     ) -> Result<String> {
@@ -164,6 +165,7 @@ impl Authenticator {
             ))
         })?;
         let credential = self.credential_for(realm)?;
+        let agent = agents.for_url(realm);
         let service = challenge.param("service").unwrap_or("");
         self.requests.fetch_add(1, Ordering::Relaxed);
         let result = match credential {

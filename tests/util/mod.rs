@@ -8,8 +8,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub mod bazel;
-pub mod hosts;
 pub mod hostile;
+pub mod hosts;
 pub mod nginx;
 pub mod registry;
 pub mod remote_worker;
