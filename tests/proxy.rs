@@ -202,6 +202,72 @@ fn no_proxy_names_hosts_by_domain_suffix_and_port_with_spaces_after_commas() {
     }
 }
 
+// Go: net/http Transport (the user and password of a proxy URL go in
+// Proxy-Authorization, on CONNECT and on absolute-form requests alike; an
+// https:// proxy is spoken to over TLS).
+#[test]
+fn a_proxy_that_wants_credentials_gets_those_of_its_url_over_http_and_tls() {
+    let (user, password) = ("proxy-user", "p@ss w0rd");
+    let registry = Registry::start_named(Auth::BasicTls, &[NAME]);
+    let plain = Registry::start(Auth::None);
+    let squid = Squid::start_guarded(&[NAME], user, password);
+    let (tls_port, proxy_ca) = squid.tls.clone().unwrap();
+    let dir = temp_dir();
+    let host = format!("{NAME}:{}", registry.port);
+    let config = dir.path().join("docker");
+    docker_config_with(&config, &host, USER, PASSWORD);
+    let image = hello_image(dir.path(), "amd64");
+    let image_arg = image.display().to_string();
+    let ca = registry.ca.clone().unwrap().display().to_string();
+    let proxy_ca = proxy_ca.display().to_string();
+    let userinfo = "proxy-user:p%40ss%20w0rd";
+    let push_tls = |tag: &str, proxy: &str| {
+        rko_with(
+            &config,
+            &[("HTTPS_PROXY", proxy)],
+            &[
+                "push",
+                &image_arg,
+                &format!("{host}/app:{tag}"),
+                "--ca-cert",
+                &ca,
+                "--ca-cert",
+                &proxy_ca,
+            ],
+        )
+    };
+
+    let err = run_err(&mut push_tls("v1", &squid.url()));
+    assert!(
+        err.contains(&format!("proxy {}", squid.url())) && err.contains("407"),
+        "{err}"
+    );
+    let over_http = format!("http://{userinfo}@127.0.0.1:{}", squid.port);
+    run_ok(&mut push_tls("v1", &over_http));
+    let over_tls = format!("https://{userinfo}@127.0.0.1:{tls_port}");
+    run_ok(&mut push_tls("v2", &over_tls));
+    let plain_host = format!("{NAME}:{}", plain.port);
+    let (out, err) = run_ok_with_stderr(&mut rko_with(
+        &config,
+        &[("HTTP_PROXY", &over_http)],
+        &[
+            "push",
+            &image_arg,
+            &format!("{plain_host}/app:v1"),
+            &format!("--insecure-registry={plain_host}"),
+        ],
+    ));
+    assert_eq!(pushed_digest(&out), layout_digest(&image));
+    assert!(!err.contains("w0rd"), "{err}");
+
+    let log = squid.settled_log();
+    let admitted: Vec<&Logged> = log.iter().filter(|l| l.user != "-").collect();
+    assert!(admitted.iter().all(|l| l.user == user), "{log:#?}");
+    assert!(admitted.iter().any(|l| l.method == "CONNECT"), "{log:#?}");
+    assert!(admitted.iter().any(|l| l.method == "PUT"), "{log:#?}");
+    assert!(log.iter().any(|l| l.result == "TCP_DENIED/407"), "{log:#?}");
+}
+
 /// A small image with a 9 MiB layer: its upload is many writes after the
 /// request head the proxy connection rewrites.
 fn big_image(dir: &Path) -> std::path::PathBuf {

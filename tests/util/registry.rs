@@ -78,7 +78,7 @@ fn self_signed(dir: &Path, stem: &str, common_name: &str) {
 }
 
 /// A CA and a server certificate for 127.0.0.1 (and `names`) signed by it.
-fn make_tls(dir: &Path, names: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
+pub fn make_tls(dir: &Path, names: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
     self_signed(dir, "ca", "rko test CA");
     openssl(
         dir,

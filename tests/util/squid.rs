@@ -2,13 +2,15 @@
 //! port. Names a test gives resolve to 127.0.0.1 for squid alone (its own
 //! hosts file), `blocked.test` is refused (403), and the access log says
 //! what went through it: `CONNECT host:port` for a tunnel, `GET http://…`
-//! for a request in absolute form.
+//! for a request in absolute form. A guarded squid also wants a user and
+//! password (407 without them) and listens over TLS too.
 
-use super::registry::free_port;
-use super::{require, temp_dir};
+use super::registry::{free_port, make_tls};
+use super::{require, run_ok, temp_dir};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -20,6 +22,8 @@ pub const BLOCKED: &str = "blocked.test";
 pub struct Squid {
     child: Child,
     pub port: u16,
+    /// A guarded squid's TLS port, and the CA of its certificate.
+    pub tls: Option<(u16, PathBuf)>,
     dir: tempfile::TempDir,
     sentinels: AtomicU32,
 }
@@ -39,11 +43,23 @@ pub struct Logged {
     pub url: String,
     /// Squid's result code and status, such as `TCP_DENIED/403`.
     pub result: String,
+    /// The user the client proved to be, `-` for none.
+    pub user: String,
 }
 
 impl Squid {
     /// Starts squid with `names` (and `blocked.test`) resolving to 127.0.0.1.
     pub fn start(names: &[&str]) -> Squid {
+        Squid::launch(names, None)
+    }
+
+    /// Like [`start`](Self::start), wanting `user` and `password` (Basic)
+    /// from every client, and listening over TLS too (`tls`).
+    pub fn start_guarded(names: &[&str], user: &str, password: &str) -> Squid {
+        Squid::launch(names, Some((user, password)))
+    }
+
+    fn launch(names: &[&str], guard: Option<(&str, &str)>) -> Squid {
         let binary = require("squid");
         let dir = temp_dir();
         // Squid drops root for the `proxy` user, who writes the logs here.
@@ -55,7 +71,7 @@ impl Squid {
             format!("127.0.0.1 {BLOCKED} {}\n", names.join(" ")),
         )
         .unwrap();
-        let config = format!(
+        let mut config = format!(
             "http_port 127.0.0.1:{port}\n\
              pid_filename {pid}\n\
              access_log stdio:{access}\n\
@@ -68,14 +84,38 @@ impl Squid {
              pinger_enable off\n\
              shutdown_lifetime 0 seconds\n\
              acl blocked dstdomain {BLOCKED}\n\
-             http_access deny blocked\n\
-             http_access allow all\n",
+             http_access deny blocked\n",
             pid = path("squid.pid"),
             access = path("access.log"),
             cache = path("cache.log"),
             dir = dir.path().display(),
             hosts = path("hosts"),
         );
+        let mut tls = None;
+        match guard {
+            None => config.push_str("http_access allow all\n"),
+            Some((user, password)) => {
+                run_ok(
+                    Command::new(require("htpasswd"))
+                        .args(["-b", "-c", "-m", &path("passwd"), user, password])
+                        .stderr(Stdio::null()),
+                );
+                let (ca, cert, key) = make_tls(dir.path(), &[]);
+                let tls_port = free_port();
+                config.push_str(&format!(
+                    "https_port 127.0.0.1:{tls_port} tls-cert={} tls-key={}\n\
+                     auth_param basic program /usr/lib/squid/basic_ncsa_auth {}\n\
+                     auth_param basic realm rko-test-proxy\n\
+                     acl authenticated proxy_auth REQUIRED\n\
+                     http_access allow authenticated\n\
+                     http_access deny all\n",
+                    cert.display(),
+                    key.display(),
+                    path("passwd"),
+                ));
+                tls = Some((tls_port, ca));
+            }
+        }
         std::fs::write(dir.path().join("squid.conf"), config).unwrap();
         let child = Command::new(binary)
             .arg("-N")
@@ -89,6 +129,7 @@ impl Squid {
         let squid = Squid {
             child,
             port,
+            tls,
             dir,
             sentinels: AtomicU32::new(0),
         };
@@ -159,12 +200,13 @@ impl Squid {
         let text = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
         text.lines()
             .filter_map(|line| {
-                // time elapsed client result bytes method url …
+                // time elapsed client result bytes method url user …
                 let fields: Vec<&str> = line.split_whitespace().collect();
                 Some(Logged {
                     result: fields.get(3)?.to_string(),
                     method: fields.get(5)?.to_string(),
                     url: fields.get(6)?.to_string(),
+                    user: fields.get(7)?.to_string(),
                 })
             })
             .collect()
