@@ -268,10 +268,12 @@ fn a_proxy_that_wants_credentials_gets_those_of_its_url_over_http_and_tls() {
     assert!(log.iter().any(|l| l.result == "TCP_DENIED/407"), "{log:#?}");
 }
 
-/// A small image with a 9 MiB layer: its upload is many writes after the
-/// request head the proxy connection rewrites.
+/// A small image with a 2 MiB layer: its upload is many writes after the
+/// request head the proxy connection rewrites. (Not bigger: this squid,
+/// on this machine, drops some request bodies over about 5 MiB, from curl
+/// as from rko, while the registry alone takes them.)
 fn big_image(dir: &Path) -> std::path::PathBuf {
-    image_with_file(dir, "big", &noise(21, 9 << 20), "/data/big.bin")
+    image_with_file(dir, "big", &noise(21, 2 << 20), "/data/big.bin")
 }
 
 // Go: net/http Transport.dialConn wraps a proxy's failure as "proxyconnect

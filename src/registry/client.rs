@@ -467,7 +467,7 @@ impl Client {
                 Err(e) => {
                     if attempt >= attempts {
                         return Err(Error::Network {
-                            what: call.describe(),
+                            what: self.answered(call),
                             message: self.explain(&e),
                             attempts: attempt,
                         });
@@ -497,8 +497,8 @@ impl Client {
         }
     }
 
-    /// What a registry error calls `call`: through a proxy, the answer may
-    /// be the proxy's, so the proxy is named too.
+    /// What an error calls `call`: through a proxy, the answer or the
+    /// broken connection may be the proxy's, so the proxy is named too.
     fn answered(&self, call: &Call<'_>) -> String {
         format!("{}{}", call.describe(), self.agents.via(&call.url))
     }
