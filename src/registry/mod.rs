@@ -1,7 +1,7 @@
 //! The registry layer: talking to OCI registries (distribution spec v1.1).
 //!
-//! Owns references, credentials, Bearer tokens, the retrying HTTP client,
-//! manifests and blob uploads, and `pull` / `push` between a registry and
+//! Owns references, credentials, Bearer tokens, the retrying HTTP client
+//! (its TLS and proxies), manifests and blob uploads, and `pull` / `push` between a registry and
 //! an OCI layout. It may use the image layer and the primitives; it knows
 //! nothing of Go, SBOM formats, YAML or `.ko.yaml`.
 
