@@ -55,8 +55,8 @@ pub use registry::push::{push, PushOptions};
 pub use registry::reference::DOCKER_HUB;
 pub use registry::{
     stop_credential_helpers, Client, CloudHelpers, Credential, CredentialStore, GceMetadata,
-    GitHubToken, HelperLimits, Keychain, RateFloor, Reference, RegistryOptions, RetryPolicy,
-    Secret, GCE_METADATA_HOST,
+    GitHubToken, HelperLimits, Keychain, Proxies, ProxyEnv, RateFloor, Reference, RegistryOptions,
+    RetryPolicy, Secret, GCE_METADATA_HOST,
 };
 
 // Plumbing: SBOMs and YAML.

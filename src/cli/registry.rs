@@ -2,12 +2,14 @@
 //! (build, resolve, apply, create, run, whose `--insecure-registry` is
 //! ko's boolean); and the environment variables docker and podman users
 //! expect: `DOCKER_CONFIG`, `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`,
-//! `SSL_CERT_FILE`; what ko's keychains read (`GITHUB_TOKEN`,
-//! `GITHUB_ACTOR`, `GCE_METADATA_HOST`, the cloud credential helpers on
-//! `PATH`); and rko's own `RKO_NETWORK_TIMEOUT`, `RKO_LOW_SPEED_LIMIT`
-//! and `RKO_LOW_SPEED_TIME`.
+//! `SSL_CERT_FILE`; the proxy variables Go's net/http reads
+//! (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, `REQUEST_METHOD`); what ko's
+//! keychains read (`GITHUB_TOKEN`, `GITHUB_ACTOR`, `GCE_METADATA_HOST`, the
+//! cloud credential helpers on `PATH`); and rko's own `RKO_NETWORK_TIMEOUT`,
+//! `RKO_LOW_SPEED_LIMIT` and `RKO_LOW_SPEED_TIME`.
 
 use rko::{CloudHelpers, CredentialStore, Error, GceMetadata, GitHubToken, Keychain};
+use rko::{Proxies, ProxyEnv};
 use rko::{RateFloor, RegistryOptions, Result, RetryPolicy, Secret};
 use std::env;
 use std::ffi::OsString;
@@ -213,6 +215,7 @@ impl ConnectionArgs {
                 window: self.low_speed_time,
             },
             sessions: Default::default(),
+            proxies: Proxies::new(&proxy_env()),
         }
     }
 }
@@ -236,6 +239,27 @@ fn ssl_cert_file(
         file.display()
     );
     (None, Some(warning))
+}
+
+/// The proxy variables as Go's `httpproxy.FromEnvironment` reads them:
+/// the upper-case name first, then the lower-case one; empty is unset.
+fn proxy_env() -> ProxyEnv {
+    let first = |names: [&str; 2]| {
+        names.iter().find_map(|name| {
+            env::var(name)
+                .ok()
+                .filter(|value| !value.is_empty())
+                .map(|value| (name.to_string(), value))
+        })
+    };
+    ProxyEnv {
+        http_proxy: first(["HTTP_PROXY", "http_proxy"]),
+        https_proxy: first(["HTTPS_PROXY", "https_proxy"]),
+        no_proxy: first(["NO_PROXY", "no_proxy"])
+            .map(|(_, value)| value)
+            .unwrap_or_default(),
+        cgi: env::var_os("REQUEST_METHOD").is_some_and(|v| !v.is_empty()),
+    }
 }
 
 /// The system's CA bundle, where Go's crypto/x509 looks for it on Linux.

@@ -7,13 +7,15 @@
 //! client has token.rs answer it for the scopes the call needs and tries
 //! again once.
 
+use super::agents::Agents;
 use super::credentials::{Credential, CredentialStore};
+use super::proxy::Proxies;
 use super::rate_floor::RateFloor;
 use super::response::{registry_error, retryable, Response};
 use super::session::{Session, Sessions};
 use super::token::Authenticator;
 use super::trust;
-use super::waits::{self, Waits};
+use super::waits::Waits;
 use crate::error::{Error, Result};
 use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
@@ -21,8 +23,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
-use ureq::{Agent, SendBody};
+use ureq::tls::{Certificate, PemItem};
+use ureq::SendBody;
 
 /// How hard to try before giving up on a request.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +75,8 @@ pub struct RegistryOptions {
     pub rate_floor: RateFloor,
     /// Registries already pinged in this run; shared by clones.
     pub sessions: Sessions,
+    /// `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`, as Go reads them.
+    pub proxies: Proxies,
 }
 
 impl Default for RegistryOptions {
@@ -87,6 +91,7 @@ impl Default for RegistryOptions {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             rate_floor: RateFloor::default(),
             sessions: Sessions::default(),
+            proxies: Proxies::default(),
         }
     }
 }
@@ -192,7 +197,7 @@ fn resolves(registry: &str) -> bool {
 pub struct Client {
     registry: String,
     base: String,
-    agent: Agent,
+    agents: Agents,
     auth: Authenticator,
     retry: RetryPolicy,
     waits: Waits,
@@ -226,7 +231,7 @@ impl Client {
         *known = Some(match &pinged {
             Ok(client) => Ok(Session {
                 base: client.base.clone(),
-                agent: client.agent.clone(),
+                agents: client.agents.clone(),
                 challenge: client.auth.challenge(),
             }),
             Err(e) => Err(e.to_string()),
@@ -252,7 +257,7 @@ impl Client {
         Client {
             registry: registry.to_string(),
             base: session.base.clone(),
-            agent: session.agent.clone(),
+            agents: session.agents.clone(),
             auth,
             retry: options.retry,
             waits: waits_of(options),
@@ -270,10 +275,11 @@ impl Client {
     ) -> Result<Client> {
         let requests = Arc::new(AtomicU64::new(0));
         let idle = options.idle_timeout;
+        let agents = |roots| Agents::new(roots, &options.insecure, &options.proxies, idle);
         let mut client = Client {
             registry: registry.to_string(),
             base: format!("http://{registry}"),
-            agent: agent(None, idle),
+            agents: agents(None),
             auth: Authenticator::new(
                 registry,
                 credential,
@@ -290,7 +296,7 @@ impl Client {
             let Err(http_error) = client.ping() else {
                 return Ok(client);
             };
-            client.agent = agent(Some(tls_config(registry, options, insecure)?), idle);
+            client.agents = agents(Some(roots(registry, options)?));
             client.base = format!("https://{registry}");
             client.ping().map_err(|https_error| {
                 Error::invalid(format!(
@@ -299,7 +305,7 @@ impl Client {
             })?;
             return Ok(client);
         }
-        client.agent = agent(Some(tls_config(registry, options, insecure)?), idle);
+        client.agents = agents(Some(roots(registry, options)?));
         client.base = format!("https://{registry}");
         match client.ping() {
             Ok(()) => Ok(client),
@@ -312,10 +318,14 @@ impl Client {
                 })?;
                 Ok(client)
             }
-            // Plain HTTP cannot help a name that does not resolve: say so.
-            Err(_) if !resolves(registry) => Err(Error::invalid(format!(
-                "cannot reach registry {registry}: its host name cannot be resolved (check the name and the DNS)"
-            ))),
+            // Plain HTTP cannot help a name that does not resolve: say so
+            // (a proxied name is the proxy's to resolve, not the machine's).
+            Err(_) if !client.agents.proxied(&client.base) && !resolves(registry) => {
+                Err(Error::invalid(format!(
+                    "cannot reach registry {registry}: its host name cannot be resolved \
+                     (check the name and the DNS)"
+                )))
+            }
             Err(e) => Err(Error::invalid(format!(
                 "cannot reach registry {registry} over HTTPS: {e} (if it serves plain HTTP, pass --insecure-registry={registry})"
             ))),
@@ -328,7 +338,8 @@ impl Client {
         self.requests.fetch_add(1, Ordering::Relaxed);
         // The ping carries no credentials, so its redirects may be followed.
         let response = self
-            .agent
+            .agents
+            .for_url(&url)
             .get(&url)
             .config()
             .max_redirects(MAX_REDIRECTS as u32)
@@ -343,7 +354,8 @@ impl Client {
                 Ok(())
             }
             status => Err(Error::invalid(format!(
-                "GET {url}: unexpected HTTP {status}"
+                "GET {url}{}: unexpected HTTP {status}",
+                self.agents.via(&url)
             ))),
         }
     }
@@ -451,21 +463,20 @@ impl Client {
             let stream = stream.as_mut().map(|s| s as &mut dyn Read);
             let response = self
                 .run(call, authorization.as_deref(), stream)
-                .map_err(|e| self.waits.failure(&call.describe(), &e))?;
+                .map_err(|e| self.waits.failure(&self.answered(call), &e))?;
             let response = self.waits.floored(response);
             match response.status().as_u16() {
                 401 if own && !challenged => {
                     challenged = true;
                     self.auth
-                        .answer(&self.agent, &self.waits, &response, call.scopes)?;
+                        .answer(&self.agents, &self.waits, &response, call.scopes)?;
                 }
                 401 => {
-                    return Err(
-                        registry_error(&call.describe(), response).hint(self.auth.rejected_hint())
-                    );
+                    return Err(registry_error(&self.answered(call), response)
+                        .hint(self.auth.rejected_hint()));
                 }
                 status if retryable(status) => {
-                    return Err(registry_error(&call.describe(), response))
+                    return Err(registry_error(&self.answered(call), response))
                 }
                 _ => return Ok(response),
             }
@@ -480,6 +491,7 @@ impl Client {
         stream: Option<&mut (dyn Read + 'r)>,
     ) -> std::result::Result<Response, ureq::Error> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let agent = self.agents.for_url(&call.url);
         let mut builder = ureq::http::Request::builder()
             .method(call.method)
             .uri(&call.url);
@@ -490,14 +502,14 @@ impl Client {
             builder = builder.header("Authorization", value);
         }
         let result = match (call.body, stream) {
-            (Body::Bytes(bytes), _) => self.agent.run(builder.body(bytes)?),
+            (Body::Bytes(bytes), _) => agent.run(builder.body(bytes)?),
             (Body::Stream { length, .. }, Some(reader)) => {
                 // A known length: sent as is, not in chunked transfer encoding,
                 // which some registries and proxies refuse.
                 let builder = builder.header("Content-Length", length.to_string());
-                self.agent.run(builder.body(SendBody::from_reader(reader))?)
+                agent.run(builder.body(SendBody::from_reader(reader))?)
             }
-            _ => self.agent.run(builder.body(())?),
+            _ => agent.run(builder.body(())?),
         };
         match &result {
             Ok(response) => log::debug!("{} {} {}", call.method, call.url, response.status()),
@@ -526,7 +538,7 @@ impl Client {
 
 /// The CAs to trust for `registry`: the system bundle (or Mozilla's roots
 /// when there is none), the extra files, and Docker's certs.d for this host.
-fn tls_config(registry: &str, options: &RegistryOptions, insecure: bool) -> Result<TlsConfig> {
+fn roots(registry: &str, options: &RegistryOptions) -> Result<Vec<Certificate<'static>>> {
     let mut roots: Vec<Certificate<'static>> = Vec::new();
     for file in &options.system_ca_files {
         roots.extend(read_pem_certificates(file)?);
@@ -558,10 +570,7 @@ fn tls_config(registry: &str, options: &RegistryOptions, insecure: bool) -> Resu
         }
         roots.extend(certificates);
     }
-    Ok(TlsConfig::builder()
-        .root_certs(RootCerts::from(roots))
-        .disable_verification(insecure)
-        .build())
+    Ok(roots)
 }
 
 fn read_pem_certificates(file: &std::path::Path) -> Result<Vec<Certificate<'static>>> {
@@ -574,22 +583,12 @@ fn read_pem_certificates(file: &std::path::Path) -> Result<Vec<Certificate<'stat
         .collect())
 }
 
-/// An HTTP agent; without a TLS config it can still fetch `https://` URLs
-/// (a redirect to storage) with Mozilla's roots. It follows no redirect
-/// itself: [`Client::send`] does, deciding which may carry credentials.
-/// No read or write may wait longer than `idle`.
-fn agent(tls: Option<TlsConfig>, idle: Duration) -> Agent {
-    Agent::config_builder()
-        .tls_config(tls.unwrap_or_default())
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .user_agent(concat!("rko/", env!("CARGO_PKG_VERSION")))
-        .timeout_connect(Some(waits::CONNECT_TIMEOUT))
-        .timeout_recv_response(Some(waits::header_timeout(idle)))
-        .timeout_per_read(Some(idle))
-        .timeout_per_write(Some(idle))
-        .build()
-        .into()
+impl Client {
+    /// What an error calls `call`: through a proxy, the answer or the
+    /// broken connection may be the proxy's, so the proxy is named too.
+    fn answered(&self, call: &Call<'_>) -> String {
+        format!("{}{}", call.describe(), self.agents.via(&call.url))
+    }
 }
 
 /// The bounds on the waits of a client made with `options`.

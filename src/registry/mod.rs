@@ -1,10 +1,11 @@
 //! The registry layer: talking to OCI registries (distribution spec v1.1).
 //!
-//! Owns references, credentials, Bearer tokens, the retrying HTTP client,
-//! manifests and blob uploads, and `pull` / `push` between a registry and
+//! Owns references, credentials, Bearer tokens, the retrying HTTP client
+//! (its TLS and proxies), manifests and blob uploads, and `pull` / `push` between a registry and
 //! an OCI layout. It may use the image layer and the primitives; it knows
 //! nothing of Go, SBOM formats, YAML or `.ko.yaml`.
 
+mod agents;
 mod challenge;
 pub(crate) mod client;
 mod cosign;
@@ -14,6 +15,8 @@ pub(crate) mod helper_process;
 pub(crate) mod keychain;
 pub(crate) mod keychain_gce;
 pub(crate) mod manifests;
+pub(crate) mod proxy;
+mod proxy_connect;
 pub(crate) mod pull;
 pub(crate) mod push;
 mod rate_floor;
@@ -31,5 +34,6 @@ pub use credentials::{Credential, CredentialStore, Secret};
 pub use helper_process::{stop_running as stop_credential_helpers, HelperLimits};
 pub use keychain::{CloudHelpers, GitHubToken, Keychain};
 pub use keychain_gce::{GceMetadata, DEFAULT_HOST as GCE_METADATA_HOST};
+pub use proxy::{Proxies, ProxyEnv};
 pub use rate_floor::RateFloor;
 pub use reference::Reference;

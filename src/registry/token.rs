@@ -6,6 +6,7 @@
 //! tokens): a 401 names a realm and service; the client asks the realm for a
 //! token for the scopes the call needs and presents it as `Bearer`.
 
+use super::agents::Agents;
 use super::challenge::{self, Challenge};
 use super::credentials::Credential;
 use super::response::{registry_error, Response};
@@ -16,7 +17,6 @@ use base64::Engine as _;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use ureq::Agent;
 
 /// What a token was granted for: a registry and the scopes asked for, in
 /// the order the call named them.
@@ -121,11 +121,13 @@ impl Authenticator {
     }
 
     /// Learns the challenge from a 401 and, for Bearer, fetches a token for
-    /// `scopes` with `agent`, as bounded as any call (`waits`): a realm that
-    /// fails as a registry can is a failure worth another try.
+    /// `scopes` with the agent for the realm (verified TLS, unless the
+    /// realm's own host is named in `--insecure-registry`), as bounded as
+    /// any call (`waits`): a realm that fails as a registry can is a failure
+    /// worth another try.
     pub fn answer(
         &self,
-        agent: &Agent,
+        agents: &Agents,
         waits: &Waits,
         response: &Response,
         scopes: &[String],
@@ -134,7 +136,7 @@ impl Authenticator {
             return Ok(());
         };
         if challenge.scheme == "bearer" {
-            let token = self.fetch_token(agent, waits, &challenge, scopes)?;
+            let token = self.fetch_token(agents, waits, &challenge, scopes)?;
             let mut state = self.state();
             state
                 .tokens
@@ -161,7 +163,7 @@ impl Authenticator {
     /// the registry never named.
     fn fetch_token(
         &self,
-        agent: &Agent,
+        agents: &Agents,
         waits: &Waits,
         challenge: &Challenge,
         scopes: &[String],
@@ -173,6 +175,7 @@ impl Authenticator {
             ))
         })?;
         let credential = self.credential_for(realm)?;
+        let agent = agents.for_url(realm);
         let service = challenge.param("service").unwrap_or("");
         self.requests.fetch_add(1, Ordering::Relaxed);
         let result = match credential {

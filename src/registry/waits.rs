@@ -76,6 +76,9 @@ impl Waits {
                 format!("no connection after {} s", seconds(CONNECT_TIMEOUT))
             }
             ureq::Error::Io(e) => e.to_string(),
+            // A proxy's failure (proxy_connect.rs) already names the proxy.
+            ureq::Error::ConnectProxyFailed(message) => message.clone(),
+            ureq::Error::Other(e) => e.to_string(),
             other => other.to_string(),
         }
     }
