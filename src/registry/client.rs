@@ -8,7 +8,8 @@
 //! again once.
 
 use super::agents::Agents;
-use super::credentials::{Credential, CredentialStore};
+use super::credential::Credential;
+use super::credentials::CredentialStore;
 use super::proxy::Proxies;
 use super::rate_floor::RateFloor;
 use super::response::{registry_error, retryable, Response};

@@ -8,57 +8,19 @@
 //! get|store|erase`, the server URL or a JSON object on stdin, JSON on stdout.
 
 use crate::error::{Error, Result};
+use crate::registry::credential::{Credential, Secret};
+use crate::registry::credential_helper::{ask_helper, helper_error, helper_program, server_url};
 use crate::registry::docker_config::{self, ConfigFile};
 use crate::registry::helper_process::{self, HelperLimits};
 use crate::registry::keychain::Keychain;
 use crate::registry::reference::DOCKER_HUB;
 use base64::Engine as _;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// A string that never shows itself in `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// What to present to a registry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
-    Anonymous,
-    Basic {
-        username: String,
-        password: Secret,
-    },
-    /// An OAuth2 refresh token (`identitytoken` in config.json).
-    IdentityToken(Secret),
-}
 
 /// Where credentials live; the command layer fills this from the environment.
 #[derive(Debug, Clone, Default)]
@@ -74,15 +36,6 @@ pub struct CredentialStore {
     /// What each registry's lookup found, shared by the store's clones: a
     /// build pushing many images there starts its credential helper once.
     pub found: Arc<Mutex<HashMap<String, Credential>>>,
-}
-
-/// The key docker uses for a registry in `auths` and with helpers.
-fn server_url(registry: &str) -> String {
-    if registry == DOCKER_HUB {
-        "https://index.docker.io/v1/".to_string()
-    } else {
-        registry.to_string()
-    }
 }
 
 /// The host part of an `auths` key, which may be a URL.
@@ -287,71 +240,10 @@ fn from_auths(config: &ConfigFile, registry: &str, path: &Path) -> Result<Option
     Ok(None)
 }
 
-/// The program docker runs for the helper named `helper` in config.json.
-fn helper_program(helper: &str) -> String {
-    format!("docker-credential-{helper}")
-}
-
-/// A helper's failure, naming the helper, what it was asked and for which registry.
-fn helper_error(program: &str, action: &str, registry: &str, why: impl fmt::Display) -> Error {
-    Error::tool(
-        format!("{program} {action}"),
-        format!("credential helper for {registry}: {why}"),
-    )
-}
-
-/// The first line of what a helper wrote on stderr, made safe to print
-/// and cut to a line's length: `: LINE`, or nothing when it wrote nothing.
-fn complaint(stderr: &[u8]) -> String {
-    const LONGEST: usize = 200;
-    let text = String::from_utf8_lossy(stderr);
-    let Some(line) = text.lines().map(str::trim).find(|line| !line.is_empty()) else {
-        return String::new();
-    };
-    let mut line: String = line.chars().take(LONGEST).collect();
-    if line.len() < text.trim().len() {
-        line.push_str(" …");
-    }
-    format!(": {}", crate::untrusted::escape(&line))
-}
-
-/// Asks the credential helper `program` within `limits`; `None` when it
-/// has nothing for this registry.
-pub(crate) fn ask_helper(
-    program: impl AsRef<OsStr>,
-    registry: &str,
-    limits: HelperLimits,
-) -> Result<Option<Credential>> {
-    let program = program.as_ref();
-    let input = server_url(registry);
-    let name = program.to_string_lossy();
-    let output = helper_process::run(program, &["get"], input.as_bytes(), limits)
-        .map_err(|failure| helper_error(&name, "get", registry, failure))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        if stdout.contains("credentials not found") {
-            return Ok(None);
-        }
-        let why = format!("it failed ({}){}", output.status, complaint(&output.stderr));
-        return Err(helper_error(&name, "get", registry, why));
-    }
-    let reply: Value = serde_json::from_str(&stdout)
-        .map_err(|_| helper_error(&name, "get", registry, "it did not answer with JSON"))?;
-    let username = reply["Username"].as_str().unwrap_or_default();
-    let secret = reply["Secret"].as_str().unwrap_or_default();
-    Ok(match (username, secret) {
-        (_, "") => None,
-        ("<token>", token) => Some(Credential::IdentityToken(Secret::new(token))),
-        (username, password) => Some(Credential::Basic {
-            username: username.to_string(),
-            password: Secret::new(password),
-        }),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn store_with(config: Value) -> (tempfile::TempDir, CredentialStore) {
         let dir = tempfile::tempdir().unwrap();

@@ -10,7 +10,8 @@
 //! config.json, podman's auth files) has had its say: ko puts its ECR
 //! keychain before docker's config, rko lets a saved login win for every host.
 
-use super::credentials::{ask_helper, Credential, Secret};
+use super::credential::{Credential, Secret};
+use super::credential_helper::ask_helper;
 use super::helper_process::HelperLimits;
 use super::keychain_gce::GceMetadata;
 use std::path::{Path, PathBuf};

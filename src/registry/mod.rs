@@ -9,6 +9,8 @@ mod agents;
 mod challenge;
 pub(crate) mod client;
 mod cosign;
+pub(crate) mod credential;
+pub(crate) mod credential_helper;
 pub(crate) mod credentials;
 pub(crate) mod docker_config;
 pub(crate) mod helper_process;
@@ -30,7 +32,8 @@ pub(crate) mod upload;
 mod waits;
 
 pub use client::{Client, RegistryOptions, RetryPolicy};
-pub use credentials::{Credential, CredentialStore, Secret};
+pub use credential::{Credential, Secret};
+pub use credentials::CredentialStore;
 pub use helper_process::{stop_running as stop_credential_helpers, HelperLimits};
 pub use keychain::{CloudHelpers, GitHubToken, Keychain};
 pub use keychain_gce::{GceMetadata, DEFAULT_HOST as GCE_METADATA_HOST};

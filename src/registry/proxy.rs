@@ -20,7 +20,7 @@
 //! variable, where Go silently goes direct; host names are compared in
 //! ASCII lower case, without Go's IDNA conversion.
 
-use super::credentials::Secret;
+use super::credential::Secret;
 use super::trust::{split_host_port, Origin};
 use base64::Engine as _;
 use std::net::IpAddr;

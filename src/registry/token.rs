@@ -8,7 +8,7 @@
 
 use super::agents::Agents;
 use super::challenge::{self, Challenge};
-use super::credentials::Credential;
+use super::credential::Credential;
 use super::response::{registry_error, Response};
 use super::trust;
 use super::waits::Waits;
@@ -270,7 +270,7 @@ fn read_token(what: &str, response: Response, waits: &Waits) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::credentials::Secret;
+    use crate::registry::credential::Secret;
 
     fn strings(scopes: &[&str]) -> Vec<String> {
         scopes.iter().map(|s| s.to_string()).collect()
