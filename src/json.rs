@@ -37,6 +37,28 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// Found by fuzzing (fuzz/, target image_config): a float in a base
+    /// image's config was read one unit in the last place off, so the
+    /// config rko wrote held another number than the base's.
+    #[test]
+    fn numbers_are_written_as_they_were_read() {
+        for number in [
+            "1.6666658331666e+46",
+            "0.1",
+            "5e-324",
+            "1.7976931348623157e308",
+        ] {
+            // Rust's own parser is exact.
+            let want: f64 = number.parse().unwrap();
+            let value: serde_json::Value =
+                serde_json::from_str(&format!("{{\"n\":{number}}}")).unwrap();
+            assert_eq!(value["n"].as_f64(), Some(want), "{number} read");
+            let written: serde_json::Value =
+                serde_json::from_slice(&to_canonical_vec(&value)).unwrap();
+            assert_eq!(written["n"].as_f64(), Some(want), "{number} written");
+        }
+    }
+
     #[test]
     fn object_keys_come_out_sorted_whatever_the_map_order() {
         let mut map = HashMap::new();

@@ -27,6 +27,9 @@ mod yaml;
 
 mod porcelain;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use error::{Error, Result};
 
 // The primitives the command line needs.

@@ -6,7 +6,7 @@
 //! nothing of Go, SBOM formats, YAML or `.ko.yaml`.
 
 mod agents;
-mod challenge;
+pub(crate) mod challenge;
 pub(crate) mod client;
 mod cosign;
 pub(crate) mod credential;

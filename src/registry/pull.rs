@@ -103,7 +103,7 @@ pub fn pull(options: &PullOptions, out: &Path) -> Result<Pulled> {
 }
 
 /// What the manifest a reference names holds, for pull.
-enum Root {
+pub(crate) enum Root {
     Image(Box<ImageManifest>),
     /// An index's entries for the asked platforms (all, when none are asked).
     Index(Vec<Descriptor>),
@@ -111,7 +111,7 @@ enum Root {
 
 /// Reads the manifest `reference` names: an image, or an index narrowed to
 /// `platforms`. Whatever the registry sent, a value or an error, never a panic.
-fn read_root(
+pub(crate) fn read_root(
     root: &manifests::Fetched,
     platforms: &[Platform],
     reference: &Reference,
@@ -180,7 +180,7 @@ fn check_config_size(image: &ImageManifest, reference: &Reference) -> Result<()>
 
 /// The blobs `images` need (configs; layers unless `shallow`), each once,
 /// in digest order.
-fn blobs_of(images: &[ImageManifest], shallow: bool) -> Vec<(Digest, u64)> {
+pub(crate) fn blobs_of(images: &[ImageManifest], shallow: bool) -> Vec<(Digest, u64)> {
     let mut blobs: Vec<(Digest, u64)> = Vec::new();
     for manifest in images {
         let config = manifest.config();

@@ -123,7 +123,7 @@ fn elf_buildinfo_offset(bytes: &[u8]) -> Option<usize> {
     let class64 = *bytes.get(4)? == 2;
     let little = *bytes.get(5)? == 1;
     let u16_at = |o: usize| -> Option<usize> {
-        let b: [u8; 2] = bytes.get(o..o + 2)?.try_into().ok()?;
+        let b: [u8; 2] = bytes.get(o..o.checked_add(2)?)?.try_into().ok()?;
         Some(if little {
             u16::from_le_bytes(b)
         } else {
@@ -131,7 +131,7 @@ fn elf_buildinfo_offset(bytes: &[u8]) -> Option<usize> {
         } as usize)
     };
     let u32_at = |o: usize| -> Option<usize> {
-        let b: [u8; 4] = bytes.get(o..o + 4)?.try_into().ok()?;
+        let b: [u8; 4] = bytes.get(o..o.checked_add(4)?)?.try_into().ok()?;
         Some(if little {
             u32::from_le_bytes(b)
         } else {
@@ -139,7 +139,7 @@ fn elf_buildinfo_offset(bytes: &[u8]) -> Option<usize> {
         } as usize)
     };
     let u64_at = |o: usize| -> Option<usize> {
-        let b: [u8; 8] = bytes.get(o..o + 8)?.try_into().ok()?;
+        let b: [u8; 8] = bytes.get(o..o.checked_add(8)?)?.try_into().ok()?;
         usize::try_from(if little {
             u64::from_le_bytes(b)
         } else {
@@ -153,18 +153,19 @@ fn elf_buildinfo_offset(bytes: &[u8]) -> Option<usize> {
     } else {
         (u32_at(0x20)?, u16_at(0x2e)?, u16_at(0x30)?, u16_at(0x32)?)
     };
-    // sh_name at 0; sh_offset at 0x18 (64-bit) or 0x10 (32-bit).
+    // sh_name at 0; sh_offset at 0x18 (64-bit) or 0x10 (32-bit). The
+    // header's numbers are anyone's: every sum is checked.
     let offset_field = if class64 { 0x18 } else { 0x10 };
-    let section = |i: usize| shoff + i * shentsize;
-    let names = word(section(shstrndx) + offset_field)?;
+    let section = |i: usize| shoff.checked_add(i.checked_mul(shentsize)?);
+    let names = word(section(shstrndx)?.checked_add(offset_field)?)?;
     (0..shnum).find_map(|i| {
-        let name_at = names + u32_at(section(i))?;
+        let name_at = names.checked_add(u32_at(section(i)?)?)?;
         let name = bytes.get(name_at..)?.split(|&b| b == 0).next()?;
         if name != b".go.buildinfo" {
             return None;
         }
-        let offset = word(section(i) + offset_field)?;
-        (bytes.get(offset..offset + MAGIC.len()) == Some(MAGIC)).then_some(offset)
+        let offset = word(section(i)?.checked_add(offset_field)?)?;
+        (bytes.get(offset..offset.checked_add(MAGIC.len())?) == Some(MAGIC)).then_some(offset)
     })
 }
 
@@ -254,7 +255,7 @@ fn find_magic(bytes: &[u8]) -> Option<usize> {
 fn read_bytes<'a>(data: &mut &'a [u8]) -> Option<&'a [u8]> {
     let mut length: u64 = 0;
     let mut shift = 0;
-    let mut used = 0;
+    let mut used: usize = 0;
     for &byte in data.iter() {
         used += 1;
         length |= u64::from(byte & 0x7f) << shift;
@@ -267,8 +268,9 @@ fn read_bytes<'a>(data: &mut &'a [u8]) -> Option<&'a [u8]> {
         }
     }
     let length = usize::try_from(length).ok()?;
-    let text = data.get(used..used + length)?;
-    *data = &data[used + length..];
+    let end = used.checked_add(length)?;
+    let text = data.get(used..end)?;
+    *data = &data[end..];
     Some(text)
 }
 
@@ -357,6 +359,28 @@ mod tests {
         assert_eq!(info.deps[1].replace.as_ref().unwrap().path, "../local");
         assert_eq!(info.setting("-ldflags"), Some("-s -w"));
         assert_eq!(info.setting("CGO_ENABLED"), Some("0"));
+    }
+
+    /// Found by fuzzing (fuzz/, target buildinfo): section headers said to
+    /// lie past the end of the address space overflowed an offset.
+    #[test]
+    fn elf_headers_pointing_past_any_file_are_no_go_binary() {
+        let mut bytes = b"\x7fELF\x02\x01\x01".to_vec();
+        bytes.resize(0x12, 0);
+        bytes.resize(893, 0xff);
+        assert_eq!(elf_buildinfo_offset(&bytes), None);
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &bytes).unwrap();
+        let err = read(file.path()).unwrap_err().to_string();
+        assert!(err.contains("not a Go binary"), "{err}");
+    }
+
+    /// Seen while fixing the above: a length near 2^64 overflowed.
+    #[test]
+    fn a_string_longer_than_memory_is_cut_short() {
+        let mut data = vec![0xff; 9];
+        data.extend([0x01, b'a']);
+        assert_eq!(read_bytes(&mut &data[..]), None);
     }
 
     #[test]

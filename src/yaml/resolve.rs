@@ -84,6 +84,7 @@ pub fn scan(text: &str, file: &Path) -> Result<Scan> {
         let end = offsets.byte(span.end.index());
         match event {
             Event::DocumentStart(_) => {
+                let start = with_indentation(text, start);
                 document = Some(Document {
                     start,
                     end: start,
@@ -130,6 +131,18 @@ pub fn scan(text: &str, file: &Path) -> Result<Scan> {
         }
     }
     Ok(scan)
+}
+
+/// Where a document's text starts, given its first token at `at`: the
+/// start of that line when only indentation comes before it there, since
+/// indentation is structure (`  a: 1` then `  b: 2` is one mapping).
+fn with_indentation(text: &str, at: usize) -> usize {
+    let line = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    if text[line..at].chars().all(|c| c == ' ' || c == '\t') {
+        line
+    } else {
+        at
+    }
 }
 
 /// The `ko://` reference a scalar event holds, located in `text`: the
@@ -442,6 +455,32 @@ mod tests {
         let selector: Selector = "app=web,tier!=back,!missing".parse().unwrap();
         assert!(selector.matches(&docs[0].labels));
         assert!(!selector.matches(&docs[1].labels));
+    }
+
+    /// Found by fuzzing (fuzz/, target resolve_yaml): a selected document
+    /// whose first line is indented lost that indentation, and with it
+    /// its structure.
+    #[test]
+    fn a_selected_document_keeps_the_indentation_of_its_first_line() {
+        let cases = [
+            "  a: ko://x\n  b: 2\n",
+            "# head\n    - name: n\n      image: ko://x\n",
+            "---\n  a: ko://x\n  b: 2\n...\n  c: 3\n  d: 4\n",
+        ];
+        let selector: Selector = "!missing".parse().unwrap();
+        for text in cases {
+            let input = Input {
+                name: "t.yaml".into(),
+                text: text.into(),
+            };
+            let prepared = prepare(vec![input], Some(&selector)).unwrap();
+            let map: BTreeMap<String, String> =
+                [("x".to_string(), "r/x@sha256:1".to_string())].into();
+            let (out, missing) = prepared.render(&map);
+            assert!(missing.is_empty(), "{text:?}");
+            scan(&out, Path::new("out.yaml"))
+                .unwrap_or_else(|e| panic!("{text:?} gave {out:?}, not YAML: {e}"));
+        }
     }
 
     #[test]

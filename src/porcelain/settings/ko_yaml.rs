@@ -198,7 +198,7 @@ impl KoConfig {
     /// mistake is reported before anything is built. They are rendered
     /// for each build (see [`Templating::build_args`]), as ko renders
     /// them; `env` values are not templates in ko, and are taken as written.
-    fn check_build_templates(&self) -> Result<()> {
+    pub(crate) fn check_build_templates(&self) -> Result<()> {
         let lists = [
             (&self.default_flags, "defaultFlags".to_string()),
             (&self.default_ldflags, "defaultLdflags".to_string()),

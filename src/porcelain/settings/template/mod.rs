@@ -17,7 +17,7 @@ mod parse;
 mod printf;
 mod value;
 
-pub use data::{Needs, Templating};
+pub use data::{GitInfo, Needs, TemplateData, Templating};
 pub use value::{Map, Value};
 
 use crate::error::{Error, Result};
