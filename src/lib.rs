@@ -33,7 +33,7 @@ pub mod fuzzing;
 pub use error::{Error, Result};
 
 // The primitives the command line needs.
-pub use atomic::{remove_pending, write_file, AtomicFile};
+pub use atomic::{check_file_target, remove_pending, write_file, AtomicFile};
 pub use digest::parse as parse_digest;
 pub use progress::upload_bytes;
 pub use untrusted::{escape as escape_untrusted, escape_keeping_lines};

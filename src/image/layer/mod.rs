@@ -185,6 +185,7 @@ fn write_layer(
     descriptor_out: &Path,
     write_tar: impl FnOnce(&mut dyn StreamSink) -> Result<()>,
 ) -> Result<LayerDescriptor> {
+    crate::atomic::check_file_target(descriptor_out)?;
     let mut blob = AtomicFile::create(blob_out)?;
     let writer = BufWriter::with_capacity(1 << 20, &mut blob);
     let (writer, compressed) = compress_stream(writer, compress, write_tar)?;
