@@ -4,7 +4,7 @@
 //! caller says what each import path resolves to.
 
 use crate::error::{Error, Result};
-use saphyr_parser::{Event, Parser, ScalarStyle};
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -71,7 +71,7 @@ pub fn scan(text: &str, file: &Path) -> Result<Scan> {
     // Where we are inside the current document: the keys leading to it.
     let mut path: Vec<Frame> = Vec::new();
     let mut document: Option<Document> = None;
-    for item in Parser::new_from_str(text) {
+    for item in events(text) {
         let (event, span) = item.map_err(|e| {
             Error::at(
                 file,
@@ -131,6 +131,24 @@ pub fn scan(text: &str, file: &Path) -> Result<Scan> {
         }
     }
     Ok(scan)
+}
+
+/// The parser's events for `text`. Its fast reader of a `&str` counts the
+/// bytes, not the characters, of a directive's name and parameters
+/// (saphyr-parser 0.3.4, `StrInput::fetch_while_is_yaml_non_space`), so
+/// every position after `%ΌΌ` would be off; a line that may be such a
+/// directive sends the text through its reader of characters instead.
+fn events(
+    text: &str,
+) -> Box<dyn Iterator<Item = std::result::Result<(Event<'_>, Span), ScanError>> + '_> {
+    let wide_directive = text
+        .split(['\n', '\r'])
+        .any(|line| line.starts_with('%') && !line.is_ascii());
+    if wide_directive {
+        Box::new(Parser::new_from_iter(text.chars()))
+    } else {
+        Box::new(Parser::new_from_str(text))
+    }
 }
 
 /// Where a document's text starts, given its first token at `at`: the
@@ -328,7 +346,7 @@ impl Prepared {
                 if !last_newline {
                     out.write_all(b"\n")?;
                 }
-                if !piece.text.trim_start().starts_with("---") {
+                if !starts_with_marker(&piece.text) {
                     out.write_all(b"---\n")?;
                 }
             }
@@ -358,6 +376,14 @@ impl Prepared {
             self.missing(resolved),
         )
     }
+}
+
+/// Whether a document's text starts with the `---` that marks a document
+/// (not `---x`, a scalar).
+fn starts_with_marker(text: &str) -> bool {
+    text.trim_start()
+        .strip_prefix("---")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
 }
 
 /// A label selector as kubectl takes it: `k=v`, `k==v`, `k!=v`, `k`, `!k`, comma-joined.
@@ -481,6 +507,49 @@ mod tests {
             scan(&out, Path::new("out.yaml"))
                 .unwrap_or_else(|e| panic!("{text:?} gave {out:?}, not YAML: {e}"));
         }
+    }
+
+    /// Found by fuzzing (fuzz/, target resolve_yaml): a document whose
+    /// text starts with `---` that is no marker (`---x: 1`) was joined to
+    /// the one before it.
+    #[test]
+    fn selected_documents_stay_apart() {
+        let selector: Selector = "!missing".parse().unwrap();
+        for text in [
+            "a: 1\n...\n---x: ko://x\n",
+            "e\n...\n---:\n",
+            ":\n...\n---F\n",
+        ] {
+            let input = Input {
+                name: "t.yaml".into(),
+                text: text.into(),
+            };
+            let prepared = prepare(vec![input], Some(&selector)).unwrap();
+            let (out, _) = prepared.render(&BTreeMap::new());
+            let scanned = scan(&out, Path::new("out.yaml"))
+                .unwrap_or_else(|e| panic!("{text:?} gave {out:?}, not YAML: {e}"));
+            assert_eq!(scanned.documents.len(), 2, "{text:?} gave {out:?}");
+        }
+    }
+
+    /// Found by fuzzing (fuzz/, target resolve_yaml): after a directive
+    /// holding characters of more than one byte, offsets were off.
+    #[test]
+    fn references_after_a_directive_of_any_characters_are_found() {
+        let text = "%\u{3ac}\u{3ac}\n---\na: ko://x\n";
+        let input = Input {
+            name: "t.yaml".into(),
+            text: text.into(),
+        };
+        let prepared = prepare(vec![input.clone()], None).unwrap();
+        let map: BTreeMap<String, String> = [("x".to_string(), "r/x@sha256:1".to_string())].into();
+        assert_eq!(
+            prepared.render(&map).0,
+            "%\u{3ac}\u{3ac}\n---\na: r/x@sha256:1\n"
+        );
+        let selector: Selector = "!missing".parse().unwrap();
+        let selected = prepare(vec![input], Some(&selector)).unwrap();
+        assert_eq!(selected.render(&map).0, "---\na: r/x@sha256:1\n");
     }
 
     #[test]

@@ -367,6 +367,12 @@ mod tests {
         ("{{$}}", Go::Refused("prints a map")),
         ("{{range .Env}}{{$}}{{end}}", Go::Refused("prints a map")),
         ("{{html \"<\"}}", Go::Refused("html is outside")),
+        // Go's fmt stops reading a width or precision past 10^6 and prints
+        // %!(NOVERB); rko ran out of memory making one of 2^64 spaces.
+        ("{{printf \"%99999999999999999999d|\" 1}}", Go::Refused("printf width or precision")),
+        ("{{printf \"%12345678s|\" \"a\"}}", Go::Refused("printf width or precision")),
+        ("{{printf \"%.99999999999s|\" \"abc\"}}", Go::Refused("printf width or precision")),
+        ("{{len (printf \"%10000000d\" 1)}}", Go::Renders("10000000")),
         ("{{slice \"abc\" 1}}", Go::Refused("slice is outside")),
         ("{{ println 1 }}", Go::Refused("println is outside")),
         ("{{ 1.5 }}", Go::Refused("1.5 is outside")),

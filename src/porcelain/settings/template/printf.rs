@@ -49,18 +49,19 @@ pub fn sprintf(format: &str, args: &[Value]) -> Result<String, String> {
     Ok(out)
 }
 
-fn digits(chars: &mut Peekable<Chars>) -> Option<usize> {
+/// A width or precision, read as Go's fmt reads one (`parsenum`): past
+/// 10^6 Go stops reading and prints `%!(NOVERB)`, which rko refuses.
+fn digits(chars: &mut Peekable<Chars>) -> Result<Option<usize>, String> {
     let mut value = None;
     while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-        value = Some(
-            value
-                .unwrap_or(0usize)
-                .saturating_mul(10)
-                .saturating_add(d as usize),
-        );
+        let so_far = value.unwrap_or(0usize);
+        if so_far > 1_000_000 {
+            return Err(outside("a printf width or precision over 1000000"));
+        }
+        value = Some(so_far * 10 + d as usize);
         chars.next();
     }
-    value
+    Ok(value)
 }
 
 impl Spec {
@@ -76,10 +77,10 @@ impl Spec {
             }
             chars.next();
         }
-        spec.width = digits(chars).unwrap_or(0);
+        spec.width = digits(chars)?.unwrap_or(0);
         if chars.peek() == Some(&'.') {
             chars.next();
-            spec.precision = Some(digits(chars).unwrap_or(0));
+            spec.precision = Some(digits(chars)?.unwrap_or(0));
         }
         spec.verb = match chars.next() {
             None => return Err(format!("printf format {format:?} ends with %")),
