@@ -142,6 +142,14 @@ def resolve(args):
     print(f"rko is {gm / rm:.1f}x as fast as the go build no-ops alone")
 
 
+def jobs(args):
+    runs = runs_by_name(args.results)
+    (am, an), (bm, bn) = (med_min([r[0] for r in runs[k]]) for k in ("jobs-2", "jobs-8"))
+    print(f"--jobs 2                    {am:>7.0f} ms (min {an:.0f})")
+    print(f"--jobs 8                    {bm:>7.0f} ms (min {bn:.0f})")
+    print(f"8 transfers at a time are {am / bm:.2f}x as fast as 2")
+
+
 def bazel(args):
     m = medians(runs_by_name(args.results))
     print(f"bazel build //:image_amd64  {m['bazel']:>6.0f} ms  (of which rko actions {m['bazel-rko-actions']:.0f} ms)")
@@ -160,7 +168,7 @@ def main():
     p.add_argument("profile")
     p.set_defaults(run=bazel_profile)
     for name, run in (("layer", layer), ("push", push), ("big-push", big_push), ("build", build), ("crane", crane),
-                      ("resolve", resolve), ("bazel", bazel)):
+                      ("resolve", resolve), ("bazel", bazel), ("jobs", jobs)):
         p = commands.add_parser(name, help=f"summarize scripts/bench {name}'s results")
         p.add_argument("results")
         p.set_defaults(run=run)

@@ -182,9 +182,25 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Checks, before any work, that a file can be written at `target`: its
+/// directory exists, and no directory is there (a rename would not replace
+/// it, and rko never removes one). A command with several outputs checks
+/// them all first, so that none is written when another cannot be.
+pub fn check_file_target(target: &Path) -> Result<()> {
+    parent_of(target)?;
+    match fs::symlink_metadata(target) {
+        Ok(meta) if meta.is_dir() => Err(Error::file(
+            target,
+            "cannot write this file: a directory is there (rko replaces only a file)",
+        )),
+        _ => Ok(()),
+    }
+}
+
 impl AtomicFile {
     pub fn create(target: &Path) -> Result<Self> {
         report_file_size_limit_as_an_error();
+        check_file_target(target)?;
         let parent = parent_of(target)?;
         let temp = tempfile::Builder::new()
             .prefix(&temp_prefix(target))

@@ -57,6 +57,8 @@ pub enum Error {
         what: String,
         status: u16,
         message: String,
+        /// How long it asked to be left alone before another try (`Retry-After`).
+        retry_after: Option<std::time::Duration>,
     },
     /// A registry could not be reached, or the connection broke.
     #[error("{what}: {message} (after {attempts} attempts)")]
@@ -78,11 +80,37 @@ impl Error {
                 what,
                 status,
                 message,
+                retry_after,
             } => Error::Registry {
                 what,
                 status,
                 message: format!("{message}; {advice}"),
+                retry_after,
             },
+            other => other,
+        }
+    }
+
+    /// How long the registry asked to wait before the next try, if it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Registry { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The error a request ends with after `attempts` tries: a network
+    /// error counts them, a registry's answer worth a retry says so.
+    pub fn after_attempts(self, attempts: u32) -> Error {
+        match self {
+            Error::Network { what, message, .. } => Error::Network {
+                what,
+                message,
+                attempts,
+            },
+            e if e.is_transient() && attempts > 1 => {
+                e.hint(&format!("gave up after {attempts} attempts"))
+            }
             other => other,
         }
     }

@@ -4,14 +4,14 @@
 
 use crate::error::Result;
 use crate::image::platform::Platform;
-use crate::porcelain::template::{Origin, Template, TemplateError, Value};
+use crate::porcelain::settings::template::{Origin, Template, TemplateError, Value};
 use crate::registry::pull::{blobs_of, read_root, Root};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use crate::image::config::ConfigEdits;
 pub use crate::image::descriptor::LayerDescriptor;
-pub use crate::porcelain::ko_yaml::KoConfig;
+pub use crate::porcelain::settings::ko_yaml::KoConfig;
 pub use crate::registry::challenge::{parse as parse_challenge, Challenge};
 pub use crate::registry::reference::check_repository_name;
 
@@ -73,8 +73,8 @@ pub fn read_layout(root: &Path, platform: Option<&Platform>) -> Result<()> {
     let _ = layout.check_complete();
     let _ = layout.images()?;
     let _ = layout.find_image(platform)?;
-    let spec = crate::image::base::BaseSpec::Layout(root.to_path_buf());
-    crate::image::base::resolve(&spec, platform).map(|_| ())
+    let spec = crate::image::base_spec::BaseSpec::Layout(root.to_path_buf());
+    crate::image::base_spec::resolve(&spec, platform).map(|_| ())
 }
 
 /// `.ko.yaml` as `rko build` reads it: parsed (builds located from
@@ -89,7 +89,7 @@ pub fn read_ko_yaml(text: &str, work_dir: &Path, data: &Value) -> Result<KoConfi
 
 /// A template's text run the way `.ko.yaml`'s values are.
 pub fn render_template(text: &str, data: &Value) -> Result<String> {
-    crate::porcelain::template::render(text, data, &Origin::flag("--fuzz"))
+    crate::porcelain::settings::template::render(text, data, &Origin::flag("--fuzz"))
 }
 
 /// A template parsed, and what it reads of the data.
@@ -102,7 +102,7 @@ pub fn parse_template(text: &str) -> std::result::Result<(Template, bool, bool),
 /// Template data of a fixed, small shape: `.Env`, `.GoEnv`, `.Git`,
 /// `.Date`, `.Timestamp` as ko's templates see them.
 pub fn template_data() -> Value {
-    use crate::porcelain::template::{GitInfo, TemplateData};
+    use crate::porcelain::settings::template::{GitInfo, TemplateData};
     let strings = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
         pairs
             .iter()

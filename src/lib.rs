@@ -33,14 +33,14 @@ pub mod fuzzing;
 pub use error::{Error, Result};
 
 // The primitives the command line needs.
-pub use atomic::{remove_pending, write_file, AtomicFile};
+pub use atomic::{check_file_target, remove_pending, write_file, AtomicFile};
 pub use digest::parse as parse_digest;
 pub use progress::upload_bytes;
-pub use untrusted::escape as escape_untrusted;
+pub use untrusted::{escape as escape_untrusted, escape_keeping_lines};
 
 // Plumbing: the image layer.
 pub use image::append::{append, AppendOptions, LayerInput};
-pub use image::base::BaseSpec;
+pub use image::base_spec::BaseSpec;
 pub use image::binary_check::check as check_binary_platform;
 pub use image::compress::{CompressOptions, Compression};
 pub use image::config::{rfc3339, ConfigEdits, History};
@@ -57,8 +57,9 @@ pub use registry::pull::{pull, PullOptions};
 pub use registry::push::{push, PushOptions};
 pub use registry::reference::DOCKER_HUB;
 pub use registry::{
-    Client, CloudHelpers, Credential, CredentialStore, GceMetadata, GitHubToken, Keychain,
-    Reference, RegistryOptions, RetryPolicy, Secret, GCE_METADATA_HOST,
+    stop_credential_helpers, Client, CloudHelpers, Credential, CredentialStore, GceMetadata,
+    GitHubToken, HelperLimits, Keychain, Proxies, ProxyEnv, RateFloor, Reference, RegistryOptions,
+    RetryPolicy, Secret, GCE_METADATA_HOST,
 };
 
 // Plumbing: SBOMs and YAML.
@@ -70,16 +71,17 @@ pub use yaml::resolve::{
 };
 
 // The porcelain: `rko build`, `resolve`, `apply`.
-pub use porcelain::ko_yaml::ImageSettings;
-pub use porcelain::naming::{image_name, Naming};
 pub use porcelain::pipeline::{build_and_publish, Outcome, Report, Request};
-pub use porcelain::plan::{Flags as BuildValues, NamingFlags, PublishFlags};
+pub use porcelain::publish::naming::{image_name, Naming};
+pub use porcelain::settings::flags::{Flags as BuildValues, NamingFlags, PublishFlags};
+pub use porcelain::settings::ko_yaml::ImageSettings;
 
 // The porcelain's cache: `rko cache info` and `rko cache prune`.
-pub use porcelain::cache_evict::{
-    info as cache_info, prune as prune_cache, KindUsage, PruneTo, Pruned, Usage as CacheUsage,
+pub use porcelain::cache::evict::{
+    info as cache_info, KindUsage, PruneTo, Pruned, Usage as CacheUsage,
 };
-pub use porcelain::cache_size::{
+pub use porcelain::cache::prune as prune_cache;
+pub use porcelain::cache::size::{
     cap as cache_cap, describe as describe_size, format as format_size, parse as parse_size,
 };
-pub use porcelain::plan::cache_dir;
+pub use porcelain::settings::env::cache_dir;

@@ -12,6 +12,9 @@ fn main() -> ExitCode {
     // written, so no temporary file outlives the run.
     let _ = ctrlc::set_handler(|| {
         rko::remove_pending();
+        // Credential helpers run in process groups of their own, out of
+        // reach of the terminal's Ctrl-C.
+        rko::stop_credential_helpers();
         std::process::exit(130);
     });
     let args = match cli::params::expand(std::env::args_os()) {
@@ -45,6 +48,8 @@ fn fail(err: &rko::Error) -> ExitCode {
         }
         source = cause.source();
     }
+    // Whatever the error quotes, nothing in it may drive the terminal.
+    let message = rko::escape_keeping_lines(&message);
     // A closed stderr loses the message; it never panics.
     let _ = writeln!(std::io::stderr(), "rko: {message}");
     ExitCode::FAILURE

@@ -19,6 +19,17 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// `text` with the characters that act on a terminal escaped, except line
+/// breaks and tabs: for the last line of defence, where rko prints its own
+/// messages, which may quote a local tool's multi-line output (a compiler's
+/// errors) that should keep its lines.
+pub fn escape_keeping_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| line.split('\t').map(escape).collect::<Vec<_>>().join("\t"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Characters that do something on a terminal or reorder what it shows.
 fn acts_on_terminal(c: char) -> bool {
     c.is_control()
@@ -29,7 +40,7 @@ fn acts_on_terminal(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, escape_keeping_lines};
 
     #[test]
     fn control_characters_print_as_escapes_and_everything_else_as_is() {
@@ -51,6 +62,20 @@ mod tests {
             ("\u{2066}x\u{2069}", r"\u{2066}x\u{2069}"),
         ] {
             assert_eq!(escape(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn rkos_own_messages_keep_their_lines_and_tabs_but_lose_escape_sequences() {
+        for (text, want) in [
+            (
+                "main.go:3:1: syntax error\n\tnear x",
+                "main.go:3:1: syntax error\n\tnear x",
+            ),
+            ("\u{1b}[31mred\u{1b}[0m\nok", "\\u{1b}[31mred\\u{1b}[0m\nok"),
+            ("a\r\nb", "a\\r\nb"),
+        ] {
+            assert_eq!(escape_keeping_lines(text), want, "{text:?}");
         }
     }
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod machine;
+mod waits;
 
 const USER: &str = "ci-bot";
 const PASSWORD: &str = "hunter2-secret";
@@ -420,4 +421,34 @@ fn distinct_children_of_an_index_are_fetched_in_parallel() {
         most.load(Ordering::SeqCst) > 1,
         "children were fetched one after another"
     );
+}
+
+#[test]
+fn text_a_registry_wrote_reaches_the_terminal_escaped() {
+    // A 404 whose message would print a line of rko's own and retitle
+    // the terminal, were it printed raw.
+    let fake = "MANIFEST_UNKNOWN\nrko: pushed reg.io/app@sha256:0 \u{1b}]0;pwned\u{7}\u{1b}[2J";
+    let body = serde_json::json!({
+        "errors": [{"code": "MANIFEST_UNKNOWN", "message": fake, "detail": {"why": "\u{9b}31m"}}]
+    });
+    let body = body.to_string().into_bytes();
+    let registry = Hostile::start("127.0.0.1", move |r| match r.path.as_str() {
+        "/v2/" => Answer::status(200),
+        _ => Answer::status(404).body(&body),
+    });
+    let dir = temp_dir();
+    let err = run_err_or_hang(
+        &mut pull(
+            &dir.path().join("docker"),
+            &format!("{}/app:v1", registry.host()),
+            &dir.path().join("out"),
+        ),
+        PATIENCE,
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        !err.contains(['\u{1b}', '\u{7}', '\u{9b}', '\r']),
+        "{err:?}"
+    );
+    assert!(err.contains(r"MANIFEST_UNKNOWN\nrko: pushed"), "{err}");
 }

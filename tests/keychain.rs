@@ -7,43 +7,14 @@
 //! not on 443; the metadata server's token is checked end to end through the
 //! credential lookup instead (src/registry/keychain_gce.rs).
 
+use crate::util::hosts::{hosts_file, with_hosts};
 use crate::util::registry::{credential_helper, Auth, Registry, PASSWORD, USER};
 use crate::util::*;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const ECR: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
-
-/// An /etc/hosts that maps `name` to 127.0.0.1, above the machine's own.
-fn hosts_file(dir: &Path, name: &str) -> PathBuf {
-    let path = dir.join("hosts");
-    let machine = fs::read_to_string("/etc/hosts").unwrap_or_default();
-    fs::write(&path, format!("127.0.0.1 {name}\n{machine}")).unwrap();
-    path
-}
-
-/// `cmd` run with `hosts` as its /etc/hosts, in a mount namespace of its
-/// own: the machine's file is never touched.
-fn with_hosts(cmd: &Command, hosts: &Path) -> Command {
-    let mut wrapped = Command::new(require("unshare"));
-    wrapped
-        .args(["--map-root-user", "--mount", "sh", "-c"])
-        .arg(r#"mount --bind "$0" /etc/hosts && exec "$@""#)
-        .arg(hosts)
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    for (key, value) in cmd.get_envs() {
-        match value {
-            Some(value) => wrapped.env(key, value),
-            None => wrapped.env_remove(key),
-        };
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        wrapped.current_dir(dir);
-    }
-    wrapped
-}
 
 /// `rko push IMAGE REFERENCE`, trusting the test CA.
 fn push(config: &Path, image: &Path, reference: &str, ca: &Path) -> Command {
@@ -65,7 +36,7 @@ fn the_ecr_login_helper_on_path_logs_in_to_an_ecr_registry() {
     let registry = Registry::start_named(Auth::BasicTls, &[ECR]);
     let ca = registry.ca.clone().unwrap();
     let dir = temp_dir();
-    let hosts = hosts_file(dir.path(), ECR);
+    let hosts = hosts_file(dir.path(), &[ECR]);
     let (bin, log) = (dir.path().join("bin"), dir.path().join("helper.log"));
     credential_helper(&bin, "ecr-login", &log);
     let path = format!(
@@ -130,7 +101,7 @@ fn github_token_logs_in_to_ghcr_io_for_rko_build() {
     let registry = Registry::start_named(Auth::BasicTls, &["ghcr.io"]);
     let ca = registry.ca.clone().unwrap();
     let dir = temp_dir();
-    let hosts = hosts_file(dir.path(), "ghcr.io");
+    let hosts = hosts_file(dir.path(), &["ghcr.io"]);
     let module = dir.path().join("hello");
     copy_tree(&repo_root().join("examples/hello"), &module);
     let repo = format!("ghcr.io:{}/team", registry.port);

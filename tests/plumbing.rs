@@ -477,3 +477,85 @@ fn an_out_directory_that_is_neither_empty_nor_a_layout_is_refused_and_kept() {
             .arg(&empty),
     );
 }
+
+/// The file outputs (a layer blob, its descriptor, a digest file, an
+/// archive) replace only what is at their own path: a symlink there is
+/// replaced, the file it points at is kept, and a directory there is
+/// refused, before any output of the command is written.
+#[test]
+fn a_file_output_replaces_only_its_own_path() {
+    let dir = temp_dir();
+    let data = dir.path().join("data");
+    fs::write(&data, "layer content\n").unwrap();
+    let mine = dir.path().join("mine.txt");
+    fs::write(&mine, "mine\n").unwrap();
+    let blob = dir.path().join("layer.tar.gz");
+    let descriptor = dir.path().join("layer.json");
+    std::os::unix::fs::symlink(&mine, &blob).unwrap();
+    std::os::unix::fs::symlink(&mine, &descriptor).unwrap();
+    run_ok(
+        rko()
+            .arg("assemble-layer")
+            .arg("--file")
+            .arg(format!("{}=/data", data.display()))
+            .arg("--out")
+            .arg(&blob)
+            .arg("--descriptor")
+            .arg(&descriptor),
+    );
+    assert_eq!(fs::read_to_string(&mine).unwrap(), "mine\n");
+    assert!(!fs::symlink_metadata(&blob)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(read_json(&descriptor)["digest"].is_string());
+
+    let image = dir.path().join("image");
+    let digest_file = dir.path().join("held");
+    fs::create_dir_all(digest_file.join("inside")).unwrap();
+    fs::write(digest_file.join("inside/keep.txt"), "mine\n").unwrap();
+    let err = run_err(
+        rko()
+            .args(["append", "--base", "builtin:static", "--out"])
+            .arg(&image)
+            .arg("--digest-file")
+            .arg(&digest_file),
+    );
+    assert!(
+        err.contains(&digest_file.display().to_string()) && err.contains("a directory is there"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_to_string(digest_file.join("inside/keep.txt")).unwrap(),
+        "mine\n"
+    );
+    // Refused before any work: the layout was not written either.
+    assert!(!image.exists(), "append wrote its layout and then failed");
+    let err = run_err(
+        rko()
+            .arg("assemble-layer")
+            .arg("--file")
+            .arg(format!("{}=/data", data.display()))
+            .arg("--out")
+            .arg(dir.path().join("second.tar.gz"))
+            .arg("--descriptor")
+            .arg(&digest_file),
+    );
+    assert!(err.contains("a directory is there"), "{err}");
+    assert!(!dir.path().join("second.tar.gz").exists());
+    let tarball = dir.path().join("image.tar");
+    std::os::unix::fs::symlink(&mine, &tarball).unwrap();
+    run_ok(
+        rko()
+            .args(["append", "--base", "builtin:static", "--out"])
+            .arg(&image),
+    );
+    run_ok(
+        rko()
+            .arg("export")
+            .arg(&image)
+            .args(["--format", "oci", "--out"])
+            .arg(&tarball),
+    );
+    assert_eq!(fs::read_to_string(&mine).unwrap(), "mine\n");
+}

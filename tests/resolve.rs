@@ -2,12 +2,11 @@
 //! byte), `rko resolve` building into a real registry, `rko apply` feeding
 //! the real kubectl, and the errors.
 
+use crate::util::kube::{fake_api_server, kubeconfig};
 use crate::util::registry::{Auth, Registry};
 use crate::util::*;
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -202,73 +201,13 @@ fn resolve_builds_the_examples_into_a_registry_and_the_references_pull() {
     );
 }
 
-/// Just enough of the Kubernetes API for `kubectl apply --dry-run=client`:
-/// discovery, and 404 for every object (so everything is "created").
-fn fake_api_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = std::sync::Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut length = 0;
-            loop {
-                let mut header = String::new();
-                reader.read_line(&mut header).unwrap_or(0);
-                if header.trim().is_empty() {
-                    break;
-                }
-                if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            let path = line
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or("/")
-                .split('?')
-                .next()
-                .unwrap_or("/")
-                .to_string();
-            log.lock().unwrap().push(format!(
-                "{} {path}",
-                line.split_whitespace().next().unwrap_or("")
-            ));
-            let (status, body) = match path.as_str() {
-                "/api" => ("200 OK", r#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"127.0.0.1"}]}"#.to_string()),
-                "/apis" => ("200 OK", r#"{"kind":"APIGroupList","apiVersion":"v1","groups":[{"name":"apps","versions":[{"groupVersion":"apps/v1","version":"v1"}],"preferredVersion":{"groupVersion":"apps/v1","version":"v1"}}]}"#.to_string()),
-                "/api/v1" => ("200 OK", r#"{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"namespaces","singularName":"namespace","namespaced":false,"kind":"Namespace","verbs":["get","list"]}]}"#.to_string()),
-                "/apis/apps/v1" => ("200 OK", r#"{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"apps/v1","resources":[{"name":"deployments","singularName":"deployment","namespaced":true,"kind":"Deployment","verbs":["create","delete","get","list","patch","update"]}]}"#.to_string()),
-                _ => ("404 Not Found", r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"not found","reason":"NotFound","code":404}"#.to_string()),
-            };
-            let mut stream = stream;
-            let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-        }
-    });
-    (port, seen)
-}
-
 #[test]
 fn apply_pipes_the_resolved_yaml_into_kubectl() {
     let kubectl = require("kubectl");
     let registry = Registry::start(Auth::None);
     let dir = temp_dir();
     let (port, seen) = fake_api_server();
-    let kubeconfig = dir.path().join("kubeconfig");
-    fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster: {{server: 'http://127.0.0.1:{port}'}}\ncontexts:\n- name: test\n  context: {{cluster: test, user: test, namespace: default}}\ncurrent-context: test\nusers:\n- name: test\n  user: {{}}\n"
-        ),
-    )
-    .unwrap();
+    let kubeconfig = kubeconfig(dir.path(), port);
     let mut cmd = rko_porcelain(dir.path(), "apply");
     let out = run_ok(
         cmd.env("KO_DOCKER_REPO", format!("{}/k8s", registry.host()))

@@ -85,6 +85,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, results: Results) -> Result<()> {
+    if let Some(file) = &args.digest_file {
+        rko::check_file_target(file)?;
+    }
     let mut layers = Vec::new();
     for value in &args.layers {
         let (blob, descriptor) = split_pair("--layer", value, "BLOB=DESC.json")?;

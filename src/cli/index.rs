@@ -27,6 +27,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, results: Results) -> Result<()> {
+    if let Some(file) = &args.digest_file {
+        rko::check_file_target(file)?;
+    }
     let options = IndexOptions {
         images: args.images,
         annotations: key_values("--annotation", &args.annotations, "", None)?,

@@ -179,7 +179,8 @@ pub fn login(args: LoginArgs) -> Result<()> {
         },
     )?;
     client.check_login()?;
-    let path = credential_store().login(&registry, &args.username, &password)?;
+    let store = credential_store().with_helper_timeout(options.idle_timeout);
+    let path = store.login(&registry, &args.username, &password)?;
     log::info!(
         "rko: credentials for {registry} saved in {}",
         path.display()

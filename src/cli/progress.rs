@@ -88,7 +88,7 @@ impl Log for Logger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let message = record.args().to_string();
+        let message = rko::escape_keeping_lines(&record.args().to_string());
         let line = match record.level() {
             Level::Warn => format!("rko: warning: {message}"),
             Level::Error => format!("rko: {message}"),

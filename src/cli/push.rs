@@ -33,6 +33,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, results: Results) -> Result<()> {
+    if let Some(file) = &args.digest_file {
+        rko::check_file_target(file)?;
+    }
     let reference: Reference = args.reference.parse()?;
     let options = PushOptions {
         layout: args.layout,

@@ -2,12 +2,15 @@
 //! (build, resolve, apply, create, run, whose `--insecure-registry` is
 //! ko's boolean); and the environment variables docker and podman users
 //! expect: `DOCKER_CONFIG`, `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`,
-//! `SSL_CERT_FILE`; what ko's keychains read (`GITHUB_TOKEN`,
-//! `GITHUB_ACTOR`, `GCE_METADATA_HOST`, the cloud credential helpers on
-//! `PATH`); and rko's own `RKO_NETWORK_TIMEOUT`.
+//! `SSL_CERT_FILE`; the proxy variables Go's net/http reads
+//! (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, `REQUEST_METHOD`); what ko's
+//! keychains read (`GITHUB_TOKEN`, `GITHUB_ACTOR`, `GCE_METADATA_HOST`, the
+//! cloud credential helpers on `PATH`); and rko's own `RKO_NETWORK_TIMEOUT`,
+//! `RKO_LOW_SPEED_LIMIT` and `RKO_LOW_SPEED_TIME`.
 
 use rko::{CloudHelpers, CredentialStore, Error, GceMetadata, GitHubToken, Keychain};
-use rko::{RegistryOptions, Result, RetryPolicy, Secret};
+use rko::{Proxies, ProxyEnv};
+use rko::{RateFloor, RegistryOptions, Result, RetryPolicy, Secret};
 use std::env;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -66,6 +69,42 @@ pub struct ConnectionArgs {
         default_value = network_timeout_default()
     )]
     network_timeout: Duration,
+    /// The slowest a body may come or go, in bytes per second averaged over
+    /// --low-speed-time, before rko gives up on it, then retries (as curl's
+    /// --speed-limit); 0 turns the floor off [env: RKO_LOW_SPEED_LIMIT].
+    #[arg(
+        long = "low-speed-limit",
+        value_name = "BYTES_PER_SECOND",
+        default_value = low_speed_limit_default()
+    )]
+    low_speed_limit: u64,
+    /// Seconds over which --low-speed-limit is averaged [env: RKO_LOW_SPEED_TIME].
+    #[arg(
+        long = "low-speed-time",
+        value_name = "SECONDS",
+        value_parser = seconds,
+        default_value = low_speed_time_default()
+    )]
+    low_speed_time: Duration,
+}
+
+/// `RKO_LOW_SPEED_LIMIT`, or the default floor: the default of
+/// `--low-speed-limit`, so that clap checks the variable as it checks the flag.
+fn low_speed_limit_default() -> &'static str {
+    static DEFAULT: OnceLock<String> = OnceLock::new();
+    DEFAULT.get_or_init(|| {
+        env::var("RKO_LOW_SPEED_LIMIT")
+            .unwrap_or_else(|_| RateFloor::default().bytes_per_second.to_string())
+    })
+}
+
+/// `RKO_LOW_SPEED_TIME`, or the default window: the default of `--low-speed-time`.
+fn low_speed_time_default() -> &'static str {
+    static DEFAULT: OnceLock<String> = OnceLock::new();
+    DEFAULT.get_or_init(|| {
+        env::var("RKO_LOW_SPEED_TIME")
+            .unwrap_or_else(|_| RateFloor::default().window.as_secs().to_string())
+    })
 }
 
 /// `RKO_NETWORK_TIMEOUT`, or 30: the default of `--network-timeout`, so
@@ -87,7 +126,7 @@ fn seconds(value: &str) -> Result<Duration, String> {
         Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
         _ => Err(format!(
             "{value:?} is not a number of seconds between 0 and 86400 \
-             (--network-timeout, RKO_NETWORK_TIMEOUT)"
+             (--network-timeout, RKO_NETWORK_TIMEOUT, --low-speed-time, RKO_LOW_SPEED_TIME)"
         )),
     }
 }
@@ -154,21 +193,72 @@ fn insecure_value(value: &str) -> Result<Insecure> {
 
 impl ConnectionArgs {
     fn options(&self, insecure: Vec<String>) -> RegistryOptions {
-        let mut ca_files = Vec::new();
-        if let Some(file) = env::var_os("SSL_CERT_FILE") {
-            ca_files.push(PathBuf::from(file));
+        let (ssl_cert_file, warning) = ssl_cert_file(env::var_os("SSL_CERT_FILE"), |file| {
+            file.try_exists().unwrap_or(true)
+        });
+        if let Some(warning) = warning {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| log::warn!("{warning}"));
         }
+        let mut ca_files: Vec<PathBuf> = ssl_cert_file.into_iter().collect();
         ca_files.extend(self.ca_certs.iter().cloned());
         RegistryOptions {
             insecure,
             system_ca_files: system_ca_bundle().into_iter().collect(),
             ca_files,
             certs_dir: Some(self.certs_dir.clone()),
-            credentials: credential_store(),
+            credentials: credential_store().with_helper_timeout(self.network_timeout),
             retry: RetryPolicy::default(),
             idle_timeout: self.network_timeout,
+            rate_floor: RateFloor {
+                bytes_per_second: self.low_speed_limit,
+                window: self.low_speed_time,
+            },
             sessions: Default::default(),
+            proxies: Proxies::new(&proxy_env()),
         }
+    }
+}
+
+/// The CA file `SSL_CERT_FILE` (its value, if set) adds, as Go's
+/// crypto/x509 (root_unix.go) takes it: unset or empty adds none; a file
+/// that `exists` says is not there adds none either, with a warning to
+/// print, and the system's store is used as ever.
+fn ssl_cert_file(
+    value: Option<OsString>,
+    exists: impl Fn(&Path) -> bool,
+) -> (Option<PathBuf>, Option<String>) {
+    let Some(file) = value.filter(|v| !v.is_empty()).map(PathBuf::from) else {
+        return (None, None);
+    };
+    if exists(&file) {
+        return (Some(file), None);
+    }
+    let warning = format!(
+        "SSL_CERT_FILE names {}, which does not exist: ignored, using the system's CA certificates",
+        file.display()
+    );
+    (None, Some(warning))
+}
+
+/// The proxy variables as Go's `httpproxy.FromEnvironment` reads them:
+/// the upper-case name first, then the lower-case one; empty is unset.
+fn proxy_env() -> ProxyEnv {
+    let first = |names: [&str; 2]| {
+        names.iter().find_map(|name| {
+            env::var(name)
+                .ok()
+                .filter(|value| !value.is_empty())
+                .map(|value| (name.to_string(), value))
+        })
+    };
+    ProxyEnv {
+        http_proxy: first(["HTTP_PROXY", "http_proxy"]),
+        https_proxy: first(["HTTPS_PROXY", "https_proxy"]),
+        no_proxy: first(["NO_PROXY", "no_proxy"])
+            .map(|(_, value)| value)
+            .unwrap_or_default(),
+        cgi: env::var_os("REQUEST_METHOD").is_some_and(|v| !v.is_empty()),
     }
 }
 
@@ -277,6 +367,28 @@ mod tests {
             assert_eq!(
                 find_program(&path(&dirs), "docker-credential-ecr-login"),
                 want
+            );
+        }
+    }
+
+    #[test]
+    fn ssl_cert_file_adds_a_file_that_exists_and_warns_of_one_that_does_not() {
+        let there = |file: &Path| file == Path::new("/etc/ca.pem");
+        let warning = "SSL_CERT_FILE names /gone.pem, which does not exist: ignored, \
+                       using the system's CA certificates";
+        for (value, want) in [
+            (None, (None, None)),
+            (Some(""), (None, None)),
+            (
+                Some("/etc/ca.pem"),
+                (Some(PathBuf::from("/etc/ca.pem")), None),
+            ),
+            (Some("/gone.pem"), (None, Some(warning.to_string()))),
+        ] {
+            assert_eq!(
+                ssl_cert_file(value.map(OsString::from), there),
+                want,
+                "{value:?}"
             );
         }
     }

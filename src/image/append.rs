@@ -2,7 +2,8 @@
 //! image layout holding one image.
 
 use crate::error::{Error, Result};
-use crate::image::base::{self, Base, BaseBlobs, BaseSpec};
+use crate::image::base::{Base, BaseBlobs};
+use crate::image::base_spec::{self, BaseSpec};
 use crate::image::config::{self, ConfigEdits};
 use crate::image::descriptor::LayerDescriptor;
 use crate::image::layout::{self, LayoutWriter};
@@ -48,7 +49,7 @@ pub struct AppendOptions {
 
 /// Builds the image and writes it as a layout at `out`; returns the manifest digest.
 pub fn append(options: &AppendOptions, out: &Path) -> Result<Digest> {
-    let base = base::resolve(&options.base, options.platform.as_ref())?;
+    let base = base_spec::resolve(&options.base, options.platform.as_ref())?;
     if let Some(want) = &options.platform {
         if !want.matches(&base.platform) {
             return Err(Error::invalid(format!(

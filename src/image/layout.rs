@@ -21,6 +21,10 @@ pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// (`registry/name`) holding the blobs this layout does not (a shallow pull,
 /// or an image built on one). `append` carries it on; `push` mounts from it.
 pub const BLOB_SOURCE: &str = "dev.rko.blob-source";
+/// The largest blob rko reads whole into memory: a manifest, an index or
+/// an image config. Real ones are kilobytes and the distribution registry
+/// takes manifests up to 4 MiB; 16 MiB leaves room and still bounds memory.
+pub const DOCUMENT_LIMIT: u64 = 16 << 20;
 const LAYOUT_FILE: &str = "oci-layout";
 const LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
@@ -131,8 +135,13 @@ impl Layout {
     }
 
     /// Reads a small blob (a manifest, index or config) and checks its
-    /// size and digest.
+    /// size and digest. One larger than [`DOCUMENT_LIMIT`] is refused
+    /// before a byte is read, by its descriptor's size or, when that lies,
+    /// by the file's.
     pub fn read_blob(&self, descriptor: &Descriptor) -> Result<Vec<u8>> {
+        if let Some(refused) = too_big_to_read(descriptor) {
+            return Err(Error::file(self.blob_path(descriptor.digest()), refused));
+        }
         let blob = self.open_blob(descriptor.digest())?;
         if blob.size() != descriptor.size() {
             return Err(Error::file(
@@ -335,6 +344,21 @@ impl Layout {
                 }),
         }
     }
+}
+
+/// Why the blob `descriptor` names may not be read whole into memory
+/// (a manifest, an index or an image config over [`DOCUMENT_LIMIT`]), if so.
+pub fn too_big_to_read(descriptor: &Descriptor) -> Option<String> {
+    (descriptor.size() > DOCUMENT_LIMIT).then(|| {
+        format!(
+            "{} {} is {} bytes, more than the {} MiB rko reads of a manifest, an index \
+             or an image config: refused unread (no real image has one so large)",
+            descriptor.media_type(),
+            descriptor.digest(),
+            descriptor.size(),
+            DOCUMENT_LIMIT >> 20
+        )
+    })
 }
 
 /// Whether an `index.json` or index entry is an artifact (an SBOM) rather

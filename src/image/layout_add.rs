@@ -133,7 +133,7 @@ fn append_entry(existing: &Layout, entry: &Descriptor, out: &Path) -> Result<()>
 mod tests {
     use super::*;
     use crate::image::append::{append, AppendOptions};
-    use crate::image::base::BaseSpec;
+    use crate::image::base_spec::BaseSpec;
     use crate::image::config::ConfigEdits;
 
     /// A layout holding builtin:static for `platform`, as `append` writes

@@ -10,6 +10,7 @@
 
 pub(crate) mod append;
 pub(crate) mod base;
+pub(crate) mod base_spec;
 pub(crate) mod binary_check;
 pub(crate) mod blob;
 pub(crate) mod builtin;

@@ -7,17 +7,20 @@
 //! to the same file name. `--verify-cache` builds the reused ones too, and
 //! fails if Go now makes another binary.
 
-use super::announce::Announcer;
-use super::build::Context;
-use super::cache::{self, BinarySlot};
-use super::fingerprint::{self, Inputs, Observer, Recorded, Snapshot};
-use super::gobuild::{self, GoBuild, Package};
-use super::goinputs::{self, Shared};
-use super::plan::PackagePlan;
 use crate::digest;
 use crate::error::{Error, IoContext, Result};
 use crate::image::platform::Platform;
 use crate::parallel;
+use crate::porcelain::announce::Announcer;
+use crate::porcelain::cache::{self, BinarySlot};
+use crate::porcelain::context::Context;
+use crate::porcelain::go::command::{self, GoBuild};
+use crate::porcelain::go::env::{go_env, resolve_go};
+use crate::porcelain::go::fingerprint::{self, Observer, Recorded, Snapshot};
+use crate::porcelain::go::input_set::Inputs;
+use crate::porcelain::go::inputs::{self, Shared};
+use crate::porcelain::go::list::Package;
+use crate::porcelain::settings::plan::PackagePlan;
 use oci_spec::image::Digest;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -63,7 +66,7 @@ impl Spec {
 
 /// Every wanted binary, in order (the same one, wanted twice, shared).
 pub fn binaries(cx: Context, wanted: &[Wanted], announcer: &Announcer) -> Result<Vec<Arc<Binary>>> {
-    let go = goinputs::resolve_go(&cx.settings.go, cx.env, cx.work_dir);
+    let go = resolve_go(&cx.settings.go, cx.env, cx.work_dir);
     let specs = wanted
         .iter()
         .map(|w| spec(cx, w, go.as_deref(), announcer))
@@ -152,7 +155,7 @@ fn spec(cx: Context, wanted: &Wanted, go: Option<&Path>, announcer: &Announcer) 
     let disable_optimizations = cx.settings.disable_optimizations;
     let (flags, ldflags) = cx
         .templating
-        .build_args(plan, &gobuild::platform_env(platform)?)?;
+        .build_args(plan, &command::platform_env(platform)?)?;
     let key = cache::key(&[
         &package.import_path,
         &platform.to_string(),
@@ -169,13 +172,13 @@ fn spec(cx: Context, wanted: &Wanted, go: Option<&Path>, announcer: &Announcer) 
         disable_optimizations,
         output: PathBuf::new(),
     };
-    let overrides = gobuild::env_overrides(&build)?;
-    let env = goinputs::go_env(cx.env, &overrides);
-    let settings = goinputs::settings(&build, go.unwrap_or(&build.go), &env);
+    let overrides = command::env_overrides(&build)?;
+    let env = go_env(cx.env, &overrides);
+    let settings = inputs::settings(&build, go.unwrap_or(&build.go), &env);
     let group = format!(
         "{platform}\0{}\0{:?}\0{overrides:?}",
         build.dir.display(),
-        gobuild::build_args(&build)
+        command::build_args(&build)
     );
     announce(package, plan, platform, announcer);
     Ok(Spec {
@@ -220,7 +223,7 @@ fn reusable(
 fn groups<'a>(specs: &[&'a Spec]) -> Vec<(usize, Vec<&'a Spec>)> {
     let keys: Vec<(&str, &str)> = specs
         .iter()
-        .map(|s| (s.group.as_str(), gobuild::exec_name(s.import_path())))
+        .map(|s| (s.group.as_str(), command::exec_name(s.import_path())))
         .collect();
     group_indices(&keys)
         .into_iter()
@@ -316,7 +319,7 @@ impl GroupRun<'_> {
                 let start = fingerprint::clock();
                 let (listed, built) = std::thread::scope(|scope| {
                     let listing = scope.spawn(|| inputs(&build, members, self.cx, go));
-                    let built = gobuild::build(&build);
+                    let built = command::build(&build);
                     (listing.join(), built)
                 });
                 built?;
@@ -335,7 +338,7 @@ impl GroupRun<'_> {
                     .map(|i| i.as_ref().map(|i| observer.snapshot(i)))
                     .collect();
                 self.link_cached(&build, members);
-                gobuild::build(&build)?;
+                command::build(&build)?;
                 snapshots
             }
         };
@@ -386,18 +389,18 @@ fn inputs(
     let Some(go) = go else {
         return nothing();
     };
-    let listed = match goinputs::list_deps(build) {
+    let listed = match inputs::list_deps(build) {
         Ok(listed) => listed,
         Err(e) => {
             log::debug!("not recording the inputs of this go build: {e}");
             return nothing();
         }
     };
-    let Ok(overrides) = gobuild::env_overrides(&members[0].build) else {
+    let Ok(overrides) = command::env_overrides(&members[0].build) else {
         return nothing();
     };
-    let env = goinputs::go_env(cx.env, &overrides);
-    let args = gobuild::build_args(build);
+    let env = go_env(cx.env, &overrides);
+    let args = command::build_args(build);
     let shared = Shared {
         go,
         dir: &build.dir,
@@ -407,7 +410,7 @@ fn inputs(
     members
         .iter()
         .map(|member| {
-            match goinputs::of_binary(
+            match inputs::of_binary(
                 shared,
                 member.import_path(),
                 &listed,
@@ -454,7 +457,7 @@ fn verify(
             n: *n,
         };
         let build = run.go_build(members, "verify")?;
-        gobuild::build(&build)?;
+        command::build(&build)?;
         for member in members {
             let fresh = build.output_of(member.import_path());
             let (made, _) = digest::sha256_file(&fresh)?;

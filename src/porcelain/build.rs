@@ -10,16 +10,6 @@
 //! given, base images from a registry or the daemon are resolved (and
 //! kodata layers made) while `go build` runs.
 
-use super::announce::Announcer;
-use super::base_image::BaseImage;
-use super::binaries::{self, Binary, Wanted};
-use super::cache::{Cache, Scratch};
-use super::gobuild::{self, Package};
-use super::ko_yaml::KoConfig;
-use super::layers::{self, Counters};
-use super::naming;
-use super::plan::{self, Env, PackagePlan, Settings};
-use super::template::Templating;
 use crate::error::{Error, IoContext, Result};
 use crate::image::append::{self, AppendOptions, LayerInput};
 use crate::image::config::{rfc3339, ConfigEdits, History, GO_ZERO_TIME, KO_APP_DIR};
@@ -27,32 +17,20 @@ use crate::image::index::{self, IndexOptions};
 use crate::image::platform::Platform;
 use crate::image::referrers;
 use crate::parallel;
-use crate::registry::RegistryOptions;
+use crate::porcelain::announce::Announcer;
+use crate::porcelain::assemble::base_image::BaseImage;
+use crate::porcelain::assemble::layers::{self, Counters};
+use crate::porcelain::binaries::{self, Binary, Wanted};
+use crate::porcelain::cache::Scratch;
+use crate::porcelain::context::Context;
+use crate::porcelain::go::list::{self, Package};
+use crate::porcelain::publish::naming;
+use crate::porcelain::settings::plan::{self, PackagePlan, Settings};
 use crate::sbom::{self, ImageRef, SbomOptions};
 use oci_spec::image::Digest;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// What building shares across import paths.
-#[derive(Debug, Clone, Copy)]
-pub struct Context<'a> {
-    pub settings: &'a Settings,
-    /// `.ko.yaml`, templates rendered.
-    pub config: &'a KoConfig,
-    pub cache: &'a Cache,
-    pub registry: &'a RegistryOptions,
-    /// Where relative import paths are resolved.
-    pub work_dir: &'a Path,
-    pub jobs: usize,
-    /// What flags' and ldflags' templates read.
-    pub templating: &'a Templating,
-    /// The process environment, which `go` inherits.
-    pub env: &'a Env,
-    /// When the run started, in seconds since the epoch: files changed
-    /// since are racy for the fingerprints of binaries.
-    pub now: u64,
-}
 
 /// One import path, built.
 #[derive(Debug)]
@@ -93,7 +71,7 @@ struct PlatformImage {
 /// Builds every target; results in the order given.
 pub fn build_all(cx: Context, targets: &[String]) -> Result<Vec<Built>> {
     let packages = parallel::map(targets, cx.jobs, |target| {
-        gobuild::list_cached(
+        list::list_cached(
             &cx.settings.go,
             cx.env,
             cx.work_dir,

@@ -1,36 +1,29 @@
 //! The porcelain layer: what `rko build`, `resolve` and `apply` do for a
-//! person, in-process.
+//! person, in-process. Like every layer below the command line, it reads
+//! no environment variables, clock or working directory: those arrive as
+//! values. It may use every lower layer (image, registry, sbom, yaml, the
+//! primitives) and is used only by the command line.
 //!
-//! Owns `.ko.yaml` and its templates, the settings plan (which base,
-//! platforms, env, flags and image settings each import path gets), driving
-//! the Go toolchain, the build cache, image naming, and publishing to a
-//! registry, the local daemon, a layout or a tarball. It may use every
-//! lower layer (image, registry, sbom, yaml, the primitives) and is used
-//! only by the command line. Like every layer below the command line, it
-//! reads no environment variables, clock or working directory: those
-//! arrive as values.
+//! Its rooms, each using only those listed after it:
+//! - on top, the run: `pipeline` (a request from the command line: read
+//!   `.ko.yaml`, plan, build, publish), `build` (one work item per import
+//!   path and platform), `binaries` (which binaries to build, in how many
+//!   `go build`s), `context` (what every step of one run shares),
+//!   `announce` (ko's log lines, in ko's order);
+//! - `assemble/`: the base image and the binary and kodata layers;
+//! - `settings/`: `.ko.yaml`, its templates, and the precedence rules that
+//!   give each package its plan;
+//! - `publish/`: registry, local daemon, layout, tarball, and naming;
+//! - `go/`: `go list`, `go build`, and what each build read;
+//! - `cache/`: `KOCACHE`, its locks and its cap.
 
 pub(crate) mod announce;
-pub(crate) mod base_image;
+pub(crate) mod assemble;
 pub(crate) mod binaries;
 pub(crate) mod build;
 pub(crate) mod cache;
-pub(crate) mod cache_evict;
-pub(crate) mod cache_lock;
-pub(crate) mod cache_size;
-pub(crate) mod capabilities;
-pub(crate) mod daemon;
-pub(crate) mod fingerprint;
-pub(crate) mod gobuild;
-pub(crate) mod goinputs;
-pub(crate) mod kind;
-pub(crate) mod ko_yaml;
-mod ko_yaml_keys;
-mod ko_yaml_source;
-pub(crate) mod layers;
-pub(crate) mod naming;
+pub(crate) mod context;
+pub(crate) mod go;
 pub(crate) mod pipeline;
-pub(crate) mod plan;
 pub(crate) mod publish;
-pub(crate) mod template;
-pub(crate) mod vcs;
+pub(crate) mod settings;

@@ -2,14 +2,17 @@
 //! made, every import path built, every image published. `resolve`,
 //! `apply`, `create` and `run` call it for the `ko://` references they find.
 
-use super::build::{self, Context};
-use super::cache::Cache;
-use super::ko_yaml::KoConfig;
-use super::plan::{self, Env, Flags};
-use super::publish::{self, Image, Published};
-use super::template::Templating;
 use crate::error::Result;
 use crate::image::platform::Platform;
+use crate::porcelain::build;
+use crate::porcelain::cache::Cache;
+use crate::porcelain::context::Context;
+use crate::porcelain::publish::{self, Image, Published};
+use crate::porcelain::settings::env::{self, Env};
+use crate::porcelain::settings::flags::Flags;
+use crate::porcelain::settings::ko_yaml::KoConfig;
+use crate::porcelain::settings::plan;
+use crate::porcelain::settings::template::Templating;
 use crate::registry::RegistryOptions;
 use std::path::PathBuf;
 
@@ -55,8 +58,8 @@ pub struct Report {
 pub fn build_and_publish(request: &Request) -> Result<Report> {
     let (config, templating) = load_config(request)?;
     let settings = plan::settings(&request.flags, &request.env, &config)?;
-    let cap = super::cache_size::cap(&request.env)?;
-    let cache = Cache::open(&plan::cache_dir(&request.env)?)?;
+    let cap = crate::porcelain::cache::size::cap(&request.env)?;
+    let cache = Cache::open(&env::cache_dir(&request.env)?)?;
     let registry = with_insecure(&request.registry, &settings.insecure_registries);
     let context = Context {
         settings: &settings,
@@ -127,17 +130,17 @@ fn with_insecure(options: &RegistryOptions, registries: &[String]) -> RegistryOp
 /// asked only when a template reads them.
 fn load_config(request: &Request) -> Result<(KoConfig, Templating)> {
     let config = KoConfig::load(
-        &plan::config_path(&request.env, &request.work_dir),
+        &env::config_path(&request.env, &request.work_dir),
         &request.work_dir,
     )?;
     // Said at once: a key mistyped may be why the build goes wrong.
     for warning in config.warnings() {
         log::warn!("{warning}");
     }
-    let created = plan::epoch(&request.env, "SOURCE_DATE_EPOCH")?;
+    let created = env::epoch(&request.env, "SOURCE_DATE_EPOCH")?;
     let templating = Templating::new(
         request.env.clone(),
-        plan::go_command(&request.env),
+        env::go_command(&request.env),
         request.work_dir.clone(),
         created.unwrap_or(request.now),
     );

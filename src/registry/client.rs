@@ -1,15 +1,22 @@
 //! One registry's HTTP client: TLS and the HTTP fallback where it is
-//! allowed, sending calls, and retries with capped exponential backoff.
+//! allowed, sending calls, and rko's one retry loop, with capped
+//! exponential backoff: every request is one operation with one budget of
+//! attempts ([`Client::restarting`]), and each call it sends is sent once.
 //!
 //! Distribution spec: every API call may answer 401 with a challenge; the
 //! client has token.rs answer it for the scopes the call needs and tries
 //! again once.
 
-use super::credentials::{Credential, CredentialStore};
-use super::response::{registry_error, retry_after, retryable, transient, Response};
+use super::agents::Agents;
+use super::credential::Credential;
+use super::credentials::CredentialStore;
+use super::proxy::Proxies;
+use super::rate_floor::RateFloor;
+use super::response::{registry_error, retryable, Response};
 use super::session::{Session, Sessions};
 use super::token::Authenticator;
 use super::trust;
+use super::waits::Waits;
 use crate::error::{Error, Result};
 use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
@@ -17,13 +24,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
-use ureq::{Agent, SendBody};
+use ureq::tls::{Certificate, PemItem};
+use ureq::SendBody;
 
 /// How hard to try before giving up on a request.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
-    /// Tries in all, the first included.
+    /// Tries of one request in all, the first included, whatever fails
+    /// (a broken connection, a stalled or crawling body, 408, 429, 5xx).
     pub attempts: u32,
     pub initial_delay: Duration,
     pub max_delay: Duration,
@@ -63,8 +71,13 @@ pub struct RegistryOptions {
     /// The longest any single network read or write may wait (a stalled
     /// body, a silent server) before the attempt fails.
     pub idle_timeout: Duration,
+    /// The slowest transfer of a body, read or written, before the attempt
+    /// fails: a body sent a byte at a time is never idle.
+    pub rate_floor: RateFloor,
     /// Registries already pinged in this run; shared by clones.
     pub sessions: Sessions,
+    /// `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`, as Go reads them.
+    pub proxies: Proxies,
 }
 
 impl Default for RegistryOptions {
@@ -77,7 +90,9 @@ impl Default for RegistryOptions {
             credentials: CredentialStore::default(),
             retry: RetryPolicy::default(),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            rate_floor: RateFloor::default(),
             sessions: Sessions::default(),
+            proxies: Proxies::default(),
         }
     }
 }
@@ -118,9 +133,6 @@ pub struct Call<'a> {
     pub scopes: &'a [String],
     pub headers: Vec<(&'static str, String)>,
     pub body: Body<'a>,
-    /// Whether a failed attempt may simply be sent again. Upload steps are
-    /// not: after a broken PATCH the whole upload restarts (see upload.rs).
-    pub retry: bool,
 }
 
 impl<'a> Call<'a> {
@@ -131,14 +143,7 @@ impl<'a> Call<'a> {
             scopes,
             headers: Vec::new(),
             body: Body::Empty,
-            retry: true,
         }
-    }
-
-    /// Fails at the first transient error instead of retrying.
-    pub fn once(mut self) -> Self {
-        self.retry = false;
-        self
     }
 
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -193,10 +198,10 @@ fn resolves(registry: &str) -> bool {
 pub struct Client {
     registry: String,
     base: String,
-    agent: Agent,
+    agents: Agents,
     auth: Authenticator,
     retry: RetryPolicy,
-    idle_timeout: Duration,
+    waits: Waits,
     requests: Arc<AtomicU64>,
 }
 
@@ -227,7 +232,7 @@ impl Client {
         *known = Some(match &pinged {
             Ok(client) => Ok(Session {
                 base: client.base.clone(),
-                agent: client.agent.clone(),
+                agents: client.agents.clone(),
                 challenge: client.auth.challenge(),
             }),
             Err(e) => Err(e.to_string()),
@@ -253,10 +258,10 @@ impl Client {
         Client {
             registry: registry.to_string(),
             base: session.base.clone(),
-            agent: session.agent.clone(),
+            agents: session.agents.clone(),
             auth,
             retry: options.retry,
-            idle_timeout: options.idle_timeout,
+            waits: waits_of(options),
             requests,
         }
     }
@@ -271,10 +276,11 @@ impl Client {
     ) -> Result<Client> {
         let requests = Arc::new(AtomicU64::new(0));
         let idle = options.idle_timeout;
+        let agents = |roots| Agents::new(roots, &options.insecure, &options.proxies, idle);
         let mut client = Client {
             registry: registry.to_string(),
             base: format!("http://{registry}"),
-            agent: agent(None, idle),
+            agents: agents(None),
             auth: Authenticator::new(
                 registry,
                 credential,
@@ -282,7 +288,7 @@ impl Client {
                 Arc::clone(&requests),
             ),
             retry: options.retry,
-            idle_timeout: idle,
+            waits: waits_of(options),
             requests,
         };
         if trust::is_loopback(registry) {
@@ -291,7 +297,7 @@ impl Client {
             let Err(http_error) = client.ping() else {
                 return Ok(client);
             };
-            client.agent = agent(Some(tls_config(registry, options, insecure)?), idle);
+            client.agents = agents(Some(roots(registry, options)?));
             client.base = format!("https://{registry}");
             client.ping().map_err(|https_error| {
                 Error::invalid(format!(
@@ -300,7 +306,7 @@ impl Client {
             })?;
             return Ok(client);
         }
-        client.agent = agent(Some(tls_config(registry, options, insecure)?), idle);
+        client.agents = agents(Some(roots(registry, options)?));
         client.base = format!("https://{registry}");
         match client.ping() {
             Ok(()) => Ok(client),
@@ -313,10 +319,14 @@ impl Client {
                 })?;
                 Ok(client)
             }
-            // Plain HTTP cannot help a name that does not resolve: say so.
-            Err(_) if !resolves(registry) => Err(Error::invalid(format!(
-                "cannot reach registry {registry}: its host name cannot be resolved (check the name and the DNS)"
-            ))),
+            // Plain HTTP cannot help a name that does not resolve: say so
+            // (a proxied name is the proxy's to resolve, not the machine's).
+            Err(_) if !client.agents.proxied(&client.base) && !resolves(registry) => {
+                Err(Error::invalid(format!(
+                    "cannot reach registry {registry}: its host name cannot be resolved \
+                     (check the name and the DNS)"
+                )))
+            }
             Err(e) => Err(Error::invalid(format!(
                 "cannot reach registry {registry} over HTTPS: {e} (if it serves plain HTTP, pass --insecure-registry={registry})"
             ))),
@@ -329,13 +339,14 @@ impl Client {
         self.requests.fetch_add(1, Ordering::Relaxed);
         // The ping carries no credentials, so its redirects may be followed.
         let response = self
-            .agent
+            .agents
+            .for_url(&url)
             .get(&url)
             .config()
             .max_redirects(MAX_REDIRECTS as u32)
             .build()
             .call()
-            .map_err(|e| Error::invalid(format!("GET {url}: {}", self.explain(&e))))?;
+            .map_err(|e| Error::invalid(format!("GET {url}: {}", self.waits.explain(&e))))?;
         log::debug!("GET {url} {}", response.status());
         match response.status().as_u16() {
             200 => Ok(()),
@@ -344,7 +355,8 @@ impl Client {
                 Ok(())
             }
             status => Err(Error::invalid(format!(
-                "GET {url}: unexpected HTTP {status}"
+                "GET {url}{}: unexpected HTTP {status}",
+                self.agents.via(&url)
             ))),
         }
     }
@@ -354,11 +366,13 @@ impl Client {
     pub fn check_login(&self) -> Result<()> {
         let scopes: [String; 0] = [];
         let url = self.url("/v2/");
-        let response = self.send(&Call::new("GET", url.clone(), &scopes))?;
-        match response.status().as_u16() {
-            200 => Ok(()),
-            _ => Err(registry_error(&format!("GET {url}"), response)),
-        }
+        self.restarting(|| {
+            let response = self.send(&Call::new("GET", url.clone(), &scopes))?;
+            match response.status().as_u16() {
+                200 => Ok(()),
+                _ => Err(registry_error(&format!("GET {url}"), response)),
+            }
+        })
     }
 
     pub fn registry(&self) -> &str {
@@ -376,9 +390,11 @@ impl Client {
     }
 
     /// Runs `operation` until it succeeds, fails for good, or the retry
-    /// policy's attempts run out, backing off in between: for operations a
-    /// broken connection leaves half done (an upload, a download), which
-    /// must start over rather than resend one request.
+    /// policy's attempts run out, backing off in between (as long as a
+    /// `Retry-After` asks, up to the cap). This is rko's one retry loop:
+    /// each request, with its body (a manifest, a blob download, a whole
+    /// upload session), is one operation with one budget, and the calls it
+    /// sends are each sent once, so retries never multiply.
     pub fn restarting<T>(&self, mut operation: impl FnMut() -> Result<T>) -> Result<T> {
         let mut attempt = 0;
         loop {
@@ -386,18 +402,17 @@ impl Client {
             match operation() {
                 Ok(value) => return Ok(value),
                 Err(e) if e.is_transient() && attempt < self.retry.attempts => {
-                    std::thread::sleep(self.delay(attempt, None));
+                    log::debug!("attempt {attempt} failed, trying again: {e}");
+                    std::thread::sleep(self.delay(attempt, e.retry_after()));
                 }
-                Err(Error::Network { what, message, .. }) => {
-                    return Err(Error::Network {
-                        what,
-                        message,
-                        attempts: attempt,
-                    });
-                }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.after_attempts(attempt)),
             }
         }
+    }
+
+    /// The bounds on this client's waits.
+    pub fn waits(&self) -> &Waits {
+        &self.waits
     }
 
     /// How many HTTP requests this client has made.
@@ -405,11 +420,12 @@ impl Client {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// Sends `call`, authenticating, retrying and following redirects as
-    /// needed. Returns the response for any status but 401 and the
-    /// retryable ones (408, 429, 5xx), which are retried until the policy's
-    /// attempts run out, and the redirects, which are followed (at most
-    /// ten) with credentials only while they stay on the registry.
+    /// Sends `call` once, authenticating and following redirects as
+    /// needed; [`restarting`](Self::restarting) is what tries again. Returns
+    /// the response for any status but 401 and the retryable ones (408,
+    /// 429, 5xx), which are errors worth another try, and the redirects,
+    /// which are followed (at most ten) with credentials only while they
+    /// stay on the registry. The response's body is held to the rate floor.
     pub fn send(&self, first: &Call<'_>) -> Result<Response> {
         let mut call = first.clone();
         for _ in 0..=MAX_REDIRECTS {
@@ -438,62 +454,33 @@ impl Client {
     /// challenges are answered (a foreign host's realm gets nothing).
     fn send_here(&self, call: &Call<'_>) -> Result<Response> {
         let own = trust::sends_authorization(&self.base, &call.url);
-        let mut attempt = 0;
         let mut challenged = false;
         loop {
-            attempt += 1;
             let authorization = own.then(|| self.auth.authorization(call.scopes)).flatten();
-            let attempts = if call.retry { self.retry.attempts } else { 1 };
             let mut stream = match call.body {
-                Body::Stream { open, .. } => Some(open()?),
+                Body::Stream { open, .. } => Some(self.waits.floor.reader(open()?)),
                 _ => None,
             };
-            let wait = match self.run(call, authorization.as_deref(), stream.as_deref_mut()) {
-                Err(e) if !transient(&e) => {
-                    return Err(Error::invalid(format!("{}: {e}", call.describe())));
-                }
-                Err(e) => {
-                    if attempt >= attempts {
-                        return Err(Error::Network {
-                            what: call.describe(),
-                            message: self.explain(&e),
-                            attempts: attempt,
-                        });
-                    }
-                    None
-                }
-                Ok(response) if response.status() == 401 && own && !challenged => {
+            let stream = stream.as_mut().map(|s| s as &mut dyn Read);
+            let response = self
+                .run(call, authorization.as_deref(), stream)
+                .map_err(|e| self.waits.failure(&self.answered(call), &e))?;
+            let response = self.waits.floored(response);
+            match response.status().as_u16() {
+                401 if own && !challenged => {
                     challenged = true;
-                    attempt -= 1;
-                    self.auth.answer(&self.agent, &response, call.scopes)?;
-                    continue;
+                    self.auth
+                        .answer(&self.agents, &self.waits, &response, call.scopes)?;
                 }
-                Ok(response) if response.status() == 401 => {
-                    return Err(
-                        registry_error(&call.describe(), response).hint(self.auth.rejected_hint())
-                    );
+                401 => {
+                    return Err(registry_error(&self.answered(call), response)
+                        .hint(self.auth.rejected_hint()));
                 }
-                Ok(response) if retryable(response.status().as_u16()) => {
-                    if attempt >= attempts {
-                        return Err(registry_error(&call.describe(), response)
-                            .hint(&format!("gave up after {attempt} attempts")));
-                    }
-                    retry_after(&response)
+                status if retryable(status) => {
+                    return Err(registry_error(&self.answered(call), response))
                 }
-                Ok(response) => return Ok(response),
-            };
-            std::thread::sleep(self.delay(attempt, wait));
-        }
-    }
-
-    /// A transport error in words; a timeout says how long nothing came.
-    pub fn explain(&self, error: &ureq::Error) -> String {
-        match error {
-            ureq::Error::Timeout(_) => format!(
-                "the registry sent nothing for {} s (--network-timeout)",
-                self.idle_timeout.as_secs_f64()
-            ),
-            other => other.to_string(),
+                _ => return Ok(response),
+            }
         }
     }
 
@@ -505,6 +492,7 @@ impl Client {
         stream: Option<&mut (dyn Read + 'r)>,
     ) -> std::result::Result<Response, ureq::Error> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let agent = self.agents.for_url(&call.url);
         let mut builder = ureq::http::Request::builder()
             .method(call.method)
             .uri(&call.url);
@@ -515,14 +503,14 @@ impl Client {
             builder = builder.header("Authorization", value);
         }
         let result = match (call.body, stream) {
-            (Body::Bytes(bytes), _) => self.agent.run(builder.body(bytes)?),
+            (Body::Bytes(bytes), _) => agent.run(builder.body(bytes)?),
             (Body::Stream { length, .. }, Some(reader)) => {
                 // A known length: sent as is, not in chunked transfer encoding,
                 // which some registries and proxies refuse.
                 let builder = builder.header("Content-Length", length.to_string());
-                self.agent.run(builder.body(SendBody::from_reader(reader))?)
+                agent.run(builder.body(SendBody::from_reader(reader))?)
             }
-            _ => self.agent.run(builder.body(())?),
+            _ => agent.run(builder.body(())?),
         };
         match &result {
             Ok(response) => log::debug!("{} {} {}", call.method, call.url, response.status()),
@@ -551,7 +539,7 @@ impl Client {
 
 /// The CAs to trust for `registry`: the system bundle (or Mozilla's roots
 /// when there is none), the extra files, and Docker's certs.d for this host.
-fn tls_config(registry: &str, options: &RegistryOptions, insecure: bool) -> Result<TlsConfig> {
+fn roots(registry: &str, options: &RegistryOptions) -> Result<Vec<Certificate<'static>>> {
     let mut roots: Vec<Certificate<'static>> = Vec::new();
     for file in &options.system_ca_files {
         roots.extend(read_pem_certificates(file)?);
@@ -583,10 +571,7 @@ fn tls_config(registry: &str, options: &RegistryOptions, insecure: bool) -> Resu
         }
         roots.extend(certificates);
     }
-    Ok(TlsConfig::builder()
-        .root_certs(RootCerts::from(roots))
-        .disable_verification(insecure)
-        .build())
+    Ok(roots)
 }
 
 fn read_pem_certificates(file: &std::path::Path) -> Result<Vec<Certificate<'static>>> {
@@ -599,22 +584,20 @@ fn read_pem_certificates(file: &std::path::Path) -> Result<Vec<Certificate<'stat
         .collect())
 }
 
-/// An HTTP agent; without a TLS config it can still fetch `https://` URLs
-/// (a redirect to storage) with Mozilla's roots. It follows no redirect
-/// itself: [`Client::send`] does, deciding which may carry credentials.
-/// No read or write may wait longer than `idle`.
-fn agent(tls: Option<TlsConfig>, idle: Duration) -> Agent {
-    Agent::config_builder()
-        .tls_config(tls.unwrap_or_default())
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .user_agent(concat!("rko/", env!("CARGO_PKG_VERSION")))
-        .timeout_connect(Some(Duration::from_secs(15)))
-        .timeout_recv_response(Some(Duration::from_secs(120)))
-        .timeout_per_read(Some(idle))
-        .timeout_per_write(Some(idle))
-        .build()
-        .into()
+impl Client {
+    /// What an error calls `call`: through a proxy, the answer or the
+    /// broken connection may be the proxy's, so the proxy is named too.
+    fn answered(&self, call: &Call<'_>) -> String {
+        format!("{}{}", call.describe(), self.agents.via(&call.url))
+    }
+}
+
+/// The bounds on the waits of a client made with `options`.
+fn waits_of(options: &RegistryOptions) -> Waits {
+    Waits {
+        idle: options.idle_timeout,
+        floor: options.rate_floor,
+    }
 }
 
 /// `location` (absolute, scheme-relative, absolute-path or relative) made

@@ -7,57 +7,20 @@
 //! Helpers speak docker's credential-helper protocol: `docker-credential-NAME
 //! get|store|erase`, the server URL or a JSON object on stdin, JSON on stdout.
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
+use crate::registry::credential::{Credential, Secret};
+use crate::registry::credential_helper::{ask_helper, helper_error, helper_program, server_url};
+use crate::registry::docker_config::{self, ConfigFile};
+use crate::registry::helper_process::{self, HelperLimits};
 use crate::registry::keychain::Keychain;
 use crate::registry::reference::DOCKER_HUB;
 use base64::Engine as _;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-
-/// A string that never shows itself in `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// What to present to a registry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
-    Anonymous,
-    Basic {
-        username: String,
-        password: Secret,
-    },
-    /// An OAuth2 refresh token (`identitytoken` in config.json).
-    IdentityToken(Secret),
-}
+use std::time::Duration;
 
 /// Where credentials live; the command layer fills this from the environment.
 #[derive(Debug, Clone, Default)]
@@ -68,18 +31,11 @@ pub struct CredentialStore {
     pub podman_auth: Vec<PathBuf>,
     /// What the environment offers when none of the above has anything.
     pub keychain: Keychain,
+    /// How long and how much a credential helper may take.
+    pub helper_limits: HelperLimits,
     /// What each registry's lookup found, shared by the store's clones: a
     /// build pushing many images there starts its credential helper once.
     pub found: Arc<Mutex<HashMap<String, Credential>>>,
-}
-
-/// The key docker uses for a registry in `auths` and with helpers.
-fn server_url(registry: &str) -> String {
-    if registry == DOCKER_HUB {
-        "https://index.docker.io/v1/".to_string()
-    } else {
-        registry.to_string()
-    }
 }
 
 /// The host part of an `auths` key, which may be a URL.
@@ -93,6 +49,13 @@ fn key_host(key: &str) -> String {
 }
 
 impl CredentialStore {
+    /// This store, its credential helpers given `timeout` (the network
+    /// timeout) to answer.
+    pub fn with_helper_timeout(mut self, timeout: Duration) -> Self {
+        self.helper_limits.timeout = timeout;
+        self
+    }
+
     /// The credential to use for `registry` (`host[:port]`): what is
     /// configured for it, else what ko's keychains find, else anonymous.
     pub fn lookup(&self, registry: &str) -> Result<Credential> {
@@ -105,7 +68,7 @@ impl CredentialStore {
             Some(credential) => credential,
             None => self
                 .keychain
-                .lookup(registry)
+                .lookup(registry, self.helper_limits)
                 .unwrap_or(Credential::Anonymous),
         };
         found.insert(registry.to_string(), credential.clone());
@@ -119,9 +82,10 @@ impl CredentialStore {
     /// What docker's config.json and podman's auth files hold for `registry`.
     fn configured(&self, registry: &str) -> Result<Option<Credential>> {
         if let Some(path) = &self.docker_config {
-            if let Some(config) = read_config(path)? {
-                if let Some(helper) = helper_for(&config, registry) {
-                    if let Some(credential) = ask_helper(helper_program(&helper), registry)? {
+            if let Some(config) = ConfigFile::read_for_lookup(path)? {
+                if let Some(helper) = helper_for(&config, registry)? {
+                    let program = helper_program(&helper);
+                    if let Some(credential) = ask_helper(program, registry, self.helper_limits)? {
                         return Ok(Some(credential));
                     }
                 }
@@ -131,7 +95,7 @@ impl CredentialStore {
             }
         }
         for path in &self.podman_auth {
-            if let Some(config) = read_config(path)? {
+            if let Some(config) = ConfigFile::read_for_lookup(path)? {
                 if let Some(credential) = from_auths(&config, registry, path)? {
                     return Ok(Some(credential));
                 }
@@ -145,18 +109,28 @@ impl CredentialStore {
     pub fn login(&self, registry: &str, username: &str, password: &Secret) -> Result<PathBuf> {
         self.found().remove(registry);
         let path = self.config_path()?;
-        let mut config = read_config(&path)?.unwrap_or_else(|| json!({}));
-        if let Some(helper) = helper_for(&config, registry) {
+        let config = ConfigFile::read(&path)?;
+        if let Some(helper) = config
+            .as_ref()
+            .map(|c| helper_for(c, registry))
+            .transpose()?
+            .flatten()
+        {
             let request = json!({"ServerURL": server_url(registry), "Username": username, "Secret": password.expose()});
-            helper_update(&helper, "store", &request.to_string())?;
+            self.helper_update(&helper, "store", registry, &request.to_string())?;
             return Ok(path);
         }
         let auth = base64::engine::general_purpose::STANDARD
             .encode(format!("{username}:{}", password.expose()));
-        let auths = object_at(&mut config, "auths");
-        auths.retain(|key, _| key_host(key) != registry);
-        auths.insert(server_url(registry), json!({"auth": auth}));
-        write_config(&path, &config)?;
+        docker_config::update(&path, self.helper_limits.timeout, |config| {
+            let mut auths = config.auths()?;
+            auths.0.retain(|(key, _)| key_host(key) != registry);
+            auths
+                .0
+                .push((server_url(registry), docker_config::auth_entry(&auth)));
+            config.set_auths(&auths);
+            Ok(true)
+        })?;
         Ok(path)
     }
 
@@ -164,20 +138,22 @@ impl CredentialStore {
     pub fn logout(&self, registry: &str) -> Result<bool> {
         self.found().remove(registry);
         let path = self.config_path()?;
-        let Some(mut config) = read_config(&path)? else {
+        let Some(config) = ConfigFile::read(&path)? else {
             return Ok(false);
         };
-        if let Some(helper) = helper_for(&config, registry) {
-            helper_update(&helper, "erase", &server_url(registry))?;
+        if let Some(helper) = helper_for(&config, registry)? {
+            self.helper_update(&helper, "erase", registry, &server_url(registry))?;
         }
-        let auths = object_at(&mut config, "auths");
-        let before = auths.len();
-        auths.retain(|key, _| key_host(key) != registry);
-        let removed = auths.len() != before;
-        if removed {
-            write_config(&path, &config)?;
-        }
-        Ok(removed)
+        docker_config::update(&path, self.helper_limits.timeout, |config| {
+            let mut auths = config.auths()?;
+            let before = auths.0.len();
+            auths.0.retain(|(key, _)| key_host(key) != registry);
+            if auths.0.len() == before {
+                return Ok(false);
+            }
+            config.set_auths(&auths);
+            Ok(true)
+        })
     }
 
     fn config_path(&self) -> Result<PathBuf> {
@@ -185,83 +161,49 @@ impl CredentialStore {
             .clone()
             .ok_or_else(|| Error::invalid("no docker config location: set DOCKER_CONFIG or HOME"))
     }
-}
 
-fn read_config(path: &Path) -> Result<Option<Value>> {
-    match std::fs::read(path) {
-        Ok(bytes) => crate::json::parse(&bytes, path, "credentials file").map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("reading", path, e)),
-    }
-}
-
-/// docker writes config.json indented with tabs, readable by its owner
-/// only, and through a symlink (a config.json kept with one's dotfiles).
-fn write_config(path: &Path, config: &Value) -> Result<()> {
-    let path = &through_symlinks(path)?;
-    use serde::Serialize;
-    let mut bytes = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"\t");
-    let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, formatter);
-    config
-        .serialize(&mut serializer)
-        .expect("a JSON value always serializes");
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_path("creating", dir)?;
-    }
-    let mut file = crate::atomic::AtomicFile::create(path)?;
-    file.file().write_all(&bytes).with_path("writing", path)?;
-    file.commit_with_mode(0o600)
-}
-
-/// The file `path` names once every symlink is followed (the path itself
-/// when it is not one); a link to a file yet to be made counts too.
-fn through_symlinks(path: &Path) -> Result<PathBuf> {
-    let mut current = path.to_path_buf();
-    // Linux's own limit on links in a path.
-    for _ in 0..40 {
-        match std::fs::symlink_metadata(&current) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                let link = std::fs::read_link(&current).with_path("reading the link", &current)?;
-                current = match current.parent() {
-                    Some(dir) => dir.join(link),
-                    None => link,
-                };
-            }
-            _ => return Ok(current),
+    /// Runs a helper's `store` or `erase`, which answer only with their status.
+    fn helper_update(&self, helper: &str, action: &str, registry: &str, input: &str) -> Result<()> {
+        let program = helper_program(helper);
+        let finished = helper_process::run(
+            OsStr::new(&program),
+            &[action],
+            input.as_bytes(),
+            self.helper_limits,
+        )
+        .map_err(|failure| helper_error(&program, action, registry, failure))?;
+        if finished.status.success() {
+            return Ok(());
         }
+        // What it was given holds the password, which its stderr may echo:
+        // only its exit status is shown.
+        Err(helper_error(
+            &program,
+            action,
+            registry,
+            format!("it failed ({})", finished.status),
+        ))
     }
-    Err(Error::file(path, "too many levels of symbolic links"))
 }
 
-fn object_at<'a>(config: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
-    if !config.is_object() {
-        *config = json!({});
-    }
-    let slot = config
-        .as_object_mut()
-        .expect("made an object above")
-        .entry(key)
-        .or_insert_with(|| json!({}));
-    if !slot.is_object() {
-        *slot = json!({});
-    }
-    slot.as_object_mut().expect("made an object above")
-}
-
-fn helper_for(config: &Value, registry: &str) -> Option<String> {
-    let by_registry = config["credHelpers"]
+/// The helper config.json names for `registry`: its `credHelpers` entry,
+/// else `credsStore`.
+fn helper_for(config: &ConfigFile, registry: &str) -> Result<Option<String>> {
+    let helpers = config.value("credHelpers")?;
+    let by_registry = helpers
         .as_object()
         .and_then(|helpers| helpers.iter().find(|(key, _)| key_host(key) == registry))
         .and_then(|(_, name)| name.as_str());
-    by_registry
-        .or_else(|| config["credsStore"].as_str())
+    let store = config.value("credsStore")?;
+    Ok(by_registry
+        .or_else(|| store.as_str())
         .filter(|name| !name.is_empty())
-        .map(str::to_string)
+        .map(str::to_string))
 }
 
-fn from_auths(config: &Value, registry: &str, path: &Path) -> Result<Option<Credential>> {
-    let Some(auths) = config["auths"].as_object() else {
+fn from_auths(config: &ConfigFile, registry: &str, path: &Path) -> Result<Option<Credential>> {
+    let auths = config.value("auths")?;
+    let Some(auths) = auths.as_object() else {
         return Ok(None);
     };
     let Some((_, entry)) = auths.iter().find(|(key, _)| key_host(key) == registry) else {
@@ -298,85 +240,10 @@ fn from_auths(config: &Value, registry: &str, path: &Path) -> Result<Option<Cred
     Ok(None)
 }
 
-/// The program docker runs for the helper named `helper` in config.json.
-fn helper_program(helper: &str) -> String {
-    format!("docker-credential-{helper}")
-}
-
-/// Runs the credential helper `program ACTION` with `input` on stdin.
-fn run_helper(program: &OsStr, action: &str, input: &str) -> Result<std::process::Output> {
-    Command::new(program)
-        .arg(action)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            child
-                .stdin
-                .take()
-                .expect("stdin is piped")
-                .write_all(input.as_bytes())?;
-            child.wait_with_output()
-        })
-        .map_err(|e| {
-            Error::tool(
-                program.to_string_lossy(),
-                format!("cannot run the credential helper: {e}"),
-            )
-        })
-}
-
-/// Asks the credential helper `program`; `None` when it has nothing for
-/// this registry.
-pub(crate) fn ask_helper(program: impl AsRef<OsStr>, registry: &str) -> Result<Option<Credential>> {
-    let program = program.as_ref();
-    let output = run_helper(program, "get", &server_url(registry))?;
-    let program = program.to_string_lossy();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        if stdout.contains("credentials not found") {
-            return Ok(None);
-        }
-        // A helper's stderr may echo what it was given; show only its exit status.
-        return Err(Error::invalid(format!(
-            "credential helper {program} failed for {registry} ({})",
-            output.status
-        )));
-    }
-    let reply: Value = serde_json::from_str(&stdout).map_err(|_| {
-        Error::invalid(format!(
-            "credential helper {program} did not answer with JSON"
-        ))
-    })?;
-    let username = reply["Username"].as_str().unwrap_or_default();
-    let secret = reply["Secret"].as_str().unwrap_or_default();
-    Ok(match (username, secret) {
-        (_, "") => None,
-        ("<token>", token) => Some(Credential::IdentityToken(Secret::new(token))),
-        (username, password) => Some(Credential::Basic {
-            username: username.to_string(),
-            password: Secret::new(password),
-        }),
-    })
-}
-
-/// Runs a helper's `store` or `erase`, which answer only with their status.
-fn helper_update(helper: &str, action: &str, input: &str) -> Result<()> {
-    let output = run_helper(OsStr::new(&helper_program(helper)), action, input)?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "credential helper docker-credential-{helper} {action} failed ({})",
-            output.status
-        )))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn store_with(config: Value) -> (tempfile::TempDir, CredentialStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -494,19 +361,22 @@ mod tests {
     }
 
     #[test]
-    fn login_then_logout_round_trips_and_keeps_other_settings() {
+    fn login_then_logout_round_trips_keeps_other_settings_and_narrows_the_mode_to_0600() {
+        use std::os::unix::fs::PermissionsExt;
         let (_dir, store) = store_with(json!({"psFormat": "table", "auths": {}}));
+        let path = store.docker_config.clone().unwrap();
+        // docker's own rewrite keeps a wider mode; rko, writing a
+        // credential into it, leaves it readable by its owner alone.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         store
             .login("localhost:5000", "me", &Secret::new("pw"))
             .unwrap();
-        let path = store.docker_config.clone().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
             text.contains("\t\"auths\""),
             "tab-indented like docker: {text}"
         );
         assert!(text.contains("psFormat"));
-        use std::os::unix::fs::PermissionsExt;
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600

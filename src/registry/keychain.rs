@@ -10,7 +10,9 @@
 //! config.json, podman's auth files) has had its say: ko puts its ECR
 //! keychain before docker's config, rko lets a saved login win for every host.
 
-use super::credentials::{ask_helper, Credential, Secret};
+use super::credential::{Credential, Secret};
+use super::credential_helper::ask_helper;
+use super::helper_process::HelperLimits;
 use super::keychain_gce::GceMetadata;
 use std::path::{Path, PathBuf};
 
@@ -153,19 +155,21 @@ fn is_acr(host: &str) -> bool {
 impl Keychain {
     /// A credential for `registry` from the first keychain that has one;
     /// `None` when none has (anonymous). A keychain that fails is passed
-    /// over, as ko's are (authn.NewKeychainFromHelper: an error is Anonymous).
-    pub fn lookup(&self, registry: &str) -> Option<Credential> {
+    /// over, as ko's are (authn.NewKeychainFromHelper: an error is
+    /// Anonymous); a helper runs within `limits`.
+    pub fn lookup(&self, registry: &str, limits: HelperLimits) -> Option<Credential> {
         sources_for(registry)
             .iter()
-            .find_map(|source| self.ask(*source, registry))
+            .find_map(|source| self.ask(*source, registry, limits))
     }
 
-    fn ask(&self, source: Source, registry: &str) -> Option<Credential> {
+    fn ask(&self, source: Source, registry: &str, limits: HelperLimits) -> Option<Credential> {
         let helpers = &self.helpers;
+        let helper = |program: &Option<PathBuf>| helper(program.as_deref()?, registry, limits);
         match source {
-            Source::EcrLogin => helper(helpers.ecr_login.as_deref()?, registry),
-            Source::GcrHelper => helper(helpers.gcr.as_deref()?, registry),
-            Source::AcrEnv => helper(helpers.acr_env.as_deref()?, registry),
+            Source::EcrLogin => helper(&helpers.ecr_login),
+            Source::GcrHelper => helper(&helpers.gcr),
+            Source::AcrEnv => helper(&helpers.acr_env),
             Source::GceMetadata => self.gce_metadata.as_ref()?.credential(),
             Source::GitHub => {
                 let github = self.github.as_ref()?;
@@ -179,9 +183,12 @@ impl Keychain {
 }
 
 /// What the helper `program` has for `registry`; a helper that fails or
-/// cannot run has nothing.
-fn helper(program: &Path, registry: &str) -> Option<Credential> {
-    ask_helper(program, registry).ok().flatten()
+/// cannot run has nothing, and is named in a warning.
+fn helper(program: &Path, registry: &str, limits: HelperLimits) -> Option<Credential> {
+    ask_helper(program, registry, limits).unwrap_or_else(|e| {
+        log::warn!("{e}; going on without its credentials");
+        None
+    })
 }
 
 #[cfg(test)]
@@ -287,7 +294,11 @@ mod tests {
             (github(Some("octocat")), "docker.pkg.github.com", None),
             (Keychain::default(), "ghcr.io", None),
         ] {
-            assert_eq!(keychain.lookup(registry), want, "{registry}");
+            assert_eq!(
+                keychain.lookup(registry, HelperLimits::default()),
+                want,
+                "{registry}"
+            );
         }
     }
 
@@ -350,7 +361,11 @@ mod tests {
                 },
                 ..Keychain::default()
             };
-            assert_eq!(keychain.lookup(registry), want, "{registry}");
+            assert_eq!(
+                keychain.lookup(registry, HelperLimits::default()),
+                want,
+                "{registry}"
+            );
         }
         let log = std::fs::read_to_string(dir.path().join("helper.log")).unwrap();
         assert_eq!(

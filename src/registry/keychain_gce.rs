@@ -6,7 +6,7 @@
 //! Off Google, the metadata host does not resolve; every step is bounded so
 //! that the lookup falls through in seconds at worst, never hangs.
 
-use super::credentials::{Credential, Secret};
+use super::credential::{Credential, Secret};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use ureq::Agent;

@@ -1,5 +1,7 @@
 //! Manifests and blobs by digest: GET with the media types rko understands,
-//! verified against their digest; PUT under a tag or digest.
+//! verified against their digest; PUT under a tag or digest. Each is one
+//! request of the client's retry loop, its body included: a manifest whose
+//! body stalls is fetched again, as a blob is.
 
 use super::client::{Call, Client};
 use super::response::registry_error;
@@ -10,9 +12,8 @@ use oci_spec::image::{Digest, MediaType};
 use std::io::{Read, Write};
 use std::path::Path;
 
-/// The largest manifest or index rko reads: the distribution registry's own
-/// limit is 4 MiB, so this leaves room and still bounds memory.
-pub const MANIFEST_LIMIT: u64 = 16 << 20;
+/// The largest manifest or index rko reads, as the largest config.
+pub const MANIFEST_LIMIT: u64 = crate::image::layout::DOCUMENT_LIMIT;
 
 /// Every manifest type rko reads.
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -55,7 +56,19 @@ fn fetch(
     missing_ok: bool,
 ) -> Result<Option<Fetched>> {
     let url = client.url(&format!("/v2/{repository}/manifests/{reference}"));
-    let response = client.send(&Call::new("GET", url.clone(), scopes).header("Accept", ACCEPT))?;
+    client.restarting(|| fetch_once(client, &url, reference, scopes, missing_ok))
+}
+
+/// One try of [`fetch`]: the GET of `url` and its body.
+fn fetch_once(
+    client: &Client,
+    url: &str,
+    reference: &str,
+    scopes: &[String],
+    missing_ok: bool,
+) -> Result<Option<Fetched>> {
+    let call = Call::new("GET", url.to_string(), scopes).header("Accept", ACCEPT);
+    let response = client.send(&call)?;
     match response.status().as_u16() {
         200 => {}
         404 if missing_ok => return Ok(None),
@@ -84,9 +97,9 @@ fn fetch(
         .read_to_vec()
         .map_err(|e| match e {
             ureq::Error::BodyExceedsLimit(_) => too_big(None),
-            e => Error::invalid(format!("GET {url}: {}", client.explain(&e))),
+            e => client.waits().failure(&format!("GET {url}"), &e),
         })?;
-    decode(&url, reference, header_type, bytes).map(Some)
+    decode(url, reference, header_type, bytes).map(Some)
 }
 
 /// A manifest's bytes as the registry sent them for `reference` (a tag or
@@ -136,16 +149,19 @@ pub fn head(
     scopes: &[String],
 ) -> Result<Option<Digest>> {
     let url = client.url(&format!("/v2/{repository}/manifests/{reference}"));
-    let response = client.send(&Call::new("HEAD", url.clone(), scopes).header("Accept", ACCEPT))?;
-    match response.status().as_u16() {
-        200 => Ok(response
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| crate::digest::parse(v.trim()).ok())),
-        404 => Ok(None),
-        _ => Err(registry_error(&format!("HEAD {url}"), response)),
-    }
+    client.restarting(|| {
+        let call = Call::new("HEAD", url.clone(), scopes).header("Accept", ACCEPT);
+        let response = client.send(&call)?;
+        match response.status().as_u16() {
+            200 => Ok(response
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| crate::digest::parse(v.trim()).ok())),
+            404 => Ok(None),
+            _ => Err(registry_error(&format!("HEAD {url}"), response)),
+        }
+    })
 }
 
 /// PUT a manifest under `reference` (a tag or its digest). Returns whether
@@ -163,17 +179,20 @@ pub fn put(
     let call = Call::new("PUT", url.clone(), scopes)
         .header("Content-Type", media_type.to_string())
         .body(bytes);
-    let response = client.send(&call)?;
-    match response.status().as_u16() {
-        201 | 200 => Ok(response.headers().contains_key("oci-subject")),
-        _ => Err(registry_error(&format!("PUT {url}"), response)),
-    }
+    client.restarting(|| {
+        let response = client.send(&call)?;
+        match response.status().as_u16() {
+            201 | 200 => Ok(response.headers().contains_key("oci-subject")),
+            _ => Err(registry_error(&format!("PUT {url}"), response)),
+        }
+    })
 }
 
 /// Streams a blob into `out` (a file at `target`), checking its size and
 /// digest as it goes. A failed read is a network error, worth another try; a
-/// failed write is a disk error on `target`, not worth one. The caller must
-/// discard `out` on error: nothing unverified is kept.
+/// failed write is a disk error on `target`, not worth one. One try: the
+/// caller retries it whole ([`Client::restarting`]) and must discard `out`
+/// on error: nothing unverified is kept.
 pub fn get_blob(
     client: &Client,
     repository: &str,
@@ -244,9 +263,7 @@ fn explain_read(client: &Client, error: std::io::Error) -> String {
         .get_ref()
         .and_then(|e| e.downcast_ref::<ureq::Error>())
     {
-        Some(ureq::Error::Timeout(_)) => {
-            client.explain(&ureq::Error::Timeout(ureq::Timeout::PerRead))
-        }
-        _ => error.to_string(),
+        Some(e) => client.waits().explain(e),
+        None => error.to_string(),
     }
 }

@@ -72,6 +72,9 @@ pub fn pull(options: &PullOptions, out: &Path) -> Result<Pulled> {
             (top, images)
         }
     };
+    for image in &images {
+        check_config_size(image, reference)?;
+    }
     let blobs = blobs_of(&images, options.shallow);
     download_all(
         &client,
@@ -162,6 +165,16 @@ fn index_top(
             let (digest, size) = writer.add_bytes(&bytes)?;
             Ok(Descriptor::new(root.media_type.clone(), size, digest))
         }
+    }
+}
+
+/// Refuses an image whose config is too large to read, before a byte of
+/// it is fetched; a registry announcing a small one and sending more is
+/// cut off at the size announced (see [`manifests::get_blob`]).
+fn check_config_size(image: &ImageManifest, reference: &Reference) -> Result<()> {
+    match layout::too_big_to_read(image.config()) {
+        Some(refused) => Err(Error::reference(reference, refused)),
+        None => Ok(()),
     }
 }
 

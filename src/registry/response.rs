@@ -37,9 +37,11 @@ pub fn retry_after(response: &Response) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-/// The registry's error envelope, or its status line when there is none.
+/// The registry's error envelope, or its status line when there is none;
+/// the registry's words escaped, as anything a remote party wrote.
 pub fn registry_error(what: &str, response: Response) -> Error {
     let status = response.status();
+    let retry_after = retry_after(&response);
     let mut body = response.into_body();
     let text = body
         .with_config()
@@ -67,6 +69,7 @@ pub fn registry_error(what: &str, response: Response) -> Error {
     Error::Registry {
         what: what.to_string(),
         status: status.as_u16(),
-        message,
+        message: crate::untrusted::escape(&message),
+        retry_after,
     }
 }

@@ -4,19 +4,19 @@
 //! (no new TLS handshake), so a build pushing many images there pings it
 //! once, and can do so while `go build` runs.
 
+use super::agents::Agents;
 use super::challenge::Challenge;
 use crate::parallel::lock;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use ureq::Agent;
 
 /// One registry as a ping found it.
 #[derive(Clone)]
 pub struct Session {
     /// `https://HOST[:PORT]` or `http://HOST[:PORT]`.
     pub base: String,
-    /// Shares its connection pool with every clone.
-    pub agent: Agent,
+    /// Share their connection pools with every clone.
+    pub agents: Agents,
     /// What `GET /v2/` asked for; `None` when it wanted no authentication.
     pub challenge: Option<Challenge>,
 }

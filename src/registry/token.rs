@@ -6,16 +6,17 @@
 //! tokens): a 401 names a realm and service; the client asks the realm for a
 //! token for the scopes the call needs and presents it as `Bearer`.
 
+use super::agents::Agents;
 use super::challenge::{self, Challenge};
-use super::credentials::Credential;
+use super::credential::Credential;
 use super::response::{registry_error, Response};
 use super::trust;
+use super::waits::Waits;
 use crate::error::{Error, Result};
 use base64::Engine as _;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use ureq::Agent;
 
 /// What a token was granted for: a registry and the scopes asked for, in
 /// the order the call named them.
@@ -120,13 +121,22 @@ impl Authenticator {
     }
 
     /// Learns the challenge from a 401 and, for Bearer, fetches a token for
-    /// `scopes` with `agent`.
-    pub fn answer(&self, agent: &Agent, response: &Response, scopes: &[String]) -> Result<()> {
+    /// `scopes` with the agent for the realm (verified TLS, unless the
+    /// realm's own host is named in `--insecure-registry`), as bounded as
+    /// any call (`waits`): a realm that fails as a registry can is a failure
+    /// worth another try.
+    pub fn answer(
+        &self,
+        agents: &Agents,
+        waits: &Waits,
+        response: &Response,
+        scopes: &[String],
+    ) -> Result<()> {
         let Some(challenge) = challenge::parse(www_authenticate(response)) else {
             return Ok(());
         };
         if challenge.scheme == "bearer" {
-            let token = self.fetch_token(agent, &challenge, scopes)?;
+            let token = self.fetch_token(agents, waits, &challenge, scopes)?;
             let mut state = self.state();
             state
                 .tokens
@@ -153,7 +163,8 @@ impl Authenticator {
     /// the registry never named.
     fn fetch_token(
         &self,
-        agent: &Agent,
+        agents: &Agents,
+        waits: &Waits,
         challenge: &Challenge,
         scopes: &[String],
     ) -> Result<String> {
@@ -164,6 +175,7 @@ impl Authenticator {
             ))
         })?;
         let credential = self.credential_for(realm)?;
+        let agent = agents.for_url(realm);
         let service = challenge.param("service").unwrap_or("");
         self.requests.fetch_add(1, Ordering::Relaxed);
         let result = match credential {
@@ -189,11 +201,11 @@ impl Authenticator {
             }
         };
         let what = format!("getting a token from {realm}");
-        let response = result.map_err(|e| Error::invalid(format!("{what}: {e}")))?;
+        let response = waits.floored(result.map_err(|e| waits.failure(&what, &e))?);
         if response.status() != 200 {
             return Err(registry_error(&what, response).hint(self.rejected_hint()));
         }
-        read_token(&what, response)
+        read_token(&what, response, waits)
     }
 
     /// The credential to present at `realm`: ours, if the realm may see it;
@@ -241,11 +253,11 @@ fn basic_header(credential: &Credential) -> Option<String> {
 }
 
 /// The token in a realm's answer: `token`, or OAuth2's `access_token`.
-fn read_token(what: &str, response: Response) -> Result<String> {
+fn read_token(what: &str, response: Response, waits: &Waits) -> Result<String> {
     let text = response
         .into_body()
         .read_to_string()
-        .map_err(|e| Error::invalid(format!("{what}: {e}")))?;
+        .map_err(|e| waits.failure(what, &e))?;
     let body: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::invalid(format!("{what}: the answer is not JSON: {e}")))?;
     body["token"]
@@ -258,7 +270,7 @@ fn read_token(what: &str, response: Response) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::credentials::Secret;
+    use crate::registry::credential::Secret;
 
     fn strings(scopes: &[&str]) -> Vec<String> {
         scopes.iter().map(|s| s.to_string()).collect()

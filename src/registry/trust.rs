@@ -6,6 +6,8 @@
 //!   plain HTTP only on the registry's own loopback (or `--insecure-registry`)
 //!   machine, or on a host named in `--insecure-registry`.
 //! - Plain HTTP to a registry without being asked: loopback only.
+//! - Unverified TLS only to a host named in `--insecure-registry`: a token
+//!   realm or a redirect elsewhere is verified like any other host.
 
 use std::net::IpAddr;
 
@@ -41,7 +43,7 @@ impl Origin {
 }
 
 /// `host[:port]` split; `None` when the host is empty or the port is not a number.
-fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
+pub(super) fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
     let (host, port) = if authority.starts_with('[') {
         let end = authority.find(']')?;
         let after = &authority[end + 1..];
@@ -104,6 +106,23 @@ pub fn realm_gets_credentials(realm: &str, registry: &str, insecure: &[String]) 
     let registry_host = split_host_port(registry).map(|(host, _)| host.to_ascii_lowercase());
     let trusted_in_clear = is_loopback(registry) || insecure.iter().any(|r| r == registry);
     registry_host.as_deref() == Some(realm.host.as_str()) && trusted_in_clear
+}
+
+/// Whether TLS to `url` may go unverified: only when its origin is a
+/// registry named in `insecure` (`--insecure-registry`), as `host:port` or,
+/// on 443, as `host`. The registry's token realm, or a redirect, on any
+/// other host or port is verified: the registry's own certificate being
+/// unknown says nothing of theirs.
+pub fn unverified_tls(url: &str, insecure: &[String]) -> bool {
+    let Some(origin) = Origin::of(url) else {
+        return false;
+    };
+    let host_port = format!("{}:{}", origin.host, origin.port);
+    origin.scheme == "https"
+        && insecure.iter().any(|entry| {
+            let entry = entry.to_ascii_lowercase();
+            entry == host_port || (origin.port == 443 && entry == origin.host)
+        })
 }
 
 /// Whether plain HTTP may be used for `registry` (`host[:port]`) without
@@ -225,6 +244,36 @@ mod tests {
                 "{realm} named by {registry}, insecure {insecure:?}"
             );
         }
+    }
+
+    #[test]
+    fn only_hosts_named_insecure_get_unverified_tls() {
+        let insecure: Vec<String> = ["reg.io:5000", "plain.io", "[::1]:5000", "Upper.IO:8443"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for (url, want) in [
+            ("https://reg.io:5000/v2/", true),
+            ("https://REG.IO:5000/token", true),
+            ("https://plain.io/v2/", true),
+            ("https://plain.io:443/v2/", true),
+            ("https://[::1]:5000/v2/", true),
+            ("https://upper.io:8443/v2/", true),
+            // The registry's realm or storage elsewhere: verified.
+            ("https://auth.reg.io/token", false),
+            ("https://127.0.0.2:5000/token", false),
+            ("https://reg.io/token", false),
+            ("https://reg.io:5001/token", false),
+            ("https://plain.io:8443/token", false),
+            ("https://[::1]:5001/v2/", false),
+            // Nothing to verify, or nothing understood.
+            ("http://reg.io:5000/v2/", false),
+            ("reg.io:5000", false),
+            ("", false),
+        ] {
+            assert_eq!(unverified_tls(url, &insecure), want, "{url}");
+        }
+        assert!(!unverified_tls("https://reg.io:5000/v2/", &[]));
     }
 
     #[test]

@@ -34,12 +34,14 @@ pub fn exists(
     scopes: &[String],
 ) -> Result<bool> {
     let url = client.url(&format!("/v2/{repository}/blobs/{digest}"));
-    let response = client.send(&Call::new("HEAD", url.clone(), scopes))?;
-    match response.status().as_u16() {
-        200 => Ok(true),
-        404 => Ok(false),
-        _ => Err(registry_error(&format!("HEAD {url}"), response)),
-    }
+    client.restarting(|| {
+        let response = client.send(&Call::new("HEAD", url.clone(), scopes))?;
+        match response.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(false),
+            _ => Err(registry_error(&format!("HEAD {url}"), response)),
+        }
+    })
 }
 
 /// Asks the registry to mount the blob from `from` (same registry); false
@@ -54,14 +56,16 @@ pub fn mount(
     let url = client.url(&format!(
         "/v2/{repository}/blobs/uploads/?mount={digest}&from={from}"
     ));
-    let response =
-        client.send(&Call::new("POST", url.clone(), scopes).header("Content-Length", "0"))?;
-    match response.status().as_u16() {
-        201 => Ok(true),
-        // 202: the registry opened an upload session instead; leave it to expire.
-        202 => Ok(false),
-        _ => Err(registry_error(&format!("POST {url}"), response)),
-    }
+    client.restarting(|| {
+        let call = Call::new("POST", url.clone(), scopes).header("Content-Length", "0");
+        let response = client.send(&call)?;
+        match response.status().as_u16() {
+            201 => Ok(true),
+            // 202: the registry opened an upload session instead; leave it to expire.
+            202 => Ok(false),
+            _ => Err(registry_error(&format!("POST {url}"), response)),
+        }
+    })
 }
 
 /// One blob to upload from its file.
@@ -174,8 +178,7 @@ impl Upload<'_> {
             let call = Call::new("PATCH", location.clone(), self.scopes)
                 .header("Content-Type", "application/octet-stream")
                 .header("Content-Range", range)
-                .stream(&open, length)
-                .once();
+                .stream(&open, length);
             let response = self.client.send(&call)?;
             if response.status() != 202 {
                 let what = format!("PATCH blob {} at {location}", self.digest);
@@ -216,8 +219,7 @@ impl Upload<'_> {
         let open = || self.open(self.size - length, length);
         let call = Call::new("PUT", url, self.scopes)
             .header("Content-Type", "application/octet-stream")
-            .stream(&open, length)
-            .once();
+            .stream(&open, length);
         let response = self.client.send(&call)?;
         match response.status().as_u16() {
             201 => Ok(()),
@@ -309,6 +311,7 @@ mod tests {
             what: "PUT blob sha256:0".into(),
             status,
             message: message.into(),
+            retry_after: None,
         };
         for (error, chunks) in [
             (registry(413, "Payload Too Large"), true),

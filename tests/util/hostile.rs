@@ -52,6 +52,11 @@ pub enum Answer {
     /// Headers announcing `length` bytes, then filler for as long as the
     /// client keeps reading.
     Endless { length: u64 },
+    /// Headers announcing `body`, then `body` one byte every `interval`:
+    /// never silent for long, yet next to nothing arrives.
+    Drip { body: Vec<u8>, interval: Duration },
+    /// A status line, then headers one byte every `interval`, never ending.
+    DripHeaders { interval: Duration },
 }
 
 impl Answer {
@@ -160,7 +165,7 @@ impl Hostile {
             .count()
     }
 
-    /// Body bytes sent by `Endless` and `Stall` answers.
+    /// Body bytes sent by `Endless`, `Stall` and `Drip` answers.
     pub fn body_bytes_sent(&self) -> u64 {
         self.shared.body_bytes_sent.load(Ordering::Relaxed)
     }
@@ -257,7 +262,45 @@ fn send(
             }
             Ok(())
         }
+        Answer::Drip { body, interval } => {
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )?;
+            drip(&mut stream, &body, interval, shared)
+        }
+        Answer::DripHeaders { interval } => {
+            stream.write_all(b"HTTP/1.1 200 OK\r\n")?;
+            let endless = b"X-Padding: ".iter().chain(std::iter::repeat(&b'a'));
+            for byte in endless {
+                if shared.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                stream.write_all(&[*byte])?;
+                std::thread::sleep(interval);
+            }
+            Ok(())
+        }
     }
+}
+
+/// Writes `body` one byte every `interval`, until done or the server stops.
+fn drip(
+    stream: &mut TcpStream,
+    body: &[u8],
+    interval: Duration,
+    shared: &Shared,
+) -> std::io::Result<()> {
+    for byte in body {
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        stream.write_all(&[*byte])?;
+        shared.body_bytes_sent.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(interval);
+    }
+    Ok(())
 }
 
 /// `sha256:<hex>` of `bytes`.
@@ -376,6 +419,21 @@ pub fn run_err_or_hang(cmd: &mut Command, patience: Duration) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs `cmd`, which must succeed; if it is still running after
+/// `patience`, it is killed and the test fails saying it hung. Returns its stderr.
+pub fn run_ok_or_hang(cmd: &mut Command, patience: Duration) -> String {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let output = wait_or_kill(child, patience)
+        .unwrap_or_else(|| panic!("{cmd:?} hung: still running after {patience:?}, killed"));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{cmd:?} failed\nstderr: {stderr}");
+    stderr
 }
 
 /// The child's output, or `None` (and the child killed) after `patience`.

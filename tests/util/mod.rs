@@ -9,20 +9,23 @@ use std::sync::OnceLock;
 
 pub mod bazel;
 pub mod hostile;
+pub mod hosts;
+pub mod kube;
 pub mod nginx;
 pub mod registry;
 pub mod remote_worker;
 pub mod runc;
+pub mod squid;
 
 /// The `rko` binary under test.
 pub fn rko() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rko"))
 }
 
-/// `rko` that sees none of the machine's registry credentials or CAs: its
-/// Docker config is `docker_config`, and podman's auth files,
-/// `SSL_CERT_FILE` and what ko's keychains read (`GITHUB_TOKEN`,
-/// `GITHUB_ACTOR`, `GCE_METADATA_HOST`) are out of sight.
+/// `rko` that sees none of the machine's registry credentials, CAs or
+/// proxies: its Docker config is `docker_config`, and podman's auth files,
+/// `SSL_CERT_FILE`, the proxy variables and what ko's keychains read
+/// (`GITHUB_TOKEN`, `GITHUB_ACTOR`, `GCE_METADATA_HOST`) are out of sight.
 pub fn rko_in(docker_config: &Path) -> Command {
     let mut cmd = rko();
     cmd.env("DOCKER_CONFIG", docker_config)
@@ -32,8 +35,23 @@ pub fn rko_in(docker_config: &Path) -> Command {
         .env_remove("GITHUB_TOKEN")
         .env_remove("GITHUB_ACTOR")
         .env_remove("GCE_METADATA_HOST");
+    for proxy in PROXY_VARIABLES {
+        cmd.env_remove(proxy);
+    }
     cmd
 }
+
+/// What Go's net/http (and rko) read for proxies: out of a test's sight
+/// unless it sets them (tests/proxy.rs).
+pub const PROXY_VARIABLES: [&str; 7] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "REQUEST_METHOD",
+];
 
 /// The porcelain (`rko build`, `resolve`, `apply`; the verb is the caller's)
 /// isolated from the machine: its cache, HOME and Docker config under

@@ -22,6 +22,9 @@ pub enum Auth {
     BasicTls,
     /// Bearer tokens from a `TokenServer`.
     Token,
+    /// TLS (its CA in `Registry::ca`) and Bearer tokens from this realm,
+    /// whose tokens the registry never accepts: for where rko asks for one.
+    TlsTokenAt(String),
 }
 
 /// A running registry, stopped when dropped.
@@ -75,7 +78,7 @@ fn self_signed(dir: &Path, stem: &str, common_name: &str) {
 }
 
 /// A CA and a server certificate for 127.0.0.1 (and `names`) signed by it.
-fn make_tls(dir: &Path, names: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
+pub fn make_tls(dir: &Path, names: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
     self_signed(dir, "ca", "rko test CA");
     openssl(
         dir,
@@ -165,6 +168,16 @@ impl Registry {
                     server.cert.display()
                 ));
                 token_server = Some(server);
+            }
+            Auth::TlsTokenAt(realm) => {
+                let (ca_pem, cert, key) = make_tls(dir.path(), names);
+                config.push_str(&format!(
+                    "  tls:\n    certificate: {}\n    key: {}\nauth:\n  token:\n    realm: {realm}\n    service: rko-test-registry\n    issuer: rko-test-issuer\n    rootcertbundle: {}\n",
+                    cert.display(),
+                    key.display(),
+                    ca_pem.display()
+                ));
+                ca = Some(ca_pem);
             }
         }
         let config_path = dir.path().join("config.yml");

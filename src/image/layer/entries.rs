@@ -1,83 +1,11 @@
 //! What goes into a layer: the entries asked for, checked, completed with
 //! their parent directories, and put in the one order rko writes them in.
 
+use super::entry::{entry, Defaults, Entry, EntrySpec, Kind, Source};
 use super::order::{Complete, Merge};
 use super::walk::TreeWalk;
 use crate::error::{Error, IoContext, Result};
-use oci_spec::image::Digest;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-/// Where a file's content comes from.
-#[derive(Debug, Clone)]
-pub enum Source {
-    Path(PathBuf),
-    Bytes(Arc<[u8]>),
-    /// A blob of an OCI layout, at its path there: opened as
-    /// [`crate::image::blob`] opens layout blobs, checked against its
-    /// digest as it is read.
-    LayoutBlob {
-        path: PathBuf,
-        digest: Digest,
-    },
-}
-
-/// Extra PAX records of an entry, written in key order after the ones the
-/// writer needs: `SCHILY.xattr.NAME` for an extended attribute (as GNU tar
-/// and Go's archive/tar write them), or any other PAX keyword. Values are
-/// bytes: an extended attribute need not be text.
-pub type PaxRecords = BTreeMap<String, Vec<u8>>;
-
-/// One thing asked for on the command line (or by rko itself).
-#[derive(Debug, Clone)]
-pub enum EntrySpec {
-    /// A regular file at `dest`; `mode` overrides the layer's file mode.
-    File {
-        source: Source,
-        dest: String,
-        mode: Option<u32>,
-        pax: PaxRecords,
-    },
-    /// A directory tree copied recursively under `dest`.
-    Tree { source: PathBuf, dest: String },
-    /// A symbolic link at `dest` pointing at `target`.
-    Symlink { dest: String, target: String },
-    /// A directory; `mode` overrides the layer's directory mode.
-    Dir { dest: String, mode: Option<u32> },
-}
-
-/// Modes and ownership applied to entries that do not set their own.
-#[derive(Debug, Clone)]
-pub struct Defaults {
-    pub file_mode: u32,
-    pub dir_mode: u32,
-    pub uid: u64,
-    pub gid: u64,
-    /// Symlinks met inside a `Tree` must resolve inside this directory;
-    /// `None` means each tree's own root.
-    pub allow_root: Option<PathBuf>,
-}
-
-/// An entry ready to be written.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    /// Relative, `/`-separated, no trailing slash.
-    pub path: String,
-    pub kind: Kind,
-    pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
-    /// Extra records for the entry's PAX header (usually none).
-    pub pax: PaxRecords,
-}
-
-#[derive(Debug, Clone)]
-pub enum Kind {
-    File { source: Source, size: u64 },
-    Dir,
-    Symlink(String),
-}
+use std::path::Path;
 
 /// Checks every spec and returns the entries in write order: sorted by path
 /// component by component, so each directory comes right before its
@@ -150,17 +78,6 @@ fn single_entry(spec: &EntrySpec, defaults: &Defaults) -> Result<Entry> {
     }
 }
 
-pub(super) fn entry(path: String, kind: Kind, mode: u32, defaults: &Defaults) -> Entry {
-    Entry {
-        path,
-        kind,
-        mode,
-        uid: defaults.uid,
-        gid: defaults.gid,
-        pax: PaxRecords::new(),
-    }
-}
-
 /// Normalizes a destination to a relative path without trailing slash;
 /// `..`, `.`, empty names and (unless `allow_root`) the root itself are errors.
 fn dest_path(dest: &str, allow_root: bool) -> Result<String> {
@@ -203,6 +120,8 @@ fn regular_file_size(path: &Path) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::layer::entry::PaxRecords;
+    use std::sync::Arc;
 
     fn defaults() -> Defaults {
         Defaults {

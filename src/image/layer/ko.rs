@@ -19,7 +19,7 @@
 //! The caller gives the time: ko leaves the binary layer's at zero and
 //! dates kodata with `KO_DATA_DATE_EPOCH`.
 
-use super::entries::{Entry, Kind, PaxRecords, Source};
+use super::entry::{Entry, Kind, PaxRecords, Source};
 use super::windows::{RAWSD, USERS_OWNER_AND_GROUP};
 use crate::error::{Error, IoContext, Result};
 use std::os::unix::ffi::OsStrExt;

@@ -2,6 +2,7 @@
 //! the descriptor that `append` consumes.
 
 mod entries;
+mod entry;
 pub mod ko;
 mod order;
 mod tar;
@@ -11,7 +12,8 @@ mod windows;
 
 #[cfg(test)]
 pub use entries::plan;
-pub use entries::{stream, Defaults, Entry, EntrySpec, Kind, PaxRecords, Source};
+pub use entries::stream;
+pub use entry::{Defaults, Entry, EntrySpec, Kind, PaxRecords, Source};
 
 use crate::atomic::{blame_output, AtomicFile};
 use crate::error::{Error, Result};
@@ -183,6 +185,7 @@ fn write_layer(
     descriptor_out: &Path,
     write_tar: impl FnOnce(&mut dyn StreamSink) -> Result<()>,
 ) -> Result<LayerDescriptor> {
+    crate::atomic::check_file_target(descriptor_out)?;
     let mut blob = AtomicFile::create(blob_out)?;
     let writer = BufWriter::with_capacity(1 << 20, &mut blob);
     let (writer, compressed) = compress_stream(writer, compress, write_tar)?;

@@ -2,7 +2,7 @@
 //! entries merged by path (ties in spec order), checked for duplicates,
 //! with a directory entry inserted for every missing parent.
 
-use super::entries::{entry, Defaults, Entry, Kind};
+use super::entry::{entry, Defaults, Entry, Kind};
 use super::walk::TreeWalk;
 use crate::error::{Error, Result};
 use std::cmp::Ordering;

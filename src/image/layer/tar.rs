@@ -6,7 +6,7 @@
 //!
 //! Header layout: POSIX.1-1988 "ustar" (pax(1), "ustar Interchange Format").
 
-use super::entries::PaxRecords;
+use super::entry::PaxRecords;
 use super::ustar::{ustar_block, without_device_numbers, BLOCK};
 use crate::error::Result;
 use crate::image::compress::{FileSource, StreamSink};

@@ -3,7 +3,7 @@
 //! the names of the directories being walked, never the whole tree.
 //! Symlinks are followed; they must resolve inside the allowed root.
 
-use super::entries::{entry, Defaults, Entry, Kind, Source};
+use super::entry::{entry, Defaults, Entry, Kind, Source};
 use crate::error::{Error, IoContext, Result};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;

@@ -3,7 +3,7 @@
 //! empty `Hives/` directory first, and on every file the PAX record
 //! `MSWINDOWS.rawsd` that lets Windows execute it.
 
-use super::entries::{Entry, Kind, PaxRecords};
+use super::entry::{Entry, Kind, PaxRecords};
 use crate::error::Result;
 use std::collections::VecDeque;
 

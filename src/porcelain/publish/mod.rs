@@ -1,23 +1,58 @@
 //! Where `rko build` puts images, as ko does: a registry, the local docker
 //! or podman, an OCI layout, a tarball; and the `--image-refs` file.
+//!
+//! Also the naming rules (`naming`), the local engines (`daemon`, `kind`)
+//! and the options the settings fill in ([`Publishing`]). It may use the
+//! cache and every layer below the porcelain, never the settings or the
+//! build above it.
 
-use super::cache::Cache;
-use super::daemon;
-use super::kind;
-use super::naming::{image_name, local_reference, printed_reference, Printer};
-use super::plan::{Destinations, Publishing};
+pub(crate) mod daemon;
+pub(crate) mod kind;
+pub(crate) mod naming;
+
 use crate::error::{Error, IoContext, Result};
 use crate::image::export::{self, ExportOptions, Format};
 use crate::image::layout::Layout;
 use crate::image::layout_add;
 use crate::image::platform::Platform;
 use crate::parallel;
+use crate::porcelain::cache::Cache;
 use crate::registry::push::{self, PushOptions, Pushed};
 use crate::registry::unchanged;
 use crate::registry::{Client, Reference, RegistryOptions};
+use naming::{image_name, local_reference, printed_reference, Naming, Printer};
 use oci_spec::image::Digest;
 use std::path::Path;
+use std::path::PathBuf;
 use std::process::Command;
+
+/// How built images are named, tagged and published.
+#[derive(Debug, Clone)]
+pub struct Publishing {
+    /// `KO_DOCKER_REPO`, or `ko.local`.
+    pub repository: String,
+    pub naming: Naming,
+    pub tags: Vec<String>,
+    pub tag_only: bool,
+    pub to: Destinations,
+    /// Which image of an index the local daemon gets (it holds one per name).
+    pub daemon_platform: Platform,
+}
+
+/// Where built images go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Destinations {
+    /// Push to the registry repository.
+    pub registry: bool,
+    /// Load into the local docker or podman.
+    pub local: bool,
+    /// Load into the nodes of this kind cluster (`kind.local`).
+    pub kind: Option<String>,
+    pub layout: Option<PathBuf>,
+    pub tarball: Option<PathBuf>,
+    /// Write the printed references here too.
+    pub image_refs: Option<PathBuf>,
+}
 
 /// Pushes `layout` as `name` with `tags`. With `ask_first`, the registry is
 /// first asked whether it holds all of it already (one HEAD per tag, SBOM

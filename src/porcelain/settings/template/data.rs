@@ -6,7 +6,7 @@
 use super::{Map, Origin, Template, Value};
 use crate::error::{Error, Result};
 use crate::image::config::rfc3339;
-use crate::porcelain::plan::PackagePlan;
+use crate::porcelain::settings::plan::PackagePlan;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,14 +4,15 @@
 //! vendor/modules.txt, go.work, the toolchain, `go env -w`'s file, the
 //! repository whose state Go stamps into the binary, and the settings
 //! (import path, platform, directory, arguments, environment) as one
-//! digest. [`super::fingerprint`] records them and tells whether they hold.
+//! digest. [`crate::porcelain::go::fingerprint`] records them and tells whether they hold.
 //!
 //! Some builds read what rko cannot enumerate (cgo's C toolchain and system
 //! headers, `-overlay` files, a VCS other than git): those are never
 //! fingerprinted, so `go build` always runs for them.
 
-use super::fingerprint::{DirKind, Inputs};
-use super::gobuild::{self, GoBuild};
+use super::command::{self, GoBuild};
+use super::env::inherited_input;
+use super::input_set::{DirKind, Inputs};
 use super::vcs;
 use crate::digest;
 use crate::error::{Error, Result};
@@ -66,10 +67,10 @@ pub fn list_deps(b: &GoBuild) -> Result<BTreeMap<String, Dep>> {
         "-deps".to_string(),
         format!("-json={LIST_FIELDS}"),
     ];
-    args.extend(gobuild::build_args(b));
+    args.extend(command::build_args(b));
     args.extend(b.import_paths.iter().cloned());
     let what = format!("go list -deps {}", b.import_paths.join(" "));
-    let output = gobuild::command(b)?
+    let output = command::command(b)?
         .args(&args)
         .output()
         .map_err(|e| Error::tool(&what, e.to_string()))?;
@@ -95,7 +96,7 @@ pub struct Shared<'a> {
     pub dir: &'a Path,
     /// The environment `go` sees.
     pub env: &'a BTreeMap<String, String>,
-    /// The arguments before the import paths (see [`gobuild::build_args`]).
+    /// The arguments before the import paths (see [`command::build_args`]).
     pub args: &'a [String],
 }
 
@@ -297,21 +298,6 @@ fn cgo_enabled(env: &BTreeMap<String, String>) -> bool {
     env.get("CGO_ENABLED").map(String::as_str) != Some("0")
 }
 
-/// Whether go/build reads the file `name` when it loads a package: a name
-/// not starting with `.` or `_` and with a source extension (go/build
-/// `matchFile`, `fileListForExt`). Test files count: a broken one fails
-/// the build, and one a build constraint leaves out today may be let in.
-pub fn source_file(name: &str) -> bool {
-    const EXTENSIONS: [&str; 20] = [
-        "go", "c", "cc", "cpp", "cxx", "m", "h", "hh", "hpp", "hxx", "f", "F", "for", "f90", "s",
-        "S", "sx", "swig", "swigcxx", "syso",
-    ];
-    !name.starts_with(['.', '_'])
-        && name
-            .rsplit_once('.')
-            .is_some_and(|(_, ext)| EXTENSIONS.contains(&ext))
-}
-
 /// The directory (relative to the package) holding everything an embed
 /// pattern can match: its elements before the first with a glob
 /// character (`all:` dropped). Walking it finds every file the pattern may
@@ -329,90 +315,6 @@ pub fn embed_root(pattern: &str) -> PathBuf {
     }
 }
 
-/// Whether a variable of the environment `go` inherits is an input: all
-/// are (ko's `buildEnv` passes the whole environment, and a `go` wrapper
-/// or cgo's compiler may read any), but for those of the terminal and the
-/// session, which differ between shells and tell Go nothing, and ko's and
-/// rko's own, which are about publishing.
-pub fn inherited_input(name: &str) -> bool {
-    const NOT_INPUTS: [&str; 38] = [
-        "_",
-        "PWD",
-        "OLDPWD",
-        "SHLVL",
-        "TERM",
-        "COLORTERM",
-        "COLUMNS",
-        "LINES",
-        "DISPLAY",
-        "WINDOWID",
-        "XAUTHORITY",
-        "WAYLAND_DISPLAY",
-        "DBUS_SESSION_BUS_ADDRESS",
-        "MAIL",
-        "LS_COLORS",
-        "PS1",
-        "PS2",
-        "PROMPT_COMMAND",
-        "HISTFILE",
-        "HISTSIZE",
-        "INVOCATION_ID",
-        "JOURNAL_STREAM",
-        "TMUX",
-        "TMUX_PANE",
-        "STY",
-        "NO_COLOR",
-        "RUST_LOG",
-        "RUST_BACKTRACE",
-        "GOTMPDIR",
-        "KOCACHE",
-        "KO_DOCKER_REPO",
-        "KO_DEFAULTBASEIMAGE",
-        "KO_DEFAULTPLATFORMS",
-        "KO_CONFIG_PATH",
-        "KO_DATA_DATE_EPOCH",
-        "KO_DATA_PATH_ALLOWED_ROOT",
-        "KIND_CLUSTER_NAME",
-        "KO_GO_PATH",
-    ];
-    const NOT_INPUT_PREFIXES: [&str; 6] = [
-        "SSH_",
-        "XDG_SESSION_",
-        "TERM_",
-        "DOCKER_",
-        "REGISTRY_AUTH",
-        "GITHUB_TOKEN",
-    ];
-    !NOT_INPUTS.contains(&name) && !NOT_INPUT_PREFIXES.iter().any(|p| name.starts_with(p))
-}
-
-/// The environment `go` sees: the process's, then `overrides` in order
-/// (a later value winning, as `Command::env` applies them).
-pub fn go_env(
-    process: &BTreeMap<String, String>,
-    overrides: &[(String, String)],
-) -> BTreeMap<String, String> {
-    let mut env = process.clone();
-    env.extend(overrides.iter().cloned());
-    env
-}
-
-/// The `go` command's file: `go` as given when it has a `/` (relative to
-/// `work_dir`), else the first executable of that name on `PATH`.
-pub fn resolve_go(go: &Path, env: &BTreeMap<String, String>, work_dir: &Path) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    if go.components().count() > 1 || go.is_absolute() {
-        return Some(work_dir.join(go));
-    }
-    let path = env.get("PATH")?;
-    std::env::split_paths(path)
-        .map(|dir| work_dir.join(dir).join(go))
-        .find(|candidate| {
-            std::fs::metadata(candidate)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
 /// One binary's settings as a digest: the import path, platform,
 /// directory, `go` command, arguments and every inherited input of the
 /// environment `go` sees.
@@ -425,7 +327,7 @@ pub fn settings(binary: &GoBuild, go: &Path, env: &BTreeMap<String, String>) -> 
         binary.go.display(),
         go.display()
     );
-    for arg in gobuild::build_args(binary) {
+    for arg in command::build_args(binary) {
         text.push_str(&format!("arg {arg}\0"));
     }
     for (key, value) in env.iter().filter(|(key, _)| inherited_input(key)) {
@@ -434,65 +336,9 @@ pub fn settings(binary: &GoBuild, go: &Path, env: &BTreeMap<String, String>) -> 
     digest::sha256(text.as_bytes()).to_string()
 }
 
-/// The files under `dir` that [`DirKind`] `kind` counts, sorted; `None`
-/// when `dir` is missing or unreadable.
-pub fn listing(dir: &Path, kind: DirKind) -> Option<Vec<PathBuf>> {
-    match kind {
-        DirKind::Sources => {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-                .ok()?
-                .filter_map(|entry| entry.ok())
-                .filter(|entry| {
-                    entry.file_type().is_ok_and(|t| !t.is_dir())
-                        && source_file(&entry.file_name().to_string_lossy())
-                })
-                .map(|entry| entry.path())
-                .collect();
-            files.sort();
-            Some(files)
-        }
-        DirKind::Tree => {
-            dir.symlink_metadata().ok()?;
-            walkdir::WalkDir::new(dir)
-                .sort_by_file_name()
-                .into_iter()
-                .filter(|entry| entry.as_ref().map_or(true, |e| !e.file_type().is_dir()))
-                .map(|entry| entry.ok().map(|e| e.into_path()))
-                .collect()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// go/build's `matchFile` and `fileListForExt` (Go 1.23).
-    #[test]
-    fn source_files_are_the_ones_go_build_reads() {
-        let cases = [
-            ("main.go", true),
-            ("main_test.go", true),
-            ("asm_amd64.s", true),
-            ("gcc.S", true),
-            ("x.sx", true),
-            ("lib.c", true),
-            ("lib.hpp", true),
-            ("rsrc.syso", true),
-            ("f.f90", true),
-            ("iface.swigcxx", true),
-            ("_skip.go", false),
-            (".#main.go", false),
-            ("README.md", false),
-            ("go.mod", false),
-            ("main.go~", false),
-            ("main.go.swp", false),
-            ("Makefile", false),
-        ];
-        for (name, want) in cases {
-            assert_eq!(source_file(name), want, "{name}");
-        }
-    }
 
     /// cmd/go/internal/load `resolveEmbed`: patterns are globs relative to
     /// the package; `all:` keeps dot and underscore files.
@@ -509,32 +355,6 @@ mod tests {
         ];
         for (pattern, want) in cases {
             assert_eq!(embed_root(pattern), PathBuf::from(want), "{pattern}");
-        }
-    }
-
-    #[test]
-    fn only_the_terminal_session_and_publishing_variables_are_not_inputs() {
-        let cases = [
-            ("GOFLAGS", true),
-            ("CGO_ENABLED", true),
-            ("CC", true),
-            ("PATH", true),
-            ("HOME", true),
-            ("GOEXPERIMENT", true),
-            ("SOURCE_DATE_EPOCH", true),
-            ("SOME_WRAPPER_SETTING", true),
-            ("GOTMPDIR", false),
-            ("PWD", false),
-            ("SSH_TTY", false),
-            ("TERM_PROGRAM", false),
-            ("KO_DOCKER_REPO", false),
-            ("KOCACHE", false),
-            ("DOCKER_CONFIG", false),
-            ("GITHUB_TOKEN", false),
-            ("KO_GO_PATH", false),
-        ];
-        for (name, want) in cases {
-            assert_eq!(inherited_input(name), want, "{name}");
         }
     }
 

@@ -5,68 +5,22 @@
 //! them. ko is the reference: `pkg/commands/options/build.go`,
 //! `pkg/commands/resolver.go` and `pkg/build/gobuild.go` (`build`).
 
-use super::capabilities::FileCaps;
-use super::gobuild::Package;
-use super::ko_yaml::{BuildConfig, ConfigSource, ImageSettings, KoConfig};
-use super::naming::{Naming, KIND, LOCAL};
-use super::template::Origin;
+use super::env::{epoch, go_command, var, Env};
+use super::flags::Flags;
+use super::publishing::{is_kind, is_local, naming_warnings, publishing};
 use crate::error::{Error, Result};
 use crate::image::platform::{Platform, PlatformPattern};
-use crate::registry::reference::check_repository_name;
+use crate::porcelain::go::list::Package;
+use crate::porcelain::publish::Publishing;
+use crate::porcelain::settings::capabilities::FileCaps;
+use crate::porcelain::settings::ko_yaml::{BuildConfig, ImageSettings, KoConfig};
+use crate::porcelain::settings::template::Origin;
 use crate::registry::Reference;
 use crate::sbom;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// The process environment, as the command line read it.
-pub type Env = BTreeMap<String, String>;
 
 /// The base image when nothing else names one.
 pub const DEFAULT_BASE: &str = "builtin:static";
-
-/// The flags `build`, `resolve`, `apply`, `create` and `run` share, as values.
-#[derive(Debug, Clone, Default)]
-pub struct Flags {
-    /// `--platform`, every value split at its commas: `all` or OS/ARCH[/VARIANT] each.
-    pub platforms: Vec<String>,
-    /// `--base-image` (rko's; ko has only `KO_DEFAULTBASEIMAGE`).
-    pub base_image: Option<String>,
-    pub ldflags: Vec<String>,
-    pub disable_optimizations: bool,
-    /// `--verify-cache`: run `go build` even for a binary whose inputs are
-    /// unchanged, and fail if it differs from the one kept.
-    pub verify_cache: bool,
-    /// `--image-label`, `--image-annotation`, `--image-user`.
-    pub image: ImageSettings,
-    pub naming: NamingFlags,
-    pub publish: PublishFlags,
-    /// `--sbom` (`None` for `--sbom=none`) and `--sbom-dir`.
-    pub sbom: Option<sbom::Format>,
-    pub sbom_dir: Option<PathBuf>,
-    /// `--insecure-registry`: ko's boolean.
-    pub insecure_registry: bool,
-}
-
-/// `--bare`, `-P`, `-B`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NamingFlags {
-    pub bare: bool,
-    pub preserve_import_paths: bool,
-    pub base_import_paths: bool,
-}
-
-/// Where images go and how they are tagged.
-#[derive(Debug, Clone, Default)]
-pub struct PublishFlags {
-    pub tags: Vec<String>,
-    pub tag_only: bool,
-    pub push: bool,
-    /// `-L`.
-    pub local: bool,
-    pub oci_layout_path: Option<PathBuf>,
-    pub tarball: Option<PathBuf>,
-    pub image_refs: Option<PathBuf>,
-}
 
 /// Which platforms to build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,34 +71,6 @@ pub struct Settings {
     pub warnings: Vec<String>,
 }
 
-/// How built images are named, tagged and published.
-#[derive(Debug, Clone)]
-pub struct Publishing {
-    /// `KO_DOCKER_REPO`, or `ko.local`.
-    pub repository: String,
-    pub naming: Naming,
-    pub tags: Vec<String>,
-    pub tag_only: bool,
-    pub to: Destinations,
-    /// Which image of an index the local daemon gets (it holds one per name).
-    pub daemon_platform: Platform,
-}
-
-/// Where built images go.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Destinations {
-    /// Push to the registry repository.
-    pub registry: bool,
-    /// Load into the local docker or podman.
-    pub local: bool,
-    /// Load into the nodes of this kind cluster (`kind.local`).
-    pub kind: Option<String>,
-    pub layout: Option<PathBuf>,
-    pub tarball: Option<PathBuf>,
-    /// Write the printed references here too.
-    pub image_refs: Option<PathBuf>,
-}
-
 /// The lists a package gets when its `builds[]` entry has none: each
 /// with where it came from.
 #[derive(Debug, Clone, Default)]
@@ -176,23 +102,6 @@ pub struct PackagePlan {
     pub build_config: Option<String>,
 }
 
-/// A variable's value, when set and not empty (an empty variable counts as unset).
-fn var<'a>(env: &'a Env, name: &str) -> Option<&'a str> {
-    env.get(name).map(String::as_str).filter(|v| !v.is_empty())
-}
-
-/// `KO_CONFIG_PATH` (a file, or a directory holding `.ko.yaml`), else
-/// `.ko.yaml` (or another `.ko.<ext>` viper reads) in the working directory.
-pub fn config_path(env: &Env, work_dir: &Path) -> ConfigSource {
-    match var(env, "KO_CONFIG_PATH") {
-        Some(path) => ConfigSource::Named {
-            given: path.to_string(),
-            path: work_dir.join(path),
-        },
-        None => ConfigSource::Search(work_dir.to_path_buf()),
-    }
-}
-
 /// The `default*` lists: `KO_DEFAULTENV`, `KO_DEFAULTFLAGS` and
 /// `KO_DEFAULTLDFLAGS` over `.ko.yaml`'s keys, as viper's AutomaticEnv
 /// reads them: a variable that is set and not empty wins, split at
@@ -214,37 +123,6 @@ fn go_defaults(env: &Env, config: &KoConfig) -> GoDefaults {
             &config.default_ldflags,
         ),
     }
-}
-
-/// `KOCACHE`, else `$XDG_CACHE_HOME/rko`, else `~/.cache/rko`.
-pub fn cache_dir(env: &Env) -> Result<PathBuf> {
-    if let Some(dir) = var(env, "KOCACHE") {
-        return Ok(PathBuf::from(dir));
-    }
-    if let Some(dir) = var(env, "XDG_CACHE_HOME") {
-        return Ok(PathBuf::from(dir).join("rko"));
-    }
-    var(env, "HOME")
-        .map(|home| PathBuf::from(home).join(".cache/rko"))
-        .ok_or_else(|| Error::invalid("no cache directory: set KOCACHE or HOME"))
-}
-
-/// Seconds since the epoch from `name` (`SOURCE_DATE_EPOCH`,
-/// `KO_DATA_DATE_EPOCH`), if set.
-pub fn epoch(env: &Env, name: &str) -> Result<Option<u64>> {
-    match var(env, name) {
-        Some(value) => value.trim().parse().map(Some).map_err(|_| {
-            Error::invalid(format!(
-                "{name}={value:?} is not a number of seconds since the epoch"
-            ))
-        }),
-        None => Ok(None),
-    }
-}
-
-/// The `go` command: `KO_GO_PATH`, else `go`.
-pub fn go_command(env: &Env) -> PathBuf {
-    PathBuf::from(var(env, "KO_GO_PATH").unwrap_or("go"))
 }
 
 /// The run-wide settings.
@@ -380,185 +258,6 @@ fn default_base(flags: &Flags, env: &Env, config: &KoConfig) -> String {
         .to_string()
 }
 
-/// ko's namer (`MakeNamer`): `-P` over `-B` over `--bare` over the
-/// default (md5) naming.
-fn naming(flags: NamingFlags) -> Naming {
-    match flags {
-        NamingFlags {
-            preserve_import_paths: true,
-            ..
-        } => Naming::PreserveImportPaths,
-        NamingFlags {
-            base_import_paths: true,
-            ..
-        } => Naming::BaseImportPaths,
-        NamingFlags { bare: true, .. } => Naming::Bare,
-        _ => Naming::Default,
-    }
-}
-
-/// ko's `Validate` warns when `-B` and `--bare` are both set (`-B` wins).
-fn naming_warnings(flags: NamingFlags) -> Vec<String> {
-    if flags.base_import_paths && flags.bare {
-        vec!["both --base-import-paths (-B) and --bare were set: \
-              --base-import-paths wins and --bare is ignored, as in ko"
-            .to_string()]
-    } else {
-        Vec::new()
-    }
-}
-
-/// The registries `--insecure-registry` (ko's boolean) opens to plain HTTP
-/// and unverified TLS: `KO_DOCKER_REPO`'s, which ko's publisher gets
-/// `publish.Insecure` for, and every base image's, which ko's
-/// `getBaseImage` parses with `name.Insecure`. Each once, in that order.
-fn insecure_registries<'a>(
-    flag: bool,
-    repository: Option<&str>,
-    bases: impl Iterator<Item = &'a str>,
-) -> Vec<String> {
-    if !flag {
-        return Vec::new();
-    }
-    // A repository may be a bare registry (`localhost:5000`): give it a name.
-    let repository = repository
-        .filter(|repo| !is_local(repo) && !is_kind(repo))
-        .map(|repo| format!("{repo}/image"));
-    let bases = bases
-        .filter(|name| *name != DEFAULT_BASE && *name != "scratch" && !is_local(name))
-        .map(str::to_string);
-    let mut registries: Vec<String> = Vec::new();
-    for name in repository.into_iter().chain(bases) {
-        if let Ok(reference) = name.parse::<Reference>() {
-            if !registries.contains(&reference.registry) {
-                registries.push(reference.registry);
-            }
-        }
-    }
-    registries
-}
-
-/// Whether a `KO_DOCKER_REPO` is under `ko.local`, the local daemon. (ko
-/// takes any name that starts with `ko.local`, `ko.localhost:5000` too.)
-fn is_local(repository: &str) -> bool {
-    repository == LOCAL || repository.starts_with(&format!("{LOCAL}/"))
-}
-
-/// Whether a `KO_DOCKER_REPO` is under `kind.local`, the nodes of a kind
-/// cluster; as with `ko.local`, `kind.localhost:5000` is a registry (ko
-/// takes any name that starts with `kind.local`).
-fn is_kind(repository: &str) -> bool {
-    repository == KIND || repository.starts_with(&format!("{KIND}/"))
-}
-
-/// The kind cluster a `kind.local` repository loads into: `KIND_CLUSTER_NAME`,
-/// else `kind` (ko's `getNodes`, kind's `cluster.DefaultName`).
-fn kind_cluster(env: &Env) -> String {
-    var(env, "KIND_CLUSTER_NAME").unwrap_or("kind").to_string()
-}
-
-/// The repository (`KO_DOCKER_REPO`) and the destinations: `-L` or a
-/// `KO_DOCKER_REPO` under `ko.local` loads into the local daemon (ko's
-/// `makePublisher`), the repository naming the images either way; else
-/// one under `kind.local` loads into a kind cluster, `--push` or not;
-/// anything else pushes to the repository unless `--push=false`.
-fn publishing(flags: &Flags, env: &Env) -> Result<Publishing> {
-    let publish = &flags.publish;
-    let repo = var(env, "KO_DOCKER_REPO");
-    let local = publish.local || repo.is_some_and(is_local);
-    let kind = (!local && repo.is_some_and(is_kind)).then(|| kind_cluster(env));
-    if publish.push
-        && repo.is_none()
-        && !local
-        && publish.oci_layout_path.is_none()
-        && publish.tarball.is_none()
-    {
-        return Err(Error::invalid(
-            "no destination: set KO_DOCKER_REPO to a registry repository (or ko.local), \
-             or pass -L, --oci-layout-path DIR, --tarball FILE, or --push=false",
-        ));
-    }
-    // As ko's makePublisher, before anything is built.
-    if let Some(repo) = repo.filter(|_| !local && kind.is_none()) {
-        check_repository_name(repo).map_err(|e| match e {
-            Error::BadReference { message, .. } => Error::invalid(format!(
-                "KO_DOCKER_REPO={repo:?} is not a repository: {message}; \
-                 set it to REGISTRY[/PATH], such as ghcr.io/you/apps"
-            )),
-            other => other,
-        })?;
-    }
-    let registry = publish.push && !local && kind.is_none() && repo.is_some();
-    let written = publish.oci_layout_path.is_some() || publish.tarball.is_some();
-    if publish.tag_only && publish.tags.is_empty() && !registry && !local && !written {
-        // ko's nopPublisher prints name:<first tag>.
-        return Err(Error::invalid(
-            "--tag-only without a tag: give the tag to print with -t",
-        ));
-    }
-    Ok(Publishing {
-        repository: repo.unwrap_or(LOCAL).to_string(),
-        naming: naming(flags.naming),
-        tags: tags(publish, registry)?,
-        tag_only: publish.tag_only,
-        to: Destinations {
-            registry,
-            local,
-            kind,
-            layout: publish.oci_layout_path.clone(),
-            tarball: publish.tarball.clone(),
-            image_refs: publish.image_refs.clone(),
-        },
-        daemon_platform: daemon_platform(env),
-    })
-}
-
-/// The image of an index the local daemon gets, as ko's daemon publisher
-/// picks it: GOOS (else linux) and GOARCH (else amd64).
-fn daemon_platform(env: &Env) -> Platform {
-    let os = var(env, "GOOS").unwrap_or("linux");
-    let arch = var(env, "GOARCH").unwrap_or("amd64");
-    Platform::new(os, arch, None)
-}
-
-/// The tags, each once in the order given (ko's `unique`). With
-/// `--tag-only` and a push, exactly one, and not `latest`: ko's publisher
-/// (`defaultOpener.Open`) refuses both, as a tag-only reference must name
-/// one release. Without a push ko prints the first tag, whatever it is.
-fn tags(publish: &PublishFlags, pushing: bool) -> Result<Vec<String>> {
-    let mut tags: Vec<String> = Vec::new();
-    for tag in &publish.tags {
-        if !tags.contains(tag) {
-            tags.push(tag.clone());
-        }
-    }
-    if pushing && tags.is_empty() {
-        // ko would print a digest it never pushed.
-        return Err(Error::invalid(
-            "--tags is empty: a push needs at least one tag (the default is latest)",
-        ));
-    }
-    if publish.tag_only && pushing {
-        match tags.as_slice() {
-            [tag] if tag == "latest" => {
-                return Err(Error::invalid(
-                    "--tag-only: the latest tag cannot be used in tag-only references: \
-                     pass one release tag with -t",
-                ))
-            }
-            [_] => {}
-            _ => {
-                return Err(Error::invalid(format!(
-                    "--tag-only with --tags {}: must specify exactly one tag to resolve \
-                     images into tag-only references",
-                    tags.join(",")
-                )))
-            }
-        }
-    }
-    Ok(tags)
-}
-
 /// The plan for one package: `.ko.yaml`'s `builds[]` entry whose `dir/main`
 /// is the package's directory, over the defaults, under the flags.
 /// As in ko, a list in the entry replaces the default list (env, flags,
@@ -644,9 +343,42 @@ fn base_image(settings: &Settings, config: &KoConfig, import_path: &str) -> Stri
         .map_or_else(|| settings.default_base.clone(), |(_, image)| image.clone())
 }
 
+/// The registries `--insecure-registry` (ko's boolean) opens to plain HTTP
+/// and unverified TLS: `KO_DOCKER_REPO`'s, which ko's publisher gets
+/// `publish.Insecure` for, and every base image's, which ko's
+/// `getBaseImage` parses with `name.Insecure`. Each once, in that order.
+pub fn insecure_registries<'a>(
+    flag: bool,
+    repository: Option<&str>,
+    bases: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
+    if !flag {
+        return Vec::new();
+    }
+    // A repository may be a bare registry (`localhost:5000`): give it a name.
+    let repository = repository
+        .filter(|repo| !is_local(repo) && !is_kind(repo))
+        .map(|repo| format!("{repo}/image"));
+    let bases = bases
+        .filter(|name| *name != DEFAULT_BASE && *name != "scratch" && !is_local(name))
+        .map(str::to_string);
+    let mut registries: Vec<String> = Vec::new();
+    for name in repository.into_iter().chain(bases) {
+        if let Ok(reference) = name.parse::<Reference>() {
+            if !registries.contains(&reference.registry) {
+                registries.push(reference.registry);
+            }
+        }
+    }
+    registries
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::porcelain::settings::env::{cache_dir, config_path};
+    use crate::porcelain::settings::flags::PublishFlags;
+    use crate::porcelain::settings::ko_yaml::ConfigSource;
 
     /// What a row of the table looks at.
     #[derive(Debug, Clone, Copy)]

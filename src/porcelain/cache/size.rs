@@ -6,8 +6,8 @@
 //! `G`, `T`, each optionally followed by `B`), binary ones (`Ki`, `Mi`,
 //! `Gi`, `Ti`, optionally `B`), or a plain number of bytes.
 
-use super::plan::Env;
 use crate::error::{Error, Result};
+use std::collections::BTreeMap;
 
 /// The cap when `KOCACHE_MAX_SIZE` is not set.
 pub const DEFAULT_MAX_SIZE: u64 = 5_000_000_000;
@@ -15,8 +15,9 @@ pub const DEFAULT_MAX_SIZE: u64 = 5_000_000_000;
 /// The variable that sets the cap.
 pub const VARIABLE: &str = "KOCACHE_MAX_SIZE";
 
-/// `KOCACHE_MAX_SIZE` from `env`: `None` for `off`, the default when unset.
-pub fn cap(env: &Env) -> Result<Option<u64>> {
+/// `KOCACHE_MAX_SIZE` from the environment `env`: `None` for `off`, the
+/// default when unset.
+pub fn cap(env: &BTreeMap<String, String>) -> Result<Option<u64>> {
     match env
         .get(VARIABLE)
         .map(|v| v.trim())
@@ -132,7 +133,7 @@ mod tests {
 
     #[test]
     fn the_cap_comes_from_kocache_max_size() {
-        let env = |value: Option<&str>| -> Env {
+        let env = |value: Option<&str>| -> BTreeMap<String, String> {
             value
                 .map(|v| [(VARIABLE.to_string(), v.to_string())].into())
                 .unwrap_or_default()

@@ -8,16 +8,18 @@
 //! else is rebuilt with a warning. Scratch directories of killed runs are swept by the next run.
 //!
 //! It is bounded: every entry a run uses is locked and marked used
-//! (`cache_lock`), and at the end of the run [`Cache::settle`] prunes the
+//! (`lock`), and at the end of the run [`Cache::settle`] prunes the
 //! least recently used entries no run holds when the cache is over its cap
-//! (`cache_evict`).
+//! (`evict`; `size` reads the cap).
 
-use super::cache_evict;
-use super::cache_lock::{self, lock_file, Hold};
-use super::cache_size;
+pub(crate) mod evict;
+pub(crate) mod lock;
+pub(crate) mod size;
+
 use crate::digest;
 use crate::error::{IoContext, Result};
 use crate::image::descriptor::LayerDescriptor;
+use lock::{lock_file, Hold};
 use oci_spec::image::Digest;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, TryLockError};
@@ -56,6 +58,13 @@ struct Added {
     bases: BTreeSet<PathBuf>,
 }
 
+/// Prunes `KOCACHE` at `root` to `to` ([`evict::prune`]), after opening
+/// it as a run does, which sweeps the scratch directories of killed runs.
+pub fn prune(root: &Path, to: evict::PruneTo) -> Result<evict::Pruned> {
+    drop(Cache::open(root)?);
+    evict::prune(root, to)
+}
+
 /// A short, filesystem-safe key for `parts`.
 pub fn key(parts: &[&str]) -> String {
     let joined = parts.join("\0");
@@ -91,7 +100,7 @@ impl Cache {
     /// Opens (creating) the cache at `root` and sweeps the scratch
     /// directories that killed runs left behind.
     pub fn open(root: &Path) -> Result<Cache> {
-        for sub in cache_evict::KINDS.iter().chain(&["tmp"]) {
+        for sub in evict::KINDS.iter().chain(&["tmp"]) {
             let dir = root.join(sub);
             fs::create_dir_all(&dir).with_path("creating", &dir)?;
         }
@@ -124,7 +133,7 @@ impl Cache {
     /// build ID.
     pub fn binary(&self, key: &str, name: &str) -> Result<BinarySlot> {
         let bin = self.root.join("bin");
-        let lock = cache_lock::hold(&cache_lock::path(&bin, key), Hold::Exclusive)?;
+        let lock = lock::hold(&lock::path(&bin, key), Hold::Exclusive)?;
         let dir = bin.join(key);
         fs::create_dir_all(&dir).with_path("creating", &dir)?;
         let path = dir.join(name);
@@ -229,11 +238,11 @@ impl Cache {
     /// Holds the entry `key` of `kind` shared until the run settles. A lock
     /// that cannot be taken leaves the entry unprotected, with a warning.
     fn hold(&self, kind: &str, key: &str) {
-        let path = cache_lock::path(&self.root.join(kind), key);
+        let path = lock::path(&self.root.join(kind), key);
         if self.held_locks().contains_key(&path) {
             return;
         }
-        match cache_lock::hold(&path, Hold::Shared) {
+        match lock::hold(&path, Hold::Shared) {
             Ok(file) => {
                 self.held_locks().insert(path, file);
             }
@@ -257,16 +266,16 @@ impl Cache {
     pub fn settle(&self, cap: Option<u64>) {
         self.held_locks().clear();
         let added = self.take_added();
-        match cache_evict::settle(&self.root, added, cap) {
+        match evict::settle(&self.root, added, cap) {
             Ok(Some(pruned)) => {
                 log::info!(
                     "KOCACHE {}: over its cap of {}: removed {} least recently used \
                      entries ({}); {} left",
                     self.root.display(),
-                    cache_size::format(cap.unwrap_or_default()),
+                    size::format(cap.unwrap_or_default()),
                     pruned.removed,
-                    cache_size::format(pruned.removed_bytes),
-                    cache_size::format(pruned.left_bytes),
+                    size::format(pruned.removed_bytes),
+                    size::format(pruned.left_bytes),
                 );
                 for failure in pruned.failures {
                     self.warn(failure);
@@ -289,11 +298,7 @@ impl Cache {
             .filter_map(|p| fs::metadata(p).ok())
             .map(|m| m.len())
             .sum();
-        let bases: u64 = added
-            .bases
-            .iter()
-            .map(|dir| cache_evict::tree_bytes(dir))
-            .sum();
+        let bases: u64 = added.bases.iter().map(|dir| evict::tree_bytes(dir)).sum();
         added.bytes + (files + bases) as i64
     }
 
@@ -334,7 +339,7 @@ impl Drop for Cache {
         self.held_locks().clear();
         let added = self.take_added();
         if added != 0 {
-            let _ = cache_evict::settle(&self.root, added, None);
+            let _ = evict::settle(&self.root, added, None);
         }
     }
 }

@@ -2,15 +2,15 @@
 //! `scratch`, an image of the local docker or podman (`ko.local/…`), or a
 //! registry image pulled into the cache by digest.
 
-use super::cache::{self, Cache};
-use super::daemon;
-use super::naming::LOCAL;
-use super::plan::Platforms;
 use crate::error::{Error, Result};
-use crate::image::base::BaseSpec;
+use crate::image::base_spec::BaseSpec;
 use crate::image::docker_archive;
 use crate::image::layout::Layout;
 use crate::image::platform::Platform;
+use crate::porcelain::cache::{self, Cache};
+use crate::porcelain::publish::daemon;
+use crate::porcelain::publish::naming::LOCAL;
+use crate::porcelain::settings::plan::Platforms;
 use crate::registry::pull::{self, PullOptions};
 use crate::registry::{Reference, RegistryOptions};
 use oci_spec::image::Digest;

@@ -1,9 +1,8 @@
-//! The Go toolchain, as ko drives it: `go list` to resolve what to build,
-//! `go build -trimpath` with the platform's GOOS/GOARCH/GOARM/GOAMD64.
+//! `go list`: which main package an import path or directory names, and
+//! its answer remembered while the package's files and go.mod are unchanged.
 
-use super::goinputs;
+use super::env::{go_message, inherited_input, missing_go, resolve_go, source_file};
 use crate::error::{Error, Result};
-use crate::image::platform::Platform;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -128,11 +127,11 @@ struct CachedList {
 fn list_key(go: &Path, env: &BTreeMap<String, String>, dir: &Path, package: &Package) -> String {
     use std::os::unix::fs::MetadataExt;
     let mut text = String::from("rko go list 1\n");
-    let go = goinputs::resolve_go(go, env, dir).unwrap_or_else(|| go.to_path_buf());
+    let go = resolve_go(go, env, dir).unwrap_or_else(|| go.to_path_buf());
     let meta = std::fs::metadata(&go).ok();
     let go_stamp = meta.map(|m| (m.size(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ino()));
     text.push_str(&format!("go {} {go_stamp:?}\n", go.display()));
-    for (key, value) in env.iter().filter(|(key, _)| goinputs::inherited_input(key)) {
+    for (key, value) in env.iter().filter(|(key, _)| inherited_input(key)) {
         text.push_str(&format!("env {key}={value}\0"));
     }
     let content = |path: &Path| match std::fs::read(path) {
@@ -170,7 +169,7 @@ fn package_clauses(dir: &Path) -> String {
         .flatten()
         .filter_map(|entry| entry.ok())
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".go") && goinputs::source_file(name))
+        .filter(|name| name.ends_with(".go") && source_file(name))
         .collect();
     names.sort();
     let mut text = String::new();
@@ -294,176 +293,6 @@ pub fn list(go: &Path, dir: &Path, target: &str) -> Result<Package> {
     })
 }
 
-/// Go's message in one line: its first line and the indented lines that
-/// continue it ("no required module provides package P; to add it:" then
-/// "\tgo get P"), so that it never stops mid-sentence.
-fn go_message(text: &str) -> String {
-    let mut lines = text.lines().skip_while(|l| l.trim().is_empty());
-    let Some(first) = lines.next() else {
-        return "failed".to_string();
-    };
-    let mut message = first.trim().to_string();
-    for line in lines.take_while(|l| l.starts_with(char::is_whitespace) && !l.trim().is_empty()) {
-        message.push(' ');
-        message.push_str(line.trim());
-    }
-    message
-}
-
-fn missing_go(go: &Path, e: std::io::Error) -> Error {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        Error::tool(
-            go.display().to_string(),
-            "cannot run: Go is not installed or not on PATH (install Go, or set KO_GO_PATH to the go binary)",
-        )
-    } else {
-        Error::tool(go.display().to_string(), format!("cannot run: {e}"))
-    }
-}
-
-/// One `go build` of one or more main packages that share their settings.
-#[derive(Debug, Clone)]
-pub struct GoBuild {
-    pub go: PathBuf,
-    /// Where `go build` runs.
-    pub dir: PathBuf,
-    pub import_paths: Vec<String>,
-    pub platform: Platform,
-    /// Extra environment (`CGO_ENABLED`, `.ko.yaml`'s env), applied in order.
-    pub env: Vec<(String, String)>,
-    pub flags: Vec<String>,
-    pub ldflags: Vec<String>,
-    pub disable_optimizations: bool,
-    /// The directory Go writes each binary into, under its
-    /// [`exec_name`].
-    pub output: PathBuf,
-}
-
-impl GoBuild {
-    /// Where `go build -o DIR/` writes the binary of `import_path`: its
-    /// [`exec_name`], with `.exe` for Windows as Go adds it.
-    pub fn output_of(&self, import_path: &str) -> PathBuf {
-        let name = exec_name(import_path);
-        match self.platform.os.as_str() {
-            "windows" => self.output.join(format!("{name}.exe")),
-            _ => self.output.join(name),
-        }
-    }
-}
-
-/// The platform's Go environment: GOOS, GOARCH and the variant's GOARM/GOAMD64.
-pub fn platform_env(platform: &Platform) -> Result<Vec<(String, String)>> {
-    let mut env = vec![
-        ("GOOS".to_string(), platform.os.clone()),
-        ("GOARCH".to_string(), platform.arch.clone()),
-    ];
-    match (platform.arch.as_str(), platform.variant.as_deref()) {
-        (_, None) => {}
-        ("arm", Some(v)) => env.push(("GOARM".into(), v.trim_start_matches('v').to_string())),
-        ("amd64", Some(v)) => env.push(("GOAMD64".into(), v.to_string())),
-        ("arm64", Some("v8")) => {}
-        (arch, Some(v)) => {
-            return Err(Error::invalid(format!(
-                "platform {platform}: Go has no variant {v} for {arch}"
-            )));
-        }
-    }
-    Ok(env)
-}
-
-/// The environment `b` sets over the inherited one, in order: the
-/// platform's, then its own.
-pub fn env_overrides(b: &GoBuild) -> Result<Vec<(String, String)>> {
-    let mut env = platform_env(&b.platform)?;
-    env.extend(b.env.iter().cloned());
-    Ok(env)
-}
-
-/// The build flags of `b` (`go build` and `go list` take the same):
-/// `-trimpath`, then ko's `createBuildArgs` flags and `-ldflags`.
-pub fn build_args(b: &GoBuild) -> Vec<String> {
-    let mut args = vec!["-trimpath".to_string()];
-    if b.disable_optimizations {
-        args.push("-gcflags=all=-N -l".to_string());
-    }
-    args.extend(b.flags.iter().cloned());
-    if !b.ldflags.is_empty() {
-        args.push(format!("-ldflags={}", b.ldflags.join(" ")));
-    }
-    args
-}
-
-/// `go` in `b`'s directory with `b`'s environment, no arguments yet.
-pub fn command(b: &GoBuild) -> Result<Command> {
-    let mut cmd = Command::new(&b.go);
-    cmd.current_dir(&b.dir);
-    for (key, value) in env_overrides(b)? {
-        cmd.env(key, value);
-    }
-    Ok(cmd)
-}
-
-/// The file name `go build -o DIR/` gives a main package's binary
-/// (cmd/go/internal/load `exeFromImportPath`, modules on): the import
-/// path's last element, or the one before a major version suffix
-/// (`example.com/cmd/v2` is `cmd`).
-pub fn exec_name(import_path: &str) -> &str {
-    let (parent, elem) = split_last(import_path);
-    match parent {
-        Some(parent) if is_version_element(elem) => split_last(parent).1,
-        _ => elem,
-    }
-}
-
-fn split_last(path: &str) -> (Option<&str>, &str) {
-    match path.rsplit_once('/') {
-        Some((parent, elem)) => (Some(parent), elem),
-        None => (None, path),
-    }
-}
-
-/// cmd/go/internal/load `isVersionElement`: `v2`, `v3`, … (not `v0`, `v1`).
-fn is_version_element(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    if bytes.len() < 2
-        || bytes[0] != b'v'
-        || bytes[1] == b'0'
-        || (bytes[1] == b'1' && bytes.len() == 2)
-    {
-        return false;
-    }
-    bytes[1..].iter().all(u8::is_ascii_digit)
-}
-
-/// Runs `go build -o DIR/ PKG…` and returns once every binary is in
-/// `b.output`. Go leaves an up-to-date output in place (it only touches
-/// its mtime), so a binary linked there beforehand spares relinking.
-pub fn build(b: &GoBuild) -> Result<()> {
-    let mut output_dir = b.output.clone().into_os_string();
-    output_dir.push("/");
-    let output = command(b)?
-        .arg("build")
-        .args(build_args(b))
-        .arg("-o")
-        .arg(output_dir)
-        .args(&b.import_paths)
-        .output()
-        .map_err(|e| missing_go(&b.go, e))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let message: Vec<&str> = stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .take(5)
-            .collect();
-        return Err(Error::tool(
-            format!("go build {} for {}", b.import_paths.join(" "), b.platform),
-            message.join(" | "),
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -487,45 +316,6 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(package_clause(text), want, "{text:?}");
-        }
-    }
-
-    /// cmd/go/internal/load `exeFromImportPath` and `isVersionElement`.
-    #[test]
-    fn go_names_a_binary_by_its_import_path_without_a_major_version() {
-        let cases = [
-            ("example.com/m/cmd/app", "app"),
-            ("example.com/m/v2", "m"),
-            ("example.com/m/cmd/app/v3", "app"),
-            ("example.com/m/v1", "v1"),
-            ("example.com/m/v0", "v0"),
-            ("example.com/m/v2x", "v2x"),
-            ("example.com/m/v10", "m"),
-            ("hello", "hello"),
-            ("v2", "v2"),
-        ];
-        for (import_path, want) in cases {
-            assert_eq!(exec_name(import_path), want, "{import_path}");
-        }
-    }
-
-    #[test]
-    fn go_messages_are_whole_and_on_one_line() {
-        let cases = [
-            (
-                "no required module provides package example.com/x; to add it:\n\tgo get example.com/x",
-                "no required module provides package example.com/x; to add it: go get example.com/x",
-            ),
-            (
-                "\ngo: go.mod file not found in current directory or any parent directory; see 'go help modules'\n",
-                "go: go.mod file not found in current directory or any parent directory; see 'go help modules'",
-            ),
-            ("stat /m/cmd/nothere: directory not found", "stat /m/cmd/nothere: directory not found"),
-            ("first error\nsecond error\n\tits detail", "first error"),
-            ("", "failed"),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(go_message(text), expected, "{text:?}");
         }
     }
 }

@@ -3,9 +3,9 @@
 //! case and unknown keys are ignored with a warning, as ko (viper and
 //! mapstructure) reads them; rko's own `image` settings are strict.
 
-pub use super::ko_yaml_source::ConfigSource;
 use crate::error::{Error, Result};
-use crate::porcelain::template::{Needs, Origin, Templating, Value};
+pub use crate::porcelain::settings::ko_yaml_source::ConfigSource;
+use crate::porcelain::settings::template::{Needs, Origin, Templating, Value};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -236,8 +236,9 @@ impl KoConfig {
 
     /// The file with its image settings rendered with `data`.
     pub fn render_images(&self, data: &Value) -> Result<KoConfig> {
-        let (default_image, images) =
-            self.map_images(|origin, text| crate::porcelain::template::render(text, data, origin))?;
+        let (default_image, images) = self.map_images(|origin, text| {
+            crate::porcelain::settings::template::render(text, data, origin)
+        })?;
         let builds = self
             .builds
             .iter()
@@ -536,7 +537,7 @@ mod tests {
 
     mod properties {
         use super::*;
-        use crate::porcelain::template::Templating;
+        use crate::porcelain::settings::template::Templating;
         use proptest::prelude::*;
 
         /// `.ko.yaml`-shaped text: known and unknown keys, lists, templates.

@@ -4,7 +4,7 @@
 //! list may be written as one string (ko's `FlagArray`, `StringArray`,
 //! viper's string slices).
 
-use super::ko_yaml::{BuildConfig, ImageSettings, KoConfig};
+use crate::porcelain::settings::ko_yaml::{BuildConfig, ImageSettings, KoConfig};
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;

@@ -3,13 +3,13 @@
 //! `kodata/` under `/var/run/ko`. A rebuild with nothing changed does no
 //! tar and no compression.
 
-use super::cache::{self, Cache};
-use super::capabilities::{self, FileCaps};
 use crate::error::{Error, Result};
 use crate::image::append::LayerInput;
 use crate::image::compress::{CompressOptions, Compression};
 use crate::image::descriptor::LayerDescriptor;
 use crate::image::layer::{self, ko, Entry, PaxRecords};
+use crate::porcelain::cache::{self, Cache};
+use crate::porcelain::settings::capabilities::{self, FileCaps};
 use oci_spec::image::Digest;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,6 @@
 //! Whether a Go binary in `KOCACHE` may be reused without running `go
 //! build` or `go list`: a record, beside each binary, of every input its
-//! build read ([`super::goinputs`] finds them) as it was just before `go
+//! build read ([`crate::porcelain::go::inputs`] finds them) as it was just before `go
 //! build` ran, and the test that the record still holds.
 //!
 //! A file is compared by its stamp: size, mtime and ctime in nanoseconds
@@ -21,13 +21,14 @@
 //! library): [`Observer::warm`] stats the union of their records' files
 //! once, spread over the threads, before each record is checked.
 
-use super::goinputs;
+use super::input_set::{listing, DirKind, Inputs};
+use super::inputs;
 use crate::digest;
 use crate::error::{Error, Result};
 use crate::parallel::lock;
 use oci_spec::image::Digest;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -41,28 +42,6 @@ const RACY_NS: i128 = 2_000_000_000;
 /// What a snapshot records for what it could not see as `go build` saw it:
 /// no digest, listing or repository state is ever equal to it.
 const UNKNOWN: &str = "unknown";
-
-/// Which files of a directory count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum DirKind {
-    /// The files go/build reads in a package directory (not recursive).
-    Sources,
-    /// Every file below, recursively (an embedded tree, the toolchain's tools).
-    Tree,
-}
-
-/// What one binary's build reads.
-#[derive(Debug, Clone, Default)]
-pub struct Inputs {
-    /// The digest of the settings ([`goinputs::settings`]).
-    pub settings: String,
-    /// Files by path (missing ones too: creating one is a change).
-    pub files: BTreeSet<PathBuf>,
-    /// Directories and which of their files count; those files are inputs.
-    pub dirs: BTreeSet<(PathBuf, DirKind)>,
-    /// The git work tree whose state Go stamps into the binary.
-    pub repository: Option<PathBuf>,
-}
 
 /// The inputs as they were before `go build`, ready to be recorded with
 /// the binary it makes.
@@ -211,7 +190,7 @@ impl Observer {
         if let Some(listing) = lock(&self.listings).get(&key) {
             return listing.clone();
         }
-        let listing = Arc::new(goinputs::listing(dir, kind));
+        let listing = Arc::new(listing(dir, kind));
         lock(&self.listings).entry(key).or_insert(listing).clone()
     }
 
@@ -219,7 +198,7 @@ impl Observer {
         if let Some(state) = lock(&self.repositories).get(root) {
             return state.clone();
         }
-        let state = super::vcs::state(root);
+        let state = crate::porcelain::go::vcs::state(root);
         lock(&self.repositories)
             .entry(root.to_path_buf())
             .or_insert(state)
@@ -249,7 +228,7 @@ impl Observer {
             })
             .collect();
         Snapshot {
-            format: goinputs::FORMAT,
+            format: inputs::FORMAT,
             settings: inputs.settings.clone(),
             repository: inputs
                 .repository
@@ -313,7 +292,7 @@ impl Observer {
                 _ => (root.clone(), UNKNOWN.to_string()),
             });
         Snapshot {
-            format: goinputs::FORMAT,
+            format: inputs::FORMAT,
             settings: inputs.settings.clone(),
             repository,
             dirs,
@@ -324,7 +303,7 @@ impl Observer {
     /// Whether `snapshot` still describes the inputs, and the snapshot to
     /// keep (stamps refreshed where a racy file's content was unchanged).
     fn holds(&self, snapshot: &Snapshot, settings: &str) -> Option<Snapshot> {
-        if snapshot.format != goinputs::FORMAT || snapshot.settings != settings {
+        if snapshot.format != inputs::FORMAT || snapshot.settings != settings {
             return None;
         }
         let mut fresh = snapshot.clone();
@@ -487,6 +466,7 @@ impl Recorded {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
     use std::fs;
 
     /// What a record says after each kind of change to one input file,

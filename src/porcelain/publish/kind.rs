@@ -3,11 +3,11 @@
 //! the `kind` command: a docker-save tarball given to `kind load
 //! image-archive`, which imports it on every node.
 
-use super::daemon;
-use super::naming::local_reference;
 use crate::error::{Error, Result};
 use crate::image::export;
 use crate::image::platform::Platform;
+use crate::porcelain::publish::daemon;
+use crate::porcelain::publish::naming::local_reference;
 use oci_spec::image::Digest;
 use std::io::ErrorKind;
 use std::path::Path;

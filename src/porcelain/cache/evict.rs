@@ -9,9 +9,8 @@
 //! `.KEY.blob.rko-tmp-…` are one entry. Names that are not rko's keys (ko's
 //! own `bin/<import path>/…`, when ko shares `KOCACHE`) are never removed.
 
-use super::cache::Cache;
-use super::cache_lock;
 use crate::error::{IoContext, Result};
+use crate::porcelain::cache::lock;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -142,10 +141,9 @@ pub fn info(root: &Path) -> Usage {
 }
 
 /// Prunes `KOCACHE` at `root` to `to`, least recently used entries first,
-/// leaving those a running build holds; sweeps the scratch directories of
-/// killed runs too.
+/// leaving those a running build holds. The caller has opened the cache
+/// ([`super::prune`]), which swept the scratch directories of killed runs.
 pub fn prune(root: &Path, to: PruneTo) -> Result<Pruned> {
-    drop(Cache::open(root)?);
     let ledger = Ledger::take(root)?;
     let target = match to {
         PruneTo::Size(bytes) => Some(bytes),
@@ -240,8 +238,8 @@ fn choose(
 /// waiting), its members removed, the lock file last. Whether it went.
 fn remove(root: &Path, entry: &Entry) -> io::Result<bool> {
     let dir = root.join(entry.kind);
-    let lock_path = cache_lock::path(&dir, &entry.stem);
-    let Some(lock) = cache_lock::try_exclusive(&lock_path)? else {
+    let lock_path = lock::path(&dir, &entry.stem);
+    let Some(lock) = lock::try_exclusive(&lock_path)? else {
         return Ok(false);
     };
     for member in &entry.members {
