@@ -14,7 +14,6 @@ use rko::{RateFloor, RegistryOptions, Result, RetryPolicy, Secret};
 use std::env;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The registry flags of pull, push and login.
@@ -61,64 +60,34 @@ pub struct ConnectionArgs {
     )]
     certs_dir: PathBuf,
     /// Seconds a connection may stay silent (no byte read or written)
-    /// before rko gives up on it, then retries [env: RKO_NETWORK_TIMEOUT].
+    /// before rko gives up on it, then retries.
     #[arg(
         long = "network-timeout",
+        env = "RKO_NETWORK_TIMEOUT",
         value_name = "SECONDS",
         value_parser = seconds,
-        default_value = network_timeout_default()
+        default_value = "30"
     )]
     network_timeout: Duration,
     /// The slowest a body may come or go, in bytes per second averaged over
     /// --low-speed-time, before rko gives up on it, then retries (as curl's
-    /// --speed-limit); 0 turns the floor off [env: RKO_LOW_SPEED_LIMIT].
+    /// --speed-limit); 0 turns the floor off.
     #[arg(
         long = "low-speed-limit",
+        env = "RKO_LOW_SPEED_LIMIT",
         value_name = "BYTES_PER_SECOND",
-        default_value = low_speed_limit_default()
+        default_value = "1024"
     )]
     low_speed_limit: u64,
-    /// Seconds over which --low-speed-limit is averaged [env: RKO_LOW_SPEED_TIME].
+    /// Seconds over which --low-speed-limit is averaged.
     #[arg(
         long = "low-speed-time",
+        env = "RKO_LOW_SPEED_TIME",
         value_name = "SECONDS",
         value_parser = seconds,
-        default_value = low_speed_time_default()
+        default_value = "30"
     )]
     low_speed_time: Duration,
-}
-
-/// `RKO_LOW_SPEED_LIMIT`, or the default floor: the default of
-/// `--low-speed-limit`, so that clap checks the variable as it checks the flag.
-fn low_speed_limit_default() -> &'static str {
-    static DEFAULT: OnceLock<String> = OnceLock::new();
-    DEFAULT.get_or_init(|| {
-        env::var("RKO_LOW_SPEED_LIMIT")
-            .unwrap_or_else(|_| RateFloor::default().bytes_per_second.to_string())
-    })
-}
-
-/// `RKO_LOW_SPEED_TIME`, or the default window: the default of `--low-speed-time`.
-fn low_speed_time_default() -> &'static str {
-    static DEFAULT: OnceLock<String> = OnceLock::new();
-    DEFAULT.get_or_init(|| {
-        env::var("RKO_LOW_SPEED_TIME")
-            .unwrap_or_else(|_| RateFloor::default().window.as_secs().to_string())
-    })
-}
-
-/// `RKO_NETWORK_TIMEOUT`, or 30: the default of `--network-timeout`, so
-/// that clap checks the variable as it checks the flag.
-fn network_timeout_default() -> &'static str {
-    static DEFAULT: OnceLock<String> = OnceLock::new();
-    DEFAULT.get_or_init(|| {
-        env::var("RKO_NETWORK_TIMEOUT").unwrap_or_else(|_| {
-            RegistryOptions::default()
-                .idle_timeout
-                .as_secs()
-                .to_string()
-        })
-    })
 }
 
 fn seconds(value: &str) -> Result<Duration, String> {
@@ -342,6 +311,28 @@ fn find_program(path: &OsString, name: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    /// clap's defaults are written as text; they must be the library's.
+    #[test]
+    fn the_connection_defaults_are_the_librarys() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            connection: ConnectionArgs,
+        }
+        let cli = Cli::try_parse_from(["rko"]).unwrap();
+        let (library, floor) = (RegistryOptions::default(), RateFloor::default());
+        if env::var_os("RKO_NETWORK_TIMEOUT").is_none() {
+            assert_eq!(cli.connection.network_timeout, library.idle_timeout);
+        }
+        if env::var_os("RKO_LOW_SPEED_LIMIT").is_none() {
+            assert_eq!(cli.connection.low_speed_limit, floor.bytes_per_second);
+        }
+        if env::var_os("RKO_LOW_SPEED_TIME").is_none() {
+            assert_eq!(cli.connection.low_speed_time, floor.window);
+        }
+    }
 
     #[test]
     fn cloud_helpers_are_found_on_path_as_a_shell_finds_them() {

@@ -406,34 +406,34 @@ pub fn basic(user: &str, password: &str) -> String {
 /// Runs `cmd`, which must fail; if it is still running after `patience`,
 /// it is killed and the test fails saying it hung. Returns its stderr.
 pub fn run_err_or_hang(cmd: &mut Command, patience: Duration) -> String {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let output = wait_or_kill(child, patience)
-        .unwrap_or_else(|| panic!("{cmd:?} hung: still running after {patience:?}, killed"));
+    let output = run_or_hang(cmd, patience);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         !output.status.success(),
-        "{cmd:?} succeeded but should have failed\nstderr: {}",
-        String::from_utf8_lossy(&output.stderr)
+        "{cmd:?} succeeded but should have failed\nstderr: {stderr}"
     );
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    stderr
 }
 
 /// Runs `cmd`, which must succeed; if it is still running after
 /// `patience`, it is killed and the test fails saying it hung. Returns its stderr.
 pub fn run_ok_or_hang(cmd: &mut Command, patience: Duration) -> String {
+    let output = run_or_hang(cmd, patience);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{cmd:?} failed\nstderr: {stderr}");
+    stderr
+}
+
+/// Runs `cmd` with its output captured, killing it and failing the test
+/// if it is still running after `patience`.
+fn run_or_hang(cmd: &mut Command, patience: Duration) -> Output {
     let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let output = wait_or_kill(child, patience)
-        .unwrap_or_else(|| panic!("{cmd:?} hung: still running after {patience:?}, killed"));
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "{cmd:?} failed\nstderr: {stderr}");
-    stderr
+    wait_or_kill(child, patience)
+        .unwrap_or_else(|| panic!("{cmd:?} hung: still running after {patience:?}, killed"))
 }
 
 /// The child's output, or `None` (and the child killed) after `patience`.
