@@ -12,7 +12,8 @@ export PATH="$PATH:/usr/local/go/bin:/usr/lib/go-1.23/bin:/usr/lib/go/bin"
 ONLINE_GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
 export GOTOOLCHAIN=local GOPROXY=off GOFLAGS="${GOFLAGS:-}"
 
-log() { printf '==> %s\n' "$*" >&2; }
+# log MESSAGE: a step, with the seconds since the script started.
+log() { printf '==> [%4d s] %s\n' "$SECONDS" "$*" >&2; }
 
 # apt_install PACKAGE... : installs packages, or explains how and exits.
 apt_install() {

@@ -40,6 +40,7 @@ fn one_ko_image_target_builds_the_binary_per_platform_into_one_index() {
     let rko_repo = d.join("rko");
     copy_rko_repo(&rko_repo);
     let ws = Workspace::copy(d, "ws", "bazel-root", &rko_repo);
+    ws.share_go_builds();
     let spawns = ws.build_logged(
         &["//:image", "//:image_amd64", "//:hello"],
         &[],
@@ -101,6 +102,7 @@ fn a_darwin_binary_in_a_linux_image_fails_the_build_naming_both_platforms_and_ko
     let rko_repo = d.join("rko");
     copy_rko_repo(&rko_repo);
     let ws = Workspace::copy(d, "ws", "bazel-root", &rko_repo);
+    ws.share_go_builds();
     ws.append(
         "BUILD.bazel",
         r#"

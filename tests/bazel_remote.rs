@@ -72,6 +72,9 @@ fn every_spawn_of_the_example_runs_remotely_and_gives_the_local_builds_bytes() {
     copy_rko_repo(&rko_repo);
 
     let local = Workspace::copy(d, "local/ws", "root-local", &rko_repo);
+    // Its Go compiles may come from another test's sandboxed build of the
+    // same inputs; its rko actions run here.
+    local.share_go_builds();
     let local_spawns = local.build_logged(&["//..."], &[], &d.join("local.json"));
     let remote = Workspace::copy(d, "remote/elsewhere/ws", "root-remote", &rko_repo);
     let executor = format!("--remote_executor=grpc://127.0.0.1:{}", worker.port);

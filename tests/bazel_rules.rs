@@ -165,6 +165,7 @@ fn bazel_run_loads_into_podman_and_pushes_stamped_tags_from_a_file() {
     let registry = Registry::start(Auth::None);
     let repository = format!("{}/hello", registry.host());
     let ws = Workspace::copy(d, "ws", "root", &rko_repo_in(d));
+    ws.share_go_builds();
     ws.load_defs(&["ko_load"]);
     ws.append(
         "BUILD.bazel",
@@ -320,6 +321,7 @@ fn ko_resolve_names_images_as_rko_resolve_does() {
     let dir = temp_dir();
     let d = dir.path();
     let ws = Workspace::copy(d, "ws", "root", &rko_repo_in(d));
+    ws.share_go_builds();
     run_ok(ws.bazel().args(["build", "//:deploy"]));
     let bazel = resolved_names(&fs::read_to_string(ws.output_path("deploy.yaml")).unwrap());
 

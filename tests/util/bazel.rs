@@ -112,6 +112,26 @@ impl Workspace {
         self.path.join("bazel-bin").join(name)
     }
 
+    /// Shares this workspace's Go compiles with every other workspace that
+    /// shares them, through one Bazel disk cache for the whole suite: the
+    /// example's `go_binary` stands in for rules_go, and compiling the
+    /// standard library for `hello` is most of a fresh build's work. Only
+    /// GoBuild is shared: every rko action (`Rko*`) is marked
+    /// `no-remote-cache`, which Bazel 4 applies to the disk cache too, so it
+    /// still runs in this workspace. For a test that asserts nothing about
+    /// where its GoBuild came from, and uses no remote cache or executor of
+    /// its own: the tests that do keep their own compiles.
+    pub fn share_go_builds(&self) {
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bazel-go-builds");
+        self.append(
+            ".bazelrc",
+            &format!(
+                "build --disk_cache={}\nbuild --modify_execution_info=Rko.*=+no-remote-cache\n",
+                cache.display()
+            ),
+        );
+    }
+
     /// Points the workspace's rko toolchain at `rko` instead of `RKO_BINARY`.
     pub fn use_rko(&self, rko: &Path) {
         self.replace(
