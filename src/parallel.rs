@@ -27,8 +27,10 @@ pub fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// `work` applied to every item on up to `jobs` threads.
-pub fn map<T: Sync, R: Send>(
+/// `work` applied to every item on up to `jobs` threads; `try_` as in
+/// `try_for_each`: a failure stops it (and the name stays apart from
+/// `Iterator::map` for a reader scanning call sites).
+pub fn try_map<T: Sync, R: Send>(
     items: &[T],
     jobs: usize,
     work: impl Fn(&T) -> Result<R> + Sync,
@@ -71,9 +73,9 @@ mod tests {
     #[test]
     fn results_keep_input_order_and_the_first_error_in_order_wins() {
         let items: Vec<u32> = (0..50).collect();
-        let doubled = map(&items, 4, |&i| Ok(i * 2)).unwrap();
+        let doubled = try_map(&items, 4, |&i| Ok(i * 2)).unwrap();
         assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
-        let err = map(&items, 1, |&i| {
+        let err = try_map(&items, 1, |&i| {
             if i >= 10 {
                 Err(Error::invalid(format!("item {i}")))
             } else {
@@ -82,6 +84,8 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err.to_string(), "item 10");
-        assert!(map(&Vec::<u32>::new(), 4, |&i| Ok(i)).unwrap().is_empty());
+        assert!(try_map(&Vec::<u32>::new(), 4, |&i| Ok(i))
+            .unwrap()
+            .is_empty());
     }
 }

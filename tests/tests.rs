@@ -39,6 +39,7 @@ mod push_stream;
 mod registry;
 mod resolve;
 mod sbom;
+mod sparse;
 mod ssl_cert_file;
 mod trust_build;
 mod trust_image;

@@ -25,6 +25,15 @@ pub struct Args {
     /// A layer to add, in order: its blob and the descriptor assemble-layer wrote.
     #[arg(long = "layer", value_name = "BLOB=DESC.json")]
     layers: Vec<String>,
+    /// A layer to add, in order, known by its descriptor alone: the layout
+    /// written is sparse (manifest and config as with --layer, no layer
+    /// blob), and `rko push` takes the blobs from elsewhere.
+    #[arg(
+        long = "layer-descriptor",
+        value_name = "DESC.json",
+        conflicts_with = "layers"
+    )]
+    layer_descriptors: Vec<PathBuf>,
     /// Set an environment variable in the image config.
     #[arg(long = "env", value_name = "K=V")]
     env: Vec<String>,
@@ -92,6 +101,9 @@ pub fn run(args: Args, results: Results) -> Result<()> {
     for value in &args.layers {
         let (blob, descriptor) = split_pair("--layer", value, "BLOB=DESC.json")?;
         layers.push(LayerInput::read(blob.as_ref(), descriptor.as_ref())?);
+    }
+    for descriptor in &args.layer_descriptors {
+        layers.push(LayerInput::descriptor_only(descriptor)?);
     }
     let edits = ConfigEdits {
         env: key_values("--env", &args.env, "--env-file", args.env_file.as_deref())?,

@@ -1,8 +1,8 @@
 //! `rko push`: an OCI layout to a registry.
 
 use super::registry::RegistryArgs;
-use super::{network_jobs, Results};
-use rko::{PushOptions, Reference, Result};
+use super::{network_jobs, split_pair, Results};
+use rko::{LayerInput, PushOptions, Reference, Result};
 use std::path::PathBuf;
 
 /// Push the image or index in an OCI layout to a registry.
@@ -25,6 +25,10 @@ pub struct Args {
     /// `sha256-<image digest hex>.sbom`, where `cosign download sbom` finds it.
     #[arg(long)]
     sbom_tags: bool,
+    /// A layer blob the layout lacks (a layout `append --layer-descriptor`
+    /// wrote): its file and descriptor, as `append --layer` takes them.
+    #[arg(long = "layer", value_name = "BLOB=DESC.json")]
+    layers: Vec<String>,
     /// Parallel blob uploads, at most [default: all cores, at least 4].
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
@@ -37,6 +41,12 @@ pub fn run(args: Args, results: Results) -> Result<()> {
         rko::check_file_target(file)?;
     }
     let reference: Reference = args.reference.parse()?;
+    let mut blob_files = Vec::new();
+    for value in &args.layers {
+        let (blob, descriptor) = split_pair("--layer", value, "BLOB=DESC.json")?;
+        let layer = LayerInput::read(blob.as_ref(), descriptor.as_ref())?;
+        blob_files.push((layer.descriptor.digest, blob.into()));
+    }
     let options = PushOptions {
         layout: args.layout,
         reference,
@@ -44,6 +54,7 @@ pub fn run(args: Args, results: Results) -> Result<()> {
         registry: args.registry.options(),
         jobs: network_jobs(args.jobs),
         sbom_tags: args.sbom_tags,
+        blob_files,
     };
     let pushed = rko::push(&options)?;
     log::info!(

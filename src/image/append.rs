@@ -16,19 +16,44 @@ use std::path::{Path, PathBuf};
 pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
 pub const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 
-/// A layer to add: its blob and the descriptor `assemble-layer` wrote for it.
+/// A layer to add: the descriptor `assemble-layer` wrote for it, and its
+/// blob, which is copied into the layout. A layer known by its descriptor
+/// alone is listed in the manifest and left out of the layout: a *sparse*
+/// layout, whose manifests and config are byte for byte those of the full
+/// one, and whose missing blobs `push` gets elsewhere.
 #[derive(Debug, Clone)]
 pub struct LayerInput {
-    pub blob: PathBuf,
+    pub blob: Option<PathBuf>,
     pub descriptor: LayerDescriptor,
+    /// The file that stands for the layer in messages: its blob, or its
+    /// descriptor file when there is no blob.
+    pub named: PathBuf,
 }
 
 impl LayerInput {
+    /// A layer given by its blob and descriptor.
+    pub fn with_blob(blob: PathBuf, descriptor: LayerDescriptor) -> Self {
+        LayerInput {
+            named: blob.clone(),
+            blob: Some(blob),
+            descriptor,
+        }
+    }
+
     /// Reads the descriptor file for `blob`.
     pub fn read(blob: &Path, descriptor: &Path) -> Result<Self> {
+        Ok(LayerInput::with_blob(
+            blob.to_path_buf(),
+            LayerDescriptor::read(descriptor)?,
+        ))
+    }
+
+    /// Reads a descriptor file for a layer whose blob stays out of the layout.
+    pub fn descriptor_only(descriptor: &Path) -> Result<Self> {
         Ok(LayerInput {
-            blob: blob.to_path_buf(),
+            blob: None,
             descriptor: LayerDescriptor::read(descriptor)?,
+            named: descriptor.to_path_buf(),
         })
     }
 }
@@ -69,8 +94,10 @@ pub fn append(options: &AppendOptions, out: &Path) -> Result<Digest> {
     copy_base_blobs(&base, &mut writer)?;
     let mut layers = base.layers.clone();
     for layer in &options.layers {
-        // Checked against its digest as it is linked or copied.
-        writer.add_file(&layer.blob, &layer.descriptor.digest)?;
+        if let Some(blob) = &layer.blob {
+            // Checked against its digest as it is linked or copied.
+            writer.add_file(blob, &layer.descriptor.digest)?;
+        }
         layers.push(manifest_layer(layer, base.docker)?);
     }
 
@@ -141,7 +168,8 @@ fn check_layers(options: &AppendOptions) -> Result<()> {
     }
     layers
         .iter()
-        .try_for_each(|layer| layer.descriptor.check_size(&layer.blob))
+        .filter_map(|layer| Some((layer, layer.blob.as_ref()?)))
+        .try_for_each(|(layer, blob)| layer.descriptor.check_size(blob))
 }
 
 /// The layer's descriptor as the manifest lists it, in Docker's media types
@@ -151,7 +179,7 @@ fn manifest_layer(layer: &LayerInput, docker: bool) -> Result<Descriptor> {
     if docker {
         let media_type = media_types::docker_layer(&layer.descriptor.media_type).ok_or_else(|| {
             Error::file(
-                &layer.blob,
+                &layer.named,
                 format!(
                     "this layer is {}, which a base with Docker media types cannot hold: use gzip or none",
                     layer.descriptor.media_type

@@ -83,13 +83,13 @@ pub fn binaries(cx: Context, wanted: &[Wanted], announcer: &Announcer) -> Result
     }
     let unique: Vec<&Spec> = unique.into_values().collect();
     let observer = Observer::new(cx.now);
-    let records = parallel::map(&unique, cx.jobs, |spec| {
+    let records = parallel::try_map(&unique, cx.jobs, |spec| {
         Ok(Recorded::read(&slots[&spec.key].path))
     })?;
     let snapshots: Vec<&Snapshot> = records.iter().flatten().map(Recorded::inputs).collect();
     observer.warm(&snapshots, cx.jobs);
     let checks: Vec<(&Spec, Option<Recorded>)> = unique.iter().copied().zip(records).collect();
-    let reused = parallel::map(&checks, cx.jobs, |(spec, record)| {
+    let reused = parallel::try_map(&checks, cx.jobs, |(spec, record)| {
         reusable(cx, &slots[&spec.key], record.as_ref(), spec, &observer)
     })?;
     let previous: BTreeMap<&str, &Snapshot> = checks
@@ -121,7 +121,7 @@ pub fn binaries(cx: Context, wanted: &[Wanted], announcer: &Announcer) -> Result
     };
     let dir = scratch.as_ref().map_or(Path::new(""), |s| s.path());
     let groups = groups(&misses);
-    let built = parallel::map(&groups, cx.jobs, |(n, members)| {
+    let built = parallel::try_map(&groups, cx.jobs, |(n, members)| {
         let run = GroupRun {
             cx,
             slots: &slots,
@@ -449,7 +449,7 @@ fn verify(
 ) -> Result<()> {
     let specs: Vec<&Spec> = hits.iter().map(|(spec, _)| *spec).collect();
     let reused: BTreeMap<&str, &Digest> = hits.iter().map(|(s, d)| (s.key.as_str(), d)).collect();
-    parallel::map(&groups(&specs), cx.jobs, |(n, members)| {
+    parallel::try_map(&groups(&specs), cx.jobs, |(n, members)| {
         let run = GroupRun {
             cx,
             slots,

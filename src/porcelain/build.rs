@@ -70,7 +70,7 @@ struct PlatformImage {
 
 /// Builds every target; results in the order given.
 pub fn build_all(cx: Context, targets: &[String]) -> Result<Vec<Built>> {
-    let packages = parallel::map(targets, cx.jobs, |target| {
+    let packages = parallel::try_map(targets, cx.jobs, |target| {
         list::list_cached(
             &cx.settings.go,
             cx.env,
@@ -104,7 +104,7 @@ pub fn build_all(cx: Context, targets: &[String]) -> Result<Vec<Built>> {
         .collect();
     let items: Vec<(&(usize, Platform), &Binary)> =
         work.iter().zip(binaries.iter().map(|b| &**b)).collect();
-    let mut images = parallel::map(&items, cx.jobs, |((i, platform), binary)| {
+    let mut images = parallel::try_map(&items, cx.jobs, |((i, platform), binary)| {
         let base = &bases[&prepared[*i].plan.base_image];
         build_platform(
             cx,
@@ -188,7 +188,7 @@ fn bases_and_prepared(
 ) -> Result<(BTreeMap<String, BaseImage>, Vec<Prepared>)> {
     let plans: Vec<&PackagePlan> = pairs.iter().map(|(_, plan)| plan).collect();
     let bases = resolve_bases(cx, &plans)?;
-    let prepared = parallel::map(pairs, cx.jobs, |(package, plan)| {
+    let prepared = parallel::try_map(pairs, cx.jobs, |(package, plan)| {
         let jobs = parallel::share(cx.jobs, pairs.len());
         prepare(cx, package, plan, &bases[&plan.base_image], jobs, announcer)
     })?;

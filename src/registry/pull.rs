@@ -214,7 +214,7 @@ fn fetch_children(
         .filter(|digest| seen.insert(digest.to_string()))
         .collect();
     let repository = &options.reference.repository;
-    crate::parallel::map(&digests, options.jobs, |digest| {
+    crate::parallel::try_map(&digests, options.jobs, |digest| {
         manifests::get(client, repository, digest.as_ref(), scopes)
     })
 }
@@ -307,7 +307,7 @@ fn download_all(
         .iter()
         .map(|(digest, size)| (digest.clone(), *size, writer.target(digest)))
         .collect();
-    crate::parallel::map(&targets, jobs, |(digest, size, target)| {
+    crate::parallel::try_map(&targets, jobs, |(digest, size, target)| {
         download(client, repository, digest, *size, target, scopes)
     })?;
     for (digest, _) in blobs {

@@ -13,7 +13,7 @@ use crate::registry::manifests;
 use crate::registry::upload;
 use crate::registry::Reference;
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// What to push and where.
@@ -28,6 +28,9 @@ pub struct PushOptions {
     /// Also push SBOM artifacts as ko does: in cosign's layout, tagged
     /// `sha256-<subject hex>.sbom`.
     pub sbom_tags: bool,
+    /// Files holding blobs the layout lacks (the layers of a sparse
+    /// layout), each checked against its digest before it is sent.
+    pub blob_files: Vec<(Digest, PathBuf)>,
 }
 
 /// What happened, for the caller to print.
@@ -92,6 +95,7 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
             client: OnceLock::new(),
         }),
         made: &made,
+        blob_files: &options.blob_files,
     };
     // The artifacts' blobs go up with the image's, all under one bound (a
     // blob is harmless before the manifest that names it).
@@ -104,7 +108,8 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
             &options.layout,
             format!(
                 "blob {missing} is not in the layout, which names no repository to get it from \
-                 (was it pulled with --shallow by another tool?)"
+                 (was it pulled with --shallow by another tool?), and no --layer gives its file \
+                 (a layout made by `append --layer-descriptor` holds no layer blobs)"
             ),
         ));
     }
@@ -268,7 +273,7 @@ fn push_referrers(target: &Target<'_>, artifacts: &[Artifact], jobs: usize) -> R
             None => by_subject.push((artifact.subject(), vec![artifact])),
         }
     }
-    crate::parallel::map(&by_subject, jobs, |(subject, group)| {
+    crate::parallel::try_map(&by_subject, jobs, |(subject, group)| {
         for artifact in group {
             put_referrer(target, subject, artifact)?;
         }
@@ -477,6 +482,8 @@ struct Target<'a> {
     copy_from: Option<Remote<'a>>,
     /// Blobs made for the push, not in the layout: cosign's configs.
     made: &'a [(Digest, &'a [u8])],
+    /// Files for blobs the layout lacks.
+    blob_files: &'a [(Digest, PathBuf)],
 }
 
 /// Another registry, connected to on first use.
@@ -528,7 +535,7 @@ impl BlobOutcome {
 
 /// Pushes every blob, `jobs` at a time; what happened to each, in order.
 fn push_blobs(target: &Target<'_>, blobs: &[Blob], jobs: usize) -> Result<Vec<BlobResult>> {
-    crate::parallel::map(blobs, jobs, |(digest, size)| {
+    crate::parallel::try_map(blobs, jobs, |(digest, size)| {
         push_blob(target, digest, *size)
     })
 }
@@ -573,8 +580,15 @@ fn push_blob_quietly(target: &Target<'_>, digest: &Digest, size: u64) -> Result<
         upload::upload(client, repository, digest, size, temp.path(), scopes)?;
         return Ok(BlobResult::Uploaded);
     }
-    let path = target.layout.blob_path(digest);
-    if !path.exists() {
+    let mut path = target.layout.blob_path(digest);
+    if let Some((_, file)) = target
+        .blob_files
+        .iter()
+        .find(|(d, _)| d == digest && !path.exists())
+    {
+        check_blob_file(file, digest)?;
+        path = file.clone();
+    } else if !path.exists() {
         let Some(remote) = &target.copy_from else {
             return Ok(BlobResult::Missing);
         };
@@ -604,4 +618,17 @@ fn push_blob_quietly(target: &Target<'_>, digest: &Digest, size: u64) -> Result<
     }
     upload::upload(client, repository, digest, size, &path, scopes)?;
     Ok(BlobResult::Uploaded)
+}
+
+/// A blob file given beside the layout holds what its digest says: it is
+/// not in the layout, so nothing checked it yet.
+fn check_blob_file(file: &Path, digest: &Digest) -> Result<()> {
+    let (actual, _) = crate::digest::sha256_file(file)?;
+    if &actual != digest {
+        return Err(Error::file(
+            file,
+            format!("holds {actual}, but it was given for blob {digest}"),
+        ));
+    }
+    Ok(())
 }

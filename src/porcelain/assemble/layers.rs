@@ -42,7 +42,7 @@ fn cached_layer(
 ) -> Result<LayerInput> {
     if let Some((blob, descriptor)) = cache.layer(key) {
         counters.cached.fetch_add(1, Ordering::Relaxed);
-        return Ok(LayerInput { blob, descriptor });
+        return Ok(LayerInput::with_blob(blob, descriptor));
     }
     let (blob, descriptor_path) = cache.layer_paths(key);
     let compress = CompressOptions {
@@ -54,7 +54,7 @@ fn cached_layer(
         layer::assemble_ko(entries()?, mtime, compress, &blob, &descriptor_path)?;
     cache.record_layer(key, &descriptor.digest);
     counters.built.fetch_add(1, Ordering::Relaxed);
-    Ok(LayerInput { blob, descriptor })
+    Ok(LayerInput::with_blob(blob, descriptor))
 }
 
 /// The cache key part for the layer format. Layers written before rko

@@ -163,7 +163,7 @@ impl Observer {
         paths.sort_unstable();
         paths.dedup();
         let chunks: Vec<&[&OsStr]> = paths.chunks(256).collect();
-        let _ = crate::parallel::map(&chunks, jobs, |chunk| {
+        let _ = crate::parallel::try_map(&chunks, jobs, |chunk| {
             let stamps: Vec<Stamp> = chunk.iter().map(|path| observe(Path::new(path))).collect();
             let mut cache = lock(&self.stamps);
             for (path, stamp) in chunk.iter().zip(stamps) {

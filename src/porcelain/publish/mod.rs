@@ -82,6 +82,7 @@ pub fn to_registry(
         jobs,
         // ko's SBOM tag besides the referrer (pkg/publish/default.go, `pushResult`).
         sbom_tags: true,
+        blob_files: Vec::new(),
     };
     let pushed = match ask_first.then(|| unchanged::already_pushed(&options)) {
         Some(Ok(Some(there))) => {
@@ -269,7 +270,7 @@ pub fn publish_all(
     let pushes: Vec<Option<Pushed>> = if to.registry {
         let each = parallel::share(jobs, images.len());
         let work: Vec<(&Image, &String)> = images.iter().zip(&names).collect();
-        parallel::map(&work, jobs, |(image, name)| {
+        parallel::try_map(&work, jobs, |(image, name)| {
             to_registry(image.layout, name, tags, registry, each, image.reused).map(Some)
         })?
     } else {
