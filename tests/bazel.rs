@@ -5,7 +5,7 @@
 //! re-runs only the actions downstream of the binary; `bazel run` pushes.
 
 use crate::util::bazel::{copy_rko_repo, outputs, Workspace};
-use crate::util::nginx::start_nginx;
+use crate::util::nginx::Nginx;
 use crate::util::registry::{Auth, Registry};
 use crate::util::*;
 use serde_json::Value;
@@ -33,8 +33,8 @@ fn bazel_make_and_rko_build_agree_and_bazel_caches_every_rko_action() {
     let rko_repo = d.join("rko");
     copy_rko_repo(&rko_repo);
     let first = Workspace::copy(d, "first/ws", "bazel-root-1", &rko_repo);
-    let nginx = start_nginx(&d.join("nginx"));
-    let remote_cache = format!("--remote_cache=http://127.0.0.1:{}", nginx.port);
+    let nginx = Nginx::start(&d.join("nginx"));
+    let remote_cache = format!("--remote_cache=http://{}", nginx.host());
 
     let digest = step_offline_build_fills_the_remote_cache(&first, &remote_cache);
     step_make_and_rko_build_give_bazels_digest(d, &rko_repo, &digest);

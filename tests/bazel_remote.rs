@@ -65,7 +65,7 @@ fn every_spawn_of_the_example_runs_remotely_and_gives_the_local_builds_bytes() {
     let worker = RemoteWorker::start(&d.join("worker"));
     assert_eq!(
         worker.listening(),
-        vec![format!("127.0.0.1:{}", worker.port)],
+        vec![worker.host()],
         "the worker listens on loopback only"
     );
     let rko_repo = d.join("rko");
@@ -77,7 +77,7 @@ fn every_spawn_of_the_example_runs_remotely_and_gives_the_local_builds_bytes() {
     local.share_go_builds();
     let local_spawns = local.build_logged(&["//..."], &[], &d.join("local.json"));
     let remote = Workspace::copy(d, "remote/elsewhere/ws", "root-remote", &rko_repo);
-    let executor = format!("--remote_executor=grpc://127.0.0.1:{}", worker.port);
+    let executor = format!("--remote_executor=grpc://{}", worker.host());
     // The remote side runs the static rko: the outputs may not depend on
     // which build of rko made them.
     remote.use_rko(&static_rko());

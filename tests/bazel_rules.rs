@@ -8,7 +8,7 @@
 //! generated from the `doc=` strings and up to date.
 
 use crate::util::bazel::{rko_repo_in, spawns, Workspace};
-use crate::util::nginx::start_nginx;
+use crate::util::nginx::Nginx;
 use crate::util::registry::{Auth, Registry};
 use crate::util::*;
 use serde_json::Value;
@@ -99,8 +99,8 @@ fn a_new_base_digest_rebuilds_the_image_without_clean_and_the_remote_cache_keys_
     let reference = format!("{}/base", registry.host());
     let old = push_base(d, &registry, "v1");
     let new = push_base(d, &registry, "v2");
-    let nginx = start_nginx(&d.join("nginx"));
-    let remote_cache = format!("--remote_cache=http://127.0.0.1:{}", nginx.port);
+    let nginx = Nginx::start(&d.join("nginx"));
+    let remote_cache = format!("--remote_cache=http://{}", nginx.host());
 
     // The old base fills the remote cache.
     let first = workspace_on_base(d, "first/ws", "root-1", &reference, &old);

@@ -12,7 +12,7 @@
 //! where it is tested instead: ```` ```sh tested-elsewhere: FILE… ````,
 //! and each file it names must exist.
 
-use crate::util::kube::{fake_api_server, kubeconfig};
+use crate::util::kube::{kubeconfig, KubeApi};
 use crate::util::registry::{Auth, Registry};
 use crate::util::*;
 use std::fs;
@@ -129,12 +129,12 @@ fn run_page(page: &str) {
         .collect();
     assert!(!runnable.is_empty(), "{page}: no block to run");
     let registry = Registry::start(Auth::None);
-    let (api_port, _) = fake_api_server();
+    let api = KubeApi::start();
     let dir = temp_dir();
     let root = dir.path().join("repo");
     fs::create_dir(&root).unwrap();
     copy_tree(&repo_root().join("examples"), &root.join("examples"));
-    let kubeconfig = kubeconfig(dir.path(), api_port);
+    let kubeconfig = kubeconfig(dir.path(), api.port);
     for block in runnable {
         let script = block.text.replace("registry.example.com", &registry.host());
         let mut bash = shell(dir.path(), &kubeconfig);

@@ -242,7 +242,7 @@ fn a_proxy_that_wants_credentials_gets_those_of_its_url_over_http_and_tls() {
         err.contains(&format!("proxy {}", squid.url())) && err.contains("407"),
         "{err}"
     );
-    let over_http = format!("http://{userinfo}@127.0.0.1:{}", squid.port);
+    let over_http = format!("http://{userinfo}@{}", squid.host());
     run_ok(&mut push_tls("v1", &over_http));
     let over_tls = format!("https://{userinfo}@127.0.0.1:{tls_port}");
     run_ok(&mut push_tls("v2", &over_tls));

@@ -6,7 +6,7 @@
 //! them back.
 
 use crate::util::hostile::{Answer, Hostile};
-use crate::util::nginx::start_nginx_proxy;
+use crate::util::nginx::Nginx;
 use crate::util::registry::{Auth, Fault, FaultProxy, Registry, Rule};
 use crate::util::*;
 use std::path::{Path, PathBuf};
@@ -208,9 +208,9 @@ fn the_blobs_of_an_index_and_its_sbom_upload_under_one_bound() {
 fn a_registry_behind_an_nginx_body_limit_gets_chunks_small_enough() {
     let registry = Registry::start(Auth::None);
     let dir = temp_dir();
-    let nginx = start_nginx_proxy(&dir.path().join("nginx"), registry.port, "1m");
+    let nginx = Nginx::start_proxy(&dir.path().join("nginx"), registry.port, "1m");
     let image = image_with_file(dir.path(), "big", &noise(15, 3 << 20), "/data/big.bin");
-    let target = format!("127.0.0.1:{}/limited:1", nginx.port);
+    let target = format!("{}/limited:1", nginx.host());
     push_whole(&image, &target, dir.path());
     assert_reads_back(&target, &image, dir.path());
 }

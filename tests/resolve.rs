@@ -2,7 +2,7 @@
 //! byte), `rko resolve` building into a real registry, `rko apply` feeding
 //! the real kubectl, and the errors.
 
-use crate::util::kube::{fake_api_server, kubeconfig};
+use crate::util::kube::{kubeconfig, KubeApi};
 use crate::util::registry::{Auth, Registry};
 use crate::util::*;
 use std::collections::BTreeMap;
@@ -206,8 +206,8 @@ fn apply_pipes_the_resolved_yaml_into_kubectl() {
     let kubectl = require("kubectl");
     let registry = Registry::start(Auth::None);
     let dir = temp_dir();
-    let (port, seen) = fake_api_server();
-    let kubeconfig = kubeconfig(dir.path(), port);
+    let api = KubeApi::start();
+    let kubeconfig = kubeconfig(dir.path(), api.port);
     let mut cmd = rko_porcelain(dir.path(), "apply");
     let out = run_ok(
         cmd.env("KO_DOCKER_REPO", format!("{}/k8s", registry.host()))
@@ -225,8 +225,7 @@ fn apply_pipes_the_resolved_yaml_into_kubectl() {
     );
     assert!(out.contains("@sha256:"), "{out}");
     assert!(
-        seen.lock()
-            .unwrap()
+        api.requests()
             .iter()
             .any(|r| r.starts_with("GET /apis/apps/v1")),
         "kubectl talked to the API"

@@ -70,6 +70,10 @@ impl Workspace {
         let mut cmd = Command::new(require("bazel"));
         cmd.current_dir(&self.path)
             .args(["--nosystem_rc", "--nohome_rc", "--max_idle_secs=600"])
+            // A test's server lives for a few builds: the JIT's first tier
+            // is enough, and the optimizing tier's CPU is saved (a fresh
+            // build of the example: 13 CPU-seconds with it, 10 without).
+            .arg("--host_jvm_args=-XX:TieredStopAtLevel=1")
             .arg(format!("--output_user_root={}", self.output_root.display()))
             .env("GOCACHE", super::gocache())
             .env("RKO_BINARY", env!("CARGO_BIN_EXE_rko"))

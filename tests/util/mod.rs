@@ -2,6 +2,26 @@
 //! credentials, or as the porcelain in an isolated environment), fresh temp
 //! dirs, the real tools the tests drive (Go, skopeo, umoci, runc, podman),
 //! and small file helpers.
+//!
+//! Every server a test starts has the same shape: `Type::start(…)` starts
+//! it on a free port of 127.0.0.1 and returns once it answers; `host()` is
+//! its `127.0.0.1:PORT`; dropping it stops it (by its PID for a process),
+//! so a failing test leaves nothing running.
+//!
+//! | component | start | what it is |
+//! |---|---|---|
+//! | the distribution registry | `registry::Registry::start(auth)`, `start_named` | Debian's `docker-registry`, plain, htpasswd or token auth, TLS |
+//! | a token server | `registry::TokenServer::start(dir)` (by `Registry::start(Auth::Token)`) | the registry's bearer-token realm |
+//! | a fault proxy | `registry::FaultProxy::start(upstream)` | resets, 5xx, 429, truncated bodies in front of a registry |
+//! | a hostile registry | `hostile::Hostile::start(ip, script)` | answers as a script says: foreign locations, stalls, wrong bytes |
+//! | nginx | `nginx::Nginx::start(dir)`, `start_proxy(dir, upstream, max_body)` | Bazel's HTTP remote cache (WebDAV); a body limit before a registry |
+//! | squid | `squid::Squid::start(names)`, `start_guarded` | a forward proxy (CONNECT and absolute-form), its access log read back |
+//! | RemoteWorker | `remote_worker::RemoteWorker::start(dir)` | Bazel's own REAPI executor |
+//! | a container | `runc::Container::start(bundle, work, port)` | an image unpacked by umoci, run by runc |
+//! | a Kubernetes API | `kube::KubeApi::start()` | discovery and 404s, for `kubectl apply --dry-run=client` |
+//!
+//! A Bazel workspace (`bazel::Workspace::copy`) is a directory rather than
+//! a server; dropping it shuts its Bazel server down.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -24,25 +24,32 @@ impl Drop for Nginx {
     }
 }
 
-/// nginx on 127.0.0.1 serving WebDAV from `dir/cache`, its files under
-/// `dir`, stopped when dropped.
-pub fn start_nginx(dir: &Path) -> Nginx {
-    start(
-        dir,
-        "    client_max_body_size 0;\n    location / {\n      dav_methods PUT DELETE;\n      create_full_put_path on;\n      dav_access user:rw group:rw all:r;\n    }\n",
-    )
-}
+impl Nginx {
+    /// nginx on 127.0.0.1 serving WebDAV from `dir/cache`, its files under
+    /// `dir`, stopped when dropped.
+    pub fn start(dir: &Path) -> Nginx {
+        start(
+            dir,
+            "    client_max_body_size 0;\n    location / {\n      dav_methods PUT DELETE;\n      create_full_put_path on;\n      dav_access user:rw group:rw all:r;\n    }\n",
+        )
+    }
 
-/// nginx on 127.0.0.1 in front of the server on `upstream`, refusing
-/// request bodies over `max_body` (nginx's `client_max_body_size`, as
-/// `1m`) with 413, as a proxy in front of a registry may.
-pub fn start_nginx_proxy(dir: &Path, upstream: u16, max_body: &str) -> Nginx {
-    start(
-        dir,
-        &format!(
-            "    client_max_body_size {max_body};\n    location / {{\n      proxy_pass http://127.0.0.1:{upstream};\n      proxy_set_header Host $http_host;\n      proxy_request_buffering off;\n    }}\n"
-        ),
-    )
+    /// nginx on 127.0.0.1 in front of the server on `upstream`, refusing
+    /// request bodies over `max_body` (nginx's `client_max_body_size`, as
+    /// `1m`) with 413, as a proxy in front of a registry may.
+    pub fn start_proxy(dir: &Path, upstream: u16, max_body: &str) -> Nginx {
+        start(
+            dir,
+            &format!(
+                "    client_max_body_size {max_body};\n    location / {{\n      proxy_pass http://127.0.0.1:{upstream};\n      proxy_set_header Host $http_host;\n      proxy_request_buffering off;\n    }}\n"
+            ),
+        )
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
 }
 
 /// nginx with `server` inside its one `server` block.

@@ -163,8 +163,8 @@ impl Registry {
             Auth::Token => {
                 let server = TokenServer::start(dir.path());
                 config.push_str(&format!(
-                    "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: rko-test-registry\n    issuer: rko-test-issuer\n    rootcertbundle: {}\n",
-                    server.port,
+                    "auth:\n  token:\n    realm: http://{}/token\n    service: rko-test-registry\n    issuer: rko-test-issuer\n    rootcertbundle: {}\n",
+                    server.host(),
                     server.cert.display()
                 ));
                 token_server = Some(server);
@@ -261,6 +261,11 @@ fn b64std(bytes: &[u8]) -> String {
 }
 
 impl TokenServer {
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     fn start(dir: &Path) -> TokenServer {
         self_signed(dir, "token", "rko test token issuer");
         openssl(

@@ -36,6 +36,11 @@ impl Drop for RemoteWorker {
 }
 
 impl RemoteWorker {
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     /// Starts a worker whose work and CAS directories, PID file and log are
     /// under `dir`, and waits until it accepts connections.
     pub fn start(dir: &Path) -> RemoteWorker {
@@ -47,6 +52,8 @@ impl RemoteWorker {
         let child = Command::new(require("java"))
             // An IPv4 socket, which `ss` shows as 127.0.0.1 rather than [::ffff:127.0.0.1].
             .arg("-Djava.net.preferIPv4Stack=true")
+            // Short-lived: the JIT's first tier only, as the tests' Bazel servers.
+            .arg("-XX:TieredStopAtLevel=1")
             .arg("-cp")
             .arg(format!("{}:{SERVER_JAR}", classes.display()))
             .arg(MAIN)

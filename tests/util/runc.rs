@@ -46,6 +46,11 @@ impl Drop for Container {
 }
 
 impl Container {
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     /// Runs the unpacked `bundle` with `PORT` set; `work` holds runc's state and the log.
     pub fn start(bundle: &Path, work: &Path, port: u16) -> Container {
         let config_path = bundle.join("config.json");
@@ -90,7 +95,7 @@ impl Container {
     pub fn get(&self, path: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match http_get(self.port, path) {
+            match http_get(&self.host(), path) {
                 Ok(response) => return response,
                 Err(_) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(100))
@@ -104,8 +109,8 @@ impl Container {
     }
 }
 
-fn http_get(port: u16, path: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+fn http_get(host: &str, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(host)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
     let mut response = String::new();

@@ -48,6 +48,11 @@ pub struct Logged {
 }
 
 impl Squid {
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     /// Starts squid with `names` (and `blocked.test`) resolving to 127.0.0.1.
     pub fn start(names: &[&str]) -> Squid {
         Squid::launch(names, None)
@@ -172,7 +177,7 @@ impl Squid {
 
     /// `http://127.0.0.1:PORT`, as `HTTPS_PROXY` names it.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}", self.host())
     }
 
     /// Everything squid has logged so far, once it has logged all that came
