@@ -388,9 +388,9 @@ fn flags_ldflags_and_environment_variables_are_inputs() {
             image_changes: true,
         },
         Input {
-            what: "a variable Go does not know (a wrapper might)",
+            what: "CC (Go hands it to cgo)",
             args: &[],
-            env: &[("PERF_UNKNOWN", "1")],
+            env: &[("CC", "/usr/bin/gcc-for-the-test")],
             image_changes: false,
         },
     ];
@@ -411,6 +411,61 @@ fn flags_ldflags_and_environment_variables_are_inputs() {
     let (back, ran) = build(&[], &[]);
     assert_eq!(back, plain);
     assert_eq!(go_builds(&ran).len(), 1, "{ran:?}");
+}
+
+/// CI systems set variables that change on every run (run ids, times,
+/// tokens): a variable the go command never reads is no input, so the
+/// binary is reused with no `go` process; one it reads rebuilds, and `-v`
+/// says which and that the binary is built again.
+#[test]
+fn a_variable_go_never_reads_changes_nothing_and_v_names_one_it_reads() {
+    let project = Project::new(&[]);
+    let build = |env: &[(&str, &str)]| {
+        let mut cmd = project.command("main", &["./cmd/app"]);
+        cmd.arg("-v").envs(env.iter().copied());
+        let _ = fs::remove_file(&project.log);
+        let (stdout, stderr) = run_ok_with_stderr(&mut cmd);
+        let ran = fs::read_to_string(&project.log).unwrap_or_default();
+        (
+            stdout.lines().map(pushed_digest).collect::<Vec<_>>(),
+            ran,
+            stderr,
+        )
+    };
+    let (plain, _, _) = build(&[]);
+    for value in ["1", "2"] {
+        let (digests, ran, stderr) = build(&[("CI_RUN_ID", value), ("BUILD_STARTED_AT", value)]);
+        assert_eq!(
+            (&digests, ran.as_str()),
+            (&plain, ""),
+            "CI_RUN_ID={value}: {stderr}"
+        );
+    }
+    let (_, ran, stderr) = build(&[("GOFLAGS", "-trimpath")]);
+    assert!(
+        ran.lines().any(|line| line.starts_with("build ")),
+        "GOFLAGS changed and go build did not run: {ran}"
+    );
+    assert!(
+        stderr.contains(
+            "example.com/perf/cmd/app for linux/amd64: env GOFLAGS added; building it again"
+        ),
+        "{stderr}"
+    );
+    let (_, _, stderr) = build(&[("GOFLAGS", "-trimpath -tags=x")]);
+    assert!(
+        stderr.contains("env GOFLAGS changed; building it again"),
+        "{stderr}"
+    );
+    let (_, _, stderr) = build(&[("GOFLAGS", "-trimpath -tags=x"), ("GOEXPERIMENT", "")]);
+    assert!(stderr.contains("env GOEXPERIMENT added"), "{stderr}");
+    let (_, _, stderr) = build(&[]);
+    assert!(
+        stderr.contains("env GOEXPERIMENT removed, env GOFLAGS removed"),
+        "{stderr}"
+    );
+    let (_, _, stderr) = build(&[]);
+    assert!(!stderr.contains("building it again"), "a no-op: {stderr}");
 }
 
 /// Go stamps the repository's state into the binary (`vcs.revision`,

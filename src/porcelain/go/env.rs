@@ -5,61 +5,29 @@ use crate::error::Error;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Whether a variable of the environment `go` inherits is an input: all
-/// are (ko's `buildEnv` passes the whole environment, and a `go` wrapper
-/// or cgo's compiler may read any), but for those of the terminal and the
-/// session, which differ between shells and tell Go nothing, and ko's and
-/// rko's own, which are about publishing.
+/// Whether a variable of the environment `go` inherits is an input of a
+/// build rko fingerprints: one the go command reads (`go help
+/// environment`): `GO*` but `GOTMPDIR` (a scratch directory), `CGO_*`, the
+/// C toolchain it hands to cgo, git's (it asks git for the VCS stamp), and
+/// where its own settings file is (`HOME`, `XDG_CONFIG_HOME`). Nothing
+/// else: CI systems set variables that change on every run (run ids,
+/// times, tokens), and a build that could read anything (a package with
+/// cgo files) is never fingerprinted. `.ko.yaml`'s templates and `env`
+/// reach the binary's settings through what they render.
 pub fn inherited_input(name: &str) -> bool {
-    const NOT_INPUTS: [&str; 38] = [
-        "_",
-        "PWD",
-        "OLDPWD",
-        "SHLVL",
-        "TERM",
-        "COLORTERM",
-        "COLUMNS",
-        "LINES",
-        "DISPLAY",
-        "WINDOWID",
-        "XAUTHORITY",
-        "WAYLAND_DISPLAY",
-        "DBUS_SESSION_BUS_ADDRESS",
-        "MAIL",
-        "LS_COLORS",
-        "PS1",
-        "PS2",
-        "PROMPT_COMMAND",
-        "HISTFILE",
-        "HISTSIZE",
-        "INVOCATION_ID",
-        "JOURNAL_STREAM",
-        "TMUX",
-        "TMUX_PANE",
-        "STY",
-        "NO_COLOR",
-        "RUST_LOG",
-        "RUST_BACKTRACE",
-        "GOTMPDIR",
-        "KOCACHE",
-        "KO_DOCKER_REPO",
-        "KO_DEFAULTBASEIMAGE",
-        "KO_DEFAULTPLATFORMS",
-        "KO_CONFIG_PATH",
-        "KO_DATA_DATE_EPOCH",
-        "KO_DATA_PATH_ALLOWED_ROOT",
-        "KIND_CLUSTER_NAME",
-        "KO_GO_PATH",
+    const READ_BY_GO: [&str; 8] = [
+        "AR",
+        "CC",
+        "CXX",
+        "FC",
+        "PKG_CONFIG",
+        "GCCGO",
+        "HOME",
+        "XDG_CONFIG_HOME",
     ];
-    const NOT_INPUT_PREFIXES: [&str; 6] = [
-        "SSH_",
-        "XDG_SESSION_",
-        "TERM_",
-        "DOCKER_",
-        "REGISTRY_AUTH",
-        "GITHUB_TOKEN",
-    ];
-    !NOT_INPUTS.contains(&name) && !NOT_INPUT_PREFIXES.iter().any(|p| name.starts_with(p))
+    const PREFIXES: [&str; 3] = ["GO", "CGO_", "GIT_"];
+    name != "GOTMPDIR"
+        && (READ_BY_GO.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p)))
 }
 
 /// The environment `go` sees: the process's, then `overrides` in order
@@ -183,20 +151,28 @@ mod tests {
     }
 
     #[test]
-    fn only_the_terminal_session_and_publishing_variables_are_not_inputs() {
+    fn only_what_the_go_command_reads_is_an_input() {
         let cases = [
             ("GOFLAGS", true),
-            ("CGO_ENABLED", true),
-            ("CC", true),
-            ("PATH", true),
-            ("HOME", true),
             ("GOEXPERIMENT", true),
-            ("SOURCE_DATE_EPOCH", true),
-            ("SOME_WRAPPER_SETTING", true),
+            ("GOAMD64", true),
+            ("GOTOOLCHAIN", true),
+            ("CGO_ENABLED", true),
+            ("CGO_CFLAGS", true),
+            ("CC", true),
+            ("PKG_CONFIG", true),
+            ("GIT_DIR", true),
+            ("HOME", true),
+            ("XDG_CONFIG_HOME", true),
             ("GOTMPDIR", false),
+            ("PATH", false),
+            ("SOURCE_DATE_EPOCH", false),
+            ("CI_RUN_ID", false),
+            ("GITHUB_RUN_ID", false),
+            ("BUILD_NUMBER", false),
+            ("SOME_WRAPPER_SETTING", false),
             ("PWD", false),
             ("SSH_TTY", false),
-            ("TERM_PROGRAM", false),
             ("KO_DOCKER_REPO", false),
             ("KOCACHE", false),
             ("DOCKER_CONFIG", false),

@@ -303,7 +303,15 @@ impl Observer {
     /// Whether `snapshot` still describes the inputs, and the snapshot to
     /// keep (stamps refreshed where a racy file's content was unchanged).
     fn holds(&self, snapshot: &Snapshot, settings: &str) -> Option<Snapshot> {
-        if snapshot.format != inputs::FORMAT || snapshot.settings != settings {
+        if snapshot.format != inputs::FORMAT {
+            return None;
+        }
+        if snapshot.settings != settings {
+            log::debug!(
+                "{}: {}; building it again",
+                inputs::subject(settings),
+                inputs::changes(&snapshot.settings, settings)
+            );
             return None;
         }
         let mut fresh = snapshot.clone();

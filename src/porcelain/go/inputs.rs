@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever what rko records changes: older records then never hold.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// A package as `go list -deps -json` describes it: where its files are.
 #[derive(Debug, Deserialize)]
@@ -315,30 +315,95 @@ pub fn embed_root(pattern: &str) -> PathBuf {
     }
 }
 
-/// One binary's settings as a digest: the import path, platform,
-/// directory, `go` command, arguments and every inherited input of the
-/// environment `go` sees.
+/// One binary's settings, a `name<TAB>value` line each: the import path,
+/// platform, directory, `go` command, arguments, and every variable of the
+/// environment `go` sees that is an input (those `.ko.yaml`'s `env` sets
+/// too). Arguments and variables are recorded as digests (they may hold
+/// secrets); the lines let `-v` say which one changed ([`changes`]).
 pub fn settings(binary: &GoBuild, go: &Path, env: &BTreeMap<String, String>) -> String {
-    let mut text = format!(
-        "rko go build inputs {FORMAT}\0{}\0{}\0{}\0{}\0{}\0",
-        binary.import_paths.join(" "),
-        binary.platform,
-        binary.dir.display(),
-        binary.go.display(),
-        go.display()
-    );
-    for arg in command::build_args(binary) {
-        text.push_str(&format!("arg {arg}\0"));
+    let hashed = |value: &str| digest::sha256(value.as_bytes()).to_string();
+    let mut lines = vec![
+        format!("format\t{FORMAT}"),
+        format!("import path\t{}", binary.import_paths.join(" ")),
+        format!("platform\t{}", binary.platform),
+        format!("directory\t{}", binary.dir.display()),
+        format!("go command\t{} {}", binary.go.display(), go.display()),
+        format!(
+            "build arguments\t{}",
+            hashed(&command::build_args(binary).join("\0"))
+        ),
+    ];
+    let configured = |key: &str| binary.env.iter().any(|(k, _)| k == key);
+    for (key, value) in env
+        .iter()
+        .filter(|(key, _)| inherited_input(key) || configured(key))
+    {
+        lines.push(format!("env {key}\t{}", hashed(value)));
     }
-    for (key, value) in env.iter().filter(|(key, _)| inherited_input(key)) {
-        text.push_str(&format!("env {key}={value}\0"));
-    }
-    digest::sha256(text.as_bytes()).to_string()
+    lines.join("\n")
+}
+
+/// Whose settings these are: `IMPORT-PATH for PLATFORM`.
+pub fn subject(settings: &str) -> String {
+    let value = |name: &str| {
+        settings
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix('\t'))
+            .unwrap_or("?")
+    };
+    format!("{} for {}", value("import path"), value("platform"))
+}
+
+/// What differs between the settings a binary was built with and today's,
+/// in words: `env GOFLAGS changed, env CGO_ENABLED added`.
+pub fn changes(before: &str, now: &str) -> String {
+    let parse = |text: &str| -> BTreeMap<String, String> {
+        text.lines()
+            .map(|line| match line.split_once('\t') {
+                Some((name, value)) => (name.to_string(), value.to_string()),
+                None => (line.to_string(), String::new()),
+            })
+            .collect()
+    };
+    let (before, now) = (parse(before), parse(now));
+    let mut names: Vec<&String> = before.keys().chain(now.keys()).collect();
+    names.sort();
+    names.dedup();
+    let said: Vec<String> = names
+        .into_iter()
+        .filter_map(|name| match (before.get(name), now.get(name)) {
+            (Some(b), Some(n)) if b != n => Some(format!("{name} changed")),
+            (None, Some(_)) => Some(format!("{name} added")),
+            (Some(_), None) => Some(format!("{name} removed")),
+            _ => None,
+        })
+        .collect();
+    said.join(", ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_of_settings_is_said_line_by_line() {
+        let before = "import path\tex.com/a\nplatform\tlinux/amd64\nenv GOFLAGS\tx\nenv GOARM\t7";
+        let cases = [
+            (before, ""),
+            (
+                "import path\tex.com/a\nplatform\tlinux/amd64\nenv GOFLAGS\ty\nenv GOARM\t7",
+                "env GOFLAGS changed",
+            ),
+            (
+                "import path\tex.com/a\nplatform\tlinux/amd64\nenv CC\tc\nenv GOFLAGS\tx",
+                "env CC added, env GOARM removed",
+            ),
+        ];
+        for (now, want) in cases {
+            assert_eq!(changes(before, now), want, "{now}");
+        }
+        assert_eq!(subject(before), "ex.com/a for linux/amd64");
+    }
 
     /// cmd/go/internal/load `resolveEmbed`: patterns are globs relative to
     /// the package; `all:` keeps dot and underscore files.
