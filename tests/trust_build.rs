@@ -3,6 +3,7 @@
 //! `resolve-yaml` given a map value that is not a reference (issue 11).
 
 use crate::util::*;
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -201,8 +202,10 @@ fn builds_killed_at_random_moments_leave_a_cache_the_next_build_can_trust() {
     );
     let cache = dir.path().join("cache");
     let mut delays = Prng::new(1);
+    let mut mid_write = 0;
     for attempt in 0..20 {
         let out = dir.path().join(format!("killed{attempt}"));
+        let before = unfinished_writes(&cache, &out);
         let mut child = build_to_layout(&module, dir.path(), &cache, &out)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -211,6 +214,9 @@ fn builds_killed_at_random_moments_leave_a_cache_the_next_build_can_trust() {
         std::thread::sleep(Duration::from_millis(delays.below(1500)));
         let _ = child.kill();
         let _ = child.wait();
+        if !unfinished_writes(&cache, &out).is_subset(&before) {
+            mid_write += 1;
+        }
         if out.exists() {
             // Killed after the rename: then the layout must be whole.
             assert_eq!(layout_digest(&out), reference, "attempt {attempt}");
@@ -225,6 +231,33 @@ fn builds_killed_at_random_moments_leave_a_cache_the_next_build_can_trust() {
         diff_ids(&out),
         diff_ids(&dir.path().join("ref"))
     );
+    assert!(
+        mid_write > 0,
+        "no kill landed while the build was writing into KOCACHE or its output"
+    );
+}
+
+/// What a build writing into `cache` and `out` keeps only until it is done:
+/// its scratch directory in the cache (`tmp/build-…`, where Go and the
+/// layers write) and the temporaries it renames into place
+/// (`.NAME.rko-tmp-…`, in the cache and beside `out`). One that a SIGKILL
+/// left behind shows that the kill landed while the build was writing.
+fn unfinished_writes(cache: &Path, out: &Path) -> BTreeSet<PathBuf> {
+    let scratch = fs::read_dir(cache.join("tmp"))
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("build-"))
+        .map(|e| e.path());
+    let temporaries = walkdir::WalkDir::new(cache)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".rko-tmp-"))
+        .map(|e| e.path().to_path_buf());
+    scratch
+        .chain(temporaries)
+        .chain(temporaries_beside(out))
+        .collect()
 }
 
 /// The diffIDs of the one image in `layout`, to say which layer differs.

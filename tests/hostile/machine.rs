@@ -12,7 +12,7 @@ use crate::util::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A tmpfs of `size` mounted on `dir` (we run as root), unmounted when dropped.
 struct Tmpfs(PathBuf);
@@ -69,6 +69,19 @@ fn pull_onto_a_full_disk_reports_the_disk_error_and_does_not_retry() {
         "{err}"
     );
     assert!(!err.contains("attempts"), "{err}");
+    // The blob whose write failed, named by the path in the error: a full
+    // disk stays full, so it is fetched once and not again.
+    let failed = err
+        .split("blobs/sha256/")
+        .nth(1)
+        .and_then(|rest| rest.get(..64))
+        .unwrap_or_else(|| panic!("the error names no blob: {err}"));
+    assert_eq!(
+        proxy.count("GET", &format!("/blobs/sha256:{failed}")),
+        1,
+        "sha256:{failed} was fetched again after its write failed: {:?}",
+        proxy.seen.lock().unwrap()
+    );
     assert!(
         proxy.count("GET", "/blobs/") <= image_blobs(&layout),
         "a blob was fetched again: {:?}",
@@ -158,22 +171,43 @@ fn pull_killed_at_random_moments_leaves_no_half_layout_and_a_rerun_gives_the_dig
     run_ok(rko().arg("push").arg(&layout).arg(&reference));
     let want = layout_digest(&layout);
     let mut prng = Prng::new(20);
+    let mut mid_write = 0;
     for attempt in 0..20 {
         let out = dir.path().join(format!("out-{attempt}"));
         kill_after(
             &mut pull(&config, &reference, &out),
             Duration::from_millis(prng.below(400)),
         );
+        if !temporaries_beside(&out).is_empty() {
+            mid_write += 1;
+        }
         if out.exists() {
             assert_whole_layout(&out, &want);
         }
         run_ok(&mut pull(&config, &reference, &out));
         assert_whole_layout(&out, &want);
     }
+    assert!(
+        mid_write > 0,
+        "no kill landed while the layout was being written"
+    );
 }
 
-/// SIGKILL at 20 moments (seeded), each into a fresh repository so that
-/// uploads are under way: a rerun still pushes the reference digest.
+/// Whether the registry holds part of a push into `repository` and not its
+/// tag: an upload session or a blob, no `v1` yet. Left so by a SIGKILL, it
+/// shows that the kill landed while the image was being written.
+fn half_pushed(registry: &Registry, repository: &str) -> bool {
+    let stored = registry
+        .dir
+        .path()
+        .join("data/docker/registry/v2/repositories")
+        .join(repository);
+    stored.exists() && !stored.join("_manifests/tags/v1").exists()
+}
+
+/// SIGKILL at 20 moments (seeded) spread over a whole push, each into a
+/// fresh repository so that uploads are under way: a rerun still pushes the
+/// reference digest, and some kills cut a push in half.
 #[test]
 fn push_killed_at_random_moments_then_rerun_gives_the_digest() {
     let registry = Registry::start(Auth::None);
@@ -188,13 +222,23 @@ fn push_killed_at_random_moments_then_rerun_gives_the_digest() {
             .arg(format!("{}/{repository}:v1", registry.host()));
         cmd
     };
+    let started = Instant::now();
+    run_ok(&mut push("reference"));
+    // Delays spread over a whole push, and a little past its end (as in
+    // trust_image.rs): a push to a registry on this machine is over in a
+    // fraction of a second, and fixed delays would mostly kill a finished run.
+    let span = started.elapsed().as_millis() as u64 * 6 / 5;
     let mut prng = Prng::new(21);
+    let mut mid_write = 0;
     for attempt in 0..20 {
         let repository = format!("killed-{attempt}");
         kill_after(
             &mut push(&repository),
-            Duration::from_millis(prng.below(250)),
+            Duration::from_millis(prng.below(span)),
         );
+        if half_pushed(&registry, &repository) {
+            mid_write += 1;
+        }
         let pushed = run_ok(&mut push(&repository));
         assert_eq!(pushed_digest(&pushed), want, "{repository}");
     }
@@ -202,4 +246,8 @@ fn push_killed_at_random_moments_then_rerun_gives_the_digest() {
         skopeo("inspect").arg(format!("docker://{}/killed-19:v1", registry.host())),
     ));
     assert_eq!(info["Digest"], want.as_str());
+    assert!(
+        mid_write > 0,
+        "no kill landed while the image was being pushed"
+    );
 }

@@ -490,3 +490,19 @@ pub fn image_with_file(dir: &Path, name: &str, bytes: &[u8], dest: &str) -> Path
     );
     out
 }
+
+/// The temporaries an rko run keeps beside `out` while it writes it
+/// (`.NAME.rko-tmp-…`, renamed into place at the end; src/atomic.rs). Left
+/// there after a SIGKILL, which no handler can clean up, they show that the
+/// kill landed while `out` was being written.
+pub fn temporaries_beside(out: &Path) -> Vec<PathBuf> {
+    let prefix = format!(".{}.rko-tmp-", out.file_name().unwrap().to_string_lossy());
+    let mut found: Vec<PathBuf> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
+}
