@@ -4,7 +4,7 @@
 use crate::util::*;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 use std::time::Duration;
 
 /// Runs `cmd`, expects failure with one line of stderr containing `needle`,
@@ -245,17 +245,84 @@ fn an_unknown_base_is_explained() {
     );
 }
 
-/// Starts `cmd`, kills it after `after`, and checks nothing is at `outputs`.
-fn kill_midway(mut cmd: Command, after: Duration, outputs: &[PathBuf]) {
+/// Starts `cmd` and stops it (SIGSTOP) once it is certainly mid-work: a
+/// temporary of one of `outputs` lies beside it, not yet renamed into
+/// place. The command is stopped and looked at over and over until
+/// then, so that what is seen is what it is doing when it gets the next
+/// signal: no race with the command finishing, however fast the machine.
+fn stop_midway(cmd: &mut Command, outputs: &[PathBuf]) -> Child {
     let mut child = cmd.spawn().unwrap();
-    std::thread::sleep(after);
-    let still_running = child.try_wait().unwrap().is_none();
+    loop {
+        signal(&child, "STOP");
+        wait_stopped(&child);
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the command ended ({status}) before it began writing {outputs:?}");
+        }
+        if outputs.iter().any(|output| !temporaries(output).is_empty()) {
+            break;
+        }
+        signal(&child, "CONT");
+        // Pacing only: the next look comes after the command has run a little.
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+fn signal(child: &Child, name: &str) {
+    run_ok(
+        Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(child.id().to_string()),
+    );
+}
+
+/// Waits until every thread of `child` has stopped (or it has exited):
+/// `kill -STOP` returns before the stop takes effect.
+fn wait_stopped(child: &Child) {
+    let tasks = PathBuf::from(format!("/proc/{}/task", child.id()));
+    let all_stopped = || {
+        let Ok(entries) = fs::read_dir(&tasks) else {
+            return true; // exited and reaped
+        };
+        entries.into_iter().all(|task| {
+            let stat = fs::read_to_string(task.unwrap().path().join("stat")).unwrap_or_default();
+            // `pid (comm) STATE …`; comm may hold spaces and parentheses.
+            let state = stat
+                .rsplit_once(')')
+                .map_or("", |(_, rest)| rest.trim_start());
+            state.is_empty() || state.starts_with(['T', 't', 'Z', 'X'])
+        })
+    };
+    while !all_stopped() {
+        std::thread::yield_now();
+    }
+}
+
+/// rko's temporaries for `output`, beside it (`crate::atomic`'s
+/// `.NAME.rko-tmp-*`).
+fn temporaries(output: &Path) -> Vec<PathBuf> {
+    let prefix = format!(
+        ".{}.rko-tmp-",
+        output.file_name().unwrap().to_string_lossy()
+    );
+    fs::read_dir(output.parent().unwrap())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&prefix)
+        })
+        .collect()
+}
+
+/// Kills (SIGKILL, which rko cannot catch) `cmd` in the middle of writing
+/// `outputs`, and checks none of them is there afterwards.
+fn kill_midway(mut cmd: Command, outputs: &[PathBuf]) {
+    let mut child = stop_midway(&mut cmd, outputs);
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(
-        still_running,
-        "the command finished before it could be interrupted; make its input bigger"
-    );
     for output in outputs {
         assert!(
             !output.exists(),
@@ -267,28 +334,33 @@ fn kill_midway(mut cmd: Command, after: Duration, outputs: &[PathBuf]) {
 
 #[test]
 fn a_run_stopped_by_sigterm_or_sigint_removes_its_temporary_files_too() {
-    for signal in ["TERM", "INT"] {
+    for signal_name in ["TERM", "INT"] {
         let f = fixture();
         let big = f.root.join("big");
         huge_file(&big);
+        let (blob, descriptor) = (f.out.join("layer.tar.gz"), f.out.join("layer.json"));
         let mut cmd = assemble(
             &f.out,
             &[format!("--file={}=/big", big.display()), "--jobs=1".into()],
         );
-        let child = cmd.spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(500));
-        run_ok(
-            Command::new("kill")
-                .arg(format!("-{signal}"))
-                .arg(child.id().to_string()),
-        );
+        let child = stop_midway(&mut cmd, &[blob.clone(), descriptor]);
+        let written = temporaries(&blob);
+        // Delivered once the command runs again.
+        signal(&child, signal_name);
+        signal(&child, "CONT");
         let status = child.wait_with_output().unwrap().status;
-        assert!(!status.success(), "SIG{signal}: the run was not stopped");
+        assert!(
+            !status.success(),
+            "SIG{signal_name}: the run was not stopped"
+        );
         let left: Vec<_> = fs::read_dir(&f.out)
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert!(left.is_empty(), "SIG{signal} left behind: {left:?}");
+        assert!(
+            left.is_empty(),
+            "SIG{signal_name} left behind: {left:?} (it was writing {written:?})"
+        );
     }
 }
 
@@ -306,11 +378,7 @@ fn an_interrupted_assemble_layer_leaves_no_output() {
         &f.out,
         &[format!("--file={}=/big", big.display()), "--jobs=1".into()],
     );
-    kill_midway(
-        cmd,
-        Duration::from_millis(500),
-        &[f.out.join("layer.tar.gz"), f.out.join("layer.json")],
-    );
+    kill_midway(cmd, &[f.out.join("layer.tar.gz"), f.out.join("layer.json")]);
 }
 
 #[test]
@@ -339,9 +407,5 @@ fn an_interrupted_append_leaves_no_output() {
         .arg(f.out.join("image"))
         .arg("--digest-file")
         .arg(f.out.join("image.digest"));
-    kill_midway(
-        cmd,
-        Duration::from_millis(300),
-        &[f.out.join("image"), f.out.join("image.digest")],
-    );
+    kill_midway(cmd, &[f.out.join("image"), f.out.join("image.digest")]);
 }
