@@ -30,6 +30,12 @@ mod porcelain;
 #[doc(hidden)]
 pub mod fuzzing;
 
+/// Readers of rko's bytes that are not rko's, for unit tests (shared
+/// with the integration tests).
+#[cfg(test)]
+#[path = "../tests/readers/mod.rs"]
+mod readers;
+
 pub use error::{Error, Result};
 
 // The primitives the command line needs.

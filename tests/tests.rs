@@ -3,6 +3,7 @@
 //! binary built once per architecture) every scenario shares. `util` is the
 //! harness; each other module is one area of behaviour.
 
+mod readers;
 mod util;
 
 mod bazel;

@@ -107,6 +107,7 @@ fn layer() -> Result<LayerDescriptor> {
 mod tests {
     use super::*;
     use crate::image::layer::{self, Defaults, EntrySpec, Source};
+    use crate::readers::{check_named, read_tar_bytes, sha256_hex, TarListing, Want};
     use std::collections::BTreeMap;
     use std::io::Read;
     use std::path::Path;
@@ -188,13 +189,145 @@ mod tests {
     /// Images on builtin:static keep their digests from one rko build to the
     /// next; this changes only on purpose (a new pin in
     /// third_party/builtin-static/SOURCES, or a new webpki-root-certs).
+    /// Readers that are not rko's first say what the pinned base holds:
+    /// what DESIGN.md lists, and a config whose diffID is that of the tar
+    /// they read.
     #[test]
     fn builtin_static_digest_is_pinned() {
         let image = base(Platform::default_target()).unwrap();
+        let listing = read_tar_bytes(built::LAYER);
+        let root = extracted_by_gnu_tar(built::LAYER);
+        check_what_design_lists(&listing, root.path());
+        assert_eq!(
+            image.config["rootfs"]["diff_ids"],
+            json!([format!("sha256:{}", listing.tar_sha256)]),
+            "the config's diffID is the sha256 of the tar Python read"
+        );
+        assert_eq!(
+            image.layers[0].digest().to_string(),
+            format!("sha256:{}", sha256_hex(built::LAYER))
+        );
+        assert_eq!(image.config["config"]["User"], json!("65532"));
+        let env = image.config["config"]["Env"].to_string();
+        assert!(
+            env.contains("SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"),
+            "{env}"
+        );
+
         assert_eq!(
             image.manifest_digest.unwrap().to_string(),
             "sha256:945d44ec1366411a7dee7ca8e1679e4a146307975c8db6e26d6931b38b178fff"
         );
+    }
+
+    /// A directory holding `layer` as GNU tar extracts it.
+    fn extracted_by_gnu_tar(layer: &[u8]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let blob = dir.path().join("layer.tar.gz");
+        std::fs::write(&blob, layer).unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let out = std::process::Command::new("tar")
+            .arg("-xzf")
+            .arg(&blob)
+            .arg("-C")
+            .arg(&root)
+            .output()
+            .unwrap_or_else(|e| panic!("this test needs GNU tar: {e}; `apt-get install tar`"));
+        assert!(
+            out.status.success(),
+            "GNU tar cannot extract the layer: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    }
+
+    /// DESIGN.md's builtin:static: `/etc/passwd` and `/etc/group` with
+    /// root and nonroot 65532, `/etc/nsswitch.conf`, `/tmp` 1777,
+    /// `/home/nonroot`, a CA bundle; every entry dated 0, owned by root
+    /// but nonroot's home, without user or group names, parents first.
+    /// Headers as Python's tarfile reads them; content as GNU tar
+    /// extracted it under `dir`/root (so the two readers must agree).
+    fn check_what_design_lists(listing: &TarListing, dir: &Path) {
+        let root = dir.join("root");
+        let read = |path: &str| std::fs::read(root.join(path)).unwrap();
+        let text = |path: &str| String::from_utf8(read(path)).unwrap();
+        let file = |path: &str| Want::file(path, read(path), 0o644);
+        check_named(
+            &listing.entries,
+            &[
+                Want::dir("etc", 0o755),
+                file("etc/passwd"),
+                file("etc/group"),
+                file("etc/nsswitch.conf"),
+                file(root::CA_BUNDLE),
+                Want::dir("tmp", 0o1777),
+                Want::dir("root", 0o700),
+                Want::dir("home", 0o755),
+                Want::dir("home/nonroot", 0o700).owned_by(65532, 65532),
+            ],
+        );
+
+        // name:password:uid:gid:gecos:home:shell, and name:password:gid:members.
+        let fields = |line: &str| line.split(':').map(str::to_string).collect::<Vec<_>>();
+        let passwd: Vec<_> = text("etc/passwd").lines().map(fields).collect();
+        for want in [
+            "root:x:0:0:root:/root:/sbin/nologin",
+            "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin",
+        ] {
+            assert!(passwd.contains(&fields(want)), "{want} not in {passwd:?}");
+        }
+        let group: Vec<_> = text("etc/group").lines().map(fields).collect();
+        for want in ["root:x:0:", "nonroot:x:65532:"] {
+            assert!(group.contains(&fields(want)), "{want} not in {group:?}");
+        }
+        let nsswitch = text("etc/nsswitch.conf");
+        assert!(
+            nsswitch.lines().any(|l| l == "hosts: files dns"),
+            "{nsswitch:?}"
+        );
+        assert_eq!(
+            ca_certificates_loaded(&root.join(root::CA_BUNDLE)),
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS.len(),
+            "CA certificates OpenSSL loads from the bundle (Python's ssl)"
+        );
+
+        let mut seen = std::collections::BTreeSet::new();
+        for entry in &listing.entries {
+            let owner = (entry.uid, entry.gid);
+            let nonroot = entry.name == "home/nonroot";
+            let want_owner = if nonroot { (65532, 65532) } else { (0, 0) };
+            assert_eq!(owner, want_owner, "{}: uid and gid", entry.name);
+            assert_eq!(entry.mtime, 0, "{}: mtime", entry.name);
+            assert_eq!((&*entry.uname, &*entry.gname), ("", ""), "{}", entry.name);
+            assert_eq!(entry.magic, "ustar\u{0}00", "{}: magic", entry.name);
+            if let Some((parent, _)) = entry.name.rsplit_once('/') {
+                assert!(seen.contains(parent), "{} before its parent", entry.name);
+            }
+            seen.insert(entry.name.as_str());
+        }
+    }
+
+    /// How many CA certificates OpenSSL, through Python's ssl, loads
+    /// from `bundle`.
+    fn ca_certificates_loaded(bundle: &Path) -> usize {
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import ssl, sys; context = ssl.create_default_context(cafile=sys.argv[1]); \
+                 print(context.cert_store_stats()['x509_ca'])",
+            )
+            .arg(bundle)
+            .output()
+            .unwrap_or_else(|e| panic!("this test needs python3: {e}; `apt-get install python3`"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "Python's ssl cannot load {}: {}",
+            bundle.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout.trim().parse().unwrap()
     }
 
     fn vendor_dir() -> &'static Path {

@@ -352,6 +352,7 @@ fn hash_in_order(chunks: Receiver<Vec<u8>>, tokens: SyncSender<()>) -> Result<(D
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::readers::{read_gzip_bytes, sha256_hex};
     use std::io::Read;
 
     /// Data that compresses somewhat, spanning several chunks.
@@ -403,24 +404,84 @@ mod tests {
     /// The bytes rko writes are part of its contract: a digest changes only
     /// on purpose. zlib-rs picks CPU-specific code at run time only for
     /// match comparison, hash sliding and checksums, which compute the same
-    /// values everywhere; this test pins the result.
+    /// values everywhere; this test pins the result. Readers that are not
+    /// rko's first say what the bytes hold: zlib (through Python) and the
+    /// zstd program decompress them to the input.
     #[test]
     fn compressed_bytes_are_pinned() {
         let data = sample(3 * CHUNK_SIZE + 12_345);
+        let (gzip, gzip_out) = run(Compression::Gzip, 2, &data);
+        let (zstd, zstd_out) = run(Compression::Zstd, 2, &data);
+
+        let read = read_gzip_bytes(&gzip);
+        assert_eq!(read.members.len(), 1, "one gzip member: {:?}", read.members);
+        let header = &read.members[0];
+        // RFC 1952, section 2.3, with the values DESIGN.md fixes.
+        let fields = [
+            ("ID1 ID2", header.id.clone(), "1f8b".to_string()),
+            ("CM (8 is deflate)", header.cm.to_string(), "8".into()),
+            (
+                "FLG (no name, comment, extra or CRC16)",
+                header.flg.to_string(),
+                "0".into(),
+            ),
+            ("MTIME", header.mtime.to_string(), "0".into()),
+            ("XFL", header.xfl.to_string(), "0".into()),
+            (
+                "OS (255 is unknown, as Go writes)",
+                header.os.to_string(),
+                "255".into(),
+            ),
+            ("FNAME", format!("{:?}", header.name), "None".into()),
+        ];
+        for (field, got, want) in fields {
+            assert_eq!(got, want, "gzip header field {field}");
+        }
+        assert_eq!(
+            (read.size, read.sha256),
+            (data.len() as u64, sha256_hex(&data)),
+            "gzip content, as zlib decompresses it: (size, sha256)"
+        );
+        assert_eq!(
+            sha256_hex(&zstd_decompressed(&zstd)),
+            sha256_hex(&data),
+            "zstd content, as the zstd program decompresses it"
+        );
+
         let cases = [
             (
+                gzip_out,
                 Compression::Gzip,
                 "sha256:e58df76d71a847102cb0bd508b7c4989714b862f840eaa0fd2c25d01656d97e8",
             ),
             (
+                zstd_out,
                 Compression::Zstd,
                 "sha256:4fc89410c59460fbe28c9e56a9d5169669e626ffd971882f87d5c4d6380492a2",
             ),
         ];
-        for (compression, want) in cases {
-            let (_, out) = run(compression, 2, &data);
+        for (out, compression, want) in cases {
             assert_eq!(out.digest.to_string(), want, "{compression}");
         }
+    }
+
+    /// `bytes` decompressed by the zstd program (`zstd -dc`).
+    fn zstd_decompressed(bytes: &[u8]) -> Vec<u8> {
+        let input = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(input.path(), bytes).unwrap();
+        let out = std::process::Command::new("zstd")
+            .arg("-dc")
+            .arg(input.path())
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("this test needs the zstd program: {e}; `apt-get install zstd`")
+            });
+        assert!(
+            out.status.success(),
+            "zstd -dc: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
     }
 
     #[test]
