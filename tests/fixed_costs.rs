@@ -59,10 +59,15 @@ fn go_wrapper(dir: &Path, on_build: &str) -> PathBuf {
     wrapper
 }
 
-/// Shell that waits for `file` to exist, at most 20 s.
+/// How long one side of a meeting waits for the other: a guard against a
+/// deadlock when they never meet, not a limit on speed.
+const MEET: Duration = Duration::from_secs(20);
+
+/// Shell that waits for `file` to exist, at most [`MEET`].
 fn wait_for(file: &Path) -> String {
     format!(
-        "  for i in $(seq 200); do [ -e '{}' ] && break; sleep 0.1; done",
+        "  for i in $(seq {}); do [ -e '{}' ] && break; sleep 0.1; done",
+        MEET.as_secs() * 10,
         file.display()
     )
 }
@@ -168,23 +173,30 @@ fn an_sbom_tag_removed_from_the_registry_is_pushed_again() {
 }
 
 /// With the platforms given, the base image is resolved while `go build`
-/// runs: the registry here answers for the base only once the `go` wrapper
-/// has seen `go build` start (or after a bounded wait, when rko resolves
-/// the base first), and says which it was.
+/// runs. The two sides meet: the registry holds its answer for the base
+/// until the `go` wrapper has seen `go build` start, and the wrapper holds
+/// `go build` until the registry has been asked for the base. Each waits
+/// at most [`MEET`] (a deadlock guard, not a speed limit) and records
+/// whether the other came: both do only when the two overlap. A build that
+/// resolves the base first, or builds first, leaves one side alone.
 #[test]
 fn a_registry_base_is_resolved_while_go_build_runs() {
     let dir = temp_dir();
     let started = dir.path().join("go-build-started");
+    let asked = dir.path().join("base-asked");
+    let build_saw_base = dir.path().join("go-build-saw-the-base-asked");
     let image = Image::new(7, 2000);
-    let seen_first = Arc::new(AtomicBool::new(false));
-    let (marker, flag) = (started.clone(), Arc::clone(&seen_first));
+    let base_saw_build = Arc::new(AtomicBool::new(false));
+    let (marker, flag, asked_marker) =
+        (started.clone(), Arc::clone(&base_saw_build), asked.clone());
     let registry = Hostile::start("127.0.0.1", move |request| {
         if request.path.contains("/manifests/") {
-            let deadline = Instant::now() + Duration::from_secs(20);
+            let _ = fs::write(&asked_marker, "");
+            let deadline = Instant::now() + MEET;
             while !marker.exists() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            flag.store(marker.exists(), Ordering::Relaxed);
+            flag.fetch_or(marker.exists(), Ordering::Relaxed);
         }
         match image.answer(request, "v1") {
             Some(answer) => answer,
@@ -192,7 +204,14 @@ fn a_registry_base_is_resolved_while_go_build_runs() {
             None => Answer::status(404),
         }
     });
-    let wrapper = go_wrapper(dir.path(), &format!("  touch '{}'", started.display()));
+    let on_build = format!(
+        "  touch '{started}'\n{wait}\n  [ -e '{asked}' ] && touch '{saw}'",
+        started = started.display(),
+        wait = wait_for(&asked),
+        asked = asked.display(),
+        saw = build_saw_base.display()
+    );
+    let wrapper = go_wrapper(dir.path(), &on_build);
     let module = dir.path().join("hello");
     copy_tree(&repo_root().join("examples/hello"), &module);
 
@@ -204,8 +223,12 @@ fn a_registry_base_is_resolved_while_go_build_runs() {
     );
     assert!(started.exists(), "go build ran");
     assert!(
-        seen_first.load(Ordering::Relaxed),
+        base_saw_build.load(Ordering::Relaxed),
         "the base was resolved before go build started"
+    );
+    assert!(
+        build_saw_base.exists(),
+        "go build ran to its end before the base was asked for"
     );
 }
 
