@@ -470,3 +470,10 @@ pub fn image_with_file(dir: &Path, name: &str, bytes: &[u8], dest: &str) -> Path
     );
     out
 }
+
+/// `sha256:<hex>` of `bytes`, computed by the test itself: what a digest
+/// rko reports is checked against when the test rebuilds the bytes it names.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
