@@ -46,18 +46,18 @@ fn step_build_and_push_web_and_api(module: &Path, state: &Path, repo: &str) -> S
             .env("KO_DOCKER_REPO", repo)
             .args(["./cmd/web", "ko://example.com/multi/cmd/api"]),
     );
-    let refs: Vec<&str> = stdout.lines().collect();
-    assert_eq!(refs.len(), 2, "{stdout}");
     let web_name = format!("{repo}/web-{}", md5_name("example.com/multi/cmd/web"));
     let api_name = format!("{repo}/api-{}", md5_name("example.com/multi/cmd/api"));
-    assert!(
-        refs[0].starts_with(&format!("{web_name}@sha256:")),
-        "{stdout}"
-    );
-    assert!(
-        refs[1].starts_with(&format!("{api_name}@sha256:")),
-        "{stdout}"
-    );
+    // Each printed digest is that of what the registry holds under latest.
+    let pushed = |name: &str| {
+        let digest = run_ok(
+            skopeo("inspect")
+                .args(["--format", "{{.Digest}}"])
+                .arg(format!("docker://{name}:latest")),
+        );
+        format!("{name}@{}\n", digest.trim())
+    };
+    assert_eq!(stdout, pushed(&web_name) + &pushed(&api_name));
     assert!(stderr.contains("pushed"), "{stderr}");
     stdout
 }
@@ -362,10 +362,33 @@ fn tarballs_layouts_and_the_local_daemon_are_destinations() {
         run_ok(podman(dir.path()).args(["images", "--format", "{{.Repository}}:{{.Tag}}"]));
     assert!(images.contains("ko.local/api:latest"), "{images}");
 
-    // --push=false alone still computes the digest.
+    // --push=false alone still computes the digest: that of the image
+    // the same build writes to a layout.
     let (stdout, _) =
         run_ok_with_stderr(rko_build(&module, dir.path()).args(["./cmd/api", "--push=false"]));
-    assert!(stdout.contains("@sha256:"), "{stdout}");
+    let layout = dir.path().join("api-layout");
+    run_ok_with_stderr(
+        rko_build(&module, dir.path())
+            .args(["./cmd/api", "--push=false", "--oci-layout-path"])
+            .arg(&layout),
+    );
+    let api = md5_name("example.com/multi/cmd/api");
+    assert_eq!(
+        stdout,
+        format!("ko.local/api-{api}:latest@{}\n", manifest_digest(&layout))
+    );
+}
+
+/// The digest of the one image (or index) in `layout`: the SHA-256 of its
+/// manifest's bytes as skopeo reads them.
+fn manifest_digest(layout: &Path) -> String {
+    let raw = skopeo("inspect")
+        .arg("--raw")
+        .arg(format!("oci:{}", layout.display()))
+        .output()
+        .unwrap();
+    assert!(raw.status.success(), "skopeo inspect {}", layout.display());
+    sha256_digest(&raw.stdout)
 }
 
 fn build_err(module: &Path, state: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
@@ -502,9 +525,10 @@ fn a_registry_base_image_serves_all_its_platforms() {
         stderr.contains("Saving ko://example.com/multi/cmd/web"),
         "a .go file names its package: {stderr}"
     );
-    assert!(
-        stdout.starts_with(&format!("{}@sha256:", layout.display())),
-        "the layout, the last publisher, is printed: {stdout}"
+    assert_eq!(
+        stdout,
+        format!("{}@{}\n", layout.display(), manifest_digest(&layout)),
+        "the layout, the last publisher, is printed"
     );
     let index = web_index(&layout);
     assert_eq!(

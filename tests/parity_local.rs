@@ -241,13 +241,13 @@ fn a_ko_local_base_image_is_read_from_the_local_daemon_as_ko_does() {
         let layout = dir.path().join(format!("{state}-layout"));
         let mut cmd = rko_build(&multi, &dir.path().join(state));
         with_podman_storage(&mut cmd, dir.path());
-        run_ok(
+        let (_, stderr) = run_ok_with_stderr(
             cmd.args(["./cmd/api", "-B", "--push=false", "--oci-layout-path"])
                 .arg(&layout),
         );
-        layout
+        (layout, stderr)
     };
-    let layout = build("first");
+    let (layout, stderr) = build("first");
     let (digest, manifest) = image_manifest(&layout, "amd64");
     let ids = diff_ids(&layout, &manifest);
     assert_eq!(
@@ -265,17 +265,28 @@ fn a_ko_local_base_image_is_read_from_the_local_daemon_as_ko_does() {
         annotations["org.opencontainers.image.base.name"],
         "ko.local/base:1"
     );
-    let base_digest = annotations["org.opencontainers.image.base.digest"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no base digest: {manifest}"));
-    assert!(base_digest.starts_with("sha256:"), "{base_digest}");
+    let base_layers = &manifest["layers"].as_array().unwrap()[..base_diff_ids.len()];
+    let base_digest = daemon_base_digest(dir.path(), "ko.local/base:1", base_layers);
+    assert_eq!(
+        annotations["org.opencontainers.image.base.digest"],
+        base_digest.as_str(),
+        "{manifest}"
+    );
+    // The same digest where ko logs the base (pkg/build/gobuild.go,
+    // `Using base %s@%s for %s`).
+    assert!(
+        stderr.contains(&format!(
+            "Using base ko.local/base:1@{base_digest} for example.com/multi/cmd/api\n"
+        )),
+        "{stderr}"
+    );
     assert_eq!(
         manifest["mediaType"], "application/vnd.docker.distribution.manifest.v2+json",
         "Docker media types, as on ko's daemon base"
     );
 
     // The same daemon image gives the same bytes, from a fresh cache too.
-    let again = build("second");
+    let (again, _) = build("second");
     assert_eq!(image_manifest(&again, "amd64").0, digest);
 
     // It runs: the api on top of the base, whose /ko-app/hello is there.
@@ -298,6 +309,63 @@ fn a_ko_local_base_image_is_read_from_the_local_daemon_as_ko_does() {
     let answer = api.get("/");
     // uid 65532: the base's user, from the config the daemon saved.
     assert!(answer.contains("Hello, api! (uid 65532)"), "{answer}");
+}
+
+/// The digest of the daemon's image `reference` as a base: that of the
+/// manifest made, as go-containerregistry's `tarball.Image` makes one for
+/// ko's `daemon.Image`, of the config the daemon saves (read here with
+/// `podman save`, checked against the image ID podman reports) and
+/// `layers`, each saved layer gzip-compressed (as the image built on it
+/// lists them), with Docker media types; written as rko writes every
+/// manifest, compact with its keys sorted.
+fn daemon_base_digest(root: &Path, reference: &str, layers: &[Value]) -> String {
+    let saved = root.join("daemon-base.tar");
+    run_ok(
+        podman(root)
+            .args(["save", "--format", "docker-archive", "--output"])
+            .arg(&saved)
+            .arg(reference),
+    );
+    let member = |name: &str| {
+        let out = Command::new("tar")
+            .arg("-xOf")
+            .arg(&saved)
+            .arg(name)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name} in {}", saved.display());
+        out.stdout
+    };
+    let listing = json(&String::from_utf8(member("manifest.json")).unwrap());
+    let config = member(listing[0]["Config"].as_str().unwrap());
+    let id = run_ok(
+        podman(root)
+            .args(["image", "inspect", "--format", "{{.Id}}"])
+            .arg(reference),
+    );
+    let config_digest = sha256_digest(&config);
+    assert_eq!(
+        config_digest,
+        format!("sha256:{}", id.trim()),
+        "{reference}"
+    );
+    for layer in layers {
+        assert_eq!(
+            layer["mediaType"], "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            "{layer}"
+        );
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": config.len(),
+            "digest": config_digest,
+        },
+        "layers": layers,
+    });
+    sha256_digest(&serde_json::to_vec(&manifest).unwrap())
 }
 
 // Item 6. ko: pkg/commands/config.go, getBaseImage ("loading %s from

@@ -195,12 +195,16 @@ fn each_image_and_the_index_get_an_sbom_tag_in_cosigns_layout_as_ko_pushes() {
         &index_digest,
         &document("web-index.spdx.json"),
     );
-    for (entry, slug) in index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(["linux-amd64", "linux-arm64"])
-    {
+    let entries = index["manifests"].as_array().unwrap();
+    let slugs = ["linux-amd64", "linux-arm64"];
+    assert_eq!(entries.len(), slugs.len(), "one image a platform: {index}");
+    for (entry, slug) in entries.iter().zip(slugs) {
+        let platform = &entry["platform"];
+        assert_eq!(
+            format!("{}-{}", platform["os"], platform["architecture"]).replace('"', ""),
+            slug,
+            "{index}"
+        );
         let image = entry["digest"].as_str().unwrap();
         assert_cosign_sbom(
             &registry,
@@ -370,12 +374,15 @@ fn an_index_is_annotated_with_its_base_as_ko_does() {
         }),
         "{index}"
     );
-    for (entry, base_entry) in index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(base_index["manifests"].as_array().unwrap())
-    {
+    let entries = index["manifests"].as_array().unwrap();
+    let base_entries = base_index["manifests"].as_array().unwrap();
+    assert_eq!(
+        entries.len(),
+        base_entries.len(),
+        "--platform=all: an image for each of the base's\n{index}\n{base_index}"
+    );
+    for (entry, base_entry) in entries.iter().zip(base_entries) {
+        assert_eq!(entry["platform"], base_entry["platform"], "{index}");
         let image = layout_json(&layout, entry["digest"].as_str().unwrap());
         assert_eq!(
             image["annotations"]["org.opencontainers.image.base.name"],

@@ -311,10 +311,14 @@ fn an_attached_sbom_is_pushed_as_a_referrer() {
             .arg("--sbom-tags"),
     );
     assert!(stderr.contains("1 referrers"), "{stderr}");
-    assert!(
-        pushed.contains(&image_digest),
-        "the image itself is what was pushed"
+    // The image itself is what was pushed, and what the registry holds.
+    assert_eq!(pushed, format!("{target}@{image_digest}\n"));
+    let held = run_ok(
+        skopeo("inspect")
+            .args(["--format", "{{.Digest}}"])
+            .arg(format!("docker://{target}:v1")),
     );
+    assert_eq!(held.trim(), image_digest);
 
     // distribution 2.8 has no referrers API: the tag schema lists it.
     let hex = image_digest.trim_start_matches("sha256:");
@@ -383,12 +387,50 @@ fn what_is_not_a_go_binary_is_named() {
         assert!(err.contains(want), "{}: {err}", binary.display());
         assert!(!dir.path().join("x.json").exists());
     }
-    // `strip` keeps Go's build information: a stripped Go binary still has an SBOM.
-    run_ok(
-        rko()
-            .args(["sbom", "--out"])
-            .arg(dir.path().join("stripped.json"))
-            .arg("--binary")
-            .arg(&stripped_go),
+    // `strip` drops the symbols but keeps Go's build information (the
+    // .go.buildinfo section): a stripped Go binary has the SBOM of the
+    // binary it was, listing what `go version -m` reads from it.
+    let sbom = |binary: &Path, out: &str| {
+        let out = dir.path().join(out);
+        run_ok(
+            rko()
+                .args(["sbom", "--created", "1700000000", "--out"])
+                .arg(&out)
+                .arg("--binary")
+                .arg(binary),
+        );
+        out
+    };
+    let stripped = sbom(&stripped_go, "stripped.json");
+    let unstripped = sbom(&hello, "unstripped.json");
+    let (go_version, path, modules, _) = go_version_m(&stripped_go);
+    let doc = read_json(&stripped);
+    let packages: Vec<(&str, &str)> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["versionInfo"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let listed: Vec<(&str, &str)> = modules
+        .iter()
+        .map(|m| {
+            let mut fields = m.split(' ');
+            (fields.next().unwrap(), fields.next().unwrap())
+        })
+        .collect();
+    assert_eq!(packages, listed, "{doc}");
+    assert_eq!(
+        doc["packages"][0]["comment"],
+        format!("main package {path} built with {go_version}")
+    );
+    assert_eq!(
+        fs::read(&stripped).unwrap(),
+        fs::read(&unstripped).unwrap(),
+        "the stripped binary's SBOM is the unstripped one's"
     );
 }

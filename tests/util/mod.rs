@@ -506,3 +506,10 @@ pub fn temporaries_beside(out: &Path) -> Vec<PathBuf> {
     found.sort();
     found
 }
+
+/// `sha256:<hex>` of `bytes`, computed by the test itself: what a digest
+/// rko reports is checked against when the test rebuilds the bytes it names.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
