@@ -279,35 +279,8 @@ pub fn publish_all(
     let mut published = Vec::new();
     let mut refs = Vec::new();
     for ((image, name), pushed) in images.iter().zip(names).zip(pushes) {
-        let loaded = to
-            .local
-            .then(|| {
-                let platform = &publishing.daemon_platform;
-                to_local(image.layout, &name, tags, platform, cache.scratch()?.path())
-            })
-            .transpose()?;
-        let loaded = match (&to.kind, loaded) {
-            (Some(cluster), None) => {
-                let platform = &publishing.daemon_platform;
-                let scratch = cache.scratch()?;
-                let digest =
-                    kind::load(image.layout, &name, tags, platform, cluster, scratch.path())?;
-                Some((format!("kind cluster {cluster}"), digest))
-            }
-            (_, loaded) => loaded,
-        };
-        // ko's order: the layout, then the tarball (pkg/commands/resolver.go).
-        if let Some(dir) = &to.layout {
-            // ko's layout publisher names the import path, not the directory.
-            log::info!("Saving ko://{}", image.import_path);
-            to_layout(&[image.layout], dir)?;
-            log::info!("Saved ko://{}", image.import_path);
-        }
-        if let Some(tarball) = &to.tarball {
-            log::info!("Saving {}", tarball.display());
-            to_tarball(image.layout, &name, tags, tarball)?;
-            log::info!("Saved {}", tarball.display());
-        }
+        let loaded = to_daemon_or_kind(image, &name, publishing, cache)?;
+        to_files(image, &name, tags, to)?;
         let reference = match &loaded {
             Some((_, digest)) => local_reference(&name, digest),
             None => printed_reference(&name, tags, image.digest, publishing.tag_only, printer),
@@ -336,6 +309,48 @@ pub fn publish_all(
         write_refs(path, &refs)?;
     }
     Ok(published)
+}
+
+/// `image` loaded into the local daemon or a kind cluster, if asked:
+/// where, and the digest it has there.
+fn to_daemon_or_kind(
+    image: &Image,
+    name: &str,
+    publishing: &Publishing,
+    cache: &Cache,
+) -> Result<Option<(String, Digest)>> {
+    let (to, tags, platform) = (
+        &publishing.to,
+        &publishing.tags,
+        &publishing.daemon_platform,
+    );
+    if to.local {
+        let scratch = cache.scratch()?;
+        return to_local(image.layout, name, tags, platform, scratch.path()).map(Some);
+    }
+    let Some(cluster) = &to.kind else {
+        return Ok(None);
+    };
+    let scratch = cache.scratch()?;
+    let digest = kind::load(image.layout, name, tags, platform, cluster, scratch.path())?;
+    Ok(Some((format!("kind cluster {cluster}"), digest)))
+}
+
+/// `image` written into the layout and the tarball, if asked, in ko's
+/// order (pkg/commands/resolver.go).
+fn to_files(image: &Image, name: &str, tags: &[String], to: &Destinations) -> Result<()> {
+    if let Some(dir) = &to.layout {
+        // ko's layout publisher names the import path, not the directory.
+        log::info!("Saving ko://{}", image.import_path);
+        to_layout(&[image.layout], dir)?;
+        log::info!("Saved ko://{}", image.import_path);
+    }
+    if let Some(tarball) = &to.tarball {
+        log::info!("Saving {}", tarball.display());
+        to_tarball(image.layout, name, tags, tarball)?;
+        log::info!("Saved {}", tarball.display());
+    }
+    Ok(())
 }
 
 /// The publisher whose reference ko prints: ko chains the layout, the

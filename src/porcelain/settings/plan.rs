@@ -463,13 +463,18 @@ mod tests {
             module_dir: "/m".into(),
         };
         let plan = for_package(&settings, &config, &package, Path::new("/m")).unwrap();
+        shown(&case.look, settings, plan)
+    }
+
+    /// What a row looks at, as text.
+    fn shown(look: &Look, settings: Settings, plan: PackagePlan) -> String {
         let pairs = |v: &[(String, String)]| {
             v.iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        match case.look {
+        match look {
             Look::Base => plan.base_image,
             Look::Platforms => match settings.platforms {
                 Platforms::All => "all".into(),
