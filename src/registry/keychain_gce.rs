@@ -312,6 +312,12 @@ mod tests {
             store_of(metadata).lookup("gcr.io").unwrap(),
             Credential::Anonymous
         );
+        // The server logs how the connection ended once it sees the end,
+        // which may come a moment after the lookup returned.
+        let deadline = std::time::Instant::now() + HANG_GUARD;
+        while seen.lock().unwrap().len() < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let token_request = format!("GET {TOKEN_PATH} HTTP/1.1");
         assert_eq!(
             *seen.lock().unwrap(),
