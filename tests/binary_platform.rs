@@ -5,11 +5,13 @@
 use crate::util::*;
 use std::path::{Path, PathBuf};
 
-/// examples/hello built for `goos`/`goarch` into `dir`.
+/// A Go program (examples/hello's module, an empty main) built for
+/// `goos`/`goarch` into `dir`.
 fn hello_for(dir: &Path, goos: &str, goarch: &str) -> PathBuf {
     let out = dir.join(format!("hello-{goos}-{goarch}"));
+    let module = tiny_hello(&dir.join(format!("module-{goos}-{goarch}")));
     run_ok(
-        go().current_dir(repo_root().join("examples/hello"))
+        go().current_dir(&module)
             .env("GOOS", goos)
             .env("GOARCH", goarch)
             .args(["build", "-trimpath", "-o"])

@@ -266,8 +266,7 @@ fn a_windows_base_gets_ko_s_windows_layers_entrypoint_and_environment() {
             .arg(&base)
             .arg(&base_ref),
     );
-    let module = dir.path().join("hello");
-    copy_tree(&repo_root().join("examples/hello"), &module);
+    let module = tiny_hello(&dir.path().join("hello"));
     let layout = dir.path().join("layout");
     run_ok(
         porcelain(dir.path())

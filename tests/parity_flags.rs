@@ -204,7 +204,7 @@ fn image_labels_and_annotations_split_on_commas_as_ko_does() {
 #[test]
 fn platform_is_repeatable_as_in_ko() {
     let dir = temp_dir();
-    let module = example(dir.path(), "hello");
+    let module = tiny_hello(&dir.path().join("hello"));
     let layout = dir.path().join("layout");
     run_ok(
         rko_build(&module, dir.path())
@@ -229,7 +229,7 @@ fn platform_is_repeatable_as_in_ko() {
 #[test]
 fn goos_goarch_and_goarm_are_the_default_platform_as_in_ko() {
     let dir = temp_dir();
-    let module = example(dir.path(), "hello");
+    let module = tiny_hello(&dir.path().join("hello"));
     let cases: [(&[(&str, &str)], &str); 3] = [
         (&[("GOOS", "linux"), ("GOARCH", "arm64")], "linux/arm64"),
         (

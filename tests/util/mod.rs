@@ -276,6 +276,17 @@ pub fn copy_tree(from: &Path, to: &Path) {
     run_ok(Command::new("cp").arg("-r").arg(from).arg(to));
 }
 
+/// A copy of examples/hello at `to` (its module path, go.mod and kodata)
+/// whose main package imports nothing: for tests about platforms, where
+/// any Go program does, so that Go compiles the runtime for another
+/// platform instead of all net/http (seconds of CPU instead of half a
+/// minute, on a machine the suite keeps busy).
+pub fn tiny_hello(to: &Path) -> PathBuf {
+    copy_tree(&repo_root().join("examples/hello"), to);
+    std::fs::write(to.join("main.go"), "package main\n\nfunc main() {}\n").unwrap();
+    to.to_path_buf()
+}
+
 /// Builds `examples/hello` for `goarch` once per test process.
 pub fn hello_binary(goarch: &str) -> PathBuf {
     static BUILT: OnceLock<std::sync::Mutex<std::collections::HashMap<String, PathBuf>>> =
