@@ -307,9 +307,12 @@ fn a_credential_helper_runs_once_for_all_the_images_of_a_build() {
 /// cosign's config among them; the image manifest; then the SBOM's two
 /// forms and the fallback index's GET at once; the fallback index's PUT.
 /// A far registry makes every round trip count. `--jobs=2`, as on a
-/// 2-core machine: pushing is not bound by the CPU. The proxy delays every
-/// request, so that those sent together overlap, and finds the longest
-/// chain of requests each sent after the one before was answered.
+/// 2-core machine: pushing is not bound by the CPU. The proxy numbers
+/// every request's coming and every answer in one order of events and
+/// finds the longest chain of requests each of which came after the one
+/// before was answered; it delays every request, so that those sent
+/// together overlap (a request that waited for an answer can only come
+/// after it, however long the delay).
 #[test]
 fn a_push_with_its_sbom_waits_on_seven_round_trips() {
     let registry = Registry::start(Auth::None);

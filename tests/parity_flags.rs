@@ -560,7 +560,7 @@ fn an_unknown_sbom_value_is_refused_listing_none() {
 fn a_windows_platform_on_a_linux_base_is_refused_naming_both() {
     let registry = Registry::start(Auth::None);
     let dir = temp_dir();
-    let module = example(dir.path(), "hello");
+    let module = tiny_hello(&dir.path().join("hello"));
     let docker = dir.path().join("docker");
     let linux = hello_image(dir.path(), "amd64");
     let linux_ref = format!("{}/base:linux", registry.host());

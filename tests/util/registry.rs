@@ -472,14 +472,23 @@ pub struct FaultProxy {
     pub rules: Arc<Mutex<Vec<Rule>>>,
     /// (method, path) of every request seen, in order.
     pub seen: Arc<Mutex<Vec<(String, String)>>>,
-    /// When each forwarded request came and was answered.
+    /// Where in the order of events each forwarded request came and was
+    /// answered.
     spans: Arc<Mutex<Vec<Span>>>,
     meeting: Arc<Meeting>,
     stop: Arc<AtomicBool>,
 }
 
-/// A forwarded request: `METHOD path`, when it came, when it was answered.
-type Span = (String, Instant, Instant);
+/// A forwarded request: `METHOD path`, the event of its coming and that
+/// of its answer ([`next_event`]).
+type Span = (String, u64, u64);
+
+/// A logical clock: each request's coming and each answer takes the next
+/// number, so the order of events is read without a clock's time.
+fn next_event() -> u64 {
+    static EVENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    EVENTS.fetch_add(1, Ordering::SeqCst)
+}
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
@@ -540,10 +549,11 @@ impl FaultProxy {
         self.meeting.counts.lock().unwrap().missed
     }
 
-    /// The longest chain of forwarded requests each sent only after the one
-    /// before it was answered: the round trips a client waited for one
-    /// after another (with a [`Fault::Delay`] on every request, requests
-    /// sent together surely overlap). Its length and its requests.
+    /// The longest chain of forwarded requests each of which came only
+    /// after the one before it was answered, in the order of events: the
+    /// round trips a client waited for one after another (a
+    /// [`Fault::Delay`] on every request makes requests sent together
+    /// overlap; it decides nothing itself). Its length and its requests.
     pub fn rounds(&self) -> (usize, Vec<String>) {
         let mut spans = self.spans.lock().unwrap().clone();
         spans.sort_by_key(|(_, start, _)| *start);
@@ -651,7 +661,7 @@ fn proxy_one(
     let Some(request) = read_request(&mut reader)? else {
         return Ok(());
     };
-    let came = Instant::now();
+    let came = next_event();
     seen.lock()
         .unwrap()
         .push((request.method.clone(), request.path.clone()));
@@ -702,7 +712,7 @@ fn proxy_one(
     client.write_all(b"Connection: close\r\n")?;
     client.write_all(&response[text_end..])?;
     let label = format!("{} {}", request.method, request.path);
-    spans.lock().unwrap().push((label, came, Instant::now()));
+    spans.lock().unwrap().push((label, came, next_event()));
     Ok(())
 }
 
