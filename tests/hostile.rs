@@ -31,6 +31,16 @@ fn pull(config: &Path, reference: &str, out: &Path) -> Command {
     cmd
 }
 
+/// `rko pull` of `app:v1` from `registry`, with no credentials
+/// (`dir/docker`), into `dir/out`.
+fn pull_app(registry: &Hostile, dir: &Path) -> Command {
+    pull(
+        &dir.join("docker"),
+        &format!("{}/app:v1", registry.host()),
+        &dir.join("out"),
+    )
+}
+
 /// A small layout to push: builtin:static plus one layer of `size` bytes.
 fn small_layout(dir: &Path, size: usize) -> PathBuf {
     image_with_file(dir, "data", &noise(7, size), "/data.bin")
@@ -334,14 +344,7 @@ fn a_redirect_loop_ends_with_a_clear_error() {
         _ => Answer::status(302).header("Location", "/v2/app/manifests/v1"),
     });
     let dir = temp_dir();
-    let err = run_err_or_hang(
-        &mut pull(
-            &dir.path().join("docker"),
-            &format!("{}/app:v1", registry.host()),
-            &dir.path().join("out"),
-        ),
-        PATIENCE,
-    );
+    let err = run_err_or_hang(&mut pull_app(&registry, dir.path()), PATIENCE);
     assert!(
         err.contains("redirect") && err.contains(&registry.host()),
         "{err}"
@@ -356,14 +359,7 @@ fn a_manifest_announcing_a_gigabyte_is_refused_without_reading_it() {
         _ => Answer::Endless { length: 1 << 30 },
     });
     let dir = temp_dir();
-    let err = run_err_or_hang(
-        &mut pull(
-            &dir.path().join("docker"),
-            &format!("{}/app:v1", registry.host()),
-            &dir.path().join("out"),
-        ),
-        PATIENCE,
-    );
+    let err = run_err_or_hang(&mut pull_app(&registry, dir.path()), PATIENCE);
     assert!(err.contains("1073741824") && err.contains("MiB"), "{err}");
     // What the kernel buffers, at most; not the gigabyte.
     assert!(
@@ -441,14 +437,7 @@ fn text_a_registry_wrote_reaches_the_terminal_escaped() {
         _ => Answer::status(404).body(&body),
     });
     let dir = temp_dir();
-    let err = run_err_or_hang(
-        &mut pull(
-            &dir.path().join("docker"),
-            &format!("{}/app:v1", registry.host()),
-            &dir.path().join("out"),
-        ),
-        PATIENCE,
-    );
+    let err = run_err_or_hang(&mut pull_app(&registry, dir.path()), PATIENCE);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(
         !err.contains(['\u{1b}', '\u{7}', '\u{9b}', '\r']),

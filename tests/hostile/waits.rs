@@ -3,7 +3,7 @@
 //! so, every request has one retry budget however it fails, and an image
 //! config is capped as a manifest is, from a registry or from a layout.
 
-use super::{pull, PATIENCE};
+use super::{pull, pull_app, PATIENCE};
 use crate::util::hostile::{
     digest, run_err_or_hang, run_ok_or_hang, Answer, Hostile, Image, MANIFEST,
 };
@@ -153,12 +153,7 @@ fn headers_sent_a_byte_at_a_time_fail_saying_they_came_too_slowly() {
     let dir = temp_dir();
 
     let err = run_err_or_hang(
-        pull(
-            &dir.path().join("docker"),
-            &format!("{}/app:v1", registry.host()),
-            &dir.path().join("out"),
-        )
-        .env("RKO_NETWORK_TIMEOUT", "0.5"),
+        pull_app(&registry, dir.path()).env("RKO_NETWORK_TIMEOUT", "0.5"),
         PATIENCE,
     );
     assert!(
@@ -186,14 +181,7 @@ fn a_blob_answering_500_forever_gets_exactly_the_retry_budget_of_tries() {
     });
     let dir = temp_dir();
 
-    let err = run_err_or_hang(
-        &mut pull(
-            &dir.path().join("docker"),
-            &format!("{}/app:v1", registry.host()),
-            &dir.path().join("out"),
-        ),
-        PATIENCE,
-    );
+    let err = run_err_or_hang(&mut pull_app(&registry, dir.path()), PATIENCE);
     assert!(err.contains(&layer) && err.contains("500"), "{err}");
     assert_eq!(
         registry.count("GET", &format!("/v2/app/blobs/{layer}")),
