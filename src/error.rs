@@ -60,6 +60,10 @@ pub enum Error {
         /// How long it asked to be left alone before another try (`Retry-After`).
         retry_after: Option<std::time::Duration>,
     },
+    /// A remote cache (REAPI) could not be reached, failed a call, or lacks
+    /// a blob. Prints as "grpc://HOST:PORT METHOD: what went wrong".
+    #[error("{what}: {message}")]
+    RemoteCache { what: String, message: String },
     /// A registry could not be reached, or the connection broke.
     #[error("{what}: {message} (after {attempts} attempts)")]
     Network {

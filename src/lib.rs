@@ -9,7 +9,8 @@
 //! The modules are layers, each using only those listed before it:
 //! the primitives (`error`, `digest`, `json`, `atomic`, `parallel`,
 //! `progress`, `untrusted`),
-//! `image` (layers, layouts, append, index, export), `registry` (pull,
+//! `image` (layers, layouts, append, index, export), `cas` (blobs read
+//! from a Bazel remote cache), `registry` (pull,
 //! push, credentials), `sbom`, `yaml`, and `porcelain` (`rko build`).
 
 mod atomic;
@@ -20,6 +21,7 @@ mod parallel;
 mod progress;
 mod untrusted;
 
+mod cas;
 mod image;
 mod registry;
 mod sbom;
@@ -59,6 +61,9 @@ pub use image::platform::Platform;
 pub use image::referrers::attach as attach_artifact;
 
 // Plumbing: registries.
+pub use cas::{
+    ChannelOptions as RemoteCacheOptions, Endpoint as RemoteCacheEndpoint, Remote as RemoteCache,
+};
 pub use registry::pull::{pull, PullOptions};
 pub use registry::push::{push, PushOptions};
 pub use registry::reference::DOCKER_HUB;

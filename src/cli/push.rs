@@ -3,7 +3,60 @@
 use super::registry::RegistryArgs;
 use super::{network_jobs, split_pair, Results};
 use rko::{LayerInput, PushOptions, Reference, Result};
+use rko::{RemoteCache, RemoteCacheEndpoint, RemoteCacheOptions};
 use std::path::PathBuf;
+
+/// Where blobs come from that neither the registry nor the layout has.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Remote cache")]
+struct RemoteCacheArgs {
+    /// A Bazel remote cache (REAPI) to read the blobs from that the
+    /// registry, the layout and --layer files lack: grpc://HOST:PORT, or
+    /// grpcs://HOST[:PORT]. Small blobs are read in batches, large ones
+    /// streamed into their uploads.
+    #[arg(long, value_name = "ADDRESS")]
+    remote_cache: Option<String>,
+    /// The cache's instance name, as Bazel's --remote_instance_name.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "",
+        requires = "remote_cache"
+    )]
+    remote_instance_name: String,
+    /// A header sent with every call to the cache, NAME=VALUE
+    /// (repeatable), as Bazel's --remote_header.
+    #[arg(
+        long = "remote-header",
+        value_name = "NAME=VALUE",
+        requires = "remote_cache"
+    )]
+    remote_headers: Vec<String>,
+    /// CA certificates (PEM) for a grpcs:// cache [default: Mozilla's roots].
+    #[arg(long, value_name = "FILE", requires = "remote_cache")]
+    remote_cache_ca: Vec<PathBuf>,
+}
+
+impl RemoteCacheArgs {
+    fn remote(&self) -> Result<Option<RemoteCache>> {
+        let Some(address) = &self.remote_cache else {
+            return Ok(None);
+        };
+        let mut headers = Vec::new();
+        for value in &self.remote_headers {
+            let (name, value) = split_pair("--remote-header", value, "NAME=VALUE")?;
+            headers.push((name.to_string(), value.to_string()));
+        }
+        Ok(Some(RemoteCache {
+            endpoint: RemoteCacheEndpoint::parse(address)?,
+            instance: self.remote_instance_name.clone(),
+            options: RemoteCacheOptions {
+                headers,
+                ca_files: self.remote_cache_ca.clone(),
+            },
+        }))
+    }
+}
 
 /// Push the image or index in an OCI layout to a registry.
 ///
@@ -27,8 +80,11 @@ pub struct Args {
     sbom_tags: bool,
     /// A layer blob the layout lacks (a layout `append --layer-descriptor`
     /// wrote): its file and descriptor, as `append --layer` takes them.
+    /// With --remote-cache, the file may be absent: only a hint.
     #[arg(long = "layer", value_name = "BLOB=DESC.json")]
     layers: Vec<String>,
+    #[command(flatten)]
+    remote_cache: RemoteCacheArgs,
     /// Parallel blob uploads, at most [default: all cores, at least 4].
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
@@ -55,12 +111,21 @@ pub fn run(args: Args, results: Results) -> Result<()> {
         jobs: network_jobs(args.jobs),
         sbom_tags: args.sbom_tags,
         blob_files,
+        remote_cache: args.remote_cache.remote()?,
     };
     let pushed = rko::push(&options)?;
     log::info!(
         "rko: pushed {} blobs, mounted {}, copied {}, {} already there, {} referrers; {} HTTP requests",
         pushed.uploaded, pushed.mounted, pushed.copied, pushed.present, pushed.referrers, pushed.requests
     );
+    if let Some(remote) = &options.remote_cache {
+        log::info!(
+            "rko: {} of the pushed blobs came from the remote cache {}: {} bytes read from it",
+            pushed.from_cache,
+            remote.endpoint,
+            pushed.cache_bytes
+        );
+    }
     results.digest(
         args.digest_file.as_deref(),
         pushed.digest.as_ref(),

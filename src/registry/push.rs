@@ -10,7 +10,7 @@ use crate::parallel::joined;
 use crate::registry::client::{Client, RegistryOptions};
 use crate::registry::cosign;
 use crate::registry::manifests;
-use crate::registry::upload;
+use crate::registry::upload::{self, Source};
 use crate::registry::Reference;
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest};
 use std::path::{Path, PathBuf};
@@ -29,8 +29,12 @@ pub struct PushOptions {
     /// `sha256-<subject hex>.sbom`.
     pub sbom_tags: bool,
     /// Files holding blobs the layout lacks (the layers of a sparse
-    /// layout), each checked against its digest before it is sent.
+    /// layout), each checked against its digest before it is sent. With a
+    /// remote cache, a file that is not there is only a hint.
     pub blob_files: Vec<(Digest, PathBuf)>,
+    /// A Bazel remote cache to read the blobs from that the registry, the
+    /// layout and the files lack.
+    pub remote_cache: Option<crate::cas::Remote>,
 }
 
 /// What happened, for the caller to print.
@@ -47,6 +51,9 @@ pub struct Pushed {
     pub present: usize,
     /// Artifacts (SBOMs) pushed as referrers of what was pushed.
     pub referrers: usize,
+    /// Blobs uploaded from the remote cache, and the bytes read from it.
+    pub from_cache: usize,
+    pub cache_bytes: u64,
 }
 
 /// A manifest to PUT, in order.
@@ -96,11 +103,16 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
         }),
         made: &made,
         blob_files: &options.blob_files,
+        hints_only: options.remote_cache.is_some(),
     };
     // The artifacts' blobs go up with the image's, all under one bound (a
     // blob is harmless before the manifest that names it).
     let all = with_artifact_blobs(&blobs, &artifacts, &made);
-    let results = push_blobs(&target, &all, options.jobs)?;
+    let mut results = push_blobs(&target, &all, options.jobs)?;
+    let cache = match &options.remote_cache {
+        Some(remote) => from_cache(&target, remote, &all, &mut results, options.jobs)?,
+        None => None,
+    };
     let (ours, theirs) = results.split_at(blobs.len());
     let outcome = BlobOutcome::of(&blobs, ours);
     if let Some(missing) = outcome.missing {
@@ -131,7 +143,56 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
         copied: outcome.copied,
         present: outcome.present,
         referrers,
+        from_cache: outcome.from_cache,
+        cache_bytes: cache.map_or(0, |store| store.bytes_read()),
     })
+}
+
+/// Uploads from the remote cache every blob that nothing else had: small
+/// ones read in batches, large ones streamed into their uploads. A blob
+/// the cache lacks stops the push before any manifest, explained.
+fn from_cache(
+    target: &Target<'_>,
+    remote: &crate::cas::Remote,
+    blobs: &[Blob],
+    results: &mut [BlobResult],
+    jobs: usize,
+) -> Result<Option<crate::cas::Store>> {
+    let wanted: Vec<Blob> = blobs
+        .iter()
+        .zip(results.iter())
+        .filter(|(_, result)| matches!(result, BlobResult::Missing))
+        .map(|(blob, _)| blob.clone())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let store = remote.connect()?;
+    if let Some(missing) = store.find_missing(&wanted)?.first() {
+        let size = wanted.iter().find(|(d, _)| d == missing).map_or(0, |b| b.1);
+        return Err(store.missing("FindMissingBlobs", missing, size));
+    }
+    let (small, large): (Vec<Blob>, Vec<Blob>) = wanted
+        .into_iter()
+        .partition(|(_, size)| *size <= crate::cas::BATCH_BLOB);
+    let read = store.read_small(&small)?;
+    let (client, repository, scopes) = (target.client, target.repository, target.scopes);
+    let sources: Vec<(Blob, Source<'_>)> = read
+        .iter()
+        .map(|(digest, bytes)| ((digest.clone(), bytes.len() as u64), Source::Bytes(bytes)))
+        .chain(large.into_iter().map(|blob| (blob, Source::Cache(&store))))
+        .collect();
+    crate::parallel::try_map(&sources, jobs, |((digest, size), source)| {
+        upload::upload(client, repository, digest, *size, *source, scopes)?;
+        log::info!("pushed blob: {digest}");
+        Ok(())
+    })?;
+    for ((digest, _), result) in blobs.iter().zip(results.iter_mut()) {
+        if sources.iter().any(|((d, _), _)| d == digest) {
+            *result = BlobResult::FromCache;
+        }
+    }
+    Ok(Some(store))
 }
 
 /// PUTs the manifests, children before the root (the last). The root goes
@@ -484,6 +545,8 @@ struct Target<'a> {
     made: &'a [(Digest, &'a [u8])],
     /// Files for blobs the layout lacks.
     blob_files: &'a [(Digest, PathBuf)],
+    /// Whether those files are only hints (a remote cache has the blobs).
+    hints_only: bool,
 }
 
 /// Another registry, connected to on first use.
@@ -510,6 +573,7 @@ struct BlobOutcome {
     mounted: usize,
     copied: usize,
     present: usize,
+    from_cache: usize,
     /// A blob neither in the layout nor to be had from a known repository.
     missing: Option<Digest>,
 }
@@ -524,6 +588,10 @@ impl BlobOutcome {
                 BlobResult::Mounted => outcome.mounted += 1,
                 BlobResult::Copied => outcome.copied += 1,
                 BlobResult::Uploaded => outcome.uploaded += 1,
+                BlobResult::FromCache => {
+                    outcome.uploaded += 1;
+                    outcome.from_cache += 1;
+                }
                 BlobResult::Missing => {
                     outcome.missing.get_or_insert_with(|| digest.clone());
                 }
@@ -545,6 +613,9 @@ enum BlobResult {
     Mounted,
     Copied,
     Uploaded,
+    /// Uploaded from the remote cache.
+    FromCache,
+    /// In none of the places `push_blob` looks (the cache comes after).
     Missing,
 }
 
@@ -557,7 +628,7 @@ fn push_blob(target: &Target<'_>, digest: &Digest, size: u64) -> Result<BlobResu
         BlobResult::Present => log::info!("existing blob: {digest}"),
         BlobResult::Mounted => log::info!("mounted blob: {digest}"),
         BlobResult::Copied | BlobResult::Uploaded => log::info!("pushed blob: {digest}"),
-        BlobResult::Missing => {}
+        BlobResult::FromCache | BlobResult::Missing => {}
     }
     Ok(result)
 }
@@ -573,19 +644,22 @@ fn push_blob_quietly(target: &Target<'_>, digest: &Digest, size: u64) -> Result<
         }
     }
     if let Some((_, bytes)) = target.made.iter().find(|(d, _)| d == digest) {
-        // Through a temporary file: the upload may have to start over.
-        let temp = tempfile::NamedTempFile::new()
-            .map_err(|e| Error::io("creating", std::env::temp_dir(), e))?;
-        std::fs::write(temp.path(), bytes).map_err(|e| Error::io("writing", temp.path(), e))?;
-        upload::upload(client, repository, digest, size, temp.path(), scopes)?;
+        upload::upload(
+            client,
+            repository,
+            digest,
+            size,
+            Source::Bytes(bytes),
+            scopes,
+        )?;
         return Ok(BlobResult::Uploaded);
     }
     let mut path = target.layout.blob_path(digest);
-    if let Some((_, file)) = target
+    let given = target
         .blob_files
         .iter()
-        .find(|(d, _)| d == digest && !path.exists())
-    {
+        .find(|(d, file)| d == digest && !path.exists() && (!target.hints_only || file.exists()));
+    if let Some((_, file)) = given {
         check_blob_file(file, digest)?;
         path = file.clone();
     } else if !path.exists() {
@@ -604,7 +678,14 @@ fn push_blob_quietly(target: &Target<'_>, digest: &Digest, size: u64) -> Result<
             temp.path(),
             &source_scopes,
         )?;
-        upload::upload(client, repository, digest, size, temp.path(), scopes)?;
+        upload::upload(
+            client,
+            repository,
+            digest,
+            size,
+            Source::File(temp.path()),
+            scopes,
+        )?;
         return Ok(BlobResult::Copied);
     }
     let actual = std::fs::metadata(&path)
@@ -616,7 +697,14 @@ fn push_blob_quietly(target: &Target<'_>, digest: &Digest, size: u64) -> Result<
             format!("is {actual} bytes but its descriptor says {size}"),
         ));
     }
-    upload::upload(client, repository, digest, size, &path, scopes)?;
+    upload::upload(
+        client,
+        repository,
+        digest,
+        size,
+        Source::File(&path),
+        scopes,
+    )?;
     Ok(BlobResult::Uploaded)
 }
 

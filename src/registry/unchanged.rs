@@ -96,6 +96,8 @@ pub fn already_pushed(options: &PushOptions) -> Result<Option<Pushed>> {
         copied: 0,
         present,
         referrers,
+        from_cache: 0,
+        cache_bytes: 0,
     }))
 }
 

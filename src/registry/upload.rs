@@ -1,7 +1,7 @@
 //! Pushing blobs (distribution spec, "Pushing blobs"): HEAD to skip what the
 //! registry has, a cross-repository mount where the source is known, and an
-//! upload streamed from the blob's file, so memory stays flat whatever its
-//! size.
+//! upload streamed from the blob's file (or from a remote cache), so memory
+//! stays flat whatever its size.
 //!
 //! An upload is the spec's monolithic "POST then PUT": the PUT carries the
 //! whole blob in one request (two requests per blob; the fewest a registry
@@ -19,6 +19,16 @@ use crate::error::{Error, Result};
 use oci_spec::image::Digest;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+
+/// Where an upload reads the blob's bytes, from any offset: an upload may
+/// start over, or go in chunks.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    File(&'a Path),
+    Bytes(&'a [u8]),
+    /// A REAPI cache, streamed by `ByteStream.Read`.
+    Cache(&'a crate::cas::Store),
+}
 
 /// The size of each PATCH when a registry wants chunks.
 pub const CHUNK_SIZE: u64 = 8 << 20;
@@ -68,13 +78,13 @@ pub fn mount(
     })
 }
 
-/// One blob to upload from its file.
+/// One blob to upload.
 struct Upload<'a> {
     client: &'a Client,
     repository: &'a str,
     digest: &'a Digest,
     size: u64,
-    path: &'a Path,
+    source: Source<'a>,
     scopes: &'a [String],
 }
 
@@ -92,7 +102,7 @@ pub fn upload(
     repository: &str,
     digest: &Digest,
     size: u64,
-    path: &Path,
+    source: Source<'_>,
     scopes: &[String],
 ) -> Result<()> {
     let upload = Upload {
@@ -100,7 +110,7 @@ pub fn upload(
         repository,
         digest,
         size,
-        path,
+        source,
         scopes,
     };
     let mut chunked = false;
@@ -230,33 +240,63 @@ impl Upload<'_> {
         }
     }
 
-    /// `length` bytes of the file from `offset`, read as they are sent. A
-    /// file grown shorter than its descriptor says fails here, for good.
+    /// `length` bytes of the blob from `offset`, read as they are sent,
+    /// counted into the progress.
     fn open(&self, offset: u64, length: u64) -> Result<Box<dyn Read + '_>> {
-        let mut file =
-            std::fs::File::open(self.path).map_err(|e| Error::io("opening", self.path, e))?;
+        let bytes: Box<dyn Read + '_> = match self.source {
+            Source::File(path) => self.open_file(path, offset, length)?,
+            Source::Bytes(bytes) => {
+                let end = usize::try_from(offset + length).expect("a blob in memory");
+                Box::new(&bytes[offset as usize..end])
+            }
+            Source::Cache(store) => {
+                Box::new(store.reader(self.digest, self.size, offset, length)?)
+            }
+        };
+        Ok(Box::new(Counted(bytes)))
+    }
+
+    /// A file grown shorter than its descriptor says fails here, for good.
+    fn open_file<'p>(
+        &self,
+        path: &'p Path,
+        offset: u64,
+        length: u64,
+    ) -> Result<Box<dyn Read + 'p>> {
+        let mut file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
         let actual = file
             .metadata()
-            .map_err(|e| Error::io("reading", self.path, e))?
+            .map_err(|e| Error::io("reading", path, e))?
             .len();
         if actual < offset + length {
             return Err(Error::file(
-                self.path,
+                path,
                 format!("is {actual} bytes but its descriptor says {}", self.size),
             ));
         }
         file.seek(SeekFrom::Start(offset))
-            .map_err(|e| Error::io("reading", self.path, e))?;
+            .map_err(|e| Error::io("reading", path, e))?;
         Ok(Box::new(Slice {
             file,
-            path: self.path,
+            path,
             left: length,
         }))
     }
 }
 
-/// Part of a blob's file, counted into the progress as it is read. A file
-/// that ends early is an error naming it, never a short body.
+/// Bytes on their way up, counted into the progress.
+struct Counted<R>(R);
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(buf)?;
+        crate::progress::uploaded(n as u64);
+        Ok(n)
+    }
+}
+
+/// Part of a blob's file. A file that ends early is an error naming it,
+/// never a short body.
 struct Slice<'a> {
     file: std::fs::File,
     path: &'a Path,
@@ -283,7 +323,6 @@ impl Read for Slice<'_> {
             ));
         }
         self.left -= n as u64;
-        crate::progress::uploaded(n as u64);
         Ok(n)
     }
 }
