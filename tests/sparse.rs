@@ -156,3 +156,48 @@ fn a_sparse_layout_pushes_with_its_layer_files_as_the_full_one_does() {
         "{err}"
     );
 }
+
+#[test]
+fn a_sparse_layout_exports_with_its_layer_files_to_the_same_bytes_as_the_full_one() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let (full, sparse, layers) = full_and_sparse(d);
+    let export = |layout: &Path,
+                  format: &str,
+                  platform: Option<&str>,
+                  with: &[(PathBuf, PathBuf)],
+                  out: &str| {
+        let mut cmd = rko();
+        cmd.arg("export")
+            .arg(layout)
+            .arg(format!("--format={format}"));
+        cmd.args(["--tag", "app:v1"]);
+        if let Some(platform) = platform {
+            cmd.arg(format!("--platform={platform}"));
+        }
+        for layer in with {
+            cmd.arg(format!("--layer={}", layer_arg(layer)));
+        }
+        cmd.arg("--out").arg(d.join(out));
+        cmd
+    };
+    for (format, platform) in [("oci", None), ("docker", Some("linux/arm64"))] {
+        run_ok(&mut export(&full, format, platform, &[], "full.tar"));
+        run_ok(&mut export(
+            &sparse,
+            format,
+            platform,
+            &layers,
+            "sparse.tar",
+        ));
+        assert!(
+            fs::read(d.join("full.tar")).unwrap() == fs::read(d.join("sparse.tar")).unwrap(),
+            "{format}: the sparse layout's archive differs from the full one's"
+        );
+    }
+
+    // Without the files: refused, naming the blob; nothing written.
+    let err = run_err(&mut export(&sparse, "oci", None, &layers[1..], "short.tar"));
+    assert!(err.contains(&layer_digests(&layers)[0]), "{err}");
+    assert!(!d.join("short.tar").exists());
+}

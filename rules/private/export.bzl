@@ -20,11 +20,15 @@ def export_tarball(ctx, image, out, format = "docker", tag = "", platform = ""):
         args.add("--tag", tag)
     if platform:
         args.add("--platform", platform)
+    inputs = [image.layout]
+    for layer in image.layers.to_list():
+        args.add("--layer", "%s=%s" % (layer.blob.path, layer.descriptor.path))
+        inputs.extend([layer.blob, layer.descriptor])
     args.add("--out", out)
     ctx.actions.run(
         executable = rko_binary(ctx),
         arguments = [args],
-        inputs = [image.layout],
+        inputs = inputs,
         outputs = [out],
         mnemonic = "RkoExport",
         progress_message = "RkoExport %s" % ctx.label,

@@ -126,10 +126,11 @@ def _image(ctx, rko, build, layers):
     # append refuses a binary whose Go build information names another platform.
     args.add("--binary", build.binary)
 
-    # ko's order: kodata, then the binary.
+    # ko's order: kodata, then the binary. Metadata only: the layout is
+    # sparse, and no layer blob is an input (a remote cache may keep them).
     for layer in layers + [binary_layer]:
-        args.add("--layer", "%s=%s" % (layer.blob.path, layer.descriptor.path))
-        inputs.extend([layer.blob, layer.descriptor])
+        args.add("--layer-descriptor", layer.descriptor)
+        inputs.append(layer.descriptor)
     _config_args(ctx, args)
     args.add("--ko-app", app)
     if ctx.attr.importpath:
@@ -147,24 +148,27 @@ def _image(ctx, rko, build, layers):
         mnemonic = "RkoAppend",
         progress_message = "RkoAppend %s %s" % (ctx.label, build.platform),
     )
-    return layout, digest
+    blobs = [struct(blob = layer.blob, descriptor = layer.descriptor) for layer in layers + [binary_layer]]
+    return struct(layout = layout, digest = digest, layers = blobs)
 
 def _ko_image_impl(ctx):
     rko = rko_binary(ctx)
     builds = _builds(ctx)
     layers = _file_layers(ctx, rko)
     images = [_image(ctx, rko, build, layers) for build in builds]
+    blobs = depset([layer for image in images for layer in image.layers])
     if len(images) == 1:
-        layout, digest = images[0]
+        layout, digest = images[0].layout, images[0].digest
         platform = builds[0].platform
         binary = builds[0].binary
     else:
-        layout, digest = index_action(ctx, ctx.label.name, [image[0] for image in images], ctx.attr.annotations)
+        layout, digest = index_action(ctx, ctx.label.name, [image.layout for image in images], ctx.attr.annotations)
         platform = ""
         binary = None
     return [
         DefaultInfo(files = depset([layout, digest])),
-        ImageInfo(layout = layout, digest = digest, platform = platform, binary = binary),
+        ImageInfo(layout = layout, digest = digest, platform = platform, binary = binary, layers = blobs),
+        OutputGroupInfo(layers = depset([f for layer in blobs.to_list() for f in [layer.blob, layer.descriptor]])),
     ]
 
 _ATTRS = {
@@ -203,7 +207,7 @@ _ATTRS = {
 }
 
 ko_image = rule(
-    doc = "Builds an OCI image of a Go binary as ko does: /ko-app/NAME on a base, kodata under /var/run/ko; with several `platforms`, an image index. The RkoAppend action refuses a binary whose Go build information names another platform than the image's.",
+    doc = "Builds an OCI image of a Go binary as ko does: /ko-app/NAME on a base, kodata under /var/run/ko; with several `platforms`, an image index. The RkoAppend action refuses a binary whose Go build information names another platform than the image's. It reads the layers' descriptors, never their blobs: the output layout is sparse, and the blobs travel in ImageInfo.layers (output group `layers`) to ko_push, ko_load and ko_export.",
     implementation = _ko_image_impl,
     attrs = dict(_ATTRS, **TRANSITION_ALLOWLIST),
     toolchains = [TOOLCHAIN],

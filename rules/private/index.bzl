@@ -37,9 +37,10 @@ def _ko_image_index_impl(ctx):
         [image[ImageInfo].layout for image in ctx.attr.images],
         ctx.attr.annotations,
     )
+    layers = depset(transitive = [image[ImageInfo].layers for image in ctx.attr.images])
     return [
         DefaultInfo(files = depset([layout, digest])),
-        ImageInfo(layout = layout, digest = digest, platform = "", binary = None),
+        ImageInfo(layout = layout, digest = digest, platform = "", binary = None, layers = layers),
     ]
 
 ko_image_index = rule(

@@ -1,9 +1,10 @@
 """Providers shared by rko's rules."""
 
 ImageInfo = provider(
-    doc = "An OCI image (or image index) built by rko.",
+    doc = "An OCI image (or image index) built by rko. Its layout is sparse: manifests, configs and the base's blobs, not the blobs of the layers rko built, which travel in `layers` (metadata-only assembly: RkoAppend never reads a layer blob).",
     fields = {
-        "layout": "The OCI image layout directory (a tree artifact).",
+        "layout": "The OCI image layout directory (a tree artifact), without the blobs of `layers`.",
+        "layers": "A depset of struct(blob, descriptor): every layer rko built for the image (for an index, for each of its images), the blobs the layout lacks.",
         "digest": "A file holding the manifest (or index) digest, sha256:<hex>.",
         "platform": "OS/ARCH[/VARIANT] of a single image; empty for an index.",
         "binary": "The Go binary in a single image (at /ko-app/NAME); None for an index.",

@@ -1,6 +1,7 @@
 """ko_push: a `bazel run` target that pushes an image or index with rko push."""
 
 load(":providers.bzl", "ImageInfo", "TOOLCHAIN", "rko_binary")
+load(":settings.bzl", "SettingInfo")
 load(":stamp.bzl", "STAMP_ATTRS", "stamp_file", "stamping")
 
 # What a repository may hold: it is written into the script as it is.
@@ -29,11 +30,35 @@ def _tags_file(ctx):
     stamp_file(ctx, tags, stamped)
     return stamped
 
+def _strategy(ctx):
+    """eager or lazy: the target's `strategy`, else --@rko//rules:push_strategy."""
+    strategy = ctx.attr.strategy or ctx.attr._push_strategy[SettingInfo].value
+    if strategy not in ["eager", "lazy"]:
+        fail("ko_push %s: push strategy %r: give eager or lazy (--@rko//rules:push_strategy)" % (ctx.label, strategy))
+    return strategy
+
+def _layers_file(ctx, layers, lazy):
+    """The layer blobs for `rko push --layer`, one BLOB=DESCRIPTOR a line.
+
+    Eager: the blob in the runfiles. Lazy: only where Bazel would have put it
+    (the script makes it absolute under the workspace's bazel-out): used if it
+    is there, else read from the remote cache."""
+    lines = []
+    for layer in layers:
+        blob = layer.blob.path if lazy else layer.blob.short_path
+        lines.append("%s=%s" % (blob, layer.descriptor.short_path))
+    out = ctx.actions.declare_file(ctx.label.name + ".layers.txt")
+    ctx.actions.write(out, "\n".join(lines) + "\n")
+    return out
+
 def _ko_push_impl(ctx):
     _check_repository(ctx)
     rko = rko_binary(ctx)
     info = ctx.attr.image[ImageInfo]
     tags = _tags_file(ctx)
+    lazy = _strategy(ctx) == "lazy"
+    layers = info.layers.to_list()
+    layers_file = _layers_file(ctx, layers, lazy)
     script = ctx.actions.declare_file(ctx.label.name + ".sh")
     ctx.actions.expand_template(
         template = ctx.file._template,
@@ -47,10 +72,16 @@ def _ko_push_impl(ctx):
             "{{digest}}": info.digest.short_path,
             "{{tags}}": tags.short_path,
             "{{repository}}": ctx.attr.repository,
+            "{{layers}}": layers_file.short_path,
+            "{{lazy}}": "1" if lazy else "",
+            "{{remote_cache}}": ctx.attr._remote_cache[SettingInfo].value,
+            "{{remote_instance_name}}": ctx.attr._remote_instance_name[SettingInfo].value,
         },
     )
-    runfiles = ctx.runfiles(files = [rko, info.layout, info.digest, tags])
-    return [DefaultInfo(executable = script, runfiles = runfiles)]
+    files = [rko, info.layout, info.digest, tags, layers_file] + [layer.descriptor for layer in layers]
+    if not lazy:
+        files.extend([layer.blob for layer in layers])
+    return [DefaultInfo(executable = script, runfiles = ctx.runfiles(files = files))]
 
 _ko_push = rule(
     doc = "The rule behind the ko_push macro (which see): `tags` is `tag_list` here.",
@@ -60,6 +91,13 @@ _ko_push = rule(
         "repository": attr.string(doc = "registry/repository to push to, without tag or digest."),
         "remote_tags": attr.label(doc = "A file of tags to push, one per line; may hold `{KEY}` stamp placeholders.", allow_single_file = True),
         "tag_list": attr.string_list(doc = "Tags to push (the ko_push macro's `tags`); may hold `{KEY}` stamp placeholders."),
+        "strategy": attr.string(
+            doc = "How layer blobs reach `rko push`: `eager` ships them in the runfiles; `lazy` ships only the image's metadata, and `rko push` reads the blobs the registry lacks from the remote cache (--@rko//rules:remote_cache), so a build under --remote_download_minimal never downloads a layer. Default: --@rko//rules:push_strategy (eager).",
+            values = ["", "eager", "lazy"],
+        ),
+        "_push_strategy": attr.label(default = "//rules:push_strategy", providers = [SettingInfo]),
+        "_remote_cache": attr.label(default = "//rules:remote_cache", providers = [SettingInfo]),
+        "_remote_instance_name": attr.label(default = "//rules:remote_instance_name", providers = [SettingInfo]),
         "_template": attr.label(default = ":push.sh.tpl", allow_single_file = True),
     }, **STAMP_ATTRS),
     executable = True,
@@ -77,13 +115,17 @@ def ko_push(name, image, repository = "", tags = None, remote_tags = None, **kwa
     `{BUILD_EMBED_LABEL}` or the keys `--workspace_status_command` prints
     (`{STABLE_GIT_COMMIT}`). An unstamped placeholder is an error naming `--stamp`.
 
+    With `strategy = "lazy"` (or `--@rko//rules:push_strategy=lazy`) the target
+    carries no layer blob: `rko push` asks the registry first and reads what it
+    lacks from the remote cache named by `--@rko//rules:remote_cache`.
+
     Args:
       name: the target name.
       image: a ko_image or ko_image_index.
       repository: registry/repository to push to (or pass --repository to bazel run).
       tags: tags to push, default ["latest"] (a list: Bazel reserves the attribute name `tags`, hence this macro).
       remote_tags: instead of `tags`, a file of tags, one per line (may be generated, or stamped: `{KEY}`).
-      **kwargs: `stamp` and the common rule attributes.
+      **kwargs: `strategy`, `stamp` and the common rule attributes.
     """
     if tags == None and remote_tags == None:
         tags = ["latest"]

@@ -8,6 +8,10 @@ layout="{{layout}}"
 digest_file="{{digest}}"
 tags_file="{{tags}}"
 repository="{{repository}}"
+layers_file="{{layers}}"
+lazy="{{lazy}}"
+remote_cache="${RKO_REMOTE_CACHE:-{{remote_cache}}}"
+remote_instance_name="{{remote_instance_name}}"
 
 tags=()
 custom_tags=()
@@ -40,12 +44,33 @@ if [ -z "$repository" ]; then
     exit 2
 fi
 
+# The layer blobs the sparse layout lacks: in the runfiles (eager), or
+# where Bazel would have written them, else in the remote cache (lazy).
+blobs=()
+while IFS= read -r line || [ -n "$line" ]; do
+    [ -n "$line" ] || continue
+    if [ -n "$lazy" ]; then
+        line="${BUILD_WORKSPACE_DIRECTORY:-.}/$line"
+    fi
+    blobs+=(--layer "$line")
+done < "$layers_file"
+if [ -n "$lazy" ]; then
+    if [ -z "$remote_cache" ]; then
+        echo "ko_push {{label}}: a lazy push reads layers from the remote cache: set --@rko//rules:remote_cache=grpc://HOST:PORT (the address of Bazel's --remote_cache) or RKO_REMOTE_CACHE" >&2
+        exit 2
+    fi
+    blobs+=(--remote-cache "$remote_cache")
+    if [ -n "$remote_instance_name" ]; then
+        blobs+=(--remote-instance-name "$remote_instance_name")
+    fi
+fi
+
 # No tags: push by digest alone.
 if [ ${#tags[@]} -eq 0 ]; then
-    exec "$rko" push "$layout" "$repository@$(cat "$digest_file")" ${extra[@]+"${extra[@]}"}
+    exec "$rko" push "$layout" "$repository@$(cat "$digest_file")" ${blobs[@]+"${blobs[@]}"} ${extra[@]+"${extra[@]}"}
 fi
 args=(push "$layout" "$repository:${tags[0]}")
 for tag in "${tags[@]:1}"; do
     args+=(--tag "$tag")
 done
-exec "$rko" "${args[@]}" ${extra[@]+"${extra[@]}"}
+exec "$rko" "${args[@]}" ${blobs[@]+"${blobs[@]}"} ${extra[@]+"${extra[@]}"}

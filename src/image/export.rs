@@ -11,7 +11,7 @@ use crate::json;
 use oci_spec::image::{Digest, ImageIndex};
 use serde::Serialize;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The two archive formats.
@@ -42,6 +42,9 @@ pub struct ExportOptions {
     pub tag: Option<String>,
     /// Which image of an index goes into a docker archive.
     pub platform: Option<Platform>,
+    /// Files holding blobs the layout lacks (the layers of a sparse
+    /// layout), each checked against its digest as it is written.
+    pub blob_files: Vec<(Digest, PathBuf)>,
 }
 
 /// One entry of docker's `manifest.json`.
@@ -58,20 +61,22 @@ struct DockerManifest {
 /// Writes `layout` as an archive at `out`.
 pub fn export(layout_path: &Path, options: &ExportOptions, out: &Path) -> Result<()> {
     let layout = Layout::open(layout_path)?;
+    let blobs = Blobs {
+        layout: &layout,
+        files: &options.blob_files,
+    };
     let tag = options.tag.as_deref().map(normalize_tag).transpose()?;
     let entries = match options.format {
-        Format::Docker => docker_entries(
-            &layout,
-            options.platform.as_ref(),
-            tag.into_iter().collect(),
-        )?,
+        Format::Docker => {
+            docker_entries(&blobs, options.platform.as_ref(), tag.into_iter().collect())?
+        }
         Format::Oci => {
             if options.platform.is_some() {
                 return Err(Error::invalid(
                     "--platform applies to --format docker only: an OCI archive keeps every platform",
                 ));
             }
-            oci_entries(&layout, tag.as_deref())?
+            oci_entries(&blobs, tag.as_deref())?
         }
     };
     write_archive(&entries, out)
@@ -92,7 +97,11 @@ pub fn export_docker(
         .iter()
         .map(|t| normalize_tag(t))
         .collect::<Result<_>>()?;
-    write_archive(&docker_entries(&layout, platform, tags)?, out)
+    let blobs = Blobs {
+        layout: &layout,
+        files: &[],
+    };
+    write_archive(&docker_entries(&blobs, platform, tags)?, out)
 }
 
 /// Writes `entries` as one tar at `out`, atomically.
@@ -148,15 +157,38 @@ fn dir(path: &str) -> Entry {
     }
 }
 
-/// A blob of `layout` as the archive member `name`, checked against its
-/// digest when it is written.
-fn blob_entry(layout: &Layout, digest: &Digest, name: String) -> Result<Entry> {
-    let size = layout.open_blob(digest)?.size();
-    let source = Source::LayoutBlob {
-        path: layout.blob_path(digest),
-        digest: digest.clone(),
-    };
-    Ok(file(name, source, size))
+/// Where an archive's blobs come from: the layout, or files given for the
+/// blobs it lacks.
+struct Blobs<'a> {
+    layout: &'a Layout,
+    files: &'a [(Digest, PathBuf)],
+}
+
+impl Blobs<'_> {
+    /// The file given for a blob the layout lacks.
+    fn given(&self, digest: &Digest) -> Option<&PathBuf> {
+        let (_, file) = self.files.iter().find(|(d, _)| d == digest)?;
+        (!self.layout.blob_path(digest).exists()).then_some(file)
+    }
+
+    /// A blob as the archive member `name`, checked against its digest
+    /// when it is written.
+    fn entry(&self, digest: &Digest, name: String) -> Result<Entry> {
+        if let Some(path) = self.given(digest) {
+            let size = crate::image::blob::open_named(path, digest)?.size();
+            let source = Source::NamedBlob {
+                path: path.clone(),
+                digest: digest.clone(),
+            };
+            return Ok(file(name, source, size));
+        }
+        let size = self.layout.open_blob(digest)?.size();
+        let source = Source::LayoutBlob {
+            path: self.layout.blob_path(digest),
+            digest: digest.clone(),
+        };
+        Ok(file(name, source, size))
+    }
 }
 
 /// The docker-save tarball go-containerregistry writes for ko's
@@ -165,11 +197,11 @@ fn blob_entry(layout: &Layout, digest: &Digest, name: String) -> Result<Entry> {
 /// then `manifest.json`; no directories. `docker load` and `podman load`
 /// read it.
 fn docker_entries(
-    layout: &Layout,
+    blobs: &Blobs<'_>,
     platform: Option<&Platform>,
     tags: Vec<String>,
 ) -> Result<Vec<Entry>> {
-    let image = layout.find_image(platform)?;
+    let image = blobs.layout.find_image(platform)?;
     let manifest = &image.manifest;
     let config = manifest.config().digest();
     let layer_name = |digest: &Digest| format!("{}.tar.gz", digest.digest());
@@ -184,16 +216,12 @@ fn docker_entries(
     }];
     let manifest_json = serde_json::to_vec(&description).expect("manifest.json always serializes");
 
-    let mut entries = vec![blob_entry(layout, config, config.to_string())?];
+    let mut entries = vec![blobs.entry(config, config.to_string())?];
     let mut seen = Vec::new();
     for layer in manifest.layers() {
         if !seen.contains(layer.digest()) {
             seen.push(layer.digest().clone());
-            entries.push(blob_entry(
-                layout,
-                layer.digest(),
-                layer_name(layer.digest()),
-            )?);
+            entries.push(blobs.entry(layer.digest(), layer_name(layer.digest()))?);
         }
     }
     let size = manifest_json.len() as u64;
@@ -205,10 +233,38 @@ fn docker_entries(
     Ok(entries)
 }
 
-fn oci_entries(layout: &Layout, tag: Option<&str>) -> Result<Vec<Entry>> {
-    // The archive holds every blob present; each must be there that the
-    // listing leads to, or a reader of the archive fails where rko did not.
-    layout.check_complete()?;
+fn oci_entries(blobs: &Blobs<'_>, tag: Option<&str>) -> Result<Vec<Entry>> {
+    let layout = blobs.layout;
+    // The archive holds every blob present and given; each must be there
+    // that the listing leads to, or a reader of the archive fails where
+    // rko did not.
+    let mut digests = layout.blob_digests()?;
+    let given: Vec<Digest> = blobs
+        .files
+        .iter()
+        .map(|(d, _)| d.clone())
+        .filter(|d| blobs.given(d).is_some())
+        .collect();
+    if given.is_empty() {
+        layout.check_complete()?;
+    } else {
+        for image in layout.images()? {
+            for layer in image.manifest.layers() {
+                if !digests.contains(layer.digest()) && !given.contains(layer.digest()) {
+                    return Err(Error::file(
+                        layout.root(),
+                        format!(
+                            "is missing blob {}, and no --layer gives it",
+                            layer.digest()
+                        ),
+                    ));
+                }
+            }
+        }
+        digests.extend(given);
+        digests.sort_by(|a, b| a.digest().cmp(b.digest()));
+        digests.dedup();
+    }
     let mut index: ImageIndex = layout.index().clone();
     // `podman load` and `docker load` want one image per archive: artifacts
     // (SBOMs) keep their blobs in it but leave the listing.
@@ -224,8 +280,8 @@ fn oci_entries(layout: &Layout, tag: Option<&str>) -> Result<Vec<Entry>> {
     let layout_file = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
     let mut entries = vec![dir("blobs"), dir("blobs/sha256")];
-    for digest in layout.blob_digests()? {
-        entries.push(blob_entry(layout, &digest, blob_name(&digest))?);
+    for digest in digests {
+        entries.push(blobs.entry(&digest, blob_name(&digest))?);
     }
     let size = index_json.len() as u64;
     entries.push(file(

@@ -51,6 +51,9 @@ fn single_entry(spec: &EntrySpec, defaults: &Defaults) -> Result<Entry> {
                 Source::LayoutBlob { path, digest } => {
                     crate::image::blob::open_in_layout(path, digest)?.size()
                 }
+                Source::NamedBlob { path, digest } => {
+                    crate::image::blob::open_named(path, digest)?.size()
+                }
             };
             let kind = Kind::File {
                 source: source.clone(),

@@ -19,6 +19,12 @@ pub enum Source {
         path: PathBuf,
         digest: Digest,
     },
+    /// A blob the user named by its path (a `--layer` file), which may be
+    /// a symlink (Bazel's inputs are); checked as it is read.
+    NamedBlob {
+        path: PathBuf,
+        digest: Digest,
+    },
 }
 
 /// Extra PAX records of an entry, written in key order after the ones the

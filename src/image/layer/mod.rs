@@ -99,8 +99,11 @@ fn append_file<S: StreamSink>(
             });
             tar.append_file(header, &file)
         }
-        Source::LayoutBlob { path, digest } => {
-            let blob = blob::open_in_layout(path, digest)?;
+        Source::LayoutBlob { path, digest } | Source::NamedBlob { path, digest } => {
+            let blob = match source {
+                Source::LayoutBlob { .. } => blob::open_in_layout(path, digest)?,
+                _ => blob::open_named(path, digest)?,
+            };
             // The digest is checked when the blob's last byte is read.
             if blob.size() != header.size {
                 return Err(Error::file(path, "changed while rko read it"));

@@ -131,6 +131,7 @@ pub fn to_tarball(layout_path: &Path, name: &str, tags: &[String], out: &Path) -
         format: Format::Oci,
         tag: Some(format!("{name}:{tag}")),
         platform: None,
+        blob_files: Vec::new(),
     };
     export::export(layout_path, &options, out)
 }
@@ -157,6 +158,7 @@ pub fn to_local(
             format: Format::Docker,
             tag: Some(loaded.clone()),
             platform: Some(image.platform.clone()),
+            blob_files: Vec::new(),
         },
         &tarball,
     )?;
