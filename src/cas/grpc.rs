@@ -74,10 +74,10 @@ impl Channel {
         Ok(made)
     }
 
-    /// Forgets the connection after `error`, if it broke it: the next call
-    /// connects again.
+    /// Forgets the connection after `error`, unless it ended one stream
+    /// only (a reset): the next call connects again.
     fn forget_if_broken(&self, error: &h2::Error) {
-        if error.is_io() || error.is_go_away() || error.is_library() {
+        if !error.is_reset() {
             *crate::parallel::lock(&self.send) = None;
         }
     }

@@ -28,6 +28,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub mod bazel;
+pub mod bazel_remote;
 pub mod hostile;
 pub mod hosts;
 pub mod kube;
@@ -212,6 +213,45 @@ pub fn require(tool: &str) -> PathBuf {
             package_of(tool)
         )
     })
+}
+
+/// The tags skopeo lists for `repository` (`HOST/NAME`); none for a
+/// repository the registry does not know.
+pub fn listed_tags(repository: &str) -> Vec<String> {
+    let out = skopeo("list-tags")
+        .arg(format!("docker://{repository}"))
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("NAME_UNKNOWN"),
+            "skopeo list-tags {repository}: {stderr}"
+        );
+        return Vec::new();
+    }
+    json(&String::from_utf8_lossy(&out.stdout))["Tags"]
+        .as_array()
+        .map(|tags| {
+            tags.iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A peer installed by `scripts/peers` (pinned in scripts/peers.txt):
+/// ko, crane, cosign, bazel-remote. Missing, it is a test failure saying
+/// how to install it, as for [`require`].
+pub fn peer(name: &str) -> PathBuf {
+    let path = repo_root().join("target/peers").join(name);
+    assert!(
+        path.is_file(),
+        "this test needs the peer `{name}` at {}: run scripts/peers (scripts/test runs it), \
+         which builds the versions pinned in scripts/peers.txt from the Go module proxy",
+        path.display()
+    );
+    path
 }
 
 fn package_of(tool: &str) -> &str {
