@@ -17,6 +17,7 @@
 //! | nginx | `nginx::Nginx::start(dir)`, `start_proxy(dir, upstream, max_body)` | Bazel's HTTP remote cache (WebDAV); a body limit before a registry |
 //! | squid | `squid::Squid::start(names)`, `start_guarded` | a forward proxy (CONNECT and absolute-form), its access log read back |
 //! | RemoteWorker | `remote_worker::RemoteWorker::start(dir)` | Bazel's own REAPI executor |
+//! | bazel-remote | `bazel_remote::BazelRemote::start(dir)` | a production REAPI cache (gRPC at `grpc_address()`, HTTP at `host()`) |
 //! | a container | `runc::Container::start(bundle, work, port)` | an image unpacked by umoci, run by runc |
 //! | a Kubernetes API | `kube::KubeApi::start()` | discovery and 404s, for `kubectl apply --dry-run=client` |
 //!
@@ -28,6 +29,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub mod bazel;
+pub mod bazel_remote;
 pub mod hostile;
 pub mod hosts;
 pub mod kube;
@@ -212,6 +214,20 @@ pub fn require(tool: &str) -> PathBuf {
             package_of(tool)
         )
     })
+}
+
+/// A peer installed by `scripts/peers` (pinned in scripts/peers.txt):
+/// ko, crane, cosign, bazel-remote. Missing, it is a test failure saying
+/// how to install it, as for [`require`].
+pub fn peer(name: &str) -> PathBuf {
+    let path = repo_root().join("target/peers").join(name);
+    assert!(
+        path.is_file(),
+        "this test needs the peer `{name}` at {}: run scripts/peers (scripts/test runs it), \
+         which builds the versions pinned in scripts/peers.txt from the Go module proxy",
+        path.display()
+    );
+    path
 }
 
 fn package_of(tool: &str) -> &str {
