@@ -6,8 +6,9 @@
 //! everything in a config stay as they are.
 
 use super::fixture::Fixture;
-use super::run::{peer, Outcome, Stage};
+use super::run::{Outcome, Stage};
 use super::view::{self, Pulled};
+use crate::util::peer;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! directory each writes to, and what came out (exit, stdout, stderr).
 
 use super::fixture::Fixture;
-use crate::util::{copy_tree, gocache, module_cache, repo_root, require};
+use crate::util::{copy_tree, gocache, module_cache, peer, repo_root, require};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -33,18 +33,6 @@ impl Tool {
                 .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_rko"))),
         }
     }
-}
-
-/// A peer installed by `scripts/peers` (pinned in scripts/peers.txt).
-pub fn peer(name: &str) -> PathBuf {
-    let path = repo_root().join("target/peers").join(name);
-    assert!(
-        path.is_file(),
-        "this test needs the peer `{name}` at {}: run scripts/peers (scripts/test runs it), \
-         which installs the versions pinned in scripts/peers.txt with `go install`",
-        path.display()
-    );
-    path
 }
 
 /// What the harness shares between the two tools of every fixture.

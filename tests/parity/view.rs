@@ -2,8 +2,8 @@
 //! the repositories and tags under its `KO_DOCKER_REPO`, and each printed
 //! image's manifest, config and layers.
 
-use super::run::peer;
 use crate::util::json;
+use crate::util::peer;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -17,6 +17,7 @@
 //! | nginx | `nginx::Nginx::start(dir)`, `start_proxy(dir, upstream, max_body)` | Bazel's HTTP remote cache (WebDAV); a body limit before a registry |
 //! | squid | `squid::Squid::start(names)`, `start_guarded` | a forward proxy (CONNECT and absolute-form), its access log read back |
 //! | RemoteWorker | `remote_worker::RemoteWorker::start(dir)` | Bazel's own REAPI executor |
+//! | bazel-remote | `bazel_remote::BazelRemote::start(dir)` | a production REAPI cache (gRPC at `grpc_address()`, HTTP at `host()`) |
 //! | a container | `runc::Container::start(bundle, work, port)` | an image unpacked by umoci, run by runc |
 //! | a Kubernetes API | `kube::KubeApi::start()` | discovery and 404s, for `kubectl apply --dry-run=client` |
 //!
