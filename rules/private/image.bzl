@@ -31,8 +31,10 @@ def _executable(target):
     return files[0]
 
 def _split(split_attr, key):
-    """What a split attribute holds for `key`. (A split into one configuration
-    that is the current one is no split for Bazel 4: its one key is None.)"""
+    """What a split attribute holds for `key`.
+
+    (A split into one configuration that is the current one is no split for
+    Bazel 4: its one key is None.)"""
     if key in split_attr:
         return split_attr[key]
     if len(split_attr) == 1:
