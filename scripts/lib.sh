@@ -75,3 +75,37 @@ fill_module_cache() {
         go list -deps ./... golang.org/x/tools/cmd/{stringer,callgraph,digraph,gotype,eg} >/dev/null
     ) || { echo "error: could not fill the Go module cache for examples/deps (is the module proxy reachable?)" >&2; exit 1; }
 }
+
+# Buildifier, the Starlark formatter and linter, pinned: the npm package
+# ships the native binaries of every platform and a node wrapper choosing
+# one.
+BUILDIFIER_VERSION=8.2.1
+
+# ensure_buildifier: installs @bazel/buildifier@$BUILDIFIER_VERSION with npm,
+# once, into a cache outside the checkout (as scripts/peers does the Go
+# peers), and links it as target/bin/buildifier.
+ensure_buildifier() {
+    local cache dir
+    cache="$(realpath -m "${RKO_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rko/tools}")"
+    dir="$cache/buildifier-$BUILDIFIER_VERSION"
+    if [ ! -x "$dir/node_modules/.bin/buildifier" ]; then
+        ensure_tools node:nodejs npm
+        log "npm install @bazel/buildifier@$BUILDIFIER_VERSION (into $dir)"
+        rm -rf "$dir.partial" && mkdir -p "$dir.partial"
+        npm install --prefix "$dir.partial" --no-save --no-audit --no-fund --ignore-scripts \
+            --loglevel=error "@bazel/buildifier@$BUILDIFIER_VERSION" >&2 \
+            || { echo "error: npm install @bazel/buildifier@$BUILDIFIER_VERSION failed (is the npm registry reachable?)" >&2; exit 1; }
+        "$dir.partial/node_modules/.bin/buildifier" --version | grep -qx "buildifier version: $BUILDIFIER_VERSION *" \
+            || { echo "error: npm installed a buildifier that is not $BUILDIFIER_VERSION" >&2; exit 1; }
+        rm -rf "$dir" && mv "$dir.partial" "$dir"
+    fi
+    mkdir -p target/bin
+    ln -sfn "$dir/node_modules/.bin/buildifier" target/bin/buildifier
+}
+
+# starlark_files: every Starlark file of the repository (BUILD, WORKSPACE,
+# MODULE.bazel, .bzl), NUL-separated, as git tracks them: temporary
+# workspaces the tests write under target/ are not the project's.
+starlark_files() {
+    git ls-files -z -- '*.bzl' '*.bazel' '*BUILD' '*WORKSPACE' '*.star'
+}

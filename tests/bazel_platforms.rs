@@ -1,7 +1,8 @@
 //! Platforms in the Bazel rules: one `ko_image(platforms = [...])` target
 //! builds the Go binary once per platform through a transition and gives one
 //! image index, the digest `rko build --platform` gives; and a binary built
-//! for another platform than the image's fails the build, naming both.
+//! for another platform than the image's fails the build, naming both (or,
+//! at analysis, the `goos`/`goarch` attribute that asks for it).
 
 use crate::util::bazel::{copy_rko_repo, outputs, Workspace};
 use crate::util::*;
@@ -95,7 +96,7 @@ fn one_ko_image_target_builds_the_binary_per_platform_into_one_index() {
 }
 
 #[test]
-fn a_darwin_binary_in_a_linux_image_fails_the_build_naming_both_platforms_and_ko_sbom_reads_the_images_binary(
+fn a_binary_for_another_platform_than_the_image_fails_the_build_naming_both_or_the_goos_goarch_attribute_and_ko_sbom_reads_the_images_binary(
 ) {
     let dir = temp_dir();
     let d = dir.path();
@@ -118,13 +119,56 @@ ko_image(
     binary = ":hello_darwin",
     platform = "linux/amd64",
 )
+
+go_binary(
+    name = "hello_linux_arm64",
+    srcs = ["@rko//examples/hello:srcs"],
+    goarch = "arm64",
+    goos = "linux",
+)
+
+ko_image(
+    name = "wrong_in_index",
+    binary = ":hello_linux_arm64",
+    platforms = [
+        "@rko//rules/platforms:linux_amd64",
+        "@rko//rules/platforms:linux_arm64",
+    ],
+)
+
+ko_image(
+    name = "wrong_arch",
+    binary = ":hello",
+    platform = "linux/arm64",
+)
 "#,
     );
-    let err = run_err(ws.bazel().args(["build", "//:wrong"]));
+    // rules_go's go_binary has goos and goarch attributes too: a binary
+    // that sets them against the image's platform is refused at analysis,
+    // naming the attribute.
+    let err = run_err(ws.bazel().args(["build", "--nobuild", "//:wrong"]));
     assert!(
-        err.contains("RkoAppend //:wrong")
-            && err.contains("is a Go binary for darwin/arm64")
-            && err.contains("the image is for linux/amd64"),
+        err.contains(
+            r#"ko_image //:wrong: binary //:hello_darwin sets goos = "darwin" and goarch = "arm64", but the image is for linux/amd64"#
+        ),
+        "{err}"
+    );
+    let err = run_err(ws.bazel().args(["build", "--nobuild", "//:wrong_in_index"]));
+    assert!(
+        err.contains(
+            r#"binary //:hello_linux_arm64 sets goarch = "arm64", but the image is for linux/amd64"#
+        ),
+        "only the attribute that conflicts, with the index's platform it conflicts with: {err}"
+    );
+
+    // Without such attributes, the binary's own build information is the
+    // judge: `platform` takes the binary of the current configuration
+    // (linux/amd64 here), and RkoAppend refuses it for linux/arm64.
+    let err = run_err(ws.bazel().args(["build", "//:wrong_arch"]));
+    assert!(
+        err.contains("RkoAppend //:wrong_arch")
+            && err.contains("is a Go binary for linux/amd64")
+            && err.contains("the image is for linux/arm64"),
         "{err}"
     );
     step_ko_sbom_describes_the_images_own_binary_and_refuses_an_index(&ws, d);

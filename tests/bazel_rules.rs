@@ -5,7 +5,8 @@
 //! into podman; `ko_push` pushes tags from a file, stamped; the toolchain
 //! runs only on its exec platform; every `.bzl` has a `bzl_library`;
 //! `ko_resolve` names images as `rko resolve` does; docs/rules.md is
-//! generated from the `doc=` strings and up to date.
+//! generated from the `doc=` strings and up to date. And (issue 23) a
+//! binary whose runfiles an image would drop is refused, naming them.
 
 use crate::util::bazel::{rko_repo_in, spawns, Workspace};
 use crate::util::nginx::Nginx;
@@ -338,6 +339,89 @@ fn ko_resolve_names_images_as_rko_resolve_does() {
     assert!(
         rko[0].starts_with("registry.example.com/team/hello-"),
         "{rko:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Issue 23: a binary with runfiles.
+
+#[test]
+fn ko_image_refuses_at_analysis_a_binary_with_runfiles_naming_them_but_not_the_binarys_own_files() {
+    let dir = temp_dir();
+    let ws = Workspace::copy(dir.path(), "ws", "root", &rko_repo_in(dir.path()));
+    fs::create_dir_all(ws.path.join("config")).unwrap();
+    ws.append("data.txt", "read at run time\n");
+    ws.append("config/settings.json", "{}\n");
+    ws.append("script.sh", "#!/bin/sh\necho hello\n");
+    ws.append(
+        "BUILD.bazel",
+        r#"
+go_binary(
+    name = "hello_with_data",
+    srcs = ["@rko//examples/hello:srcs"],
+    data = ["config/settings.json", "data.txt"],
+)
+
+ko_image(
+    name = "image_with_data",
+    binary = ":hello_with_data",
+    platforms = ["@rko//rules/platforms:linux_amd64"],
+)
+
+sh_binary(
+    name = "script",
+    srcs = ["script.sh"],
+)
+
+ko_image(
+    name = "image_of_script",
+    binary = ":script",
+    platform = "linux/amd64",
+)
+
+sh_binary(
+    name = "script_with_data",
+    srcs = ["script.sh"],
+    data = ["data.txt"],
+)
+
+ko_image(
+    name = "image_of_script_with_data",
+    binary = ":script_with_data",
+    platform = "linux/amd64",
+)
+"#,
+    );
+
+    // A go_binary and an sh_binary have their own executable (and the
+    // sh_binary its script) in their runfiles: those are the image's binary.
+    run_ok(
+        ws.bazel()
+            .args(["build", "--nobuild", "//:image_amd64", "//:image_of_script"]),
+    );
+
+    let err = run_err(
+        ws.bazel()
+            .args(["build", "--nobuild", "//:image_with_data"]),
+    );
+    assert!(
+        err.contains("ko_image //:image_with_data: binary //:hello_with_data has runfiles")
+            && err.contains("config/settings.json")
+            && err.contains("data.txt"),
+        "the error should name the image, the binary and each runfile: {err}"
+    );
+    assert!(
+        err.contains("kodata"),
+        "the error should say where such files go instead: {err}"
+    );
+
+    let err = run_err(
+        ws.bazel()
+            .args(["build", "--nobuild", "//:image_of_script_with_data"]),
+    );
+    assert!(
+        err.contains("binary //:script_with_data has runfiles (data.txt)"),
+        "only data.txt, not the script itself: {err}"
     );
 }
 

@@ -20,6 +20,30 @@ def _ko_history(ctx, name, app, layers):
     ctx.actions.write(history, "[%s]\n" % ",".join(entries))
     return history
 
+_GoPlatformAttrsInfo = provider(
+    doc = "The goos and goarch attributes of `binary`'s rule (rules_go's go_binary has them); empty when it has none.",
+    fields = {
+        "goos": "The rule's goos attribute, or empty.",
+        "goarch": "The rule's goarch attribute, or empty.",
+    },
+)
+
+def _string_attr(attrs, name):
+    value = getattr(attrs, name, "")
+    return value if type(value) == "string" else ""
+
+def _go_platform_attrs_impl(_target, ctx):
+    return [_GoPlatformAttrsInfo(
+        goos = _string_attr(ctx.rule.attr, "goos"),
+        goarch = _string_attr(ctx.rule.attr, "goarch"),
+    )]
+
+# A rule's attributes are not a provider: an aspect reads them.
+_go_platform_attrs = aspect(
+    doc = "Reads the goos and goarch attributes of ko_image's binary.",
+    implementation = _go_platform_attrs_impl,
+)
+
 def _executable(target):
     """The file a *_binary target (this example's go_binary, rules_go's, ...) runs."""
     info = target[DefaultInfo]
@@ -30,9 +54,66 @@ def _executable(target):
         fail("binary %s gives %d files; ko_image needs the one executable" % (target.label, len(files)))
     return files[0]
 
+def _runfiles_beyond_itself(target):
+    """The runfiles of `target` that are not the target's own outputs, sorted.
+
+    A binary's runfiles hold its executable (rules_go's go_binary, a
+    genrule's output) and, for an sh_binary, the script its executable
+    links to: those are the binary itself. Anything more came from `data`
+    or deps."""
+    info = target[DefaultInfo]
+    runfiles = info.default_runfiles
+    if not runfiles:
+        return []
+    own = {f.path: True for f in info.files.to_list()}
+    if info.files_to_run and info.files_to_run.executable:
+        own[info.files_to_run.executable.path] = True
+    paths = [f.short_path for f in runfiles.files.to_list() if f.path not in own]
+    paths.extend([link.path for link in runfiles.symlinks.to_list()])
+    paths.extend([link.path for link in runfiles.root_symlinks.to_list()])
+    return sorted(paths)
+
+def _refuse_runfiles(ctx, target):
+    paths = _runfiles_beyond_itself(target)
+    if not paths:
+        return
+    shown = ", ".join(paths[:5]) + (", and %d more" % (len(paths) - 5) if len(paths) > 5 else "")
+    fail(("ko_image %s: binary %s has runfiles (%s) that an image would not contain: only the " +
+          "executable goes in, at /ko-app/. Give the files the program reads to ko_image's " +
+          "`kodata` (they are then under /var/run/ko, $KO_DATA_PATH) or `layers` instead of " +
+          "the binary's `data`.") % (ctx.label, target.label, shown))
+
+def _refuse_other_goos_goarch(ctx, target, platform):
+    """Fails when `target`'s goos or goarch attribute names another platform than the image's."""
+    if _GoPlatformAttrsInfo not in target:
+        return
+    attrs = target[_GoPlatformAttrsInfo]
+    os, _, rest = platform.partition("/")
+    arch = rest.partition("/")[0]
+    conflicts = [
+        '%s = "%s"' % (name, value)
+        for name, value, wanted in [("goos", attrs.goos, os), ("goarch", attrs.goarch, arch)]
+        if value not in ("", "auto", wanted)
+    ]
+    if conflicts:
+        fail(("ko_image %s: binary %s sets %s, but the image is for %s. ko_image builds its " +
+              "binary for the image's platform (`platforms`, or the current configuration " +
+              "with `platform`): leave goos and goarch unset (\"auto\") on %s.") %
+             (ctx.label, target.label, " and ".join(conflicts), platform, target.label))
+
+def _binary(ctx, target, platform):
+    """The executable of `target`, for an image for `platform`.
+
+    Refused at analysis when the image would not run what the target runs."""
+    _refuse_runfiles(ctx, target)
+    _refuse_other_goos_goarch(ctx, target, platform)
+    return _executable(target)
+
 def _split(split_attr, key):
-    """What a split attribute holds for `key`. (A split into one configuration
-    that is the current one is no split for Bazel 4: its one key is None.)"""
+    """What a split attribute holds for `key`.
+
+    (A split into one configuration that is the current one is no split for
+    Bazel 4: its one key is None.)"""
     if key in split_attr:
         return split_attr[key]
     if len(split_attr) == 1:
@@ -42,9 +123,10 @@ def _split(split_attr, key):
 def _builds(ctx):
     """One struct(binary, platform, name) per image, in the order of `platforms`."""
     if not ctx.attr.platforms:
+        platform = ctx.attr.platform or "linux/amd64"
         return [struct(
-            binary = _executable(ctx.attr.binary[0]),
-            platform = ctx.attr.platform or "linux/amd64",
+            binary = _binary(ctx, ctx.attr.binary[0], platform),
+            platform = platform,
             name = ctx.label.name,
         )]
     if ctx.attr.platform:
@@ -60,7 +142,7 @@ def _builds(ctx):
             fail("ko_image %s: platforms %s and %s are both %s" % (ctx.label, seen[platform], key, platform))
         seen[platform] = key
         builds.append(struct(
-            binary = _executable(_split(ctx.split_attr.binary, key)),
+            binary = _binary(ctx, _split(ctx.split_attr.binary, key), platform),
             platform = platform,
             name = ctx.label.name if len(ctx.attr.platforms) == 1 else "%s.%s" % (ctx.label.name, platform.replace("/", "_")),
         ))
@@ -173,9 +255,10 @@ def _ko_image_impl(ctx):
 
 _ATTRS = {
     "binary": attr.label(
-        doc = "The Go executable: a go_binary (rules_go's or any rule building for the target platform), built once per entry of `platforms`.",
+        doc = "The Go executable: a go_binary (rules_go's with `pure = \"on\"`, or any rule building for the target platform), built once per entry of `platforms`. Refused at analysis when it has runfiles beyond itself (its `data`: give such files to `kodata` or `layers`), or when its `goos`/`goarch` attribute names another platform than the image's.",
         mandatory = True,
         cfg = platforms_transition,
+        aspects = [_go_platform_attrs],
     ),
     "platforms": attr.label_list(
         doc = "platform() targets with @platforms os/cpu constraints (such as @rko//rules/platforms:linux_arm64): `binary` is built for each, and two or more give an image index, one image per platform in this order. One gives one image.",

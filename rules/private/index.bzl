@@ -3,13 +3,16 @@
 load(":providers.bzl", "ImageInfo", "TOOLCHAIN", "params_args", "rko_binary")
 
 def index_action(ctx, name, layouts, annotations):
-    """Runs `rko index` over `layouts` into the layout `name`; returns (layout, digest file).
+    """Runs `rko index` over `layouts` into the layout `name`.
 
     Args:
       ctx: the rule context (its toolchain runs rko).
       name: the output layout's name; its digest file is NAME.digest.
       layouts: the image layouts, in the order the index lists them.
       annotations: a dict of index annotations.
+
+    Returns:
+      (layout, digest file) of the index.
     """
     layout = ctx.actions.declare_directory(name)
     digest = ctx.actions.declare_file(name + ".digest")

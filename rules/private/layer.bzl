@@ -6,9 +6,24 @@ load(":providers.bzl", "LayerInfo", "TOOLCHAIN", "params_args", "rko_binary")
 KODATA = "/var/run/ko"
 
 def layer_action(ctx, rko, name, entries, inputs, mtime, what, flag = "--file"):
-    """`rko assemble-layer` of `entries` (SRC=DEST), each after `flag`;
-    returns struct(blob, descriptor). With `flag = "--ko-data-file"`, ko's
-    own kodata layer (`--ko-data`), with `--ko-app`, ko's binary layer."""
+    """`rko assemble-layer` of `entries` (SRC=DEST), each after `flag`.
+
+    With `flag = "--ko-data-file"`, ko's own kodata layer (`--ko-data`); with
+    `--ko-app`, ko's binary layer.
+
+    Args:
+      ctx: the rule context (its toolchain runs rko).
+      rko: the rko executable.
+      name: the outputs' name: NAME.tar.gz and NAME.json.
+      entries: SRC=DEST strings, one per file.
+      inputs: the files that `entries` name.
+      mtime: the files' modification time; negative: 0 (ko's unset).
+      what: which layer, for the progress message.
+      flag: the assemble-layer flag before each entry.
+
+    Returns:
+      struct(blob, descriptor): the layer blob and its descriptor JSON.
+    """
     blob = ctx.actions.declare_file(name + ".tar.gz")
     descriptor = ctx.actions.declare_file(name + ".json")
     args = params_args(ctx, "assemble-layer")
@@ -32,8 +47,10 @@ def layer_action(ctx, rko, name, entries, inputs, mtime, what, flag = "--file"):
     return struct(blob = blob, descriptor = descriptor)
 
 def _dest(file, strip_prefix):
-    """Where `file` goes below the layer's directory: its path after
-    `strip_prefix`, or after its last `kodata/` (ko's layout), or its name."""
+    """Where `file` goes below the layer's directory.
+
+    Its path after `strip_prefix`, or after its last `kodata/` (ko's layout),
+    or its name."""
     path = file.short_path
     if strip_prefix:
         prefix = strip_prefix.rstrip("/") + "/"
@@ -61,7 +78,20 @@ def history_comment(directory):
     return "files at " + directory
 
 def files_layer(ctx, rko, name, files, directory, strip_prefix, mtime):
-    """A LayerInfo for `files` placed below `directory`."""
+    """A LayerInfo for `files` placed below `directory`.
+
+    Args:
+      ctx: the rule context (its toolchain runs rko).
+      rko: the rko executable.
+      name: the outputs' name: NAME.tar.gz and NAME.json.
+      files: the files of the layer.
+      directory: where they go in the image (KODATA: ko's kodata layer).
+      strip_prefix: stripped from the files' paths; empty: up to `kodata/`.
+      mtime: the files' modification time; negative: ko's unset.
+
+    Returns:
+      The LayerInfo of the layer.
+    """
     if directory == KODATA:
         # ko's own kodata layer, entry for entry (the same diffID as ko's).
         entries = ["%s=%s" % (f.path, _dest(f, strip_prefix)) for f in files]

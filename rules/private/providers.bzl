@@ -41,7 +41,15 @@ def params_args(ctx, command):
     """An Args for `rko <command>` that Bazel may spill into a params file.
 
     `--quiet`: an action whose result is in its output files prints nothing,
-    so a build shows no "INFO: From Rko…" lines."""
+    so a build shows no "INFO: From Rko…" lines.
+
+    Args:
+      ctx: the rule context.
+      command: the rko subcommand.
+
+    Returns:
+      The Args, the command and `--quiet` added.
+    """
     args = ctx.actions.args()
     args.add(command)
     args.add("--quiet")

@@ -1,7 +1,8 @@
 """go_binary: `go build -trimpath` of one main package for the target
 platform, GOOS/GOARCH read from its @platforms constraints (or given, as
 rules_go's goos/goarch attributes do). A stand-in for rules_go's go_binary:
-same name, same place in a BUILD file, same output (NAME_/NAME)."""
+same name, same place in a BUILD file, same output (NAME_/NAME), `data` as
+runfiles."""
 
 # (@platforms constraint, GOOS or GOARCH); the first the target platform has wins.
 _GOOS = [
@@ -62,7 +63,11 @@ def _go_binary_impl(ctx):
         mnemonic = "GoBuild",
         progress_message = "GoBuild %s for %s/%s" % (ctx.label, goos, goarch),
     )
-    return [DefaultInfo(files = depset([out]), executable = out)]
+    return [DefaultInfo(
+        files = depset([out]),
+        executable = out,
+        runfiles = ctx.runfiles(files = ctx.files.data),
+    )]
 
 def _constraint_attrs():
     attrs = {}
@@ -78,6 +83,7 @@ go_binary = rule(
         "srcs": attr.label_list(doc = "The package's files and its go.mod (and go.sum, embedded files).", allow_files = True, mandatory = True),
         "goos": attr.string(doc = "GOOS, instead of the target platform's (with goarch)."),
         "goarch": attr.string(doc = "GOARCH, instead of the target platform's (with goos)."),
+        "data": attr.label_list(doc = "Files the program reads at run time: its runfiles.", allow_files = True),
         "_build": attr.label(default = Label("//go:build.sh"), allow_single_file = True, executable = True, cfg = "exec"),
     }, **_constraint_attrs()),
     toolchains = ["//go:toolchain_type"],
