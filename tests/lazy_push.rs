@@ -108,7 +108,7 @@ fn a_lazy_push_reads_only_what_the_registry_lacks_from_bazel_remote_and_download
     let grpc = format!("grpc://{}", cache.grpc_address());
     ws.append(
         ".bazelrc",
-        &format!("build --remote_cache={grpc}\nbuild --@rko//rules:remote_cache={grpc}\n"),
+        &format!("build --remote_cache={grpc}\nbuild --define=rko_remote_cache={grpc}\n"),
     );
     let push = |repository: &str, flags: &[&str]| {
         let mut cmd = ws.bazel();
@@ -131,7 +131,7 @@ fn a_lazy_push_reads_only_what_the_registry_lacks_from_bazel_remote_and_download
     // so the run downloads the push target's (toplevel): its metadata, and
     // no layer, since a lazy push's runfiles hold none.
     run_ok(ws.bazel().arg("clean"));
-    let lazy = "--@rko//rules:push_strategy=lazy";
+    let lazy = "--define=rko_push_strategy=lazy";
     run_ok(
         ws.bazel()
             .args(["build", "//:image", "--remote_download_minimal", lazy]),
@@ -147,21 +147,21 @@ fn a_lazy_push_reads_only_what_the_registry_lacks_from_bazel_remote_and_download
     );
 
     // Not one layer blob on the client: output base, runfiles, bazel-out.
-    let output_base = run_ok(ws.bazel().args(["info", "output_base"]).args(minimal));
-    let (copies, bytes) = layer_copies(Path::new(output_base.trim()), &layers);
-    assert!(
-        copies.is_empty(),
-        "{bytes} bytes of layers on the client: {copies:#?}"
-    );
-
-    // What was read from the cache is what the registry lacked: the layers
-    // rko built (the base's are in the layout), each once; rko's own count
-    // and bazel-remote's log agree.
+    // (The base's layers are in the layout: only those rko built count.)
     let built: BTreeMap<String, u64> = layers
         .iter()
         .filter(|(digest, _)| !ws_layout_has(&ws, digest))
         .map(|(d, s)| (d.clone(), *s))
         .collect();
+    let output_base = run_ok(ws.bazel().args(["info", "output_base"]).args(minimal));
+    let (copies, bytes) = layer_copies(Path::new(output_base.trim()), &built);
+    assert!(
+        copies.is_empty(),
+        "{bytes} bytes of layers on the client: {copies:#?}\n{stderr}"
+    );
+
+    // What was read from the cache is what the registry lacked: the layers
+    // rko built, each once; rko's own count and bazel-remote's log agree.
     assert!(
         built.len() >= 3,
         "two binary layers and kodata's: {built:?}"

@@ -1,7 +1,6 @@
 """ko_push: a `bazel run` target that pushes an image or index with rko push."""
 
 load(":providers.bzl", "ImageInfo", "TOOLCHAIN", "rko_binary")
-load(":settings.bzl", "SettingInfo")
 load(":stamp.bzl", "STAMP_ATTRS", "stamp_file", "stamping")
 
 # What a repository may hold: it is written into the script as it is.
@@ -30,23 +29,42 @@ def _tags_file(ctx):
     stamp_file(ctx, tags, stamped)
     return stamped
 
+# The command line's say, through --define: a Starlark flag would do, but
+# Bazel 4 names the output directory of every transitioned configuration
+# (each binary's) after the Starlark flags set, so setting one would move
+# the binaries and miss the cache for them and every layer of theirs.
+_STRATEGY = "rko_push_strategy"
+_REMOTE_CACHE = "rko_remote_cache"
+_REMOTE_INSTANCE_NAME = "rko_remote_instance_name"
+
 def _strategy(ctx):
-    """eager or lazy: the target's `strategy`, else --@rko//rules:push_strategy."""
-    strategy = ctx.attr.strategy or ctx.attr._push_strategy[SettingInfo].value
+    """eager or lazy: the target's `strategy`, else --define=rko_push_strategy=…, else eager."""
+    strategy = ctx.attr.strategy or ctx.var.get(_STRATEGY, "eager")
     if strategy not in ["eager", "lazy"]:
-        fail("ko_push %s: push strategy %r: give eager or lazy (--@rko//rules:push_strategy)" % (ctx.label, strategy))
+        fail("ko_push %s: push strategy %r: give eager or lazy (--define=%s=…)" % (ctx.label, strategy, _STRATEGY))
     return strategy
 
 def _layers_file(ctx, layers, lazy):
-    """The layer blobs for `rko push --layer`, one BLOB=DESCRIPTOR a line.
+    """What `rko push` gets of the layer blobs the sparse layout lacks.
 
-    Eager: the blob in the runfiles. Lazy: only where Bazel would have put it
-    (the script makes it absolute under the workspace's bazel-out): used if it
-    is there, else read from the remote cache."""
-    lines = []
-    for layer in layers:
-        blob = layer.blob.path if lazy else layer.blob.short_path
-        lines.append("%s=%s" % (blob, layer.descriptor.short_path))
+    Eager: `BLOB=DESCRIPTOR` a line, both in the runfiles (`--layer`). Lazy:
+    only where Bazel would have written each blob, a path under bazel-out
+    the script makes absolute (`--blob-hint`): used if the blob is there,
+    else read from the remote cache. No descriptor either: downloading an
+    output downloads the other outputs of its action, the blob too.
+
+    Args:
+      ctx: the ko_push context.
+      layers: the image's layers, struct(blob, descriptor) each.
+      lazy: whether the push is lazy.
+
+    Returns:
+      The file, one layer a line.
+    """
+    if lazy:
+        lines = [layer.blob.path for layer in layers]
+    else:
+        lines = ["%s=%s" % (layer.blob.short_path, layer.descriptor.short_path) for layer in layers]
     out = ctx.actions.declare_file(ctx.label.name + ".layers.txt")
     ctx.actions.write(out, "\n".join(lines) + "\n")
     return out
@@ -74,13 +92,13 @@ def _ko_push_impl(ctx):
             "{{repository}}": ctx.attr.repository,
             "{{layers}}": layers_file.short_path,
             "{{lazy}}": "1" if lazy else "",
-            "{{remote_cache}}": ctx.attr._remote_cache[SettingInfo].value,
-            "{{remote_instance_name}}": ctx.attr._remote_instance_name[SettingInfo].value,
+            "{{remote_cache}}": ctx.var.get(_REMOTE_CACHE, ""),
+            "{{remote_instance_name}}": ctx.var.get(_REMOTE_INSTANCE_NAME, ""),
         },
     )
-    files = [rko, info.layout, info.digest, tags, layers_file] + [layer.descriptor for layer in layers]
+    files = [rko, info.layout, info.digest, tags, layers_file]
     if not lazy:
-        files.extend([layer.blob for layer in layers])
+        files.extend([f for layer in layers for f in [layer.blob, layer.descriptor]])
     return [DefaultInfo(executable = script, runfiles = ctx.runfiles(files = files))]
 
 _ko_push = rule(
@@ -92,12 +110,9 @@ _ko_push = rule(
         "remote_tags": attr.label(doc = "A file of tags to push, one per line; may hold `{KEY}` stamp placeholders.", allow_single_file = True),
         "tag_list": attr.string_list(doc = "Tags to push (the ko_push macro's `tags`); may hold `{KEY}` stamp placeholders."),
         "strategy": attr.string(
-            doc = "How layer blobs reach `rko push`: `eager` ships them in the runfiles; `lazy` ships only the image's metadata, and `rko push` reads the blobs the registry lacks from the remote cache (--@rko//rules:remote_cache), so a build under --remote_download_minimal never downloads a layer. Default: --@rko//rules:push_strategy (eager).",
+            doc = "How layer blobs reach `rko push`: `eager` ships them in the runfiles; `lazy` ships only the image's metadata, and `rko push` reads the blobs the registry lacks from the remote cache (`--define=rko_remote_cache=grpc://HOST:PORT`, `--define=rko_remote_instance_name=NAME`), so a build under --remote_download_minimal never downloads a layer. Default: `--define=rko_push_strategy=lazy|eager`, else eager.",
             values = ["", "eager", "lazy"],
         ),
-        "_push_strategy": attr.label(default = "//rules:push_strategy", providers = [SettingInfo]),
-        "_remote_cache": attr.label(default = "//rules:remote_cache", providers = [SettingInfo]),
-        "_remote_instance_name": attr.label(default = "//rules:remote_instance_name", providers = [SettingInfo]),
         "_template": attr.label(default = ":push.sh.tpl", allow_single_file = True),
     }, **STAMP_ATTRS),
     executable = True,
@@ -115,9 +130,9 @@ def ko_push(name, image, repository = "", tags = None, remote_tags = None, **kwa
     `{BUILD_EMBED_LABEL}` or the keys `--workspace_status_command` prints
     (`{STABLE_GIT_COMMIT}`). An unstamped placeholder is an error naming `--stamp`.
 
-    With `strategy = "lazy"` (or `--@rko//rules:push_strategy=lazy`) the target
+    With `strategy = "lazy"` (or `--define=rko_push_strategy=lazy`) the target
     carries no layer blob: `rko push` asks the registry first and reads what it
-    lacks from the remote cache named by `--@rko//rules:remote_cache`.
+    lacks from the remote cache named by `--define=rko_remote_cache=ADDRESS`.
 
     Args:
       name: the target name.

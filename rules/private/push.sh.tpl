@@ -50,13 +50,14 @@ blobs=()
 while IFS= read -r line || [ -n "$line" ]; do
     [ -n "$line" ] || continue
     if [ -n "$lazy" ]; then
-        line="${BUILD_WORKSPACE_DIRECTORY:-.}/$line"
+        blobs+=(--blob-hint "${BUILD_WORKSPACE_DIRECTORY:-.}/$line")
+    else
+        blobs+=(--layer "$line")
     fi
-    blobs+=(--layer "$line")
 done < "$layers_file"
 if [ -n "$lazy" ]; then
     if [ -z "$remote_cache" ]; then
-        echo "ko_push {{label}}: a lazy push reads layers from the remote cache: set --@rko//rules:remote_cache=grpc://HOST:PORT (the address of Bazel's --remote_cache) or RKO_REMOTE_CACHE" >&2
+        echo "ko_push {{label}}: a lazy push reads layers from the remote cache: set --define=rko_remote_cache=grpc://HOST:PORT (the address of Bazel's --remote_cache) or RKO_REMOTE_CACHE" >&2
         exit 2
     fi
     blobs+=(--remote-cache "$remote_cache")

@@ -83,6 +83,11 @@ pub struct Args {
     /// With --remote-cache, the file may be absent: only a hint.
     #[arg(long = "layer", value_name = "BLOB=DESC.json")]
     layers: Vec<String>,
+    /// A file that may hold a blob the layout lacks (where a build system
+    /// would have written a layer; repeatable): when it is there and the
+    /// registry lacks the blob whose digest it holds, it is sent.
+    #[arg(long = "blob-hint", value_name = "FILE")]
+    blob_hints: Vec<PathBuf>,
     #[command(flatten)]
     remote_cache: RemoteCacheArgs,
     /// Parallel blob uploads, at most [default: all cores, at least 4].
@@ -111,6 +116,7 @@ pub fn run(args: Args, results: Results) -> Result<()> {
         jobs: network_jobs(args.jobs),
         sbom_tags: args.sbom_tags,
         blob_files,
+        blob_hints: args.blob_hints,
         remote_cache: args.remote_cache.remote()?,
     };
     let pushed = rko::push(&options)?;

@@ -6,6 +6,7 @@
 //! nothing of Go, SBOM formats, YAML or `.ko.yaml`.
 
 mod agents;
+pub(crate) mod blob_hints;
 pub(crate) mod challenge;
 pub(crate) mod client;
 mod cosign;

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::image::layout::{Layout, REF_NAME};
 use crate::image::media_types;
 use crate::parallel::joined;
+use crate::registry::blob_hints::BlobHints;
 use crate::registry::client::{Client, RegistryOptions};
 use crate::registry::cosign;
 use crate::registry::manifests;
@@ -32,6 +33,9 @@ pub struct PushOptions {
     /// layout), each checked against its digest before it is sent. With a
     /// remote cache, a file that is not there is only a hint.
     pub blob_files: Vec<(Digest, PathBuf)>,
+    /// Files that may hold blobs the layout lacks, used when they are there
+    /// and hold one (`--blob-hint`).
+    pub blob_hints: Vec<PathBuf>,
     /// A Bazel remote cache to read the blobs from that the registry, the
     /// layout and the files lack.
     pub remote_cache: Option<crate::cas::Remote>,
@@ -104,6 +108,7 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
         made: &made,
         blob_files: &options.blob_files,
         hints_only: options.remote_cache.is_some(),
+        hints: &BlobHints::new(options.blob_hints.clone()),
     };
     // The artifacts' blobs go up with the image's, all under one bound (a
     // blob is harmless before the manifest that names it).
@@ -547,6 +552,7 @@ struct Target<'a> {
     blob_files: &'a [(Digest, PathBuf)],
     /// Whether those files are only hints (a remote cache has the blobs).
     hints_only: bool,
+    hints: &'a BlobHints,
 }
 
 /// Another registry, connected to on first use.
@@ -659,9 +665,15 @@ fn push_blob_quietly(target: &Target<'_>, digest: &Digest, size: u64) -> Result<
         .blob_files
         .iter()
         .find(|(d, file)| d == digest && !path.exists() && (!target.hints_only || file.exists()));
+    let hint = match path.exists() || given.is_some() {
+        true => None,
+        false => target.hints.find(digest)?,
+    };
     if let Some((_, file)) = given {
         check_blob_file(file, digest)?;
         path = file.clone();
+    } else if let Some(hint) = hint {
+        path = hint;
     } else if !path.exists() {
         let Some(remote) = &target.copy_from else {
             return Ok(BlobResult::Missing);

@@ -83,6 +83,7 @@ pub fn to_registry(
         // ko's SBOM tag besides the referrer (pkg/publish/default.go, `pushResult`).
         sbom_tags: true,
         blob_files: Vec::new(),
+        blob_hints: Vec::new(),
         remote_cache: None,
     };
     let pushed = match ask_first.then(|| unchanged::already_pushed(&options)) {
