@@ -127,5 +127,5 @@ fn document(args: &Args, format: Format, binary: &Path) -> Result<Vec<u8>> {
         binary_path: args.binary_path.clone(),
         created: args.created,
     };
-    Ok(rko::sbom(format, &info, &options).into())
+    Ok(rko::sbom(format, &info, &options))
 }
