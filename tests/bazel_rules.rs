@@ -6,7 +6,10 @@
 //! runs only on its exec platform; every `.bzl` has a `bzl_library`;
 //! `ko_resolve` names images as `rko resolve` does; docs/rules.md is
 //! generated from the `doc=` strings and up to date. And (issue 23) a
-//! binary whose runfiles an image would drop is refused, naming them.
+//! binary whose runfiles an image would drop is refused, naming them;
+//! stamped labels, annotations and ko_load tags, an image without
+//! placeholders unchanged by --stamp; ko_push to several repositories
+//! (the first failure named) with the image's SBOM for `cosign download sbom`.
 
 use crate::util::bazel::{rko_repo_in, spawns, Workspace};
 use crate::util::nginx::Nginx;
@@ -229,7 +232,8 @@ fn bazel_run_loads_into_podman_and_pushes_stamped_tags_from_a_file() {
 
 /// BUILD targets of the stamping steps: an image whose label and
 /// annotation are stamped, its SBOM, a ko_push to two repositories with
-/// that SBOM, a ko_load whose tag is stamped.
+/// that SBOM, one whose first repository refuses, a ko_load whose tag is
+/// stamped.
 fn stamping_targets(registry: &Registry) -> String {
     let host = registry.host();
     format!(
@@ -260,6 +264,12 @@ ko_push(
     repositories = ["{host}/first", "{host}/second"],
     sbom = ":sbom_labeled",
     tags = ["{{STABLE_RELEASE}}"],
+)
+
+ko_push(
+    name = "push_first_fails",
+    image = ":image_amd64",
+    repositories = ["127.0.0.1:1/refused", "{host}/never"],
 )
 
 ko_load(
@@ -323,6 +333,27 @@ fn step_stamped_labels_sbom_and_two_repositories(
             "{repository}: cosign download sbom"
         );
     }
+
+    // The first repository fails: the run fails naming it, and the one
+    // after it gets nothing.
+    let stderr = run_err(
+        ws.bazel()
+            .args(["run", "//:push_first_fails"])
+            .env("DOCKER_CONFIG", docker),
+    );
+    assert!(
+        stderr.contains("pushing to 127.0.0.1:1/refused failed"),
+        "the failing repository is not named: {stderr}"
+    );
+    let never = skopeo("inspect")
+        .arg("--raw")
+        .arg(format!("docker://{}/never:latest", registry.host()))
+        .output()
+        .unwrap();
+    assert!(
+        !never.status.success(),
+        "a repository after the failing one was pushed to"
+    );
 }
 
 /// Without --stamp, a ko_load whose tag holds a placeholder names --stamp;
