@@ -6,7 +6,10 @@
 //! runs only on its exec platform; every `.bzl` has a `bzl_library`;
 //! `ko_resolve` names images as `rko resolve` does; docs/rules.md is
 //! generated from the `doc=` strings and up to date. And (issue 23) a
-//! binary whose runfiles an image would drop is refused, naming them.
+//! binary whose runfiles an image would drop is refused, naming them;
+//! stamped labels, annotations and ko_load tags, an image without
+//! placeholders unchanged by --stamp; ko_push to several repositories
+//! (the first failure named) with the image's SBOM for `cosign download sbom`.
 
 use crate::util::bazel::{rko_repo_in, spawns, Workspace};
 use crate::util::nginx::Nginx;
@@ -222,6 +225,167 @@ fn bazel_run_loads_into_podman_and_pushes_stamped_tags_from_a_file() {
             .arg(format!("docker://{repository}:1.2.3")),
     ));
     assert_eq!(pushed["manifests"].as_array().unwrap().len(), 2);
+
+    step_stamped_labels_sbom_and_two_repositories(&ws, &registry, &status, &docker);
+    step_ko_load_stamps_its_tags(&ws, d, &status);
+}
+
+/// BUILD targets of the stamping steps: an image whose label and
+/// annotation are stamped, its SBOM, a ko_push to two repositories with
+/// that SBOM, one whose first repository refuses, a ko_load whose tag is
+/// stamped.
+fn stamping_targets(registry: &Registry) -> String {
+    let host = registry.host();
+    format!(
+        r#"
+ko_image(
+    name = "image_labeled",
+    annotations = {{"org.opencontainers.image.revision": "{{BUILD_SCM_REVISION}}"}},
+    binary = ":hello",
+    created = CREATED,
+    importpath = "example.com/hello",
+    labels = {{
+        "org.opencontainers.image.version": "{{STABLE_RELEASE}}",
+        "plain": "no placeholder",
+    }},
+    layers = [":kodata"],
+    platforms = ["@rko//rules/platforms:linux_amd64"],
+)
+
+ko_sbom(
+    name = "sbom_labeled",
+    created = CREATED,
+    image = ":image_labeled",
+)
+
+ko_push(
+    name = "push_everywhere",
+    image = ":image_labeled",
+    repositories = ["{host}/first", "{host}/second"],
+    sbom = ":sbom_labeled",
+    tags = ["{{STABLE_RELEASE}}"],
+)
+
+ko_push(
+    name = "push_first_fails",
+    image = ":image_amd64",
+    repositories = ["127.0.0.1:1/refused", "{host}/never"],
+)
+
+ko_load(
+    name = "load_stamped",
+    image = ":image_amd64",
+    repo_tags = ["example.com/hello:{{STABLE_RELEASE}}", "example.com/hello:also-{{BUILD_SCM_REVISION}}"],
+)
+"#
+    )
+}
+
+/// Under --stamp, one ko_push pushes the image to both of its repositories
+/// with its stamped tag, the config's label and the manifest's annotation
+/// stamped (a value without a placeholder as it is), and its SBOM where
+/// `cosign download sbom` finds it.
+fn step_stamped_labels_sbom_and_two_repositories(
+    ws: &Workspace,
+    registry: &Registry,
+    status: &Path,
+    docker: &Path,
+) {
+    ws.append("BUILD.bazel", &stamping_targets(registry));
+    run_ok(
+        ws.bazel()
+            .args(["run", "--stamp"])
+            .arg(format!("--workspace_status_command={}", status.display()))
+            .arg("//:push_everywhere")
+            .env("DOCKER_CONFIG", docker),
+    );
+    let digest = ws.output("image_labeled.digest");
+    for name in ["first", "second"] {
+        let repository = format!("{}/{name}", registry.host());
+        let config = json(&run_ok(
+            skopeo("inspect")
+                .arg("--config")
+                .arg(format!("docker://{repository}:1.2.3")),
+        ));
+        let labels = &config["config"]["Labels"];
+        assert_eq!(
+            labels["org.opencontainers.image.version"], "1.2.3",
+            "{repository}: {config}"
+        );
+        assert_eq!(labels["plain"], "no placeholder", "{repository}: {config}");
+        let manifest = json(&run_ok(
+            skopeo("inspect")
+                .arg("--raw")
+                .arg(format!("docker://{repository}:1.2.3")),
+        ));
+        assert_eq!(
+            manifest["annotations"]["org.opencontainers.image.revision"], "abc123",
+            "{repository}: {manifest}"
+        );
+        let sbom = run_ok(
+            Command::new(peer("cosign"))
+                .args(["download", "sbom", "--allow-http-registry"])
+                .arg(format!("{repository}@{}", digest.trim())),
+        );
+        assert_eq!(
+            json(&sbom),
+            read_json(&ws.output_path("sbom_labeled.spdx.json")),
+            "{repository}: cosign download sbom"
+        );
+    }
+
+    // The first repository fails: the run fails naming it, and the one
+    // after it gets nothing.
+    let stderr = run_err(
+        ws.bazel()
+            .args(["run", "//:push_first_fails"])
+            .env("DOCKER_CONFIG", docker),
+    );
+    assert!(
+        stderr.contains("pushing to 127.0.0.1:1/refused failed"),
+        "the failing repository is not named: {stderr}"
+    );
+    let never = skopeo("inspect")
+        .arg("--raw")
+        .arg(format!("docker://{}/never:latest", registry.host()))
+        .output()
+        .unwrap();
+    assert!(
+        !never.status.success(),
+        "a repository after the failing one was pushed to"
+    );
+}
+
+/// Without --stamp, a ko_load whose tag holds a placeholder names --stamp;
+/// with it, the image loads under the stamped names. An image without
+/// placeholders keeps its digest under --stamp.
+fn step_ko_load_stamps_its_tags(ws: &Workspace, d: &Path, status: &Path) {
+    let unstamped = ws.output("image_amd64.digest");
+    let podman_dir = d.join("podman");
+    let mut run = ws.bazel();
+    run.args(["run", "//:load_stamped"]);
+    with_podman_storage(&mut run, &podman_dir);
+    let stderr = run_err(&mut run);
+    assert!(
+        stderr.contains("--stamp") && stderr.contains("{STABLE_RELEASE}"),
+        "an unstamped placeholder should name --stamp: {stderr}"
+    );
+    let mut run = ws.bazel();
+    run.args(["run", "--stamp"])
+        .arg(format!("--workspace_status_command={}", status.display()))
+        .arg("//:load_stamped");
+    with_podman_storage(&mut run, &podman_dir);
+    run_ok(&mut run);
+    let images =
+        run_ok(podman(&podman_dir).args(["images", "--format", "{{.Repository}}:{{.Tag}}"]));
+    for name in ["example.com/hello:1.2.3", "example.com/hello:also-abc123"] {
+        assert!(images.lines().any(|l| l == name), "{name} not in {images}");
+    }
+    assert_eq!(
+        ws.output("image_amd64.digest"),
+        unstamped,
+        "--stamp changed an image without placeholders"
+    );
 }
 
 /// `bazel run //:load` loads the amd64 image under both names; podman's

@@ -2,7 +2,7 @@
 
 load(":providers.bzl", "ImageInfo", "TOOLCHAIN", "params_args", "rko_binary")
 
-def export_tarball(ctx, image, out, format = "docker", tag = "", platform = ""):
+def export_tarball(ctx, image, out, format = "docker", tag = "", platform = "", tag_file = None):
     """Runs `rko export` (mnemonic RkoExport) on the layout of `image` (an ImageInfo) into `out`.
 
     Args:
@@ -12,15 +12,19 @@ def export_tarball(ctx, image, out, format = "docker", tag = "", platform = ""):
       format: docker or oci.
       tag: REPO:TAG the loaded image gets.
       platform: which image of an index (docker format).
+      tag_file: instead of `tag`, a file whose first line is the tag (a stamped one).
     """
     args = params_args(ctx, "export")
     args.add(image.layout.path)
     args.add("--format", format)
-    if tag:
+    inputs = [image.layout]
+    if tag_file:
+        args.add("--tag-file", tag_file)
+        inputs.append(tag_file)
+    elif tag:
         args.add("--tag", tag)
     if platform:
         args.add("--platform", platform)
-    inputs = [image.layout]
     for layer in image.layers.to_list():
         args.add("--layer", "%s=%s" % (layer.blob.path, layer.descriptor.path))
         inputs.extend([layer.blob, layer.descriptor])

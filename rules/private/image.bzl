@@ -5,6 +5,7 @@ and the images are joined into one image index, as `ko build --platform` does.""
 load(":index.bzl", "index_action")
 load(":layer.bzl", "KODATA", "files_layer", "history_comment", "history_created", "layer_action")
 load(":providers.bzl", "ImageInfo", "LayerInfo", "TOOLCHAIN", "TargetPlatformInfo", "params_args", "rko_binary")
+load(":stamp.bzl", "STAMP_ATTRS", "has_placeholder", "stamp_file", "stamping")
 load(":transition.bzl", "TRANSITION_ALLOWLIST", "platforms_transition")
 
 def _json_string(text):
@@ -161,12 +162,41 @@ def _file_layers(ctx, rko):
     kodata = files_layer(ctx, rko, name, ctx.files.kodata, KODATA, ctx.attr.kodata_strip_prefix, ctx.attr.kodata_created)
     return [kodata] + extra
 
-def _config_args(ctx, args):
+def _stamped_values(ctx, what, values):
+    """struct(values, file): the entries of `values` to give as flags, and a file of the others (K=V lines, stamped), or None.
+
+    Only under stamping, and only for the entries holding a `{KEY}`
+    placeholder: an image without placeholders gets no stamp action, so
+    neither its inputs nor its digest depend on the status files."""
+    if not stamping(ctx):
+        return struct(values = values, file = None)
+    plain = {}
+    lines = []
+    for key, value in sorted(values.items()):
+        if not has_placeholder([value]):
+            plain[key] = value
+        elif "\n" in value or "\n" in key:
+            fail("ko_image %s: %s %r: a value with a stamp placeholder must be one line" % (ctx.label, what, key))
+        else:
+            lines.append("%s=%s" % (key, value))
+    if not lines:
+        return struct(values = values, file = None)
+    template = ctx.actions.declare_file("%s.%s.txt" % (ctx.label.name, what))
+    ctx.actions.write(template, "\n".join(lines) + "\n")
+    stamped = ctx.actions.declare_file("%s.stamped-%s.txt" % (ctx.label.name, what))
+    stamp_file(ctx, template, stamped)
+    return struct(values = plain, file = stamped)
+
+def _config_args(ctx, args, stamped):
     for key, value in sorted(ctx.attr.env.items()):
         args.add("--env", "%s=%s" % (key, value))
-    for key, value in sorted(ctx.attr.labels.items()):
+    if stamped.labels.file:
+        args.add("--labels-file", stamped.labels.file)
+    for key, value in sorted(stamped.labels.values.items()):
         args.add("--label", "%s=%s" % (key, value))
-    for key, value in sorted(ctx.attr.annotations.items()):
+    if stamped.annotations.file:
+        args.add("--annotations-file", stamped.annotations.file)
+    for key, value in sorted(stamped.annotations.values.items()):
         args.add("--annotation", "%s=%s" % (key, value))
     if ctx.attr.user:
         args.add("--user", ctx.attr.user)
@@ -179,7 +209,7 @@ def _config_args(ctx, args):
     args.add("--created", str(ctx.attr.created))
     args.add("--tag", ctx.attr.tag)
 
-def _image(ctx, rko, build, layers):
+def _image(ctx, rko, build, layers, stamped):
     """The binary layer and `rko append` for one platform; returns (layout, digest)."""
     app = ctx.attr.app_name or build.binary.basename
     binary_layer = layer_action(
@@ -213,7 +243,8 @@ def _image(ctx, rko, build, layers):
     for layer in layers + [binary_layer]:
         args.add("--layer-descriptor", layer.descriptor)
         inputs.append(layer.descriptor)
-    _config_args(ctx, args)
+    _config_args(ctx, args, stamped)
+    inputs.extend([f.file for f in [stamped.labels, stamped.annotations] if f.file])
     args.add("--ko-app", app)
     if ctx.attr.importpath:
         history = _ko_history(ctx, build.name, app, layers)
@@ -237,14 +268,24 @@ def _ko_image_impl(ctx):
     rko = rko_binary(ctx)
     builds = _builds(ctx)
     layers = _file_layers(ctx, rko)
-    images = [_image(ctx, rko, build, layers) for build in builds]
+    stamped = struct(
+        labels = _stamped_values(ctx, "labels", ctx.attr.labels),
+        annotations = _stamped_values(ctx, "annotations", ctx.attr.annotations),
+    )
+    images = [_image(ctx, rko, build, layers, stamped) for build in builds]
     blobs = depset([layer for image in images for layer in image.layers])
     if len(images) == 1:
         layout, digest = images[0].layout, images[0].digest
         platform = builds[0].platform
         binary = builds[0].binary
     else:
-        layout, digest = index_action(ctx, ctx.label.name, [image.layout for image in images], ctx.attr.annotations)
+        layout, digest = index_action(
+            ctx,
+            ctx.label.name,
+            [image.layout for image in images],
+            stamped.annotations.values,
+            annotations_file = stamped.annotations.file,
+        )
         platform = ""
         binary = None
     return [
@@ -276,8 +317,8 @@ _ATTRS = {
     "entrypoint": attr.string_list(doc = "Overrides ko's entrypoint /ko-app/NAME."),
     "args": attr.string_list(doc = "Fixed arguments after the entrypoint (the image's Cmd)."),
     "env": attr.string_dict(doc = "Environment variables of the container."),
-    "labels": attr.string_dict(doc = "Image config labels."),
-    "annotations": attr.string_dict(doc = "Manifest annotations (and, with several platforms, the index's, as ko does)."),
+    "labels": attr.string_dict(doc = "Image config labels. A value may hold `{KEY}` placeholders, replaced under `--stamp` (or `stamp = 1`) by KEY's value from Bazel's status files; unstamped, the text stays as it is."),
+    "annotations": attr.string_dict(doc = "Manifest annotations (and, with several platforms, the index's, as ko does); `{KEY}` placeholders are stamped as in `labels`."),
     "user": attr.string(doc = "The user the container runs as."),
     "workdir": attr.string(doc = "The container's working directory."),
     "created": attr.int(doc = "Creation time, seconds since the epoch (SOURCE_DATE_EPOCH); ko leaves the binary's mtime 0.", default = 0),
@@ -292,6 +333,6 @@ _ATTRS = {
 ko_image = rule(
     doc = "Builds an OCI image of a Go binary as ko does: /ko-app/NAME on a base, kodata under /var/run/ko; with several `platforms`, an image index. The RkoAppend action refuses a binary whose Go build information names another platform than the image's. It reads the layers' descriptors, never their blobs: the output layout is sparse, and the blobs travel in ImageInfo.layers (output group `layers`) to ko_push, ko_load and ko_export.",
     implementation = _ko_image_impl,
-    attrs = dict(_ATTRS, **TRANSITION_ALLOWLIST),
+    attrs = dict(dict(_ATTRS, **STAMP_ATTRS), **TRANSITION_ALLOWLIST),
     toolchains = [TOOLCHAIN],
 )

@@ -2,7 +2,7 @@
 
 load(":providers.bzl", "ImageInfo", "TOOLCHAIN", "params_args", "rko_binary")
 
-def index_action(ctx, name, layouts, annotations):
+def index_action(ctx, name, layouts, annotations, annotations_file = None):
     """Runs `rko index` over `layouts` into the layout `name`.
 
     Args:
@@ -10,6 +10,7 @@ def index_action(ctx, name, layouts, annotations):
       name: the output layout's name; its digest file is NAME.digest.
       layouts: the image layouts, in the order the index lists them.
       annotations: a dict of index annotations.
+      annotations_file: a file of more, K=V lines (stamped ones), or None.
 
     Returns:
       (layout, digest file) of the index.
@@ -19,6 +20,10 @@ def index_action(ctx, name, layouts, annotations):
     args = params_args(ctx, "index")
     for image in layouts:
         args.add("--image", image.path)
+    inputs = list(layouts)
+    if annotations_file:
+        args.add("--annotations-file", annotations_file)
+        inputs.append(annotations_file)
     for key, value in sorted(annotations.items()):
         args.add("--annotation", "%s=%s" % (key, value))
     args.add("--out", layout.path)
@@ -26,7 +31,7 @@ def index_action(ctx, name, layouts, annotations):
     ctx.actions.run(
         executable = rko_binary(ctx),
         arguments = [args],
-        inputs = layouts,
+        inputs = inputs,
         outputs = [layout, digest],
         mnemonic = "RkoIndex",
         progress_message = "RkoIndex %s" % ctx.label,

@@ -6,6 +6,14 @@ set -euo pipefail
 tarball="{{tarball}}"
 tags_file="{{tags}}"
 
+while IFS= read -r tag || [ -n "$tag" ]; do
+    case "$tag" in
+        *{*}*)
+            echo "ko_load {{label}}: tag $tag has a stamp placeholder: build with --stamp (its values come from Bazel's status files; --workspace_status_command adds keys)" >&2
+            exit 2 ;;
+    esac
+done < "$tags_file"
+
 if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
     cli=docker
 elif command -v podman >/dev/null 2>&1; then

@@ -21,6 +21,16 @@ LayerInfo = provider(
     },
 )
 
+SbomInfo = provider(
+    doc = "An SBOM written by ko_sbom, and the image it describes.",
+    fields = {
+        "sbom": "The SBOM file.",
+        "format": "Its format: spdx or cyclonedx (as `rko sbom --format` takes it).",
+        "created": "The document's time, seconds since the epoch (the attached artifact's too).",
+        "image_digest": "A file holding the digest of the image the SBOM describes (its subject when attached).",
+    },
+)
+
 TargetPlatformInfo = provider(
     doc = "The OCI platform of a configuration's target platform, from its @platforms constraints.",
     fields = {

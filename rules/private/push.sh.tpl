@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Written by ko_push from rules/private/push.sh.tpl: pushes {{image}}.
-# Flags: --repository REPO and --tag TAG (repeatable) replace the target's
-# repository and tags; anything else goes to rko push.
+# Flags: --repository REPO and --tag TAG (both repeatable) replace the
+# target's repositories and tags; anything else goes to rko push.
 set -euo pipefail
 rko="./{{rko}}"
 layout="{{layout}}"
 digest_file="{{digest}}"
 tags_file="{{tags}}"
-repository="{{repository}}"
+repositories=({{repositories}})
 layers_file="{{layers}}"
 lazy="{{lazy}}"
 remote_cache="${RKO_REMOTE_CACHE:-{{remote_cache}}}"
@@ -15,11 +15,12 @@ remote_instance_name="{{remote_instance_name}}"
 
 tags=()
 custom_tags=()
+custom_repositories=()
 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        -r|--repository) repository="$2"; shift 2 ;;
-        --repository=*) repository="${1#*=}"; shift ;;
+        -r|--repository) custom_repositories+=("$2"); shift 2 ;;
+        --repository=*) custom_repositories+=("${1#*=}"); shift ;;
         -t|--tag) custom_tags+=("$2"); shift 2 ;;
         --tag=*) custom_tags+=("${1#*=}"); shift ;;
         *) extra+=("$1"); shift ;;
@@ -39,8 +40,11 @@ for tag in ${tags[@]+"${tags[@]}"}; do
             exit 2 ;;
     esac
 done
-if [ -z "$repository" ]; then
-    echo "ko_push {{label}}: no repository: set repository= or pass --repository" >&2
+if [ ${#custom_repositories[@]} -gt 0 ]; then
+    repositories=("${custom_repositories[@]}")
+fi
+if [ ${#repositories[@]} -eq 0 ]; then
+    echo "ko_push {{label}}: no repository: set repository= (or repositories=) or pass --repository" >&2
     exit 2
 fi
 
@@ -66,12 +70,24 @@ if [ -n "$lazy" ]; then
     fi
 fi
 
-# No tags: push by digest alone.
-if [ ${#tags[@]} -eq 0 ]; then
-    exec "$rko" push "$layout" "$repository@$(cat "$digest_file")" ${blobs[@]+"${blobs[@]}"} ${extra[@]+"${extra[@]}"}
+if [ -n "{{sbom_tags}}" ]; then
+    blobs+=(--sbom-tags)
 fi
-args=(push "$layout" "$repository:${tags[0]}")
-for tag in "${tags[@]:1}"; do
-    args+=(--tag "$tag")
+
+# Each repository in turn, the same tags; no tags: by digest alone.
+for repository in "${repositories[@]}"; do
+    if [ ${#tags[@]} -eq 0 ]; then
+        args=(push "$layout" "$repository@$(cat "$digest_file")")
+    else
+        args=(push "$layout" "$repository:${tags[0]}")
+        for tag in "${tags[@]:1}"; do
+            args+=(--tag "$tag")
+        done
+    fi
+    status=0
+    "$rko" "${args[@]}" ${blobs[@]+"${blobs[@]}"} ${extra[@]+"${extra[@]}"} || status=$?
+    if [ "$status" -ne 0 ]; then
+        echo "ko_push {{label}}: pushing to $repository failed (exit $status); the repositories after it were not pushed to" >&2
+        exit "$status"
+    fi
 done
-exec "$rko" "${args[@]}" ${blobs[@]+"${blobs[@]}"} ${extra[@]+"${extra[@]}"}

@@ -1,6 +1,6 @@
 """ko_sbom: an SPDX or CycloneDX SBOM of the Go binary in a ko_image."""
 
-load(":providers.bzl", "ImageInfo", "TOOLCHAIN", "params_args", "rko_binary")
+load(":providers.bzl", "ImageInfo", "SbomInfo", "TOOLCHAIN", "params_args", "rko_binary")
 
 def _ko_sbom_impl(ctx):
     extension = {"spdx": "spdx.json", "cyclonedx": "cyclonedx.json"}[ctx.attr.format]
@@ -24,7 +24,10 @@ def _ko_sbom_impl(ctx):
         mnemonic = "RkoSbom",
         progress_message = "RkoSbom %s" % ctx.label,
     )
-    return [DefaultInfo(files = depset([out]))]
+    return [
+        DefaultInfo(files = depset([out])),
+        SbomInfo(sbom = out, format = ctx.attr.format, created = ctx.attr.created, image_digest = info.digest),
+    ]
 
 ko_sbom = rule(
     doc = "Writes the SBOM of the binary in an image, read from the binary's Go build information.",

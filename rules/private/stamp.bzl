@@ -46,3 +46,29 @@ def stamp_file(ctx, template, out):
         mnemonic = "RkoStamp",
         progress_message = "RkoStamp %s" % ctx.label,
     )
+
+def has_placeholder(values):
+    """Whether a string of `values` holds a `{KEY}` placeholder, as stamp.awk replaces them.
+
+    Args:
+      values: a list of strings.
+
+    Returns:
+      True when one holds `{`, a key of letters, digits and `_`, then `}`.
+    """
+    for value in values:
+        for start in range(len(value)):
+            if value[start] != "{":
+                continue
+            end = value.find("}", start + 1)
+            if end > start + 1 and _is_key(value[start + 1:end]):
+                return True
+    return False
+
+_KEY_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+
+def _is_key(text):
+    for character in text.elems():
+        if character not in _KEY_CHARACTERS:
+            return False
+    return True

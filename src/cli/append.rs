@@ -49,6 +49,9 @@ pub struct Args {
     /// Add a manifest annotation.
     #[arg(long = "annotation", value_name = "K=V")]
     annotations: Vec<String>,
+    /// A file of K=V annotation lines, applied before --annotation.
+    #[arg(long, value_name = "FILE")]
+    annotations_file: Option<PathBuf>,
     /// The user the container runs as.
     #[arg(long)]
     user: Option<String>,
@@ -137,7 +140,12 @@ pub fn run(args: Args, results: Results) -> Result<()> {
             .transpose()?,
         layers,
         edits,
-        annotations: key_values("--annotation", &args.annotations, "", None)?,
+        annotations: key_values(
+            "--annotation",
+            &args.annotations,
+            "--annotations-file",
+            args.annotations_file.as_deref(),
+        )?,
         tag: args.tag,
     };
     if let (Some(binary), Some(platform)) = (&args.binary, &options.platform) {

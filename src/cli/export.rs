@@ -1,8 +1,8 @@
 //! `rko export`: an OCI layout as a docker-save tarball or an OCI archive.
 
 use super::{split_pair, Results};
-use rko::{ExportFormat, ExportOptions, LayerInput, Platform, Result};
-use std::path::PathBuf;
+use rko::{Error, ExportFormat, ExportOptions, LayerInput, Platform, Result};
+use std::path::{Path, PathBuf};
 
 /// Write a layout as one tarball: `docker` for `docker load` / `podman load`
 /// (one platform), `oci` for an OCI archive (every platform).
@@ -16,6 +16,9 @@ pub struct Args {
     /// REPO:TAG the loaded image gets (docker), or the ref name (oci).
     #[arg(long, value_name = "REPO:TAG")]
     tag: Option<String>,
+    /// A file whose first line is --tag (as a stamped tags file holds it).
+    #[arg(long, value_name = "FILE", conflicts_with = "tag")]
+    tag_file: Option<PathBuf>,
     /// Which image of an index to export (docker format only).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     platform: Option<String>,
@@ -38,7 +41,10 @@ pub fn run(args: Args, results: Results) -> Result<()> {
     let options = ExportOptions {
         blob_files,
         format: args.format.parse::<ExportFormat>()?,
-        tag: args.tag,
+        tag: match &args.tag_file {
+            Some(file) => Some(first_line(file)?),
+            None => args.tag,
+        },
         platform: args
             .platform
             .as_deref()
@@ -47,4 +53,14 @@ pub fn run(args: Args, results: Results) -> Result<()> {
     };
     rko::export(&args.layout, &options, &args.out)?;
     results.print(args.out.display(), true)
+}
+
+/// The first non-empty line of `file`, trimmed.
+fn first_line(file: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io("reading", file, e))?;
+    text.lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| Error::file(file, "holds no tag (--tag-file)"))
 }

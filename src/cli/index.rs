@@ -15,6 +15,9 @@ pub struct Args {
     /// Add an index annotation.
     #[arg(long = "annotation", value_name = "K=V")]
     annotations: Vec<String>,
+    /// A file of K=V annotation lines, applied before --annotation.
+    #[arg(long, value_name = "FILE")]
+    annotations_file: Option<PathBuf>,
     /// The index's name in the layout's index.json.
     #[arg(long, default_value = "latest")]
     tag: String,
@@ -32,7 +35,12 @@ pub fn run(args: Args, results: Results) -> Result<()> {
     }
     let options = IndexOptions {
         images: args.images,
-        annotations: key_values("--annotation", &args.annotations, "", None)?,
+        annotations: key_values(
+            "--annotation",
+            &args.annotations,
+            "--annotations-file",
+            args.annotations_file.as_deref(),
+        )?,
         tag: args.tag,
     };
     let digest = rko::index(&options, &args.out)?;

@@ -2,7 +2,7 @@
 
 use super::stdout;
 use rko::{Error, ImageRef, Result, SbomFormat as Format, SbomOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Write an SPDX 2.3 or CycloneDX 1.5 SBOM for a Go binary, read from the
 /// build information Go embeds in it (no `go` needed), optionally attached
@@ -10,8 +10,17 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The Go executable (ELF, Mach-O or PE; Go 1.18 or later).
-    #[arg(long, value_name = "BIN")]
-    binary: PathBuf,
+    #[arg(long, value_name = "BIN", required_unless_present = "from")]
+    binary: Option<PathBuf>,
+    /// Attach this SBOM file (of --format), written before, instead of
+    /// reading a binary: the document is attached as it is.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "binary",
+        requires = "attach"
+    )]
+    from: Option<PathBuf>,
     /// spdx, cyclonedx or go.version-m (the text `go version -m` prints).
     #[arg(long, default_value = "spdx")]
     format: String,
@@ -55,7 +64,36 @@ pub fn run(args: Args) -> Result<()> {
         ));
     }
     let format: Format = args.format.parse()?;
-    let info = rko::read_build_info(&args.binary)?;
+    let document = match (&args.from, &args.binary) {
+        (Some(file), _) => std::fs::read(file).map_err(|e| Error::io("reading", file, e))?,
+        (None, Some(binary)) => document(&args, format, binary)?,
+        (None, None) => unreachable!("clap requires --binary without --from"),
+    };
+    if let Some(out) = &args.out {
+        rko::write_file(out, &document)?;
+    }
+    if let Some(layout) = &args.attach {
+        let subject = args
+            .subject
+            .as_deref()
+            .map(|d| rko::parse_digest(d.trim()))
+            .transpose()?;
+        let created = rko::rfc3339(args.created);
+        let attached = rko::attach_artifact(
+            layout,
+            format.media_type(),
+            &document,
+            subject.as_ref(),
+            &created,
+        )?;
+        stdout::line(attached)?;
+    }
+    Ok(())
+}
+
+/// The SBOM of `binary`, from its Go build information.
+fn document(args: &Args, format: Format, binary: &Path) -> Result<Vec<u8>> {
+    let info = rko::read_build_info(binary)?;
     let digest = |value: &Option<String>| {
         value
             .as_deref()
@@ -89,21 +127,5 @@ pub fn run(args: Args) -> Result<()> {
         binary_path: args.binary_path.clone(),
         created: args.created,
     };
-    let document = rko::sbom(format, &info, &options);
-    if let Some(out) = &args.out {
-        rko::write_file(out, &document)?;
-    }
-    if let Some(layout) = &args.attach {
-        let subject = digest(&args.subject)?;
-        let created = rko::rfc3339(args.created);
-        let attached = rko::attach_artifact(
-            layout,
-            format.media_type(),
-            &document,
-            subject.as_ref(),
-            &created,
-        )?;
-        stdout::line(attached)?;
-    }
-    Ok(())
+    Ok(rko::sbom(format, &info, &options))
 }
