@@ -326,7 +326,11 @@ fn step_bazel_run_under_toplevel_downloads_the_layout_and_no_layer(
             .arg(format!("docker://{repository}:toplevel")),
     ));
     assert_eq!(pushed["manifests"].as_array().unwrap().len(), 2);
-    let layer_files = ["kodata.", "image.linux_amd64.bin.", "image.linux_arm64.bin."];
+    let layer_files = [
+        "kodata.",
+        "image.linux_amd64.bin.",
+        "image.linux_arm64.bin.",
+    ];
     let runfiles: BTreeSet<String> = made
         .keys()
         .filter(|path| {
