@@ -217,7 +217,7 @@ fn a_whiteout_in_a_later_layer_hides_a_base_file() {
     );
     let stdout = run_ok(&mut check(
         &out,
-        &[layer.2.clone()],
+        std::slice::from_ref(&layer.2),
         r#"{"absent": ["/etc/passwd", "/etc/.wh.passwd"], "files": {"/etc/group": {}}}"#,
     ));
     assert_eq!(
