@@ -50,12 +50,15 @@ pub use untrusted::{escape as escape_untrusted, escape_keeping_lines};
 pub use image::append::{append, AppendOptions, LayerInput};
 pub use image::base_spec::BaseSpec;
 pub use image::binary_check::check as check_binary_platform;
+pub use image::check::{check_image, Expectations, FileExpectation, Line as CheckLine};
 pub use image::compress::{CompressOptions, Compression};
 pub use image::config::{rfc3339, ConfigEdits, History};
 pub use image::descriptor::LayerDescriptor;
 pub use image::export::{export, ExportOptions, Format as ExportFormat};
 pub use image::index::{build as index, IndexOptions};
-pub use image::layer::{assemble as assemble_layer, Defaults, EntrySpec, LayerOptions, Source};
+pub use image::layer::{
+    assemble as assemble_layer, Defaults, EntrySpec, LayerOptions, LayerOutputs, Source,
+};
 pub use image::layer::{assemble_ko as assemble_ko_layer, ko as ko_layer};
 pub use image::platform::Platform;
 pub use image::referrers::attach as attach_artifact;

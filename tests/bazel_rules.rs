@@ -9,7 +9,9 @@
 //! binary whose runfiles an image would drop is refused, naming them;
 //! stamped labels, annotations and ko_load tags, an image without
 //! placeholders unchanged by --stamp; ko_push to several repositories
-//! (the first failure named) with the image's SBOM for `cosign download sbom`.
+//! (the first failure named) with the image's SBOM for `cosign download sbom`;
+//! `ko_image_test` checks an image from its metadata, no layer blob in its
+//! runfiles.
 
 use crate::util::bazel::{rko_repo_in, spawns, Workspace};
 use crate::util::nginx::Nginx;
@@ -627,5 +629,68 @@ fn docs_rules_md_is_generated_from_the_doc_strings_and_up_to_date() {
             generated.contains(&format!("## {name}\n")),
             "docs/rules.md has no section for {name}"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Issue 23: ko_image_test.
+
+#[test]
+fn ko_image_test_passes_the_example_fails_naming_field_and_values_and_ships_no_layer_blob() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let ws = Workspace::copy(d, "ws", "root", &rko_repo_in(d));
+    ws.share_go_builds();
+    let (stdout, stderr) =
+        run_ok_with_stderr(
+            ws.bazel()
+                .args(["test", "//:image_test", "--test_output=all"]),
+        );
+    let output = format!("{stdout}{stderr}");
+    for line in [
+        "ok   entrypoint [\"/ko-app/hello\"]",
+        "ok   /ko-app/hello mode 0555",
+        "ok   /var/run/ko/greeting.txt uid 0",
+        "ok   /etc/passwd mode 0644",
+        "ok   /bin/sh absent",
+    ] {
+        assert!(output.contains(line), "{line:?} not in\n{output}");
+    }
+
+    // The runfiles: rko, the sparse layout, the listings; never a layer blob.
+    let manifest = fs::read_to_string(ws.output_path("image_test.sh.runfiles_manifest")).unwrap();
+    assert!(manifest.contains(".listing.json "), "{manifest}");
+    assert!(
+        manifest.contains("/image_amd64 ") || manifest.contains("/image_amd64/"),
+        "{manifest}"
+    );
+    let blobs: Vec<&str> = manifest.lines().filter(|l| l.contains(".tar.gz")).collect();
+    assert!(blobs.is_empty(), "layer blobs in the runfiles: {blobs:?}");
+
+    // A wrong user and a wrong mode: the test fails, naming both, with
+    // what was wanted and what the image has.
+    ws.replace("BUILD.bazel", "user = \"65532\",", "user = \"0\",");
+    ws.replace(
+        "BUILD.bazel",
+        "\"/ko-app/hello\": \"0555 0:0\",",
+        "\"/ko-app/hello\": \"0755 0:0\",",
+    );
+    let out = ws
+        .bazel()
+        .args(["test", "//:image_test", "--test_output=errors"])
+        .output()
+        .unwrap();
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "the test passed:\n{output}");
+    for line in [
+        "FAIL user: want \"0\", got \"65532\"",
+        "FAIL /ko-app/hello mode: want 0755, got 0555",
+        "2 of 14 checks failed",
+    ] {
+        assert!(output.contains(line), "{line:?} not in\n{output}");
     }
 }

@@ -13,6 +13,7 @@ mod bazel_rules;
 mod binary_platform;
 mod build;
 mod cache;
+mod check_image;
 mod credential_helpers;
 mod deps;
 mod determinism;

@@ -261,7 +261,10 @@ def _image(ctx, rko, build, layers, stamped):
         mnemonic = "RkoAppend",
         progress_message = "RkoAppend %s %s" % (ctx.label, build.platform),
     )
-    blobs = [struct(blob = layer.blob, descriptor = layer.descriptor) for layer in layers + [binary_layer]]
+    blobs = [
+        struct(blob = layer.blob, descriptor = layer.descriptor, listing = layer.listing)
+        for layer in layers + [binary_layer]
+    ]
     return struct(layout = layout, digest = digest, layers = blobs)
 
 def _ko_image_impl(ctx):

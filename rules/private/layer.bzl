@@ -14,7 +14,7 @@ def layer_action(ctx, rko, name, entries, inputs, mtime, what, flag = "--file"):
     Args:
       ctx: the rule context (its toolchain runs rko).
       rko: the rko executable.
-      name: the outputs' name: NAME.tar.gz and NAME.json.
+      name: the outputs' name: NAME.tar.gz, NAME.json and NAME.listing.json.
       entries: SRC=DEST strings, one per file.
       inputs: the files that `entries` name.
       mtime: the files' modification time; negative: 0 (ko's unset).
@@ -22,10 +22,12 @@ def layer_action(ctx, rko, name, entries, inputs, mtime, what, flag = "--file"):
       flag: the assemble-layer flag before each entry.
 
     Returns:
-      struct(blob, descriptor): the layer blob and its descriptor JSON.
+      struct(blob, descriptor, listing): the layer blob, its descriptor JSON
+      and its listing JSON (every entry's metadata, for ko_image_test).
     """
     blob = ctx.actions.declare_file(name + ".tar.gz")
     descriptor = ctx.actions.declare_file(name + ".json")
+    listing = ctx.actions.declare_file(name + ".listing.json")
     args = params_args(ctx, "assemble-layer")
     if flag == "--ko-data-file":
         args.add("--ko-data")
@@ -36,15 +38,16 @@ def layer_action(ctx, rko, name, entries, inputs, mtime, what, flag = "--file"):
         args.add("--mtime", str(max(mtime, 0)))
     args.add("--out", blob)
     args.add("--descriptor", descriptor)
+    args.add("--listing", listing)
     ctx.actions.run(
         executable = rko,
         arguments = [args],
         inputs = inputs,
-        outputs = [blob, descriptor],
+        outputs = [blob, descriptor, listing],
         mnemonic = "RkoLayer",
         progress_message = "RkoLayer %s layer of %s" % (what, ctx.label),
     )
-    return struct(blob = blob, descriptor = descriptor)
+    return struct(blob = blob, descriptor = descriptor, listing = listing)
 
 def _dest(file, strip_prefix):
     """Where `file` goes below the layer's directory.
@@ -83,7 +86,7 @@ def files_layer(ctx, rko, name, files, directory, strip_prefix, mtime):
     Args:
       ctx: the rule context (its toolchain runs rko).
       rko: the rko executable.
-      name: the outputs' name: NAME.tar.gz and NAME.json.
+      name: the outputs' name: NAME.tar.gz, NAME.json and NAME.listing.json.
       files: the files of the layer.
       directory: where they go in the image (KODATA: ko's kodata layer).
       strip_prefix: stripped from the files' paths; empty: up to `kodata/`.
@@ -105,6 +108,7 @@ def files_layer(ctx, rko, name, files, directory, strip_prefix, mtime):
     return LayerInfo(
         blob = layer.blob,
         descriptor = layer.descriptor,
+        listing = layer.listing,
         comment = history_comment(directory),
         created = mtime,
     )

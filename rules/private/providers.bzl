@@ -4,7 +4,7 @@ ImageInfo = provider(
     doc = "An OCI image (or image index) built by rko. Its layout is sparse: manifests, configs and the base's blobs, not the blobs of the layers rko built, which travel in `layers` (metadata-only assembly: RkoAppend never reads a layer blob).",
     fields = {
         "layout": "The OCI image layout directory (a tree artifact), without the blobs of `layers`.",
-        "layers": "A depset of struct(blob, descriptor): every layer rko built for the image (for an index, for each of its images), the blobs the layout lacks.",
+        "layers": "A depset of struct(blob, descriptor, listing): every layer rko built for the image (for an index, for each of its images), the blobs the layout lacks; `listing` lists each layer's entries (type, mode, owner, link), which ko_image_test reads instead of the blob.",
         "digest": "A file holding the manifest (or index) digest, sha256:<hex>.",
         "platform": "OS/ARCH[/VARIANT] of a single image; empty for an index.",
         "binary": "The Go binary in a single image (at /ko-app/NAME); None for an index.",
@@ -16,6 +16,7 @@ LayerInfo = provider(
     fields = {
         "blob": "The compressed layer.",
         "descriptor": "Its descriptor JSON (mediaType, digest, size, diffID).",
+        "listing": "Its listing JSON: every entry in tar order with type, mode, owner, size and link target (`rko assemble-layer --listing`).",
         "comment": "The comment of its config history entry.",
         "created": "The files' modification time (and the history entry's), seconds since the epoch.",
     },

@@ -1,7 +1,10 @@
 //! `rko assemble-layer`: files, trees, symlinks and directories into one layer blob.
 
 use super::{jobs, split_pair, Results};
-use rko::{CompressOptions, Compression, Defaults, EntrySpec, Error, LayerOptions, Result, Source};
+use rko::{
+    CompressOptions, Compression, Defaults, EntrySpec, Error, LayerOptions, LayerOutputs, Result,
+    Source,
+};
 use std::path::PathBuf;
 
 /// Build one layer blob and its descriptor (mediaType, digest, size, diffID).
@@ -79,6 +82,21 @@ pub struct Args {
     /// Where to write the descriptor JSON.
     #[arg(long, value_name = "DESC.json")]
     descriptor: PathBuf,
+    /// Where to write the layer's listing: every entry, in tar order, with
+    /// its type, mode, owner, size and link target (what `check-image`
+    /// reads instead of the blob).
+    #[arg(long, value_name = "LISTING.json")]
+    listing: Option<PathBuf>,
+}
+
+impl Args {
+    fn outputs(&self) -> LayerOutputs<'_> {
+        LayerOutputs {
+            blob: &self.out,
+            descriptor: &self.descriptor,
+            listing: self.listing.as_deref(),
+        }
+    }
 }
 
 pub fn run(args: Args, results: Results) -> Result<()> {
@@ -126,7 +144,7 @@ pub fn run(args: Args, results: Results) -> Result<()> {
             dir_mode: octal("--dir-mode", &args.dir_mode)?,
             uid: args.uid,
             gid: args.gid,
-            allow_root: args.allow_root,
+            allow_root: args.allow_root.clone(),
         },
         mtime: args.mtime,
         compress: CompressOptions {
@@ -136,7 +154,7 @@ pub fn run(args: Args, results: Results) -> Result<()> {
         },
         windows: args.windows,
     };
-    let descriptor = rko::assemble_layer(&specs, &options, &args.out, &args.descriptor)?;
+    let descriptor = rko::assemble_layer(&specs, &options, args.outputs())?;
     // The descriptor file holds the digest too.
     results.print(&descriptor.digest, true)
 }
@@ -184,7 +202,7 @@ fn ko_layer(args: &Args) -> Result<Option<rko::LayerDescriptor>> {
     } else {
         return Ok(None);
     };
-    rko::assemble_ko_layer(entries, mtime, compress, &args.out, &args.descriptor).map(Some)
+    rko::assemble_ko_layer(entries, mtime, compress, args.outputs()).map(Some)
 }
 
 fn octal(flag: &str, value: &str) -> Result<u32> {

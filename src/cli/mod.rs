@@ -6,6 +6,7 @@ mod append;
 mod assemble_layer;
 mod build;
 mod cache;
+mod check_image;
 mod completion;
 mod export;
 mod index;
@@ -60,6 +61,7 @@ enum Command {
     Append(append::Args),
     Index(index::Args),
     Export(export::Args),
+    CheckImage(check_image::Args),
     Pull(pull::Args),
     Push(push::Args),
     Login(login::LoginArgs),
@@ -91,6 +93,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Append(args) => append::run(args, results),
         Command::Index(args) => index::run(args, results),
         Command::Export(args) => export::run(args, results),
+        Command::CheckImage(args) => check_image::run(args, results),
         Command::Pull(args) => pull::run(args),
         Command::Push(args) => push::run(args, results),
         Command::Login(args) => login::login(args),

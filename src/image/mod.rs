@@ -2,6 +2,7 @@
 //!
 //! Owns layers (entries → tar → compressed blob and descriptor), base
 //! images (`scratch`, `builtin:static`, a layout), `append`, `index`,
+//! `check-image` (an image against expectations, from metadata),
 //! `export` and its reverse (a docker-save tarball read into a layout),
 //! the OCI layout reader and writer, image configs, platforms,
 //! media types and referrer artifacts kept in a layout. It may use only the
@@ -14,6 +15,7 @@ pub(crate) mod base_spec;
 pub(crate) mod binary_check;
 pub(crate) mod blob;
 pub(crate) mod builtin;
+pub(crate) mod check;
 pub(crate) mod compress;
 pub(crate) mod config;
 pub(crate) mod descriptor;

@@ -4,6 +4,7 @@
 mod entries;
 mod entry;
 pub mod ko;
+pub mod listing;
 mod order;
 mod tar;
 mod ustar;
@@ -20,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::image::blob;
 use crate::image::compress::{compress_stream, CompressOptions, Direct, FileSource, StreamSink};
 use crate::image::descriptor::LayerDescriptor;
+use listing::{EntryKind, ListedEntry, Listing};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -29,7 +31,7 @@ use tar::{EntryType, Header, TarWriter};
 pub fn write_tar(entries: &[Entry], mtime: u64, out: &mut dyn Write) -> Result<()> {
     let mut out = Direct(out);
     let entries = entries.iter().cloned().map(Ok);
-    write_entries(TarWriter::new(&mut out), entries, mtime)
+    write_entries(TarWriter::new(&mut out), entries, mtime, &mut Vec::new())
 }
 
 /// Writes planned entries as a layer in ko's Windows format (see `windows.rs`).
@@ -37,16 +39,24 @@ pub fn write_tar(entries: &[Entry], mtime: u64, out: &mut dyn Write) -> Result<(
 fn write_windows_tar(entries: &[Entry], mtime: u64, out: &mut dyn Write) -> Result<()> {
     let mut out = Direct(out);
     let entries = windows::Layout::new(entries.iter().cloned().map(Ok));
-    write_entries(TarWriter::like_go(&mut out), entries, mtime)
+    write_entries(
+        TarWriter::like_go(&mut out),
+        entries,
+        mtime,
+        &mut Vec::new(),
+    )
 }
 
+/// Writes `entries` with `tar`, adding each, as written, to `listed`.
 fn write_entries<S: StreamSink>(
     mut tar: TarWriter<S>,
     entries: impl Iterator<Item = Result<Entry>>,
     mtime: u64,
+    listed: &mut Vec<ListedEntry>,
 ) -> Result<()> {
     for entry in entries {
         let entry = entry?;
+        listed.push(list(&entry));
         let mut header = Header {
             path: &entry.path,
             kind: EntryType::Dir,
@@ -78,6 +88,18 @@ fn write_entries<S: StreamSink>(
     tar.finish()
         .map_err(|e| blame_output(e, |e| Error::invalid(format!("writing the layer: {e}"))))?;
     Ok(())
+}
+
+/// How a listing describes `entry`.
+fn list(entry: &Entry) -> ListedEntry {
+    let (kind, size, link) = match &entry.kind {
+        Kind::Dir => (EntryKind::Dir, 0, None),
+        Kind::Symlink(target) => (EntryKind::Symlink, 0, Some(target.clone())),
+        Kind::File { size, .. } => (EntryKind::File, *size, None),
+    };
+    let mut listed = ListedEntry::new(&entry.path, kind, entry.mode, entry.uid, entry.gid, size);
+    listed.link = link;
+    listed
 }
 
 /// Writes a file entry whose content comes from `source`.
@@ -142,27 +164,37 @@ impl LayerOptions {
         &self,
         entries: impl Iterator<Item = Result<Entry>>,
         out: &mut dyn StreamSink,
+        listed: &mut Vec<ListedEntry>,
     ) -> Result<()> {
         if self.windows {
             let entries = windows::Layout::new(entries);
-            write_entries(TarWriter::like_go(out), entries, self.mtime)
+            write_entries(TarWriter::like_go(out), entries, self.mtime, listed)
         } else {
-            write_entries(TarWriter::new(out), entries, self.mtime)
+            write_entries(TarWriter::new(out), entries, self.mtime, listed)
         }
     }
 }
 
-/// Builds a layer into `blob_out` and describes it in `descriptor_out`;
-/// both appear only once complete.
+/// The files a layer is written to.
+#[derive(Debug, Clone, Copy)]
+pub struct LayerOutputs<'a> {
+    pub blob: &'a Path,
+    pub descriptor: &'a Path,
+    /// Where to list the layer's entries (see `listing.rs`), if anywhere.
+    pub listing: Option<&'a Path>,
+}
+
+/// Builds a layer into `outputs.blob` and describes it in
+/// `outputs.descriptor` (and `outputs.listing`); each appears only once
+/// complete.
 pub fn assemble(
     specs: &[EntrySpec],
     options: &LayerOptions,
-    blob_out: &Path,
-    descriptor_out: &Path,
+    outputs: LayerOutputs,
 ) -> Result<LayerDescriptor> {
     let entries = stream(specs, &options.defaults)?;
-    write_layer(options.compress, blob_out, descriptor_out, |out| {
-        options.write_tar(entries, out)
+    write_layer(options.compress, outputs, |out, listed| {
+        options.write_tar(entries, out, listed)
     })
 }
 
@@ -172,26 +204,36 @@ pub fn assemble_ko(
     entries: Vec<Entry>,
     mtime: u64,
     compress: CompressOptions,
-    blob_out: &Path,
-    descriptor_out: &Path,
+    outputs: LayerOutputs,
 ) -> Result<LayerDescriptor> {
-    write_layer(compress, blob_out, descriptor_out, |out| {
-        write_entries(TarWriter::like_go(out), entries.into_iter().map(Ok), mtime)
+    write_layer(compress, outputs, |out, listed| {
+        let entries = entries.into_iter().map(Ok);
+        write_entries(TarWriter::like_go(out), entries, mtime, listed)
     })
 }
 
-/// Compresses the tar `write_tar` writes into `blob_out` and describes it
-/// in `descriptor_out`; both appear only once complete.
+/// Compresses the tar `write_tar` writes (listing its entries) into
+/// `outputs.blob` and describes it in the other outputs; each appears only
+/// once complete.
 fn write_layer(
     compress: CompressOptions,
-    blob_out: &Path,
-    descriptor_out: &Path,
-    write_tar: impl FnOnce(&mut dyn StreamSink) -> Result<()>,
+    outputs: LayerOutputs,
+    write_tar: impl FnOnce(&mut dyn StreamSink, &mut Vec<ListedEntry>) -> Result<()>,
 ) -> Result<LayerDescriptor> {
+    let LayerOutputs {
+        blob: blob_out,
+        descriptor: descriptor_out,
+        listing: listing_out,
+    } = outputs;
     crate::atomic::check_file_target(descriptor_out)?;
+    if let Some(path) = listing_out {
+        crate::atomic::check_file_target(path)?;
+    }
     let mut blob = AtomicFile::create(blob_out)?;
     let writer = BufWriter::with_capacity(1 << 20, &mut blob);
-    let (writer, compressed) = compress_stream(writer, compress, write_tar)?;
+    let mut listed = Vec::new();
+    let (writer, compressed) =
+        compress_stream(writer, compress, |out| write_tar(out, &mut listed))?;
     writer
         .into_inner()
         .map_err(|e| blame_output(e.into_error(), |e| Error::io("writing", blob_out, e)))?;
@@ -202,7 +244,24 @@ fn write_layer(
     descriptor_file
         .write_all(&descriptor.to_json())
         .map_err(|e| blame_output(e, |e| Error::io("writing", descriptor_out, e)))?;
+    let listing_file = match listing_out {
+        Some(path) => {
+            let listing = Listing {
+                digest: descriptor.digest.clone(),
+                diff_id: descriptor.diff_id.clone(),
+                entries: listed,
+            };
+            let mut file = AtomicFile::create(path)?;
+            file.write_all(&listing.to_json())
+                .map_err(|e| blame_output(e, |e| Error::io("writing", path, e)))?;
+            Some(file)
+        }
+        None => None,
+    };
     blob.commit()?;
     descriptor_file.commit()?;
+    if let Some(file) = listing_file {
+        file.commit()?;
+    }
     Ok(descriptor)
 }

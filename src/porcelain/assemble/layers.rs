@@ -50,8 +50,16 @@ fn cached_layer(
         level: None,
         jobs,
     };
-    let descriptor: LayerDescriptor =
-        layer::assemble_ko(entries()?, mtime, compress, &blob, &descriptor_path)?;
+    let descriptor: LayerDescriptor = layer::assemble_ko(
+        entries()?,
+        mtime,
+        compress,
+        layer::LayerOutputs {
+            blob: &blob,
+            descriptor: &descriptor_path,
+            listing: None,
+        },
+    )?;
     cache.record_layer(key, &descriptor.digest);
     counters.built.fetch_add(1, Ordering::Relaxed);
     Ok(LayerInput::with_blob(blob, descriptor))
