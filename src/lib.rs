@@ -8,7 +8,7 @@
 //!
 //! The modules are layers, each using only those listed before it:
 //! the primitives (`error`, `digest`, `json`, `atomic`, `parallel`,
-//! `progress`, `untrusted`),
+//! `progress`, `untrusted`, `helper_process`),
 //! `image` (layers, layouts, append, index, export), `cas` (blobs read
 //! from a Bazel remote cache), `registry` (pull,
 //! push, credentials), `sbom`, `yaml`, and `porcelain` (`rko build`).
@@ -16,6 +16,7 @@
 mod atomic;
 mod digest;
 mod error;
+mod helper_process;
 mod json;
 mod parallel;
 mod progress;

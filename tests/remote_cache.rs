@@ -5,12 +5,13 @@
 //! full layout's; a blob the cache lacks is explained and nothing tagged.
 
 use crate::util::bazel_remote::BazelRemote;
-use crate::util::registry::{free_port, Auth, Registry};
+use crate::util::registry::{free_port, make_tls, Auth, Registry, PASSWORD, USER};
 use crate::util::*;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -310,4 +311,97 @@ fn a_stream_broken_midway_is_read_on_from_where_it_broke() {
     let whole = size(&image.layers[0]) + size(&image.layers[1]);
     assert_eq!(read_from_cache(&stderr), whole, "{stderr}");
     assert!(stderr.contains("again from byte"), "{stderr}");
+}
+
+#[test]
+fn a_cache_behind_tls_and_a_password_is_read_with_a_header_or_a_credential_helper() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let image = image(d);
+    let registry = Registry::start(Auth::None);
+    let tls = d.join("tls");
+    fs::create_dir_all(&tls).unwrap();
+    let (ca, cert, key) = make_tls(&tls, &[]);
+    let htpasswd = run_ok(Command::new(require("htpasswd")).args(["-Bbn", USER, PASSWORD]));
+    fs::write(d.join("htpasswd"), htpasswd).unwrap();
+    let cache = BazelRemote::start_with(
+        &d.join("cache"),
+        &[
+            format!("--htpasswd_file={}", d.join("htpasswd").display()),
+            format!("--tls_cert_file={}", cert.display()),
+            format!("--tls_key_file={}", key.display()),
+        ],
+    );
+    for (blob, desc) in &image.layers {
+        let digest = read_json(desc)["digest"].as_str().unwrap().to_string();
+        let url = format!(
+            "https://{}/cas/{}",
+            cache.host(),
+            digest.trim_start_matches("sha256:")
+        );
+        run_ok(
+            Command::new(require("curl"))
+                .args(["-fsS", "-X", "PUT", "--cacert"])
+                .arg(&ca)
+                .args(["-u", &format!("{USER}:{PASSWORD}"), "--data-binary"])
+                .arg(format!("@{}", blob.display()))
+                .arg(&url),
+        );
+    }
+    let grpcs = format!("grpcs://{}", cache.grpc_address());
+    let full = {
+        let mut cmd = rko_in(&d.join("docker"));
+        cmd.arg("push")
+            .arg(&image.full)
+            .arg(format!("{}/full:v1", registry.host()));
+        pushed_digest(&run_ok(&mut cmd))
+    };
+    let push_as = |repository: &str, extra: &[String]| {
+        let target = format!("{}/{repository}:v1", registry.host());
+        let mut cmd = push(d, &image.sparse, &target, &image, &grpcs);
+        cmd.arg("--remote-cache-ca").arg(&ca).args(extra);
+        cmd
+    };
+
+    // No credentials: the cache's refusal, named.
+    let err = run_err(&mut push_as("none", &[]));
+    assert!(
+        err.contains(&grpcs) && err.contains("UNAUTHENTICATED"),
+        "{err}"
+    );
+
+    // A header, as Bazel's --remote_header.
+    let basic = format!("Basic {}", base64(&format!("{USER}:{PASSWORD}")));
+    let header = format!("--remote-header=authorization={basic}");
+    assert_eq!(
+        pushed_digest(&run_ok(&mut push_as("header", &[header]))),
+        full
+    );
+
+    // A credential helper, as Bazel's --credential_helper: asked for the
+    // cache's https URI, it answers the header.
+    let helper = d.join("helper.sh");
+    let asked = d.join("asked.json");
+    fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\ncat > {}\necho '{{\"headers\":{{\"Authorization\":[\"{basic}\"]}}}}'\n",
+            asked.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let flag = format!("--remote-credential-helper={}", helper.display());
+    assert_eq!(
+        pushed_digest(&run_ok(&mut push_as("helper", &[flag]))),
+        full
+    );
+    let asked = read_json(&asked);
+    assert_eq!(asked["uri"], format!("https://{}", cache.grpc_address()));
+}
+
+/// Standard base64 of `text`.
+fn base64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
 }

@@ -27,6 +27,9 @@ pub struct ChannelOptions {
     pub headers: Vec<(String, String)>,
     /// CA certificates (PEM) for grpcs://; Mozilla's roots when empty.
     pub ca_files: Vec<PathBuf>,
+    /// A credential helper (Bazel's `--credential_helper`) whose headers go
+    /// with every call, after `headers`.
+    pub credential_helper: Option<PathBuf>,
 }
 
 /// A connection to a gRPC server, made again when it breaks.
@@ -42,7 +45,11 @@ pub struct Channel {
 impl Channel {
     /// Connects (and for grpcs://, shakes hands over TLS with ALPN `h2`).
     pub fn connect(endpoint: &Endpoint, options: &ChannelOptions) -> Result<Channel> {
-        let headers = parse_headers(&options.headers)?;
+        let mut headers = options.headers.clone();
+        if let Some(helper) = &options.credential_helper {
+            headers.extend(crate::cas::credential_helper::headers(helper, endpoint)?);
+        }
+        let headers = parse_headers(&headers)?;
         let tls = match endpoint.tls {
             true => Some(tls_connector(&options.ca_files)?),
             false => None,

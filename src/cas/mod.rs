@@ -7,6 +7,7 @@
 //! blobs. It may use only the primitives: it knows nothing of layouts or
 //! registries.
 
+mod credential_helper;
 mod endpoint;
 mod grpc;
 mod proto;

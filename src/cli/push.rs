@@ -35,6 +35,10 @@ struct RemoteCacheArgs {
     /// CA certificates (PEM) for a grpcs:// cache [default: Mozilla's roots].
     #[arg(long, value_name = "FILE", requires = "remote_cache")]
     remote_cache_ca: Vec<PathBuf>,
+    /// A credential helper for the cache, as Bazel's --credential_helper:
+    /// `HELPER get` answers the headers to send.
+    #[arg(long, value_name = "HELPER", requires = "remote_cache")]
+    remote_credential_helper: Option<PathBuf>,
 }
 
 impl RemoteCacheArgs {
@@ -53,6 +57,7 @@ impl RemoteCacheArgs {
             options: RemoteCacheOptions {
                 headers,
                 ca_files: self.remote_cache_ca.clone(),
+                credential_helper: self.remote_credential_helper.clone(),
             },
         }))
     }

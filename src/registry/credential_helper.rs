@@ -3,9 +3,9 @@
 //! means, and its failures in words naming the helper and the registry.
 
 use super::credential::{Credential, Secret};
-use super::helper_process::{self, HelperLimits};
 use super::reference::DOCKER_HUB;
 use crate::error::{Error, Result};
+use crate::helper_process::{self, HelperLimits};
 use serde_json::Value;
 use std::ffi::OsStr;
 use std::fmt;

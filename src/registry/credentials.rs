@@ -8,10 +8,10 @@
 //! get|store|erase`, the server URL or a JSON object on stdin, JSON on stdout.
 
 use crate::error::{Error, Result};
+use crate::helper_process::{self, HelperLimits};
 use crate::registry::credential::{Credential, Secret};
 use crate::registry::credential_helper::{ask_helper, helper_error, helper_program, server_url};
 use crate::registry::docker_config::{self, ConfigFile};
-use crate::registry::helper_process::{self, HelperLimits};
 use crate::registry::keychain::Keychain;
 use crate::registry::reference::DOCKER_HUB;
 use base64::Engine as _;

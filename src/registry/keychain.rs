@@ -12,8 +12,8 @@
 
 use super::credential::{Credential, Secret};
 use super::credential_helper::ask_helper;
-use super::helper_process::HelperLimits;
 use super::keychain_gce::GceMetadata;
+use crate::helper_process::HelperLimits;
 use std::path::{Path, PathBuf};
 
 /// What the environment offers for registries nothing is configured for;

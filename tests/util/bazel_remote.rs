@@ -33,6 +33,12 @@ impl BazelRemote {
     /// and its log at `dir/bazel-remote.log`, on free ports of 127.0.0.1,
     /// and waits until both its ports accept connections.
     pub fn start(dir: &Path) -> BazelRemote {
+        BazelRemote::start_with(dir, &[])
+    }
+
+    /// [`BazelRemote::start`] with more of its flags (`--htpasswd_file`,
+    /// `--tls_cert_file`, ...).
+    pub fn start_with(dir: &Path, flags: &[String]) -> BazelRemote {
         let binary = peer("bazel-remote");
         fs::create_dir_all(dir.join("cache")).unwrap();
         let (port, grpc_port) = (free_port(), free_port());
@@ -44,6 +50,7 @@ impl BazelRemote {
             .arg(format!("--grpc_port={grpc_port}"))
             .arg(format!("--dir={}", dir.join("cache").display()))
             .arg("--max_size=1")
+            .args(flags)
             .stdin(Stdio::null())
             .stderr(out.try_clone().unwrap())
             .stdout(out)
