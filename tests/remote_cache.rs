@@ -314,7 +314,8 @@ fn a_stream_broken_midway_is_read_on_from_where_it_broke() {
 }
 
 #[test]
-fn a_cache_behind_tls_and_a_password_is_read_with_a_header_or_a_credential_helper() {
+fn a_cache_behind_tls_and_a_password_is_read_with_the_password_in_its_address_and_a_credential_helper(
+) {
     let dir = temp_dir();
     let d = dir.path();
     let image = image(d);
@@ -356,52 +357,55 @@ fn a_cache_behind_tls_and_a_password_is_read_with_a_header_or_a_credential_helpe
             .arg(format!("{}/full:v1", registry.host()));
         pushed_digest(&run_ok(&mut cmd))
     };
-    let push_as = |repository: &str, extra: &[String]| {
+    let push_as = |repository: &str, address: &str, extra: &[String]| {
         let target = format!("{}/{repository}:v1", registry.host());
-        let mut cmd = push(d, &image.sparse, &target, &image, &grpcs);
+        let mut cmd = push(d, &image.sparse, &target, &image, address);
         cmd.arg("--remote-cache-ca").arg(&ca).args(extra);
         cmd
     };
 
     // No credentials: the cache's refusal, named.
-    let err = run_err(&mut push_as("none", &[]));
+    let err = run_err(&mut push_as("none", &grpcs, &[]));
     assert!(
         err.contains(&grpcs) && err.contains("UNAUTHENTICATED"),
         "{err}"
     );
 
-    // A header, as Bazel's --remote_header.
-    let basic = format!("Basic {}", base64(&format!("{USER}:{PASSWORD}")));
-    let header = format!("--remote-header=authorization={basic}");
-    assert_eq!(
-        pushed_digest(&run_ok(&mut push_as("header", &[header]))),
-        full
+    // USER:PASSWORD@ in the address, as Bazel's --remote_cache takes it
+    // (bazel-remote reads it from the :authority); never printed.
+    let with_password = format!("grpcs://{USER}:{PASSWORD}@{}", cache.grpc_address());
+    let (stdout, stderr) = run_ok_with_stderr(&mut push_as("password", &with_password, &[]));
+    assert_eq!(pushed_digest(&stdout), full);
+    assert!(
+        stderr.contains(&grpcs) && !stderr.contains(PASSWORD),
+        "{stderr}"
     );
 
-    // A credential helper, as Bazel's --credential_helper: asked for the
-    // cache's https URI, it answers the header.
+    // A credential helper, as Bazel's --credential_helper: asked with the
+    // cache's https URI (no password in it); its headers go with each call.
     let helper = d.join("helper.sh");
     let asked = d.join("asked.json");
+    let answer = format!("{{\"headers\":{{\"x-rko-test\":[\"{}\"]}}}}", "yes");
     fs::write(
         &helper,
-        format!(
-            "#!/bin/sh\ncat > {}\necho '{{\"headers\":{{\"Authorization\":[\"{basic}\"]}}}}'\n",
-            asked.display()
-        ),
+        format!("#!/bin/sh\ncat > {}\necho '{answer}'\n", asked.display()),
     )
     .unwrap();
     fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let flag = format!("--remote-credential-helper={}", helper.display());
+    let pushed = run_ok(&mut push_as("helper", &with_password, &[flag]));
+    assert_eq!(pushed_digest(&pushed), full);
     assert_eq!(
-        pushed_digest(&run_ok(&mut push_as("helper", &[flag]))),
-        full
+        read_json(&asked)["uri"],
+        format!("https://{}", cache.grpc_address())
     );
-    let asked = read_json(&asked);
-    assert_eq!(asked["uri"], format!("https://{}", cache.grpc_address()));
-}
 
-/// Standard base64 of `text`.
-fn base64(text: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(text)
+    // A helper that fails: named, with what it said.
+    fs::write(&helper, "#!/bin/sh\necho 'no token for you' >&2\nexit 3\n").unwrap();
+    let flag = format!("--remote-credential-helper={}", helper.display());
+    let err = run_err(&mut push_as("failed", &with_password, &[flag]));
+    assert!(
+        err.contains(&helper.display().to_string()) && err.contains("no token for you"),
+        "{err}"
+    );
 }

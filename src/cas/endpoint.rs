@@ -1,15 +1,25 @@
 //! Where a REAPI cache is, as Bazel's `--remote_cache` names it:
 //! `grpc://HOST:PORT` in plain text, `grpcs://HOST[:PORT]` (or a bare
-//! `HOST:PORT`, as Bazel takes it) over TLS.
+//! `HOST:PORT`, as Bazel takes it) over TLS; `USER:PASSWORD@` before the
+//! host goes in each call's `:authority`, as Bazel sends it (bazel-remote's
+//! basic authentication reads it there), and is never printed.
 
 use crate::error::{Error, Result};
 
 /// A cache's address.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub tls: bool,
     pub host: String,
     pub port: u16,
+    /// `USER:PASSWORD`, for the `:authority` only.
+    userinfo: Option<String>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
 }
 
 impl Endpoint {
@@ -29,6 +39,10 @@ impl Endpoint {
             None => (true, text),
         };
         let rest = rest.trim_end_matches('/');
+        let (userinfo, rest) = match rest.rsplit_once('@') {
+            Some((userinfo, rest)) => (Some(userinfo.to_string()), rest),
+            None => (None, rest),
+        };
         if rest.contains('/') || rest.is_empty() {
             return Err(bad("expected HOST:PORT after the scheme, with no path"));
         }
@@ -50,15 +64,24 @@ impl Endpoint {
             tls,
             host: host.to_string(),
             port,
+            userinfo,
         })
     }
 
-    /// `HOST:PORT` for the `:authority` header and for connecting.
+    /// `HOST:PORT`, to connect to.
     pub fn authority(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {
             format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// `[USER:PASSWORD@]HOST:PORT`, each call's `:authority`.
+    pub fn request_authority(&self) -> String {
+        match &self.userinfo {
+            Some(userinfo) => format!("{userinfo}@{}", self.authority()),
+            None => self.authority(),
         }
     }
 }
@@ -77,6 +100,14 @@ mod tests {
     #[test]
     fn addresses_are_read_as_bazel_reads_remote_cache() {
         let ok = |tls, host: &str, port| Ok::<_, String>((tls, host.to_string(), port));
+        let with_password = Endpoint::parse("grpcs://user:pa:ss@cache.example:9092").unwrap();
+        assert_eq!(
+            with_password.request_authority(),
+            "user:pa:ss@cache.example:9092"
+        );
+        assert_eq!(with_password.authority(), "cache.example:9092");
+        assert_eq!(with_password.to_string(), "grpcs://cache.example:9092");
+        assert!(!format!("{with_password:?}").contains("pa:ss"));
         for (text, want) in [
             ("grpc://127.0.0.1:9092", ok(false, "127.0.0.1", 9092)),
             (

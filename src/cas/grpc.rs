@@ -142,7 +142,7 @@ impl Channel {
             .uri(format!(
                 "{}://{}{method}",
                 if endpoint.tls { "https" } else { "http" },
-                endpoint.authority()
+                endpoint.request_authority()
             ))
             .header("content-type", "application/grpc")
             .header("te", "trailers")
