@@ -48,8 +48,7 @@ impl Store {
             },
         )?;
         let cache = capabilities.cache_capabilities.unwrap_or_default();
-        // An empty list is an older server's way of saying SHA-256.
-        if !cache.digest_functions.is_empty() && !cache.digest_functions.contains(&proto::SHA256) {
+        if !offers_sha256(&cache.digest_functions) {
             return Err(channel.error(
                 CAPABILITIES,
                 "the cache does not offer SHA-256 digests, the digests of OCI blobs; \
@@ -301,6 +300,12 @@ impl Read for BlobReader<'_> {
     }
 }
 
+/// Whether a cache whose capabilities list `functions` holds SHA-256
+/// blobs. An empty list is an older server's way of saying SHA-256 only.
+fn offers_sha256(functions: &[i32]) -> bool {
+    functions.is_empty() || functions.contains(&proto::SHA256)
+}
+
 /// An OCI digest as the cache names it; only SHA-256 has a name there.
 fn cas_digest(digest: &Digest, size: u64) -> Result<proto::Digest> {
     if digest.algorithm().as_ref() != "sha256" {
@@ -361,6 +366,21 @@ mod tests {
             .collect();
         assert_eq!(sizes, vec![vec![3, 4], vec![9], vec![1, 1]]);
         assert!(batches(&[], 8).is_empty());
+    }
+
+    #[test]
+    fn a_cache_without_sha256_is_refused() {
+        const SHA1: i32 = 2;
+        const BLAKE3: i32 = 9;
+        for (functions, offered) in [
+            (vec![], true),
+            (vec![proto::SHA256], true),
+            (vec![BLAKE3, proto::SHA256], true),
+            (vec![SHA1], false),
+            (vec![BLAKE3], false),
+        ] {
+            assert_eq!(offers_sha256(&functions), offered, "{functions:?}");
+        }
     }
 
     #[test]
