@@ -184,7 +184,9 @@ def measure(args):
     itself (its VmHWM, read every 2 ms until it exits: growth in its last
     2 ms can be missed); and the largest peak RSS of it or any process it
     started (the rusage wait4 returns, what GNU time's %M reports), which
-    for a build is usually the Go linker's. Exits 1 if COMMAND fails."""
+    for a build is usually the Go linker's; Linux counts the forked Python
+    before the exec in it too, so it never reads below this script's ~16 MB.
+    Exits 1 if COMMAND fails."""
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     with open(args.log, "wb") as log:
         start = time.monotonic()
