@@ -11,12 +11,18 @@ line per run.
     bench_report.py yaml-input DIR
     bench_report.py bazel-profile PROFILE.json
     bench_report.py layer|push|big-push|build|crane|resolve|bazel RESULTS
+    bench_report.py measure RESULTS NAME LOG -- COMMAND...
+    bench_report.py ko|far RESULTS
 """
 
 import argparse
 import json
+import os
 import socket
 import statistics
+import subprocess
+import sys
+import time
 
 
 def free_port(_args):
@@ -157,6 +163,146 @@ def bazel(args):
     print(f"rko build --push=false      {m['rko-build']:>6.0f} ms")
 
 
+# ---- rko beside the real ko (scripts/bench ko, far) -------------------------
+
+
+def vm_hwm_kb(pid):
+    """The process's own peak RSS so far (VmHWM), or 0 once it has exited."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def measure(args):
+    """Runs COMMAND once, its output to LOG, and appends "NAME MS OWN_KB
+    TREE_KB" to RESULTS: wall milliseconds; the peak RSS of the process
+    itself (its VmHWM, read every 2 ms until it exits: growth in its last
+    2 ms can be missed); and the largest peak RSS of it or any process it
+    started (the rusage wait4 returns, what GNU time's %M reports), which
+    for a build is usually the Go linker's; Linux counts the forked Python
+    before the exec in it too, so it never reads below this script's ~16 MB.
+    Exits 1 if COMMAND fails."""
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    with open(args.log, "wb") as log:
+        start = time.monotonic()
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        own = 0
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            own = max(own, vm_hwm_kb(proc.pid))
+            time.sleep(0.002)
+        ms = round((time.monotonic() - start) * 1000)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        with open(args.log, errors="replace") as f:
+            tail = f.read()[-3000:]
+        sys.exit(f"error: {args.name} failed (exit {proc.returncode}): {' '.join(command)}\n{tail}")
+    with open(args.results, "a") as f:
+        f.write(f"{args.name} {ms} {own} {usage.ru_maxrss}\n")
+
+
+def med(runs, key, column=0):
+    return statistics.median(r[column] for r in runs[key])
+
+
+def peak(runs, key, column):
+    return max(r[column] for r in runs[key])
+
+
+def fmt_ms(ms):
+    return f"{ms:,.0f} ms"
+
+
+def fmt_mb(kb):
+    return f"{kb / 1024:.0f}"
+
+
+def ratio_row(runs, label, key, goal, other="ko"):
+    """One table row: rko's median, the other tool's, how many times as fast
+    rko is, the goal (a ratio) and whether it is met; then peak RSS."""
+    r, o = med(runs, f"{key}:rko"), med(runs, f"{key}:{other}")
+    x = o / r
+    met = "-" if goal is None else ("yes" if x >= goal else "MISSED")
+    goal_text = "-" if goal is None else f">= {goal}x"
+    rss = (f"{fmt_mb(peak(runs, f'{key}:rko', 1))}/{fmt_mb(peak(runs, f'{key}:rko', 2))}"
+           f" vs {fmt_mb(peak(runs, f'{key}:{other}', 1))}/{fmt_mb(peak(runs, f'{key}:{other}', 2))}")
+    rss_met = "yes" if peak(runs, f"{key}:rko", 1) <= peak(runs, f"{key}:{other}", 1) else "MISSED"
+    print(f"{label:<58} {fmt_ms(r):>10} {fmt_ms(o):>10} {x:>6.2f}x {goal_text:>8} {met:>7}  {rss:>18} {rss_met:>6}")
+    return r, o, x
+
+
+def table_header(other="ko"):
+    print(f"{'':<58} {'rko':>10} {other:>10} {'ratio':>7} {'goal':>8} {'met':>7}  {'peak RSS MB':>18} {'RSS met':>6}")
+
+
+KO_ROWS = (
+    ("cold-1", "cold: fresh rko cache, warm Go cache, 1 image", 1.3),
+    ("cold-deps", "cold: fresh rko and Go caches, examples/deps", 1.1),
+    ("noop-build", "no-op build, 1 image", 10),
+    ("noop-resolve-10", "no-op resolve, 10 commands x 300 packages", 20),
+    ("change-resolve-10", "one-line change in the package all 10 import, resolve", 3),
+    ("platforms-2", "one-line change, 2 platforms (amd64, arm64), 1 command", 1.5),
+)
+
+
+def sizes_of(runs, prefix):
+    return sorted({int(k.split(":")[0][len(prefix):]) for k in runs if k.startswith(prefix)})
+
+
+def ko(args):
+    """scripts/bench ko: every row's medians, ratio, goal; peak RSS as
+    "own/tree" (the tool's process / the largest of it and its children)."""
+    runs = runs_by_name(args.results)
+    table_header()
+    for key, label, goal in KO_ROWS:
+        ratio_row(runs, label, key, goal)
+        if key == "cold-deps":
+            g, r, o = med(runs, "cold-deps:go"), med(runs, "cold-deps:rko"), med(runs, "cold-deps:ko")
+            print(f"{'':<4}go build alone (fresh Go cache): {fmt_ms(g)}, {100 * g / r:.0f}% of rko's time,"
+                  f" {100 * g / o:.0f}% of ko's")
+    print("\nscaling: resolve of N commands x 300 packages (goals at 1,000: no-op <= 1 s, >= 20x ko,"
+          " rko RSS <= 64 MB; cold >= 3x ko)")
+    table_header()
+    for kind, label, goal in (("noop", "no-op resolve", 20), ("cold", "cold resolve (fresh rko cache, warm Go)", 3)):
+        prev = None
+        for n in sizes_of(runs, f"{kind}-resolve-"):
+            r, o, _ = ratio_row(runs, f"{label}, {n:,} commands", f"{kind}-resolve-{n}", goal if n >= 1000 else None)
+            if prev:
+                pn, pr, po = prev
+                print(f"{'':<4}x{n / pn:.0f} commands: rko x{r / pr:.1f} time, ko x{o / po:.1f} time;"
+                      f" rko peak RSS x{peak(runs, f'{kind}-resolve-{n}:rko', 1) / peak(runs, f'{kind}-resolve-{pn}:rko', 1):.2f}")
+            if kind == "noop" and n >= 1000:
+                kb = peak(runs, f"noop-resolve-{n}:rko", 1)
+                print(f"{'':<4}no-op at {n:,}: {fmt_ms(r)} (goal <= 1,000 ms: {'yes' if r <= 1000 else 'MISSED'});"
+                      f" rko peak RSS {kb / 1024:.0f} MB (goal <= 64 MB: {'yes' if kb <= 65536 else 'MISSED'})")
+            prev = (n, r, o)
+
+
+def far(args):
+    """scripts/bench far: rko beside ko (and crane for the big push) with the
+    registry 20 and 50 ms away."""
+    runs = runs_by_name(args.results)
+    table_header()
+    r, _, _ = ratio_row(runs, "one-line change, pushed, 20 ms", "change-20", None)
+    g = med(runs, "change-20:go")
+    print(f"{'':<4}go build alone {fmt_ms(g)}; rko is go build + {fmt_ms(r - g)}"
+          f" (goal <= go build + 150 ms = {fmt_ms(g + 150)}: {'yes' if r <= g + 150 else 'MISSED'})")
+    ratio_row(runs, "one-line change, pushed, 50 ms", "change-50", 2)
+    ratio_row(runs, "10 commands, shared package changed, 20 ms", "ten-20", 3.5)
+    print()
+    table_header("crane")
+    for ms in (20, 50):
+        if f"big-{ms}:rko" in runs:
+            ratio_row(runs, f"first push of a 200 MB image, {ms} ms", f"big-{ms}", 1, other="crane")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -172,6 +318,16 @@ def main():
         p = commands.add_parser(name, help=f"summarize scripts/bench {name}'s results")
         p.add_argument("results")
         p.set_defaults(run=run)
+    for name, run in (("ko", ko), ("far", far)):
+        p = commands.add_parser(name, help=f"summarize scripts/bench {name}'s rko-beside-ko results")
+        p.add_argument("results")
+        p.set_defaults(run=run)
+    p = commands.add_parser("measure", help="run a command; append NAME MS OWN_KB TREE_KB to RESULTS")
+    p.add_argument("results")
+    p.add_argument("name")
+    p.add_argument("log")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.set_defaults(run=measure)
     args = parser.parse_args()
     args.run(args)
 
