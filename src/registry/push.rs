@@ -73,15 +73,7 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
     let (manifests, blobs) = collect(&layout, &root)?;
     let reference = &options.reference;
     let repository = &reference.repository;
-    let source = layout
-        .blob_source()
-        .map(|s| s.parse::<Reference>())
-        .transpose()?;
-    let mount_from = source
-        .as_ref()
-        .filter(|s| s.registry == reference.registry && &s.repository != repository)
-        .map(|s| s.repository.clone());
-    let copy_from = source.filter(|s| s.registry != reference.registry);
+    let (mount_from, copy_from) = blob_sources(&layout, reference)?;
     let mut scopes = vec![format!("repository:{repository}:pull,push")];
     if let Some(from) = &mount_from {
         scopes.push(format!("repository:{from}:pull"));
@@ -121,14 +113,7 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
     let (ours, theirs) = results.split_at(blobs.len());
     let outcome = BlobOutcome::of(&blobs, ours);
     if let Some(missing) = outcome.missing {
-        return Err(Error::file(
-            &options.layout,
-            format!(
-                "blob {missing} is not in the layout, which names no repository to get it from \
-                 (was it pulled with --shallow by another tool?), and no --layer gives its file \
-                 (a layout made by `append --layer-descriptor` holds no layer blobs)"
-            ),
-        ));
+        return Err(missing_blob(&options.layout, &missing));
     }
     if let Some(missing) = BlobOutcome::of(&all[blobs.len()..], theirs).missing {
         return Err(missing_artifact_blob(&layout, &artifacts, &missing));
@@ -151,6 +136,38 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
         from_cache: outcome.from_cache,
         cache_bytes: cache.map_or(0, |store| store.bytes_read()),
     })
+}
+
+/// Where the blobs a (shallow) layout lacks come from: a repository on the
+/// same registry to mount them from, or a reference on another registry to
+/// copy them from, as the layout records its source.
+fn blob_sources(
+    layout: &Layout,
+    reference: &Reference,
+) -> Result<(Option<String>, Option<Reference>)> {
+    let source = layout
+        .blob_source()
+        .map(|s| s.parse::<Reference>())
+        .transpose()?;
+    let mount_from = source
+        .as_ref()
+        .filter(|s| s.registry == reference.registry && s.repository != reference.repository)
+        .map(|s| s.repository.clone());
+    let copy_from = source.filter(|s| s.registry != reference.registry);
+    Ok((mount_from, copy_from))
+}
+
+/// A blob of the image that nothing had: not the registry, the layout, a
+/// file given, or a repository the layout names.
+fn missing_blob(layout: &Path, missing: &Digest) -> Error {
+    Error::file(
+        layout,
+        format!(
+            "blob {missing} is not in the layout, which names no repository to get it from \
+             (was it pulled with --shallow by another tool?), and no --layer gives its file \
+             (a layout made by `append --layer-descriptor` holds no layer blobs)"
+        ),
+    )
 }
 
 /// Uploads from the remote cache every blob that nothing else had: small
