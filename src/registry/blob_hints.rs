@@ -37,7 +37,10 @@ impl BlobHints {
 
     /// What `path` holds, hashed on first asking.
     fn holds(&self, path: &PathBuf) -> Result<Option<Digest>> {
-        if let Some((_, held)) = crate::parallel::lock(&self.read).iter().find(|(p, _)| p == path) {
+        if let Some((_, held)) = crate::parallel::lock(&self.read)
+            .iter()
+            .find(|(p, _)| p == path)
+        {
             return Ok(held.clone());
         }
         let held = match path.is_file() {
@@ -56,7 +59,10 @@ mod tests {
     #[test]
     fn a_hint_is_used_for_the_blob_it_holds_and_an_absent_one_is_passed_over() {
         let dir = tempfile::tempdir().unwrap();
-        let (there, gone) = (dir.path().join("layer.tar.gz"), dir.path().join("gone.tar.gz"));
+        let (there, gone) = (
+            dir.path().join("layer.tar.gz"),
+            dir.path().join("gone.tar.gz"),
+        );
         std::fs::write(&there, b"layer bytes").unwrap();
         let hints = BlobHints::new(vec![gone, there.clone()]);
         let (digest, _) = crate::digest::sha256_file(&there).unwrap();
