@@ -1,7 +1,8 @@
-//! The whole Bazel example under real remote execution: Bazel's own
-//! RemoteWorker on 127.0.0.1 runs every spawn, the Go compile included, with
-//! no local strategy override, and every output is byte-identical to a local
-//! (sandboxed) build's. The remote toolchain is the statically linked rko
+//! The whole Bazel example under real remote execution, on Bazel's own
+//! RemoteWorker and on a Buildbarn cluster (scheduler, worker, runner and
+//! storage), each on 127.0.0.1: it runs every spawn, the Go compile
+//! included, with no local strategy override, and every output is
+//! byte-identical to a local (sandboxed) build's. The remote toolchain is the statically linked rko
 //! (scripts/build-static), which runs where nothing else is: a worker on
 //! another machine needs no glibc of its own.
 //!
@@ -14,6 +15,7 @@
 
 use crate::util::bazel::{copy_rko_repo, outputs, rko_repo_in, Workspace};
 use crate::util::bazel_remote::BazelRemote;
+use crate::util::buildbarn::Buildbarn;
 use crate::util::registry::{Auth, Registry};
 use crate::util::remote_worker::RemoteWorker;
 use crate::util::*;
@@ -78,6 +80,45 @@ fn every_spawn_of_the_example_runs_remotely_and_gives_the_local_builds_bytes() {
         vec![worker.host()],
         "the worker listens on loopback only"
     );
+    remote_execution_gives_the_local_builds_bytes(d, &worker.host(), &worker.host(), &|| {
+        worker.log()
+    });
+}
+
+#[test]
+fn every_spawn_of_the_example_runs_remotely_on_buildbarn_and_gives_the_local_builds_bytes() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let cluster = Buildbarn::start(&d.join("buildbarn"));
+    remote_execution_gives_the_local_builds_bytes(
+        d,
+        &cluster.executor_address(),
+        &cluster.cache_address(),
+        &|| cluster.logs(),
+    );
+}
+
+/// The example built locally (sandboxed), then in another workspace with
+/// every spawn executed at `executor` (`127.0.0.1:PORT`) and its CAS and
+/// action cache at `cache`: every spawn ran remotely, the Go compile and
+/// each rko step among them, and made the local build's bytes. On a
+/// failure, the server's `logs` are printed.
+fn remote_execution_gives_the_local_builds_bytes(
+    d: &Path,
+    executor: &str,
+    cache: &str,
+    logs: &dyn Fn() -> String,
+) {
+    let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        check_remote_execution(d, executor, cache)
+    }));
+    if let Err(panic) = checked {
+        eprintln!("the remote execution server's logs:\n{}", logs());
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn check_remote_execution(d: &Path, executor: &str, cache: &str) {
     let rko_repo = d.join("rko");
     copy_rko_repo(&rko_repo);
 
@@ -87,11 +128,13 @@ fn every_spawn_of_the_example_runs_remotely_and_gives_the_local_builds_bytes() {
     local.share_go_builds();
     let local_spawns = local.build_logged(&["//..."], &[], &d.join("local.json"));
     let remote = Workspace::copy(d, "remote/elsewhere/ws", "root-remote", &rko_repo);
-    let executor = format!("--remote_executor=grpc://{}", worker.host());
+    let executor = format!("--remote_executor=grpc://{executor}");
+    let cache = format!("--remote_cache=grpc://{cache}");
     // The remote side runs the static rko: the outputs may not depend on
     // which build of rko made them.
     remote.use_rko(&static_rko());
-    let remote_spawns = remote.build_logged(&["//..."], &[&executor], &d.join("remote.json"));
+    let remote_spawns =
+        remote.build_logged(&["//..."], &[&executor, &cache], &d.join("remote.json"));
 
     for spawn in &remote_spawns {
         assert!(

@@ -18,6 +18,7 @@
 //! | squid | `squid::Squid::start(names)`, `start_guarded` | a forward proxy (CONNECT and absolute-form), its access log read back |
 //! | RemoteWorker | `remote_worker::RemoteWorker::start(dir)` | Bazel's own REAPI executor |
 //! | bazel-remote | `bazel_remote::BazelRemote::start(dir)` | a production REAPI cache (gRPC at `grpc_address()`, HTTP at `host()`) |
+//! | Buildbarn | `buildbarn::Buildbarn::start(dir)` | a production REAPI cluster: storage, scheduler, worker, runner (`executor_address()`, `cache_address()`) |
 //! | a container | `runc::Container::start(bundle, work, port)` | an image unpacked by umoci, run by runc |
 //! | a Kubernetes API | `kube::KubeApi::start()` | discovery and 404s, for `kubectl apply --dry-run=client` |
 //!
@@ -30,6 +31,7 @@ use std::sync::OnceLock;
 
 pub mod bazel;
 pub mod bazel_remote;
+pub mod buildbarn;
 pub mod hostile;
 pub mod hosts;
 pub mod kube;

@@ -86,6 +86,13 @@ impl RemoteWorker {
         }
     }
 
+    /// What the worker logged, stdout then stderr: for failure messages.
+    pub fn log(&self) -> String {
+        let err = self.log.with_file_name("worker.err");
+        fs::read_to_string(&self.log).unwrap_or_default()
+            + &fs::read_to_string(err).unwrap_or_default()
+    }
+
     /// The local addresses the worker's process listens on, as `ss -ltnp` shows them.
     pub fn listening(&self) -> Vec<String> {
         let pid = format!("pid={},", self.child.id());
