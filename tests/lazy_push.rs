@@ -169,6 +169,12 @@ fn a_lazy_push_reads_only_what_the_registry_lacks_from_bazel_remote_and_download
     let lacked: u64 = built.values().sum();
     assert_eq!(rko_read_bytes(&stderr), lacked, "{stderr}");
     assert_eq!(served_bytes(&cache.log()[before..], &built), lacked);
+    eprintln!(
+        "lazy push: {} layers the registry lacked, {lacked} bytes, read from the cache once each; \
+         layer files on the client: {} ({bytes} bytes)",
+        built.len(),
+        copies.len()
+    );
 
     // Pushed again: the registry has them all; nothing is read.
     let (_, again) = run_ok_with_stderr(&mut push("lazy", &minimal));
