@@ -68,6 +68,7 @@ pub use image::referrers::attach as attach_artifact;
 pub use cas::{
     ChannelOptions as RemoteCacheOptions, Endpoint as RemoteCacheEndpoint, Remote as RemoteCache,
 };
+pub use registry::cache_blobs::{fetch_missing as fetch_missing_blobs, FetchedBlobs};
 pub use registry::pull::{pull, PullOptions};
 pub use registry::push::{push, PushOptions};
 pub use registry::reference::DOCKER_HUB;

@@ -3,7 +3,8 @@
 //! of an image and `bazel run` of its lazy `ko_push` write no layer blob on
 //! the client; `rko push` reads from the cache exactly the layers the
 //! registry lacks, and pushes the image the eager push pushes, byte for
-//! byte. A layer the cache evicted is explained, and nothing is tagged.
+//! byte; a lazy `ko_load` exports from the cache into podman. A layer the
+//! cache evicted is explained, and nothing is tagged.
 
 use crate::util::bazel::{rko_repo_in, Workspace};
 use crate::util::bazel_remote::BazelRemote;
@@ -110,6 +111,11 @@ fn a_lazy_push_reads_only_what_the_registry_lacks_from_bazel_remote_and_download
         ".bazelrc",
         &format!("build --remote_cache={grpc}\nbuild --define=rko_remote_cache={grpc}\n"),
     );
+    ws.load_defs(&["ko_load"]);
+    ws.append(
+        "BUILD.bazel",
+        "\nko_load(\n    name = \"load\",\n    image = \":image\",\n    platform = \"linux/amd64\",\n    repo_tags = [\"example.com/hello:lazy\"],\n)\n",
+    );
     let push = |repository: &str, flags: &[&str]| {
         let mut cmd = ws.bazel();
         cmd.arg("run")
@@ -176,6 +182,33 @@ fn a_lazy_push_reads_only_what_the_registry_lacks_from_bazel_remote_and_download
         copies.len()
     );
 
+    // A lazy ko_load exports when it runs, reading the layers from the
+    // cache: podman gets the amd64 image, and still no layer is on the
+    // client.
+    let podman_dir = d.join("podman");
+    fs::create_dir_all(&podman_dir).unwrap();
+    let mut load = ws.bazel();
+    load.args(["run", "//:load"]).args(minimal);
+    with_podman_storage(&mut load, &podman_dir);
+    let (_, loaded) = run_ok_with_stderr(&mut load);
+    let id = run_ok(podman(&podman_dir).args([
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        "example.com/hello:lazy",
+    ]));
+    assert_eq!(
+        format!("sha256:{}", id.trim()),
+        amd64_config(&lazy),
+        "{loaded}"
+    );
+    let (copies, bytes) = layer_copies(Path::new(output_base.trim()), &built);
+    assert!(
+        copies.is_empty(),
+        "{bytes} bytes of layers: {copies:#?}\n{loaded}"
+    );
+
     // Pushed again: the registry has them all; nothing is read.
     let (_, again) = run_ok_with_stderr(&mut push("lazy", &minimal));
     assert_eq!(rko_read_bytes(&again), 0, "{again}");
@@ -194,6 +227,29 @@ fn a_lazy_push_reads_only_what_the_registry_lacks_from_bazel_remote_and_download
         listed_tags(&format!("{}/evicted", registry.host())).is_empty(),
         "a push that failed tagged"
     );
+}
+
+/// The config digest of the amd64 image of the index `reference`.
+fn amd64_config(reference: &str) -> String {
+    let index = json(&run_ok(
+        skopeo("inspect")
+            .arg("--raw")
+            .arg(format!("docker://{reference}")),
+    ));
+    let repository = reference.rsplit_once(':').unwrap().0;
+    let child = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "amd64")
+        .unwrap();
+    let digest = child["digest"].as_str().unwrap();
+    let manifest = json(&run_ok(
+        skopeo("inspect")
+            .arg("--raw")
+            .arg(format!("docker://{repository}@{digest}")),
+    ));
+    manifest["config"]["digest"].as_str().unwrap().to_string()
 }
 
 /// Whether the image layout under bazel-bin holds the blob (the base's

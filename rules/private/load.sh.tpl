@@ -5,6 +5,7 @@
 set -euo pipefail
 tarball="{{tarball}}"
 tags_file="{{tags}}"
+rko="{{rko}}"
 
 while IFS= read -r tag || [ -n "$tag" ]; do
     case "$tag" in
@@ -21,6 +22,28 @@ elif command -v podman >/dev/null 2>&1; then
 else
     echo "ko_load: neither docker (with a running daemon) nor podman is available" >&2
     exit 1
+fi
+
+# A lazy ko_load exports here, reading the layers it lacks from the cache.
+if [ -n "$rko" ]; then
+    remote_cache="${RKO_REMOTE_CACHE:-{{remote_cache}}}"
+    export_args=(export "{{layout}}" --format docker --tag-file "$tags_file")
+    if [ -n "{{platform}}" ]; then
+        export_args+=(--platform "{{platform}}")
+    fi
+    while IFS= read -r hint || [ -n "$hint" ]; do
+        [ -n "$hint" ] && export_args+=(--blob-hint "${BUILD_WORKSPACE_DIRECTORY:-.}/$hint")
+    done < "{{hints}}"
+    if [ -n "$remote_cache" ]; then
+        export_args+=(--remote-cache "$remote_cache")
+        if [ -n "{{remote_instance_name}}" ]; then
+            export_args+=(--remote-instance-name "{{remote_instance_name}}")
+        fi
+    fi
+    scratch="$(mktemp -d)"
+    trap 'rm -rf "$scratch"' EXIT
+    tarball="$scratch/image.tar"
+    "./$rko" "${export_args[@]}" --out "$tarball"
 fi
 
 "$cli" load --input "$tarball"

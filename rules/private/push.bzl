@@ -2,6 +2,7 @@
 
 load(":providers.bzl", "ImageInfo", "SbomInfo", "TOOLCHAIN", "rko_binary")
 load(":stamp.bzl", "STAMP_ATTRS", "stamp_file", "stamping")
+load(":strategy.bzl", "STRATEGY_ATTRS", "hints_file", "is_lazy", "remote_cache_substitutions")
 
 # What a repository may hold: it is written into the script as it is.
 _REPOSITORY_CHARACTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:/[]"
@@ -59,29 +60,14 @@ def _tags_file(ctx):
     stamp_file(ctx, tags, stamped)
     return stamped
 
-# The command line's say, through --define: a Starlark flag would do, but
-# Bazel 4 names the output directory of every transitioned configuration
-# (each binary's) after the Starlark flags set, so setting one would move
-# the binaries and miss the cache for them and every layer of theirs.
-_STRATEGY = "rko_push_strategy"
-_REMOTE_CACHE = "rko_remote_cache"
-_REMOTE_INSTANCE_NAME = "rko_remote_instance_name"
-
-def _strategy(ctx):
-    """eager or lazy: the target's `strategy`, else --define=rko_push_strategy=…, else eager."""
-    strategy = ctx.attr.strategy or ctx.var.get(_STRATEGY, "eager")
-    if strategy not in ["eager", "lazy"]:
-        fail("ko_push %s: push strategy %r: give eager or lazy (--define=%s=…)" % (ctx.label, strategy, _STRATEGY))
-    return strategy
-
 def _layers_file(ctx, layers, lazy):
     """What `rko push` gets of the layer blobs the sparse layout lacks.
 
     Eager: `BLOB=DESCRIPTOR` a line, both in the runfiles (`--layer`). Lazy:
-    only where Bazel would have written each blob, a path under bazel-out
-    the script makes absolute (`--blob-hint`): used if the blob is there,
-    else read from the remote cache. No descriptor either: downloading an
-    output downloads the other outputs of its action, the blob too.
+    only where Bazel would have written each blob (`--blob-hint`): used if
+    it is there, else read from the remote cache. No descriptor either:
+    downloading an output downloads the other outputs of its action, the
+    blob too.
 
     Args:
       ctx: the ko_push context.
@@ -92,11 +78,9 @@ def _layers_file(ctx, layers, lazy):
       The file, one layer a line.
     """
     if lazy:
-        lines = [layer.blob.path for layer in layers]
-    else:
-        lines = ["%s=%s" % (layer.blob.short_path, layer.descriptor.short_path) for layer in layers]
+        return hints_file(ctx, layers)
     out = ctx.actions.declare_file(ctx.label.name + ".layers.txt")
-    ctx.actions.write(out, "\n".join(lines) + "\n")
+    ctx.actions.write(out, "".join(["%s=%s\n" % (layer.blob.short_path, layer.descriptor.short_path) for layer in layers]))
     return out
 
 def _ko_push_impl(ctx):
@@ -105,28 +89,28 @@ def _ko_push_impl(ctx):
     info = ctx.attr.image[ImageInfo]
     layout = _with_sbom(ctx, info)
     tags = _tags_file(ctx)
-    lazy = _strategy(ctx) == "lazy"
+    lazy = is_lazy(ctx, "ko_push")
     layers = info.layers.to_list()
     layers_file = _layers_file(ctx, layers, lazy)
     script = ctx.actions.declare_file(ctx.label.name + ".sh")
+    substitutions = {
+        "{{image}}": str(ctx.attr.image.label),
+        "{{label}}": str(ctx.label),
+        "{{rko}}": rko.short_path,
+        "{{layout}}": layout.short_path,
+        "{{sbom_tags}}": "1" if ctx.attr.sbom else "",
+        "{{digest}}": info.digest.short_path,
+        "{{tags}}": tags.short_path,
+        "{{repositories}}": " ".join(['"%s"' % repository for repository in repositories]),
+        "{{layers}}": layers_file.short_path,
+        "{{lazy}}": "1" if lazy else "",
+    }
+    substitutions.update(remote_cache_substitutions(ctx))
     ctx.actions.expand_template(
         template = ctx.file._template,
         output = script,
         is_executable = True,
-        substitutions = {
-            "{{image}}": str(ctx.attr.image.label),
-            "{{label}}": str(ctx.label),
-            "{{rko}}": rko.short_path,
-            "{{layout}}": layout.short_path,
-            "{{sbom_tags}}": "1" if ctx.attr.sbom else "",
-            "{{digest}}": info.digest.short_path,
-            "{{tags}}": tags.short_path,
-            "{{repositories}}": " ".join(['"%s"' % repository for repository in repositories]),
-            "{{layers}}": layers_file.short_path,
-            "{{lazy}}": "1" if lazy else "",
-            "{{remote_cache}}": ctx.var.get(_REMOTE_CACHE, ""),
-            "{{remote_instance_name}}": ctx.var.get(_REMOTE_INSTANCE_NAME, ""),
-        },
+        substitutions = substitutions,
     )
     files = [rko, layout, info.digest, tags, layers_file]
     if not lazy:
@@ -143,12 +127,8 @@ _ko_push = rule(
         "sbom": attr.label(doc = "A ko_sbom of the image (or of one image of the index): attached to a copy of the layout at build time and pushed as `rko push --sbom-tags` does, as an OCI referrer and under cosign's `sha256-<digest>.sbom` tag, where `cosign download sbom` finds it.", providers = [SbomInfo]),
         "remote_tags": attr.label(doc = "A file of tags to push, one per line; may hold `{KEY}` stamp placeholders.", allow_single_file = True),
         "tag_list": attr.string_list(doc = "Tags to push (the ko_push macro's `tags`); may hold `{KEY}` stamp placeholders."),
-        "strategy": attr.string(
-            doc = "How layer blobs reach `rko push`: `eager` ships them in the runfiles; `lazy` ships only the image's metadata, and `rko push` reads the blobs the registry lacks from the remote cache (`--define=rko_remote_cache=grpc://HOST:PORT`, `--define=rko_remote_instance_name=NAME`), so a build under --remote_download_minimal never downloads a layer. Default: `--define=rko_push_strategy=lazy|eager`, else eager.",
-            values = ["", "eager", "lazy"],
-        ),
         "_template": attr.label(default = ":push.sh.tpl", allow_single_file = True),
-    }, **STAMP_ATTRS),
+    }, **dict(STAMP_ATTRS, **STRATEGY_ATTRS)),
     executable = True,
     toolchains = [TOOLCHAIN],
 )

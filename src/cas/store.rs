@@ -171,6 +171,21 @@ impl Store {
         })
     }
 
+    /// Writes the whole blob to a new file at `path`, checked against its
+    /// digest as it is read.
+    pub fn write_blob(&self, digest: &Digest, size: u64, path: &std::path::Path) -> Result<()> {
+        let mut reader = self.reader(digest, size, 0, size)?;
+        let mut file = std::fs::File::create(path).map_err(|e| Error::io("creating", path, e))?;
+        std::io::copy(&mut reader, &mut file).map_err(|e| match e.into_inner() {
+            Some(inner) => match inner.downcast::<Error>() {
+                Ok(error) => *error,
+                Err(other) => Error::io("writing", path, std::io::Error::other(other)),
+            },
+            None => Error::io("writing", path, std::io::Error::other("short write")),
+        })?;
+        Ok(())
+    }
+
     /// The error for a blob the cache does not hold.
     pub fn missing(&self, method: &str, digest: &Digest, size: u64) -> Error {
         self.channel.error(

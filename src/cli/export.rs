@@ -1,5 +1,6 @@
 //! `rko export`: an OCI layout as a docker-save tarball or an OCI archive.
 
+use super::remote_cache::RemoteCacheArgs;
 use super::{split_pair, Results};
 use rko::{Error, ExportFormat, ExportOptions, LayerInput, Platform, Result};
 use std::path::{Path, PathBuf};
@@ -29,6 +30,12 @@ pub struct Args {
     /// wrote): its file and descriptor, as `append --layer` takes them.
     #[arg(long = "layer", value_name = "BLOB=DESC.json")]
     layers: Vec<String>,
+    /// A file that may hold a layer blob the layout lacks (where a build
+    /// system would have written it; repeatable): used when it is there.
+    #[arg(long = "blob-hint", value_name = "FILE")]
+    blob_hints: Vec<PathBuf>,
+    #[command(flatten)]
+    remote_cache: RemoteCacheArgs,
 }
 
 pub fn run(args: Args, results: Results) -> Result<()> {
@@ -38,6 +45,10 @@ pub fn run(args: Args, results: Results) -> Result<()> {
         let layer = LayerInput::read(blob.as_ref(), descriptor.as_ref())?;
         blob_files.push((layer.descriptor.digest, blob.into()));
     }
+    let remote = args.remote_cache.remote()?;
+    let fetched =
+        rko::fetch_missing_blobs(&args.layout, &blob_files, args.blob_hints, remote.as_ref())?;
+    blob_files.extend(fetched.files.iter().cloned());
     let options = ExportOptions {
         blob_files,
         format: args.format.parse::<ExportFormat>()?,

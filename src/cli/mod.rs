@@ -18,6 +18,7 @@ pub mod progress;
 mod pull;
 mod push;
 mod registry;
+mod remote_cache;
 mod resolve_yaml;
 mod sbom;
 pub mod stdout;

@@ -7,6 +7,7 @@
 
 mod agents;
 pub(crate) mod blob_hints;
+pub(crate) mod cache_blobs;
 pub(crate) mod challenge;
 pub(crate) mod client;
 mod cosign;
