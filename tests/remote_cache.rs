@@ -409,3 +409,30 @@ fn a_cache_behind_tls_and_a_password_is_read_with_the_password_in_its_address_an
         "{err}"
     );
 }
+
+#[test]
+fn a_sparse_layout_exports_from_the_cache_to_the_full_layouts_bytes() {
+    let setup = Setup::start(2);
+    let (d, image, cache) = (setup.dir.path(), &setup.image, &setup.cache);
+    let export = |layout: &Path, out: &str, cache: Option<String>| {
+        let mut cmd = rko();
+        cmd.arg("export")
+            .arg(layout)
+            .args(["--format", "docker", "--tag", "app:v1"]);
+        if let Some(address) = cache {
+            cmd.args(["--remote-cache", &address]);
+            cmd.arg(format!(
+                "--blob-hint={}",
+                d.join("gone/big.tar.gz").display()
+            ));
+        }
+        run_ok(cmd.arg("--out").arg(d.join(out)))
+    };
+    export(&image.full, "full.tar", None);
+    let grpc = format!("grpc://{}", cache.grpc_address());
+    export(&image.sparse, "sparse.tar", Some(grpc));
+    assert!(
+        fs::read(d.join("full.tar")).unwrap() == fs::read(d.join("sparse.tar")).unwrap(),
+        "the archive of the sparse layout, its layers from the cache, differs"
+    );
+}
