@@ -8,7 +8,7 @@
 //!
 //! The modules are layers, each using only those listed before it:
 //! the primitives (`error`, `digest`, `json`, `atomic`, `parallel`,
-//! `progress`, `untrusted`, `helper_process`),
+//! `progress`, `untrusted`, `helper_process`, `percent`),
 //! `image` (layers, layouts, append, index, export), `cas` (blobs read
 //! from a Bazel remote cache), `registry` (pull,
 //! push, credentials), `sbom`, `yaml`, and `porcelain` (`rko build`).
@@ -19,6 +19,7 @@ mod error;
 mod helper_process;
 mod json;
 mod parallel;
+mod percent;
 mod progress;
 mod untrusted;
 

@@ -4,7 +4,7 @@
 //! remote cache (nginx + WebDAV), which proves them hermetic; a Go change
 //! re-runs only the actions downstream of the binary; `bazel run` pushes.
 
-use crate::util::bazel::{copy_rko_repo, outputs, Workspace};
+use crate::util::bazel::{copy_rko_repo, outputs, Workspace, EXAMPLE_ACTIONS};
 use crate::util::nginx::Nginx;
 use crate::util::registry::{Auth, Registry};
 use crate::util::*;
@@ -181,14 +181,7 @@ fn step_a_go_change_reruns_only_the_binarys_descendants(
         .map(|s| (s["mnemonic"].as_str().unwrap_or("").to_string(), outputs(s)))
         .collect();
     let mnemonics: std::collections::BTreeSet<&str> = ran.iter().map(|(m, _)| m.as_str()).collect();
-    for want in [
-        "GoBuild",
-        "RkoLayer",
-        "RkoAppend",
-        "RkoIndex",
-        "RkoSbom",
-        "RkoResolve",
-    ] {
+    for want in EXAMPLE_ACTIONS {
         assert!(mnemonics.contains(want), "{want} did not run: {ran:?}");
     }
     assert!(

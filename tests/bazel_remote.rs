@@ -13,7 +13,7 @@
 //! under minimal, the run target's under toplevel, and never the layers
 //! behind a layout) is what a push that reads the CAS has to work with.
 
-use crate::util::bazel::{copy_rko_repo, outputs, rko_repo_in, Workspace};
+use crate::util::bazel::{copy_rko_repo, outputs, rko_repo_in, Workspace, EXAMPLE_ACTIONS};
 use crate::util::bazel_remote::BazelRemote;
 use crate::util::buildbarn::Buildbarn;
 use crate::util::registry::{Auth, Registry};
@@ -150,14 +150,7 @@ fn check_remote_execution(d: &Path, executor: &str, cache: &str) {
         .iter()
         .map(|s| s["mnemonic"].as_str().unwrap_or(""))
         .collect();
-    for want in [
-        "GoBuild",
-        "RkoLayer",
-        "RkoAppend",
-        "RkoIndex",
-        "RkoSbom",
-        "RkoResolve",
-    ] {
+    for want in EXAMPLE_ACTIONS {
         assert!(mnemonics.contains(want), "no {want} spawn: {mnemonics:?}");
     }
     let (local_digests, remote_digests) = (
@@ -271,14 +264,7 @@ fn step_after_a_clean_every_action_is_a_hit_and_nothing_is_downloaded(
         .iter()
         .map(|s| s["mnemonic"].as_str().unwrap_or(""))
         .collect();
-    for want in [
-        "GoBuild",
-        "RkoLayer",
-        "RkoAppend",
-        "RkoIndex",
-        "RkoSbom",
-        "RkoResolve",
-    ] {
+    for want in EXAMPLE_ACTIONS {
         assert!(mnemonics.contains(want), "no {want} hit: {mnemonics:?}");
     }
     let requests = requests_since(server, from);

@@ -89,11 +89,11 @@ fn size(layer: &(PathBuf, PathBuf)) -> u64 {
     read_json(&layer.1)["size"].as_u64().unwrap()
 }
 
-/// `rko push` of `layout` to `repository:v1`, the layer files only hints
-/// (`gone/…`, not there), reading the rest from `grpc`.
-fn push(d: &Path, layout: &Path, target: &str, image: &Image, grpc: &str) -> std::process::Command {
+/// `rko push` of the image's sparse layout to `target`, the layer files
+/// only hints (`gone/…`, not there), reading the rest from `grpc`.
+fn push(d: &Path, image: &Image, target: &str, grpc: &str) -> std::process::Command {
     let mut cmd = rko_in(&d.join("docker"));
-    cmd.arg("push").arg(layout).arg(target);
+    cmd.arg("push").arg(&image.sparse).arg(target);
     for (blob, desc) in &image.layers {
         let hint = d.join("gone").join(blob.file_name().unwrap());
         cmd.arg(format!("--layer={}={}", hint.display(), desc.display()));
@@ -123,6 +123,11 @@ impl Setup {
             registry: Registry::start(Auth::None),
             dir,
         }
+    }
+
+    /// The cache's gRPC address.
+    fn grpc(&self) -> String {
+        format!("grpc://{}", self.cache.grpc_address())
     }
 
     /// The digest of the full layout, pushed to `full:v1`.
@@ -162,10 +167,10 @@ fn a_sparse_layout_is_pushed_from_bazel_remote_as_the_full_layout_is() {
         &setup.cache,
         &setup.registry,
     );
-    let grpc = format!("grpc://{}", cache.grpc_address());
+    let grpc = setup.grpc();
     let full = setup.full_digest();
     let target = format!("{}/lazy:v1", registry.host());
-    let (stdout, stderr) = run_ok_with_stderr(&mut push(d, &image.sparse, &target, image, &grpc));
+    let (stdout, stderr) = run_ok_with_stderr(&mut push(d, image, &target, &grpc));
     assert_eq!(pushed_digest(&stdout), full);
     // Each layer read once, the small one in a batch, the big one streamed.
     assert_eq!(
@@ -199,22 +204,17 @@ fn a_sparse_layout_is_pushed_from_bazel_remote_as_the_full_layout_is() {
     );
 
     // Again: the registry has every blob; nothing is read from the cache.
-    let (_, again) = run_ok_with_stderr(&mut push(d, &image.sparse, &target, image, &grpc));
+    let (_, again) = run_ok_with_stderr(&mut push(d, image, &target, &grpc));
     assert_eq!(read_from_cache(&again), 0, "{again}");
 }
 
 #[test]
 fn a_blob_the_cache_lacks_is_explained_and_nothing_is_tagged() {
     let setup = Setup::start(1);
-    let (d, image, cache, registry) = (
-        setup.dir.path(),
-        &setup.image,
-        &setup.cache,
-        &setup.registry,
-    );
-    let grpc = format!("grpc://{}", cache.grpc_address());
+    let (d, image, registry) = (setup.dir.path(), &setup.image, &setup.registry);
+    let grpc = setup.grpc();
     let target = format!("{}/evicted:v1", registry.host());
-    let err = run_err(&mut push(d, &image.sparse, &target, image, &grpc));
+    let err = run_err(&mut push(d, image, &target, &grpc));
     let missing = read_json(&image.layers[1].1)["digest"]
         .as_str()
         .unwrap()
@@ -303,8 +303,7 @@ fn a_stream_broken_midway_is_read_on_from_where_it_broke() {
     let grpc = format!("grpc://127.0.0.1:{}", relay.port);
     let target = format!("{}/resumed:v1", registry.host());
     let full = setup.full_digest();
-    let (stdout, stderr) =
-        run_ok_with_stderr(push(d, &image.sparse, &target, image, &grpc).arg("-v"));
+    let (stdout, stderr) = run_ok_with_stderr(push(d, image, &target, &grpc).arg("-v"));
     assert_eq!(pushed_digest(&stdout), full);
     assert_eq!(relay.connections.load(Ordering::SeqCst), 2, "{stderr}");
     // Read on from the break, not from the start: each byte once.
@@ -359,7 +358,7 @@ fn a_cache_behind_tls_and_a_password_is_read_with_the_password_in_its_address_an
     };
     let push_as = |repository: &str, address: &str, extra: &[String]| {
         let target = format!("{}/{repository}:v1", registry.host());
-        let mut cmd = push(d, &image.sparse, &target, &image, address);
+        let mut cmd = push(d, &image, &target, address);
         cmd.arg("--remote-cache-ca").arg(&ca).args(extra);
         cmd
     };

@@ -342,9 +342,10 @@ fn check_status(headers: &http::HeaderMap) -> std::result::Result<(), String> {
     if code == 0 {
         return Ok(());
     }
+    // Percent-encoded (gRPC over HTTP/2, "Responses").
     let message = headers
         .get("grpc-message")
-        .map(|m| percent_decode(m.as_bytes()))
+        .map(|m| crate::percent::decode(m.as_bytes()))
         .unwrap_or_default();
     Err(format!(
         "{}: {}",
@@ -379,30 +380,6 @@ pub fn code_name(code: i32) -> &'static str {
         .and_then(|c| NAMES.get(c))
         .copied()
         .unwrap_or("UNKNOWN")
-}
-
-/// `grpc-message` is percent-encoded (gRPC over HTTP/2, "Responses").
-fn percent_decode(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| {
-            std::str::from_utf8(h)
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        });
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn parse_headers(

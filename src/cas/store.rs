@@ -79,7 +79,7 @@ impl Store {
     }
 
     /// Which of `blobs` the cache does not hold.
-    pub fn find_missing(&self, blobs: &[(Digest, u64)]) -> Result<Vec<Digest>> {
+    fn find_missing(&self, blobs: &[(Digest, u64)]) -> Result<Vec<Digest>> {
         let request = proto::FindMissingBlobsRequest {
             instance_name: self.instance.clone(),
             blob_digests: blobs
@@ -99,6 +99,17 @@ impl Store {
             .filter(|(d, _)| missing.iter().any(|m| m == d.digest()))
             .map(|(d, _)| d.clone())
             .collect())
+    }
+
+    /// Fails, explained, on the first of `blobs` the cache does not hold.
+    pub fn require(&self, blobs: &[(Digest, u64)]) -> Result<()> {
+        match self.find_missing(blobs)?.first() {
+            Some(missing) => {
+                let size = blobs.iter().find(|(d, _)| d == missing).map_or(0, |b| b.1);
+                Err(self.missing(FIND_MISSING, missing, size))
+            }
+            None => Ok(()),
+        }
     }
 
     /// The bytes of small `blobs`, each checked against its digest, in
@@ -187,7 +198,7 @@ impl Store {
     }
 
     /// The error for a blob the cache does not hold.
-    pub fn missing(&self, method: &str, digest: &Digest, size: u64) -> Error {
+    fn missing(&self, method: &str, digest: &Digest, size: u64) -> Error {
         self.channel.error(
             method,
             &format!(

@@ -51,10 +51,7 @@ pub fn fetch_missing(
         });
     };
     let store = remote.connect()?;
-    if let Some(missing) = store.find_missing(&wanted)?.first() {
-        let size = wanted.iter().find(|(d, _)| d == missing).map_or(0, |b| b.1);
-        return Err(store.missing("FindMissingBlobs", missing, size));
-    }
+    store.require(&wanted)?;
     let scratch =
         tempfile::tempdir().map_err(|e| Error::io("creating", std::env::temp_dir(), e))?;
     for (digest, size) in &wanted {

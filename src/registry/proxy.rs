@@ -172,7 +172,10 @@ fn parse_proxy(variable: &str, value: &str) -> Result<Proxy, String> {
         split_host_port(host_port).ok_or_else(|| bad("expected [scheme://]host[:port]"))?;
     let credentials = userinfo.map(|userinfo| {
         let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-        (percent_decode(user), Secret::new(percent_decode(password)))
+        (
+            crate::percent::decode(user.as_bytes()),
+            Secret::new(crate::percent::decode(password.as_bytes())),
+        )
     });
     Ok(Proxy {
         scheme,
@@ -181,29 +184,6 @@ fn parse_proxy(variable: &str, value: &str) -> Result<Proxy, String> {
         credentials,
         variable: variable.to_string(),
     })
-}
-
-/// `%XX` escapes decoded; anything malformed is kept as written.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One `NO_PROXY` entry.

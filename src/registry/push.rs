@@ -190,10 +190,7 @@ fn from_cache(
         return Ok(None);
     }
     let store = remote.connect()?;
-    if let Some(missing) = store.find_missing(&wanted)?.first() {
-        let size = wanted.iter().find(|(d, _)| d == missing).map_or(0, |b| b.1);
-        return Err(store.missing("FindMissingBlobs", missing, size));
-    }
+    store.require(&wanted)?;
     let (small, large): (Vec<Blob>, Vec<Blob>) = wanted
         .into_iter()
         .partition(|(_, size)| *size <= crate::cas::BATCH_BLOB);

@@ -26,6 +26,17 @@ pub fn rko_repo_in(dir: &Path) -> PathBuf {
     rko_repo
 }
 
+/// The kinds of action a build of the example's `//...` runs: its Go
+/// compile and every rko step.
+pub const EXAMPLE_ACTIONS: [&str; 6] = [
+    "GoBuild",
+    "RkoLayer",
+    "RkoAppend",
+    "RkoIndex",
+    "RkoSbom",
+    "RkoResolve",
+];
+
 /// A copy of examples/bazel with its own output root, shut down when dropped.
 /// Its server outlives a build of another workspace (600 s idle): a stale
 /// result lives in a running server's memory, and a test that let the
