@@ -109,3 +109,31 @@ ensure_buildifier() {
 starlark_files() {
     git ls-files -z -- '*.bzl' '*.bazel' '*BUILD' '*WORKSPACE' '*.star'
 }
+
+# The official SBOM validators (SPDX: spdx-tools; CycloneDX: the 1.5 JSON
+# schema in cyclonedx-python-lib), pinned, from PyPI.
+VALIDATORS=("spdx-tools==0.8.5" "cyclonedx-python-lib[json-validation]==11.12.0")
+
+# ensure_validators: a Python virtual environment holding $VALIDATORS,
+# made once into a cache outside the checkout (one per set of pins), and
+# linked as target/validators.
+ensure_validators() {
+    local cache dir pins
+    cache="$(realpath -m "${RKO_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rko/tools}")"
+    pins="$(printf '%s\n' "${VALIDATORS[@]}" | sha256sum | cut -c1-12)"
+    dir="$cache/validators-$pins"
+    if ! "$dir/bin/python" -c 'import spdx_tools, cyclonedx' 2>/dev/null; then
+        command -v python3 >/dev/null || apt_install python3 python3-venv
+        rm -rf "$dir.partial" && mkdir -p "$cache"
+        python3 -m venv "$dir.partial" >/dev/null 2>&1 || { apt_update; apt_install python3-venv; python3 -m venv "$dir.partial"; }
+        log "pip install ${VALIDATORS[*]} (into $dir)"
+        "$dir.partial/bin/pip" install -q "${VALIDATORS[@]}" \
+            || { echo "error: pip install ${VALIDATORS[*]} failed (is PyPI reachable?)" >&2; exit 1; }
+        # A virtual environment names its own path in its scripts: made
+        # under the final name, it is moved there only whole.
+        rm -rf "$dir" && mv "$dir.partial" "$dir"
+    fi
+    mkdir -p target
+    [ -L target/validators ] || rm -rf target/validators
+    ln -sfn "$dir" target/validators
+}

@@ -4,7 +4,7 @@
 //! remote cache (nginx + WebDAV), which proves them hermetic; a Go change
 //! re-runs only the actions downstream of the binary; `bazel run` pushes.
 
-use crate::util::bazel::{copy_rko_repo, outputs, Workspace, EXAMPLE_ACTIONS};
+use crate::util::bazel::{copy_rko_repo, outputs, Hello, Workspace, EXAMPLE_ACTIONS};
 use crate::util::nginx::Nginx;
 use crate::util::registry::{Auth, Registry};
 use crate::util::*;
@@ -31,7 +31,7 @@ fn bazel_make_and_rko_build_agree_and_bazel_caches_every_rko_action() {
     let dir = temp_dir();
     let d = dir.path();
     let rko_repo = d.join("rko");
-    copy_rko_repo(&rko_repo);
+    copy_rko_repo(&rko_repo, Hello::Example);
     let first = Workspace::copy(d, "first/ws", "bazel-root-1", &rko_repo);
     let nginx = Nginx::start(&d.join("nginx"));
     let remote_cache = format!("--remote_cache=http://{}", nginx.host());

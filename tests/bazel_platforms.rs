@@ -4,7 +4,7 @@
 //! for another platform than the image's fails the build, naming both (or,
 //! at analysis, the `goos`/`goarch` attribute that asks for it).
 
-use crate::util::bazel::{copy_rko_repo, outputs, Workspace};
+use crate::util::bazel::{copy_rko_repo, outputs, Hello, Workspace};
 use crate::util::*;
 use std::fs;
 use std::path::Path;
@@ -39,7 +39,7 @@ fn one_ko_image_target_builds_the_binary_per_platform_into_one_index() {
     let dir = temp_dir();
     let d = dir.path();
     let rko_repo = d.join("rko");
-    copy_rko_repo(&rko_repo);
+    copy_rko_repo(&rko_repo, Hello::Tiny);
     let ws = Workspace::copy(d, "ws", "bazel-root", &rko_repo);
     ws.share_go_builds();
     let spawns = ws.build_logged(
@@ -101,7 +101,7 @@ fn a_binary_for_another_platform_than_the_image_fails_the_build_naming_both_or_t
     let dir = temp_dir();
     let d = dir.path();
     let rko_repo = d.join("rko");
-    copy_rko_repo(&rko_repo);
+    copy_rko_repo(&rko_repo, Hello::Tiny);
     let ws = Workspace::copy(d, "ws", "bazel-root", &rko_repo);
     ws.share_go_builds();
     ws.append(

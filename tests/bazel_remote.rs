@@ -13,7 +13,7 @@
 //! under minimal, the run target's under toplevel, and never the layers
 //! behind a layout) is what a push that reads the CAS has to work with.
 
-use crate::util::bazel::{copy_rko_repo, outputs, rko_repo_in, Workspace, EXAMPLE_ACTIONS};
+use crate::util::bazel::{copy_rko_repo, outputs, rko_repo_in, Hello, Workspace, EXAMPLE_ACTIONS};
 use crate::util::bazel_remote::BazelRemote;
 use crate::util::buildbarn::Buildbarn;
 use crate::util::registry::{Auth, Registry};
@@ -120,7 +120,7 @@ fn remote_execution_gives_the_local_builds_bytes(
 
 fn check_remote_execution(d: &Path, executor: &str, cache: &str) {
     let rko_repo = d.join("rko");
-    copy_rko_repo(&rko_repo);
+    copy_rko_repo(&rko_repo, Hello::Tiny);
 
     let local = Workspace::copy(d, "local/ws", "root-local", &rko_repo);
     // Its Go compiles may come from another test's sandboxed build of the
@@ -212,7 +212,7 @@ fn after_a_clean_bazel_remote_serves_every_action_and_no_output_is_downloaded() 
     );
     // Its own Go compiles too (no share_go_builds): that marks every rko
     // action no-remote-cache, and here they are what the cache is for.
-    let ws = Workspace::copy(d, "ws", "root", &rko_repo_in(d));
+    let ws = Workspace::copy(d, "ws", "root", &rko_repo_in(d, Hello::Tiny));
     let cache = format!("--remote_cache=grpc://{}", server.grpc_address());
 
     let fill = ws.build_logged(&["//..."], &[&cache], &d.join("fill.json"));

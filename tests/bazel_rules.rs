@@ -13,7 +13,7 @@
 //! `ko_image_test` checks an image from its metadata, no layer blob in its
 //! runfiles.
 
-use crate::util::bazel::{rko_repo_in, spawns, Workspace};
+use crate::util::bazel::{rko_repo_in, spawns, Hello, Workspace};
 use crate::util::nginx::Nginx;
 use crate::util::registry::{Auth, Registry};
 use crate::util::*;
@@ -62,7 +62,7 @@ fn push_base(d: &Path, registry: &Registry, version: &str) -> String {
 /// A workspace whose `//:on_base` is the hello binary on `@pinned_base`
 /// (pinned at `digest`), with `//:on_base_tar` exporting it.
 fn workspace_on_base(d: &Path, at: &str, root: &str, reference: &str, digest: &str) -> Workspace {
-    let ws = Workspace::copy(d, at, root, &rko_repo_in(d));
+    let ws = Workspace::copy(d, at, root, &rko_repo_in(d, Hello::Tiny));
     ws.append(
         "WORKSPACE",
         "\nload(\"@rko//rules:repositories.bzl\", \"rko_base_image\")\n",
@@ -170,7 +170,7 @@ fn bazel_run_loads_into_podman_and_pushes_stamped_tags_from_a_file() {
     let d = dir.path();
     let registry = Registry::start(Auth::None);
     let repository = format!("{}/hello", registry.host());
-    let ws = Workspace::copy(d, "ws", "root", &rko_repo_in(d));
+    let ws = Workspace::copy(d, "ws", "root", &rko_repo_in(d, Hello::Example));
     ws.share_go_builds();
     ws.load_defs(&["ko_load"]);
     ws.append(
@@ -424,7 +424,12 @@ fn step_bazel_run_load_puts_the_image_into_podman(ws: &Workspace, d: &Path) {
 #[test]
 fn the_toolchain_runs_only_on_its_exec_platform_and_every_bzl_file_has_a_bzl_library() {
     let dir = temp_dir();
-    let ws = Workspace::copy(dir.path(), "ws", "root", &rko_repo_in(dir.path()));
+    let ws = Workspace::copy(
+        dir.path(),
+        "ws",
+        "root",
+        &rko_repo_in(dir.path(), Hello::Example),
+    );
     ws.append(
         "BUILD.bazel",
         "\nplatform(\n    name = \"arm64_exec\",\n    constraint_values = [\"@platforms//os:linux\", \"@platforms//cpu:aarch64\"],\n)\n",
@@ -487,7 +492,7 @@ fn resolved_names(yaml: &str) -> Vec<String> {
 fn ko_resolve_names_images_as_rko_resolve_does() {
     let dir = temp_dir();
     let d = dir.path();
-    let ws = Workspace::copy(d, "ws", "root", &rko_repo_in(d));
+    let ws = Workspace::copy(d, "ws", "root", &rko_repo_in(d, Hello::Example));
     ws.share_go_builds();
     run_ok(ws.bazel().args(["build", "//:deploy"]));
     let bazel = resolved_names(&fs::read_to_string(ws.output_path("deploy.yaml")).unwrap());
@@ -514,7 +519,12 @@ fn ko_resolve_names_images_as_rko_resolve_does() {
 #[test]
 fn ko_image_refuses_at_analysis_a_binary_with_runfiles_naming_them_but_not_the_binarys_own_files() {
     let dir = temp_dir();
-    let ws = Workspace::copy(dir.path(), "ws", "root", &rko_repo_in(dir.path()));
+    let ws = Workspace::copy(
+        dir.path(),
+        "ws",
+        "root",
+        &rko_repo_in(dir.path(), Hello::Example),
+    );
     fs::create_dir_all(ws.path.join("config")).unwrap();
     ws.append("data.txt", "read at run time\n");
     ws.append("config/settings.json", "{}\n");
@@ -639,7 +649,7 @@ fn docs_rules_md_is_generated_from_the_doc_strings_and_up_to_date() {
 fn ko_image_test_passes_the_example_fails_naming_field_and_values_and_ships_no_layer_blob() {
     let dir = temp_dir();
     let d = dir.path();
-    let ws = Workspace::copy(d, "ws", "root", &rko_repo_in(d));
+    let ws = Workspace::copy(d, "ws", "root", &rko_repo_in(d, Hello::Example));
     ws.share_go_builds();
     let (stdout, stderr) =
         run_ok_with_stderr(

@@ -6,7 +6,7 @@
 //! byte; a lazy `ko_load` exports from the cache into podman. A layer the
 //! cache evicted is explained, and nothing is tagged.
 
-use crate::util::bazel::{rko_repo_in, Workspace};
+use crate::util::bazel::{rko_repo_in, Hello, Workspace};
 use crate::util::bazel_remote::BazelRemote;
 use crate::util::registry::{Auth, Registry};
 use crate::util::*;
@@ -105,7 +105,7 @@ fn a_lazy_push_reads_only_what_the_registry_lacks_from_bazel_remote_and_download
     let d = dir.path();
     let cache = BazelRemote::start(&d.join("bazel-remote"));
     let registry = Registry::start(Auth::None);
-    let ws = Workspace::copy(d, "ws", "output_root", &rko_repo_in(d));
+    let ws = Workspace::copy(d, "ws", "output_root", &rko_repo_in(d, Hello::Tiny));
     let grpc = format!("grpc://{}", cache.grpc_address());
     ws.append(
         ".bazelrc",

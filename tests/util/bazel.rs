@@ -2,26 +2,45 @@
 //! it loads its rules from) with its own output root, Debian's Bazel 4.2.3
 //! run with no system or home rc file, and the execution log read back.
 
-use super::{copy_tree, repo_root, require, run_ok_with_stderr};
+use super::{copy_tree, repo_root, require, run_ok_with_stderr, tiny_hello};
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Which program the copied examples/hello holds.
+#[derive(Clone, Copy)]
+pub enum Hello {
+    /// The example as it is: an HTTP server, all of net/http compiled.
+    Example,
+    /// Its main package importing nothing (`tiny_hello`): for the tests
+    /// about where actions run, what they cache and which platforms they
+    /// build for, which hold for any Go program. Each GoBuild action
+    /// compiles the standard library in a build cache of its own, and for
+    /// the example that is 28 CPU-seconds a platform; for this program, the
+    /// runtime only.
+    Tiny,
+}
+
 /// What of the rko repository a workspace needs, copied so the test can edit it.
-pub fn copy_rko_repo(to: &Path) {
+pub fn copy_rko_repo(to: &Path, hello: Hello) {
     fs::create_dir_all(to.join("examples")).unwrap();
     for item in ["rules", "WORKSPACE", "BUILD.bazel", "MODULE.bazel"] {
         copy_tree(&repo_root().join(item), to);
     }
-    copy_tree(&repo_root().join("examples/hello"), &to.join("examples"));
+    match hello {
+        Hello::Example => copy_tree(&repo_root().join("examples/hello"), &to.join("examples")),
+        Hello::Tiny => {
+            tiny_hello(&to.join("examples/hello"));
+        }
+    }
 }
 
 /// The copy of the rko repository under `dir` (`dir/rko`), made on first use.
-pub fn rko_repo_in(dir: &Path) -> PathBuf {
+pub fn rko_repo_in(dir: &Path, hello: Hello) -> PathBuf {
     let rko_repo = dir.join("rko");
     if !rko_repo.exists() {
-        copy_rko_repo(&rko_repo);
+        copy_rko_repo(&rko_repo, hello);
     }
     rko_repo
 }
