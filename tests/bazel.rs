@@ -17,11 +17,16 @@ use std::process::Command;
 /// are all given, so that their digests can agree.
 const SOURCE_DATE_EPOCH: &str = "1700000000";
 
-/// `make` in examples/make with this rko, writing to `out`.
-fn make(out: &Path) -> Command {
+/// `make` in examples/make with this rko, building the copy of
+/// examples/hello in `rko_repo` and writing to `out`.
+fn make(rko_repo: &Path, out: &Path) -> Command {
     let mut cmd = Command::new("make");
     cmd.current_dir(repo_root().join("examples/make"))
         .arg(format!("RKO={}", env!("CARGO_BIN_EXE_rko")))
+        .arg(format!(
+            "HELLO={}",
+            rko_repo.join("examples/hello").display()
+        ))
         .arg(format!("OUT={}", out.display()));
     cmd
 }
@@ -31,7 +36,7 @@ fn bazel_make_and_rko_build_agree_and_bazel_caches_every_rko_action() {
     let dir = temp_dir();
     let d = dir.path();
     let rko_repo = d.join("rko");
-    copy_rko_repo(&rko_repo, Hello::Example);
+    copy_rko_repo(&rko_repo, Hello::Tiny);
     let first = Workspace::copy(d, "first/ws", "bazel-root-1", &rko_repo);
     let nginx = Nginx::start(&d.join("nginx"));
     let remote_cache = format!("--remote_cache=http://{}", nginx.host());
@@ -69,7 +74,7 @@ fn step_offline_build_fills_the_remote_cache(ws: &Workspace, remote_cache: &str)
 fn step_make_and_rko_build_give_bazels_digest(d: &Path, rko_repo: &Path, bazel_digest: &str) {
     let make_out = d.join("make-out");
     run_ok(
-        make(&make_out)
+        make(rko_repo, &make_out)
             .arg(format!("GO={}", require("go").display()))
             .arg(format!("SOURCE_DATE_EPOCH={SOURCE_DATE_EPOCH}"))
             .env("GOCACHE", gocache())
@@ -93,7 +98,8 @@ fn step_make_and_rko_build_give_bazels_digest(d: &Path, rko_repo: &Path, bazel_d
         "rko build {built} and bazel {bazel_digest}"
     );
     // `make` again does nothing.
-    let again = run_ok(make(&make_out).arg(format!("SOURCE_DATE_EPOCH={SOURCE_DATE_EPOCH}")));
+    let again =
+        run_ok(make(rko_repo, &make_out).arg(format!("SOURCE_DATE_EPOCH={SOURCE_DATE_EPOCH}")));
     assert!(again.contains("Nothing to be done"), "{again}");
 }
 
@@ -102,12 +108,8 @@ fn step_make_and_rko_build_give_bazels_digest(d: &Path, rko_repo: &Path, bazel_d
 fn step_make_reruns_only_what_a_go_change_touches(d: &Path, rko_repo: &Path) {
     let copy_out = d.join("make-copy-out");
     let make_copy = |extra: &[&str]| {
-        let mut cmd = make(&copy_out);
+        let mut cmd = make(rko_repo, &copy_out);
         cmd.arg(format!("GO={}", require("go").display()))
-            .arg(format!(
-                "HELLO={}",
-                rko_repo.join("examples/hello").display()
-            ))
             .arg("REPO=registry.example/hello")
             .args(extra)
             .env("GOCACHE", gocache());
@@ -170,9 +172,11 @@ fn step_a_go_change_reruns_only_the_binarys_descendants(
 ) {
     let main_go = rko_repo.join("examples/hello/main.go");
     let source = fs::read_to_string(&main_go).unwrap();
+    // A change that reaches the binary (a comment alone would not: Bazel
+    // would stop at GoBuild's unchanged output).
     fs::write(
         &main_go,
-        source.replace("Hello from rko!", "Hello again from rko!"),
+        source + "\nfunc init() { println(\"changed\") }\n",
     )
     .unwrap();
     let ran: Vec<(String, String)> = ws

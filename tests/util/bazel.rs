@@ -14,8 +14,10 @@ pub enum Hello {
     /// The example as it is: an HTTP server, all of net/http compiled.
     Example,
     /// Its main package importing nothing (`tiny_hello`): for the tests
-    /// about where actions run, what they cache and which platforms they
-    /// build for, which hold for any Go program. Each GoBuild action
+    /// about where actions run, what they cache, which platforms they build
+    /// for and whether Bazel, Make and `rko build` agree, which hold for any
+    /// Go program (the tests of `ko_resolve`, `ko_load` into podman and
+    /// `ko_image_test` build the example itself). Each GoBuild action
     /// compiles the standard library in a build cache of its own, and for
     /// the example that is 28 CPU-seconds a platform; for this program, the
     /// runtime only.
