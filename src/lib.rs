@@ -11,7 +11,8 @@
 //! `progress`, `untrusted`, `helper_process`, `percent`),
 //! `image` (layers, layouts, append, index, export), `cas` (blobs read
 //! from a Bazel remote cache), `registry` (pull,
-//! push, credentials), `sbom`, `yaml`, and `porcelain` (`rko build`).
+//! push, credentials), `sbom`, `provenance` (SLSA statements and DSSE
+//! envelopes), `yaml`, and `porcelain` (`rko build`, `rko verify`).
 
 mod atomic;
 mod digest;
@@ -25,6 +26,7 @@ mod untrusted;
 
 mod cas;
 mod image;
+mod provenance;
 mod registry;
 mod sbom;
 mod yaml;

@@ -108,6 +108,11 @@ pub struct BuildFlags {
     /// Also write the SBOMs into this directory.
     #[arg(long, value_name = "DIR", allow_hyphen_values = true)]
     sbom_dir: Option<PathBuf>,
+    /// The provenance attached to every image (an in-toto statement with a
+    /// SLSA v1 predicate, as an OCI referrer and at cosign's
+    /// `sha256-<hex>.att` tag): slsa or none.
+    #[arg(long, default_value = "slsa", value_parser = ["slsa", "none"])]
+    provenance: String,
     /// How many builds and uploads run at once [default: all cores].
     #[arg(short = 'j', long)]
     jobs: Option<usize>,
@@ -208,6 +213,7 @@ impl BuildFlags {
             },
             sbom: sbom_format(&self.sbom)?,
             sbom_dir: self.sbom_dir.clone(),
+            provenance: self.provenance != "none",
             insecure_registry: self.registry.insecure()?,
         })
     }

@@ -9,7 +9,8 @@
 //!   `.ko.yaml`, plan, build, publish), `build` (one work item per import
 //!   path and platform), `binaries` (which binaries to build, in how many
 //!   `go build`s), `context` (what every step of one run shares),
-//!   `announce` (ko's log lines, in ko's order);
+//!   `announce` (ko's log lines, in ko's order), `attest` (each image's
+//!   provenance);
 //! - `assemble/`: the base image and the binary and kodata layers;
 //! - `settings/`: `.ko.yaml`, its templates, and the precedence rules that
 //!   give each package its plan;
@@ -19,6 +20,7 @@
 
 pub(crate) mod announce;
 pub(crate) mod assemble;
+pub(crate) mod attest;
 pub(crate) mod binaries;
 pub(crate) mod build;
 pub(crate) mod cache;

@@ -24,6 +24,9 @@ pub struct Flags {
     /// `--sbom` (`None` for `--sbom=none`) and `--sbom-dir`.
     pub sbom: Option<sbom::Format>,
     pub sbom_dir: Option<PathBuf>,
+    /// `--provenance`: attach a SLSA provenance statement to each image
+    /// (off with `--provenance=none`).
+    pub provenance: bool,
     /// `--insecure-registry`: ko's boolean.
     pub insecure_registry: bool,
 }

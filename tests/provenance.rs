@@ -1,0 +1,211 @@
+//! Provenance (issue 25): `rko build` attaches an in-toto Statement v1
+//! with a SLSA Provenance v1 predicate to each image, as an OCI referrer
+//! and in cosign's `sha256-<hex>.att` layout; the real cosign finds it,
+//! in-toto's own model (in-toto-attestation, from PyPI) accepts it, and
+//! the same sources give the same statement bytes in any directory.
+
+use crate::util::registry::{Auth, Registry};
+use crate::util::*;
+use base64::Engine as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SLSA_V1: &str = "https://slsa.dev/provenance/v1";
+
+/// examples/deps (real third-party modules) copied to `dir/name`.
+fn deps_module(dir: &Path, name: &str) -> PathBuf {
+    let module = dir.join(name);
+    std::fs::create_dir_all(dir).unwrap();
+    copy_tree(&repo_root().join("examples/deps"), &module);
+    module
+}
+
+/// `rko build` of `module` pushed to `repository`, at a fixed
+/// SOURCE_DATE_EPOCH; returns the printed `repo@digest`.
+fn build_pushed(module: &Path, state: &Path, repository: &str, extra: &[&str]) -> String {
+    let mut cmd = rko_build(module, state);
+    cmd.env("KO_DOCKER_REPO", repository)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("GOFLAGS", "-mod=mod")
+        .args(["--bare", "--insecure-registry"])
+        .args(extra)
+        .arg(".");
+    run_ok(&mut cmd).trim().to_string()
+}
+
+/// The statement inside a DSSE envelope's JSON text.
+fn payload(envelope: &str) -> Vec<u8> {
+    let envelope = json(envelope);
+    assert_eq!(
+        envelope["payloadType"], "application/vnd.in-toto+json",
+        "{envelope}"
+    );
+    base64::engine::general_purpose::STANDARD
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap()
+}
+
+/// What `cosign download attestation` prints for `reference`: one envelope.
+fn cosign_attestation(reference: &str) -> String {
+    run_ok(
+        Command::new(peer("cosign"))
+            .args(["download", "attestation", "--allow-http-registry"])
+            .arg(reference),
+    )
+}
+
+/// in-toto-attestation's python model (the validators venv that
+/// scripts/test fills): parses the statement as a Statement v1 and its
+/// predicate as a SLSA Provenance v1, and checks the fields SLSA requires.
+fn check_with_in_toto(statement: &[u8]) {
+    let python = repo_root().join("target/validators/bin/python");
+    assert!(
+        python.is_file(),
+        "in-toto-attestation is missing ({}): run scripts/test, which installs it there",
+        python.display()
+    );
+    let script = r#"
+import json, sys
+from google.protobuf import json_format
+from in_toto_attestation.v1 import statement_pb2
+from in_toto_attestation.v1.statement import Statement
+from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
+text = sys.stdin.read()
+statement = Statement.copy_from_pb(json_format.Parse(text, statement_pb2.Statement()))
+statement.validate()
+predicate = json.dumps(json.loads(text)["predicate"])
+provenance = json_format.Parse(predicate, provenance_pb2.Provenance())
+definition = provenance.build_definition
+assert definition.build_type, "buildDefinition.buildType"
+assert len(definition.external_parameters.fields) > 0, "buildDefinition.externalParameters"
+assert provenance.run_details.builder.id, "runDetails.builder.id"
+for dependency in definition.resolved_dependencies:
+    assert dependency.uri or dependency.digest or dependency.name, dependency
+print(statement.pb.predicate_type)
+"#;
+    let mut child = Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(statement).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "in-toto-attestation refused the statement: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(statement)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), SLSA_V1);
+}
+
+#[test]
+fn a_pushed_image_has_provenance_cosign_and_in_toto_read() {
+    let registry = Registry::start(Auth::None);
+    let dir = temp_dir();
+    let module = deps_module(dir.path(), "deps");
+    let repository = format!("{}/prov", registry.host());
+    let pushed = build_pushed(&module, &dir.path().join("state"), &repository, &[]);
+    let digest = pushed.rsplit_once('@').unwrap().1.to_string();
+
+    let envelope = cosign_attestation(&pushed);
+    let statement = payload(envelope.trim());
+    check_with_in_toto(&statement);
+    let value = json(std::str::from_utf8(&statement).unwrap());
+    assert_eq!(value["predicateType"], SLSA_V1);
+    assert_eq!(
+        value["subject"][0]["digest"]["sha256"],
+        digest.trim_start_matches("sha256:")
+    );
+    let definition = &value["predicate"]["buildDefinition"];
+    let params = &definition["externalParameters"];
+    assert_eq!(params["platform"], "linux/amd64", "{value}");
+    assert_eq!(params["sourceDateEpoch"], "1700000000", "{value}");
+    assert_eq!(params["baseImage"], "builtin:static", "{value}");
+    let go_version = run_ok(go().args(["env", "GOVERSION"]));
+    assert_eq!(
+        definition["internalParameters"]["goVersion"],
+        go_version.trim()
+    );
+    let dependencies = definition["resolvedDependencies"].to_string();
+    for module in ["github.com/go-chi/chi/v5", "github.com/google/uuid"] {
+        assert!(dependencies.contains(module), "{module}: {dependencies}");
+    }
+    assert!(dependencies.contains("dirHash"), "{dependencies}");
+    assert_eq!(
+        value["predicate"]["runDetails"]["builder"]["version"]["rko"],
+        env!("CARGO_PKG_VERSION")
+    );
+
+    // The OCI referrer (the tag schema: distribution 2.8 has no referrers
+    // API) carries the same envelope.
+    let hex = digest.trim_start_matches("sha256:");
+    let raw = |reference: &str| {
+        json(&run_ok(
+            skopeo("inspect")
+                .arg("--raw")
+                .arg(format!("docker://{reference}")),
+        ))
+    };
+    let referrers = raw(&format!("{repository}:sha256-{hex}"));
+    let attestation = referrers["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["artifactType"] == "application/vnd.in-toto+json")
+        .unwrap_or_else(|| panic!("no in-toto referrer: {referrers}"));
+    let manifest = raw(&format!(
+        "{repository}@{}",
+        attestation["digest"].as_str().unwrap()
+    ));
+    assert_eq!(manifest["subject"]["digest"], digest.as_str());
+    let layer = &manifest["layers"][0];
+    assert_eq!(layer["mediaType"], "application/vnd.dsse.envelope.v1+json");
+    assert_eq!(layer["annotations"]["predicateType"], SLSA_V1);
+    assert_eq!(
+        layer["digest"],
+        sha256_digest(envelope.trim().as_bytes()),
+        "the referrer's layer is the envelope cosign reads"
+    );
+}
+
+#[test]
+fn provenance_none_attaches_nothing() {
+    let registry = Registry::start(Auth::None);
+    let dir = temp_dir();
+    let module = tiny_hello(&dir.path().join("hello"));
+    let repository = format!("{}/none", registry.host());
+    let pushed = build_pushed(
+        &module,
+        &dir.path().join("state"),
+        &repository,
+        &["--provenance=none"],
+    );
+    let digest = pushed.rsplit_once('@').unwrap().1;
+    let tags = listed_tags(&repository);
+    let att = format!("{}.att", digest.replace(':', "-"));
+    assert!(!tags.contains(&att), "{tags:?}");
+}
+
+#[test]
+fn the_same_sources_in_two_directories_give_the_same_statement() {
+    let registry = Registry::start(Auth::None);
+    let dir = temp_dir();
+    let statements: Vec<Vec<u8>> = ["one", "two"]
+        .iter()
+        .map(|name| {
+            let module = deps_module(&dir.path().join(name), "deps");
+            let repository = format!("{}/same-{name}", registry.host());
+            let state = dir.path().join(name).join("state");
+            let pushed = build_pushed(&module, &state, &repository, &[]);
+            payload(cosign_attestation(&pushed).trim())
+        })
+        .collect();
+    assert_eq!(
+        String::from_utf8_lossy(&statements[0]),
+        String::from_utf8_lossy(&statements[1])
+    );
+}
