@@ -94,6 +94,7 @@ pub use porcelain::pipeline::{build_and_publish, Outcome, Report, Request};
 pub use porcelain::publish::naming::{image_name, Naming};
 pub use porcelain::settings::flags::{Flags as BuildValues, NamingFlags, PublishFlags};
 pub use porcelain::settings::ko_yaml::ImageSettings;
+pub use porcelain::verify::{verify, Checked};
 
 // The porcelain's cache: `rko cache info` and `rko cache prune`.
 pub use porcelain::cache::evict::{

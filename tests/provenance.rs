@@ -209,3 +209,111 @@ fn the_same_sources_in_two_directories_give_the_same_statement() {
         String::from_utf8_lossy(&statements[1])
     );
 }
+
+/// `rko verify REF` in `module`, its state under `state`; (success,
+/// stdout, stderr).
+fn verify(
+    module: &Path,
+    state: &Path,
+    reference: &str,
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
+    let mut cmd = porcelain(state);
+    cmd.current_dir(module).env("GOFLAGS", "-mod=mod").args([
+        "verify",
+        "--insecure-registry",
+        reference,
+    ]);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn verify_passes_on_a_clean_rebuild_elsewhere_and_names_what_changed() {
+    let registry = Registry::start(Auth::None);
+    let dir = temp_dir();
+    let module = deps_module(&dir.path().join("built"), "deps");
+    let repository = format!("{}/verify", registry.host());
+    let pushed = build_pushed(&module, &dir.path().join("built/state"), &repository, &[]);
+
+    // Another checkout of the same sources, another cache: identical.
+    let elsewhere = deps_module(&dir.path().join("elsewhere"), "deps");
+    let state = dir.path().join("elsewhere/state");
+    let (ok, stdout, stderr) = verify(&elsewhere, &state, &pushed, &[]);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("verified: example.com/deps for linux/amd64"),
+        "{stdout}"
+    );
+
+    // Another SOURCE_DATE_EPOCH: named.
+    let (ok, stdout, _) = verify(
+        &elsewhere,
+        &state,
+        &pushed,
+        &[("SOURCE_DATE_EPOCH", "1800000000")],
+    );
+    assert!(!ok, "{stdout}");
+    assert!(stdout.starts_with("differs: example.com/deps"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "likely cause: SOURCE_DATE_EPOCH: 1700000000 in the image, 1800000000 in the rebuild"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("first difference: config field created"),
+        "{stdout}"
+    );
+
+    // A changed Go file: the binary's tar entry, and a source file as the cause.
+    let main = elsewhere.join("main.go");
+    let source = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(&main, source.replace("Hello from rko!", "Hello, changed")).unwrap();
+    let (ok, stdout, _) = verify(&elsewhere, &state, &pushed, &[]);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stdout.contains("tar entry /ko-app/deps: its content differs"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("likely cause: a source file"), "{stdout}");
+}
+
+#[test]
+fn verify_names_a_base_image_that_moved() {
+    let registry = Registry::start(Auth::None);
+    let dir = temp_dir();
+    let base = format!("{}/base:stable", registry.host());
+    let push_base = |name: &str, bytes: &[u8]| {
+        let image = image_with_file(dir.path(), name, bytes, "etc/base-version");
+        run_ok(
+            rko_in(&dir.path().join("docker"))
+                .arg("push")
+                .arg(&image)
+                .arg(&base),
+        );
+    };
+    push_base("first", b"1\n");
+    let module = tiny_hello(&dir.path().join("hello"));
+    let repository = format!("{}/on-base", registry.host());
+    let state = dir.path().join("state");
+    let pushed = build_pushed(&module, &state, &repository, &["--base-image", &base]);
+    let (ok, stdout, stderr) = verify(&module, &state, &pushed, &[]);
+    assert!(ok, "{stdout}\n{stderr}");
+
+    push_base("second", b"2\n");
+    let (ok, stdout, _) = verify(&module, &state, &pushed, &[]);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stdout.contains(&format!("likely cause: the base image: {base}@sha256:")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("first difference: "), "{stdout}");
+}

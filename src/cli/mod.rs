@@ -23,6 +23,7 @@ mod resolve_yaml;
 mod sbom;
 pub mod stdout;
 mod string_slice;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use rko::{Error, Result};
@@ -82,6 +83,7 @@ enum Command {
     Create(kubectl::ApplyArgs),
     Delete(kubectl::DeleteArgs),
     Run(kubectl::RunArgs),
+    Verify(verify::Args),
     Version(completion::VersionArgs),
     Completion(completion::CompletionArgs),
     Man(completion::ManArgs),
@@ -110,6 +112,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Create(args) => kubectl::apply(args, "create"),
         Command::Delete(args) => kubectl::delete(args),
         Command::Run(args) => kubectl::run(args),
+        Command::Verify(args) => verify::run(args),
         Command::Version(args) => completion::version(args),
         Command::Completion(args) => completion::completion(args),
         Command::Man(args) => completion::man(args),

@@ -5,7 +5,8 @@
 //! primitives) and is used only by the command line.
 //!
 //! Its rooms, each using only those listed after it:
-//! - on top, the run: `pipeline` (a request from the command line: read
+//! - on top, `verify` (an image rebuilt as its provenance says, and
+//!   compared), then the run: `pipeline` (a request from the command line: read
 //!   `.ko.yaml`, plan, build, publish), `build` (one work item per import
 //!   path and platform), `binaries` (which binaries to build, in how many
 //!   `go build`s), `context` (what every step of one run shares),
@@ -29,3 +30,4 @@ pub(crate) mod go;
 pub(crate) mod pipeline;
 pub(crate) mod publish;
 pub(crate) mod settings;
+pub(crate) mod verify;
