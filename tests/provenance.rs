@@ -317,3 +317,62 @@ fn verify_names_a_base_image_that_moved() {
     );
     assert!(stdout.contains("first difference: "), "{stdout}");
 }
+
+#[test]
+fn a_statement_signed_with_a_cosign_key_passes_cosign_verify_attestation() {
+    let registry = Registry::start(Auth::None);
+    let dir = temp_dir();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    for prefix in ["cosign", "other"] {
+        run_ok(
+            Command::new(peer("cosign"))
+                .args(["generate-key-pair", "--output-key-prefix", prefix])
+                .env("COSIGN_PASSWORD", "not-a-secret")
+                .current_dir(&keys),
+        );
+    }
+    let module = tiny_hello(&dir.path().join("hello"));
+    let repository = format!("{}/signed", registry.host());
+    let mut cmd = rko_build(&module, &dir.path().join("state"));
+    cmd.env("KO_DOCKER_REPO", &repository)
+        .env("COSIGN_PASSWORD", "not-a-secret")
+        .args(["--bare", "--sign-key"])
+        .arg(keys.join("cosign.key"))
+        .arg(".");
+    let pushed = run_ok(&mut cmd).trim().to_string();
+    // cosign's own check, offline: the signature over the envelope's PAE
+    // with the public key, the statement's subject is the image, its
+    // predicate type SLSA v1 (`--type slsaprovenance1`).
+    let verify_with = |key: &str| {
+        let mut cmd = Command::new(peer("cosign"));
+        cmd.args(["verify-attestation", "--key"])
+            .arg(keys.join(key))
+            .args([
+                "--type",
+                "slsaprovenance1",
+                "--insecure-ignore-tlog",
+                "--allow-http-registry",
+                "--offline",
+            ])
+            .arg(&pushed);
+        cmd
+    };
+    let verified = run_ok(&mut verify_with("cosign.pub"));
+    run_err(&mut verify_with("other.pub"));
+    let envelope = json(verified.lines().next().unwrap());
+    assert_eq!(envelope["payloadType"], "application/vnd.in-toto+json");
+
+    // The wrong password is refused, naming the key file.
+    let mut cmd = rko_build(&module, &dir.path().join("state"));
+    cmd.env("KO_DOCKER_REPO", &repository)
+        .env("COSIGN_PASSWORD", "wrong")
+        .args(["--bare", "--sign-key"])
+        .arg(keys.join("cosign.key"))
+        .arg(".");
+    let err = run_err(&mut cmd);
+    assert!(
+        err.contains("cosign.key") && err.contains("does not open with this password"),
+        "{err}"
+    );
+}

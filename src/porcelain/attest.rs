@@ -63,7 +63,7 @@ pub fn statement(settings: &Settings, made: &Made, digest: &Digest) -> Result<Ve
 
 /// Attaches `statement` to the image `digest` in the layout at `layout`.
 pub fn attach(settings: &Settings, layout: &Path, digest: &Digest, statement: &[u8]) -> Result<()> {
-    let envelope = crate::provenance::envelope(statement);
+    let envelope = crate::provenance::envelope(statement, settings.signer.as_deref());
     let layer = Layer {
         media_type: DSSE_LAYER_TYPE,
         annotations: vec![(

@@ -19,6 +19,18 @@ pub struct Signature {
     pub sig: Vec<u8>,
 }
 
+/// `PAE(type, body)`: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
 /// The envelope's bytes: compact JSON in the member order of
 /// go-securesystemslib's `Envelope` (what cosign writes).
 pub fn envelope(payload: &[u8], signatures: &[Signature]) -> Vec<u8> {
@@ -75,6 +87,15 @@ pub fn open(bytes: &[u8], what: &str) -> Result<(Vec<u8>, Vec<Signature>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pae_is_the_specs() {
+        // dsse protocol.md's worked example.
+        assert_eq!(
+            pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+        );
+    }
 
     #[test]
     fn an_envelope_opens_to_its_payload() {

@@ -8,9 +8,20 @@
 //! how images are built.
 
 pub(crate) mod dsse;
+pub(crate) mod sign;
 pub(crate) mod statement;
 
-/// The envelope of `statement`, unsigned.
-pub fn envelope(statement: &[u8]) -> Vec<u8> {
-    dsse::envelope(statement, &[])
+use sign::Signer;
+
+/// The envelope of `statement`, signed by `signer` when there is one
+/// (over DSSE's pre-authentication encoding, as cosign verifies it).
+pub fn envelope(statement: &[u8], signer: Option<&Signer>) -> Vec<u8> {
+    let signatures: Vec<dsse::Signature> = signer
+        .map(|signer| dsse::Signature {
+            keyid: String::new(),
+            sig: signer.sign(&dsse::pae(dsse::PAYLOAD_TYPE, statement)),
+        })
+        .into_iter()
+        .collect();
+    dsse::envelope(statement, &signatures)
 }

@@ -55,6 +55,8 @@ pub struct Settings {
     pub sbom_dir: Option<PathBuf>,
     /// Attach a SLSA provenance statement to each image.
     pub provenance: bool,
+    /// Sign each statement with this key.
+    pub signer: Option<std::sync::Arc<crate::provenance::sign::Signer>>,
     /// The base image for import paths `baseImageOverrides` does not name.
     pub default_base: String,
     /// The Go environment that comes before `.ko.yaml`'s.
@@ -157,6 +159,7 @@ pub fn settings(flags: &Flags, env: &Env, config: &KoConfig) -> Result<Settings>
         sbom: flags.sbom,
         sbom_dir: flags.sbom_dir.clone(),
         provenance: flags.provenance,
+        signer: flags.signer.clone(),
         default_base,
         env: env_defaults,
         defaults: go_defaults(env, config),
