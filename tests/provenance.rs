@@ -376,3 +376,36 @@ fn a_statement_signed_with_a_cosign_key_passes_cosign_verify_attestation() {
         "{err}"
     );
 }
+
+#[test]
+fn verify_checks_each_image_of_an_index() {
+    let registry = Registry::start(Auth::None);
+    let dir = temp_dir();
+    let module = tiny_hello(&dir.path().join("hello"));
+    let repository = format!("{}/index", registry.host());
+    let state = dir.path().join("state");
+    let platforms = "--platform=linux/amd64,linux/arm64";
+    let pushed = build_pushed(&module, &state, &repository, &[platforms]);
+    // Each image has its statement where cosign looks.
+    let index = json(&run_ok(
+        skopeo("inspect")
+            .arg("--raw")
+            .arg(format!("docker://{pushed}")),
+    ));
+    for child in index["manifests"].as_array().unwrap() {
+        let child = format!("{repository}@{}", child["digest"].as_str().unwrap());
+        let statement = payload(cosign_attestation(&child).trim());
+        check_with_in_toto(&statement);
+    }
+    let (ok, stdout, stderr) = verify(&module, &dir.path().join("again"), &pushed, &[]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let verified: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("verified: "))
+        .collect();
+    assert_eq!(verified.len(), 2, "{stdout}");
+    assert!(
+        verified[0].contains("for linux/amd64") && verified[1].contains("for linux/arm64"),
+        "{stdout}"
+    );
+}
