@@ -95,6 +95,8 @@ pub use porcelain::publish::naming::{image_name, Naming};
 pub use porcelain::settings::flags::{Flags as BuildValues, NamingFlags, PublishFlags};
 pub use porcelain::settings::ko_yaml::ImageSettings;
 pub use porcelain::verify::{verify, Checked};
+pub use provenance::attach::attach as attach_provenance;
+pub use provenance::of_image::{statement as image_provenance, ImageProvenance};
 pub use provenance::sign::Signer;
 
 // The porcelain's cache: `rko cache info` and `rko cache prune`.

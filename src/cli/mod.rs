@@ -15,6 +15,7 @@ mod login;
 mod name;
 pub mod params;
 pub mod progress;
+mod provenance;
 mod pull;
 mod push;
 mod registry;
@@ -75,6 +76,7 @@ enum Command {
     ResolveYaml(resolve_yaml::Args),
     Name(name::Args),
     Sbom(sbom::Args),
+    Provenance(provenance::Args),
     #[command(alias = "publish")]
     Build(build::Args),
     Cache(cache::Args),
@@ -105,6 +107,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ResolveYaml(args) => resolve_yaml::run(args),
         Command::Name(args) => name::run(args),
         Command::Sbom(args) => sbom::run(args),
+        Command::Provenance(args) => provenance::run(args),
         Command::Build(args) => build::run(args),
         Command::Cache(args) => cache::run(args),
         Command::Resolve(args) => kubectl::resolve(args),

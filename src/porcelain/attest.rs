@@ -1,19 +1,13 @@
 //! The provenance `rko build` attaches to each image it makes: the
-//! statement from the binary's build information and the plan, in a DSSE
-//! envelope (signed with `--sign-key`), as an OCI referrer of the image;
-//! `push` adds cosign's `.att` form of it.
+//! statement from the binary's build information, the plan and the
+//! repository, attached by [`crate::provenance::attach`].
 
 use crate::error::Result;
-use crate::image::config::rfc3339;
 use crate::image::platform::Platform;
-use crate::image::referrers::{self, Layer};
 use crate::porcelain::assemble::base_image::BaseImage;
 use crate::porcelain::go::vcs;
 use crate::porcelain::settings::plan::{PackagePlan, Settings};
-use crate::provenance::statement::{self, Base, Inputs, Source, PREDICATE_TYPE};
-use crate::registry::cosign::{
-    ATTESTATION_ARTIFACT_TYPE, DSSE_LAYER_TYPE, PREDICATE_TYPE_ANNOTATION,
-};
+use crate::provenance::statement::{self, Base, Inputs, Source};
 use crate::sbom::buildinfo::BuildInfo;
 use oci_spec::image::Digest;
 use std::path::Path;
@@ -63,22 +57,8 @@ pub fn statement(settings: &Settings, made: &Made, digest: &Digest) -> Result<Ve
 
 /// Attaches `statement` to the image `digest` in the layout at `layout`.
 pub fn attach(settings: &Settings, layout: &Path, digest: &Digest, statement: &[u8]) -> Result<()> {
-    let envelope = crate::provenance::envelope(statement, settings.signer.as_deref());
-    let layer = Layer {
-        media_type: DSSE_LAYER_TYPE,
-        annotations: vec![(
-            PREDICATE_TYPE_ANNOTATION.to_string(),
-            PREDICATE_TYPE.to_string(),
-        )],
-    };
-    referrers::attach_layer(
-        layout,
-        ATTESTATION_ARTIFACT_TYPE,
-        &layer,
-        &envelope,
-        Some(digest),
-        &rfc3339(settings.created),
-    )?;
+    let signer = settings.signer.as_deref();
+    crate::provenance::attach::attach(layout, Some(digest), statement, signer, settings.created)?;
     Ok(())
 }
 

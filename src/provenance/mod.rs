@@ -3,11 +3,13 @@
 //! (signed when a key is given), as `rko build` attaches it and `rko
 //! verify` reads it.
 //!
-//! It may use the primitives, the image layer's time formatting and the
-//! SBOM layer's build information; it knows nothing of registries or of
-//! how images are built.
+//! It may use the primitives, the image layer (layouts, referrers), the
+//! registry layer's names for cosign's layout, and the SBOM layer's build
+//! information; it knows nothing of how images are built.
 
+pub(crate) mod attach;
 pub(crate) mod dsse;
+pub(crate) mod of_image;
 pub(crate) mod sign;
 pub(crate) mod statement;
 
