@@ -484,3 +484,58 @@ ko_push(
         "{stdout}"
     );
 }
+
+/// `git` in `dir` with a fixed identity and dates.
+fn git(dir: &Path, args: &[&str]) -> String {
+    run_ok(
+        Command::new(require("git"))
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "rko test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "rko test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com")
+            .env("GIT_AUTHOR_DATE", "2023-11-14T22:13:20Z")
+            .env("GIT_COMMITTER_DATE", "2023-11-14T22:13:20Z"),
+    )
+}
+
+#[test]
+fn verify_says_how_the_working_tree_differs_from_the_recorded_revision() {
+    let registry = Registry::start(Auth::None);
+    let dir = temp_dir();
+    let module = tiny_hello(&dir.path().join("hello"));
+    git(&module, &["init", "-q"]);
+    git(&module, &["add", "."]);
+    git(&module, &["commit", "-q", "-m", "hello"]);
+    let revision = git(&module, &["rev-parse", "HEAD"]).trim().to_string();
+    let repository = format!("{}/in-git", registry.host());
+    let state = dir.path().join("state");
+    let pushed = build_pushed(&module, &state, &repository, &[]);
+    let statement = payload(cosign_attestation(&pushed).trim());
+    let value = json(std::str::from_utf8(&statement).unwrap());
+    let source = &value["predicate"]["buildDefinition"]["externalParameters"]["source"];
+    assert_eq!(source["revision"], revision.as_str(), "{value}");
+    assert_eq!(source["clean"], true, "{value}");
+    let (ok, stdout, stderr) = verify(&module, &state, &pushed, &[]);
+    assert!(ok, "{stdout}\n{stderr}");
+
+    std::fs::write(
+        module.join("main.go"),
+        "package main\n\nfunc main() { println(1) }\n",
+    )
+    .unwrap();
+    let (ok, stdout, _) = verify(&module, &state, &pushed, &[]);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stdout.contains("the working tree has uncommitted changes: M main.go"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "likely cause: the source tree: revision {revision} in the image, \
+             revision {revision} with uncommitted changes in the rebuild"
+        )),
+        "{stdout}"
+    );
+}
