@@ -188,6 +188,12 @@ fn provenance_none_attaches_nothing() {
     let tags = listed_tags(&repository);
     let att = format!("{}.att", digest.replace(':', "-"));
     assert!(!tags.contains(&att), "{tags:?}");
+    let (ok, stdout, stderr) = verify(&module, &dir.path().join("state"), &pushed, &[]);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains(&format!("{att}: no provenance for {digest}")),
+        "{stderr}"
+    );
 }
 
 #[test]
