@@ -41,7 +41,7 @@ def _with_sbom(ctx, info):
         return layout
     out = ctx.actions.declare_directory(ctx.label.name + ".with-provenance")
     attach = " && ".join([
-        '"$1" provenance --quiet --from "${%d}" --subject-file "${%d}" --created %d --attach "$3"' % (4 + 2 * i, 5 + 2 * i, p.created)
+        '"$1" provenance --quiet --from "${%d}" --subject-file "${%d}" --created %d --attach "$3" > /dev/null' % (4 + 2 * i, 5 + 2 * i, p.created)
         for i, p in enumerate(provenance)
     ])
     statements = [f for p in provenance for f in [p.statement, p.digest]]

@@ -1,6 +1,7 @@
 //! `rko provenance`: the SLSA provenance statement of an image in a
 //! layout, from its Go binary; optionally attached to the layout.
 
+use super::stdout;
 use rko::{Error, ImageProvenance, Result};
 use std::path::PathBuf;
 
@@ -82,7 +83,9 @@ pub fn run(args: Args) -> Result<()> {
         rko::write_file(out, &statement)?;
     }
     if let Some(layout) = &args.attach {
-        rko::attach_provenance(layout, Some(&digest), &statement, None, args.created)?;
+        let attached =
+            rko::attach_provenance(layout, Some(&digest), &statement, None, args.created)?;
+        stdout::line(attached)?;
     }
     Ok(())
 }
