@@ -28,7 +28,7 @@ pub struct Made<'a> {
     pub ko_yaml: &'a Path,
 }
 
-/// The statement of the image `digest` in the layout at `layout`.
+/// The statement of the image `digest`, made as `made` says.
 pub fn statement(settings: &Settings, made: &Made, digest: &Digest) -> Result<Vec<u8>> {
     let ko_yaml = if made.ko_yaml.is_file() {
         Some(crate::digest::sha256_file(made.ko_yaml)?.0)
