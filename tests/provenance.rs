@@ -1,8 +1,12 @@
 //! Provenance (issue 25): `rko build` attaches an in-toto Statement v1
 //! with a SLSA Provenance v1 predicate to each image, as an OCI referrer
-//! and in cosign's `sha256-<hex>.att` layout; the real cosign finds it,
-//! in-toto's own model (in-toto-attestation, from PyPI) accepts it, and
-//! the same sources give the same statement bytes in any directory.
+//! and in cosign's `sha256-<hex>.att` layout; the real cosign finds it
+//! (and, signed with `--sign-key`, verifies it), in-toto's own model
+//! (in-toto-attestation, from PyPI) accepts it, and the same sources give
+//! the same statement bytes in any directory. `rko verify` rebuilds an
+//! image (each image of an index, one built by Bazel too) and passes on an
+//! identical rebuild, or names what differs: a Go file, the tree against
+//! the recorded revision, SOURCE_DATE_EPOCH, the base image's digest.
 
 use crate::util::registry::{Auth, Registry};
 use crate::util::*;
