@@ -549,3 +549,44 @@ fn verify_says_how_the_working_tree_differs_from_the_recorded_revision() {
         "{stdout}"
     );
 }
+
+/// examples/make with its provenance step: `make push` pushes the image
+/// and its statement, and `rko verify` from the same sources verifies it.
+#[test]
+fn an_image_built_by_make_with_provenance_verifies() {
+    let registry = Registry::start(Auth::None);
+    let dir = temp_dir();
+    let hello = dir.path().join("hello");
+    copy_tree(&repo_root().join("examples/hello"), dir.path());
+    let out = dir.path().join("out");
+    let repository = format!("{}/make", registry.host());
+    run_ok(
+        Command::new(require("make"))
+            .current_dir(repo_root().join("examples/make"))
+            .arg(format!("RKO={}", env!("CARGO_BIN_EXE_rko")))
+            .arg(format!("GO={}", require("go").display()))
+            .arg(format!("OUT={}", out.display()))
+            .arg(format!("HELLO={}", hello.display()))
+            .arg(format!("REPO={repository}"))
+            .arg("SOURCE_DATE_EPOCH=1700000000")
+            .arg("push")
+            .env("GOCACHE", gocache())
+            .env("GOTOOLCHAIN", "local")
+            .env("GOPROXY", "off")
+            .env("DOCKER_CONFIG", dir.path().join("docker")),
+    );
+    let digest = std::fs::read_to_string(out.join("pushed.digest")).unwrap();
+    let pushed = format!("{repository}@{}", digest.trim());
+    check_with_in_toto(&payload(cosign_attestation(&pushed).trim()));
+    let (ok, stdout, stderr) = verify(
+        &hello,
+        &dir.path().join("state"),
+        &pushed,
+        &[("GOFLAGS", "-buildvcs=false")],
+    );
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("verified: example.com/hello for linux/amd64"),
+        "{stdout}"
+    );
+}
