@@ -189,6 +189,56 @@ mod tests {
         );
     }
 
+    /// Computed with go-containerregistry v0.21.7 by the steps cosign's
+    /// `attest` takes (`empty.Signatures()`: `MediaType(OCIManifestSchema1)`,
+    /// `ConfigMediaType(OCIConfigJSON)`; `AppendSignatures`: `Append` of a
+    /// static layer of type `application/vnd.dsse.envelope.v1+json` with the
+    /// annotations `static.NewAttestation` gives it).
+    #[test]
+    fn an_attestation_image_has_cosigns_bytes() {
+        const ENVELOPE: &[u8] =
+            br#"{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}"#;
+        const GGCR_MANIFEST: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","size":233,"digest":"sha256:83e20ad21fb9980a1ed70c17af8b1c2f030666aee92920d7a00cd22a24475930"},"layers":[{"mediaType":"application/vnd.dsse.envelope.v1+json","size":79,"digest":"sha256:1b14307f1be22d12f5198925ad4a2c0106d27ffa13c0adc5f7b78788db1148bc","annotations":{"dev.cosignproject.cosign/signature":"","predicateType":"https://slsa.dev/provenance/v1"}}]}"#;
+        let layer = {
+            let mut descriptor = oci_spec::image::Descriptor::new(
+                oci_spec::image::MediaType::Other(DSSE_LAYER_TYPE.to_string()),
+                ENVELOPE.len() as u64,
+                crate::digest::sha256(ENVELOPE),
+            );
+            descriptor.set_annotations(Some(
+                [(
+                    PREDICATE_TYPE_ANNOTATION.to_string(),
+                    "https://slsa.dev/provenance/v1".to_string(),
+                )]
+                .into(),
+            ));
+            descriptor
+        };
+        let artifact = oci_spec::image::ImageManifestBuilder::default()
+            .schema_version(2u32)
+            .artifact_type(oci_spec::image::MediaType::Other(
+                ATTESTATION_ARTIFACT_TYPE.to_string(),
+            ))
+            .config(oci_spec::image::Descriptor::new(
+                oci_spec::image::MediaType::EmptyJSON,
+                2,
+                crate::digest::sha256(b"{}"),
+            ))
+            .layers(vec![layer])
+            .build()
+            .unwrap();
+        let image = cosign_form(&artifact).expect("an attestation has a cosign form");
+        assert_eq!(image.suffix, "att");
+        assert_eq!(
+            String::from_utf8(image.manifest.clone()).unwrap(),
+            GGCR_MANIFEST
+        );
+        assert_eq!(
+            crate::digest::sha256(&image.manifest).to_string(),
+            "sha256:1b130e82067589681cc61528b2fee9ebe53b1b595b42ffc8e50647887411ff84"
+        );
+    }
+
     #[test]
     fn sboms_get_cosigns_layer_types_and_tag() {
         let cases = [
