@@ -111,8 +111,9 @@ starlark_files() {
 }
 
 # The official SBOM validators (SPDX: spdx-tools; CycloneDX: the 1.5 JSON
-# schema in cyclonedx-python-lib), pinned, from PyPI.
-VALIDATORS=("spdx-tools==0.8.5" "cyclonedx-python-lib[json-validation]==11.12.0")
+# schema in cyclonedx-python-lib) and in-toto's own statement and SLSA
+# provenance model (in-toto-attestation), pinned, from PyPI.
+VALIDATORS=("spdx-tools==0.8.5" "cyclonedx-python-lib[json-validation]==11.12.0" "in-toto-attestation==0.9.3")
 
 # ensure_validators: a Python virtual environment holding $VALIDATORS,
 # made once into a cache outside the checkout (one per set of pins), and
@@ -122,7 +123,7 @@ ensure_validators() {
     cache="$(realpath -m "${RKO_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rko/tools}")"
     pins="$(printf '%s\n' "${VALIDATORS[@]}" | sha256sum | cut -c1-12)"
     dir="$cache/validators-$pins"
-    if ! "$dir/bin/python" -c 'import spdx_tools, cyclonedx' 2>/dev/null; then
+    if ! "$dir/bin/python" -c 'import spdx_tools, cyclonedx, in_toto_attestation' 2>/dev/null; then
         command -v python3 >/dev/null || apt_install python3 python3-venv
         rm -rf "$dir.partial" && mkdir -p "$cache"
         python3 -m venv "$dir.partial" >/dev/null 2>&1 || { apt_update; apt_install python3-venv; python3 -m venv "$dir.partial"; }

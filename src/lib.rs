@@ -11,7 +11,8 @@
 //! `progress`, `untrusted`, `helper_process`, `percent`),
 //! `image` (layers, layouts, append, index, export), `cas` (blobs read
 //! from a Bazel remote cache), `registry` (pull,
-//! push, credentials), `sbom`, `yaml`, and `porcelain` (`rko build`).
+//! push, credentials), `sbom`, `provenance` (SLSA statements and DSSE
+//! envelopes), `yaml`, and `porcelain` (`rko build`, `rko verify`).
 
 mod atomic;
 mod digest;
@@ -25,6 +26,7 @@ mod untrusted;
 
 mod cas;
 mod image;
+mod provenance;
 mod registry;
 mod sbom;
 mod yaml;
@@ -92,6 +94,10 @@ pub use porcelain::pipeline::{build_and_publish, Outcome, Report, Request};
 pub use porcelain::publish::naming::{image_name, Naming};
 pub use porcelain::settings::flags::{Flags as BuildValues, NamingFlags, PublishFlags};
 pub use porcelain::settings::ko_yaml::ImageSettings;
+pub use porcelain::verify::{verify, Checked};
+pub use provenance::attach::attach as attach_provenance;
+pub use provenance::of_image::{statement as image_provenance, ImageProvenance};
+pub use provenance::sign::Signer;
 
 // The porcelain's cache: `rko cache info` and `rko cache prune`.
 pub use porcelain::cache::evict::{

@@ -203,6 +203,11 @@ fn the_porcelain_commands_run() {
 }
 
 #[test]
+fn the_provenance_commands_run() {
+    run_page("docs/provenance.md");
+}
+
+#[test]
 fn the_demo_builds_the_example_twice_into_one_digest_and_the_image_answers() {
     let dir = temp_dir();
     let out = dir.path().join("demo");

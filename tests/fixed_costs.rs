@@ -105,12 +105,13 @@ fn sbom_tag(digest: &str) -> String {
 
 #[test]
 fn pushing_an_unchanged_image_again_writes_nothing_and_asks_one_head_each() {
-    // (platforms, SBOMs: one per image, and the index's)
-    let cases = [("linux/amd64", 1), ("linux/amd64,linux/arm64", 3)];
+    // (platforms, SBOMs: one per image, and the index's; provenance
+    // statements: one per image)
+    let cases = [("linux/amd64", 1, 1), ("linux/amd64,linux/arm64", 3, 2)];
     let registry = Registry::start(Auth::None);
     let proxy = FaultProxy::start(registry.port);
     let repo = format!("{}/team", proxy.host());
-    for (platforms, sboms) in cases {
+    for (platforms, sboms, statements) in cases {
         let dir = temp_dir();
         let module = multi(dir.path());
         let first = run_ok(&mut push_web(&module, dir.path(), &repo, platforms));
@@ -129,10 +130,11 @@ fn pushing_an_unchanged_image_again_writes_nothing_and_asks_one_head_each() {
             requests.len(),
             first_requests.len()
         );
-        // The ping, a HEAD per tag, then per SBOM its referrer and its cosign tag.
+        // The ping, a HEAD per tag, then per SBOM and per provenance
+        // statement its referrer and its cosign tag.
         assert_eq!(
             requests.len(),
-            1 + 2 + 2 * sboms,
+            1 + 2 + 2 * sboms + 2 * statements,
             "{platforms}: {requests:#?}"
         );
     }
@@ -312,7 +314,10 @@ fn a_credential_helper_runs_once_for_all_the_images_of_a_build() {
 /// finds the longest chain of requests each of which came after the one
 /// before was answered; it delays every request, so that those sent
 /// together overlap (a request that waited for an answer can only come
-/// after it, however long the delay).
+/// after it, however long the delay). Without provenance: a second
+/// artifact of the same image (its provenance) updates the same fallback
+/// index after the SBOM's, two round trips more on a registry without the
+/// referrers API.
 #[test]
 fn a_push_with_its_sbom_waits_on_seven_round_trips() {
     let registry = Registry::start(Auth::None);
@@ -332,7 +337,7 @@ fn a_push_with_its_sbom_waits_on_seven_round_trips() {
         &module,
         dir.path(),
         &team,
-        &["./cmd/api", "--jobs=2"],
+        &["./cmd/api", "--jobs=2", "--provenance=none"],
     ));
     let (rounds, chain) = proxy.rounds();
     assert!(

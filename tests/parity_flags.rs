@@ -342,9 +342,10 @@ fn tag_only_refuses_latest_and_several_tags_when_pushing_as_in_ko() {
 
     let out = run_ok(&mut build(&["-t", "v1,v1"]));
     assert_eq!(out, format!("{repo}/web:v1\n"));
-    // v1 once; beside it the SBOM's cosign tag (ko's `writePeripherals`)
-    // and the referrers fallback tag, rko's listed difference (docs/ko.md,
-    // `--sbom`); no latest, no second tag.
+    // v1 once; beside it the SBOM's cosign tag (ko's `writePeripherals`),
+    // the referrers fallback tag, rko's listed difference (docs/ko.md,
+    // `--sbom`), and the provenance's cosign tag (rko's, docs/provenance.md);
+    // no latest, no second tag.
     let image = run_ok(
         skopeo("inspect")
             .args(["--format", "{{.Digest}}"])
@@ -352,10 +353,11 @@ fn tag_only_refuses_latest_and_several_tags_when_pushing_as_in_ko() {
     );
     let referrers = image.trim().replacen(':', "-", 1);
     let sbom = format!("{referrers}.sbom");
+    let att = format!("{referrers}.att");
     let pushed = remote_tags(&format!("{repo}/web"));
     assert_eq!(
         pushed,
-        Some(sorted(vec![referrers, sbom, "v1".to_string()]))
+        Some(sorted(vec![referrers, att, sbom, "v1".to_string()]))
     );
     let out = run_ok(&mut build(&["--push=false"]));
     assert_eq!(

@@ -227,7 +227,7 @@ fn sbom_none_pushes_neither_the_sbom_tag_nor_a_referrer() {
     let stdout = run_ok(
         rko_build(&module, dir.path())
             .env("KO_DOCKER_REPO", &repo)
-            .args(["./cmd/web", "--sbom=none", "-B"]),
+            .args(["./cmd/web", "--sbom=none", "--provenance=none", "-B"]),
     );
     let printed = stdout.trim();
     let digest = pushed_digest(printed);

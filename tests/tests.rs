@@ -37,6 +37,7 @@ mod parity_yaml;
 mod perf_gobuild;
 mod plumbing;
 mod progress;
+mod provenance;
 mod proxy;
 mod push_stream;
 mod registry;

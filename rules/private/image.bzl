@@ -267,6 +267,33 @@ def _image(ctx, rko, build, layers, stamped):
     ]
     return struct(layout = layout, digest = digest, layers = blobs)
 
+def _provenance(ctx, rko, build, image):
+    """The SLSA provenance statement of one image (RkoProvenance): struct(statement, digest, created); None without `provenance`.
+
+    Its inputs are the image's sparse layout and its binary (whose Go build
+    information lists the toolchain, modules and settings)."""
+    if not ctx.attr.provenance:
+        return None
+    if not ctx.attr.importpath:
+        fail("ko_image %s: provenance records the import path: set importpath" % ctx.label)
+    statement = ctx.actions.declare_file(build.name + ".provenance.json")
+    args = params_args(ctx, "provenance")
+    args.add("--image", image.layout.path)
+    args.add("--binary", build.binary)
+    args.add("--import-path", ctx.attr.importpath)
+    args.add("--subject-file", image.digest)
+    args.add("--created", str(ctx.attr.created))
+    args.add("--out", statement)
+    ctx.actions.run(
+        executable = rko,
+        arguments = [args],
+        inputs = [image.layout, image.digest, build.binary],
+        outputs = [statement],
+        mnemonic = "RkoProvenance",
+        progress_message = "RkoProvenance %s %s" % (ctx.label, build.platform),
+    )
+    return struct(statement = statement, digest = image.digest, created = ctx.attr.created)
+
 def _ko_image_impl(ctx):
     rko = rko_binary(ctx)
     builds = _builds(ctx)
@@ -276,6 +303,7 @@ def _ko_image_impl(ctx):
         annotations = _stamped_values(ctx, "annotations", ctx.attr.annotations),
     )
     images = [_image(ctx, rko, build, layers, stamped) for build in builds]
+    provenance = [p for p in [_provenance(ctx, rko, build, image) for build, image in zip(builds, images)] if p]
     blobs = depset([layer for image in images for layer in image.layers])
     if len(images) == 1:
         layout, digest = images[0].layout, images[0].digest
@@ -292,8 +320,8 @@ def _ko_image_impl(ctx):
         platform = ""
         binary = None
     return [
-        DefaultInfo(files = depset([layout, digest])),
-        ImageInfo(layout = layout, digest = digest, platform = platform, binary = binary, layers = blobs),
+        DefaultInfo(files = depset([layout, digest] + [p.statement for p in provenance])),
+        ImageInfo(layout = layout, digest = digest, platform = platform, binary = binary, layers = blobs, provenance = provenance),
         OutputGroupInfo(layers = depset([f for layer in blobs.to_list() for f in [layer.blob, layer.descriptor]])),
     ]
 
@@ -311,6 +339,7 @@ _ATTRS = {
     "platform": attr.string(doc = "Without `platforms`: the image's OS/ARCH[/VARIANT], `binary` being built in the current configuration; default linux/amd64."),
     "app_name": attr.string(doc = "Its name under /ko-app; default: the binary's file name."),
     "importpath": attr.string(doc = "The binary's Go import path: with it, the config's author and each layer's history entry are ko's (`ko build ko://IMPORTPATH`), as `rko build` writes them."),
+    "provenance": attr.bool(doc = "Write each image's SLSA provenance statement (`rko provenance`; needs `importpath`), as `rko build` attaches it: ko_push pushes it as an OCI referrer and at cosign's `sha256-<digest>.att` tag, where `cosign download attestation` finds it and `rko verify` reads it.", default = False),
     "base": attr.label(doc = "A base OCI layout (from rko_base_image); default: builtin:static.", allow_single_file = True),
     "base_name": attr.string(doc = "Recorded as org.opencontainers.image.base.name."),
     "kodata": attr.label_list(doc = "Files for /var/run/ko (KO_DATA_PATH); one layer, shared by every platform.", allow_files = True),

@@ -8,6 +8,7 @@ ImageInfo = provider(
         "digest": "A file holding the manifest (or index) digest, sha256:<hex>.",
         "platform": "OS/ARCH[/VARIANT] of a single image; empty for an index.",
         "binary": "The Go binary in a single image (at /ko-app/NAME); None for an index.",
+        "provenance": "With ko_image's `provenance`: a list of struct(statement, digest, created): each image's SLSA provenance statement, the file holding that image's digest, and its SOURCE_DATE_EPOCH (ko_push attaches them); else empty or absent.",
     },
 )
 

@@ -26,11 +26,38 @@ def _repositories(ctx):
         seen[repository] = True
     return repositories
 
-def _with_sbom(ctx, info):
-    """A copy of the image's sparse layout with the SBOM of `sbom` attached to its image (RkoAttachSbom); the layout itself without `sbom`.
+def _provenance(info):
+    """The image's provenance statements: struct(statement, digest) each."""
+    return getattr(info, "provenance", None) or []
 
-    Only metadata goes in: the sparse layout, the SBOM and the digest of the
-    image it describes, never a layer blob."""
+def _with_sbom(ctx, info):
+    """A copy of the image's sparse layout with the SBOM of `sbom` and the image's provenance attached (RkoAttachSbom, RkoAttachProvenance); the layout itself without either.
+
+    Only metadata goes in: the sparse layout, the SBOM, the statements and
+    the digests of the images they describe, never a layer blob."""
+    layout = _with_sbom_only(ctx, info)
+    provenance = _provenance(info)
+    if not provenance:
+        return layout
+    out = ctx.actions.declare_directory(ctx.label.name + ".with-provenance")
+    attach = " && ".join([
+        '"$1" provenance --quiet --from "${%d}" --subject-file "${%d}" --created %d --attach "$3" > /dev/null' % (4 + 2 * i, 5 + 2 * i, p.created)
+        for i, p in enumerate(provenance)
+    ])
+    statements = [f for p in provenance for f in [p.statement, p.digest]]
+    ctx.actions.run_shell(
+        command = 'cp -R "$2/." "$3" && chmod -R u+w "$3" && ' + attach,
+        arguments = [rko_binary(ctx).path, layout.path, out.path] + [f.path for f in statements],
+        inputs = [layout] + statements,
+        tools = [rko_binary(ctx)],
+        outputs = [out],
+        mnemonic = "RkoAttachProvenance",
+        progress_message = "RkoAttachProvenance %s" % ctx.label,
+    )
+    return out
+
+def _with_sbom_only(ctx, info):
+    """A copy of the image's sparse layout with the SBOM of `sbom` attached to its image (RkoAttachSbom); the layout itself without `sbom`."""
     if not ctx.attr.sbom:
         return info.layout
     sbom = ctx.attr.sbom[SbomInfo]
@@ -98,7 +125,7 @@ def _ko_push_impl(ctx):
         "{{label}}": str(ctx.label),
         "{{rko}}": rko.short_path,
         "{{layout}}": layout.short_path,
-        "{{sbom_tags}}": "1" if ctx.attr.sbom else "",
+        "{{sbom_tags}}": "1" if ctx.attr.sbom or _provenance(info) else "",
         "{{digest}}": info.digest.short_path,
         "{{tags}}": tags.short_path,
         "{{repositories}}": " ".join(['"%s"' % repository for repository in repositories]),

@@ -8,10 +8,12 @@ use super::string_slice::csv_values;
 use super::{jobs, key_values};
 use rko::{
     BuildValues, Error, ImageSettings, NamingFlags, PublishFlags, Request, Result, SbomFormat,
+    Signer,
 };
 use std::collections::BTreeMap;
 use std::env;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Build Go import paths into images and publish them, as `ko build` does.
@@ -108,6 +110,16 @@ pub struct BuildFlags {
     /// Also write the SBOMs into this directory.
     #[arg(long, value_name = "DIR", allow_hyphen_values = true)]
     sbom_dir: Option<PathBuf>,
+    /// The provenance attached to every image (an in-toto statement with a
+    /// SLSA v1 predicate, as an OCI referrer and at cosign's
+    /// `sha256-<hex>.att` tag): slsa or none.
+    #[arg(long, default_value = "slsa", value_parser = ["slsa", "none"])]
+    provenance: String,
+    /// Sign each provenance statement with this cosign key (what `cosign
+    /// generate-key-pair` writes; its password from COSIGN_PASSWORD), for
+    /// `cosign verify-attestation --key`.
+    #[arg(long, value_name = "FILE")]
+    sign_key: Option<PathBuf>,
     /// How many builds and uploads run at once [default: all cores].
     #[arg(short = 'j', long)]
     jobs: Option<usize>,
@@ -208,8 +220,32 @@ impl BuildFlags {
             },
             sbom: sbom_format(&self.sbom)?,
             sbom_dir: self.sbom_dir.clone(),
+            provenance: self.provenance != "none",
+            signer: self.signer()?,
             insecure_registry: self.registry.insecure()?,
         })
+    }
+}
+
+impl BuildFlags {
+    /// `--sign-key`, opened with COSIGN_PASSWORD.
+    fn signer(&self) -> Result<Option<Arc<Signer>>> {
+        let Some(path) = &self.sign_key else {
+            return Ok(None);
+        };
+        if self.provenance == "none" {
+            return Err(Error::invalid(
+                "--sign-key signs the provenance, which --provenance=none turns off",
+            ));
+        }
+        let pem = std::fs::read(path).map_err(|e| Error::io("reading --sign-key", path, e))?;
+        let password = env::var("COSIGN_PASSWORD").map_err(|_| {
+            Error::invalid(format!(
+                "--sign-key {}: set COSIGN_PASSWORD to the key's password (rko does not prompt)",
+                path.display()
+            ))
+        })?;
+        Signer::from_cosign_key(&pem, password.as_bytes(), path).map(|s| Some(Arc::new(s)))
     }
 }
 

@@ -15,6 +15,7 @@ mod login;
 mod name;
 pub mod params;
 pub mod progress;
+mod provenance;
 mod pull;
 mod push;
 mod registry;
@@ -23,6 +24,7 @@ mod resolve_yaml;
 mod sbom;
 pub mod stdout;
 mod string_slice;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use rko::{Error, Result};
@@ -74,6 +76,7 @@ enum Command {
     ResolveYaml(resolve_yaml::Args),
     Name(name::Args),
     Sbom(sbom::Args),
+    Provenance(provenance::Args),
     #[command(alias = "publish")]
     Build(build::Args),
     Cache(cache::Args),
@@ -82,6 +85,7 @@ enum Command {
     Create(kubectl::ApplyArgs),
     Delete(kubectl::DeleteArgs),
     Run(kubectl::RunArgs),
+    Verify(verify::Args),
     Version(completion::VersionArgs),
     Completion(completion::CompletionArgs),
     Man(completion::ManArgs),
@@ -103,6 +107,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ResolveYaml(args) => resolve_yaml::run(args),
         Command::Name(args) => name::run(args),
         Command::Sbom(args) => sbom::run(args),
+        Command::Provenance(args) => provenance::run(args),
         Command::Build(args) => build::run(args),
         Command::Cache(args) => cache::run(args),
         Command::Resolve(args) => kubectl::resolve(args),
@@ -110,6 +115,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Create(args) => kubectl::apply(args, "create"),
         Command::Delete(args) => kubectl::delete(args),
         Command::Run(args) => kubectl::run(args),
+        Command::Verify(args) => verify::run(args),
         Command::Version(args) => completion::version(args),
         Command::Completion(args) => completion::completion(args),
         Command::Man(args) => completion::man(args),

@@ -23,7 +23,9 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     digest_file: Option<PathBuf>,
     /// Also push each SBOM as ko does, in cosign's layout tagged
-    /// `sha256-<image digest hex>.sbom`, where `cosign download sbom` finds it.
+    /// `sha256-<image digest hex>.sbom`, where `cosign download sbom` finds
+    /// it; and each provenance attestation at `sha256-<hex>.att`, where
+    /// `cosign download attestation` finds it.
     #[arg(long)]
     sbom_tags: bool,
     /// A layer blob the layout lacks (a layout `append --layer-descriptor`

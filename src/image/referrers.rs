@@ -32,22 +32,50 @@ pub fn attach(
     subject: Option<&Digest>,
     created: &str,
 ) -> Result<Digest> {
+    let layer = Layer {
+        media_type: artifact_type,
+        annotations: Vec::new(),
+    };
+    attach_layer(layout_dir, artifact_type, &layer, content, subject, created)
+}
+
+/// How an artifact's one layer is described, when not simply by the
+/// artifact's type (an attestation: a DSSE envelope with its predicate type).
+#[derive(Debug, Clone)]
+pub struct Layer<'a> {
+    pub media_type: &'a str,
+    pub annotations: Vec<(String, String)>,
+}
+
+/// [`attach`], the layer described by `layer`.
+pub fn attach_layer(
+    layout_dir: &Path,
+    artifact_type: &str,
+    layer: &Layer,
+    content: &[u8],
+    subject: Option<&Digest>,
+    created: &str,
+) -> Result<Digest> {
     let layout = Layout::open(layout_dir)?;
     let subject = find_subject(&layout, subject)?;
-    let write_blob = |bytes: &[u8]| -> Result<Descriptor> {
+    let write_blob = |bytes: &[u8], media_type: &str| -> Result<Descriptor> {
         let digest = crate::digest::sha256(bytes);
         let path = layout.blob_path(&digest);
         if !path.exists() {
             crate::atomic::write_file(&path, bytes)?;
         }
         Ok(Descriptor::new(
-            MediaType::Other(artifact_type.to_string()),
+            MediaType::Other(media_type.to_string()),
             bytes.len() as u64,
             digest,
         ))
     };
-    write_blob(EMPTY_JSON)?;
-    let layer = write_blob(content)?;
+    write_blob(EMPTY_JSON, artifact_type)?;
+    let mut layer_descriptor = write_blob(content, layer.media_type)?;
+    if !layer.annotations.is_empty() {
+        layer_descriptor.set_annotations(Some(layer.annotations.iter().cloned().collect()));
+    }
+    let layer = layer_descriptor;
     let mut annotations = HashMap::new();
     annotations.insert(
         "org.opencontainers.image.created".to_string(),

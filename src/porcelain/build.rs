@@ -20,6 +20,7 @@ use crate::parallel;
 use crate::porcelain::announce::Announcer;
 use crate::porcelain::assemble::base_image::BaseImage;
 use crate::porcelain::assemble::layers::{self, Counters};
+use crate::porcelain::attest;
 use crate::porcelain::binaries::{self, Binary, Wanted};
 use crate::porcelain::cache::Scratch;
 use crate::porcelain::context::Context;
@@ -350,8 +351,30 @@ fn build_platform(
     };
     let layout = target.scratch.path().join(platform_slug(platform));
     let digest = append::append(&options, &layout)?;
+    attach_documents(cx, target, base, (platform, binary), &layout, &digest)?;
+    Ok(PlatformImage {
+        platform: platform.clone(),
+        layout,
+        digest,
+    })
+}
+
+/// The image's SBOM and provenance, as the settings ask.
+fn attach_documents(
+    cx: Context,
+    target: &Prepared,
+    base: &BaseImage,
+    (platform, binary): (&Platform, &Binary),
+    layout: &Path,
+    digest: &Digest,
+) -> Result<()> {
+    let settings = cx.settings;
+    if settings.sbom.is_none() && !settings.provenance {
+        return Ok(());
+    }
+    let info = sbom::buildinfo::read(&binary.slot.path)?;
+    let name = target.package.binary_name();
     if let Some(format) = settings.sbom {
-        let info = sbom::buildinfo::read(&binary.slot.path)?;
         let options = SbomOptions {
             image: Some(ImageRef {
                 name: target.image_name.clone(),
@@ -366,13 +389,22 @@ fn build_platform(
         };
         let document = sbom::generate(format, &info, &options);
         let stem = format!("{name}-{}", platform_slug(platform));
-        attach_sbom(settings, format, &layout, &document, &stem)?;
+        attach_sbom(settings, format, layout, &document, &stem)?;
     }
-    Ok(PlatformImage {
-        platform: platform.clone(),
-        layout,
-        digest,
-    })
+    if settings.provenance {
+        let made = attest::Made {
+            import_path: &target.package.import_path,
+            package_dir: &target.package.dir,
+            platform,
+            plan: &target.plan,
+            base,
+            build_info: &info,
+            ko_yaml: &cx.config.path,
+        };
+        let statement = attest::statement(settings, &made, digest)?;
+        attest::attach(settings, layout, digest, &statement)?;
+    }
+    Ok(())
 }
 
 /// One image as it is, or several joined into an index with its own SBOM.

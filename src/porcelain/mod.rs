@@ -5,11 +5,13 @@
 //! primitives) and is used only by the command line.
 //!
 //! Its rooms, each using only those listed after it:
-//! - on top, the run: `pipeline` (a request from the command line: read
+//! - on top, `verify` (an image rebuilt as its provenance says, and
+//!   compared), then the run: `pipeline` (a request from the command line: read
 //!   `.ko.yaml`, plan, build, publish), `build` (one work item per import
 //!   path and platform), `binaries` (which binaries to build, in how many
 //!   `go build`s), `context` (what every step of one run shares),
-//!   `announce` (ko's log lines, in ko's order);
+//!   `announce` (ko's log lines, in ko's order), `attest` (each image's
+//!   provenance);
 //! - `assemble/`: the base image and the binary and kodata layers;
 //! - `settings/`: `.ko.yaml`, its templates, and the precedence rules that
 //!   give each package its plan;
@@ -19,6 +21,7 @@
 
 pub(crate) mod announce;
 pub(crate) mod assemble;
+pub(crate) mod attest;
 pub(crate) mod binaries;
 pub(crate) mod build;
 pub(crate) mod cache;
@@ -27,3 +30,4 @@ pub(crate) mod go;
 pub(crate) mod pipeline;
 pub(crate) mod publish;
 pub(crate) mod settings;
+pub(crate) mod verify;

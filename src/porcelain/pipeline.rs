@@ -56,6 +56,36 @@ pub struct Report {
 
 /// Builds and publishes every target.
 pub fn build_and_publish(request: &Request) -> Result<Report> {
+    with_context(request, |context| {
+        if context.settings.publish.to.registry {
+            // Not waited for: a build that fails says so at once, whatever the
+            // registry. The first push waits for it instead (see Sessions).
+            let settings = context.settings;
+            let (repository, registry) = (
+                settings.publish.repository.clone(),
+                context.registry.clone(),
+            );
+            std::thread::spawn(move || publish::warm_up(&repository, &registry));
+        }
+        publish_built(request, context)
+    })
+}
+
+/// Builds every target into layouts in the cache and hands them to `use_built`
+/// before they go: what `rko verify` rebuilds with. Nothing is published.
+pub fn rebuild<T>(
+    request: &Request,
+    use_built: impl FnOnce(&[build::Built]) -> Result<T>,
+) -> Result<T> {
+    with_context(request, |context| {
+        let builds = build::build_all(context, &request.targets)?;
+        use_built(&builds)
+    })
+}
+
+/// Runs `run` with the context of `request`: `.ko.yaml` read, the
+/// settings planned, the cache open (and settled after).
+fn with_context<T>(request: &Request, run: impl FnOnce(Context) -> Result<T>) -> Result<T> {
     let (config, templating) = load_config(request)?;
     let settings = plan::settings(&request.flags, &request.env, &config)?;
     let cap = crate::porcelain::cache::size::cap(&request.env)?;
@@ -72,12 +102,14 @@ pub fn build_and_publish(request: &Request) -> Result<Report> {
         env: &request.env,
         now: request.now,
     };
-    if settings.publish.to.registry {
-        // Not waited for: a build that fails says so at once, whatever the
-        // registry. The first push waits for it instead (see Sessions).
-        let (repository, registry) = (settings.publish.repository.clone(), registry.clone());
-        std::thread::spawn(move || publish::warm_up(&repository, &registry));
-    }
+    let result = run(context);
+    cache.settle(cap);
+    result
+}
+
+/// [`build_and_publish`] once the context is set.
+fn publish_built(request: &Request, context: Context) -> Result<Report> {
+    let (settings, cache, registry) = (context.settings, context.cache, context.registry);
     let builds = build::build_all(context, &request.targets)?;
     let images: Vec<Image> = builds
         .iter()
@@ -93,7 +125,7 @@ pub fn build_and_publish(request: &Request) -> Result<Report> {
     // kodata layers, config; the SBOM, its empty config, cosign's config)
     // waits for another.
     let jobs = request.jobs.max(8);
-    let published = publish::publish_all(&images, &settings.publish, &registry, jobs, &cache)?;
+    let published = publish::publish_all(&images, &settings.publish, registry, jobs, cache)?;
     let outcomes = request
         .targets
         .iter()
@@ -108,7 +140,6 @@ pub fn build_and_publish(request: &Request) -> Result<Report> {
             published,
         })
         .collect();
-    cache.settle(cap);
     let mut warnings = settings.warnings.clone();
     warnings.extend(cache.take_warnings());
     Ok(Report { outcomes, warnings })

@@ -10,7 +10,7 @@ pub(crate) mod blob_hints;
 pub(crate) mod cache_blobs;
 pub(crate) mod challenge;
 pub(crate) mod client;
-mod cosign;
+pub(crate) mod cosign;
 pub(crate) mod credential;
 pub(crate) mod credential_helper;
 pub(crate) mod credentials;

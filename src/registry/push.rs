@@ -27,7 +27,8 @@ pub struct PushOptions {
     pub registry: RegistryOptions,
     pub jobs: usize,
     /// Also push SBOM artifacts as ko does: in cosign's layout, tagged
-    /// `sha256-<subject hex>.sbom`.
+    /// `sha256-<subject hex>.sbom`; and attestations in cosign's layout,
+    /// tagged `sha256-<subject hex>.att`.
     pub sbom_tags: bool,
     /// Files holding blobs the layout lacks (the layers of a sparse
     /// layout), each checked against its digest before it is sent. With a
@@ -289,7 +290,7 @@ impl Artifact {
 fn artifacts(layout: &Layout, pushed: &[&Digest], sbom_tags: bool) -> Result<Vec<Artifact>> {
     let mut found = Vec::new();
     for (descriptor, manifest, bytes) in crate::image::referrers::in_layout(layout)? {
-        let cosign = sbom_tags.then(|| cosign::sbom_image(&manifest)).flatten();
+        let cosign = sbom_tags.then(|| cosign::cosign_form(&manifest)).flatten();
         let artifact = Artifact {
             descriptor,
             manifest,
@@ -391,13 +392,13 @@ fn put_referrer(target: &Target<'_>, subject: &Digest, artifact: &Artifact) -> R
     Ok(())
 }
 
-/// PUTs the artifact in cosign's layout, tagged `sha256-<subject hex>.sbom`,
-/// when it has that form.
+/// PUTs the artifact in cosign's layout, tagged `sha256-<subject
+/// hex>.sbom` or `.att`, when it has that form.
 fn put_cosign_form(target: &Target<'_>, subject: &Digest, artifact: &Artifact) -> Result<()> {
     let Some(image) = &artifact.cosign else {
         return Ok(());
     };
-    let tag = cosign::sbom_tag(subject);
+    let tag = cosign::tag(subject, image.suffix);
     manifests::put(
         target.client,
         target.repository,
@@ -406,8 +407,13 @@ fn put_cosign_form(target: &Target<'_>, subject: &Digest, artifact: &Artifact) -
         &image.manifest,
         target.scopes,
     )?;
+    let what = if image.suffix == "att" {
+        "attestation"
+    } else {
+        "SBOM"
+    };
     log::info!(
-        "Published SBOM {}/{}:{tag}",
+        "Published {what} {}/{}:{tag}",
         target.client.registry(),
         target.repository
     );

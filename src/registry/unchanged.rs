@@ -72,9 +72,10 @@ pub fn already_pushed(options: &PushOptions) -> Result<Option<Pushed>> {
             return Ok(None);
         }
         blobs.extend(blob_digests(&manifest));
-        let cosign = cosign::sbom_image(&manifest).filter(|_| options.sbom_tags);
-        if let Some(cosign_manifest) = cosign.map(|image| crate::digest::sha256(&image.manifest)) {
-            if !holds(&cosign::sbom_tag(&subject), &cosign_manifest)? {
+        let cosign = cosign::cosign_form(&manifest).filter(|_| options.sbom_tags);
+        if let Some(image) = cosign {
+            let cosign_manifest = crate::digest::sha256(&image.manifest);
+            if !holds(&cosign::tag(&subject, image.suffix), &cosign_manifest)? {
                 return Ok(None);
             }
         }

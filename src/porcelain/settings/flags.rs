@@ -2,8 +2,10 @@
 //! publishing flags, as values.
 
 use super::ko_yaml::ImageSettings;
+use crate::provenance::sign::Signer;
 use crate::sbom;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The flags `build`, `resolve`, `apply`, `create` and `run` share, as values.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +26,11 @@ pub struct Flags {
     /// `--sbom` (`None` for `--sbom=none`) and `--sbom-dir`.
     pub sbom: Option<sbom::Format>,
     pub sbom_dir: Option<PathBuf>,
+    /// `--provenance`: attach a SLSA provenance statement to each image
+    /// (off with `--provenance=none`).
+    pub provenance: bool,
+    /// `--sign-key`, opened: signs each provenance statement.
+    pub signer: Option<Arc<Signer>>,
     /// `--insecure-registry`: ko's boolean.
     pub insecure_registry: bool,
 }

@@ -53,6 +53,10 @@ pub struct Settings {
     pub verify_cache: bool,
     pub sbom: Option<sbom::Format>,
     pub sbom_dir: Option<PathBuf>,
+    /// Attach a SLSA provenance statement to each image.
+    pub provenance: bool,
+    /// Sign each statement with this key.
+    pub signer: Option<std::sync::Arc<crate::provenance::sign::Signer>>,
     /// The base image for import paths `baseImageOverrides` does not name.
     pub default_base: String,
     /// The Go environment that comes before `.ko.yaml`'s.
@@ -154,6 +158,8 @@ pub fn settings(flags: &Flags, env: &Env, config: &KoConfig) -> Result<Settings>
         verify_cache: flags.verify_cache,
         sbom: flags.sbom,
         sbom_dir: flags.sbom_dir.clone(),
+        provenance: flags.provenance,
+        signer: flags.signer.clone(),
         default_base,
         env: env_defaults,
         defaults: go_defaults(env, config),
