@@ -426,10 +426,10 @@ fn verify_checks_each_image_of_an_index() {
 /// image identically (Bazel and `rko build` agree byte for byte).
 #[test]
 fn an_image_built_by_bazel_with_provenance_verifies() {
-    use crate::util::bazel::{rko_repo_in, Workspace};
+    use crate::util::bazel::{rko_repo_in, Hello, Workspace};
     let registry = Registry::start(Auth::None);
     let dir = temp_dir();
-    let rko_repo = rko_repo_in(dir.path());
+    let rko_repo = rko_repo_in(dir.path(), Hello::Example);
     let ws = Workspace::copy(dir.path(), "ws", "bazel-root", &rko_repo);
     ws.share_go_builds();
     ws.append(
