@@ -166,13 +166,20 @@ impl<'a> Observer<'a> {
         let prefix = self.outcome.repo.strip_prefix(&prefix).unwrap();
         for (repo, tags) in view::tags_under(&self.stage.registry, prefix) {
             // The OCI referrers API's fallback (distribution-spec: a tag
-            // `sha256-HEX` holding an index of the referrers) apart from
-            // the tags a user asked for and cosign's.
+            // `sha256-HEX` holding an index of the referrers) and cosign's
+            // attestation tags (`sha256-HEX.att`) apart from the tags a
+            // user asked for and cosign's SBOM tags.
             let (fallback, tags): (Vec<String>, Vec<String>) = tags
                 .iter()
                 .map(|t| self.normalize(t))
                 .partition(|t| is_fallback_tag(t));
-            for (field, mut list) in [("tags", tags), ("referrers fallback tags", fallback)] {
+            let (attestations, tags): (Vec<String>, Vec<String>) =
+                tags.into_iter().partition(|t| t.ends_with(".att"));
+            for (field, mut list) in [
+                ("tags", tags),
+                ("referrers fallback tags", fallback),
+                ("attestation tags", attestations),
+            ] {
                 list.sort();
                 if !list.is_empty() {
                     seen.insert(format!("{field} {repo}"), list.join(" "));
