@@ -5,16 +5,14 @@
 use super::registry::PorcelainRegistryArgs;
 use super::stdout;
 use super::string_slice::csv_values;
-use super::{jobs, key_values};
+use super::{jobs, key_values, request_here};
 use rko::{
-    BuildValues, Error, ImageSettings, NamingFlags, PublishFlags, Request, Result, SbomFormat,
-    Signer,
+    BuildValues, Error, ImageSettings, NamingFlags, PublishFlags, Result, SbomFormat, Signer,
 };
 use std::collections::BTreeMap;
 use std::env;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Build Go import paths into images and publish them, as `ko build` does.
 ///
@@ -142,18 +140,12 @@ pub fn run(args: Args) -> Result<()> {
 /// Builds and publishes `targets`, reporting progress on stderr; returns
 /// (target as given, printed reference) in the order given.
 pub fn build_and_publish(flags: &BuildFlags, targets: &[String]) -> Result<Vec<(String, String)>> {
-    let request = Request {
-        targets: targets.to_vec(),
-        flags: flags.values()?,
-        env: env::vars().collect(),
-        work_dir: env::current_dir()
-            .map_err(|e| Error::invalid(format!("the current directory: {e}")))?,
-        now: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        registry: flags.registry.options()?,
-        jobs: jobs(flags.jobs),
-    };
+    let request = request_here(
+        targets.to_vec(),
+        flags.values()?,
+        flags.registry.options()?,
+        jobs(flags.jobs),
+    )?;
     let report = rko::build_and_publish(&request)?;
     for warning in &report.warnings {
         log::warn!("{warning}");

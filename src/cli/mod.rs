@@ -162,6 +162,30 @@ fn key_values(
     Ok(pairs)
 }
 
+/// A porcelain request run from here: this process's environment, working
+/// directory and clock.
+fn request_here(
+    targets: Vec<String>,
+    flags: rko::BuildValues,
+    registry: rko::RegistryOptions,
+    jobs: usize,
+) -> Result<rko::Request> {
+    let work_dir = std::env::current_dir()
+        .map_err(|e| Error::invalid(format!("the current directory: {e}")))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Ok(rko::Request {
+        targets,
+        flags,
+        env: std::env::vars().collect(),
+        work_dir,
+        now,
+        registry,
+        jobs,
+    })
+}
+
 /// Worker threads: the machine's cores unless `--jobs` says otherwise.
 fn jobs(requested: Option<usize>) -> usize {
     requested

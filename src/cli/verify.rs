@@ -1,12 +1,10 @@
 //! `rko verify`: rebuild a published image from the working tree with the
 //! inputs its provenance records, and compare.
 
-use super::jobs;
 use super::registry::PorcelainRegistryArgs;
 use super::stdout;
-use rko::{BuildValues, Error, Reference, Request, Result};
-use std::env;
-use std::time::{SystemTime, UNIX_EPOCH};
+use super::{jobs, request_here};
+use rko::{BuildValues, Error, Reference, Result};
 
 /// Rebuild an image (each image of an index) from the working tree with
 /// the inputs its provenance records, and compare digests.
@@ -28,21 +26,11 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let reference: Reference = args.reference.parse()?;
-    let base = Request {
-        targets: Vec::new(),
-        flags: BuildValues {
-            insecure_registry: args.registry.insecure()?,
-            ..BuildValues::default()
-        },
-        env: env::vars().collect(),
-        work_dir: env::current_dir()
-            .map_err(|e| Error::invalid(format!("the current directory: {e}")))?,
-        now: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        registry: args.registry.options()?,
-        jobs: jobs(args.jobs),
+    let flags = BuildValues {
+        insecure_registry: args.registry.insecure()?,
+        ..BuildValues::default()
     };
+    let base = request_here(Vec::new(), flags, args.registry.options()?, jobs(args.jobs))?;
     let checked = rko::verify(&reference, &base)?;
     let mut differing = 0;
     for image in &checked {
