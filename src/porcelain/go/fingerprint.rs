@@ -270,7 +270,13 @@ impl Observer {
                     files.extend(self.listing(dir, *kind).iter().flatten().cloned());
                     dirs.push(entry.clone());
                 }
-                None => dirs.push((dir.clone(), *kind, UNKNOWN.to_string(), String::new())),
+                None => {
+                    let entry = self.settled_dir(dir, *kind, start);
+                    if entry.2 != UNKNOWN {
+                        files.extend(self.listing(dir, *kind).iter().flatten().cloned());
+                    }
+                    dirs.push(entry);
+                }
             }
         }
         let files = files
@@ -298,6 +304,71 @@ impl Observer {
             dirs,
             files,
         }
+    }
+
+    /// What a run that saw nothing before `go build` knows of what it reads
+    /// before it starts: the state of the git repository Go would stamp
+    /// from `dir` (found without `go list`), if any.
+    pub fn before_first_build(&self, dir: &Path) -> Snapshot {
+        let repository = match crate::porcelain::go::vcs::root(dir) {
+            Some((root, "git")) => {
+                let state = self.repository(&root);
+                Some((root, state))
+            }
+            _ => None,
+        };
+        Snapshot {
+            format: inputs::FORMAT,
+            settings: String::new(),
+            repository,
+            dirs: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
+    /// A directory a `snapshot_since` did not see before `go build`
+    /// started at `start`: its names as read now, if every directory they
+    /// are read from (for a tree, each one below it) is there and was last
+    /// changed more than [`RACY_NS`] before `start` (so that no name came
+    /// or went since); else unknown. Looked at afresh, not through the
+    /// stamps kept from before.
+    fn settled_dir(
+        &self,
+        dir: &Path,
+        kind: DirKind,
+        start: i128,
+    ) -> (PathBuf, DirKind, String, String) {
+        let walked: Vec<PathBuf> = match kind {
+            DirKind::Sources => vec![dir.to_path_buf()],
+            DirKind::Tree => walkdir::WalkDir::new(dir)
+                .into_iter()
+                .map(|entry| entry.map(|e| (e.file_type().is_dir(), e.into_path())))
+                .filter_map(|entry| match entry {
+                    Ok((true, path)) => Some(Some(path)),
+                    Ok((false, _)) => None,
+                    Err(_) => Some(None),
+                })
+                .collect::<Option<_>>()
+                .unwrap_or_default(),
+        };
+        let stamps: Vec<Stamp> = walked.iter().map(|d| observe(d)).collect();
+        let settled = !stamps.is_empty()
+            && stamps
+                .iter()
+                .all(|s| s.text.starts_with('d') && s.newest < start - RACY_NS);
+        if !settled {
+            return (dir.to_path_buf(), kind, UNKNOWN.to_string(), String::new());
+        }
+        let stamp = match kind {
+            DirKind::Sources => stamps[0].text.clone(),
+            DirKind::Tree => String::new(),
+        };
+        (
+            dir.to_path_buf(),
+            kind,
+            names_digest(&self.listing(dir, kind)),
+            stamp,
+        )
     }
 
     /// Whether `snapshot` still describes the inputs, and the snapshot to
@@ -356,6 +427,41 @@ pub fn clock() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128)
+}
+
+/// How many entries [`quiet_tree`] looks at before it gives up.
+const QUIET_TREE_LIMIT: usize = 20_000;
+
+/// Whether nothing under `dir` (the module a `go build` runs in; Go's
+/// ignored `.`, `_` and `testdata` directories left out) changed less than
+/// [`RACY_NS`] before now, looked at with at most [`QUIET_TREE_LIMIT`]
+/// entries: then `go list` may run beside the first `go build` of a
+/// binary, as what it names there is seen after the build as it was
+/// before ([`Observer::snapshot_since`]); a file written just now needs a
+/// look before the build, which only a `go list` first can name.
+pub fn quiet_tree(dir: &Path) -> bool {
+    let since = clock() - RACY_NS;
+    let walk = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|entry| {
+            let name = entry.file_name().to_string_lossy();
+            entry.depth() == 0
+                || !entry.file_type().is_dir()
+                || !(name.starts_with('.') || name.starts_with('_') || name == "testdata")
+        })
+        .take(QUIET_TREE_LIMIT + 1);
+    let mut seen = 0;
+    for entry in walk {
+        let Ok(entry) = entry else {
+            return false;
+        };
+        seen += 1;
+        let stamp = observe(entry.path());
+        if seen > QUIET_TREE_LIMIT || stamp.newest == 0 || stamp.newest >= since {
+            return false;
+        }
+    }
+    true
 }
 
 /// The file at `path` as it is now.
