@@ -314,7 +314,13 @@ impl GroupRun<'_> {
     ) -> Result<Vec<(String, Digest)>> {
         let build = self.go_build(members, "out")?;
         let before = match last_inputs(members, previous) {
-            Some(last) => observer.snapshot(&last),
+            Some(last) => {
+                let known: Vec<&Snapshot> = members
+                    .iter()
+                    .filter_map(|m| previous.get(m.key.as_str()).copied())
+                    .collect();
+                observer.snapshot_reusing(&last, &known)
+            }
             None if fingerprint::quiet_tree(&build.dir) => observer.before_first_build(&build.dir),
             None => return self.build_after_look(build, members, go, observer),
         };

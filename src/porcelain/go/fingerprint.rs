@@ -208,12 +208,31 @@ impl Observer {
     /// The inputs as they are now: taken before `go build` runs, so that
     /// any change made while it reads them shows at the next run.
     pub fn snapshot(&self, inputs: &Inputs) -> Snapshot {
+        self.snapshot_reusing(inputs, &[])
+    }
+
+    /// [`Observer::snapshot`], where a package directory whose stamp is
+    /// the one a snapshot in `known` recorded for it keeps the names that
+    /// snapshot read, unread again (its files are among `inputs`' files,
+    /// as `known` gave them).
+    pub fn snapshot_reusing(&self, inputs: &Inputs, known: &[&Snapshot]) -> Snapshot {
+        let known: HashMap<(&OsStr, DirKind), _> = known
+            .iter()
+            .flat_map(|snapshot| &snapshot.dirs)
+            .filter(|entry| !entry.3.is_empty())
+            .map(|entry| ((entry.0.as_os_str(), entry.1), entry))
+            .collect();
         let mut files = inputs.files.clone();
         let dirs = inputs
             .dirs
             .iter()
             .map(|(dir, kind)| {
                 let stamp = self.dir_stamp(dir, *kind);
+                if let Some(&entry) = known.get(&(dir.as_os_str(), *kind)) {
+                    if !stamp.is_empty() && entry.3 == stamp {
+                        return entry.clone();
+                    }
+                }
                 let listing = self.listing(dir, *kind);
                 files.extend(listing.iter().flatten().cloned());
                 (dir.clone(), *kind, names_digest(&listing), stamp)
@@ -673,7 +692,7 @@ mod tests {
         type Change = fn(package: &Path, other: &Path, found: &mut Inputs);
         let second = 1_000_000_000;
         // (what, change, how long after the change the build started, holds)
-        let cases: [(&str, Change, i128, bool); 6] = [
+        let cases: [(&str, Change, i128, bool); 7] = [
             ("nothing changed", |_, _, _| {}, 0, true),
             (
                 "a file seen before, changed",
@@ -706,11 +725,19 @@ mod tests {
                 false,
             ),
             (
-                "a directory not seen before",
+                "a directory not seen before, older than the build",
                 |_, other, found| {
                     found.dirs.insert((other.to_path_buf(), DirKind::Sources));
                 },
                 3 * second,
+                true,
+            ),
+            (
+                "a directory not seen before, as new as the build",
+                |_, other, found| {
+                    found.dirs.insert((other.to_path_buf(), DirKind::Sources));
+                },
+                0,
                 false,
             ),
         ];
