@@ -763,6 +763,14 @@ mod tests {
     }
 
     #[test]
+    fn a_module_written_just_now_is_not_quiet() {
+        let module = tempfile::tempdir().unwrap();
+        fs::create_dir(module.path().join(".git")).unwrap();
+        assert!(!quiet_tree(module.path()), "the directory itself is new");
+        assert!(!quiet_tree(&module.path().join("missing")));
+    }
+
+    #[test]
     fn a_record_holds_only_for_its_settings_and_format() {
         let inputs = Inputs {
             settings: "s".to_string(),
