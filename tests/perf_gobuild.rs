@@ -177,6 +177,31 @@ fn a_no_op_build_starts_no_go_process_and_gives_the_same_image() {
     assert_eq!(ran, Vec::<String>::new());
 }
 
+/// The first build of a module nobody wrote to in the last 2 s runs `go
+/// list -deps` beside `go build` and looks at what it names afterwards:
+/// the record it leaves holds (a no-op next), and an edit to a package
+/// anywhere, vendored or not, still rebuilds.
+#[test]
+fn a_first_build_of_a_quiet_module_records_inputs_that_hold() {
+    let project = Project::new(&[]);
+    // Older than fingerprint.rs's RACY_NS.
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    let targets = ["./cmd/app"];
+    let (first, ran) = project.build(&targets);
+    assert_eq!(go_builds(&ran).len(), 1, "{ran:?}");
+    let (again, ran) = project.build(&targets);
+    assert_eq!(
+        (&again, ran),
+        (&first, vec![]),
+        "a no-op after the first build"
+    );
+    for file in ["vendor/example.com/dep/dep.go", "internal/shared/shared.go"] {
+        append(&project.path(file), "\n// edited\n");
+        let (_, ran) = project.build(&targets);
+        assert_eq!(go_builds(&ran).len(), 1, "{file} edited: {ran:?}");
+    }
+}
+
 /// One kind of input changed, and whether the binary (so the image) changes.
 struct Change {
     what: &'static str,

@@ -298,12 +298,13 @@ impl GroupRun<'_> {
 
     /// Builds `members`, each into its slot, recording each with its
     /// inputs as they were before `go build` ran; (key, digest) for each.
-    /// When every member has a record of its last build with the same
-    /// settings (an edit, not a new target or toolchain), `go list` runs
-    /// beside `go build`, and what it finds is taken as the look at the
-    /// last build's inputs just before `go build` started saw it
-    /// ([`Observer::snapshot_since`]); else `go list` and the look come
-    /// first.
+    /// `go list` runs beside `go build`, and what it finds is taken as a
+    /// look just before `go build` started would have seen it
+    /// ([`Observer::snapshot_since`]): given, when every member has a
+    /// record of its last build with the same settings (an edit, not a new
+    /// target or toolchain), a look at the last build's inputs then; else
+    /// only at the repository's state
+    /// ([`Observer::before_first_build`]).
     fn build(
         &self,
         members: &[&Spec],
@@ -312,36 +313,62 @@ impl GroupRun<'_> {
         previous: &BTreeMap<&str, &Snapshot>,
     ) -> Result<Vec<(String, Digest)>> {
         let build = self.go_build(members, "out")?;
-        let snapshots = match last_inputs(members, previous) {
+        let before = match last_inputs(members, previous) {
             Some(last) => {
-                let before = observer.snapshot(&last);
-                self.link_cached(&build, members);
-                let start = fingerprint::clock();
-                let (listed, built) = std::thread::scope(|scope| {
-                    let listing = scope.spawn(|| inputs(&build, members, self.cx, go));
-                    let built = command::build(&build);
-                    (listing.join(), built)
-                });
-                built?;
-                let listed = listed.unwrap_or_else(|_| members.iter().map(|_| None).collect());
-                listed
+                let known: Vec<&Snapshot> = members
                     .iter()
-                    .map(|i| {
-                        i.as_ref()
-                            .map(|i| observer.snapshot_since(i, &before, start))
-                    })
-                    .collect()
-            }
-            None => {
-                let snapshots: Vec<_> = inputs(&build, members, self.cx, go)
-                    .iter()
-                    .map(|i| i.as_ref().map(|i| observer.snapshot(i)))
+                    .filter_map(|m| previous.get(m.key.as_str()).copied())
                     .collect();
-                self.link_cached(&build, members);
-                command::build(&build)?;
-                snapshots
+                observer.snapshot_reusing(&last, &known)
             }
+            None if fingerprint::quiet_tree(&build.dir) => observer.before_first_build(&build.dir),
+            None => return self.build_after_look(build, members, go, observer),
         };
+        self.link_cached(&build, members);
+        let start = fingerprint::clock();
+        let (listed, built) = std::thread::scope(|scope| {
+            let listing = scope.spawn(|| inputs(&build, members, self.cx, go));
+            let built = command::build(&build);
+            (listing.join(), built)
+        });
+        built?;
+        let listed = listed.unwrap_or_else(|_| members.iter().map(|_| None).collect());
+        let snapshots: Vec<Option<Snapshot>> = listed
+            .iter()
+            .map(|i| {
+                i.as_ref()
+                    .map(|i| observer.snapshot_since(i, &before, start))
+            })
+            .collect();
+        self.place_all(&build, members, snapshots)
+    }
+
+    /// [`GroupRun::build`] when files changed just now: `go list` and the
+    /// look at what it names come before `go build`.
+    fn build_after_look(
+        &self,
+        build: GoBuild,
+        members: &[&Spec],
+        go: Option<&Path>,
+        observer: &Observer,
+    ) -> Result<Vec<(String, Digest)>> {
+        let snapshots: Vec<_> = inputs(&build, members, self.cx, go)
+            .iter()
+            .map(|i| i.as_ref().map(|i| observer.snapshot(i)))
+            .collect();
+        self.link_cached(&build, members);
+        command::build(&build)?;
+        self.place_all(&build, members, snapshots)
+    }
+
+    /// Moves each member's binary into its slot and records it with its
+    /// snapshot; (key, digest) for each.
+    fn place_all(
+        &self,
+        build: &GoBuild,
+        members: &[&Spec],
+        snapshots: Vec<Option<Snapshot>>,
+    ) -> Result<Vec<(String, Digest)>> {
         members
             .iter()
             .zip(snapshots)

@@ -4,8 +4,10 @@
 //! and each SBOM's cosign tag names the manifest `push` would write. Then
 //! pushing again would upload nothing and rewrite the same manifests, so it
 //! is skipped: one HEAD each instead of a HEAD per blob and a PUT per
-//! manifest and tag. go-containerregistry's `remote.Write` likewise skips
-//! an image whose manifest exists.
+//! manifest and tag. The tags are asked first (a changed image ends the
+//! check there), then every artifact's HEAD at once: two round trips.
+//! go-containerregistry's `remote.Write` likewise skips an image whose
+//! manifest exists.
 //!
 //! A registry keeps every blob a manifest it holds references, so a
 //! manifest there means its blobs are there too.
@@ -57,6 +59,8 @@ pub fn already_pushed(options: &PushOptions) -> Result<Option<Pushed>> {
             return Ok(None);
         }
     }
+    // The image is there: its artifacts are asked about all at once.
+    let mut checks: Vec<(String, Digest)> = Vec::new();
     let mut referrers = 0;
     for (descriptor, manifest, _) in crate::image::referrers::in_layout(&layout)? {
         let subject = manifest
@@ -68,18 +72,18 @@ pub fn already_pushed(options: &PushOptions) -> Result<Option<Pushed>> {
         if !subjects.contains(&&subject) {
             continue;
         }
-        if !holds(descriptor.digest().as_ref(), descriptor.digest())? {
-            return Ok(None);
-        }
+        checks.push((descriptor.digest().to_string(), descriptor.digest().clone()));
         blobs.extend(blob_digests(&manifest));
         let cosign = cosign::cosign_form(&manifest).filter(|_| options.sbom_tags);
         if let Some(image) = cosign {
             let cosign_manifest = crate::digest::sha256(&image.manifest);
-            if !holds(&cosign::tag(&subject, image.suffix), &cosign_manifest)? {
-                return Ok(None);
-            }
+            checks.push((cosign::tag(&subject, image.suffix), cosign_manifest));
         }
         referrers += 1;
+    }
+    let held = crate::parallel::try_map(&checks, checks.len(), |(name, want)| holds(name, want))?;
+    if held.contains(&false) {
+        return Ok(None);
     }
     // What push logs for a blob the registry has (go-containerregistry's
     // words, which ko shows): true of each, as a manifest there has them.

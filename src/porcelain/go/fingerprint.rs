@@ -208,12 +208,31 @@ impl Observer {
     /// The inputs as they are now: taken before `go build` runs, so that
     /// any change made while it reads them shows at the next run.
     pub fn snapshot(&self, inputs: &Inputs) -> Snapshot {
+        self.snapshot_reusing(inputs, &[])
+    }
+
+    /// [`Observer::snapshot`], where a package directory whose stamp is
+    /// the one a snapshot in `known` recorded for it keeps the names that
+    /// snapshot read, unread again (its files are among `inputs`' files,
+    /// as `known` gave them).
+    pub fn snapshot_reusing(&self, inputs: &Inputs, known: &[&Snapshot]) -> Snapshot {
+        let known: HashMap<(&OsStr, DirKind), _> = known
+            .iter()
+            .flat_map(|snapshot| &snapshot.dirs)
+            .filter(|entry| !entry.3.is_empty())
+            .map(|entry| ((entry.0.as_os_str(), entry.1), entry))
+            .collect();
         let mut files = inputs.files.clone();
         let dirs = inputs
             .dirs
             .iter()
             .map(|(dir, kind)| {
                 let stamp = self.dir_stamp(dir, *kind);
+                if let Some(&entry) = known.get(&(dir.as_os_str(), *kind)) {
+                    if !stamp.is_empty() && entry.3 == stamp {
+                        return entry.clone();
+                    }
+                }
                 let listing = self.listing(dir, *kind);
                 files.extend(listing.iter().flatten().cloned());
                 (dir.clone(), *kind, names_digest(&listing), stamp)
@@ -270,7 +289,13 @@ impl Observer {
                     files.extend(self.listing(dir, *kind).iter().flatten().cloned());
                     dirs.push(entry.clone());
                 }
-                None => dirs.push((dir.clone(), *kind, UNKNOWN.to_string(), String::new())),
+                None => {
+                    let entry = self.settled_dir(dir, *kind, start);
+                    if entry.2 != UNKNOWN {
+                        files.extend(self.listing(dir, *kind).iter().flatten().cloned());
+                    }
+                    dirs.push(entry);
+                }
             }
         }
         let files = files
@@ -298,6 +323,71 @@ impl Observer {
             dirs,
             files,
         }
+    }
+
+    /// What a run that saw nothing before `go build` knows of what it reads
+    /// before it starts: the state of the git repository Go would stamp
+    /// from `dir` (found without `go list`), if any.
+    pub fn before_first_build(&self, dir: &Path) -> Snapshot {
+        let repository = match crate::porcelain::go::vcs::root(dir) {
+            Some((root, "git")) => {
+                let state = self.repository(&root);
+                Some((root, state))
+            }
+            _ => None,
+        };
+        Snapshot {
+            format: inputs::FORMAT,
+            settings: String::new(),
+            repository,
+            dirs: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
+    /// A directory a `snapshot_since` did not see before `go build`
+    /// started at `start`: its names as read now, if every directory they
+    /// are read from (for a tree, each one below it) is there and was last
+    /// changed more than [`RACY_NS`] before `start` (so that no name came
+    /// or went since); else unknown. Looked at afresh, not through the
+    /// stamps kept from before.
+    fn settled_dir(
+        &self,
+        dir: &Path,
+        kind: DirKind,
+        start: i128,
+    ) -> (PathBuf, DirKind, String, String) {
+        let walked: Vec<PathBuf> = match kind {
+            DirKind::Sources => vec![dir.to_path_buf()],
+            DirKind::Tree => walkdir::WalkDir::new(dir)
+                .into_iter()
+                .map(|entry| entry.map(|e| (e.file_type().is_dir(), e.into_path())))
+                .filter_map(|entry| match entry {
+                    Ok((true, path)) => Some(Some(path)),
+                    Ok((false, _)) => None,
+                    Err(_) => Some(None),
+                })
+                .collect::<Option<_>>()
+                .unwrap_or_default(),
+        };
+        let stamps: Vec<Stamp> = walked.iter().map(|d| observe(d)).collect();
+        let settled = !stamps.is_empty()
+            && stamps
+                .iter()
+                .all(|s| s.text.starts_with('d') && s.newest < start - RACY_NS);
+        if !settled {
+            return (dir.to_path_buf(), kind, UNKNOWN.to_string(), String::new());
+        }
+        let stamp = match kind {
+            DirKind::Sources => stamps[0].text.clone(),
+            DirKind::Tree => String::new(),
+        };
+        (
+            dir.to_path_buf(),
+            kind,
+            names_digest(&self.listing(dir, kind)),
+            stamp,
+        )
     }
 
     /// Whether `snapshot` still describes the inputs, and the snapshot to
@@ -356,6 +446,41 @@ pub fn clock() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128)
+}
+
+/// How many entries [`quiet_tree`] looks at before it gives up.
+const QUIET_TREE_LIMIT: usize = 20_000;
+
+/// Whether nothing under `dir` (the module a `go build` runs in; Go's
+/// ignored `.`, `_` and `testdata` directories left out) changed less than
+/// [`RACY_NS`] before now, looked at with at most [`QUIET_TREE_LIMIT`]
+/// entries: then `go list` may run beside the first `go build` of a
+/// binary, as what it names there is seen after the build as it was
+/// before ([`Observer::snapshot_since`]); a file written just now needs a
+/// look before the build, which only a `go list` first can name.
+pub fn quiet_tree(dir: &Path) -> bool {
+    let since = clock() - RACY_NS;
+    let walk = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|entry| {
+            let name = entry.file_name().to_string_lossy();
+            entry.depth() == 0
+                || !entry.file_type().is_dir()
+                || !(name.starts_with('.') || name.starts_with('_') || name == "testdata")
+        })
+        .take(QUIET_TREE_LIMIT + 1);
+    let mut seen = 0;
+    for entry in walk {
+        let Ok(entry) = entry else {
+            return false;
+        };
+        seen += 1;
+        let stamp = observe(entry.path());
+        if seen > QUIET_TREE_LIMIT || stamp.newest == 0 || stamp.newest >= since {
+            return false;
+        }
+    }
+    true
 }
 
 /// The file at `path` as it is now.
@@ -567,7 +692,7 @@ mod tests {
         type Change = fn(package: &Path, other: &Path, found: &mut Inputs);
         let second = 1_000_000_000;
         // (what, change, how long after the change the build started, holds)
-        let cases: [(&str, Change, i128, bool); 6] = [
+        let cases: [(&str, Change, i128, bool); 7] = [
             ("nothing changed", |_, _, _| {}, 0, true),
             (
                 "a file seen before, changed",
@@ -600,11 +725,19 @@ mod tests {
                 false,
             ),
             (
-                "a directory not seen before",
+                "a directory not seen before, older than the build",
                 |_, other, found| {
                     found.dirs.insert((other.to_path_buf(), DirKind::Sources));
                 },
                 3 * second,
+                true,
+            ),
+            (
+                "a directory not seen before, as new as the build",
+                |_, other, found| {
+                    found.dirs.insert((other.to_path_buf(), DirKind::Sources));
+                },
+                0,
                 false,
             ),
         ];
@@ -627,6 +760,14 @@ mod tests {
             let holds = Observer::new(0).holds(&after, "s").is_some();
             assert_eq!(holds, want, "{what}");
         }
+    }
+
+    #[test]
+    fn a_module_written_just_now_is_not_quiet() {
+        let module = tempfile::tempdir().unwrap();
+        fs::create_dir(module.path().join(".git")).unwrap();
+        assert!(!quiet_tree(module.path()), "the directory itself is new");
+        assert!(!quiet_tree(&module.path().join("missing")));
     }
 
     #[test]

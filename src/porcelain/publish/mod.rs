@@ -39,6 +39,9 @@ pub struct Publishing {
     pub daemon_platform: Platform,
 }
 
+/// How many images' "is it there already" checks may run at once.
+const MAX_CHECKS_AT_ONCE: usize = 32;
+
 /// Where built images go.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Destinations {
@@ -274,7 +277,11 @@ pub fn publish_all(
     let pushes: Vec<Option<Pushed>> = if to.registry {
         let each = parallel::share(jobs, images.len());
         let work: Vec<(&Image, &String)> = images.iter().zip(&names).collect();
-        parallel::try_map(&work, jobs, |(image, name)| {
+        // An image the registry likely holds already costs a few HEADs,
+        // a wait on the network: those are all asked at once.
+        let reused = images.iter().filter(|image| image.reused).count();
+        let at_once = jobs.max(reused.min(MAX_CHECKS_AT_ONCE));
+        parallel::try_map(&work, at_once, |(image, name)| {
             to_registry(image.layout, name, tags, registry, each, image.reused).map(Some)
         })?
     } else {
