@@ -74,7 +74,6 @@ pub fn run(args: Args) -> Result<()> {
                 subject: subject.as_ref(),
                 import_path,
                 created: args.created,
-                rko_version: env!("CARGO_PKG_VERSION"),
             })?
         }
         _ => unreachable!("clap requires --image, --binary and --import-path without --from"),

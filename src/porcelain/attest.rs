@@ -12,9 +12,6 @@ use crate::sbom::buildinfo::BuildInfo;
 use oci_spec::image::Digest;
 use std::path::Path;
 
-/// rko's own version, which the statement records.
-pub const RKO_VERSION: &str = env!("CARGO_PKG_VERSION");
-
 /// What one image was made of, for its statement.
 pub struct Made<'a> {
     pub import_path: &'a str,
@@ -50,7 +47,6 @@ pub fn statement(settings: &Settings, made: &Made, digest: &Digest) -> Result<Ve
         ko_yaml,
         source_date_epoch: Some(settings.created),
         source: source(made.build_info, made.package_dir),
-        rko_version: RKO_VERSION,
     };
     Ok(statement::generate(&inputs))
 }
@@ -65,11 +61,8 @@ pub fn attach(settings: &Settings, layout: &Path, digest: &Digest, statement: &[
 /// The repository state: what Go stamped into the binary, else what git
 /// says of the package's repository; none outside a git repository.
 pub fn source(info: &BuildInfo, package_dir: &Path) -> Option<Source> {
-    if let Some(revision) = info.setting("vcs.revision") {
-        return Some(Source {
-            revision: revision.to_string(),
-            clean: info.setting("vcs.modified") == Some("false"),
-        });
+    if let Some(stamped) = Source::stamped(info) {
+        return Some(stamped);
     }
     let (root, "git") = vcs::root(package_dir)? else {
         return None;

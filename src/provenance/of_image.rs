@@ -24,7 +24,6 @@ pub struct ImageProvenance<'a> {
     pub import_path: &'a str,
     /// `SOURCE_DATE_EPOCH`, as the image was built with it.
     pub created: u64,
-    pub rko_version: &'a str,
 }
 
 /// The image's digest and its statement's bytes.
@@ -56,10 +55,7 @@ pub fn statement(options: &ImageProvenance) -> Result<(Digest, Vec<u8>)> {
             .transpose()?,
     };
     let info = buildinfo::read(options.binary)?;
-    let source = info.setting("vcs.revision").map(|revision| Source {
-        revision: revision.to_string(),
-        clean: info.setting("vcs.modified") == Some("false"),
-    });
+    let source = Source::stamped(&info);
     let digest = image.descriptor.digest().clone();
     let inputs = Inputs {
         image: &digest,
@@ -73,7 +69,6 @@ pub fn statement(options: &ImageProvenance) -> Result<(Digest, Vec<u8>)> {
         ko_yaml: None,
         source_date_epoch: Some(options.created),
         source,
-        rko_version: options.rko_version,
     };
     Ok((digest.clone(), statement::generate(&inputs)))
 }

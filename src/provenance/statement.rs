@@ -40,6 +40,17 @@ pub struct Source {
     pub clean: bool,
 }
 
+impl Source {
+    /// What Go stamped into the binary (`vcs.revision`, `vcs.modified`),
+    /// when it did.
+    pub fn stamped(info: &BuildInfo) -> Option<Source> {
+        Some(Source {
+            revision: info.setting("vcs.revision")?.to_string(),
+            clean: info.setting("vcs.modified") == Some("false"),
+        })
+    }
+}
+
 /// What one image was built from, as values.
 #[derive(Debug, Clone)]
 pub struct Inputs<'a> {
@@ -60,7 +71,6 @@ pub struct Inputs<'a> {
     pub ko_yaml: Option<Digest>,
     pub source_date_epoch: Option<u64>,
     pub source: Option<Source>,
-    pub rko_version: &'a str,
 }
 
 /// The statement's bytes: compact JSON, keys sorted.
@@ -82,7 +92,7 @@ pub fn generate(inputs: &Inputs) -> Vec<u8> {
             "runDetails": {
                 "builder": {
                     "id": BUILDER_ID,
-                    "version": {"rko": inputs.rko_version},
+                    "version": {"rko": env!("CARGO_PKG_VERSION")},
                 },
                 "metadata": metadata(inputs),
             },
@@ -331,7 +341,6 @@ mod tests {
                 revision: "abc".to_string(),
                 clean: true,
             }),
-            rko_version: "0.1.0",
         }
     }
 
