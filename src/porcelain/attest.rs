@@ -21,17 +21,12 @@ pub struct Made<'a> {
     pub plan: &'a PackagePlan,
     pub base: &'a BaseImage,
     pub build_info: &'a BuildInfo,
-    /// Where `.ko.yaml` is or would be.
-    pub ko_yaml: &'a Path,
+    /// The digest of `.ko.yaml`, when there is one.
+    pub ko_yaml: Option<&'a Digest>,
 }
 
 /// The statement of the image `digest`, made as `made` says.
-pub fn statement(settings: &Settings, made: &Made, digest: &Digest) -> Result<Vec<u8>> {
-    let ko_yaml = if made.ko_yaml.is_file() {
-        Some(crate::digest::sha256_file(made.ko_yaml)?.0)
-    } else {
-        None
-    };
+pub fn statement(settings: &Settings, made: &Made, digest: &Digest) -> Vec<u8> {
     let inputs = Inputs {
         image: digest,
         import_path: made.import_path,
@@ -44,11 +39,11 @@ pub fn statement(settings: &Settings, made: &Made, digest: &Digest) -> Result<Ve
         flags: &made.plan.flags,
         ldflags: &made.plan.ldflags,
         env: &made.plan.env,
-        ko_yaml,
+        ko_yaml: made.ko_yaml.cloned(),
         source_date_epoch: Some(settings.created),
         source: source(made.build_info, made.package_dir),
     };
-    Ok(statement::generate(&inputs))
+    statement::generate(&inputs)
 }
 
 /// Attaches `statement` to the image `digest` in the layout at `layout`.

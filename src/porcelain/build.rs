@@ -399,9 +399,9 @@ fn attach_documents(
             plan: &target.plan,
             base,
             build_info: &info,
-            ko_yaml: &cx.config.path,
+            ko_yaml: cx.config.digest.as_ref(),
         };
-        let statement = attest::statement(settings, &made, digest)?;
+        let statement = attest::statement(settings, &made, digest);
         attest::attach(settings, layout, digest, &statement)?;
     }
     Ok(())

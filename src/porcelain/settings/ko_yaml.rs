@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 pub use crate::porcelain::settings::ko_yaml_source::ConfigSource;
 use crate::porcelain::settings::template::{Needs, Origin, Templating, Value};
+use oci_spec::image::Digest;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -27,6 +28,9 @@ pub struct KoConfig {
     pub ignored: Vec<String>,
     /// The file read (empty when there is none).
     pub path: PathBuf,
+    /// The SHA-256 of the bytes read (none when there is no file), which
+    /// the provenance records.
+    pub digest: Option<Digest>,
 }
 
 /// One `builds[]` entry.
@@ -115,6 +119,7 @@ impl KoConfig {
         };
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io("reading", &path, e))?;
         let mut config = KoConfig::parse(&text, &path, work_dir)?;
+        config.digest = Some(crate::digest::sha256(text.as_bytes()));
         config.check_mains()?;
         Ok(config)
     }
