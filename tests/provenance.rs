@@ -111,6 +111,8 @@ fn a_pushed_image_has_provenance_cosign_and_in_toto_read() {
     let registry = Registry::start(Auth::None);
     let dir = temp_dir();
     let module = deps_module(dir.path(), "deps");
+    let ko_yaml = "defaultPlatforms: [linux/amd64]\n";
+    std::fs::write(module.join(".ko.yaml"), ko_yaml).unwrap();
     let repository = format!("{}/prov", registry.host());
     let pushed = build_pushed(&module, &dir.path().join("state"), &repository, &[]);
     let digest = pushed.rsplit_once('@').unwrap().1.to_string();
@@ -129,6 +131,11 @@ fn a_pushed_image_has_provenance_cosign_and_in_toto_read() {
     assert_eq!(params["platform"], "linux/amd64", "{value}");
     assert_eq!(params["sourceDateEpoch"], "1700000000", "{value}");
     assert_eq!(params["baseImage"], "builtin:static", "{value}");
+    assert_eq!(
+        params["koYaml"]["sha256"],
+        crate::readers::sha256_hex(ko_yaml.as_bytes()),
+        "{value}"
+    );
     let go_version = run_ok(go().args(["env", "GOVERSION"]));
     assert_eq!(
         definition["internalParameters"]["goVersion"],
