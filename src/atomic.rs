@@ -202,15 +202,22 @@ impl AtomicFile {
         report_file_size_limit_as_an_error();
         check_file_target(target)?;
         let parent = parent_of(target)?;
-        let temp = tempfile::Builder::new()
-            .prefix(&temp_prefix(target))
-            .tempfile_in(&parent)
-            .with_path("creating a temporary file in", &parent)?;
+        // Made and registered under the lock: a signal handler's
+        // `remove_pending` waits for the registration, so a run stopped
+        // between the two leaves no temporary behind.
+        let (temp, temp_path) = {
+            let mut pending = pending();
+            let temp = tempfile::Builder::new()
+                .prefix(&temp_prefix(target))
+                .tempfile_in(&parent)
+                .with_path("creating a temporary file in", &parent)?;
+            let temp_path = temp.path().to_path_buf();
+            pending.insert(temp_path.clone());
+            (temp, temp_path)
+        };
         if let Ok(now) = temp.as_file().metadata().and_then(|m| m.modified()) {
             sweep_stale(&parent, &temp_prefix(target), now);
         }
-        let temp_path = temp.path().to_path_buf();
-        pending().insert(temp_path.clone());
         Ok(AtomicFile {
             temp: Some(temp),
             temp_path,
@@ -295,15 +302,20 @@ impl AtomicDir {
                 "cannot write: it exists and is not a directory",
             ));
         }
-        let temp = tempfile::Builder::new()
-            .prefix(&temp_prefix(target))
-            .tempdir_in(&parent)
-            .with_path("creating a temporary directory in", &parent)?;
+        // Made and registered under the lock, as `AtomicFile::create` does.
+        let (temp, temp_path) = {
+            let mut pending = pending();
+            let temp = tempfile::Builder::new()
+                .prefix(&temp_prefix(target))
+                .tempdir_in(&parent)
+                .with_path("creating a temporary directory in", &parent)?;
+            let temp_path = temp.path().to_path_buf();
+            pending.insert(temp_path.clone());
+            (temp, temp_path)
+        };
         if let Ok(now) = fs::metadata(temp.path()).and_then(|m| m.modified()) {
             sweep_stale(&parent, &temp_prefix(target), now);
         }
-        let temp_path = temp.path().to_path_buf();
-        pending().insert(temp_path.clone());
         Ok(AtomicDir {
             temp: Some(temp),
             temp_path,
