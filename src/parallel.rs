@@ -4,7 +4,7 @@
 
 use crate::error::Result;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 /// The threads one of `items` concurrent work items may use inside itself,
 /// when `jobs` bounds them all.
@@ -17,6 +17,17 @@ pub fn share(jobs: usize, items: usize) -> usize {
 pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A read guard of `lock`, even if a thread panicked holding it (as [`lock`]).
+pub fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The write guard of `lock`, even if a thread panicked holding it.
+pub fn write_locked<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 

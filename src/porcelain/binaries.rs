@@ -83,18 +83,10 @@ pub fn binaries(cx: Context, wanted: &[Wanted], announcer: &Announcer) -> Result
     }
     let unique: Vec<&Spec> = unique.into_values().collect();
     let observer = Observer::new(cx.now);
-    let records = parallel::try_map(&unique, cx.jobs, |spec| {
-        Ok(Recorded::read(&slots[&spec.key].path))
-    })?;
-    let snapshots: Vec<&Snapshot> = records.iter().flatten().map(Recorded::inputs).collect();
-    observer.warm(&snapshots, cx.jobs);
-    let checks: Vec<(&Spec, Option<Recorded>)> = unique.iter().copied().zip(records).collect();
-    let reused = parallel::try_map(&checks, cx.jobs, |(spec, record)| {
-        reusable(cx, &slots[&spec.key], record.as_ref(), spec, &observer)
-    })?;
-    let previous: BTreeMap<&str, &Snapshot> = checks
+    let Checked { reused, previous } = check_records(cx, &unique, &slots, &observer)?;
+    let previous: BTreeMap<&str, &Snapshot> = previous
         .iter()
-        .filter_map(|(spec, record)| Some((spec.key.as_str(), record.as_ref()?.inputs())))
+        .map(|(key, snapshot)| (*key, snapshot))
         .collect();
     let mut digests: BTreeMap<String, Digest> = BTreeMap::new();
     let mut hits = Vec::new();
@@ -199,6 +191,51 @@ fn announce(package: &Package, plan: &PackagePlan, platform: &Platform, announce
         announcer.after_base(path, format!("Using build config {id} for {path}"));
     }
     announcer.after_base(path, format!("Building {path} for {platform}"));
+}
+
+/// How many binaries' records are read and checked together: their inputs
+/// are looked at at once, on `--jobs` threads, and then dropped, so that
+/// memory does not grow with the number of binaries (a record names every
+/// file a binary was built from: about 0.6 MB in memory for a command over
+/// 300 packages).
+const RECORDS_AT_ONCE: usize = 16;
+
+/// What the records of the binaries wanted say.
+struct Checked<'a> {
+    /// For each spec, its binary's digest when its recorded inputs hold.
+    reused: Vec<Option<Digest>>,
+    /// The recorded inputs of those that do not, by key: what changed is
+    /// found from them.
+    previous: BTreeMap<&'a str, Snapshot>,
+}
+
+/// Each of `specs`' records, checked.
+fn check_records<'a>(
+    cx: Context,
+    specs: &[&'a Spec],
+    slots: &BTreeMap<String, BinarySlot>,
+    observer: &Observer,
+) -> Result<Checked<'a>> {
+    let mut reused = Vec::with_capacity(specs.len());
+    let mut previous = BTreeMap::new();
+    for batch in specs.chunks(RECORDS_AT_ONCE) {
+        let records = parallel::try_map(batch, cx.jobs, |spec| {
+            Ok(Recorded::read(&slots[&spec.key].path))
+        })?;
+        let snapshots: Vec<&Snapshot> = records.iter().flatten().map(Recorded::inputs).collect();
+        observer.warm(&snapshots, cx.jobs);
+        let checks: Vec<(&Spec, Option<Recorded>)> = batch.iter().copied().zip(records).collect();
+        let digests = parallel::try_map(&checks, cx.jobs, |(spec, record)| {
+            reusable(cx, &slots[&spec.key], record.as_ref(), spec, observer)
+        })?;
+        for ((spec, (_, record)), digest) in batch.iter().zip(checks).zip(digests) {
+            if let (None, Some(record)) = (&digest, record) {
+                previous.insert(spec.key.as_str(), record.into_inputs());
+            }
+            reused.push(digest);
+        }
+    }
+    Ok(Checked { reused, previous })
 }
 
 /// The digest of the binary in `slot`, when its recorded inputs hold.

@@ -25,14 +25,14 @@ use super::input_set::{listing, DirKind, Inputs};
 use super::inputs;
 use crate::digest;
 use crate::error::{Error, Result};
-use crate::parallel::lock;
+use crate::parallel::{lock, read, write_locked};
 use oci_spec::image::Digest;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// How close to the run's start a file's times make it racy: two seconds,
 /// so that a filesystem with one-second (or FAT's two-second) timestamps
@@ -104,7 +104,8 @@ pub struct Observer {
     start: i128,
     /// By the path's bytes: the paths are absolute and clean, and hashing
     /// bytes is cheaper than hashing a `Path` component by component.
-    stamps: Mutex<HashMap<OsString, Stamp>>,
+    /// Read by every binary's check, written once per path: a read lock.
+    stamps: RwLock<HashMap<OsString, Arc<Stamp>>>,
     hashes: Mutex<HashMap<PathBuf, Option<String>>>,
     listings: Mutex<HashMap<(PathBuf, DirKind), Listing>>,
     repositories: Mutex<HashMap<PathBuf, String>>,
@@ -116,21 +117,21 @@ impl Observer {
     pub fn new(start: u64) -> Observer {
         Observer {
             start: i128::from(start) * 1_000_000_000,
-            stamps: Mutex::default(),
+            stamps: RwLock::default(),
             hashes: Mutex::default(),
             listings: Mutex::default(),
             repositories: Mutex::default(),
         }
     }
 
-    fn stamp(&self, path: &Path) -> Stamp {
-        if let Some(stamp) = lock(&self.stamps).get(path.as_os_str()) {
+    fn stamp(&self, path: &Path) -> Arc<Stamp> {
+        if let Some(stamp) = read(&self.stamps).get(path.as_os_str()) {
             return stamp.clone();
         }
-        let stamp = observe(path);
+        let stamp = Arc::new(observe(path));
         // The first look is the one kept: a snapshot taken before a `go
         // build` must not change under it (see [`Observer::snapshot_since`]).
-        lock(&self.stamps)
+        write_locked(&self.stamps)
             .entry(path.as_os_str().to_owned())
             .or_insert(stamp)
             .clone()
@@ -148,7 +149,7 @@ impl Observer {
         if kind != DirKind::Sources || self.racy(&stamp) {
             return String::new();
         }
-        stamp.text
+        stamp.text.clone()
     }
 
     /// Stats every file and directory the snapshots name, each once, on up
@@ -162,12 +163,16 @@ impl Observer {
         }
         paths.sort_unstable();
         paths.dedup();
+        {
+            let known = read(&self.stamps);
+            paths.retain(|path| !known.contains_key(*path));
+        }
         let chunks: Vec<&[&OsStr]> = paths.chunks(256).collect();
         let _ = crate::parallel::try_map(&chunks, jobs, |chunk| {
             let stamps: Vec<Stamp> = chunk.iter().map(|path| observe(Path::new(path))).collect();
-            let mut cache = lock(&self.stamps);
+            let mut cache = write_locked(&self.stamps);
             for (path, stamp) in chunk.iter().zip(stamps) {
-                cache.entry(path.to_os_string()).or_insert(stamp);
+                cache.entry(path.to_os_string()).or_insert(Arc::new(stamp));
             }
             Ok(())
         });
@@ -243,7 +248,7 @@ impl Observer {
             .map(|file| {
                 let stamp = self.stamp(&file);
                 let hash = self.racy(&stamp).then(|| self.hash(&file)).flatten();
-                (file, stamp.text, hash)
+                (file, stamp.text.clone(), hash)
             })
             .collect();
         Snapshot {
@@ -305,7 +310,11 @@ impl Observer {
                 None => {
                     let stamp = self.stamp(&file);
                     let unknown = stamp.newest >= start - RACY_NS;
-                    (file, stamp.text, unknown.then(|| UNKNOWN.to_string()))
+                    (
+                        file,
+                        stamp.text.clone(),
+                        unknown.then(|| UNKNOWN.to_string()),
+                    )
                 }
             })
             .collect();
@@ -390,9 +399,10 @@ impl Observer {
         )
     }
 
-    /// Whether `snapshot` still describes the inputs, and the snapshot to
-    /// keep (stamps refreshed where a racy file's content was unchanged).
-    fn holds(&self, snapshot: &Snapshot, settings: &str) -> Option<Snapshot> {
+    /// Whether `snapshot` still describes the inputs (`Some`), and the
+    /// snapshot to keep instead where stamps changed but not what they
+    /// stand for (a racy file's content unchanged, a directory's names).
+    fn holds(&self, snapshot: &Snapshot, settings: &str) -> Option<Option<Snapshot>> {
         if snapshot.format != inputs::FORMAT {
             return None;
         }
@@ -404,18 +414,22 @@ impl Observer {
             );
             return None;
         }
-        let mut fresh = snapshot.clone();
-        for (dir, kind, names, stamp) in &mut fresh.dirs {
+        // Cloned only when a stamp is to be refreshed: most checks find
+        // every stamp as recorded.
+        let mut fresh: Option<Snapshot> = None;
+        for (i, (dir, kind, names, stamp)) in snapshot.dirs.iter().enumerate() {
             let now = self.dir_stamp(dir, *kind);
             if stamp.is_empty() || now != *stamp {
                 if *names != names_digest(&self.listing(dir, *kind)) {
                     log::debug!("{}: files added or removed", dir.display());
                     return None;
                 }
-                *stamp = now;
+                if now != *stamp {
+                    fresh.get_or_insert_with(|| snapshot.clone()).dirs[i].3 = now;
+                }
             }
         }
-        for (file, stamp, hash) in &mut fresh.files {
+        for (i, (file, stamp, hash)) in snapshot.files.iter().enumerate() {
             let now = self.stamp(file);
             let same = match hash.as_deref() {
                 None => now.text == *stamp,
@@ -426,9 +440,11 @@ impl Observer {
                 log::debug!("{}: changed", file.display());
                 return None;
             }
-            *stamp = now.text.clone();
-            if !self.racy(&now) {
-                *hash = None;
+            let hash_now = hash.as_ref().filter(|_| self.racy(&now));
+            if now.text != *stamp || hash_now != hash.as_ref() {
+                let entry = &mut fresh.get_or_insert_with(|| snapshot.clone()).files[i];
+                entry.1 = now.text.clone();
+                entry.2 = hash_now.cloned();
             }
         }
         if let Some((root, state)) = &snapshot.repository {
@@ -576,6 +592,11 @@ impl Recorded {
         &self.record.inputs
     }
 
+    /// The inputs it records, the rest dropped.
+    pub fn into_inputs(self) -> Snapshot {
+        self.record.inputs
+    }
+
     /// Whether the binary, whose digest is `digest`, was built from inputs
     /// that have not changed since, with settings `settings`. Refreshes the
     /// record's stamps where only they changed.
@@ -585,11 +606,10 @@ impl Recorded {
         }
         match observer.holds(&self.record.inputs, settings) {
             None => false,
-            Some(fresh) => {
-                if fresh != self.record.inputs {
-                    // Only costs the next run some hashing if it fails.
-                    let _ = write(&self.binary, fresh, digest);
-                }
+            Some(None) => true,
+            Some(Some(fresh)) => {
+                // Only costs the next run some hashing if it fails.
+                let _ = write(&self.binary, fresh, digest);
                 true
             }
         }
