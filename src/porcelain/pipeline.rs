@@ -120,11 +120,11 @@ fn publish_built(request: &Request, context: Context) -> Result<Report> {
             reused: b.layers_built == 0,
         })
         .collect();
-    // Pushing waits on the network, not the CPU: at least eight requests
-    // at once, so that no blob of an image with its SBOM (base, binary and
-    // kodata layers, config; the SBOM, its empty config, cosign's config)
-    // waits for another.
-    let jobs = request.jobs.max(8);
+    // Pushing waits on the network, not the CPU: at least sixteen requests
+    // at once, so that no blob of an image with its SBOM and provenance
+    // (base, binary and kodata layers, config; the SBOM, the statement,
+    // their empty config, cosign's two configs) waits for another.
+    let jobs = request.jobs.max(16);
     let published = publish::publish_all(&images, &settings.publish, registry, jobs, cache)?;
     let outcomes = request
         .targets

@@ -11,7 +11,7 @@ use crate::registry::blob_hints::BlobHints;
 use crate::registry::client::{Client, RegistryOptions};
 use crate::registry::cosign;
 use crate::registry::manifests;
-use crate::registry::upload::{self, Source};
+use crate::registry::upload::{self, Mount, Source};
 use crate::registry::Reference;
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest};
 use std::path::{Path, PathBuf};
@@ -119,11 +119,23 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
     if let Some(missing) = BlobOutcome::of(&all[blobs.len()..], theirs).missing {
         return Err(missing_artifact_blob(&layout, &artifacts, &missing));
     }
-    put_manifests(&client, options, &manifests, &scopes)?;
+    // The artifacts go up with the image's manifests (a referrer may come
+    // before its subject: distribution spec 1.1); ko's lines for them come
+    // after the image's.
+    let (put, referrers) = std::thread::scope(|scope| {
+        let referrers = scope.spawn(|| push_referrers(&target, &artifacts, options.jobs));
+        (
+            put_manifests(&client, options, &manifests, &scopes),
+            joined(referrers),
+        )
+    });
+    put?;
+    referrers?;
+    announce_referrers(&target, &artifacts);
     let top = manifests
         .last()
         .expect("the root manifest is always collected");
-    let referrers = push_referrers(&target, &artifacts, options.jobs)?;
+    let referrers = artifacts.len();
     let digest = top.descriptor.digest().clone();
     Ok(Pushed {
         reference: format!("{}@{digest}", reference.repository_name()),
@@ -203,7 +215,7 @@ fn from_cache(
         .chain(large.into_iter().map(|blob| (blob, Source::Cache(&store))))
         .collect();
     crate::parallel::try_map(&sources, jobs, |((digest, size), source)| {
-        upload::upload(client, repository, digest, *size, *source, scopes)?;
+        upload::upload(client, repository, (digest, *size), *source, scopes, None)?;
         log::info!("pushed blob: {digest}");
         Ok(())
     })?;
@@ -338,12 +350,12 @@ fn missing_artifact_blob(layout: &Layout, artifacts: &[Artifact], missing: &Dige
 
 /// PUTs the artifacts' manifests, their blobs being there: each by digest,
 /// and in cosign's layout tagged `sha256-<subject hex>.sbom` (for `cosign
-/// download sbom`). A registry without the referrers API (no
+/// download sbom`) or `.att`. A registry without the referrers API (no
 /// `OCI-Subject` in its answer) gets the referrers tag schema instead: an
 /// index tagged `sha256-<subject hex>` listing them (distribution spec 1.1,
-/// "Referrers Tag Schema"). The artifacts of one subject go one after
-/// another (they share that index), those of different subjects at once.
-fn push_referrers(target: &Target<'_>, artifacts: &[Artifact], jobs: usize) -> Result<usize> {
+/// "Referrers Tag Schema"). Each subject's artifacts go at once, then
+/// their one index; every subject at once.
+fn push_referrers(target: &Target<'_>, artifacts: &[Artifact], jobs: usize) -> Result<()> {
     let mut by_subject: Vec<(&Digest, Vec<&Artifact>)> = Vec::new();
     for artifact in artifacts {
         match by_subject
@@ -355,69 +367,91 @@ fn push_referrers(target: &Target<'_>, artifacts: &[Artifact], jobs: usize) -> R
         }
     }
     crate::parallel::try_map(&by_subject, jobs, |(subject, group)| {
-        for artifact in group {
-            put_referrer(target, subject, artifact)?;
-        }
-        Ok(())
+        put_referrers(target, subject, group)
     })?;
-    Ok(artifacts.len())
+    Ok(())
 }
 
-/// PUTs one artifact's manifest, and its cosign form beside it. The
-/// fallback index is fetched at the same time, in case the registry turns
-/// out to have no referrers API: three round trips at once, not one after
-/// another.
-fn put_referrer(target: &Target<'_>, subject: &Digest, artifact: &Artifact) -> Result<()> {
+/// ko's line for each artifact pushed in cosign's layout, in order.
+fn announce_referrers(target: &Target<'_>, artifacts: &[Artifact]) {
+    for artifact in artifacts {
+        if let Some(image) = &artifact.cosign {
+            let what = if image.suffix == "att" {
+                "attestation"
+            } else {
+                "SBOM"
+            };
+            let (registry, repository) = (target.client.registry(), target.repository);
+            let tag = cosign::tag(artifact.subject(), image.suffix);
+            log::info!("Published {what} {registry}/{repository}:{tag}");
+        }
+    }
+}
+
+/// One manifest of an artifact's to PUT: its own, or its cosign form.
+enum ArtifactPut<'a> {
+    Referrer(&'a Artifact),
+    Cosign(&'a cosign::FileImage),
+}
+
+/// PUTs the artifacts of one subject, each in both its forms, while the
+/// fallback index is fetched in case the registry turns out to have no
+/// referrers API: one round trip for them all. Then that index, once,
+/// naming each artifact the registry did not take as a referrer.
+fn put_referrers(target: &Target<'_>, subject: &Digest, group: &[&Artifact]) -> Result<()> {
     let (client, repository, scopes) = (target.client, target.repository, target.scopes);
-    let descriptor = &artifact.descriptor;
     let tag = fallback_tag(subject);
-    let (processed, fallback, cosign) = std::thread::scope(|scope| {
+    let puts: Vec<ArtifactPut> = group
+        .iter()
+        .flat_map(|artifact| {
+            let cosign = artifact.cosign.as_ref();
+            std::iter::once(ArtifactPut::Referrer(artifact)).chain(cosign.map(ArtifactPut::Cosign))
+        })
+        .collect();
+    let (fallback, processed) = std::thread::scope(|scope| {
         let fallback = scope.spawn(|| manifests::get_optional(client, repository, &tag, scopes));
-        let cosign = scope.spawn(|| put_cosign_form(target, subject, artifact));
-        let processed = manifests::put(
-            client,
-            repository,
-            descriptor.digest().as_ref(),
-            descriptor.media_type(),
-            &artifact.bytes,
-            scopes,
-        );
-        (processed, joined(fallback), joined(cosign))
+        let processed = crate::parallel::try_map(&puts, puts.len(), |put| match put {
+            ArtifactPut::Referrer(artifact) => {
+                let descriptor = &artifact.descriptor;
+                let media_type = descriptor.media_type();
+                let name = descriptor.digest().as_ref();
+                manifests::put(
+                    client,
+                    repository,
+                    name,
+                    media_type,
+                    &artifact.bytes,
+                    scopes,
+                )
+            }
+            ArtifactPut::Cosign(image) => {
+                let name = cosign::tag(subject, image.suffix);
+                let media_type = &oci_spec::image::MediaType::ImageManifest;
+                manifests::put(
+                    client,
+                    repository,
+                    &name,
+                    media_type,
+                    &image.manifest,
+                    scopes,
+                )
+            }
+        });
+        (joined(fallback), processed)
     });
     let processed = processed?;
-    cosign?;
-    if !processed {
-        add_to_fallback_index(target, &tag, fallback?, descriptor, &artifact.manifest)?;
-    }
-    Ok(())
-}
-
-/// PUTs the artifact in cosign's layout, tagged `sha256-<subject
-/// hex>.sbom` or `.att`, when it has that form.
-fn put_cosign_form(target: &Target<'_>, subject: &Digest, artifact: &Artifact) -> Result<()> {
-    let Some(image) = &artifact.cosign else {
+    let unprocessed: Vec<&Artifact> = puts
+        .iter()
+        .zip(processed)
+        .filter_map(|(put, processed)| match put {
+            ArtifactPut::Referrer(artifact) if !processed => Some(*artifact),
+            _ => None,
+        })
+        .collect();
+    if unprocessed.is_empty() {
         return Ok(());
-    };
-    let tag = cosign::tag(subject, image.suffix);
-    manifests::put(
-        target.client,
-        target.repository,
-        &tag,
-        &oci_spec::image::MediaType::ImageManifest,
-        &image.manifest,
-        target.scopes,
-    )?;
-    let what = if image.suffix == "att" {
-        "attestation"
-    } else {
-        "SBOM"
-    };
-    log::info!(
-        "Published {what} {}/{}:{tag}",
-        target.client.registry(),
-        target.repository
-    );
-    Ok(())
+    }
+    add_to_fallback_index(target, &tag, fallback?, &unprocessed)
 }
 
 /// The referrers tag schema's tag for `subject`: `sha256-<hex>`.
@@ -425,14 +459,13 @@ fn fallback_tag(subject: &Digest) -> String {
     format!("{}-{}", subject.algorithm(), subject.digest())
 }
 
-/// Adds the artifact to the fallback index under `tag`, `fetched` being
-/// that index as it was before.
+/// Adds the artifacts to the fallback index under `tag`, `fetched` being
+/// that index as it was before; PUTs it if any was not there.
 fn add_to_fallback_index(
     target: &Target<'_>,
     tag: &str,
     fetched: Option<manifests::Fetched>,
-    descriptor: &Descriptor,
-    manifest: &ImageManifest,
+    artifacts: &[&Artifact],
 ) -> Result<()> {
     let mut entries: Vec<Descriptor> = match fetched {
         Some(fetched) => {
@@ -442,17 +475,28 @@ fn add_to_fallback_index(
         }
         None => Vec::new(),
     };
-    if entries.iter().any(|d| d.digest() == descriptor.digest()) {
+    let listed = entries.len();
+    for Artifact {
+        descriptor,
+        manifest,
+        ..
+    } in artifacts
+    {
+        if entries.iter().any(|d| d.digest() == descriptor.digest()) {
+            continue;
+        }
+        let mut entry = Descriptor::new(
+            descriptor.media_type().clone(),
+            descriptor.size(),
+            descriptor.digest().clone(),
+        );
+        entry.set_artifact_type(manifest.artifact_type().clone());
+        entry.set_annotations(manifest.annotations().clone());
+        entries.push(entry);
+    }
+    if entries.len() == listed {
         return Ok(());
     }
-    let mut entry = Descriptor::new(
-        descriptor.media_type().clone(),
-        descriptor.size(),
-        descriptor.digest().clone(),
-    );
-    entry.set_artifact_type(manifest.artifact_type().clone());
-    entry.set_annotations(manifest.annotations().clone());
-    entries.push(entry);
     let index = oci_spec::image::ImageIndexBuilder::default()
         .schema_version(2u32)
         .media_type(oci_spec::image::MediaType::ImageIndex)
@@ -664,19 +708,22 @@ fn push_blob_quietly(target: &Target<'_>, digest: &Digest, size: u64) -> Result<
     if upload::exists(client, repository, digest, scopes)? {
         return Ok(BlobResult::Present);
     }
-    if let Some(from) = target.mount_from {
-        if upload::mount(client, repository, digest, from, scopes)? {
-            return Ok(BlobResult::Mounted);
-        }
-    }
+    let opened = match target.mount_from {
+        Some(from) => match upload::mount(client, repository, digest, from, scopes)? {
+            Mount::Mounted => return Ok(BlobResult::Mounted),
+            Mount::Declined(session) => session,
+        },
+        None => None,
+    };
+    let blob = (digest, size);
     if let Some((_, bytes)) = target.made.iter().find(|(d, _)| d == digest) {
         upload::upload(
             client,
             repository,
-            digest,
-            size,
+            blob,
             Source::Bytes(bytes),
             scopes,
+            opened,
         )?;
         return Ok(BlobResult::Uploaded);
     }
@@ -713,10 +760,10 @@ fn push_blob_quietly(target: &Target<'_>, digest: &Digest, size: u64) -> Result<
         upload::upload(
             client,
             repository,
-            digest,
-            size,
+            blob,
             Source::File(temp.path()),
             scopes,
+            opened,
         )?;
         return Ok(BlobResult::Copied);
     }
@@ -732,10 +779,10 @@ fn push_blob_quietly(target: &Target<'_>, digest: &Digest, size: u64) -> Result<
     upload::upload(
         client,
         repository,
-        digest,
-        size,
+        blob,
         Source::File(&path),
         scopes,
+        opened,
     )?;
     Ok(BlobResult::Uploaded)
 }

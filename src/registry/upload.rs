@@ -54,15 +54,23 @@ pub fn exists(
     })
 }
 
-/// Asks the registry to mount the blob from `from` (same registry); false
-/// when it would rather have it uploaded. `scopes` must allow pull on `from`.
+/// What a request to mount a blob got.
+pub enum Mount {
+    Mounted,
+    /// The registry opened an upload session instead (202, as the spec
+    /// allows): the blob's upload goes there, one round trip saved.
+    Declined(Option<Session>),
+}
+
+/// Asks the registry to mount the blob from `from` (same registry). `scopes`
+/// must allow pull on `from`.
 pub fn mount(
     client: &Client,
     repository: &str,
     digest: &Digest,
     from: &str,
     scopes: &[String],
-) -> Result<bool> {
+) -> Result<Mount> {
     let url = client.url(&format!(
         "/v2/{repository}/blobs/uploads/?mount={digest}&from={from}"
     ));
@@ -70,9 +78,11 @@ pub fn mount(
         let call = Call::new("POST", url.clone(), scopes).header("Content-Length", "0");
         let response = client.send(&call)?;
         match response.status().as_u16() {
-            201 => Ok(true),
-            // 202: the registry opened an upload session instead; leave it to expire.
-            202 => Ok(false),
+            201 => Ok(Mount::Mounted),
+            // Without a Location, the upload opens a session of its own.
+            202 => Ok(Mount::Declined(
+                Session::opened(client, &response, &url).ok(),
+            )),
             _ => Err(registry_error(&format!("POST {url}"), response)),
         }
     })
@@ -89,21 +99,37 @@ struct Upload<'a> {
 }
 
 /// An upload session the registry opened.
-struct Session {
+pub struct Session {
     location: String,
     /// `OCI-Chunk-Min-Length`: the smallest chunk the registry takes.
     min_chunk: u64,
 }
 
+impl Session {
+    /// The session `response` (to a POST to `url`) opened.
+    fn opened(client: &Client, response: &Response, url: &str) -> Result<Session> {
+        let min_chunk = response
+            .headers()
+            .get("oci-chunk-min-length")
+            .and_then(|v| v.to_str().ok()?.trim().parse().ok())
+            .unwrap_or(0);
+        Ok(Session {
+            location: location(client, response, url)?,
+            min_chunk,
+        })
+    }
+}
+
 /// Uploads a blob, restarting from scratch on transient failures; in
-/// chunks once the registry has refused it whole.
+/// chunks once the registry has refused it whole. The first attempt goes
+/// to `opened` when a declined mount left a session.
 pub fn upload(
     client: &Client,
     repository: &str,
-    digest: &Digest,
-    size: u64,
+    (digest, size): (&Digest, u64),
     source: Source<'_>,
     scopes: &[String],
+    mut opened: Option<Session>,
 ) -> Result<()> {
     let upload = Upload {
         client,
@@ -120,7 +146,10 @@ pub fn upload(
         crate::progress::upload_started(size);
         if !chunked {
             // The spec's monolithic "POST then PUT": the PUT streams the file.
-            let session = upload.start()?;
+            let session = match opened.take() {
+                Some(session) => session,
+                None => upload.start()?,
+            };
             match upload.finish(&session.location, size) {
                 Err(e) if wants_chunks(&e) => {
                     log::debug!("{e}; sending blob {digest} in chunks");
@@ -210,15 +239,7 @@ impl Upload<'_> {
         if response.status() != 202 {
             return Err(registry_error(&format!("POST {url}"), response));
         }
-        let min_chunk = response
-            .headers()
-            .get("oci-chunk-min-length")
-            .and_then(|v| v.to_str().ok()?.trim().parse().ok())
-            .unwrap_or(0);
-        Ok(Session {
-            location: location(self.client, &response, &url)?,
-            min_chunk,
-        })
+        Session::opened(self.client, &response, &url)
     }
 
     /// The closing PUT with the digest, carrying the file's last `length`

@@ -42,6 +42,10 @@ pub struct Publishing {
 /// How many images' "is it there already" checks may run at once.
 const MAX_CHECKS_AT_ONCE: usize = 32;
 
+/// The fewest transfers one image's push has at once, however many images
+/// share `--jobs`.
+const TRANSFERS_PER_IMAGE: usize = 4;
+
 /// Where built images go.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Destinations {
@@ -275,7 +279,10 @@ pub fn publish_all(
         .map(|image| image_name(&publishing.repository, image.import_path, publishing.naming))
         .collect();
     let pushes: Vec<Option<Pushed>> = if to.registry {
-        let each = parallel::share(jobs, images.len());
+        // But never fewer than four transfers for each image (as
+        // go-containerregistry's `remote.Write`): the blobs of each wait on
+        // round trips, a few at once.
+        let each = parallel::share(jobs, images.len()).max(TRANSFERS_PER_IMAGE);
         let work: Vec<(&Image, &String)> = images.iter().zip(&names).collect();
         // An image the registry likely holds already costs a few HEADs,
         // a wait on the network: those are all asked at once.
