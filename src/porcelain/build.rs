@@ -31,7 +31,7 @@ use crate::sbom::{self, ImageRef, SbomOptions};
 use oci_spec::image::Digest;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// One import path, built.
 #[derive(Debug)]
@@ -71,6 +71,16 @@ struct PlatformImage {
 
 /// Builds every target; results in the order given.
 pub fn build_all(cx: Context, targets: &[String]) -> Result<Vec<Built>> {
+    build_all_then(cx, targets, &|_, _| {})
+}
+
+/// [`build_all`], handing each target's image to `ready`, with the target's
+/// index, as soon as it is built: while the others still build.
+pub fn build_all_then(
+    cx: Context,
+    targets: &[String],
+    ready: &(dyn Fn(usize, &Built) + Sync),
+) -> Result<Vec<Built>> {
     let packages = parallel::try_map(targets, cx.jobs, |target| {
         list::list_cached(
             &cx.settings.go,
@@ -94,37 +104,45 @@ pub fn build_all(cx: Context, targets: &[String]) -> Result<Vec<Built>> {
         }
         _ => in_turn(cx, &pairs, &announcer)?,
     };
-    let work: Vec<(usize, Platform)> = prepared
-        .iter()
-        .enumerate()
-        .flat_map(|(i, p)| {
-            p.platforms
-                .iter()
-                .map(move |platform| (i, platform.clone()))
-        })
-        .collect();
-    let items: Vec<(&(usize, Platform), &Binary)> =
-        work.iter().zip(binaries.iter().map(|b| &**b)).collect();
-    let mut images = parallel::try_map(&items, cx.jobs, |((i, platform), binary)| {
-        let base = &bases[&prepared[*i].plan.base_image];
-        build_platform(
-            cx,
-            &prepared[*i],
-            base,
-            (platform, binary),
-            parallel::share(cx.jobs, work.len()),
-        )
-    })?
-    .into_iter();
-    prepared
+    let mut binaries = binaries.into_iter();
+    let platforms: usize = prepared.iter().map(|p| p.platforms.len()).sum();
+    let work: Vec<Pending> = prepared
         .into_iter()
         .map(|p| {
-            let images: Vec<PlatformImage> = images.by_ref().take(p.platforms.len()).collect();
-            let base = &bases[&p.plan.base_image];
-            finish(cx, p, base, images)
+            let own = binaries.by_ref().take(p.platforms.len()).collect();
+            (Mutex::new(Some(p)), own)
         })
-        .collect()
+        .collect();
+    let indices: Vec<usize> = (0..work.len()).collect();
+    parallel::try_map(&indices, cx.jobs, |&i| {
+        let (slot, binaries) = &work[i];
+        let target = parallel::lock(slot)
+            .take()
+            .expect("each target is finished once");
+        let base = &bases[&target.plan.base_image];
+        let items: Vec<(&Platform, &Binary)> = target
+            .platforms
+            .iter()
+            .zip(binaries.iter().map(|b| &**b))
+            .collect();
+        let images = parallel::try_map(&items, parallel::share(cx.jobs, work.len()), |item| {
+            build_platform(
+                cx,
+                &target,
+                base,
+                *item,
+                parallel::share(cx.jobs, platforms),
+            )
+        })?;
+        let built = finish(cx, target, base, images)?;
+        ready(i, &built);
+        Ok(built)
+    })
 }
+
+/// A prepared target, taken out once by the thread that finishes it, and
+/// its binaries, one per platform in the order `prepare` lists them.
+type Pending = (Mutex<Option<Prepared>>, Vec<Arc<Binary>>);
 
 /// The base images, the prepared import paths and the binaries, one
 /// (import path, platform) after another, each in turn.

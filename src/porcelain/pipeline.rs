@@ -107,25 +107,43 @@ fn with_context<T>(request: &Request, run: impl FnOnce(Context) -> Result<T>) ->
     result
 }
 
-/// [`build_and_publish`] once the context is set.
+/// [`build_and_publish`] once the context is set: each image pushed as
+/// soon as it is built, then published elsewhere in order.
 fn publish_built(request: &Request, context: Context) -> Result<Report> {
     let (settings, cache, registry) = (context.settings, context.cache, context.registry);
-    let builds = build::build_all(context, &request.targets)?;
+    let publishing = &settings.publish;
+    publish::check_count(publishing, request.targets.len())?;
+    // Pushing waits on the network, not the CPU: at least sixteen requests
+    // at once, so that no blob of an image with its SBOM and provenance
+    // (base, binary and kodata layers, config; the SBOM, the statement,
+    // their empty config, cosign's two configs) waits for another.
+    let jobs = request.jobs.max(16);
+    let (builds, pushed) = if publishing.to.registry {
+        let count = request.targets.len();
+        publish::early::while_building(publishing, registry, jobs, count, |ready| {
+            build::build_all_then(context, &request.targets, &|index, built| {
+                ready(publish::early::Ready {
+                    index,
+                    import_path: built.package.import_path.clone(),
+                    layout: built.layout.clone(),
+                    // Every layer from the cache: likely the image pushed
+                    // last time, so the registry is asked first.
+                    reused: built.layers_built == 0,
+                })
+            })
+        })?
+    } else {
+        (build::build_all(context, &request.targets)?, Vec::new())
+    };
     let images: Vec<Image> = builds
         .iter()
         .map(|b| Image {
             import_path: &b.package.import_path,
             layout: &b.layout,
             digest: &b.digest,
-            reused: b.layers_built == 0,
         })
         .collect();
-    // Pushing waits on the network, not the CPU: at least sixteen requests
-    // at once, so that no blob of an image with its SBOM and provenance
-    // (base, binary and kodata layers, config; the SBOM, the statement,
-    // their empty config, cosign's two configs) waits for another.
-    let jobs = request.jobs.max(16);
-    let published = publish::publish_all(&images, &settings.publish, registry, jobs, cache)?;
+    let published = publish::publish_all(&images, publishing, pushed, cache)?;
     let outcomes = request
         .targets
         .iter()

@@ -7,6 +7,7 @@
 //! build above it.
 
 pub(crate) mod daemon;
+pub(crate) mod early;
 pub(crate) mod kind;
 pub(crate) mod naming;
 
@@ -15,7 +16,6 @@ use crate::image::export::{self, ExportOptions, Format};
 use crate::image::layout::Layout;
 use crate::image::layout_add;
 use crate::image::platform::Platform;
-use crate::parallel;
 use crate::porcelain::cache::Cache;
 use crate::registry::push::{self, PushOptions, Pushed};
 use crate::registry::unchanged;
@@ -241,9 +241,6 @@ pub struct Image<'a> {
     /// An OCI layout holding the image or index.
     pub layout: &'a Path,
     pub digest: &'a Digest,
-    /// Whether every layer came from the cache: the image is then likely
-    /// the one pushed last time, and the registry is asked first.
-    pub reused: bool,
 }
 
 /// What happened to one image.
@@ -256,44 +253,33 @@ pub struct Published {
     pub loaded_into: Option<String>,
 }
 
-/// Publishes every image to every destination: to a registry all at once
-/// (as `ko resolve` does, a goroutine per reference in pkg/resolve/
-/// resolve.go; `ko build` publishes one after another, pkg/commands/
-/// publisher.go), `jobs` bounding the uploads of all the pushes together;
-/// elsewhere one after another.
+/// Refuses destinations that cannot take `count` images, before any is
+/// built or pushed.
+pub fn check_count(publishing: &Publishing, count: usize) -> Result<()> {
+    if publishing.to.tarball.is_some() && count > 1 {
+        return Err(Error::invalid("--tarball takes one import path"));
+    }
+    Ok(())
+}
+
+/// Publishes every image to every destination but the registry, which
+/// [`early::while_building`] pushed them to as they were built (`pushed`,
+/// by image; empty when not to a registry): one after another, in order.
 pub fn publish_all(
     images: &[Image],
     publishing: &Publishing,
-    registry: &RegistryOptions,
-    jobs: usize,
+    pushed: Vec<Pushed>,
     cache: &Cache,
 ) -> Result<Vec<Published>> {
     let to = &publishing.to;
-    if to.tarball.is_some() && images.len() > 1 {
-        return Err(Error::invalid("--tarball takes one import path"));
-    }
     let tags = &publishing.tags;
     let printer = last_publisher(to);
     let names: Vec<String> = images
         .iter()
         .map(|image| image_name(&publishing.repository, image.import_path, publishing.naming))
         .collect();
-    let pushes: Vec<Option<Pushed>> = if to.registry {
-        // But never fewer than four transfers for each image (as
-        // go-containerregistry's `remote.Write`): the blobs of each wait on
-        // round trips, a few at once.
-        let each = parallel::share(jobs, images.len()).max(TRANSFERS_PER_IMAGE);
-        let work: Vec<(&Image, &String)> = images.iter().zip(&names).collect();
-        // An image the registry likely holds already costs a few HEADs,
-        // a wait on the network: those are all asked at once.
-        let reused = images.iter().filter(|image| image.reused).count();
-        let at_once = jobs.max(reused.min(MAX_CHECKS_AT_ONCE));
-        parallel::try_map(&work, at_once, |(image, name)| {
-            to_registry(image.layout, name, tags, registry, each, image.reused).map(Some)
-        })?
-    } else {
-        images.iter().map(|_| None).collect()
-    };
+    let mut pushed = pushed.into_iter();
+    let pushes: Vec<Option<Pushed>> = images.iter().map(|_| pushed.next()).collect();
     let mut published = Vec::new();
     let mut refs = Vec::new();
     for ((image, name), pushed) in images.iter().zip(names).zip(pushes) {
