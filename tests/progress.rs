@@ -146,3 +146,63 @@ fn quoted_args(cmd: &Command) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// A module of two commands: `first`, small, and `second`, which embeds
+/// `megabytes` of bytes that do not compress, so that its layer takes a
+/// while to make.
+fn first_and_second(dir: &Path, megabytes: usize) -> PathBuf {
+    let module = dir.join("two");
+    std::fs::create_dir_all(module.join("cmd/first")).unwrap();
+    std::fs::create_dir_all(module.join("cmd/second")).unwrap();
+    std::fs::write(module.join("go.mod"), "module example.com/two\n\ngo 1.19\n").unwrap();
+    let main = "package main\n\nfunc main() { println(\"first\") }\n";
+    std::fs::write(module.join("cmd/first/main.go"), main).unwrap();
+    let main = "package main\n\nimport _ \"embed\"\n\n//go:embed blob\nvar blob []byte\n\n\
+                func main() { println(len(blob)) }\n";
+    std::fs::write(module.join("cmd/second/main.go"), main).unwrap();
+    // xorshift64: bytes no deflate can shrink, the same every run.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let blob: Vec<u8> = (0..megabytes << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    std::fs::write(module.join("cmd/second/blob"), blob).unwrap();
+    module
+}
+
+/// Each image is pushed as soon as it is built, while the next one is
+/// still being built (as `ko resolve` publishes each reference as its build
+/// ends): with `--jobs=1` the images are made one after the other, and the
+/// first is published before the second's SBOM is written (`--sbom-dir`
+/// logs it), the second's 16 MB layer still to compress when the first
+/// is handed over. A build that pushed only once all were built would
+/// publish the first after that line.
+#[test]
+fn an_image_is_published_while_the_next_one_is_still_being_built() {
+    let registry = Registry::start(Auth::None);
+    let dir = temp_dir();
+    let module = first_and_second(dir.path(), 16);
+    let repo = format!("{}/two", registry.host());
+    let sboms = dir.path().join("sboms");
+    let (_, stderr) = run_ok_with_stderr(
+        porcelain(dir.path())
+            .current_dir(&module)
+            .env("KO_DOCKER_REPO", &repo)
+            .args(["build", "--base-import-paths", "--jobs=1", "--sbom-dir"])
+            .arg(&sboms)
+            .args(["./cmd/first", "./cmd/second"]),
+    );
+    let first_published = line_at(&stderr, &format!("Published {repo}/first@sha256:"));
+    let second_sbom = line_at(
+        &stderr,
+        &format!("Writing SBOM to {}", sboms.join("second").display()),
+    );
+    assert!(
+        first_published < second_sbom,
+        "first was published only after second was built:\n{stderr}"
+    );
+}
