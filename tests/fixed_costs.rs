@@ -406,6 +406,49 @@ fn a_push_mounting_from_its_base_with_sbom_and_provenance_waits_on_nine_round_tr
     );
 }
 
+/// A new image's push asks the registry only about the blobs it may have
+/// already: the image's layers and the artifacts' empty config. The config,
+/// the SBOM and the provenance statement, and cosign's configs, were made
+/// by this build and name its new image: they go up without a HEAD (the
+/// upload's answer says the same). Read from the proxy's log beside the
+/// manifest the registry then serves.
+#[test]
+fn a_new_image_asks_no_head_for_the_blobs_its_build_just_made() {
+    let registry = Registry::start(Auth::None);
+    let proxy = FaultProxy::start(registry.port);
+    let dir = temp_dir();
+    let module = multi(dir.path());
+    let team = format!("{}/team", proxy.host());
+    let printed = run_ok(&mut build_to(&module, dir.path(), &team, &["./cmd/web"]));
+    let reference = printed.trim().replace(&proxy.host(), &registry.host());
+    let raw = run_ok(
+        skopeo("inspect")
+            .arg("--raw")
+            .arg(format!("docker://{reference}")),
+    );
+    let manifest: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    let mut may_exist: Vec<String> = layers
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect();
+    // `{}`, the config of every OCI artifact.
+    may_exist.push(
+        "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a".to_string(),
+    );
+    may_exist.sort();
+    let mut asked: Vec<String> = seen(&proxy)
+        .iter()
+        .filter_map(|line| line.strip_prefix("HEAD ")?.split("/blobs/").nth(1))
+        .map(str::to_string)
+        .collect();
+    asked.sort();
+    assert_eq!(
+        asked, may_exist,
+        "HEADs of blobs, against the image's layers and {{}}"
+    );
+}
+
 /// The registry a build pushes to is pinged while `go build` runs, and
 /// once for all the build's images: the `go` wrapper here holds `go
 /// build` until the proxy has seen `GET /v2/` (or a bounded wait, when rko

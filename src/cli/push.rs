@@ -68,6 +68,7 @@ pub fn run(args: Args, results: Results) -> Result<()> {
         blob_files,
         blob_hints: args.blob_hints,
         remote_cache: args.remote_cache.remote()?,
+        just_made: false,
     };
     let pushed = rko::push(&options)?;
     log::info!(

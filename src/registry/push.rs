@@ -40,6 +40,11 @@ pub struct PushOptions {
     /// A Bazel remote cache to read the blobs from that the registry, the
     /// layout and the files lack.
     pub remote_cache: Option<crate::cas::Remote>,
+    /// The image was made just now, by a build that built a layer: its
+    /// configs and its artifacts' layers (SBOM, provenance), which name
+    /// it, cannot be in the registry yet, nor can cosign's configs, so
+    /// they go up without a HEAD first (the upload's answer says the same).
+    pub just_made: bool,
 }
 
 /// What happened, for the caller to print.
@@ -86,6 +91,10 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
         .filter_map(|a| a.cosign.as_ref())
         .map(|image| (image.config_digest.clone(), image.config.as_slice()))
         .collect();
+    let unasked = match options.just_made {
+        true => just_made(&layout, &artifacts, &made)?,
+        false => Vec::new(),
+    };
     let client = Client::connect(&reference.registry, &options.registry)?;
     let target = Target {
         client: &client,
@@ -99,6 +108,7 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
             client: OnceLock::new(),
         }),
         made: &made,
+        unasked: &unasked,
         blob_files: &options.blob_files,
         hints_only: options.remote_cache.is_some(),
         hints: &BlobHints::new(options.blob_hints.clone()),
@@ -331,6 +341,27 @@ fn with_artifact_blobs(
     let mut seen = std::collections::HashSet::new();
     all.retain(|(digest, _)| seen.insert(digest.to_string()));
     all
+}
+
+/// What a push of an image made just now need not ask about (see
+/// [`PushOptions::just_made`]): its images' configs, its artifacts' layers
+/// and cosign's configs.
+fn just_made(
+    layout: &Layout,
+    artifacts: &[Artifact],
+    made: &[(Digest, &[u8])],
+) -> Result<Vec<Digest>> {
+    let configs = layout
+        .images()?
+        .into_iter()
+        .map(|image| image.manifest.config().digest().clone());
+    let layers = artifacts
+        .iter()
+        .flat_map(|a| a.manifest.layers().iter().map(|l| l.digest().clone()));
+    Ok(configs
+        .chain(layers)
+        .chain(made.iter().map(|(digest, _)| digest.clone()))
+        .collect())
 }
 
 /// The error for an artifact's blob that is nowhere to be had.
@@ -612,6 +643,8 @@ struct Target<'a> {
     copy_from: Option<Remote<'a>>,
     /// Blobs made for the push, not in the layout: cosign's configs.
     made: &'a [(Digest, &'a [u8])],
+    /// Blobs uploaded without a HEAD first (see [`PushOptions::just_made`]).
+    unasked: &'a [Digest],
     /// Files for blobs the layout lacks.
     blob_files: &'a [(Digest, PathBuf)],
     /// Whether those files are only hints (a remote cache has the blobs).
@@ -705,7 +738,8 @@ fn push_blob(target: &Target<'_>, digest: &Digest, size: u64) -> Result<BlobResu
 
 fn push_blob_quietly(target: &Target<'_>, digest: &Digest, size: u64) -> Result<BlobResult> {
     let (client, repository, scopes) = (target.client, target.repository, target.scopes);
-    if upload::exists(client, repository, digest, scopes)? {
+    let ask = !target.unasked.contains(digest);
+    if ask && upload::exists(client, repository, digest, scopes)? {
         return Ok(BlobResult::Present);
     }
     let opened = match target.mount_from {

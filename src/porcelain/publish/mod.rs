@@ -92,6 +92,8 @@ pub fn to_registry(
         blob_files: Vec::new(),
         blob_hints: Vec::new(),
         remote_cache: None,
+        // An image not reused has a layer built just now.
+        just_made: !ask_first,
     };
     let pushed = match ask_first.then(|| unchanged::already_pushed(&options)) {
         Some(Ok(Some(there))) => {
