@@ -177,15 +177,15 @@ fn first_and_second(dir: &Path, megabytes: usize) -> PathBuf {
 /// Each image is pushed as soon as it is built, while the next one is
 /// still being built (as `ko resolve` publishes each reference as its build
 /// ends): with `--jobs=1` the images are made one after the other, and the
-/// first is published before the second's SBOM is written (`--sbom-dir`
-/// logs it), the second's 16 MB layer still to compress when the first
-/// is handed over. A build that pushed only once all were built would
-/// publish the first after that line.
+/// first's push starts before the second's SBOM is written (`--sbom-dir`
+/// logs it), the second's 32 MB layer still to compress when the first is
+/// handed over. A build that pushed only once all were built would start
+/// the first's push after that line.
 #[test]
 fn an_image_is_published_while_the_next_one_is_still_being_built() {
     let registry = Registry::start(Auth::None);
     let dir = temp_dir();
-    let module = first_and_second(dir.path(), 16);
+    let module = first_and_second(dir.path(), 32);
     let repo = format!("{}/two", registry.host());
     let sboms = dir.path().join("sboms");
     let (_, stderr) = run_ok_with_stderr(
@@ -196,13 +196,13 @@ fn an_image_is_published_while_the_next_one_is_still_being_built() {
             .arg(&sboms)
             .args(["./cmd/first", "./cmd/second"]),
     );
-    let first_published = line_at(&stderr, &format!("Published {repo}/first@sha256:"));
+    let first_pushed = line_at(&stderr, &format!("Publishing {repo}/first:latest"));
     let second_sbom = line_at(
         &stderr,
         &format!("Writing SBOM to {}", sboms.join("second").display()),
     );
     assert!(
-        first_published < second_sbom,
-        "first was published only after second was built:\n{stderr}"
+        first_pushed < second_sbom,
+        "first was pushed only after second was built:\n{stderr}"
     );
 }

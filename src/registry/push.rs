@@ -129,23 +129,10 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
     if let Some(missing) = BlobOutcome::of(&all[blobs.len()..], theirs).missing {
         return Err(missing_artifact_blob(&layout, &artifacts, &missing));
     }
-    // The artifacts go up with the image's manifests (a referrer may come
-    // before its subject: distribution spec 1.1); ko's lines for them come
-    // after the image's.
-    let (put, referrers) = std::thread::scope(|scope| {
-        let referrers = scope.spawn(|| push_referrers(&target, &artifacts, options.jobs));
-        (
-            put_manifests(&client, options, &manifests, &scopes),
-            joined(referrers),
-        )
-    });
-    put?;
-    referrers?;
-    announce_referrers(&target, &artifacts);
+    put_all(&target, options, &manifests, &artifacts)?;
     let top = manifests
         .last()
         .expect("the root manifest is always collected");
-    let referrers = artifacts.len();
     let digest = top.descriptor.digest().clone();
     Ok(Pushed {
         reference: format!("{}@{digest}", reference.repository_name()),
@@ -155,10 +142,30 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
         mounted: outcome.mounted,
         copied: outcome.copied,
         present: outcome.present,
-        referrers,
+        referrers: artifacts.len(),
         from_cache: outcome.from_cache,
         cache_bytes: cache.map_or(0, |store| store.bytes_read()),
     })
+}
+
+/// PUTs the image's manifests and, at the same time, its artifacts (a
+/// referrer may come before its subject: distribution spec 1.1); ko's
+/// lines for the artifacts come after the image's.
+fn put_all(
+    target: &Target<'_>,
+    options: &PushOptions,
+    manifests: &[ManifestPut],
+    artifacts: &[Artifact],
+) -> Result<()> {
+    let (put, referrers) = std::thread::scope(|scope| {
+        let referrers = scope.spawn(|| push_referrers(target, artifacts, options.jobs));
+        let put = put_manifests(target.client, options, manifests, target.scopes);
+        (put, joined(referrers))
+    });
+    put?;
+    referrers?;
+    announce_referrers(target, artifacts);
+    Ok(())
 }
 
 /// Where the blobs a (shallow) layout lacks come from: a repository on the
@@ -749,33 +756,12 @@ fn push_blob_quietly(target: &Target<'_>, digest: &Digest, size: u64) -> Result<
         },
         None => None,
     };
-    let blob = (digest, size);
+    let send = |source| upload::upload(client, repository, (digest, size), source, scopes, opened);
     if let Some((_, bytes)) = target.made.iter().find(|(d, _)| d == digest) {
-        upload::upload(
-            client,
-            repository,
-            blob,
-            Source::Bytes(bytes),
-            scopes,
-            opened,
-        )?;
+        send(Source::Bytes(bytes))?;
         return Ok(BlobResult::Uploaded);
     }
-    let mut path = target.layout.blob_path(digest);
-    let given = target
-        .blob_files
-        .iter()
-        .find(|(d, file)| d == digest && !path.exists() && (!target.hints_only || file.exists()));
-    let hint = match path.exists() || given.is_some() {
-        true => None,
-        false => target.hints.find(digest)?,
-    };
-    if let Some((_, file)) = given {
-        check_blob_file(file, digest)?;
-        path = file.clone();
-    } else if let Some(hint) = hint {
-        path = hint;
-    } else if !path.exists() {
+    let Some(path) = blob_file(target, digest)? else {
         let Some(remote) = &target.copy_from else {
             return Ok(BlobResult::Missing);
         };
@@ -783,24 +769,12 @@ fn push_blob_quietly(target: &Target<'_>, digest: &Digest, size: u64) -> Result<
         let temp = tempfile::NamedTempFile::new()
             .map_err(|e| Error::io("creating", std::env::temp_dir(), e))?;
         let source_scopes = [format!("repository:{}:pull", remote.reference.repository)];
-        crate::registry::pull::download(
-            remote.client()?,
-            &remote.reference.repository,
-            digest,
-            size,
-            temp.path(),
-            &source_scopes,
-        )?;
-        upload::upload(
-            client,
-            repository,
-            blob,
-            Source::File(temp.path()),
-            scopes,
-            opened,
-        )?;
+        let from = &remote.reference.repository;
+        let (path, client) = (temp.path(), remote.client()?);
+        crate::registry::pull::download(client, from, digest, size, path, &source_scopes)?;
+        send(Source::File(path))?;
         return Ok(BlobResult::Copied);
-    }
+    };
     let actual = std::fs::metadata(&path)
         .map_err(|e| Error::io("reading", &path, e))?
         .len();
@@ -810,15 +784,26 @@ fn push_blob_quietly(target: &Target<'_>, digest: &Digest, size: u64) -> Result<
             format!("is {actual} bytes but its descriptor says {size}"),
         ));
     }
-    upload::upload(
-        client,
-        repository,
-        blob,
-        Source::File(&path),
-        scopes,
-        opened,
-    )?;
+    send(Source::File(&path))?;
     Ok(BlobResult::Uploaded)
+}
+
+/// Where the blob is here: in the layout, in a file given for it (checked
+/// first), or in a hint; `None` when nowhere.
+fn blob_file(target: &Target<'_>, digest: &Digest) -> Result<Option<PathBuf>> {
+    let path = target.layout.blob_path(digest);
+    if path.exists() {
+        return Ok(Some(path));
+    }
+    let given = target
+        .blob_files
+        .iter()
+        .find(|(d, file)| d == digest && (!target.hints_only || file.exists()));
+    if let Some((_, file)) = given {
+        check_blob_file(file, digest)?;
+        return Ok(Some(file.clone()));
+    }
+    target.hints.find(digest)
 }
 
 /// A blob file given beside the layout holds what its digest says: it is
