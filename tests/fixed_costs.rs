@@ -303,6 +303,32 @@ fn a_credential_helper_runs_once_for_all_the_images_of_a_build() {
     );
 }
 
+/// A proxy in front of `registry` that delays every request, so that
+/// those sent together overlap and [`FaultProxy::rounds`] counts the round
+/// trips a client waited for one after another.
+fn delaying_proxy(registry: &Registry) -> FaultProxy {
+    let proxy = FaultProxy::start(registry.port);
+    for method in ["GET", "HEAD", "POST", "PUT", "PATCH"] {
+        proxy.add(Rule {
+            method,
+            path_contains: "/v2/",
+            fault: Fault::Delay(Duration::from_millis(300)),
+            times: usize::MAX,
+        });
+    }
+    proxy
+}
+
+/// The client waited on at most `most` round trips one after another.
+fn assert_rounds_at_most(proxy: &FaultProxy, most: usize) {
+    let (rounds, chain) = proxy.rounds();
+    assert!(
+        rounds <= most,
+        "{rounds} round trips one after another:\n{}",
+        chain.join("\n")
+    );
+}
+
 /// Pushing an image with its SBOM (the OCI referrer, its fallback index,
 /// cosign's `.sbom` tag) waits on few round trips one after another: the
 /// ping; each blob's HEAD, POST and PUT, all blobs at once, the SBOM's and
@@ -318,15 +344,7 @@ fn a_credential_helper_runs_once_for_all_the_images_of_a_build() {
 #[test]
 fn a_push_with_its_sbom_waits_on_six_round_trips() {
     let registry = Registry::start(Auth::None);
-    let proxy = FaultProxy::start(registry.port);
-    for method in ["GET", "HEAD", "POST", "PUT", "PATCH"] {
-        proxy.add(Rule {
-            method,
-            path_contains: "/v2/",
-            fault: Fault::Delay(Duration::from_millis(300)),
-            times: usize::MAX,
-        });
-    }
+    let proxy = delaying_proxy(&registry);
     let dir = temp_dir();
     let module = multi(dir.path());
     let team = format!("{}/team", proxy.host());
@@ -336,12 +354,7 @@ fn a_push_with_its_sbom_waits_on_six_round_trips() {
         &team,
         &["./cmd/api", "--jobs=2", "--provenance=none"],
     ));
-    let (rounds, chain) = proxy.rounds();
-    assert!(
-        rounds <= 6,
-        "{rounds} round trips one after another:\n{}",
-        chain.join("\n")
-    );
+    assert_rounds_at_most(&proxy, 6);
 }
 
 /// A base on the registry pushed to (mounted from its repository), and the
@@ -376,15 +389,7 @@ fn a_push_mounting_from_its_base_with_sbom_and_provenance_waits_on_nine_round_tr
             .arg(&base)
             .arg(format!("{}/base:v1", registry.host())),
     );
-    let proxy = FaultProxy::start(registry.port);
-    for method in ["GET", "HEAD", "POST", "PUT", "PATCH"] {
-        proxy.add(Rule {
-            method,
-            path_contains: "/v2/",
-            fault: Fault::Delay(Duration::from_millis(300)),
-            times: usize::MAX,
-        });
-    }
+    let proxy = delaying_proxy(&registry);
     let module = multi(dir.path());
     let team = format!("{}/team", proxy.host());
     let mut build = build_to(
@@ -398,12 +403,7 @@ fn a_push_mounting_from_its_base_with_sbom_and_provenance_waits_on_nine_round_tr
         proxy.count("POST", "mount=") > 0,
         "a blob was mounted from the base's repository"
     );
-    let (rounds, chain) = proxy.rounds();
-    assert!(
-        rounds <= 9,
-        "{rounds} round trips one after another:\n{}",
-        chain.join("\n")
-    );
+    assert_rounds_at_most(&proxy, 9);
 }
 
 /// A new image's push asks the registry only about the blobs it may have

@@ -160,17 +160,8 @@ fn first_and_second(dir: &Path, megabytes: usize) -> PathBuf {
     let main = "package main\n\nimport _ \"embed\"\n\n//go:embed blob\nvar blob []byte\n\n\
                 func main() { println(len(blob)) }\n";
     std::fs::write(module.join("cmd/second/main.go"), main).unwrap();
-    // xorshift64: bytes no deflate can shrink, the same every run.
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let blob: Vec<u8> = (0..megabytes << 20)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    std::fs::write(module.join("cmd/second/blob"), blob).unwrap();
+    // Bytes no deflate can shrink, the same every run.
+    std::fs::write(module.join("cmd/second/blob"), noise(2, megabytes << 20)).unwrap();
     module
 }
 
