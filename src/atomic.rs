@@ -197,24 +197,29 @@ pub fn check_file_target(target: &Path) -> Result<()> {
     }
 }
 
+/// A temporary `make` creates, and its path, registered for removal under
+/// the lock it is made under: a signal handler's `remove_pending` waits for
+/// the registration, so a run stopped between the two leaves no temporary
+/// behind.
+fn registered<T: AsRef<Path>>(make: impl FnOnce() -> Result<T>) -> Result<(T, PathBuf)> {
+    let mut pending = pending();
+    let temp = make()?;
+    let temp_path = temp.as_ref().to_path_buf();
+    pending.insert(temp_path.clone());
+    Ok((temp, temp_path))
+}
+
 impl AtomicFile {
     pub fn create(target: &Path) -> Result<Self> {
         report_file_size_limit_as_an_error();
         check_file_target(target)?;
         let parent = parent_of(target)?;
-        // Made and registered under the lock: a signal handler's
-        // `remove_pending` waits for the registration, so a run stopped
-        // between the two leaves no temporary behind.
-        let (temp, temp_path) = {
-            let mut pending = pending();
-            let temp = tempfile::Builder::new()
+        let (temp, temp_path) = registered(|| {
+            tempfile::Builder::new()
                 .prefix(&temp_prefix(target))
                 .tempfile_in(&parent)
-                .with_path("creating a temporary file in", &parent)?;
-            let temp_path = temp.path().to_path_buf();
-            pending.insert(temp_path.clone());
-            (temp, temp_path)
-        };
+                .with_path("creating a temporary file in", &parent)
+        })?;
         if let Ok(now) = temp.as_file().metadata().and_then(|m| m.modified()) {
             sweep_stale(&parent, &temp_prefix(target), now);
         }
@@ -302,17 +307,12 @@ impl AtomicDir {
                 "cannot write: it exists and is not a directory",
             ));
         }
-        // Made and registered under the lock, as `AtomicFile::create` does.
-        let (temp, temp_path) = {
-            let mut pending = pending();
-            let temp = tempfile::Builder::new()
+        let (temp, temp_path) = registered(|| {
+            tempfile::Builder::new()
                 .prefix(&temp_prefix(target))
                 .tempdir_in(&parent)
-                .with_path("creating a temporary directory in", &parent)?;
-            let temp_path = temp.path().to_path_buf();
-            pending.insert(temp_path.clone());
-            (temp, temp_path)
-        };
+                .with_path("creating a temporary directory in", &parent)
+        })?;
         if let Ok(now) = fs::metadata(temp.path()).and_then(|m| m.modified()) {
             sweep_stale(&parent, &temp_prefix(target), now);
         }

@@ -92,7 +92,7 @@ pub fn push(options: &PushOptions) -> Result<Pushed> {
         .map(|image| (image.config_digest.clone(), image.config.as_slice()))
         .collect();
     let unasked = match options.just_made {
-        true => just_made(&layout, &artifacts, &made)?,
+        true => just_made(&manifests, &artifacts, &made)?,
         false => Vec::new(),
     };
     let client = Client::connect(&reference.registry, &options.registry)?;
@@ -351,24 +351,27 @@ fn with_artifact_blobs(
 }
 
 /// What a push of an image made just now need not ask about (see
-/// [`PushOptions::just_made`]): its images' configs, its artifacts' layers
-/// and cosign's configs.
+/// [`PushOptions::just_made`]): its images' configs (from the manifests
+/// `collect` read), its artifacts' layers and cosign's configs.
 fn just_made(
-    layout: &Layout,
+    manifests: &[ManifestPut],
     artifacts: &[Artifact],
     made: &[(Digest, &[u8])],
 ) -> Result<Vec<Digest>> {
-    let configs = layout
-        .images()?
-        .into_iter()
-        .map(|image| image.manifest.config().digest().clone());
+    let mut unasked = Vec::new();
+    for put in manifests {
+        if media_types::is_manifest(put.descriptor.media_type()) {
+            let what = std::path::Path::new(put.descriptor.digest().as_ref());
+            let manifest: ImageManifest = crate::json::parse(&put.bytes, what, "image manifest")?;
+            unasked.push(manifest.config().digest().clone());
+        }
+    }
     let layers = artifacts
         .iter()
         .flat_map(|a| a.manifest.layers().iter().map(|l| l.digest().clone()));
-    Ok(configs
-        .chain(layers)
-        .chain(made.iter().map(|(digest, _)| digest.clone()))
-        .collect())
+    unasked.extend(layers);
+    unasked.extend(made.iter().map(|(digest, _)| digest.clone()));
+    Ok(unasked)
 }
 
 /// The error for an artifact's blob that is nowhere to be had.
