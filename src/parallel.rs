@@ -1,13 +1,18 @@
-//! Independent work items on a few threads. Results come back in input
-//! order; after a failure no new item starts, and the error reported is the
-//! first in input order, so messages do not depend on thread timing.
+//! Threads for work that waits on the network, and locks that outlive a
+//! panic. A registry answers faster with more requests in flight than the
+//! machine has cores, so transfers get as many threads as they ask for
+//! here; the CPU and disk work of a build runs in the run's rayon pool
+//! instead (`porcelain::context`). Results come back in input order; after
+//! a failure no new item starts, and the error reported is the first in
+//! input order, so messages do not depend on thread timing.
 
 use crate::error::Result;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 
-/// The threads one of `items` concurrent work items may use inside itself,
-/// when `jobs` bounds them all.
+/// The threads one of `items` concurrent work items may use inside itself
+/// (a layer's compression, an image's transfers), when `jobs` bounds them
+/// all.
 pub fn share(jobs: usize, items: usize) -> usize {
     (jobs / items.max(1)).max(1)
 }
@@ -38,7 +43,7 @@ pub fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// `work` applied to every item on up to `jobs` threads; `try_` as in
+/// `work` applied to every item on up to `jobs` threads of its own; `try_` as in
 /// `try_for_each`: a failure stops it (and the name stays apart from
 /// `Iterator::map` for a reader scanning call sites).
 pub fn try_map<T: Sync, R: Send>(

@@ -10,7 +10,6 @@
 use crate::digest;
 use crate::error::{Error, IoContext, Result};
 use crate::image::platform::Platform;
-use crate::parallel;
 use crate::porcelain::announce::Announcer;
 use crate::porcelain::cache::{self, BinarySlot};
 use crate::porcelain::context::Context;
@@ -113,7 +112,7 @@ pub fn binaries(cx: Context, wanted: &[Wanted], announcer: &Announcer) -> Result
     };
     let dir = scratch.as_ref().map_or(Path::new(""), |s| s.path());
     let groups = groups(&misses);
-    let built = parallel::try_map(&groups, cx.jobs, |(n, members)| {
+    let built = cx.try_map(&groups, |(n, members)| {
         let run = GroupRun {
             cx,
             slots: &slots,
@@ -219,13 +218,11 @@ fn check_records<'a>(
     let mut reused = Vec::with_capacity(specs.len());
     let mut previous = BTreeMap::new();
     for batch in specs.chunks(RECORDS_AT_ONCE) {
-        let records = parallel::try_map(batch, cx.jobs, |spec| {
-            Ok(Recorded::read(&slots[&spec.key].path))
-        })?;
+        let records = cx.try_map(batch, |spec| Ok(Recorded::read(&slots[&spec.key].path)))?;
         let snapshots: Vec<&Snapshot> = records.iter().flatten().map(Recorded::inputs).collect();
-        observer.warm(&snapshots, cx.jobs);
+        observer.warm(&snapshots, cx.pool);
         let checks: Vec<(&Spec, Option<Recorded>)> = batch.iter().copied().zip(records).collect();
-        let digests = parallel::try_map(&checks, cx.jobs, |(spec, record)| {
+        let digests = cx.try_map(&checks, |(spec, record)| {
             reusable(cx, &slots[&spec.key], record.as_ref(), spec, observer)
         })?;
         for ((spec, (_, record)), digest) in batch.iter().zip(checks).zip(digests) {
@@ -513,7 +510,7 @@ fn verify(
 ) -> Result<()> {
     let specs: Vec<&Spec> = hits.iter().map(|(spec, _)| *spec).collect();
     let reused: BTreeMap<&str, &Digest> = hits.iter().map(|(s, d)| (s.key.as_str(), d)).collect();
-    parallel::try_map(&groups(&specs), cx.jobs, |(n, members)| {
+    cx.try_map(&groups(&specs), |(n, members)| {
         let run = GroupRun {
             cx,
             slots,

@@ -81,7 +81,7 @@ pub fn build_all_then(
     targets: &[String],
     ready: &(dyn Fn(usize, &Built) + Sync),
 ) -> Result<Vec<Built>> {
-    let packages = parallel::try_map(targets, cx.jobs, |target| {
+    let packages = cx.try_map(targets, |target| {
         list::list_cached(
             &cx.settings.go,
             cx.env,
@@ -114,7 +114,7 @@ pub fn build_all_then(
         })
         .collect();
     let indices: Vec<usize> = (0..work.len()).collect();
-    parallel::try_map(&indices, cx.jobs, |&i| {
+    cx.try_map(&indices, |&i| {
         let (slot, binaries) = &work[i];
         let target = parallel::lock(slot)
             .take()
@@ -125,7 +125,7 @@ pub fn build_all_then(
             .iter()
             .zip(binaries.iter().map(|b| &**b))
             .collect();
-        let images = parallel::try_map(&items, parallel::share(cx.jobs, work.len()), |item| {
+        let images = cx.try_map(&items, |item| {
             build_platform(
                 cx,
                 &target,
@@ -207,7 +207,7 @@ fn bases_and_prepared(
 ) -> Result<(BTreeMap<String, BaseImage>, Vec<Prepared>)> {
     let plans: Vec<&PackagePlan> = pairs.iter().map(|(_, plan)| plan).collect();
     let bases = resolve_bases(cx, &plans)?;
-    let prepared = parallel::try_map(pairs, cx.jobs, |(package, plan)| {
+    let prepared = cx.try_map(pairs, |(package, plan)| {
         let jobs = parallel::share(cx.jobs, pairs.len());
         prepare(cx, package, plan, &bases[&plan.base_image], jobs, announcer)
     })?;

@@ -2,7 +2,7 @@
 //! made, every import path built, every image published. `resolve`,
 //! `apply`, `create` and `run` call it for the `ko://` references they find.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::image::platform::Platform;
 use crate::porcelain::build;
 use crate::porcelain::cache::Cache;
@@ -91,6 +91,16 @@ fn with_context<T>(request: &Request, run: impl FnOnce(Context) -> Result<T>) ->
     let cap = crate::porcelain::cache::size::cap(&request.env)?;
     let cache = Cache::open(&env::cache_dir(&request.env)?)?;
     let registry = with_insecure(&request.registry, &settings.insecure_registries);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(request.jobs.max(1))
+        .thread_name(|i| format!("rko-job-{i}"))
+        .build()
+        .map_err(|e| {
+            Error::invalid(format!(
+                "--jobs={}: cannot start its threads: {e}",
+                request.jobs
+            ))
+        })?;
     let context = Context {
         settings: &settings,
         config: &config,
@@ -98,6 +108,7 @@ fn with_context<T>(request: &Request, run: impl FnOnce(Context) -> Result<T>) ->
         registry: &registry,
         work_dir: &request.work_dir,
         jobs: request.jobs,
+        pool: &pool,
         templating: &templating,
         env: &request.env,
         now: request.now,

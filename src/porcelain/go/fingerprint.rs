@@ -27,6 +27,8 @@ use crate::digest;
 use crate::error::{Error, Result};
 use crate::parallel::{lock, read, write_locked};
 use oci_spec::image::Digest;
+use rayon::prelude::*;
+use rayon::ThreadPool;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -152,10 +154,9 @@ impl Observer {
         stamp.text.clone()
     }
 
-    /// Stats every file and directory the snapshots name, each once, on up
-    /// to `jobs` threads, so that checking each snapshot then finds them
-    /// all looked at.
-    pub fn warm(&self, snapshots: &[&Snapshot], jobs: usize) {
+    /// Stats every file and directory the snapshots name, each once, in
+    /// `pool`, so that checking each snapshot then finds them all looked at.
+    pub fn warm(&self, snapshots: &[&Snapshot], pool: &ThreadPool) {
         let mut paths: Vec<&OsStr> = Vec::new();
         for snapshot in snapshots {
             paths.extend(snapshot.dirs.iter().map(|(dir, ..)| dir.as_os_str()));
@@ -168,13 +169,15 @@ impl Observer {
             paths.retain(|path| !known.contains_key(*path));
         }
         let chunks: Vec<&[&OsStr]> = paths.chunks(256).collect();
-        let _ = crate::parallel::try_map(&chunks, jobs, |chunk| {
-            let stamps: Vec<Stamp> = chunk.iter().map(|path| observe(Path::new(path))).collect();
-            let mut cache = write_locked(&self.stamps);
-            for (path, stamp) in chunk.iter().zip(stamps) {
-                cache.entry(path.to_os_string()).or_insert(Arc::new(stamp));
-            }
-            Ok(())
+        pool.install(|| {
+            chunks.par_iter().for_each(|chunk| {
+                let stamps: Vec<Stamp> =
+                    chunk.iter().map(|path| observe(Path::new(path))).collect();
+                let mut cache = write_locked(&self.stamps);
+                for (path, stamp) in chunk.iter().zip(stamps) {
+                    cache.entry(path.to_os_string()).or_insert(Arc::new(stamp));
+                }
+            })
         });
     }
 
