@@ -187,13 +187,18 @@ impl Drop for AtomicFile {
 /// it, and rko never removes one). A command with several outputs checks
 /// them all first, so that none is written when another cannot be.
 pub fn check_file_target(target: &Path) -> Result<()> {
-    parent_of(target)?;
+    file_target_parent(target).map(drop)
+}
+
+/// The directory of a file target that passes [`check_file_target`].
+fn file_target_parent(target: &Path) -> Result<PathBuf> {
+    let parent = parent_of(target)?;
     match fs::symlink_metadata(target) {
         Ok(meta) if meta.is_dir() => Err(Error::file(
             target,
             "cannot write this file: a directory is there (rko replaces only a file)",
         )),
-        _ => Ok(()),
+        _ => Ok(parent),
     }
 }
 
@@ -212,8 +217,7 @@ fn registered<T: AsRef<Path>>(make: impl FnOnce() -> Result<T>) -> Result<(T, Pa
 impl AtomicFile {
     pub fn create(target: &Path) -> Result<Self> {
         report_file_size_limit_as_an_error();
-        check_file_target(target)?;
-        let parent = parent_of(target)?;
+        let parent = file_target_parent(target)?;
         let (temp, temp_path) = registered(|| {
             tempfile::Builder::new()
                 .prefix(&temp_prefix(target))

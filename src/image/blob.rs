@@ -31,44 +31,69 @@ pub(crate) struct Blob {
     digest: Digest,
 }
 
+/// Why a blob at some path cannot be read, that path left to
+/// [`Refused::at`]: the checks name it once, where they are asked for.
+enum Refused {
+    /// Reading or opening it failed; what was being done.
+    Io(&'static str, io::Error),
+    /// It is not what a blob must be; why.
+    Not(String),
+}
+
+impl Refused {
+    fn reading(e: io::Error) -> Refused {
+        Refused::Io("reading", e)
+    }
+
+    fn at(self, path: &Path) -> Error {
+        match self {
+            Refused::Io(doing, e) => Error::io(doing, path, e),
+            Refused::Not(why) => Error::file(path, why),
+        }
+    }
+}
+
 /// Opens the blob at `path` (`<layout>/blobs/sha256/<hex>`) of a layout.
 pub(crate) fn open_in_layout(path: &Path, digest: &Digest) -> Result<Blob> {
-    check_algorithm(path, digest)?;
-    let link = fs::symlink_metadata(path).with_path("reading", path)?;
-    let real = fs::canonicalize(path).with_path("reading", path)?;
+    in_layout(path, digest).map_err(|refused| refused.at(path))
+}
+
+/// Opens a blob the user named by its own path (a layer given to
+/// `append`), which may be a symlink: the user chose it.
+pub(crate) fn open_named(path: &Path, digest: &Digest) -> Result<Blob> {
+    let named = || {
+        check_algorithm(digest)?;
+        let real = fs::canonicalize(path).map_err(Refused::reading)?;
+        open_real(path, real, digest)
+    };
+    named().map_err(|refused| refused.at(path))
+}
+
+fn in_layout(path: &Path, digest: &Digest) -> std::result::Result<Blob, Refused> {
+    check_algorithm(digest)?;
+    let link = fs::symlink_metadata(path).map_err(Refused::reading)?;
+    let real = fs::canonicalize(path).map_err(Refused::reading)?;
     if !is_a_copy_of(&real, digest) {
         let how = if link.file_type().is_symlink() {
             "is a symbolic link"
         } else {
             "is reached through a symbolic link"
         };
-        return Err(Error::file(
-            path,
-            format!(
-                "{how} to {}, outside the layout: a layout's blobs must be regular files",
-                real.display()
-            ),
-        ));
+        return Err(Refused::Not(format!(
+            "{how} to {}, outside the layout: a layout's blobs must be regular files",
+            real.display()
+        )));
     }
     open_real(path, real, digest)
 }
 
-/// Opens a blob the user named by its own path (a layer given to
-/// `append`), which may be a symlink: the user chose it.
-pub(crate) fn open_named(path: &Path, digest: &Digest) -> Result<Blob> {
-    check_algorithm(path, digest)?;
-    let real = fs::canonicalize(path).with_path("reading", path)?;
-    open_real(path, real, digest)
-}
-
-fn check_algorithm(path: &Path, digest: &Digest) -> Result<()> {
+fn check_algorithm(digest: &Digest) -> std::result::Result<(), Refused> {
     if *digest.algorithm() == DigestAlgorithm::Sha256 {
         Ok(())
     } else {
-        Err(Error::file(
-            path,
-            format!("{digest}: rko checks sha256 digests only"),
-        ))
+        Err(Refused::Not(format!(
+            "{digest}: rko checks sha256 digests only"
+        )))
     }
 }
 
@@ -80,16 +105,17 @@ fn is_a_copy_of(real: &Path, digest: &Digest) -> bool {
         && names.next().is_some_and(|n| n == "blobs")
 }
 
-fn open_real(path: &Path, real: PathBuf, digest: &Digest) -> Result<Blob> {
+fn open_real(path: &Path, real: PathBuf, digest: &Digest) -> std::result::Result<Blob, Refused> {
+    let not_regular = || Refused::Not("is not a regular file: a blob must be one".to_string());
     // Checked before opening: opening a FIFO for reading would wait for a writer.
-    let meta = fs::metadata(&real).with_path("reading", path)?;
+    let meta = fs::metadata(&real).map_err(Refused::reading)?;
     if !meta.is_file() {
-        return Err(not_regular(path));
+        return Err(not_regular());
     }
-    let file = File::open(&real).with_path("opening", path)?;
-    let opened = file.metadata().with_path("reading", path)?;
+    let file = File::open(&real).map_err(|e| Refused::Io("opening", e))?;
+    let opened = file.metadata().map_err(Refused::reading)?;
     if !opened.is_file() || !same_file(&meta, &opened) {
-        return Err(not_regular(path));
+        return Err(not_regular());
     }
     Ok(Blob {
         file,
@@ -98,10 +124,6 @@ fn open_real(path: &Path, real: PathBuf, digest: &Digest) -> Result<Blob> {
         size: opened.len(),
         digest: digest.clone(),
     })
-}
-
-fn not_regular(path: &Path) -> Error {
-    Error::file(path, "is not a regular file: a blob must be one")
 }
 
 #[cfg(unix)]
