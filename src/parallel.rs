@@ -43,8 +43,8 @@ pub fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// `work` applied to every item on up to `jobs` threads of its own; `try_` as in
-/// `try_for_each`: a failure stops it (and the name stays apart from
+/// `work` applied to every item on up to `jobs` threads of its own; `try_`
+/// as in `try_for_each`: a failure stops it (and the name stays apart from
 /// `Iterator::map` for a reader scanning call sites).
 pub fn try_map<T: Sync, R: Send>(
     items: &[T],
