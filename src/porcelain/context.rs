@@ -85,6 +85,7 @@ fn try_map_in<T: Sync, R: Send>(
 mod tests {
     use super::*;
     use crate::error::Error;
+    use std::sync::atomic::AtomicBool;
     use std::time::Duration;
 
     fn pool(threads: usize) -> ThreadPool {
@@ -107,21 +108,29 @@ mod tests {
             .is_empty());
     }
 
-    /// Item 50 fails late, item 120 at once: 50 is named all the same.
+    /// Item 120 fails at once while the items before 100 take their time:
+    /// item 50, which fails too, is still the one named, and every item
+    /// before it ran.
     #[test]
     fn the_first_failure_in_input_order_wins_however_late_it_comes() {
-        let items: Vec<u32> = (0..200).collect();
+        let items: Vec<usize> = (0..200).collect();
         for threads in [1, 2, 8] {
-            let err = try_map_in(&pool(threads), &items, |&i| match i {
-                50 => {
-                    std::thread::sleep(Duration::from_millis(50));
-                    Err(Error::invalid("item 50"))
+            let ran: Vec<AtomicBool> = items.iter().map(|_| AtomicBool::new(false)).collect();
+            let err = try_map_in(&pool(threads), &items, |&i| {
+                ran[i].store(true, Ordering::Relaxed);
+                if i < 100 {
+                    std::thread::sleep(Duration::from_millis(2));
                 }
-                120 => Err(Error::invalid("item 120")),
-                _ => Ok(i),
+                match i {
+                    50 => Err(Error::invalid("item 50")),
+                    120 => Err(Error::invalid("item 120")),
+                    _ => Ok(i),
+                }
             })
             .unwrap_err();
             assert_eq!(err.to_string(), "item 50", "{threads} threads");
+            let before = ran[..=50].iter().filter(|r| r.load(Ordering::Relaxed));
+            assert_eq!(before.count(), 51, "{threads} threads");
         }
     }
 
