@@ -131,7 +131,7 @@ pub fn build_all_then(
                 &target,
                 base,
                 *item,
-                parallel::share(cx.jobs, platforms),
+                parallel::share(cx.jobs(), platforms),
             )
         })?;
         let built = finish(cx, target, base, images)?;
@@ -208,7 +208,7 @@ fn bases_and_prepared(
     let plans: Vec<&PackagePlan> = pairs.iter().map(|(_, plan)| plan).collect();
     let bases = resolve_bases(cx, &plans)?;
     let prepared = cx.try_map(pairs, |(package, plan)| {
-        let jobs = parallel::share(cx.jobs, pairs.len());
+        let jobs = parallel::share(cx.jobs(), pairs.len());
         prepare(cx, package, plan, &bases[&plan.base_image], jobs, announcer)
     })?;
     Ok((bases, prepared))
@@ -225,7 +225,7 @@ fn resolve_bases(cx: Context, plans: &[&PackagePlan]) -> Result<BTreeMap<String,
                 &cx.settings.platforms,
                 cx.cache,
                 cx.registry,
-                cx.jobs.max(4),
+                cx.jobs().max(4),
             )?;
             bases.insert(plan.base_image.clone(), base);
         }

@@ -24,8 +24,7 @@ pub struct Context<'a> {
     pub registry: &'a RegistryOptions,
     /// Where relative import paths are resolved.
     pub work_dir: &'a Path,
-    pub jobs: usize,
-    /// The run's `jobs` threads: listing, checking and building binaries,
+    /// The run's `--jobs` threads: listing, checking and building binaries,
     /// and assembling images run on them, nested maps included (a thread
     /// waiting on its inner items takes others' work meanwhile).
     pub pool: &'a ThreadPool,
@@ -39,6 +38,11 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// `--jobs`: the threads of the run's pool.
+    pub fn jobs(self) -> usize {
+        self.pool.current_num_threads()
+    }
+
     /// `work` applied to every item in the run's pool, results in input
     /// order (see [`try_map_in`]).
     pub fn try_map<T: Sync, R: Send>(

@@ -107,7 +107,6 @@ fn with_context<T>(request: &Request, run: impl FnOnce(Context) -> Result<T>) ->
         cache: &cache,
         registry: &registry,
         work_dir: &request.work_dir,
-        jobs: request.jobs,
         pool: &pool,
         templating: &templating,
         env: &request.env,
